@@ -1,0 +1,20 @@
+// The ordered list of schema migrations and the knex migration source that serves them.
+// Migrations are TypeScript modules imported here explicitly (no directory scanning), so the
+// same list runs under tsx, after a build, and on both back ends.
+
+import type { Knex } from 'knex';
+import * as m0001 from './0001_tenants.js';
+
+export interface Migration {
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+/** Oldest first. A name, once released, never changes. */
+export const migrations: ReadonlyArray<readonly [string, Migration]> = [['0001_tenants', m0001]];
+
+export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
+  getMigrations: async () => [...migrations],
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

@@ -1,0 +1,2 @@
+// @sealkeep/attestation — filled in by its own issue; see docs/architecture.md.
+export {};

@@ -1,0 +1,2 @@
+// @sealkeep/sdk — filled in by its own issue; see docs/architecture.md.
+export {};

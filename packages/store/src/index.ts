@@ -1,0 +1,5 @@
+// @sealkeep/store — the store over embedded PGlite or PostgreSQL.
+export { storeConfigFromEnv, dataDirFromEnv, describeStoreConfig, redactUrl, type StoreConfig } from './config.js';
+export { openStore, type Store } from './store.js';
+export { StoreOpenError } from './errors.js';
+export { parseInt8 } from './drivers.js';

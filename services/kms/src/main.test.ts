@@ -1,0 +1,67 @@
+// The process entry point: a store that cannot be opened is one line on stderr and a non-zero
+// exit; a good start answers /healthz and /readyz, then stops cleanly on SIGTERM.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+const nodeArgs = ['--conditions=sealkeep-source', '--import', 'tsx', main];
+
+function run(env: Record<string, string>) {
+  return spawnSync(process.execPath, nodeArgs, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+}
+
+for (const [name, url, expected] of [
+  ['refused', 'postgres://postgres@127.0.0.1:1/test', /^sealkeep: cannot open the store \(PostgreSQL at .*:1\/test\): connection refused/],
+  ['bad scheme', 'mysql://x/y', /^sealkeep: DATABASE_URL must use the postgres:\/\/ scheme/],
+  ['unknown host', 'postgres://postgres@no-such-host.invalid/test', /host no-such-host\.invalid not found/],
+] as const) {
+  test(`a wrong DATABASE_URL (${name}) gives one clear line and a non-zero exit`, () => {
+    const r = run({ DATABASE_URL: url });
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `exactly one line, got:\n${r.stderr}`);
+    assert.match(lines[0]!, expected);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+test('starts on the embedded store, answers health and readiness, stops on SIGTERM', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-main-'));
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, SEALKEEP_DATA_DIR: dataDir, SEALKEEP_ADMIN_PORT: String(port), SEALKEEP_LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL;
+  const child = spawn(process.execPath, nodeArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let ready: Response | undefined;
+    for (let i = 0; i < 150 && !ready; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+    }
+    assert.ok(ready, 'the admin plane came up');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', checks: { store: true } });
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
