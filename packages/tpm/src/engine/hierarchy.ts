@@ -1,0 +1,92 @@
+// Hierarchies (Part 1 §14): the primary seeds, the authValue and authPolicy of each permanent
+// handle, and the enables. Seeds never leave this module except into key derivation.
+
+import { randomBytes } from 'node:crypto';
+import { TPM_ALG, TPM_RH } from '../wire/constants.js';
+
+export const SEED_BYTES = 64;
+
+interface HierarchyAuth {
+  authValue: Buffer;
+  authPolicy: Buffer;
+  policyAlg: number;
+}
+
+const PERMANENT = new Set<number>([TPM_RH.OWNER, TPM_RH.NULL, TPM_RH.LOCKOUT, TPM_RH.ENDORSEMENT, TPM_RH.PLATFORM, TPM_RH.PLATFORM_NV]);
+
+function emptyAuth(): HierarchyAuth {
+  return { authValue: Buffer.alloc(0), authPolicy: Buffer.alloc(0), policyAlg: TPM_ALG.NULL };
+}
+
+export class Hierarchies {
+  /** Primary seeds by hierarchy handle. The null seed is replaced at every TPM reset. */
+  readonly seeds = new Map<number, Buffer>([
+    [TPM_RH.ENDORSEMENT, randomBytes(SEED_BYTES)],
+    [TPM_RH.OWNER, randomBytes(SEED_BYTES)],
+    [TPM_RH.PLATFORM, randomBytes(SEED_BYTES)],
+    [TPM_RH.NULL, randomBytes(SEED_BYTES)],
+  ]);
+  readonly auth = new Map<number, HierarchyAuth>([
+    [TPM_RH.OWNER, emptyAuth()],
+    [TPM_RH.ENDORSEMENT, emptyAuth()],
+    [TPM_RH.PLATFORM, emptyAuth()],
+    [TPM_RH.LOCKOUT, emptyAuth()],
+  ]);
+  shEnable = true;
+  ehEnable = true;
+  phEnable = true;
+  phEnableNV = true;
+  disableClear = false;
+
+  isPermanentHandle(h: number): boolean {
+    return PERMANENT.has(h);
+  }
+
+  /** The handle is a hierarchy that is currently enabled (TPM_RH_NULL always is). */
+  isEnabled(h: number): boolean {
+    switch (h) {
+      case TPM_RH.OWNER:
+        return this.shEnable;
+      case TPM_RH.ENDORSEMENT:
+        return this.ehEnable;
+      case TPM_RH.PLATFORM:
+        return this.phEnable;
+      case TPM_RH.PLATFORM_NV:
+        return this.phEnable && this.phEnableNV;
+      default:
+        return true;
+    }
+  }
+
+  seed(h: number): Buffer {
+    const s = this.seeds.get(h);
+    if (!s) throw new Error(`no seed for hierarchy 0x${h.toString(16)}`);
+    return s;
+  }
+
+  authOf(h: number): HierarchyAuth {
+    const owner = h === TPM_RH.PLATFORM_NV ? TPM_RH.PLATFORM : h;
+    return this.auth.get(owner) ?? emptyAuth();
+  }
+
+  setAuthValue(h: number, value: Buffer): void {
+    this.authOf(h).authValue = Buffer.from(value);
+  }
+
+  /** TPM reset (Startup CLEAR after a TPM reset): a new null seed; platform auth back to empty. */
+  onTpmReset(): void {
+    this.seeds.set(TPM_RH.NULL, randomBytes(SEED_BYTES));
+    this.auth.set(TPM_RH.PLATFORM, emptyAuth());
+    this.phEnable = true;
+    this.phEnableNV = true;
+  }
+
+  /** TPM2_Clear (Part 3 §24.6): new owner and null seeds, owner/endorsement/lockout auth emptied. */
+  clear(): void {
+    this.seeds.set(TPM_RH.OWNER, randomBytes(SEED_BYTES));
+    this.seeds.set(TPM_RH.NULL, randomBytes(SEED_BYTES));
+    for (const h of [TPM_RH.OWNER, TPM_RH.ENDORSEMENT, TPM_RH.LOCKOUT]) this.auth.set(h, emptyAuth());
+    this.shEnable = true;
+    this.ehEnable = true;
+  }
+}

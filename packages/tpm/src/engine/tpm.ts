@@ -1,0 +1,153 @@
+// One TPM: its subsystems and its life cycle (Part 1 §12: _TPM_Init, Startup, Shutdown, TPM
+// reset / restart / resume) and the platform's DRTM interface (_TPM_Hash_Start/Data/End).
+// Commands reach the subsystems; callers reach the TPM only through execute().
+
+import { TPM_RC, TPM_SU } from '../wire/constants.js';
+import { ALL_COMMANDS } from '../commands/index.js';
+import { fail, type AnyCommand } from './command.js';
+import { Clock } from './clock.js';
+import { DictionaryAttack } from './dictionary-attack.js';
+import { Entities } from './entities.js';
+import { execCommand } from './exec-command.js';
+import { Hierarchies } from './hierarchy.js';
+import { NvStore } from './nv.js';
+import { ObjectSlots } from './objects.js';
+import { PcrBanks } from './pcr-banks.js';
+import { SessionTable } from './sessions.js';
+
+const COMMAND_TABLE: ReadonlyMap<number, AnyCommand> = new Map(ALL_COMMANDS.map((c) => [c.code, c]));
+
+export interface TpmOptions {
+  /** Called when a command hits an internal error (a bug); the caller got TPM_RC_FAILURE. */
+  onInternalError?: (err: unknown) => void;
+}
+
+export class Tpm {
+  readonly commands = COMMAND_TABLE;
+  readonly pcr = new PcrBanks();
+  readonly hierarchy = new Hierarchies();
+  readonly objects = new ObjectSlots();
+  readonly sessions = new SessionTable();
+  readonly nv = new NvStore();
+  readonly clock = new Clock();
+  readonly da = new DictionaryAttack(() => Date.now());
+  readonly entities = new Entities(this);
+
+  powered = true;
+  started = false;
+  failureMode = false;
+  /** Which connection created each transient object and session (resource-manager contexts). */
+  private readonly owners = new Map<number, number>();
+  private connection: number | undefined;
+  /** What the last Shutdown saved: decides whether the next Startup is a reset, restart or resume. */
+  private shutdown: { type: number; pcrs: Record<number, string[]> } | null = null;
+  private drtm: Buffer[] | null = null;
+
+  constructor(private readonly options: TpmOptions = {}) {}
+
+  /**
+   * Execute one command buffer received at `locality` (0–4). Never throws. `connection`
+   * identifies a resource-manager context: transient objects and sessions it creates are
+   * visible only to it and are flushed by releaseConnection().
+   */
+  execute(command: Uint8Array, locality = 0, connection?: number): Buffer {
+    if (connection === undefined) return execCommand(this, command, locality);
+    const before = new Set([...this.objects.transientHandles(), ...this.sessions.handles()]);
+    this.connection = connection;
+    try {
+      return execCommand(this, command, locality);
+    } finally {
+      this.connection = undefined;
+      const after = new Set([...this.objects.transientHandles(), ...this.sessions.handles()]);
+      for (const h of after) if (!before.has(h)) this.owners.set(h, connection);
+      for (const h of before) if (!after.has(h)) this.owners.delete(h);
+    }
+  }
+
+  /** A transient object or session is hidden from connections other than its creator. */
+  isVisible(handle: number): boolean {
+    const owner = this.owners.get(handle);
+    return owner === undefined || this.connection === undefined || owner === this.connection;
+  }
+
+  /** A client disconnected: flush everything its context created. */
+  releaseConnection(connection: number): void {
+    for (const [h, owner] of this.owners) {
+      if (owner !== connection) continue;
+      this.owners.delete(h);
+      if (this.objects.has(h)) this.objects.flush(h);
+      else this.sessions.flush(h);
+    }
+  }
+
+  powerOn(): void {
+    if (this.powered) return;
+    this.powered = true;
+    this.init();
+  }
+
+  powerOff(): void {
+    this.powered = false;
+    this.started = false;
+  }
+
+  reportInternalError(err: unknown): void {
+    this.options.onInternalError?.(err);
+  }
+
+  /** _TPM_Init: power-on or platform reset. The TPM then accepts only Startup. */
+  init(): void {
+    this.started = false;
+    this.drtm = null;
+    this.sessions.clear();
+    this.objects.flushTransient();
+    this.owners.clear();
+    this.clock.powerOn();
+  }
+
+  /** TPM2_Startup (Part 3 §9.3). */
+  startup(type: number): void {
+    if (this.started) fail(TPM_RC.INITIALIZE);
+    const saved = this.shutdown;
+    if (type === TPM_SU.STATE) {
+      if (!saved || saved.type !== TPM_SU.STATE) fail(TPM_RC.VALUE);
+      // TPM Resume: PCRs come back as they were saved.
+      this.pcr.restore(saved.pcrs);
+      this.clock.onTpmRestart();
+    } else if (saved?.type === TPM_SU.STATE) {
+      // TPM Restart: PCRs reinitialised, the rest of the saved state kept.
+      this.pcr.startupClear();
+      this.clock.onTpmRestart();
+    } else {
+      // TPM Reset.
+      this.pcr.startupClear();
+      this.hierarchy.onTpmReset();
+      this.clock.onTpmReset();
+    }
+    this.shutdown = null;
+    this.started = true;
+  }
+
+  /** TPM2_Shutdown (Part 3 §9.4). */
+  shutdownTpm(type: number): void {
+    this.shutdown = { type, pcrs: this.pcr.snapshot() };
+  }
+
+  // ---- the platform's DRTM interface (locality 4 only; the transport enforces it) ----
+
+  hashStart(): void {
+    this.drtm = [];
+  }
+
+  hashData(data: Uint8Array): void {
+    this.drtm?.push(Buffer.from(data));
+  }
+
+  /** _TPM_Hash_End: PCRs 17–22 reset, PCR 17 extended with H(data) in every bank. */
+  hashEnd(): void {
+    if (!this.drtm) return;
+    const data = Buffer.concat(this.drtm);
+    this.drtm = null;
+    this.pcr.dynamicLaunch(data);
+  }
+}
