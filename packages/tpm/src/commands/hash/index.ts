@@ -1,0 +1,2 @@
+// Part 3 §17: hash, HMAC and event sequences.
+export { Hash } from './hash.js';
