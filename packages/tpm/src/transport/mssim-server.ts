@@ -20,7 +20,8 @@ export interface MssimServerOptions {
   port: number;
   /** The TPM to serve. */
   tpm: Tpm;
-  log?: (msg: string) => void;
+  /** Acknowledge received data at once (default true; false only to measure the difference). */
+  quickAck?: boolean;
 }
 
 function u32(n: number): Buffer {
@@ -57,6 +58,10 @@ export class MssimServer {
     await Promise.all([this.command, this.platform].map((srv) => srv && new Promise((r) => srv.close(() => r(undefined)))));
   }
 
+  private ack(socket: net.Socket): void {
+    if (this.opts.quickAck !== false) quickAck(socket);
+  }
+
   private track(socket: net.Socket): void {
     socket.setNoDelay(true);
     this.sockets.add(socket);
@@ -71,7 +76,7 @@ export class MssimServer {
     const q = new ByteQueue();
     socket.on('close', () => tpm.releaseConnection(connection));
     socket.on('data', (chunk) => {
-      quickAck(socket);
+      this.ack(socket);
       q.push(chunk);
       for (;;) {
         const code = q.peekU32();
@@ -149,7 +154,7 @@ export class MssimServer {
     const tpm = this.opts.tpm;
     const q = new ByteQueue();
     socket.on('data', (chunk) => {
-      quickAck(socket);
+      this.ack(socket);
       q.push(chunk);
       while (q.available >= 4) {
         const signal = q.read(4).readUInt32BE(0);
