@@ -7,6 +7,7 @@ import {
 } from '../constants.js';
 import * as T from './index.js';
 import { hex, rejects, roundTrip } from './test-util.js';
+import { MAX_LOADED_OBJECTS } from '../limits.js';
 
 const d32 = Buffer.alloc(32, 0x11);
 const name = Buffer.concat([hex('000b'), d32]);
@@ -131,7 +132,7 @@ test('handles accept their ranges and reject others with TPM_RC_VALUE', () => {
   ];
   for (const [codec, h] of ok) assert.equal(unmarshal(codec, u32(h)), h, `${codec.name} 0x${h.toString(16)}`);
   const bad: Array<[Codec<number>, number]> = [
-    [T.TPMI_DH_OBJECT, TPM_RH.NULL], [T.TPMI_DH_OBJECT, TRANSIENT_FIRST + 3], [T.TPMI_DH_PCR, 24],
+    [T.TPMI_DH_OBJECT, TPM_RH.NULL], [T.TPMI_DH_OBJECT, TRANSIENT_FIRST + MAX_LOADED_OBJECTS], [T.TPMI_DH_PCR, 24],
     [T.TPMI_SH_AUTH_SESSION, TPM_RS_PW], [T.TPMI_SH_HMAC, POLICY_SESSION_FIRST], [T.TPMI_RH_HIERARCHY, TPM_RH.LOCKOUT],
     [T.TPMI_RH_NV_INDEX, 0x02000000], [T.TPMI_RH_PROVISION, TPM_RH.ENDORSEMENT], [T.TPMI_DH_PERSISTENT, TRANSIENT_FIRST],
   ];
