@@ -7,7 +7,7 @@ import { TPM_RC, TPM_ST } from '../wire/constants.js';
 import { TpmError } from '../wire/rc.js';
 import { digest } from '../crypto/hash.js';
 import type { AnyCommand, CommandHandlesOf, ParamsOf, ResponseOf } from '../engine/command.js';
-import type { CommandAuthorization } from './auth.js';
+import { decryptResponse, prepareCommand, type CommandAuthorization } from './auth.js';
 import type { Transport } from './transport.js';
 
 export interface CallOptions {
@@ -24,6 +24,14 @@ function u32be(n: number): Buffer {
   b.writeUInt32BE(n >>> 0);
   return b;
 }
+
+/** The authValue of the entity session i authorizes (empty for sessions beyond the authorized handles). */
+function entityAuthAt(opts: CallOptions, authCount: number): (i: number) => Buffer {
+  return (i) => (i < authCount ? opts.entityAuth?.[i] : undefined) ?? Buffer.alloc(0);
+}
+
+const RETRYABLE = new Set<number>([TPM_RC.RETRY, TPM_RC.YIELDED, TPM_RC.TESTING]);
+const MAX_ATTEMPTS = 8;
 
 export class TpmClient {
   constructor(readonly transport: Transport) {}
@@ -44,12 +52,13 @@ export class TpmClient {
     for (const name of cmd.handleNames) w.u32(hs[name]!);
     const pw = new Writer();
     cmd.params.encode(pw, params);
-    const paramBytes = pw.finish();
+    let paramBytes = pw.finish();
     if (sessions.length > 0) {
       const names = opts.names ?? cmd.handleNames.map((n) => u32be(hs[n]!));
+      const authNames = cmd.handleNames.filter((n) => cmd.handles[n]!.auth);
+      paramBytes = prepareCommand(sessions, authNames.length, entityAuthAt(opts, authNames.length), paramBytes);
       const cpHashFor = (alg: number) => digest(alg, u32be(cmd.code), ...names, paramBytes);
       const aw = new Writer();
-      const authNames = cmd.handleNames.filter((n) => cmd.handles[n]!.auth);
       sessions.forEach((s, i) => {
         const entityIdx = i < authNames.length ? cmd.handleNames.indexOf(authNames[i]!) : -1;
         const a = s.authorize(cpHashFor, opts.entityAuth?.[i] ?? Buffer.alloc(0), entityIdx >= 0 ? names[entityIdx] : undefined);
@@ -77,9 +86,15 @@ export class TpmClient {
     params: ParamsOf<C>,
     opts: CallOptions = {},
   ): Promise<ResponseOf<C>> {
-    const bytes = TpmClient.marshalCommand(cmd, handles, params, opts);
-    const resp = await this.transport.send(bytes);
-    return TpmClient.unmarshalResponse(cmd, resp, opts);
+    // TPM_RC_RETRY, _YIELDED and _TESTING ask the caller to send the same command again
+    // (Part 2 §6.6.3); a TSS retries them a bounded number of times.
+    for (let attempt = 1; ; attempt++) {
+      const bytes = TpmClient.marshalCommand(cmd, handles, params, opts);
+      const resp = await this.transport.send(bytes);
+      const rc = resp.length >= 10 ? resp.readUInt32BE(6) : TPM_RC.SUCCESS;
+      if (attempt < MAX_ATTEMPTS && RETRYABLE.has(rc)) continue;
+      return TpmClient.unmarshalResponse(cmd, resp, opts);
+    }
   }
 
   static unmarshalResponse<C extends AnyCommand>(cmd: C, resp: Buffer, opts: CallOptions = {}): ResponseOf<C> {
@@ -98,10 +113,9 @@ export class TpmClient {
     } else {
       paramBytes = r.bytes(r.remaining);
     }
-    const pr = new Reader(paramBytes);
-    for (const [name, codec] of cmd.responseFields) out[name] = codec.decode(pr);
     if (tag === TPM_ST.SESSIONS) {
-      const rpHashFor = (alg: number) => digest(alg, u32be(0), u32be(cmd.code), paramBytes);
+      const sent = paramBytes;
+      const rpHashFor = (alg: number) => digest(alg, u32be(0), u32be(cmd.code), sent);
       for (const s of opts.auth ?? []) {
         const nonceLen = r.u16();
         const nonce = r.bytes(nonceLen);
@@ -109,7 +123,11 @@ export class TpmClient {
         const macLen = r.u16();
         s.verify(rpHashFor, nonce, attributes, r.bytes(macLen));
       }
+      const authCount = cmd.handleNames.filter((n) => cmd.handles[n]!.auth).length;
+      paramBytes = decryptResponse(opts.auth ?? [], entityAuthAt(opts, authCount), paramBytes);
     }
+    const pr = new Reader(paramBytes);
+    for (const [name, codec] of cmd.responseFields) out[name] = codec.decode(pr);
     return out as ResponseOf<C>;
   }
 }

@@ -22,15 +22,19 @@ export interface SessionKeyInput {
   readonly salt: Uint8Array;
   readonly nonceTpm: Uint8Array;
   readonly nonceCaller: Uint8Array;
+  /** The session has a bind entity (bind ≠ TPM_RH_NULL), even one whose authValue is empty. */
+  readonly bound?: boolean;
 }
 
 /**
  * sessionKey = KDFa(authHash, bind.authValue || salt, "ATH", nonceTPM, nonceCaller, digestBits),
- * or empty when neither bind value nor salt is present (Part 1 §19.6.8).
+ * or empty when the session is neither bound nor salted (Part 1 §19.6.8). A session bound to
+ * an entity with an empty authValue still gets a key (KDFa with an empty HMAC key), as in the
+ * reference SessionCreate().
  */
 export function sessionKey(s: SessionKeyInput): Buffer {
   const key = Buffer.concat([s.bindAuth, s.salt]);
-  if (key.length === 0) return EMPTY;
+  if (key.length === 0 && !s.bound) return EMPTY;
   return kdfa(s.hashAlg, key, 'ATH', s.nonceTpm, s.nonceCaller, digestSize(s.hashAlg) * 8);
 }
 

@@ -1,32 +1,31 @@
-// Authorization of a command (Part 1 §19, Part 3 §5.6): read the authorization area, check a
-// password, an HMAC or a policy for each handle that needs one, count failures toward
-// dictionary-attack lockout, and after execution write the response authorization area.
+// Authorization of a command (Part 1 §19, Part 3 §5.6; reference SessionProcess.c): read the
+// authorization area, check a password, an HMAC or a policy for each handle that needs one,
+// count failures toward dictionary-attack lockout, and after execution write the response
+// authorization area. Session n authorizes handle n; authorized handles come first.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual, createHash } from 'node:crypto';
 import { Reader, Writer, WireError } from '../wire/codec.js';
-import { TPM_HT, TPM_RC, TPM_RS_PW } from '../wire/constants.js';
+import { TPM_CC } from '../wire/command-codes.js';
+import { TPM_ALG, TPM_HT, TPM_RC, TPM_RH, TPM_RS_PW, TPMA_NV } from '../wire/constants.js';
 import { rcSession } from '../wire/rc.js';
 import { digest } from '../crypto/hash.js';
-import { TpmFault, type AnyCommand } from './command.js';
+import { cpHash as computeCpHash, rpHash as computeRpHash } from '../crypto/session-auth.js';
+import { TpmFault, type AnyCommand, type AuthRole } from './command.js';
 import { handleType, type Entity } from './entities.js';
-import { SESSION_ATTR, Session, type SessionUse } from './sessions.js';
+import { nvAuthAvailable } from './nv.js';
+import { SESSION_ATTR, Session, trimTrailingZeros, type SessionUse } from './sessions.js';
 import type { Tpm } from './tpm.js';
 
 const MAX_SESSIONS = 3;
+const MAX_AUTH_FIELD = 64;
+const EMPTY = Buffer.alloc(0);
 
 export interface CommandAuth extends SessionUse {
   handle: number;
   /** null for the password session TPM_RS_PW. */
   session: Session | null;
-  hmac: Buffer;
-  /** The entity this session authorizes (undefined for audit/encrypt-only sessions). */
+  /** The entity this session authorizes (undefined for audit/encrypt/decrypt-only sessions). */
   entity?: Entity;
-}
-
-function readB2(r: Reader, max: number): Buffer {
-  const n = r.u16();
-  if (n > max) throw new WireError(TPM_RC.SIZE, 'auth field too large');
-  return r.bytes(n);
 }
 
 /** Part 1 §18.7: the authorization area, `authorizationSize` then TPMS_AUTH_COMMAND entries. */
@@ -37,52 +36,84 @@ export function parseAuthArea(tpm: Tpm, r: Reader): CommandAuth[] {
   const out: CommandAuth[] = [];
   while (ar.remaining > 0) {
     const index = out.length + 1;
-    if (index > MAX_SESSIONS) throw new TpmFault(TPM_RC.AUTHSIZE);
+    if (index > MAX_SESSIONS) throw new TpmFault(rcSession(TPM_RC.SIZE, index));
+    const at = (rc: number) => new TpmFault(rcSession(rc, index));
     let handle: number, nonceCaller: Buffer, attributes: number, hmac: Buffer;
     try {
       handle = ar.u32();
-      nonceCaller = readB2(ar, 64);
+      const ht = handleType(handle);
+      if (handle !== TPM_RS_PW && ht !== TPM_HT.HMAC_SESSION && ht !== TPM_HT.POLICY_SESSION) throw at(TPM_RC.VALUE);
+      nonceCaller = readB2(ar);
       attributes = ar.u8();
-      hmac = readB2(ar, 64);
+      if ((attributes & 0x18) !== 0) throw at(TPM_RC.RESERVED_BITS);
+      hmac = readB2(ar);
     } catch (e) {
-      if (e instanceof WireError) throw new TpmFault(TPM_RC.AUTHSIZE);
+      if (e instanceof WireError) throw at(e.rc);
       throw e;
     }
-    if ((attributes & 0x18) !== 0) throw new TpmFault(rcSession(TPM_RC.RESERVED_BITS, index));
     let session: Session | null = null;
     if (handle === TPM_RS_PW) {
-      if (nonceCaller.length !== 0 || (attributes & ~SESSION_ATTR.continueSession) !== 0) {
-        throw new TpmFault(rcSession(TPM_RC.ATTRIBUTES, index));
-      }
+      if ((attributes & ~SESSION_ATTR.continueSession) !== 0) throw at(TPM_RC.ATTRIBUTES);
+      if (nonceCaller.length !== 0) throw at(TPM_RC.NONCE);
     } else {
-      const ht = handleType(handle);
-      if ((ht !== TPM_HT.HMAC_SESSION && ht !== TPM_HT.POLICY_SESSION) || !tpm.sessions.has(handle)) {
-        throw new TpmFault(rcSession(TPM_RC.HANDLE, index));
-      }
-      if (out.some((a) => a.handle === handle)) throw new TpmFault(rcSession(TPM_RC.HANDLE, index));
+      if (!tpm.entities.exists(handle)) throw new TpmFault(TPM_RC.REFERENCE_S0 + index - 1);
+      if (out.some((a) => a.handle === handle)) throw at(TPM_RC.HANDLE);
       session = tpm.sessions.get(handle);
-      const want = session.nonceTPM.length;
-      if (nonceCaller.length < 16 || nonceCaller.length > want) throw new TpmFault(rcSession(TPM_RC.NONCE, index));
     }
-    out.push({ index, handle, session, nonceCaller, attributes, hmac, authValue: Buffer.alloc(0) });
+    out.push({ index, handle, session, nonceCaller, attributes, hmac, includeAuth: false, entityAuth: () => EMPTY });
   }
   return out;
 }
 
-function cpHash(hashAlg: number, code: number, names: Buffer[], params: Buffer): Buffer {
-  const cc = Buffer.alloc(4);
-  cc.writeUInt32BE(code);
-  return digest(hashAlg, cc, ...names, params);
+function readB2(r: Reader): Buffer {
+  const n = r.u16();
+  if (n > MAX_AUTH_FIELD) throw new WireError(TPM_RC.SIZE, 'auth field too large');
+  return r.bytes(n);
 }
 
-function equalSecret(a: Buffer, b: Buffer): boolean {
-  // Compare digests so the comparison time does not depend on where the values differ or their lengths.
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
+/** Reference RetrieveSessionData(): decrypt, encrypt and audit each in at most one session, and only where they can apply. */
+function checkSessionAttributes(cmd: AnyCommand, auths: CommandAuth[]): void {
+  let decrypt = false, encrypt = false, audit = false;
+  for (const use of auths) {
+    const s = use.session;
+    if (!s) continue;
+    const at = (rc: number) => new TpmFault(rcSession(rc, use.index));
+    if (use.attributes & SESSION_ATTR.decrypt) {
+      if (!cmd.encryptsFirstParam || decrypt) throw at(TPM_RC.ATTRIBUTES);
+      if (s.symmetric.algorithm === TPM_ALG.NULL) throw at(TPM_RC.SYMMETRIC);
+      decrypt = true;
+    }
+    if (use.attributes & SESSION_ATTR.encrypt) {
+      if (!cmd.decryptsFirstResponseParam || encrypt) throw at(TPM_RC.ATTRIBUTES);
+      if (s.symmetric.algorithm === TPM_ALG.NULL) throw at(TPM_RC.SYMMETRIC);
+      encrypt = true;
+    }
+    if (use.attributes & SESSION_ATTR.audit) {
+      if (audit || s.isPolicy) throw at(TPM_RC.ATTRIBUTES);
+      audit = true;
+    }
+  }
 }
 
-/** Step 6 of the pipeline: every handle with an authorization role gets its session checked. */
+function secretsEqual(a: Buffer, b: Buffer): boolean {
+  // Compare digests so the time taken depends neither on where the values differ nor on their lengths.
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+const isObjectHandle = (h: number) => handleType(h) === TPM_HT.TRANSIENT || handleType(h) === TPM_HT.PERSISTENT;
+
+/** Reference IsDAExempted(): lockoutAuth is DA-protected; other permanent handles and PCRs are not. */
+export function isDaExempt(entity: Entity | undefined): boolean {
+  if (!entity) return false;
+  return entity.handle === TPM_RH.LOCKOUT ? false : !entity.daProtected;
+}
+
+/** Reference CheckLockedOut(). */
+function checkLockedOut(tpm: Tpm, lockoutAuth: boolean): void {
+  if (lockoutAuth ? tpm.da.lockoutAuthLocked() : tpm.da.inLockout) throw new TpmFault(TPM_RC.LOCKOUT);
+}
+
+/** Step 5 of the pipeline: every session is checked; session n authorizes handle n when that handle has a role. */
 export function authorizeAll(
   tpm: Tpm,
   cmd: AnyCommand,
@@ -92,120 +123,190 @@ export function authorizeAll(
   params: Buffer,
   locality: number,
 ): void {
+  checkSessionAttributes(cmd, auths);
   const names = cmd.handleNames.map((n) => tpm.entities.name(handles[n]!));
-  // Nonces of the decrypt/encrypt sessions that are not the first session join the first's HMAC.
-  const decryptIdx = auths.findIndex((a) => a.session?.decrypts(a.attributes));
-  const encryptIdx = auths.findIndex((a) => a.session?.encrypts(a.attributes));
+  const cpHashFor = (alg: number) => computeCpHash(alg, cmd.code, names, params);
+  const decryptIdx = auths.findIndex((a) => a.attributes & SESSION_ATTR.decrypt);
+  const encryptIdx = auths.findIndex((a) => a.attributes & SESSION_ATTR.encrypt);
 
   auths.forEach((use, i) => {
-    const entityHandle = i < authHandles.length ? handles[authHandles[i]!]! : undefined;
-    const entity = entityHandle === undefined ? undefined : tpm.entities.resolve(entityHandle);
-    use.entity = entity;
-    const role = entity ? cmd.handles[authHandles[i]!]!.auth! : undefined;
+    const handleName = authHandles[i];
+    const entityHandle = handleName === undefined ? undefined : handles[handleName]!;
     const session = use.session;
+    const at = (rc: number) => new TpmFault(rcSession(rc, use.index));
 
-    if (!entity) {
-      // An audit or encryption session: no authorization, but it must not be a password session.
-      if (!session) throw new TpmFault(rcSession(TPM_RC.AUTH_CONTEXT, use.index));
-      use.authValue = Buffer.alloc(0);
-      const expected = session.commandHmac(cpHash(session.hashAlg, cmd.code, names, params), use, []);
-      if (!session.checkCommandHmac(expected, use.hmac)) throw new TpmFault(rcSession(TPM_RC.AUTH_FAIL, use.index));
-      return;
-    }
+    if (entityHandle === undefined && !session) throw at(TPM_RC.HANDLE);
+    if (session?.isTrial) throw at(TPM_RC.ATTRIBUTES);
+    if (session?.isDaBound) checkLockedOut(tpm, session.isLockoutBound);
 
-    if (tpm.da.isLockedOut(entity)) throw new TpmFault(TPM_RC.LOCKOUT);
-
-    // Which kinds of authorization the role accepts (Part 1 §19.2).
-    const policyOnly = role === 'DUP' || (role === 'ADMIN' && entity.adminWithPolicy) || (role === 'USER' && !entity.userWithAuth);
-    if (policyOnly && !session?.isPolicy) throw new TpmFault(rcSession(TPM_RC.AUTH_UNAVAILABLE, use.index));
-
-    if (!session) {
-      // Password session: the hmac field carries the authValue in the clear.
-      use.authValue = entity.authValue;
-      if (!equalSecret(use.hmac, trim(entity.authValue)) && !equalSecret(use.hmac, entity.authValue)) {
-        authFailed(tpm, entity, use.index);
+    if (entityHandle === undefined) {
+      // An audit, encrypt or decrypt session: checked with its session key alone.
+      if ((use.attributes & (SESSION_ATTR.audit | SESSION_ATTR.encrypt | SESSION_ATTR.decrypt)) === 0) throw at(TPM_RC.ATTRIBUTES);
+      use.includeAuth = false;
+      if (!session!.checkCommandHmac(session!.commandHmac(cpHashFor(session!.hashAlg), use, []), use.hmac)) {
+        throw at(authFailure(tpm, use, undefined));
       }
       return;
     }
 
-    if (session.isPolicy) {
-      if (session.isTrial) throw new TpmFault(rcSession(TPM_RC.ATTRIBUTES, use.index));
-      checkPolicy(tpm, session, entity, cmd.code, locality, use.index, names, params);
-      if (session.policy.isPasswordNeeded) {
-        use.authValue = entity.authValue;
-        if (!equalSecret(use.hmac, trim(entity.authValue))) authFailed(tpm, entity, use.index);
-        return;
-      }
-      use.authValue = session.policy.isAuthValueNeeded ? entity.authValue : Buffer.alloc(0);
-    } else {
-      use.authValue = session.isBoundTo(entity.name, entity.authValue) ? Buffer.alloc(0) : entity.authValue;
-    }
-    const extra: Buffer[] = [];
-    if (i === 0) {
-      if (decryptIdx > 0) extra.push(auths[decryptIdx]!.session!.nonceTPM);
-      if (encryptIdx > 0 && encryptIdx !== decryptIdx) extra.push(auths[encryptIdx]!.session!.nonceTPM);
-    }
-    const expected = session.commandHmac(cpHash(session.hashAlg, cmd.code, names, params), use, extra);
-    if (!session.checkCommandHmac(expected, use.hmac)) {
-      if (use.authValue.length > 0 || !session.isPolicy) authFailed(tpm, entity, use.index);
-      throw new TpmFault(rcSession(TPM_RC.AUTH_FAIL, use.index));
+    const entity = tpm.entities.resolve(entityHandle);
+    use.entity = entity;
+    use.entityAuth = () => (tpm.entities.exists(entityHandle) ? trimTrailingZeros(tpm.entities.resolve(entityHandle).authValue) : EMPTY);
+    const role = cmd.handles[handleName!]!.auth as AuthRole;
+    const extra: Buffer[] =
+      i === 0 && session
+        ? [decryptIdx > 0 ? auths[decryptIdx]!.session!.nonceTPM : EMPTY, encryptIdx > 0 && encryptIdx !== decryptIdx ? auths[encryptIdx]!.session!.nonceTPM : EMPTY]
+        : [];
+    try {
+      checkAuthSession(tpm, cmd, use, entity, role, locality, names, params, cpHashFor, extra);
+    } catch (e) {
+      if (e instanceof TpmFault) throw at(e.rc);
+      throw e;
     }
   });
 }
 
-function trim(b: Buffer): Buffer {
-  let n = b.length;
-  while (n > 0 && b[n - 1] === 0) n--;
-  return b.subarray(0, n);
+/** An NV index authorizing itself needs TPMA_NV_AUTHREAD/AUTHWRITE (POLICYREAD/POLICYWRITE for a policy) for the command. */
+function nvSelfAuthAvailable(tpm: Tpm, entity: Entity, commandCode: number, policy: boolean): boolean {
+  if (handleType(entity.handle) !== TPM_HT.NV_INDEX) return true;
+  return nvAuthAvailable(tpm.nv.get(entity.handle).public.attributes, commandCode, policy);
 }
 
-function authFailed(tpm: Tpm, entity: Entity, index: number): never {
-  if (entity.daProtected) {
-    tpm.da.recordFailure();
-    throw new TpmFault(rcSession(TPM_RC.AUTH_FAIL, index));
+/** Reference CheckAuthSession(): the session authorizes `entity` in `role`; throws a bare (session-less) code. */
+function checkAuthSession(
+  tpm: Tpm,
+  cmd: AnyCommand,
+  use: CommandAuth,
+  entity: Entity,
+  role: AuthRole,
+  locality: number,
+  names: Buffer[],
+  params: Buffer,
+  cpHashFor: (alg: number) => Buffer,
+  extra: Buffer[],
+): void {
+  const s = use.session;
+  if (s) use.includeAuth = s.isPolicy ? s.policy.isAuthValueNeeded || s.policy.isPasswordNeeded : !s.isBoundTo(entity.name, entity.authValue);
+  if ((!s || use.includeAuth) && !isDaExempt(entity)) checkLockedOut(tpm, entity.handle === TPM_RH.LOCKOUT);
+
+  const sensitiveLoaded = !isObjectHandle(entity.handle) || tpm.objects.get(entity.handle).sensitive !== null;
+  if (!s?.isPolicy) {
+    const policyRequired = role === 'DUP' || (role === 'ADMIN' && (!isObjectHandle(entity.handle) || entity.adminWithPolicy));
+    if (policyRequired) throw new TpmFault(TPM_RC.AUTH_TYPE);
+    const authValueAvailable =
+      sensitiveLoaded && (entity.userWithAuth || (role === 'ADMIN' && !entity.adminWithPolicy)) && nvSelfAuthAvailable(tpm, entity, cmd.code, false);
+    if (!authValueAvailable) throw new TpmFault(TPM_RC.AUTH_UNAVAILABLE);
+  } else {
+    const policyAvailable =
+      (isObjectHandle(entity.handle) ? sensitiveLoaded : entity.authPolicy.length > 0) &&
+      (role !== 'USER' || nvSelfAuthAvailable(tpm, entity, cmd.code, true)); // ADMIN/DUP always take a policy
+    if (!policyAvailable) throw new TpmFault(TPM_RC.AUTH_UNAVAILABLE);
+    checkPolicy(tpm, s, entity, cmd, role, locality, names, params, cpHashFor);
   }
-  throw new TpmFault(rcSession(entity.handle === 0x4000000a ? TPM_RC.AUTH_FAIL : TPM_RC.BAD_AUTH, index));
+
+  if (!s || s.policy.isPasswordNeeded) {
+    // Password: the hmac field carries the authValue in the clear; trailing zeros do not count.
+    if (!secretsEqual(trimTrailingZeros(use.hmac), use.entityAuth())) throw new TpmFault(authFailure(tpm, use, entity));
+    return;
+  }
+  if (!s.checkCommandHmac(s.commandHmac(cpHashFor(s.hashAlg), use, extra), use.hmac)) throw new TpmFault(authFailure(tpm, use, entity));
 }
 
-/** Part 1 §19.7.x: a policy session authorizes only when its accumulated digest and checks match. */
-function checkPolicy(tpm: Tpm, s: Session, entity: Entity, code: number, locality: number, index: number, names: Buffer[], params: Buffer): void {
+/**
+ * Reference IncrementLockout(): a failure counts toward lockout when the authValue of a
+ * DA-protected entity was used (or the session is bound to one); the answer is then
+ * TPM_RC_AUTH_FAIL, else TPM_RC_BAD_AUTH. A failed lockoutAuth disables lockoutAuth instead.
+ */
+function authFailure(tpm: Tpm, use: CommandAuth, entity: Entity | undefined): number {
+  const s = use.session;
+  let lockout = entity?.handle === TPM_RH.LOCKOUT;
+  if (!s) {
+    if (isDaExempt(entity)) return TPM_RC.BAD_AUTH;
+  } else {
+    if (s.isLockoutBound) lockout = true;
+    if (!s.isDaBound && ((!lockout && isDaExempt(entity)) || !use.includeAuth)) return TPM_RC.BAD_AUTH;
+  }
+  if (lockout) tpm.da.lockoutAuthFailed();
+  else if (tpm.da.recoveryTime !== 0) tpm.da.recordFailure();
+  return TPM_RC.AUTH_FAIL;
+}
+
+/** Reference CheckPolicyAuthSession(): the session's digest and the conditions it accumulated hold for this command. */
+function checkPolicy(
+  tpm: Tpm,
+  s: Session,
+  entity: Entity,
+  cmd: AnyCommand,
+  role: AuthRole,
+  locality: number,
+  names: Buffer[],
+  params: Buffer,
+  cpHashFor: (alg: number) => Buffer,
+): void {
   const p = s.policy;
-  const bad = (rc: number) => new TpmFault(rcSession(rc, index));
-  if (s.hashAlg !== entity.policyAlg && entity.authPolicy.length > 0) throw bad(TPM_RC.POLICY_FAIL);
-  if (entity.authPolicy.length === 0 || !p.digest.equals(entity.authPolicy)) throw bad(TPM_RC.POLICY_FAIL);
-  if (p.commandCode !== undefined && p.commandCode !== code) throw bad(TPM_RC.POLICY_CC);
+  const bad = (rc: number) => new TpmFault(rc);
+  if (cmd.code === TPM_CC.PolicySecret && !p.isPasswordNeeded && !p.isAuthValueNeeded) throw bad(TPM_RC.MODE);
   if (p.pcrCounter !== undefined && p.pcrCounter !== tpm.pcr.updateCounter) throw bad(TPM_RC.PCR_CHANGED);
-  if (p.locality !== undefined && (p.locality & (1 << locality)) === 0) throw bad(TPM_RC.LOCALITY);
-  if (p.cpHash && !p.cpHash.equals(cpHash(s.hashAlg, code, names, params))) throw bad(TPM_RC.POLICY_FAIL);
-  if (p.nameHash && !p.nameHash.equals(digest(s.hashAlg, ...names))) throw bad(TPM_RC.POLICY_FAIL);
+  if (!p.digest.equals(entity.authPolicy) || entity.policyAlg !== s.hashAlg) throw bad(TPM_RC.POLICY_FAIL);
+  if (p.timeout !== 0n && p.timeout < tpm.clock.time()) throw bad(TPM_RC.EXPIRED);
+  if (p.commandCode !== undefined) {
+    if (p.commandCode !== cmd.code) throw bad(TPM_RC.POLICY_CC);
+  } else if (role === 'ADMIN' || role === 'DUP') {
+    throw bad(TPM_RC.POLICY_FAIL);
+  }
+  if (p.locality !== 0) {
+    const ok = locality < 5 ? p.locality < 32 && (p.locality & (1 << locality)) !== 0 : p.locality === locality;
+    if (!ok) throw bad(TPM_RC.LOCALITY);
+  }
+  if (p.isPPRequired) throw bad(TPM_RC.PP); // this platform never asserts physical presence
+  const c = p.constraint;
+  if (c) {
+    const ok =
+      c.kind === 'cpHash'
+        ? c.value.equals(cpHashFor(s.hashAlg))
+        : c.kind === 'nameHash'
+          ? c.value.equals(digest(s.hashAlg, ...names))
+          : templateHashMatches(cmd.code, params, s.hashAlg, c.value);
+    if (!ok) throw bad(TPM_RC.POLICY_FAIL);
+  }
+  if (p.nvWritten !== undefined) {
+    if (handleType(entity.handle) !== TPM_HT.NV_INDEX) throw bad(TPM_RC.POLICY_FAIL);
+    const written = (tpm.nv.get(entity.handle).public.attributes & TPMA_NV.WRITTEN) !== 0;
+    if (written !== p.nvWritten) throw bad(TPM_RC.POLICY_FAIL);
+  }
+}
+
+/** Reference CompareTemplateHash(): H(second parameter's contents) for Create, CreatePrimary and CreateLoaded. */
+function templateHashMatches(code: number, params: Buffer, hashAlg: number, expected: Buffer): boolean {
+  if (code !== TPM_CC.Create && code !== TPM_CC.CreatePrimary && code !== TPM_CC.CreateLoaded) return false;
+  if (params.length < 2) return false;
+  const skip = 2 + params.readUInt16BE(0);
+  if (params.length < skip + 2) return false;
+  const size = params.readUInt16BE(skip);
+  if (params.length < skip + 2 + size) return false;
+  return digest(hashAlg, params.subarray(skip + 2, skip + 2 + size)).equals(expected);
 }
 
 /** Step 8: the response authorization area, and session bookkeeping after a successful command. */
 export function finishSessions(tpm: Tpm, cmd: AnyCommand, auths: CommandAuth[], rpParams: Buffer, w: Writer): void {
+  const now = tpm.clock.time();
   for (const use of auths) {
     const s = use.session;
     if (!s) {
+      // Password sessions always answer with continueSession SET.
       w.u16(0);
-      w.u8(use.attributes & SESSION_ATTR.continueSession ? SESSION_ATTR.continueSession : 0);
+      w.u8(SESSION_ATTR.continueSession);
       w.u16(0);
       continue;
     }
-    // A changed authValue (HierarchyChangeAuth, ObjectChangeAuth) is used for the response HMAC.
-    if (use.entity && use.authValue.length > 0 && tpm.entities.exists(use.entity.handle)) {
-      use.authValue = tpm.entities.resolve(use.entity.handle).authValue;
-    }
-    const rc = Buffer.alloc(8);
-    rc.writeUInt32BE(TPM_RC.SUCCESS, 0);
-    rc.writeUInt32BE(cmd.code, 4);
-    const rpHash = digest(s.hashAlg, rc, rpParams);
-    const passwordPolicy = s.isPolicy && s.policy.isPasswordNeeded;
+    const mac = s.isPolicy && s.policy.isPasswordNeeded ? EMPTY : s.responseHmac(computeRpHash(s.hashAlg, TPM_RC.SUCCESS, cmd.code, rpParams), use);
     w.u16(s.nonceTPM.length);
     w.bytes(s.nonceTPM);
     w.u8(use.attributes);
-    const mac = passwordPolicy ? Buffer.alloc(0) : s.responseHmac(rpHash, use);
     w.u16(mac.length);
     w.bytes(mac);
-    if (use.entity && s.isPolicy) s.restartPolicy();
-    if ((use.attributes & SESSION_ATTR.continueSession) === 0) tpm.sessions.flush(s.handle);
+    const continues = (use.attributes & SESSION_ATTR.continueSession) !== 0;
+    if (s.isPolicy && continues) s.restartPolicy(now);
+    if (!continues) tpm.sessions.flush(s.handle);
   }
 }

@@ -1,58 +1,81 @@
 // Dictionary-attack protection (Part 1 §19.8): failed authorizations of DA-protected entities
 // count up to maxTries, after which the TPM is in lockout until failures recover (one per
 // recoveryTime seconds) or the lockout hierarchy resets the count. A failed lockoutAuth locks
-// the lockout hierarchy itself for lockoutRecovery seconds.
+// the lockout hierarchy itself for lockoutRecovery seconds (until the next TPM Reset when
+// lockoutRecovery is 0). recoveryTime 0 turns the protection off: failures are not counted.
 
 import type { Entity } from './entities.js';
 
+const LOCKOUT = 0x4000000a;
+
 export class DictionaryAttack {
-  failedTries = 0;
+  private failures = 0;
   maxTries = 32;
   recoveryTime = 600;
   lockoutRecovery = 86400;
-  private lastRecovery = 0;
-  private lockoutAuthFailedAt: number | null = null;
+  /** When the failure count last went down by self-healing (or first went up). */
+  private healedAt = 0;
+  /** When lockoutAuth last failed; `untilReset` when lockoutRecovery was 0 at the time. */
+  private lockoutAuthFailure: { at: number; untilReset: boolean } | null = null;
 
   constructor(private readonly now: () => number) {}
 
-  private recover(): void {
-    if (this.recoveryTime === 0) return;
-    const t = this.now();
-    const steps = Math.floor((t - this.lastRecovery) / (this.recoveryTime * 1000));
-    if (steps > 0 && this.failedTries > 0) {
-      this.failedTries = Math.max(0, this.failedTries - steps);
-      this.lastRecovery = t;
-    }
+  /** Self-healing: one failure forgiven per recoveryTime seconds since the last one was. */
+  private heal(): void {
+    if (this.recoveryTime === 0 || this.failures === 0) return;
+    const interval = this.recoveryTime * 1000;
+    const steps = Math.floor((this.now() - this.healedAt) / interval);
+    if (steps <= 0) return;
+    this.failures = Math.max(0, this.failures - steps);
+    this.healedAt += steps * interval;
+  }
+
+  /** TPM_PT_LOCKOUT_COUNTER. */
+  get failedTries(): number {
+    this.heal();
+    return this.failures;
   }
 
   get inLockout(): boolean {
-    this.recover();
     return this.maxTries === 0 || this.failedTries >= this.maxTries;
   }
 
   isLockedOut(entity: Entity): boolean {
-    if (entity.handle === 0x4000000a) return this.lockoutAuthLocked();
+    if (entity.handle === LOCKOUT) return this.lockoutAuthLocked();
     return entity.daProtected && this.inLockout;
   }
 
   recordFailure(): void {
-    this.recover();
-    if (this.failedTries === 0) this.lastRecovery = this.now();
-    this.failedTries++;
+    this.heal();
+    if (this.failures === 0) this.healedAt = this.now();
+    this.failures++;
   }
 
   lockoutAuthFailed(): void {
-    this.lockoutAuthFailedAt = this.now();
+    this.lockoutAuthFailure = { at: this.now(), untilReset: this.lockoutRecovery === 0 };
   }
 
   lockoutAuthLocked(): boolean {
-    if (this.lockoutAuthFailedAt === null) return false;
-    if (this.lockoutRecovery === 0) return false;
-    return this.now() - this.lockoutAuthFailedAt < this.lockoutRecovery * 1000;
+    const f = this.lockoutAuthFailure;
+    if (!f) return false;
+    return f.untilReset || this.now() - f.at < this.lockoutRecovery * 1000;
   }
 
-  /** TPM2_DictionaryAttackLockReset. */
+  /** TPM2_DictionaryAttackLockReset: the failure count back to zero. */
   reset(): void {
-    this.failedTries = 0;
+    this.failures = 0;
+  }
+
+  /** TPM2_DictionaryAttackParameters: new limits, and the failure count back to zero. */
+  setParameters(maxTries: number, recoveryTime: number, lockoutRecovery: number): void {
+    this.maxTries = maxTries;
+    this.recoveryTime = recoveryTime;
+    this.lockoutRecovery = lockoutRecovery;
+    this.failures = 0;
+  }
+
+  /** TPM Reset: a lockoutAuth locked "until the next TPM Reset" is usable again. */
+  onTpmReset(): void {
+    if (this.lockoutAuthFailure?.untilReset) this.lockoutAuthFailure = null;
   }
 }

@@ -40,7 +40,7 @@ export class Entities {
       case TPM_HT.PCR:
         return h < this.tpm.pcr.count;
       case TPM_HT.NV_INDEX:
-        return this.tpm.nv.has(h);
+        return this.tpm.nv.isAccessible(h, this.tpm.hierarchy);
       case TPM_HT.HMAC_SESSION:
       case TPM_HT.POLICY_SESSION:
         return this.tpm.sessions.has(h);
@@ -49,6 +49,21 @@ export class Entities {
       case TPM_HT.TRANSIENT:
       case TPM_HT.PERSISTENT:
         return this.tpm.objects.has(h);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * The handle exists but its hierarchy is disabled (reference EntityGetLoadStatus): a disabled
+   * hierarchy's own handle, or a persistent object in it. The caller answers TPM_RC_HIERARCHY.
+   */
+  inDisabledHierarchy(h: number): boolean {
+    switch (handleType(h)) {
+      case TPM_HT.PERMANENT:
+        return !this.tpm.hierarchy.isEnabled(h);
+      case TPM_HT.PERSISTENT:
+        return !this.tpm.hierarchy.isEnabled(this.tpm.objects.get(h).hierarchy);
       default:
         return false;
     }

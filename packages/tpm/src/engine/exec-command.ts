@@ -1,7 +1,7 @@
 // The command pipeline (Part 3 §5 "Command Processing", after ms-tpm-20-ref ExecCommand.c):
 //   1 header (tag, size, code)   2 startup state   3 handles (range, existence)
-//   4 authorization area         5 parameter decryption and unmarshal
-//   6 authorization checks       7 execute         8 response (params, encryption, session HMACs)
+//   4 authorization area         5 authorization checks
+//   6 parameter decryption and unmarshal   7 execute         8 response (params, encryption, session HMACs)
 // Every failure at any step is a response code; nothing a caller sends can throw out of here.
 
 import { Reader, Writer, WireError } from '../wire/codec.js';
@@ -63,6 +63,7 @@ function run(tpm: Tpm, buf: Uint8Array, locality: number): Buffer {
       throw e;
     }
     if (!tpm.entities.exists(h)) throw new TpmFault(rcHandle(TPM_RC.HANDLE, i + 1));
+    if (tpm.entities.inDisabledHierarchy(h)) throw new TpmFault(rcHandle(TPM_RC.HIERARCHY, i + 1));
     handles[name] = h;
   });
 
@@ -75,8 +76,13 @@ function run(tpm: Tpm, buf: Uint8Array, locality: number): Buffer {
   if (auths.length < authHandles.length) return errorResponse(TPM_RC.AUTH_MISSING);
   if (tag === TPM_ST.SESSIONS && auths.length === 0) return errorResponse(TPM_RC.AUTHSIZE);
 
-  // 5. parameters: decrypt the first TPM2B if a session asks, then unmarshal field by field
+  // 5. authorization checks (password, HMAC, policy) for every handle that needs one, before the
+  //    parameters are decrypted or unmarshaled (reference ParseSessionBuffer)
   const paramStart = r.offset;
+  const cpParams = Buffer.from(buf.subarray(paramStart)); // cpHash covers the parameters as sent
+  authorizeAll(tpm, cmd, handles, authHandles, auths, cpParams, locality);
+
+  // 6. parameters: decrypt the first TPM2B if a session asks, then unmarshal field by field
   let paramBytes: Buffer = Buffer.from(buf.subarray(paramStart));
   const decryptSession = auths.find((a) => a.session?.decrypts(a.attributes));
   if (decryptSession) {
@@ -94,10 +100,6 @@ function run(tpm: Tpm, buf: Uint8Array, locality: number): Buffer {
     }
   });
   if (pr.remaining !== 0) return errorResponse(TPM_RC.SIZE);
-
-  // 6. authorization checks (password, HMAC, policy) for every handle that needs one
-  const cpParams = Buffer.from(buf.subarray(paramStart)); // cpHash covers the parameters as sent
-  authorizeAll(tpm, cmd, handles, authHandles, auths, cpParams, locality);
 
   // 7. execute
   const out = cmd.execute(tpm, handles as never, params as never, { locality, commandCode: code }) as Record<

@@ -73,18 +73,52 @@ export class Hierarchies {
     this.authOf(h).authValue = Buffer.from(value);
   }
 
-  /** TPM reset (Startup CLEAR after a TPM reset): a new null seed; platform auth back to empty. */
-  onTpmReset(): void {
-    this.seeds.set(TPM_RH.NULL, randomBytes(SEED_BYTES));
+  /** TPM2_SetPrimaryPolicy: the hierarchy's authPolicy and its hash (TPM_ALG_NULL with an empty policy). */
+  setPolicy(h: number, authPolicy: Buffer, policyAlg: number): void {
+    const a = this.authOf(h);
+    a.authPolicy = Buffer.from(authPolicy);
+    a.policyAlg = policyAlg;
+  }
+
+  /** TPM2_HierarchyControl: set or clear one enable (TPM_RH_PLATFORM_NV names phEnableNV). */
+  setEnabled(h: number, on: boolean): void {
+    if (h === TPM_RH.OWNER) this.shEnable = on;
+    else if (h === TPM_RH.ENDORSEMENT) this.ehEnable = on;
+    else if (h === TPM_RH.PLATFORM) this.phEnable = on;
+    else if (h === TPM_RH.PLATFORM_NV) this.phEnableNV = on;
+  }
+
+  /** The enable named by `h` (unlike isEnabled, TPM_RH_PLATFORM_NV is phEnableNV alone). */
+  enable(h: number): boolean {
+    return h === TPM_RH.PLATFORM_NV ? this.phEnableNV : this.isEnabled(h);
+  }
+
+  /**
+   * TPM Reset or Restart (Startup(CLEAR)): platform auth and policy back to empty, and every
+   * hierarchy enabled again (shEnable, ehEnable, phEnable and phEnableNV are "_STCLEAR" state,
+   * Part 1 §14.4). A TPM Reset also gives a new null seed.
+   */
+  onStartupClear(reset: boolean): void {
+    if (reset) this.seeds.set(TPM_RH.NULL, randomBytes(SEED_BYTES));
     this.auth.set(TPM_RH.PLATFORM, emptyAuth());
     this.phEnable = true;
     this.phEnableNV = true;
+    this.shEnable = true;
+    this.ehEnable = true;
   }
 
-  /** TPM2_Clear (Part 3 §24.6): new owner and null seeds, owner/endorsement/lockout auth emptied. */
+  /** TPM reset: see onStartupClear. */
+  onTpmReset(): void {
+    this.onStartupClear(true);
+  }
+
+  /**
+   * TPM2_Clear (Part 3 §24.6): a new storage primary seed (owner objects and tickets no longer
+   * verify); owner, endorsement and lockout auth and policies emptied; shEnable and ehEnable set.
+   * The endorsement seed stays (only ChangeEPS replaces it).
+   */
   clear(): void {
     this.seeds.set(TPM_RH.OWNER, randomBytes(SEED_BYTES));
-    this.seeds.set(TPM_RH.NULL, randomBytes(SEED_BYTES));
     for (const h of [TPM_RH.OWNER, TPM_RH.ENDORSEMENT, TPM_RH.LOCKOUT]) this.auth.set(h, emptyAuth());
     this.shEnable = true;
     this.ehEnable = true;

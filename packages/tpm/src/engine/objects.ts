@@ -5,6 +5,7 @@
 import { TPM_RC, TRANSIENT_FIRST } from '../wire/constants.js';
 import { MAX_LOADED_OBJECTS } from '../wire/limits.js';
 import type { TPMT_PUBLIC, TPMT_SENSITIVE } from '../wire/types/index.js';
+import type { HashSequence, HmacSequence } from '../crypto/hash.js';
 import { fail } from './command.js';
 
 export const MAX_PERSISTENT_OBJECTS = 64;
@@ -25,6 +26,18 @@ export interface TpmObject {
   isPrimary: boolean;
   /** Loaded through LoadExternal: it has no parent and may not be made persistent. */
   isExternal: boolean;
+  /** Set for a hash, HMAC or event sequence object (Part 3 §17): its running digests instead of a key. */
+  sequence?: SequenceState;
+}
+
+/** A sequence object's state (reference HASH_OBJECT): type and nameAlg are TPM_ALG_NULL in its public area. */
+export interface SequenceState {
+  readonly kind: 'hash' | 'hmac' | 'event';
+  /** One running digest; an event sequence has one per PCR bank. */
+  readonly digests: ReadonlyArray<HashSequence | HmacSequence>;
+  /** Hash sequences: whether the first data block has been seen, and whether it allows a ticket. */
+  firstBlock: boolean;
+  ticketSafe: boolean;
 }
 
 export class ObjectSlots {

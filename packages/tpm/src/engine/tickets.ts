@@ -8,7 +8,8 @@ import { TPM_ALG, TPM_RH, TPM_ST } from '../wire/constants.js';
 import { hmac } from '../crypto/hash.js';
 import type { Tpm } from './tpm.js';
 
-function proof(tpm: Tpm, hierarchy: number): Buffer {
+/** The proof value of a hierarchy (Part 1 §14.4): a secret derived from its seed. */
+export function proof(tpm: Tpm, hierarchy: number): Buffer {
   return createHmac('sha256', tpm.hierarchy.seed(hierarchy)).update('sealkeep hierarchy proof').digest();
 }
 
@@ -33,6 +34,14 @@ export function creationTicket(tpm: Tpm, hierarchy: number, name: Buffer, creati
 
 export function verifiedTicket(tpm: Tpm, hierarchy: number, digest: Buffer, keyName: Buffer) {
   return ticket(tpm, TPM_ST.VERIFIED, hierarchy, digest, keyName);
+}
+
+/**
+ * TPMT_TK_AUTH of TPM2_PolicySigned/PolicySecret (tag AUTH_SIGNED or AUTH_SECRET), checked by
+ * TPM2_PolicyTicket with ticketMatches over the same parts (timeout, cpHashA, policyRef, Name).
+ */
+export function authTicket(tpm: Tpm, st: number, hierarchy: number, ...parts: Buffer[]) {
+  return ticket(tpm, st, hierarchy, ...parts);
 }
 
 /** A ticket is good when it is the one this TPM would make now for the same inputs. */

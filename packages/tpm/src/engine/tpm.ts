@@ -36,6 +36,8 @@ export class Tpm {
   powered = true;
   started = false;
   failureMode = false;
+  /** The last Startup followed an orderly Shutdown (TPMA_STARTUP_CLEAR.orderly). */
+  orderlyStartup = false;
   /** Which connection created each transient object and session (resource-manager contexts). */
   private readonly owners = new Map<number, number>();
   private connection: number | undefined;
@@ -117,13 +119,19 @@ export class Tpm {
     } else if (saved?.type === TPM_SU.STATE) {
       // TPM Restart: PCRs reinitialised, the rest of the saved state kept.
       this.pcr.startupClear();
+      this.nv.onStartupClear();
+      this.hierarchy.onStartupClear(false);
       this.clock.onTpmRestart();
     } else {
       // TPM Reset.
       this.pcr.startupClear();
+      this.nv.onStartupClear();
       this.hierarchy.onTpmReset();
       this.clock.onTpmReset();
+      this.da.onTpmReset();
+      this.sessions.flushSaved();
     }
+    this.orderlyStartup = saved !== null;
     this.shutdown = null;
     this.started = true;
   }

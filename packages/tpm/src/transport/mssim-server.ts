@@ -43,6 +43,18 @@ export class MssimServer {
 
   async listen(): Promise<void> {
     const host = this.opts.host ?? '127.0.0.1';
+    // With port 0 the system picks P, but P+1 may be taken: close what did open and pick again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.listenOnce(host);
+      } catch (e) {
+        await this.close();
+        if (this.opts.port !== 0 || attempt >= 10 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      }
+    }
+  }
+
+  private async listenOnce(host: string): Promise<void> {
     this.command = net.createServer((s) => this.serveCommands(s));
     this.platform = net.createServer((s) => this.servePlatform(s));
     this.command.listen(this.opts.port, host);

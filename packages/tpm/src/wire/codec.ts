@@ -73,17 +73,22 @@ export class Writer {
     this.length += n;
     return at;
   }
+  // Each writer reserves room before touching this.buf: room() may replace the buffer.
   u8(v: number): void {
-    this.buf[this.room(1)] = v & 0xff;
+    const at = this.room(1);
+    this.buf[at] = v & 0xff;
   }
   u16(v: number): void {
-    this.buf.writeUInt16BE(v & 0xffff, this.room(2));
+    const at = this.room(2);
+    this.buf.writeUInt16BE(v & 0xffff, at);
   }
   u32(v: number): void {
-    this.buf.writeUInt32BE(v >>> 0, this.room(4));
+    const at = this.room(4);
+    this.buf.writeUInt32BE(v >>> 0, at);
   }
   u64(v: bigint): void {
-    this.buf.writeBigUInt64BE(BigInt.asUintN(64, v), this.room(8));
+    const at = this.room(8);
+    this.buf.writeBigUInt64BE(BigInt.asUintN(64, v), at);
   }
   bytes(b: Uint8Array): void {
     const at = this.room(b.length);

@@ -9,6 +9,12 @@
 
 /** Largest digest we implement (SHA-384): sizeof(TPMU_HA). */
 export const MAX_DIGEST_SIZE = 48;
+/**
+ * The TPM2B_DIGEST buffer: sizeof(TPMU_HA) over every hash Part 2 defines (SHA-512: 64 octets).
+ * Larger than MAX_DIGEST_SIZE so a client can read the answers of TPMs that implement SHA-512
+ * (libtpms computes its tickets with it); this TPM's commands still check digest sizes by algorithm.
+ */
+export const DIGEST_BUFFER_SIZE = 64;
 /** Number of implemented hash algorithms (TPML_DIGEST_VALUES / TPML_PCR_SELECTION bound). */
 export const HASH_COUNT = 3;
 /** RSA-4096 modulus. */

@@ -32,6 +32,7 @@ import {
 import {
   MAX_DIGEST_BUFFER,
   MAX_DIGEST_SIZE,
+  DIGEST_BUFFER_SIZE,
   MAX_EVENT_SIZE,
   MAX_NV_BUFFER_SIZE,
   MAX_SYM_BLOCK_SIZE,
@@ -196,7 +197,7 @@ export const TPMI_ALG_PUBLIC = oneOf('TPMI_ALG_PUBLIC', u16, [
 // ---- byte buffers (§10.4, §10.5, §12.3.7) ---------------------------------------------------------
 
 /** Part 2 §10.4.2 TPM2B_DIGEST */
-export const TPM2B_DIGEST = b2('TPM2B_DIGEST', MAX_DIGEST_SIZE);
+export const TPM2B_DIGEST = b2('TPM2B_DIGEST', DIGEST_BUFFER_SIZE);
 /** Part 2 §10.4.3 TPM2B_DATA */
 export const TPM2B_DATA = b2('TPM2B_DATA', TPMT_HA_SIZE);
 /** Part 2 §10.4.4 TPM2B_NONCE (a TPM2B_DIGEST) */

@@ -4,7 +4,7 @@
 // TPM_SU, TPM_SE, TPM_CAP and TPM_EO (else TPM_RC_VALUE); TPM_CC, TPM_ST and TPM_PT are read
 // as they come and checked by the command that uses them.
 
-import { oneOf, u16, u32, u8, type Codec, type Infer } from '../codec.js';
+import { WireError, oneOf, u16, u32, u8, type Codec, type Infer } from '../codec.js';
 import * as k from '../constants.js';
 
 function withValues<V extends Record<string, number>>(codec: Codec<number>, values: V): Codec<number> & V {
@@ -24,6 +24,16 @@ export const TPM_SE = withValues(oneOf('TPM_SE', u8, Object.values(k.TPM_SE), k.
 export const TPM_CAP = withValues(oneOf('TPM_CAP', u32, Object.values(k.TPM_CAP), k.TPM_RC.VALUE), k.TPM_CAP);
 /** Part 2 §6.8 TPM_EO */
 export const TPM_EO = withValues(oneOf('TPM_EO', u16, Object.values(k.TPM_EO), k.TPM_RC.VALUE), k.TPM_EO);
+/** Part 2 §6.7 TPM_CLOCK_ADJUST: an INT8 from -3 (coarse slower) to +3 (coarse faster); other values are TPM_RC_VALUE. */
+export const TPM_CLOCK_ADJUST: Codec<number> = {
+  name: 'TPM_CLOCK_ADJUST',
+  encode: (w, v) => w.u8(v & 0xff),
+  decode(r) {
+    const v = (r.u8() << 24) >> 24;
+    if (v < -3 || v > 3) throw new WireError(k.TPM_RC.VALUE, `TPM_CLOCK_ADJUST: ${v} not in -3..3`);
+    return v;
+  },
+};
 /** Part 2 §6.13 TPM_PT */
 export const TPM_PT = withValues(plain('TPM_PT', u32), k.TPM_PT);
 /** Part 2 §6.14 TPM_PT_PCR */

@@ -124,7 +124,7 @@ const malformed: Array<[string, Buffer, number]> = [
   ['unknown type', patched(2, '0099'), TPM_RC.TYPE],
   ['SHA-512 nameAlg', patched(4, '000d'), TPM_RC.HASH],
   ['reserved attribute bit 0', patched(6, '000300b3'), TPM_RC.RESERVED_BITS],
-  ['authPolicy over 48 octets', patched(10, '0031'), TPM_RC.SIZE],
+  ['authPolicy over the 64-octet digest buffer', patched(10, '0041'), TPM_RC.SIZE],
   ['symmetric not AES', patched(44, '000a'), TPM_RC.SYMMETRIC],
   ['AES-192', patched(46, '00c0'), TPM_RC.VALUE],
   ['mode not a mode', patched(48, '0006'), TPM_RC.MODE],

@@ -1,0 +1,13 @@
+// Part 3 §31: non-volatile storage.
+export { NV_DefineSpace } from './nv-define-space.js';
+export { NV_UndefineSpace } from './nv-undefine-space.js';
+export { NV_UndefineSpaceSpecial } from './nv-undefine-space-special.js';
+export { NV_ReadPublic } from './nv-read-public.js';
+export { NV_Write } from './nv-write.js';
+export { NV_Increment } from './nv-increment.js';
+export { NV_Extend } from './nv-extend.js';
+export { NV_SetBits } from './nv-set-bits.js';
+export { NV_WriteLock } from './nv-write-lock.js';
+export { NV_Read } from './nv-read.js';
+export { NV_ReadLock } from './nv-read-lock.js';
+export { NV_ChangeAuth } from './nv-change-auth.js';

@@ -1,0 +1,19 @@
+// Part 3 §23: enhanced authorization (EA) commands.
+export { PolicySigned } from './policy-signed.js';
+export { PolicySecret } from './policy-secret.js';
+export { PolicyNV } from './policy-nv.js';
+export { PolicyTicket } from './policy-ticket.js';
+export { PolicyOR } from './policy-or.js';
+export { PolicyPCR } from './policy-pcr.js';
+export { PolicyLocality } from './policy-locality.js';
+export { PolicyCommandCode } from './policy-command-code.js';
+export { PolicyPhysicalPresence } from './policy-physical-presence.js';
+export { PolicyCpHash } from './policy-cp-hash.js';
+export { PolicyNameHash } from './policy-name-hash.js';
+export { PolicyDuplicationSelect } from './policy-duplication-select.js';
+export { PolicyAuthorize } from './policy-authorize.js';
+export { PolicyAuthValue } from './policy-auth-value.js';
+export { PolicyPassword } from './policy-password.js';
+export { PolicyGetDigest } from './policy-get-digest.js';
+export { PolicyNvWritten } from './policy-nv-written.js';
+export { PolicyTemplate } from './policy-template.js';
