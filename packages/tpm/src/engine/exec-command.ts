@@ -7,7 +7,7 @@
 import { Reader, Writer, WireError } from '../wire/codec.js';
 import { TPM_RC, TPM_ST } from '../wire/constants.js';
 import { rcHandle, rcParam, rcSession } from '../wire/rc.js';
-import { TpmFault, type AnyCommand } from './command.js';
+import { TpmFault } from './command.js';
 import { authorizeAll, finishSessions, parseAuthArea, type CommandAuth } from './authorize.js';
 import type { Tpm } from './tpm.js';
 

@@ -2,15 +2,13 @@
 // TPM and keys put straight into its object slots (engine/keys.ts createObject), so the
 // commands under test can be exercised before or without TPM2_Create.
 
-import { TPM_ALG, TPM_ECC_CURVE, TPM_RH, TPM_SU } from '../../wire/constants.js';
+import { TPM_ALG, TPM_ECC_CURVE, TPM_RH } from '../../wire/constants.js';
 import { TPMA_OBJECT as A } from '../../wire/attribute-bits.js';
 import type { TPMT_PUBLIC } from '../../wire/types/index.js';
-import { TpmClient } from '../../client/client.js';
-import { InProcessTransport } from '../../client/transport.js';
 import { createObject } from '../../engine/keys.js';
 import type { TpmObject } from '../../engine/objects.js';
 import { Tpm } from '../../engine/tpm.js';
-import { Startup } from '../startup/index.js';
+export { startedTpm, rcOf } from '../../testing/in-process.js';
 
 export const NULL_SYM = { algorithm: TPM_ALG.NULL, keyBits: null, mode: null };
 export const AES128_CFB = { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB };
@@ -18,13 +16,6 @@ export const NULL_SCHEME = { scheme: TPM_ALG.NULL, details: null };
 const EMPTY: Buffer = Buffer.alloc(0);
 
 export const USER = A.userWithAuth | A.noDA | A.sensitiveDataOrigin;
-
-export async function startedTpm(): Promise<{ tpm: Tpm; client: TpmClient }> {
-  const tpm = new Tpm({ onInternalError: (e) => console.error('internal error', e) });
-  const client = new TpmClient(new InProcessTransport(tpm, 0));
-  await client.call(Startup, {}, { startupType: TPM_SU.CLEAR });
-  return { tpm, client };
-}
 
 export function rsaTemplate(attrs: number, scheme: object = NULL_SCHEME, symmetric: object = NULL_SYM, authPolicy: Buffer = EMPTY): TPMT_PUBLIC {
   return {
@@ -90,14 +81,3 @@ export function loadKey(
   return { handle: tpm.objects.load(obj), obj };
 }
 
-/** Assert-friendly: the response code a call failed with (0 when it succeeded). */
-export async function rcOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 0;
-  } catch (e) {
-    const rc = (e as { rc?: number }).rc;
-    if (rc === undefined) throw e;
-    return rc;
-  }
-}

@@ -3,22 +3,14 @@
 import assert from 'node:assert/strict';
 import { createVerify, verify as verifyRaw } from 'node:crypto';
 import { TpmClient } from '../../client/client.js';
-import { InProcessTransport } from '../../client/transport.js';
 import { password } from '../../client/auth.js';
-import { TPM_ALG, TPM_RH, TPM_SU, TPMA_OBJECT } from '../../wire/constants.js';
+import { TPM_ALG, TPM_RH, TPMA_OBJECT } from '../../wire/constants.js';
 import { TpmError } from '../../wire/rc.js';
 import type { TPMT_PUBLIC, TPMT_SIGNATURE } from '../../wire/types/index.js';
 import { publicKeyOf } from '../../engine/keys.js';
 import { Tpm } from '../../engine/tpm.js';
-import { Startup } from '../startup/index.js';
 import { CreatePrimary } from '../hierarchy/index.js';
-
-export async function startedTpm() {
-  const tpm = new Tpm({ onInternalError: (e) => console.error('internal error', e) });
-  const client = new TpmClient(new InProcessTransport(tpm));
-  await client.call(Startup, {}, { startupType: TPM_SU.CLEAR });
-  return { tpm, client };
-}
+export { startedTpm } from '../../testing/in-process.js';
 
 export async function primary(client: TpmClient, template: TPMT_PUBLIC, hierarchy: number = TPM_RH.OWNER, data = Buffer.alloc(0)) {
   return client.call(

@@ -9,30 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { TpmClient } from '../../client/client.js';
-import { InProcessTransport } from '../../client/transport.js';
 import { TPM_ALG, TPM_CAP, TPM_CC, TPM_ECC_CURVE, TPM_PT, TPM_RC, TPMA_CC } from '../../wire/constants.js';
-import { TpmError, rcParam } from '../../wire/rc.js';
-import { Tpm } from '../../engine/tpm.js';
+import { rcParam } from '../../wire/rc.js';
 import { haveTpm2Tools, withTpmServer } from '../../testing/tpm2-tools.js';
-import { Startup } from '../startup/index.js';
 import { GetCapability, TestParms } from './index.js';
-
-async function started() {
-  const tpm = new Tpm({ onInternalError: (e) => console.error('internal error', e) });
-  const client = new TpmClient(new InProcessTransport(tpm));
-  await client.call(Startup, {}, { startupType: 0 });
-  return { tpm, client };
-}
-
-async function rcOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TpmError) return e.rc;
-    throw e;
-  }
-  return TPM_RC.SUCCESS;
-}
+import { startedTpm as started, rcOf } from '../../testing/in-process.js';
 
 const getCap = (client: TpmClient, capability: number, property: number, propertyCount: number) =>
   client.call(GetCapability, {}, { capability, property, propertyCount });

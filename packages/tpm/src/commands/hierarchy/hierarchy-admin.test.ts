@@ -3,36 +3,16 @@
 // hierarchycontrol, setprimarypolicy, dictionarylockout, readclock, setclock, clockrateadjust).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TpmClient } from '../../client/client.js';
-import { InProcessTransport } from '../../client/transport.js';
 import { password } from '../../client/auth.js';
-import { TPM_ALG, TPM_CAP, TPM_RC, TPM_RH, TPM_SU, TPMA_NV } from '../../wire/constants.js';
-import { TpmError, rcHandle, rcParam, rcSession } from '../../wire/rc.js';
-import { Tpm } from '../../engine/tpm.js';
+import { TPM_ALG, TPM_CAP, TPM_RC, TPM_RH, TPMA_NV } from '../../wire/constants.js';
+import { rcHandle, rcParam, rcSession } from '../../wire/rc.js';
 import { haveTpm2Tools, withTpmServer } from '../../testing/tpm2-tools.js';
-import { Startup } from '../startup/index.js';
 import { GetCapability } from '../capability/index.js';
 import { NV_DefineSpace, NV_Read, NV_ReadPublic } from '../nv/index.js';
 import { ClockRateAdjust, ClockSet, ReadClock } from '../clock/index.js';
 import { DictionaryAttackLockReset, DictionaryAttackParameters } from '../dictionary-attack/index.js';
 import { Clear, ClearControl, HierarchyChangeAuth, HierarchyControl, SetPrimaryPolicy } from './index.js';
-
-async function started() {
-  const tpm = new Tpm({ onInternalError: (e) => console.error('internal error', e) });
-  const client = new TpmClient(new InProcessTransport(tpm));
-  await client.call(Startup, {}, { startupType: TPM_SU.CLEAR });
-  return { tpm, client };
-}
-
-async function rcOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TpmError) return e.rc;
-    throw e;
-  }
-  return TPM_RC.SUCCESS;
-}
+import { startedTpm as started, rcOf } from '../../testing/in-process.js';
 
 const pw = (v = '') => ({ auth: [password(v)] });
 const nvPublic = (nvIndex: number, attributes: number) => ({ nvIndex, nameAlg: TPM_ALG.SHA256, attributes, authPolicy: Buffer.alloc(0), dataSize: 8 });

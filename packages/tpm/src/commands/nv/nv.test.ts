@@ -8,13 +8,14 @@ import { TpmClient } from '../../client/client.js';
 import { InProcessTransport } from '../../client/transport.js';
 import { password } from '../../client/auth.js';
 import { TPM_ALG, TPM_NT, TPM_RC, TPM_RH, TPM_SU, TPMA_NV } from '../../wire/constants.js';
-import { TpmError, rcHandle, rcParam } from '../../wire/rc.js';
+import { rcHandle, rcParam } from '../../wire/rc.js';
 import { Tpm } from '../../engine/tpm.js';
 import { haveTpm2Tools, withTpmServer } from '../../testing/tpm2-tools.js';
 import { Shutdown, Startup } from '../startup/index.js';
 import {
   NV_DefineSpace, NV_Extend, NV_Increment, NV_Read, NV_ReadLock, NV_ReadPublic, NV_SetBits, NV_UndefineSpace, NV_Write, NV_WriteLock,
 } from './index.js';
+import { rcOf } from '../../testing/in-process.js';
 
 const A = TPMA_NV;
 const INDEX = 0x01500016;
@@ -24,16 +25,6 @@ async function started(tpm = new Tpm({ onInternalError: (e) => console.error('in
   const client = new TpmClient(new InProcessTransport(tpm));
   await client.call(Startup, {}, { startupType: TPM_SU.CLEAR });
   return { tpm, client };
-}
-
-async function rcOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TpmError) return e.rc;
-    throw e;
-  }
-  return TPM_RC.SUCCESS;
 }
 
 function nvPublic(attributes: number, dataSize = 32, nameAlg: number = TPM_ALG.SHA256, authPolicy = Buffer.alloc(0)) {

@@ -1,15 +1,13 @@
 // Test support for the object, hierarchy and context commands: a started in-process TPM, a
 // client with password helpers, the templates tpm2-tools uses by default, and rcOf().
 
-import { TPM_ALG, TPM_ECC_CURVE, TPM_RH, TPM_SU } from '../../wire/constants.js';
+import { TPM_ALG, TPM_ECC_CURVE, TPM_RH } from '../../wire/constants.js';
 import { TPMA_OBJECT as A } from '../../wire/attribute-bits.js';
 import type { TPMT_PUBLIC } from '../../wire/types/index.js';
 import { password } from '../../client/auth.js';
 import { TpmClient } from '../../client/client.js';
-import { InProcessTransport } from '../../client/transport.js';
-import { Tpm } from '../../engine/tpm.js';
-import { Startup } from '../startup/index.js';
 import { CreatePrimary } from '../hierarchy/index.js';
+export { startedTpm, rcOf } from '../../testing/in-process.js';
 
 export const EMPTY: Buffer = Buffer.alloc(0);
 export const NULL_SYM = { algorithm: TPM_ALG.NULL, keyBits: null, mode: null };
@@ -21,14 +19,6 @@ export const PW = { auth: [password()] };
 /** tpm2-tools' default key attributes. */
 export const KEY = A.fixedTPM | A.fixedParent | A.sensitiveDataOrigin | A.userWithAuth;
 export const STORAGE = KEY | A.restricted | A.decrypt | A.noDA;
-
-export async function startedTpm(): Promise<{ tpm: Tpm; client: TpmClient; internalErrors: unknown[] }> {
-  const internalErrors: unknown[] = [];
-  const tpm = new Tpm({ onInternalError: (e) => internalErrors.push(e) });
-  const client = new TpmClient(new InProcessTransport(tpm, 0));
-  await client.call(Startup, {}, { startupType: TPM_SU.CLEAR });
-  return { tpm, client, internalErrors };
-}
 
 export function rsa(attrs: number, opts: { scheme?: object; symmetric?: object; authPolicy?: Buffer; unique?: Buffer; nameAlg?: number } = {}): TPMT_PUBLIC {
   return {
@@ -79,18 +69,6 @@ export async function primary(client: TpmClient, template: TPMT_PUBLIC = storage
     outsideInfo: EMPTY,
     creationPCR: NO_PCRS,
   }, PW);
-}
-
-/** The response code a call failed with (0 when it succeeded). */
-export async function rcOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 0;
-  } catch (e) {
-    const rc = (e as { rc?: number }).rc;
-    if (rc === undefined) throw e;
-    return rc;
-  }
 }
 
 export const hex = (rc: number) => `0x${rc.toString(16)}`;

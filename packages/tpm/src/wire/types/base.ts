@@ -29,16 +29,7 @@ import {
   TRANSIENT_FIRST,
   TRANSIENT_LAST,
 } from '../constants.js';
-import {
-  MAX_DIGEST_BUFFER,
-  MAX_DIGEST_SIZE,
-  DIGEST_BUFFER_SIZE,
-  MAX_EVENT_SIZE,
-  MAX_NV_BUFFER_SIZE,
-  MAX_SYM_BLOCK_SIZE,
-  PRIVATE_SIZE,
-  TPMT_HA_SIZE,
-} from '../limits.js';
+import { MAX_DIGEST_BUFFER, DIGEST_BUFFER_SIZE, MAX_EVENT_SIZE, MAX_NV_BUFFER_SIZE, MAX_SYM_BLOCK_SIZE, PRIVATE_SIZE, TPMT_HA_SIZE } from '../limits.js';
 
 /** A codec together with its `+` form (the same type also accepting the null value). */
 export type WithPlus<T> = Codec<T> & { readonly plus: Codec<T> };
