@@ -3,7 +3,7 @@
 // count failures toward dictionary-attack lockout, and after execution write the response
 // authorization area. Session n authorizes handle n; authorized handles come first.
 
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Reader, Writer, WireError } from '../wire/codec.js';
 import { TPM_CC } from '../wire/command-codes.js';
 import { TPM_ALG, TPM_HT, TPM_RC, TPM_RH, TPM_RS_PW, TPMA_NV } from '../wire/constants.js';
@@ -96,8 +96,9 @@ function checkSessionAttributes(cmd: AnyCommand, auths: CommandAuth[]): void {
 }
 
 function secretsEqual(a: Buffer, b: Buffer): boolean {
-  // Compare digests so the time taken depends neither on where the values differ nor on their lengths.
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+  // As the reference's MemoryEqual2B: sizes first (a size is not secret), then every byte in
+  // constant time, so the time taken does not depend on where the values differ.
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const isObjectHandle = (h: number) => handleType(h) === TPM_HT.TRANSIENT || handleType(h) === TPM_HT.PERSISTENT;

@@ -2,7 +2,7 @@
 // "Authorization roles"). Every handle the pipeline accepts resolves here to a Name, an
 // authValue, an authPolicy and the rules for which kind of authorization its roles accept.
 
-import { TPM_HT, TPMA_NV, TPMA_OBJECT } from '../wire/constants.js';
+import { TPM_ALG, TPM_HT, TPMA_NV, TPMA_OBJECT } from '../wire/constants.js';
 import type { Tpm } from './tpm.js';
 
 export interface Entity {
@@ -25,8 +25,12 @@ export function handleType(h: number): number {
   return h >>> 24;
 }
 
+/** Shared and never written: entities without an authValue or policy point here. */
+const EMPTY: Buffer = Buffer.alloc(0);
+
 function handleName(h: number): Buffer {
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4); // pooled; every byte is written next
+
   b.writeUInt32BE(h >>> 0);
   return b;
 }
@@ -83,42 +87,48 @@ export class Entities {
   }
 
   resolve(h: number): Entity {
-    const base = { handle: h, name: this.name(h), userWithAuth: true, adminWithPolicy: false };
+    // One object shape for every kind of entity keeps this hot path monomorphic.
+    const e: Entity = {
+      handle: h,
+      name: this.name(h),
+      authValue: EMPTY,
+      authPolicy: EMPTY,
+      policyAlg: TPM_ALG.NULL,
+      daProtected: false,
+      userWithAuth: true,
+      adminWithPolicy: false,
+    };
     switch (handleType(h)) {
-      case TPM_HT.PCR: {
-        return { ...base, authValue: Buffer.alloc(0), authPolicy: Buffer.alloc(0), policyAlg: 0x10, daProtected: false };
-      }
       case TPM_HT.NV_INDEX: {
         const nv = this.tpm.nv.get(h);
-        return {
-          ...base,
-          authValue: nv.authValue,
-          authPolicy: nv.public.authPolicy,
-          policyAlg: nv.public.nameAlg,
-          daProtected: (nv.public.attributes & TPMA_NV.NO_DA) === 0,
-        };
+        e.authValue = nv.authValue;
+        e.authPolicy = nv.public.authPolicy;
+        e.policyAlg = nv.public.nameAlg;
+        e.daProtected = (nv.public.attributes & TPMA_NV.NO_DA) === 0;
+        break;
       }
       case TPM_HT.TRANSIENT:
       case TPM_HT.PERSISTENT: {
         const obj = this.tpm.objects.get(h);
         const attrs = obj.public.objectAttributes;
-        return {
-          ...base,
-          authValue: obj.authValue,
-          authPolicy: obj.public.authPolicy,
-          policyAlg: obj.public.nameAlg,
-          daProtected: (attrs & TPMA_OBJECT.noDA) === 0,
-          userWithAuth: (attrs & TPMA_OBJECT.userWithAuth) !== 0,
-          adminWithPolicy: (attrs & TPMA_OBJECT.adminWithPolicy) !== 0,
-        };
+        e.authValue = obj.authValue;
+        e.authPolicy = obj.public.authPolicy;
+        e.policyAlg = obj.public.nameAlg;
+        e.daProtected = (attrs & TPMA_OBJECT.noDA) === 0;
+        e.userWithAuth = (attrs & TPMA_OBJECT.userWithAuth) !== 0;
+        e.adminWithPolicy = (attrs & TPMA_OBJECT.adminWithPolicy) !== 0;
+        break;
       }
       case TPM_HT.PERMANENT: {
-        const hi = this.tpm.hierarchy.authOf(h);
         // Hierarchy authorizations are not DA-protected; lockoutAuth has its own recovery rule.
-        return { ...base, ...hi, daProtected: false };
+        const hi = this.tpm.hierarchy.authOf(h);
+        e.authValue = hi.authValue;
+        e.authPolicy = hi.authPolicy;
+        e.policyAlg = hi.policyAlg;
+        break;
       }
-      default:
-        return { ...base, authValue: Buffer.alloc(0), authPolicy: Buffer.alloc(0), policyAlg: 0x10, daProtected: false };
     }
+    return e;
   }
+
 }

@@ -78,12 +78,13 @@ function run(tpm: Tpm, buf: Uint8Array, locality: number): Buffer {
 
   // 5. authorization checks (password, HMAC, policy) for every handle that needs one, before the
   //    parameters are decrypted or unmarshaled (reference ParseSessionBuffer)
+  // A view, not a copy: cpHash covers the parameters as sent, and unmarshaling copies what it keeps.
   const paramStart = r.offset;
-  const cpParams = Buffer.from(buf.subarray(paramStart)); // cpHash covers the parameters as sent
-  authorizeAll(tpm, cmd, handles, authHandles, auths, cpParams, locality);
+  const sentParams = Buffer.from(buf.buffer, buf.byteOffset + paramStart, buf.length - paramStart);
+  authorizeAll(tpm, cmd, handles, authHandles, auths, sentParams, locality);
 
   // 6. parameters: decrypt the first TPM2B if a session asks, then unmarshal field by field
-  let paramBytes: Buffer = Buffer.from(buf.subarray(paramStart));
+  let paramBytes: Buffer = sentParams;
   const decryptSession = auths.find((a) => a.session?.decrypts(a.attributes));
   if (decryptSession) {
     if (!cmd.encryptsFirstParam) throw new TpmFault(rcSession(TPM_RC.ATTRIBUTES, decryptSession.index));
