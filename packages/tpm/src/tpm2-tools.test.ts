@@ -181,4 +181,35 @@ describe('tpm2-tools over mssim', { skip: !haveTpm2Tools && 'tpm2-tools not inst
     const expected = sha256(sha256(Buffer.alloc(32), sha256(Buffer.from('sinit'))), Buffer.alloc(32)).toString('hex').toUpperCase();
     assert.match(await run('tpm2_pcrread', 'sha256:17'), new RegExp(`17\\s*:\\s*0x${expected}`));
   });
+
+  test('Names are nameAlg || H(public area): equal to openssl over the tool output, and to swtpm for the same key', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const exec = promisify(execFile);
+    await exec('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', tools.file('ext.key')]);
+    await exec('openssl', ['pkey', '-in', tools.file('ext.key'), '-pubout', '-out', tools.file('ext.pem')]);
+    await run('tpm2_loadexternal', '-C', 'n', '-G', 'rsa', '-u', 'ext.pem', '-c', 'ext.ctx', '-n', 'ext.name');
+    await run('tpm2_readpublic', '-c', 'ext.ctx', '-o', 'ext.pub');
+    const publicArea = readFileSync(tools.file('ext.pub')).subarray(2); // TPM2B_PUBLIC without its size
+    const ours = readFileSync(tools.file('ext.name'));
+    assert.equal(ours.toString('hex'), '000b' + sha256(publicArea).toString('hex'));
+
+    // The same key in swtpm (libtpms), through tpm2-tools' swtpm TCTI.
+    const swDir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-swtpm-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const { spawn } = await import('node:child_process');
+    const sw = spawn('swtpm', ['socket', '--tpm2', '--server', `type=tcp,port=${port}`, '--ctrl', `type=tcp,port=${port + 1}`, '--tpmstate', `dir=${swDir}`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
+    try {
+      const swTools = new Tpm2Tools(`swtpm:host=127.0.0.1,port=${port}`, dir);
+      for (let i = 0; i < 50; i++) {
+        if (await swTools.run('tpm2_getrandom', ['1']).then(() => true, () => false)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await swTools.run('tpm2_loadexternal', ['-C', 'n', '-G', 'rsa', '-u', 'ext.pem', '-c', 'sw.ctx', '-n', 'sw.name']);
+      assert.deepEqual(readFileSync(tools.file('sw.name')), ours);
+    } finally {
+      sw.kill();
+      rmSync(swDir, { recursive: true, force: true });
+    }
+  });
 });
