@@ -11,8 +11,14 @@ export interface Listener {
 export interface ServiceConfig {
   dataDir: string;
   store: StoreConfig;
-  /** The admin plane (cloud-admin, health, metrics). Other planes join as they are built. */
+  /** Tenant plane: key loading and tenant administration. */
+  tenant: Listener;
+  /** Data plane: hypervisor adapters. */
+  data: Listener;
+  /** Admin plane: cloud-admin, health, metrics. */
   admin: Listener;
+  /** Compliance plane: its own listener, or null to share the admin listener (never the tenant one). */
+  compliance: Listener | null;
   logLevel: string;
 }
 
@@ -28,10 +34,26 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const host = env.SEALKEEP_BIND?.trim() || '127.0.0.1';
+  const listener = (plane: string, fallback: number): Listener => ({
+    host: env[`SEALKEEP_${plane}_BIND`]?.trim() || host,
+    port: port(env, `SEALKEEP_${plane}_PORT`, fallback),
+  });
+  const tenant = listener('TENANT', 7410);
+  const data = listener('DATA', 7411);
+  const admin = listener('ADMIN', 7412);
+  const compliance = env.SEALKEEP_COMPLIANCE_PORT ? listener('COMPLIANCE', 0) : null;
+  if (compliance && compliance.port !== 0 && compliance.port === tenant.port) {
+    throw new ConfigError('the compliance plane may share the admin listener, never the tenant one');
+  }
+  const ports = [tenant, data, admin, ...(compliance ? [compliance] : [])].map((l) => l.port).filter((p) => p !== 0);
+  if (new Set(ports).size !== ports.length) throw new ConfigError(`each plane needs its own port, got ${ports.join(', ')}`);
   return Object.freeze({
     dataDir: dataDirFromEnv(env),
     store: storeConfigFromEnv(env),
-    admin: { host: env.SEALKEEP_ADMIN_BIND?.trim() || host, port: port(env, 'SEALKEEP_ADMIN_PORT', 7412) },
+    tenant,
+    data,
+    admin,
+    compliance,
     logLevel: env.SEALKEEP_LOG_LEVEL?.trim() || 'info',
   });
 }

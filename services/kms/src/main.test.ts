@@ -43,7 +43,7 @@ async function freePort(): Promise<number> {
 test('starts on the embedded store, answers health and readiness, stops on SIGTERM', async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-main-'));
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, SEALKEEP_DATA_DIR: dataDir, SEALKEEP_ADMIN_PORT: String(port), SEALKEEP_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, SEALKEEP_DATA_DIR: dataDir, SEALKEEP_ADMIN_PORT: String(port), SEALKEEP_TENANT_PORT: '0', SEALKEEP_DATA_PORT: '0', SEALKEEP_LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   const child = spawn(process.execPath, nodeArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   try {

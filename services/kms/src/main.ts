@@ -6,7 +6,9 @@ import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { describeStoreConfig, openStore, StoreOpenError, type Store } from '@sealkeep/store';
 import { ConfigError, loadConfig } from './config.js';
-import { buildPlanes } from './server.js';
+import { buildListeners } from './server.js';
+import type { Plane } from './http/route.js';
+import type { Listener } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -15,12 +17,20 @@ async function main(): Promise<void> {
   const applied = await store.migrateLatest();
   log.info({ store: describeStoreConfig(config.store), migrationsApplied: applied.length }, 'store ready');
 
-  const planes = buildPlanes(store);
+  const layout: Array<[Plane[], Listener]> = [
+    [['tenant'], config.tenant],
+    [['data'], config.data],
+    config.compliance ? [['admin'], config.admin] : [['admin', 'compliance'], config.admin],
+    ...(config.compliance ? [[['compliance'], config.compliance] as [Plane[], Listener]] : []),
+  ];
+  const apps = buildListeners({ store, onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error') }, layout.map(([planes]) => planes));
   const servers: Server[] = [];
-  const admin = planes.admin.listen(config.admin.port, config.admin.host);
-  await once(admin, 'listening');
-  servers.push(admin);
-  log.info({ plane: 'admin', address: admin.address() }, 'listening');
+  for (const [i, [planes, at]] of layout.entries()) {
+    const server = apps[i]!.listen(at.port, at.host);
+    await once(server, 'listening');
+    servers.push(server);
+    log.info({ planes, address: server.address() }, 'listening');
+  }
 
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');

@@ -1,17 +1,34 @@
-// Assembling the service from its parts: given an open store, build the express app of each
-// plane. No listening here, so tests drive the apps with supertest.
+// Assembling the service: the route table (every feature's routes) and one express app per
+// listener, each serving one plane (or admin and compliance together). No listening here, so
+// tests drive the apps with supertest.
 
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import type { Store } from '@sealkeep/store';
-import { healthRoutes } from './health/routes.js';
+import type { AnyRoute, Plane } from './http/route.js';
+import { mountListener, type Authenticator } from './http/mount.js';
+import { healthRoutes } from './features/health/routes.js';
+import { openApiRoute } from './features/openapi/routes.js';
 
-export interface Planes {
-  admin: Express;
+export const SERVICE_VERSION = '0.1.0';
+
+export interface ServiceDeps {
+  store: Store;
+  /** Establishes the principal of a request; until request proofs are wired in, nobody is authenticated. */
+  authenticate?: Authenticator;
+  onInternalError?(err: unknown, requestId: string | undefined): void;
 }
 
-export function buildPlanes(store: Store): Planes {
-  const admin = express();
-  admin.disable('x-powered-by');
-  admin.use(healthRoutes(store));
-  return { admin };
+/** Every route of the service, as data. */
+export function routeTable(deps: ServiceDeps): AnyRoute[] {
+  return [...healthRoutes(deps.store)];
+}
+
+/** One app per listener; `layout` groups the planes that share a listener. */
+export function buildListeners(deps: ServiceDeps, layout: readonly (readonly Plane[])[]): Express[] {
+  const routes = routeTable(deps);
+  const authenticate = deps.authenticate ?? (async () => null);
+  const onInternalError = deps.onInternalError ?? (() => {});
+  return layout.map((planes) =>
+    mountListener({ planes, routes: [...routes, openApiRoute(routes, planes, SERVICE_VERSION)], authenticate, onInternalError }),
+  );
 }

@@ -1,0 +1,54 @@
+// Separation of duties, in one table: every route names exactly one permission, and this table
+// says which roles hold it. Nothing else in the service grants access. The matrix test calls
+// every route as every role (own and other tenant) and checks the answer against this table.
+
+export const ROLES = ['cloud-admin', 'tenant-admin', 'tenant-user', 'hypervisor', 'delegate', 'reviewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Roles whose principals belong to one tenant and act only inside it. */
+export const TENANT_ROLES: ReadonlySet<Role> = new Set(['tenant-admin', 'tenant-user', 'delegate']);
+
+export const PERMISSIONS = {
+  // Unauthenticated: liveness, readiness and the API description.
+  'public': [],
+  // Admin plane — the provider's operators.
+  'tenant.create': ['cloud-admin'],
+  'tenant.list': ['cloud-admin'],
+  'quota.set': ['cloud-admin'],
+  'host.register': ['cloud-admin'],
+  'host.approve-launch': ['cloud-admin'],
+  'service.approve-configuration': ['cloud-admin'],
+  'metrics.read': ['cloud-admin'],
+  'audit.read-metadata': ['cloud-admin', 'reviewer'],
+  // Tenant plane — the tenant's security officer and users.
+  'principal.enroll': ['tenant-admin'],
+  'principal.revoke': ['tenant-admin'],
+  'key.import': ['tenant-admin'],
+  'key.generate': ['tenant-admin'],
+  'key.rotate': ['tenant-admin'],
+  'key.enable': ['tenant-admin'],
+  'key.disable': ['tenant-admin'],
+  'key.destroy': ['tenant-admin'],
+  'key.read': ['tenant-admin', 'tenant-user'],
+  'key.use': ['tenant-user', 'delegate'],
+  'policy.write': ['tenant-admin'],
+  'vm.register': ['tenant-user', 'delegate'],
+  'audit.read-tenant': ['tenant-admin'],
+  'token.exchange': ['delegate'],
+  // Data plane — hypervisor adapters.
+  'block.crypt': ['hypervisor'],
+  'vm.measure': ['hypervisor'],
+  // Compliance plane — reviewers.
+  'evidence.read': ['reviewer'],
+  'scan.run': ['reviewer'],
+  'audit.export': ['reviewer'],
+  // Everyone authenticated: who am I, and what is the service's measured configuration.
+  'self.read': ['cloud-admin', 'tenant-admin', 'tenant-user', 'hypervisor', 'delegate', 'reviewer'],
+  'service.measurements.read': ['cloud-admin', 'tenant-admin', 'tenant-user', 'reviewer'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function roleHolds(role: Role, permission: Permission): boolean {
+  return (PERMISSIONS[permission] as readonly Role[]).includes(role);
+}

@@ -1,0 +1,112 @@
+// Turning a plane's route table into an express app. Every request goes through the same steps:
+//   request id → route match (404 / 405) → body parse with the route's size limit (413, 400, 415)
+//   → authenticate (401) → authorize against the permission table and the tenant (403)
+//   → validate params, query and body (400 with the failing paths) → handler → JSON response.
+// Handlers see only validated input; errors become RFC 9457 problems (problems.ts).
+
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { z } from 'zod';
+import { roleHolds, TENANT_ROLES, type Role } from '../auth/permissions.js';
+import { Problem, problemHandler } from './problems.js';
+import type { AnyRoute, Plane } from './route.js';
+
+/** Who is calling, as established by the authenticator. */
+export interface Principal {
+  id: string;
+  role: Role;
+  /** The tenant a tenant-role principal belongs to; null for provider-side roles. */
+  tenantId: string | null;
+}
+
+/** Establishes the principal of a request from its proof; null when it carries none. */
+export type Authenticator = (req: Request) => Promise<Principal | null>;
+
+export interface ListenerOptions {
+  /** The planes this listener serves (the compliance plane may share the admin listener). */
+  planes: readonly Plane[];
+  routes: readonly AnyRoute[];
+  authenticate: Authenticator;
+  onInternalError(err: unknown, requestId: string | undefined): void;
+}
+
+const DEFAULT_MAX_BODY = 64 * 1024;
+
+function validate<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'params' | 'query' | 'body'): T {
+  if (!schema) return value as T;
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new Problem('validation-failed', `invalid ${where}`, {
+    errors: r.error.issues.map((i) => ({ in: where, path: i.path.join('.'), message: i.message })),
+  });
+}
+
+/** The tenant a request acts on, from its path (`:tenantId`). */
+function targetTenant(req: Request): string | undefined {
+  return typeof req.params.tenantId === 'string' ? req.params.tenantId : undefined;
+}
+
+function authorize(route: AnyRoute, principal: Principal | null, req: Request): void {
+  if (route.permission === 'public') return;
+  if (!principal) throw new Problem('unauthenticated');
+  if (!roleHolds(principal.role, route.permission)) throw new Problem('forbidden', `${principal.role} may not ${route.permission}`);
+  const tenant = targetTenant(req);
+  if (TENANT_ROLES.has(principal.role) && tenant !== undefined && tenant !== principal.tenantId) {
+    throw new Problem('forbidden', 'the resource belongs to another tenant');
+  }
+}
+
+export function mountListener(opts: ListenerOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use((req, res, next) => {
+    const given = req.header('x-request-id');
+    res.setHeader('x-request-id', given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID());
+    next();
+  });
+
+  const routes = opts.routes.filter((r) => opts.planes.includes(r.plane));
+  for (const route of routes) {
+    const parseBody = express.json({ limit: route.maxBody ?? DEFAULT_MAX_BODY, strict: true, type: () => true });
+    app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
+      if (!route.body) return next();
+      if (!req.is('application/json')) return next(new Problem('unsupported-media-type'));
+      parseBody(req, res, next);
+    }, async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const principal = await opts.authenticate(req);
+        authorize(route, principal, req);
+        const input = {
+          params: validate(route.params, req.params, 'params'),
+          query: validate(route.query, req.query, 'query'),
+          body: validate(route.body, route.body ? req.body : undefined, 'body'),
+          requestId: res.getHeader('x-request-id') as string,
+        };
+        const result = await route.handler(input);
+        res.status(route.status ?? 200).json(result ?? {});
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+
+  // A known path with another method is 405 (with Allow); anything else is 404.
+  app.use((req, res, next) => {
+    const allowed = routes
+      .filter((r) => pathMatches(r.path, req.path))
+      .map((r) => r.method.toUpperCase());
+    if (allowed.length) {
+      res.setHeader('allow', allowed.join(', '));
+      return next(new Problem('method-not-allowed'));
+    }
+    next(new Problem('not-found'));
+  });
+  app.use(problemHandler({ onInternalError: opts.onInternalError }));
+  return app;
+}
+
+function pathMatches(pattern: string, path: string): boolean {
+  const re = new RegExp('^' + pattern.replace(/:[A-Za-z_]\w*/g, '[^/]+') + '/?$');
+  return re.test(path);
+}

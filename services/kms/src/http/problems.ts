@@ -1,0 +1,91 @@
+// RFC 9457 problem responses. Every error a client can see has one entry here: a stable type
+// URI, its HTTP status and title. Handlers throw Problem; the error handler renders
+// application/problem+json and never leaks internal detail (stack traces, SQL, key material).
+
+import type { ErrorRequestHandler } from 'express';
+
+export const PROBLEM_BASE = 'https://sealkeep.dev/problems/';
+
+/** The catalogue: slug → status and title. A slug, once released, never changes meaning. */
+export const PROBLEMS = {
+  'malformed-request': { status: 400, title: 'The request body is not valid JSON' },
+  'validation-failed': { status: 400, title: 'The request does not match the schema' },
+  unauthenticated: { status: 401, title: 'No valid request proof was presented' },
+  forbidden: { status: 403, title: 'The principal may not perform this action' },
+  'not-found': { status: 404, title: 'No such resource' },
+  'method-not-allowed': { status: 405, title: 'The resource does not support this method' },
+  conflict: { status: 409, title: 'The request conflicts with the current state' },
+  'payload-too-large': { status: 413, title: 'The request body is larger than this route accepts' },
+  'unsupported-media-type': { status: 415, title: 'The request body must be application/json' },
+  'quota-exceeded': { status: 429, title: 'A tenant limit was reached' },
+  'rate-limited': { status: 429, title: 'Too many operations per second' },
+  internal: { status: 500, title: 'The service failed to complete the request' },
+  'service-unavailable': { status: 503, title: 'The service is not ready' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemSlug = keyof typeof PROBLEMS;
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+/** Thrown to answer with a problem of a catalogued type. */
+export class Problem extends Error {
+  constructor(
+    readonly slug: ProblemSlug,
+    readonly detail?: string,
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? PROBLEMS[slug].title);
+    this.name = 'Problem';
+  }
+
+  get status(): number {
+    return PROBLEMS[this.slug].status;
+  }
+
+  body(instance?: string): ProblemBody {
+    const { status, title } = PROBLEMS[this.slug];
+    return { type: PROBLEM_BASE + this.slug, title, status, ...(this.detail ? { detail: this.detail } : {}), ...(instance ? { instance } : {}), ...this.extensions };
+  }
+}
+
+/** Errors raised by express's body parser, as problems. */
+function fromBodyParser(err: { type?: string; status?: number }): Problem | null {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return new Problem('malformed-request');
+    case 'entity.too.large':
+      return new Problem('payload-too-large');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new Problem('unsupported-media-type');
+    default:
+      return null;
+  }
+}
+
+export interface ProblemHandlerOptions {
+  /** Called with every error that is not a Problem (a bug, or a dependency failing). */
+  onInternalError(err: unknown, requestId: string | undefined): void;
+}
+
+export function problemHandler(opts: ProblemHandlerOptions): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const requestId = res.getHeader('x-request-id') as string | undefined;
+    let problem: Problem;
+    if (err instanceof Problem) problem = err;
+    else {
+      problem = fromBodyParser(err) ?? new Problem('internal', requestId ? `request ${requestId}` : undefined);
+      if (problem.slug === 'internal') opts.onInternalError(err, requestId);
+    }
+    for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
+    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem.body(req.originalUrl)));
+  };
+}

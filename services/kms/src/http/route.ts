@@ -1,0 +1,43 @@
+// Routes as data: one route() value per endpoint declares its method, path, plane, permission,
+// request schemas and handler. The same value drives mounting, validation, authorization,
+// the OpenAPI document and the authorization-matrix test.
+
+import type { z } from 'zod';
+import type { Permission } from '../auth/permissions.js';
+
+export type Plane = 'tenant' | 'data' | 'admin' | 'compliance';
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/** What a handler is given: validated input and the request's context. */
+export interface HandlerInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  requestId: string;
+}
+
+export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
+  method: Method;
+  /** Express path syntax: `/v1/tenants/:tenantId/keys`. */
+  path: string;
+  plane: Plane;
+  permission: Permission;
+  summary: string;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  /** Documented response schema (not enforced at run time). */
+  response?: z.ZodType;
+  /** Success status (default 200; 201 for creations, 202 for accepted work). */
+  status?: number;
+  /** Largest JSON body accepted (default 64 KiB). */
+  maxBody?: number;
+  handler(input: HandlerInput<P, Q, B>): Promise<unknown> | unknown;
+}
+
+export type AnyRoute = RouteSpec<any, any, any>;
+
+/** Declare a route; the generic parameters are inferred from the schemas. */
+export function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): RouteSpec<P, Q, B> {
+  return Object.freeze(spec);
+}
