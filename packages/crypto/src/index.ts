@@ -1,2 +1,2 @@
-// @sealkeep/crypto — filled in by its own issue; see docs/architecture.md.
-export {};
+// @sealkeep/crypto — cryptography shared by the service and its clients.
+export * from './jose/jws.js';
