@@ -4,6 +4,7 @@
 
 import type { Knex } from 'knex';
 import * as m0001 from './0001_tenants.js';
+import * as m0002 from './0002_principals.js';
 
 export interface Migration {
   up(db: Knex): Promise<void>;
@@ -11,7 +12,10 @@ export interface Migration {
 }
 
 /** Oldest first. A name, once released, never changes. */
-export const migrations: ReadonlyArray<readonly [string, Migration]> = [['0001_tenants', m0001]];
+export const migrations: ReadonlyArray<readonly [string, Migration]> = [
+  ['0001_tenants', m0001],
+  ['0002_principals', m0002],
+];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
   getMigrations: async () => [...migrations],

@@ -1,2 +1,2 @@
-// @sealkeep/sdk — filled in by its own issue; see docs/architecture.md.
-export {};
+// @sealkeep/sdk — the client SDK and the sealkeep command-line tool.
+export { requestProof, authorizationHeader, type ProofInput } from './request-proof.js';

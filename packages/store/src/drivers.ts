@@ -33,6 +33,17 @@ const pgTypes = {
 // failure also rejects the query that caused it, and the caller explains it in one line.
 const quietKnexLog = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
+/**
+ * knex-pglite names a delete's command "DEL" where knex's PostgreSQL dialect expects "DELETE",
+ * so `del()` resolved to the driver's result object instead of the row count. Answer as pg does.
+ */
+class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config) => { processResponse(obj: any, runner: any): unknown }) {
+  override processResponse(obj: { method?: string; returning?: unknown; response?: { affectedRows?: number } }, runner: unknown): unknown {
+    if (obj?.method === 'del' && !obj.returning) return obj.response?.affectedRows ?? 0;
+    return super.processResponse(obj, runner);
+  }
+}
+
 /** The knex configuration for a back end, with the normalising parsers installed. */
 export function knexConfigFor(config: StoreConfig): Knex.Config {
   return { ...backendConfig(config), log: quietKnexLog };
@@ -57,7 +68,7 @@ function backendConfig(config: StoreConfig): Knex.Config {
         parsers: { [liteTypes.BYTEA]: parseByteaHex, [liteTypes.INT8]: parseInt8 },
       });
       return {
-        client: ClientPgLite as unknown as Knex.Config['client'],
+        client: PgliteClient as unknown as Knex.Config['client'],
         connection: (() => ({ pglite })) as unknown as Knex.Config['connection'],
         acquireConnectionTimeout: 60_000,
       };

@@ -80,6 +80,14 @@ describe(`store on ${backend}`, () => {
     assert.equal(rows.length, 10);
   });
 
+  test('update and delete answer the number of rows they touched', async () => {
+    const prefix = randomUUID();
+    await store.db('tenants').insert([1, 2, 3].map((i) => ({ tenant_id: randomUUID(), name: `${prefix}-${i}` })));
+    assert.equal(await store.db('tenants').whereLike('name', `${prefix}-%`).update({ status: 'suspended' }), 3);
+    assert.equal(await store.db('tenants').whereLike('name', `${prefix}-%`).del(), 3);
+    assert.equal(await store.db('tenants').whereLike('name', `${prefix}-%`).del(), 0);
+  });
+
   test('a check constraint is enforced the same way', async () => {
     await assert.rejects(store.db('tenants').insert({ tenant_id: randomUUID(), name: randomUUID(), status: 'bogus' }));
   });

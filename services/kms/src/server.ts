@@ -7,26 +7,31 @@ import type { Store } from '@sealkeep/store';
 import type { AnyRoute, Plane } from './http/route.js';
 import { mountListener, type Authenticator } from './http/mount.js';
 import { healthRoutes } from './features/health/routes.js';
+import { principalRoutes } from './features/principals/routes.js';
+import { verifyRequestProof } from './auth/request-proof.js';
+import { rawBodyOf } from './http/mount.js';
 import { openApiRoute } from './features/openapi/routes.js';
 
 export const SERVICE_VERSION = '0.1.0';
 
 export interface ServiceDeps {
   store: Store;
-  /** Establishes the principal of a request; until request proofs are wired in, nobody is authenticated. */
+  /** Establishes the principal of a request (default: its request proof, checked against the store). */
   authenticate?: Authenticator;
   onInternalError?(err: unknown, requestId: string | undefined): void;
 }
 
 /** Every route of the service, as data. */
 export function routeTable(deps: ServiceDeps): AnyRoute[] {
-  return [...healthRoutes(deps.store)];
+  return [...healthRoutes(deps.store), ...principalRoutes(deps.store)];
 }
 
 /** One app per listener; `layout` groups the planes that share a listener. */
 export function buildListeners(deps: ServiceDeps, layout: readonly (readonly Plane[])[]): Express[] {
   const routes = routeTable(deps);
-  const authenticate = deps.authenticate ?? (async () => null);
+  const authenticate: Authenticator =
+    deps.authenticate ??
+    ((req) => verifyRequestProof(deps.store.db, { method: req.method, url: req.originalUrl, rawBody: rawBodyOf(req), authorization: req.header('authorization') }));
   const onInternalError = deps.onInternalError ?? (() => {});
   return layout.map((planes) =>
     mountListener({ planes, routes: [...routes, openApiRoute(routes, planes, SERVICE_VERSION)], authenticate, onInternalError }),

@@ -31,6 +31,12 @@ export interface ListenerOptions {
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
+const NO_BODY = Buffer.alloc(0);
+
+/** The body exactly as received (request proofs sign its digest); empty for routes without one. */
+export function rawBodyOf(req: Request): Buffer {
+  return (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
+}
 
 function validate<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'params' | 'query' | 'body'): T {
   if (!schema) return value as T;
@@ -68,7 +74,14 @@ export function mountListener(opts: ListenerOptions): Express {
 
   const routes = opts.routes.filter((r) => opts.planes.includes(r.plane));
   for (const route of routes) {
-    const parseBody = express.json({ limit: route.maxBody ?? DEFAULT_MAX_BODY, strict: true, type: () => true });
+    const parseBody = express.json({
+      limit: route.maxBody ?? DEFAULT_MAX_BODY,
+      strict: true,
+      type: () => true,
+      verify: (req, _res, buf) => {
+        (req as unknown as { rawBody: Buffer }).rawBody = buf;
+      },
+    });
     app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
       if (!route.body) return next();
       if (!req.is('application/json')) return next(new Problem('unsupported-media-type'));
@@ -82,6 +95,7 @@ export function mountListener(opts: ListenerOptions): Express {
           query: validate(route.query, req.query, 'query'),
           body: validate(route.body, route.body ? req.body : undefined, 'body'),
           requestId: res.getHeader('x-request-id') as string,
+          principal,
         };
         const result = await route.handler(input);
         res.status(route.status ?? 200).json(result ?? {});

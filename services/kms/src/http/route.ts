@@ -4,6 +4,7 @@
 
 import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.js';
+import type { Principal } from './mount.js';
 
 export type Plane = 'tenant' | 'data' | 'admin' | 'compliance';
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -14,6 +15,8 @@ export interface HandlerInput<P, Q, B> {
   query: Q;
   body: B;
   requestId: string;
+  /** The authenticated caller; null only on public routes. */
+  principal: Principal | null;
 }
 
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
