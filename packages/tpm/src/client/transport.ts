@@ -17,4 +17,11 @@ export class InProcessTransport implements Transport {
   async send(command: Uint8Array): Promise<Buffer> {
     return this.tpm.execute(command, this.locality);
   }
+
+  /** The DRTM sequence _TPM_Hash_Start/Data/End (locality 4), as MssimTransport sends it. */
+  async dynamicLaunch(data: Buffer): Promise<void> {
+    this.tpm.hashStart();
+    this.tpm.hashData(data);
+    this.tpm.hashEnd();
+  }
 }

@@ -17,6 +17,8 @@ export class DictionaryAttack {
   private healedAt = 0;
   /** When lockoutAuth last failed; `untilReset` when lockoutRecovery was 0 at the time. */
   private lockoutAuthFailure: { at: number; untilReset: boolean } | null = null;
+  /** Counts changes of the failure count or the lockoutAuth lock, for the platform to persist them. */
+  changes = 0;
 
   constructor(private readonly now: () => number) {}
 
@@ -49,10 +51,12 @@ export class DictionaryAttack {
     this.heal();
     if (this.failures === 0) this.healedAt = this.now();
     this.failures++;
+    this.changes++;
   }
 
   lockoutAuthFailed(): void {
     this.lockoutAuthFailure = { at: this.now(), untilReset: this.lockoutRecovery === 0 };
+    this.changes++;
   }
 
   lockoutAuthLocked(): boolean {
@@ -72,6 +76,27 @@ export class DictionaryAttack {
     this.recoveryTime = recoveryTime;
     this.lockoutRecovery = lockoutRecovery;
     this.failures = 0;
+  }
+
+  /**
+   * Startup after a power loss without Shutdown (reference DAStartup): a failure may have gone
+   * unrecorded, so one is counted, unless protection is off or the TPM is already locked out.
+   */
+  onNonOrderlyStartup(): void {
+    if (this.recoveryTime === 0 || this.failedTries >= this.maxTries) return;
+    this.recordFailure();
+  }
+
+  /** What survives power loss (reference gp.failedTries, gp.lockOutAuthEnabled). */
+  persistentState(): { failedTries: number; lockoutAuthLocked: boolean } {
+    return { failedTries: this.failedTries, lockoutAuthLocked: this.lockoutAuthLocked() };
+  }
+
+  /** After power-on from saved state: the self-healing and lockoutAuth timers start again from now. */
+  restorePersistentState(s: { failedTries: number; lockoutAuthLocked: boolean }): void {
+    this.failures = s.failedTries;
+    this.healedAt = this.now();
+    this.lockoutAuthFailure = s.lockoutAuthLocked ? { at: this.now(), untilReset: this.lockoutRecovery === 0 } : null;
   }
 
   /** TPM Reset: a lockoutAuth locked "until the next TPM Reset" is usable again. */

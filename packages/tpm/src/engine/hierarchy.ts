@@ -14,8 +14,11 @@ interface HierarchyAuth {
 
 const PERMANENT = new Set<number>([TPM_RH.OWNER, TPM_RH.NULL, TPM_RH.LOCKOUT, TPM_RH.ENDORSEMENT, TPM_RH.PLATFORM, TPM_RH.PLATFORM_NV]);
 
+/** Shared by every empty authValue and authPolicy: zero bytes cannot be changed in place. */
+const EMPTY = Buffer.alloc(0);
+
 function emptyAuth(): HierarchyAuth {
-  return { authValue: Buffer.alloc(0), authPolicy: Buffer.alloc(0), policyAlg: TPM_ALG.NULL };
+  return { authValue: EMPTY, authPolicy: EMPTY, policyAlg: TPM_ALG.NULL };
 }
 
 export class Hierarchies {

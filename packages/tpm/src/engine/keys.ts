@@ -96,6 +96,8 @@ export function hierarchyQN(hierarchy: number): Buffer {
 const keyObjects = new WeakMap<TpmObject, { privateKey?: KeyObject; publicKey?: KeyObject }>();
 const derivedRsa = new WeakMap<Tpm, Map<string, RsaKeyPair>>();
 const DERIVED_RSA_CACHE = 32;
+/** Cache entries restored from saved state, not yet rebuilt into key pairs. */
+const savedRsa = new WeakMap<Tpm, Map<string, DerivedRsaEntry>>();
 
 function trimTrailingZeros(b: Buffer): Buffer {
   let n = b.length;
@@ -127,16 +129,39 @@ function derivedSource(tpm: Tpm, seed: Buffer, template: TPMT_PUBLIC): Source {
       if (!cache) derivedRsa.set(tpm, (cache = new Map()));
       const key = createHash('sha256').update(seed).update(context).update(u16(hashAlg)).digest('hex');
       let pair = cache.get(key);
-      if (!pair) {
-        pair = deriveRsaKeyPair({ hashAlg, seed, context, bits, exponent });
-        if (cache.size >= DERIVED_RSA_CACHE) cache.delete(cache.keys().next().value!);
+      const saved = pair ? undefined : savedRsa.get(tpm)?.get(key);
+      if (saved) {
+        savedRsa.get(tpm)!.delete(key);
+        pair = rsaKeyPairFromPrime(saved.modulus, saved.exponent, saved.prime);
       }
+      pair ??= deriveRsaKeyPair({ hashAlg, seed, context, bits, exponent });
+      if (!cache.has(key) && cache.size >= DERIVED_RSA_CACHE) cache.delete(cache.keys().next().value!);
       cache.delete(key);
       cache.set(key, pair);
       return pair;
     },
     ecc: (curveId) => deriveEccKeyPair({ hashAlg, seed, context, curveId }),
   };
+}
+
+/** A derived primary RSA key as its state entry holds it: enough to rebuild it without a prime search. */
+export interface DerivedRsaEntry {
+  key: string;
+  exponent: number;
+  modulus: Buffer;
+  prime: Buffer;
+}
+
+/** The derived-primary RSA cache (engine/state.ts saves it so CreatePrimary stays fast after a restart). */
+export function exportDerivedRsa(tpm: Tpm): DerivedRsaEntry[] {
+  const built = [...(derivedRsa.get(tpm) ?? new Map<string, RsaKeyPair>())].map(([key, p]) => ({ key, exponent: p.exponent, modulus: p.modulus, prime: p.prime }));
+  const saved = [...(savedRsa.get(tpm)?.values() ?? [])].filter((e) => !derivedRsa.get(tpm)?.has(e.key));
+  return [...saved, ...built].slice(-DERIVED_RSA_CACHE);
+}
+/** Restored entries stay raw (a few hundred bytes each) until CreatePrimary asks for one. */
+export function importDerivedRsa(tpm: Tpm, entries: readonly DerivedRsaEntry[]): void {
+  savedRsa.set(tpm, new Map(entries.slice(-DERIVED_RSA_CACHE).map((e) => [e.key, e])));
+  derivedRsa.delete(tpm);
 }
 
 /** Size of a TPM-generated KEYEDHASH key: the scheme's digest size, else the nameAlg's. */

@@ -50,7 +50,7 @@ export function nvAuthAvailable(attributes: number, commandCode: number, policy:
 export class NvStore {
   private readonly indices = new Map<number, NvIndex>();
   /** The largest value a deleted counter index held (reference gp.maxCounter). */
-  private maxCounter = 0n;
+  maxCounter = 0n;
 
   has(h: number): boolean {
     return this.indices.has(h);
@@ -79,6 +79,11 @@ export class NvStore {
     if (this.indices.has(pub.nvIndex)) fail(TPM_RC.NV_DEFINED);
     if (this.indices.size >= MAX_NV_INDICES || this.bytesUsed() + pub.dataSize > NV_MEMORY_BYTES) fail(TPM_RC.NV_SPACE);
     this.indices.set(pub.nvIndex, { public: pub, name: nvName(pub), authValue: Buffer.from(authValue), data: Buffer.alloc(pub.dataSize, 0xff) });
+  }
+
+  /** Put back an index exactly as saved (engine/state.ts): attributes, auth and data as they were. */
+  restore(pub: NvPublic, authValue: Buffer, data: Buffer): void {
+    this.indices.set(pub.nvIndex, { public: pub, name: nvName(pub), authValue: Buffer.from(authValue), data: Buffer.from(data) });
   }
 
   /** Attributes changed (written, locks): the Name changes with them. */

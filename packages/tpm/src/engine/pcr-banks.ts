@@ -32,15 +32,31 @@ export function isDrtmPcr(pcr: number): boolean {
   return pcr >= 17 && pcr <= 22;
 }
 
+/** PCRs 0–15 are preserved by Shutdown(STATE) (PC Client: the static RTM PCRs; TPM_PT_PCR_SAVE). */
+export const STATE_SAVED_PCRS = 16;
+export function isStateSaved(pcr: number): boolean {
+  return pcr < STATE_SAVED_PCRS;
+}
+
 export class PcrBanks {
   readonly count = PCR_COUNT;
   /** Incremented on every extend or reset of a PCR (Part 1 §17.6.5); policy sessions compare it. */
   updateCounter = 0;
-  private readonly banks = new Map<number, Buffer[]>();
+  /**
+   * Each bank's 24 PCRs side by side in one buffer: three allocations per TPM rather than 72,
+   * which keeps an idle TPM small when one process hosts thousands of them.
+   */
+  private readonly banks = new Map<number, Buffer>();
 
   constructor() {
-    for (const alg of PCR_BANKS) this.banks.set(alg, Array.from({ length: PCR_COUNT }, () => Buffer.alloc(0)));
+    for (const alg of PCR_BANKS) this.banks.set(alg, Buffer.alloc(PCR_COUNT * digestSize(alg)));
     this.startupClear();
+  }
+
+  /** PCR `pcr` of the bank of `alg`: a view into the bank, written in place. */
+  private slot(alg: number, pcr: number): Buffer {
+    const size = digestSize(alg);
+    return this.banks.get(alg)!.subarray(pcr * size, (pcr + 1) * size);
   }
 
   supports(alg: number): boolean {
@@ -52,14 +68,14 @@ export class PcrBanks {
 
   /** TPM2_Startup(CLEAR) / TPM reset: static PCRs to zero, DRTM PCRs to all-FF (no launch yet). */
   startupClear(): void {
-    for (const [alg, bank] of this.banks) {
-      for (let i = 0; i < PCR_COUNT; i++) bank[i] = Buffer.alloc(digestSize(alg), isDrtmPcr(i) ? 0xff : 0);
+    for (const alg of this.banks.keys()) {
+      for (let i = 0; i < PCR_COUNT; i++) this.slot(alg, i).fill(isDrtmPcr(i) ? 0xff : 0);
     }
     this.updateCounter = 0;
   }
 
   read(alg: number, pcr: number): Buffer {
-    return Buffer.from(this.banks.get(alg)![pcr]!);
+    return Buffer.from(this.slot(alg, pcr));
   }
 
   canExtend(pcr: number, locality: number): boolean {
@@ -71,9 +87,9 @@ export class PcrBanks {
 
   /** PCR[i] := H(PCR[i] || data) in the bank of `alg`. */
   extend(pcr: number, alg: number, data: Buffer): void {
-    const bank = this.banks.get(alg);
-    if (!bank) return;
-    bank[pcr] = digest(alg, bank[pcr]!, data);
+    if (!this.banks.has(alg)) return;
+    const value = this.slot(alg, pcr);
+    digest(alg, value, data).copy(value);
     this.updateCounter++;
   }
 
@@ -89,7 +105,7 @@ export class PcrBanks {
   }
 
   reset(pcr: number): void {
-    for (const [alg, bank] of this.banks) bank[pcr] = Buffer.alloc(digestSize(alg));
+    for (const alg of this.banks.keys()) this.slot(alg, pcr).fill(0);
     this.updateCounter++;
   }
 
@@ -99,16 +115,16 @@ export class PcrBanks {
     for (const alg of this.banks.keys()) this.extend(17, alg, digest(alg, data));
   }
 
-  /** State preserved across TPM2_Shutdown(STATE) / Startup(STATE). */
+  /** The PCRs preserved across TPM2_Shutdown(STATE) / Startup(STATE) (0–15), as hex by bank. */
   snapshot(): Record<number, string[]> {
     const out: Record<number, string[]> = {};
-    for (const [alg, bank] of this.banks) out[alg] = bank.map((b) => b.toString('hex'));
+    for (const alg of this.banks.keys()) out[alg] = Array.from({ length: STATE_SAVED_PCRS }, (_, i) => this.slot(alg, i).toString('hex'));
     return out;
   }
   restore(snap: Record<number, string[]>): void {
     for (const [alg, values] of Object.entries(snap)) {
-      const bank = this.banks.get(Number(alg));
-      if (bank) values.forEach((v, i) => (bank[i] = Buffer.from(v, 'hex')));
+      if (!this.banks.has(Number(alg))) continue;
+      values.forEach((v, i) => Buffer.from(v, 'hex').copy(this.slot(Number(alg), i)));
     }
   }
 }

@@ -2,8 +2,9 @@
 // reset / restart / resume) and the platform's DRTM interface (_TPM_Hash_Start/Data/End).
 // Commands reach the subsystems; callers reach the TPM only through execute().
 
-import { TPM_RC, TPM_SU } from '../wire/constants.js';
+import { TPM_RC, TPM_SU, TPMA_CC } from '../wire/constants.js';
 import { ALL_COMMANDS } from '../commands/index.js';
+import { commandAttributes } from '../commands/capability/command-attributes.js';
 import { fail, type AnyCommand } from './command.js';
 import { Clock } from './clock.js';
 import { DictionaryAttack } from './dictionary-attack.js';
@@ -16,10 +17,24 @@ import { PcrBanks } from './pcr-banks.js';
 import { SessionTable } from './sessions.js';
 
 const COMMAND_TABLE: ReadonlyMap<number, AnyCommand> = new Map(ALL_COMMANDS.map((c) => [c.code, c]));
+/** Commands that may write NV (TPMA_CC.nv): after one succeeds, the platform persists the TPM. */
+const NV_COMMANDS: ReadonlySet<number> = new Set(ALL_COMMANDS.filter((c) => commandAttributes(c) & TPMA_CC.nv).map((c) => c.code));
+
+/** What TPM2_Shutdown saved (NV state): the type, and for STATE the PCRs the profile preserves. */
+export interface ShutdownState {
+  type: number;
+  pcrs: Record<number, string[]>;
+}
 
 export interface TpmOptions {
   /** Called when a command hits an internal error (a bug); the caller got TPM_RC_FAILURE. */
   onInternalError?: (err: unknown) => void;
+  /**
+   * Called after a command that changed what a TPM keeps in NV: a TPMA_CC.nv command that
+   * succeeded, or a failed authorization counted toward lockout. The platform persists the
+   * TPM (platform/persistent-tpm.ts).
+   */
+  onPersistentChange?: () => void;
 }
 
 export class Tpm {
@@ -41,8 +56,13 @@ export class Tpm {
   /** Which connection created each transient object and session (resource-manager contexts). */
   private readonly owners = new Map<number, number>();
   private connection: number | undefined;
-  /** What the last Shutdown saved: decides whether the next Startup is a reset, restart or resume. */
-  private shutdown: { type: number; pcrs: Record<number, string[]> } | null = null;
+  /**
+   * What the last Shutdown saved: decides whether the next Startup is a reset, restart or
+   * resume. Null since the last Startup: a power loss now is not orderly. (NV state.)
+   */
+  shutdown: ShutdownState | null = null;
+  /** Startup has run at least once since manufacture (NV state): a later start without Shutdown lost power. */
+  hasStarted = false;
   private drtm: Buffer[] | null = null;
 
   constructor(private readonly options: TpmOptions = {}) {}
@@ -53,17 +73,28 @@ export class Tpm {
    * visible only to it and are flushed by releaseConnection().
    */
   execute(command: Uint8Array, locality = 0, connection?: number): Buffer {
-    if (connection === undefined) return execCommand(this, command, locality);
+    if (connection === undefined) return this.run(command, locality);
     const before = new Set([...this.objects.transientHandles(), ...this.sessions.handles()]);
     this.connection = connection;
     try {
-      return execCommand(this, command, locality);
+      return this.run(command, locality);
     } finally {
       this.connection = undefined;
       const after = new Set([...this.objects.transientHandles(), ...this.sessions.handles()]);
       for (const h of after) if (!before.has(h)) this.owners.set(h, connection);
       for (const h of before) if (!after.has(h)) this.owners.delete(h);
     }
+  }
+
+  private run(command: Uint8Array, locality: number): Buffer {
+    const onChange = this.options.onPersistentChange;
+    if (!onChange) return execCommand(this, command, locality);
+    const daBefore = this.da.changes;
+    const response = execCommand(this, command, locality);
+    const succeeded = response.readUInt32BE(6) === TPM_RC.SUCCESS;
+    const code = command.length >= 10 ? Buffer.from(command.buffer, command.byteOffset, command.length).readUInt32BE(6) : 0;
+    if ((succeeded && NV_COMMANDS.has(code)) || this.da.changes !== daBefore) onChange();
+    return response;
   }
 
   /** A transient object or session is hidden from connections other than its creator. */
@@ -113,7 +144,9 @@ export class Tpm {
     const saved = this.shutdown;
     if (type === TPM_SU.STATE) {
       if (!saved || saved.type !== TPM_SU.STATE) fail(TPM_RC.VALUE);
-      // TPM Resume: PCRs come back as they were saved.
+      // TPM Resume: the PCRs the profile preserves come back as they were saved, the others
+      // (16, 23, and the DRTM PCRs 17–22) start afresh.
+      this.pcr.startupClear();
       this.pcr.restore(saved.pcrs);
       this.clock.onTpmRestart();
     } else if (saved?.type === TPM_SU.STATE) {
@@ -131,8 +164,15 @@ export class Tpm {
       this.da.onTpmReset();
       this.sessions.flushSaved();
     }
+    if (saved === null && this.hasStarted) {
+      // Power was lost without Shutdown (reference TimeStartup, DAStartup): Clock may have gone
+      // back, and a failed authorization may have gone unrecorded.
+      this.clock.safe = false;
+      this.da.onNonOrderlyStartup();
+    }
     this.orderlyStartup = saved !== null;
     this.shutdown = null;
+    this.hasStarted = true;
     this.started = true;
   }
 

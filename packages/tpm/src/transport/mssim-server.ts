@@ -6,27 +6,60 @@
 // Each accepted socket has Nagle disabled and, where the platform supports it, ACKs at once
 // (TCP_QUICKACK): tpm2-tss writes a command's 9-byte prefix and its body as two writes, and a
 // delayed ACK of the first would hold the second back by tens of milliseconds.
+//
+// A server serves one TPM, or resolves the TPM of each new connection (`target`): a TpmManager
+// serves each of its instances on its own port pair that way, loading a suspended one on demand,
+// and says which localities and whether the DRTM signals its platform offers.
 
 import net from 'node:net';
 import { once } from 'node:events';
 import { ByteQueue } from './byte-queue.js';
 import { MAX_COMMAND_SIZE, MSSIM } from './mssim-protocol.js';
 import { quickAck } from './quick-ack.js';
+import { TPM_RC, TPM_ST } from '../wire/constants.js';
 import type { Tpm } from '../engine/tpm.js';
 
-export interface MssimServerOptions {
+/** What a connection talks to: a TPM, and what its platform lets a client do with it. */
+export interface MssimTarget {
+  tpm: Tpm;
+  /** The highest locality a command may be sent at (default: any); above it the answer is TPM_RC_LOCALITY. */
+  maxLocality?: number;
+  /** _TPM_Hash_Start/Data/End are accepted (default true); otherwise they are ignored and answered 1. */
+  drtm?: boolean;
+}
+
+interface MssimServerCommonOptions {
   host?: string;
   /** Command port; the platform port is port + 1. 0 picks free ports (command port first). */
   port: number;
-  /** The TPM to serve. */
-  tpm: Tpm;
   /** Acknowledge received data at once (default true; false only to measure the difference). */
   quickAck?: boolean;
 }
 
+export type MssimServerOptions = MssimServerCommonOptions &
+  (
+    | {
+        /** The TPM to serve. */
+        tpm: Tpm;
+      }
+    | {
+        /** Resolves the target of each new connection, e.g. a managed instance loaded on demand. */
+        target: () => MssimTarget | Promise<MssimTarget>;
+      }
+  );
+
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n >>> 0);
+  return b;
+}
+
+/** A response carrying only a response code. */
+function rcResponse(rc: number): Buffer {
+  const b = Buffer.alloc(10);
+  b.writeUInt16BE(TPM_ST.NO_SESSIONS, 0);
+  b.writeUInt32BE(10, 2);
+  b.writeUInt32BE(rc, 6);
   return b;
 }
 
@@ -55,8 +88,8 @@ export class MssimServer {
   }
 
   private async listenOnce(host: string): Promise<void> {
-    this.command = net.createServer((s) => this.serveCommands(s));
-    this.platform = net.createServer((s) => this.servePlatform(s));
+    this.command = net.createServer((s) => this.withTarget(s, (t) => this.serveCommands(s, t)));
+    this.platform = net.createServer((s) => this.withTarget(s, (t) => this.servePlatform(s, t)));
     this.command.listen(this.opts.port, host);
     await once(this.command, 'listening');
     this.commandPort = (this.command.address() as net.AddressInfo).port;
@@ -66,8 +99,31 @@ export class MssimServer {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
+    this.closeConnections();
     await Promise.all([this.command, this.platform].map((srv) => srv && new Promise((r) => srv.close(() => r(undefined)))));
+  }
+
+  /** End every open connection; the server keeps listening (the next client resolves its target anew). */
+  closeConnections(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  /** Resolve the connection's target, then hand it the socket's data (held back until then). */
+  private withTarget(socket: net.Socket, serve: (target: MssimTarget) => void): void {
+    this.track(socket);
+    const o = this.opts;
+    if ('tpm' in o) return serve({ tpm: o.tpm });
+    socket.pause();
+    Promise.resolve()
+      .then(() => o.target())
+      .then(
+        (target) => {
+          if (socket.destroyed) return;
+          serve(target);
+          socket.resume();
+        },
+        () => socket.destroy(),
+      );
   }
 
   private ack(socket: net.Socket): void {
@@ -81,9 +137,8 @@ export class MssimServer {
     socket.on('error', () => socket.destroy());
   }
 
-  private serveCommands(socket: net.Socket): void {
-    this.track(socket);
-    const tpm = this.opts.tpm;
+  private serveCommands(socket: net.Socket, target: MssimTarget): void {
+    const tpm = target.tpm;
     const connection = nextConnectionId++;
     const q = new ByteQueue();
     socket.on('close', () => tpm.releaseConnection(connection));
@@ -100,7 +155,7 @@ export class MssimServer {
         }
         if (need === undefined || q.available < need) return;
         const msg = q.read(need);
-        const reply = this.onCommandMessage(code, msg, connection);
+        const reply = this.onCommandMessage(target, code, msg, connection);
         if (reply === 'close') {
           socket.end();
           return;
@@ -135,13 +190,16 @@ export class MssimServer {
     }
   }
 
-  private onCommandMessage(code: number, msg: Buffer, connection: number): Buffer | 'close' {
-    const tpm = this.opts.tpm;
+  private onCommandMessage(target: MssimTarget, code: number, msg: Buffer, connection: number): Buffer | 'close' {
+    const tpm = target.tpm;
+    const drtmRefused = target.drtm === false && (code === MSSIM.HASH_START || code === MSSIM.HASH_DATA || code === MSSIM.HASH_END);
+    if (drtmRefused) return u32(1);
     switch (code) {
       case MSSIM.SEND_COMMAND: {
         const locality = msg[4]!;
         if (!tpm.powered) return Buffer.concat([u32(0), u32(0)]);
-        const resp = tpm.execute(msg.subarray(9), locality, connection);
+        const refused = target.maxLocality !== undefined && locality > target.maxLocality;
+        const resp = refused ? rcResponse(TPM_RC.LOCALITY) : tpm.execute(msg.subarray(9), locality, connection);
         return Buffer.concat([u32(resp.length), resp, u32(0)]);
       }
       case MSSIM.HASH_START:
@@ -161,9 +219,8 @@ export class MssimServer {
     }
   }
 
-  private servePlatform(socket: net.Socket): void {
-    this.track(socket);
-    const tpm = this.opts.tpm;
+  private servePlatform(socket: net.Socket, target: MssimTarget): void {
+    const tpm = target.tpm;
     const q = new ByteQueue();
     socket.on('data', (chunk) => {
       this.ack(socket);

@@ -3,10 +3,7 @@
 
 import { TPM_PT_PCR } from '../../wire/constants.js';
 import { pcrBitmap } from '../../wire/types/index.js';
-import { isDrtmPcr, type PcrBanks } from '../../engine/pcr-banks.js';
-
-/** PCRs 0–15 are preserved by Shutdown(STATE) (PC Client: the static RTM PCRs). */
-const isStateSaved = (pcr: number) => pcr < 16;
+import { isDrtmPcr, isStateSaved, type PcrBanks } from '../../engine/pcr-banks.js';
 
 function rules(pcr: PcrBanks): ReadonlyArray<readonly [number, (i: number) => boolean]> {
   const byLocality = (tag: number, locality: number, kind: 'extend' | 'reset') =>

@@ -40,6 +40,15 @@ function state(tpm: Tpm): ContextKeys {
   return s;
 }
 
+/** This TPM's context secret and sequence number, for its persistent state (engine/state.ts). */
+export function exportContextSecret(tpm: Tpm): { secret: Buffer; sequence: bigint } {
+  const s = state(tpm);
+  return { secret: Buffer.from(s.secret), sequence: s.sequence };
+}
+export function importContextSecret(tpm: Tpm, saved: { secret: Buffer; sequence: bigint }): void {
+  perTpm.set(tpm, { secret: Buffer.from(saved.secret), sequence: saved.sequence });
+}
+
 /** The next context sequence number (Part 1 §30.2: never repeats). */
 export function nextSequence(tpm: Tpm): bigint {
   return ++state(tpm).sequence;
