@@ -29,6 +29,9 @@ export async function up(db: Knex): Promise<void> {
     t.text('role').notNullable();
     t.timestamp('expires_at', { useTz: true }).notNullable();
     t.timestamp('used_at', { useTz: true }).nullable();
+    // When the tenant gave its officer's key thumbprint (RFC 7638) at creation, only that key may
+    // enroll: the cloud-admin, who relays the code, cannot enroll a key of its own with it.
+    t.text('bound_thumbprint').nullable();
     t.uuid('created_by').notNullable().references('principal_id').inTable('principals');
   });
 

@@ -1,2 +1,2 @@
 // @sealkeep/sdk — the client SDK and the sealkeep command-line tool.
-export { requestProof, authorizationHeader, type ProofInput } from './request-proof.js';
+export { requestProof, authorizationHeader, selfSignedAuthorizationHeader, type ProofInput } from './request-proof.js';

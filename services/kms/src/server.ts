@@ -9,7 +9,8 @@ import { mountListener, type Authenticator } from './http/mount.js';
 import { healthRoutes } from './features/health/routes.js';
 import { principalRoutes } from './features/principals/routes.js';
 import { verifyRequestProof } from './auth/request-proof.js';
-import { rawBodyOf } from './http/mount.js';
+import { signedPartsOf } from './http/mount.js';
+import { tenantRoutes } from './features/tenants/routes.js';
 import { openApiRoute } from './features/openapi/routes.js';
 
 export const SERVICE_VERSION = '0.1.0';
@@ -23,7 +24,7 @@ export interface ServiceDeps {
 
 /** Every route of the service, as data. */
 export function routeTable(deps: ServiceDeps): AnyRoute[] {
-  return [...healthRoutes(deps.store), ...principalRoutes(deps.store)];
+  return [...healthRoutes(deps.store), ...principalRoutes(deps.store), ...tenantRoutes(deps.store)];
 }
 
 /** One app per listener; `layout` groups the planes that share a listener. */
@@ -31,7 +32,7 @@ export function buildListeners(deps: ServiceDeps, layout: readonly (readonly Pla
   const routes = routeTable(deps);
   const authenticate: Authenticator =
     deps.authenticate ??
-    ((req) => verifyRequestProof(deps.store.db, { method: req.method, url: req.originalUrl, rawBody: rawBodyOf(req), authorization: req.header('authorization') }));
+    ((req) => verifyRequestProof(deps.store.db, signedPartsOf(req)));
   const onInternalError = deps.onInternalError ?? (() => {});
   return layout.map((planes) =>
     mountListener({ planes, routes: [...routes, openApiRoute(routes, planes, SERVICE_VERSION)], authenticate, onInternalError }),

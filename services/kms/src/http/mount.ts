@@ -9,6 +9,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { z } from 'zod';
 import { roleHolds, TENANT_ROLES, type Role } from '../auth/permissions.js';
 import { Problem, problemHandler } from './problems.js';
+import type { ProofRequest } from '../auth/request-proof.js';
 import type { AnyRoute, Plane } from './route.js';
 
 /** Who is calling, as established by the authenticator. */
@@ -33,9 +34,14 @@ export interface ListenerOptions {
 const DEFAULT_MAX_BODY = 64 * 1024;
 const NO_BODY = Buffer.alloc(0);
 
-/** The body exactly as received (request proofs sign its digest); empty for routes without one. */
-export function rawBodyOf(req: Request): Buffer {
-  return (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
+/** What a request proof covers: method, path and query as sent, the body exactly as received. */
+export function signedPartsOf(req: Request): ProofRequest {
+  return {
+    method: req.method,
+    url: req.originalUrl,
+    rawBody: (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY,
+    authorization: req.header('authorization'),
+  };
 }
 
 function validate<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'params' | 'query' | 'body'): T {
@@ -88,7 +94,8 @@ export function mountListener(opts: ListenerOptions): Express {
       parseBody(req, res, next);
     }, async (req: Request, res: Response, next: NextFunction) => {
       try {
-        const principal = await opts.authenticate(req);
+        // Public routes take no principal (enrollment carries a self-signed proof of its own).
+        const principal = route.permission === 'public' ? null : await opts.authenticate(req);
         authorize(route, principal, req);
         const input = {
           params: validate(route.params, req.params, 'params'),
@@ -96,6 +103,7 @@ export function mountListener(opts: ListenerOptions): Express {
           body: validate(route.body, route.body ? req.body : undefined, 'body'),
           requestId: res.getHeader('x-request-id') as string,
           principal,
+          signed: signedPartsOf(req),
         };
         const result = await route.handler(input);
         res.status(route.status ?? 200).json(result ?? {});

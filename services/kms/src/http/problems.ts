@@ -12,6 +12,7 @@ export const PROBLEMS = {
   'validation-failed': { status: 400, title: 'The request does not match the schema' },
   unauthenticated: { status: 401, title: 'No valid request proof was presented' },
   forbidden: { status: 403, title: 'The principal may not perform this action' },
+  'enrollment-refused': { status: 403, title: 'The enrollment code is unknown, already used or expired' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'The resource does not support this method' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },

@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.js';
 import type { Principal } from './mount.js';
+import type { ProofRequest } from '../auth/request-proof.js';
 
 export type Plane = 'tenant' | 'data' | 'admin' | 'compliance';
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -17,6 +18,8 @@ export interface HandlerInput<P, Q, B> {
   requestId: string;
   /** The authenticated caller; null only on public routes. */
   principal: Principal | null;
+  /** The request as a proof covers it (for routes that check a proof of their own, e.g. enrollment). */
+  signed: ProofRequest;
 }
 
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {

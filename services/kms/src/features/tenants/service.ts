@@ -1,0 +1,84 @@
+// Tenants and their enrollment: a cloud-admin creates a tenant and receives a one-time,
+// expiring enrollment code (only its SHA-256 is stored); the tenant's security officer enrolls
+// with their own public key and the code. The cloud-admin never holds a tenant credential.
+
+import { createHash, randomBytes, randomUUID, type JsonWebKey } from 'node:crypto';
+import type { Knex } from 'knex';
+import { jwkThumbprint } from '@sealkeep/crypto';
+import { Problem } from '../../http/problems.js';
+import { insertPrincipal } from '../principals/store.js';
+
+export const ENROLLMENT_TTL_MS = 24 * 60 * 60 * 1000;
+
+const hashCode = (code: string) => createHash('sha256').update(code, 'utf8').digest('hex');
+
+function isUniqueViolation(e: unknown): boolean {
+  return (e as { code?: string })?.code === '23505';
+}
+
+export interface CreatedTenant {
+  tenantId: string;
+  name: string;
+  enrollment: { code: string; role: 'tenant-admin'; expiresAt: string; boundToKey: string | null };
+}
+
+export async function createTenant(db: Knex, name: string, createdBy: string, officerKeyThumbprint: string | null = null, now = new Date()): Promise<CreatedTenant> {
+  const tenantId = randomUUID();
+  const code = `skenroll_${randomBytes(32).toString('base64url')}`;
+  const expiresAt = new Date(now.getTime() + ENROLLMENT_TTL_MS);
+  try {
+    await db.transaction(async (trx) => {
+      await trx('tenants').insert({ tenant_id: tenantId, name });
+      await trx('enrollment_codes').insert({
+        code_hash: hashCode(code),
+        tenant_id: tenantId,
+        role: 'tenant-admin',
+        expires_at: expiresAt,
+        created_by: createdBy,
+        bound_thumbprint: officerKeyThumbprint,
+      });
+    });
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new Problem('conflict', `a tenant named "${name}" exists`);
+    throw e;
+  }
+  return { tenantId, name, enrollment: { code, role: 'tenant-admin', expiresAt: expiresAt.toISOString(), boundToKey: officerKeyThumbprint } };
+}
+
+export async function listTenants(db: Knex) {
+  const rows = await db('tenants').select('tenant_id', 'name', 'status', 'created_at').orderBy('created_at');
+  return rows.map((r) => ({ tenantId: r.tenant_id as string, name: r.name as string, status: r.status as string, createdAt: (r.created_at as Date).toISOString() }));
+}
+
+export interface Enrolled {
+  principalId: string;
+  tenantId: string;
+  name: string;
+  role: 'tenant-admin';
+}
+
+/** Spend an enrollment code: one use, before it expires; one answer for unknown, used or expired. */
+export async function enroll(db: Knex, code: string, name: string, publicJwk: JsonWebKey, now = new Date()): Promise<Enrolled> {
+  const principalId = randomUUID();
+  try {
+    return await db.transaction(async (trx) => {
+      const row = await trx('enrollment_codes').where({ code_hash: hashCode(code) }).forUpdate().first();
+      const thumbprint = jwkThumbprint(publicJwk);
+      const keyAllowed = !row?.bound_thumbprint || row.bound_thumbprint === thumbprint;
+      if (!row || row.used_at || new Date(row.expires_at) <= now || !keyAllowed) throw new Problem('enrollment-refused');
+      await insertPrincipal(trx, {
+        principal_id: principalId,
+        tenant_id: row.tenant_id,
+        name,
+        role: row.role,
+        public_jwk: publicJwk,
+        jwk_thumbprint: thumbprint,
+      });
+      await trx('enrollment_codes').where({ code_hash: row.code_hash }).update({ used_at: now });
+      return { principalId, tenantId: row.tenant_id as string, name, role: 'tenant-admin' as const };
+    });
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new Problem('conflict', 'that key or name is already enrolled');
+    throw e;
+  }
+}
