@@ -138,3 +138,25 @@ test('the embedded store keeps its data across a close and reopen', { skip: back
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the embedded store refuses a second process, and takes over a lock left by a dead one', { skip: backend !== 'pglite' }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-lock-'));
+  const dataDir = path.join(dir, 'pgdata');
+  try {
+    const { writeFileSync } = await import('node:fs');
+    const { spawnSync } = await import('node:child_process');
+    // A live process holds it (this test's parent stands in for a running service).
+    writeFileSync(`${dataDir}.lock`, String(process.ppid));
+    await assert.rejects(openStore({ kind: 'pglite', dataDir }), new RegExp(`in use by process ${process.ppid}`));
+    // A dead process's lock is taken over.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(`${dataDir}.lock`, dead);
+    const store = await openStore({ kind: 'pglite', dataDir });
+    await assert.rejects(openStore({ kind: 'pglite', dataDir }), /in use by this process already/);
+    await store.close();
+    const again = await openStore({ kind: 'pglite', dataDir });
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

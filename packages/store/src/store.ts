@@ -1,11 +1,13 @@
 // Opening, migrating and closing the store. A Store is a knex instance bound to one back end,
 // already checked to be reachable; everything above it speaks plain knex and SQL.
 
+import { mkdirSync } from 'node:fs';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '@sealkeep/migrations';
 import type { StoreConfig } from './config.js';
 import { knexConfigFor } from './drivers.js';
 import { checkPostgresUrl, explainOpenFailure, StoreOpenError } from './errors.js';
+import { lockDataDir } from './data-dir-lock.js';
 
 export interface Store {
   readonly config: StoreConfig;
@@ -26,6 +28,11 @@ const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName: 'sche
 /** Open the store and check it answers; throws StoreOpenError with a one-line reason. */
 export async function openStore(config: StoreConfig): Promise<Store> {
   if (config.kind === 'postgres') checkPostgresUrl(config.url);
+  let release = () => {};
+  if (config.kind === 'pglite') {
+    mkdirSync(config.dataDir, { recursive: true });
+    release = lockDataDir(config.dataDir);
+  }
   let db: Knex;
   try {
     db = knexFactory(knexConfigFor(config));
@@ -33,6 +40,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   } catch (err) {
     // knex keeps retrying pool creation in the background; make sure nothing is left open.
     await db!?.destroy().catch(() => {});
+    release();
     throw err instanceof StoreOpenError ? err : explainOpenFailure(config, err);
   }
   return {
@@ -58,6 +66,9 @@ export async function openStore(config: StoreConfig): Promise<Store> {
         return false;
       }
     },
-    close: () => db.destroy(),
+    async close() {
+      await db.destroy();
+      release();
+    },
   };
 }

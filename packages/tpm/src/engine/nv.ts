@@ -11,6 +11,7 @@ import { TPMS_NV_PUBLIC } from '../wire/types/index.js';
 import { digest } from '../crypto/hash.js';
 import { fail } from './command.js';
 import type { Hierarchies } from './hierarchy.js';
+import { ownAll, ownBytes } from './owned-bytes.js';
 
 export const MAX_NV_INDICES = 96;
 /** Total NV bytes available for index data (a small TPM's NV budget). */
@@ -78,19 +79,19 @@ export class NvStore {
   define(pub: NvPublic, authValue: Buffer): void {
     if (this.indices.has(pub.nvIndex)) fail(TPM_RC.NV_DEFINED);
     if (this.indices.size >= MAX_NV_INDICES || this.bytesUsed() + pub.dataSize > NV_MEMORY_BYTES) fail(TPM_RC.NV_SPACE);
-    this.indices.set(pub.nvIndex, { public: pub, name: nvName(pub), authValue: Buffer.from(authValue), data: Buffer.alloc(pub.dataSize, 0xff) });
+    this.indices.set(pub.nvIndex, ownAll({ public: pub, name: nvName(pub), authValue, data: Buffer.alloc(pub.dataSize, 0xff) }));
   }
 
   /** Put back an index exactly as saved (engine/state.ts): attributes, auth and data as they were. */
   restore(pub: NvPublic, authValue: Buffer, data: Buffer): void {
-    this.indices.set(pub.nvIndex, { public: pub, name: nvName(pub), authValue: Buffer.from(authValue), data: Buffer.from(data) });
+    this.indices.set(pub.nvIndex, ownAll({ public: pub, name: nvName(pub), authValue, data }));
   }
 
   /** Attributes changed (written, locks): the Name changes with them. */
   update(h: number, attributes: number): void {
     const i = this.get(h);
     i.public = { ...i.public, attributes: attributes >>> 0 };
-    i.name = nvName(i.public);
+    i.name = ownBytes(nvName(i.public));
   }
 
   /** Write `bytes` at `offset` and mark the index written. */

@@ -7,6 +7,7 @@ import { MAX_LOADED_OBJECTS } from '../wire/limits.js';
 import type { TPMT_PUBLIC, TPMT_SENSITIVE } from '../wire/types/index.js';
 import type { HashSequence, HmacSequence } from '../crypto/hash.js';
 import { fail } from './command.js';
+import { ownAll } from './owned-bytes.js';
 
 export const MAX_PERSISTENT_OBJECTS = 64;
 
@@ -77,7 +78,7 @@ export class ObjectSlots {
   makePersistent(h: number, obj: TpmObject): void {
     if (this.persistent.has(h)) fail(TPM_RC.NV_DEFINED);
     if (this.persistent.size >= MAX_PERSISTENT_OBJECTS) fail(TPM_RC.NV_SPACE);
-    this.persistent.set(h, obj);
+    this.persistent.set(h, ownAll(obj));
   }
 
   evict(h: number): void {

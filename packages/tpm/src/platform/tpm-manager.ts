@@ -225,7 +225,7 @@ export class TpmManager {
       const host = this.hostId();
       if (role === 'host' && host !== undefined) throw new TpmManagerError(`there is already a host TPM (${host})`);
       // Left-overs of an instance destroyed half-way (a crash) must not be taken for this one's.
-      await this.erase(id);
+      await this.erase(id, { scan: false });
       this.known.set(id, role);
       try {
         const instance = new ManagedTpm(id, role, await this.open(id, role));
@@ -236,7 +236,7 @@ export class TpmManager {
         return instance;
       } catch (e) {
         this.known.delete(id);
-        await this.erase(id);
+        await this.erase(id, { scan: true });
         throw e;
       }
     });
@@ -315,7 +315,7 @@ export class TpmManager {
       this.loaded.delete(id);
       await instance?.close().catch(() => {});
       this.known.delete(id);
-      await this.erase(id);
+      await this.erase(id, { scan: true });
     });
   }
 
@@ -361,30 +361,39 @@ export class TpmManager {
     );
   }
 
+  private statePath(id: string, role: TpmRole): string {
+    return path.join(this.opts.dir, `${id}.${role}.tpmstate`);
+  }
+
+  private counterPath(id: string): string {
+    return path.join(this.opts.counterDir, `${id}.counter`);
+  }
+
   private open(id: string, role: TpmRole): Promise<PersistentTpm> {
     const report = this.opts.onInternalError;
     return openPersistentTpm({
-      path: path.join(this.opts.dir, `${id}.${role}.tpmstate`),
+      path: this.statePath(id, role),
       platformKey: this.opts.platformKey,
-      counterPath: path.join(this.opts.counterDir, `${id}.counter`),
+      counterPath: this.counterPath(id),
       tpmOptions: report ? { onInternalError: (e) => report(id, e) } : {},
     });
   }
 
-  /** Overwrite and remove every file of `id` (state, counter, and any temporary left by a crash). */
-  private async erase(id: string): Promise<void> {
-    for (const dir of new Set([this.opts.dir, this.opts.counterDir])) {
-      for (const name of await readdir(dir)) {
-        // "<id>.…", and the writer's temporaries ".<id>.….tmp"
-        if (!name.startsWith(`${id}.`) && !name.startsWith(`.${id}.`)) continue;
-        const file = path.join(dir, name);
-        await overwrite(file);
-        await unlink(file).catch((e: NodeJS.ErrnoException) => {
-          if (e.code !== 'ENOENT') throw e;
-        });
+  /**
+   * Overwrite and remove the files of `id`: its state files and counter, and with `scan` every
+   * file named "<id>.…" or ".<id>.…" (the state writer's temporaries a crash may leave) — a
+   * directory listing, which create() spares itself since temporaries never pass for state.
+   */
+  private async erase(id: string, opts: { scan: boolean }): Promise<void> {
+    const files = [this.statePath(id, 'host'), this.statePath(id, 'vtpm'), this.counterPath(id)];
+    if (opts.scan) {
+      for (const dir of new Set([this.opts.dir, this.opts.counterDir])) {
+        for (const name of await readdir(dir)) if (name.startsWith(`${id}.`) || name.startsWith(`.${id}.`)) files.push(path.join(dir, name));
       }
-      await syncDirectory(dir);
     }
+    let erased = false;
+    for (const file of new Set(files)) erased = (await shred(file)) || erased;
+    if (erased) for (const dir of new Set([this.opts.dir, this.opts.counterDir])) await syncDirectory(dir);
   }
 
   private async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
@@ -403,13 +412,13 @@ export class TpmManager {
   }
 }
 
-/** Overwrite a file's bytes with random data and sync, before it is unlinked. */
-async function overwrite(file: string): Promise<void> {
+/** Overwrite a file with random bytes, sync, and unlink it; false when there was no such file. */
+async function shred(file: string): Promise<boolean> {
   let f;
   try {
     f = await open(file, 'r+');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
   try {
@@ -419,6 +428,8 @@ async function overwrite(file: string): Promise<void> {
   } finally {
     await f.close();
   }
+  await unlink(file);
+  return true;
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -17,6 +17,7 @@ import { kdfa } from '../../crypto/kdf.js';
 import { cfbDecrypt, cfbEncrypt } from '../../crypto/symmetric.js';
 import { fail } from '../../engine/command.js';
 import { objectName } from '../../engine/keys.js';
+import { ownBytes } from '../../engine/owned-bytes.js';
 import type { TpmObject } from '../../engine/objects.js';
 import type { Tpm } from '../../engine/tpm.js';
 
@@ -46,7 +47,7 @@ export function exportContextSecret(tpm: Tpm): { secret: Buffer; sequence: bigin
   return { secret: Buffer.from(s.secret), sequence: s.sequence };
 }
 export function importContextSecret(tpm: Tpm, saved: { secret: Buffer; sequence: bigint }): void {
-  perTpm.set(tpm, { secret: Buffer.from(saved.secret), sequence: saved.sequence });
+  perTpm.set(tpm, { secret: ownBytes(saved.secret), sequence: saved.sequence });
 }
 
 /** The next context sequence number (Part 1 §30.2: never repeats). */

@@ -1,0 +1,4 @@
+// Entry for running the CLI from source (see bin/sealkeep.mjs).
+import { main } from './main.js';
+
+process.exitCode = await main();

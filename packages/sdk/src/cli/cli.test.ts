@@ -1,0 +1,94 @@
+// The sealkeep CLI against a running service on the embedded store: the first cloud-admin is
+// created by `admin init` on the service's machine; it creates a tenant; the tenant's officer
+// enrolls with a key made on their own machine; both see themselves with `whoami`. Profiles are
+// mode 0600; `admin init` is refused while the service holds the store, and once an admin exists.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const exec = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cli = path.resolve(here, '../../bin/sealkeep.mjs');
+const service = path.resolve(here, '../../../../services/kms/src/main.ts');
+
+let dir: string;
+let svc: ChildProcess | undefined;
+let env: NodeJS.ProcessEnv;
+const ports: Record<string, number> = {};
+
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function sealkeep(profile: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const r = await exec(process.execPath, [cli, '--profile', path.join(dir, profile), ...args], { env, encoding: 'utf8', timeout: 60_000 });
+    return { stdout: r.stdout, stderr: r.stderr, code: 0 };
+  } catch (e) {
+    const err = e as { stdout: string; stderr: string; code: number };
+    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-cli-'));
+  for (const p of ['TENANT', 'DATA', 'ADMIN']) ports[p] = await freePort();
+  env = { ...process.env, SEALKEEP_DATA_DIR: path.join(dir, 'data'), SEALKEEP_LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL; // the embedded store; the PostgreSQL run covers the same code paths in the service tests
+  for (const [p, port] of Object.entries(ports)) env[`SEALKEEP_${p}_PORT`] = String(port);
+});
+
+after(async () => {
+  svc?.kill('SIGTERM');
+  if (svc) await new Promise((r) => svc!.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('admin init, tenant create, enroll, whoami', { timeout: 180_000 }, async () => {
+  const init = await sealkeep('ops.json', 'admin', 'init', '--name', 'ops', '--admin-url', `http://127.0.0.1:${ports.ADMIN}`, '--json');
+  assert.equal(init.code, 0, init.stderr);
+  assert.equal(statSync(path.join(dir, 'ops.json')).mode & 0o777, 0o600);
+  const again = await sealkeep('ops2.json', 'admin', 'init', '--name', 'ops2');
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /a cloud-admin already exists/);
+
+  svc = spawn(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', service], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  for (let i = 0; i < 150; i++) {
+    if (await fetch(`http://127.0.0.1:${ports.ADMIN}/readyz`).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const locked = await sealkeep('ops3.json', 'admin', 'init', '--name', 'ops3');
+  assert.equal(locked.code, 2);
+  assert.match(locked.stderr, /in use by process/);
+
+  const created = await sealkeep('ops.json', 'tenant', 'create', 'acme', '--json');
+  assert.equal(created.code, 0, created.stderr);
+  const { tenantId, enrollment } = JSON.parse(created.stdout);
+
+  const enrolled = await sealkeep('alice.json', 'enroll', '--code', enrollment.code, '--name', 'alice', '--url', `http://127.0.0.1:${ports.TENANT}`);
+  assert.equal(enrolled.code, 0, enrolled.stderr);
+  assert.equal(statSync(path.join(dir, 'alice.json')).mode & 0o777, 0o600);
+
+  const who = await sealkeep('alice.json', 'whoami');
+  assert.equal(who.code, 0, who.stderr);
+  assert.equal(who.stdout.trim(), `alice (tenant-admin of tenant ${tenantId})`);
+  assert.equal((await sealkeep('ops.json', 'whoami')).stdout.trim(), 'ops (cloud-admin)');
+
+  // The officer is not the provider's: tenant administration is refused on the admin plane.
+  const denied = await sealkeep('alice.json', 'tenant', 'list');
+  assert.equal(denied.code, 2, 'no admin endpoint in a tenant profile');
+  const reused = await sealkeep('mallory.json', 'enroll', '--code', enrollment.code, '--name', 'mallory', '--url', `http://127.0.0.1:${ports.TENANT}`);
+  assert.equal(reused.code, 3);
+  assert.match(reused.stderr, /403 enrollment-refused/);
+});

@@ -1,0 +1,102 @@
+// sealkeep — the command-line client. Credentials live in a profile file (mode 0600).
+//   sealkeep admin init --name ops                 first cloud-admin, on the service's machine
+//   sealkeep tenant create acme [--officer-key-thumbprint T]
+//   sealkeep tenant list
+//   sealkeep enroll --code C --name alice --url http://127.0.0.1:7410
+//   sealkeep whoami [--plane admin|tenant]
+// Global: --profile FILE (default $SEALKEEP_PROFILE or ~/.config/sealkeep/profile.json), --json.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { selfSignedRequest, signedRequest, SealkeepError } from '../client.js';
+import { defaultProfilePath, loadProfile, profileKey, saveProfile, type Profile } from '../profile.js';
+import { adminInit } from './admin-init.js';
+
+const USAGE = `usage:
+  sealkeep admin init --name NAME [--admin-url URL]
+  sealkeep tenant create NAME [--officer-key-thumbprint T]
+  sealkeep tenant list
+  sealkeep enroll --code CODE --name NAME --url TENANT_URL
+  sealkeep whoami [--plane admin|tenant|data|compliance]
+options: --profile FILE, --json`;
+
+type Out = (value: unknown, text: string) => void;
+
+async function run(argv: string[], out: Out): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      profile: { type: 'string' },
+      json: { type: 'boolean' },
+      name: { type: 'string' },
+      code: { type: 'string' },
+      url: { type: 'string' },
+      plane: { type: 'string' },
+      'admin-url': { type: 'string' },
+      'officer-key-thumbprint': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const profilePath = values.profile ?? defaultProfilePath();
+  const [group, verb, arg] = positionals;
+  const signer = (p: Profile) => ({ principalId: p.principalId, key: profileKey(p) });
+  const endpoint = (p: Profile, plane: keyof Profile['endpoints']) => {
+    const url = p.endpoints[plane];
+    if (!url) throw new Error(`the profile has no ${plane}-plane endpoint`);
+    return url;
+  };
+
+  if (values.help || !group) return out(null, USAGE);
+  if (group === 'admin' && verb === 'init') {
+    if (!values.name) throw new Error('--name is required');
+    const p = await adminInit({ name: values.name, profilePath, adminUrl: values['admin-url'] ?? 'http://127.0.0.1:7412' });
+    return out({ principalId: p.principalId, profile: profilePath }, `cloud-admin ${p.name} (${p.principalId}); credentials in ${profilePath}`);
+  }
+  if (group === 'tenant' && verb === 'create') {
+    if (!arg) throw new Error('tenant name required');
+    const p = loadProfile(profilePath);
+    const thumbprint = values['officer-key-thumbprint'];
+    const r = (await signedRequest(endpoint(p, 'admin'), signer(p), 'POST', '/v1/tenants', { name: arg, ...(thumbprint ? { officerKeyThumbprint: thumbprint } : {}) })) as {
+      tenantId: string;
+      enrollment: { code: string; expiresAt: string };
+    };
+    return out(r, `tenant ${arg} (${r.tenantId})\nenrollment code (give it to the tenant's security officer; shown once, expires ${r.enrollment.expiresAt}):\n${r.enrollment.code}`);
+  }
+  if (group === 'tenant' && verb === 'list') {
+    const p = loadProfile(profilePath);
+    const r = (await signedRequest(endpoint(p, 'admin'), signer(p), 'GET', '/v1/tenants')) as Array<{ tenantId: string; name: string; status: string }>;
+    return out(r, r.map((t) => `${t.name}\t${t.tenantId}\t${t.status}`).join('\n') || '(no tenants)');
+  }
+  if (group === 'enroll') {
+    if (!values.code || !values.name || !values.url) throw new Error('--code, --name and --url are required');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const r = (await selfSignedRequest(values.url, privateKey, 'POST', '/v1/enroll', { code: values.code, name: values.name })) as {
+      principalId: string;
+      tenantId: string;
+      role: string;
+    };
+    saveProfile(profilePath, { principalId: r.principalId, name: values.name, role: r.role, tenantId: r.tenantId, privateJwk: privateKey.export({ format: 'jwk' }), endpoints: { tenant: values.url } });
+    return out(r, `enrolled ${values.name} as ${r.role} of tenant ${r.tenantId}; key ${jwkThumbprint(publicJwk(publicKey))}; credentials in ${profilePath}`);
+  }
+  if (group === 'whoami') {
+    const p = loadProfile(profilePath);
+    const plane = (values.plane ?? (p.role === 'cloud-admin' ? 'admin' : 'tenant')) as keyof Profile['endpoints'];
+    const r = (await signedRequest(endpoint(p, plane), signer(p), 'GET', '/v1/self')) as { name: string; role: string; tenantId: string | null };
+    return out(r, `${r.name} (${r.role}${r.tenantId ? ` of tenant ${r.tenantId}` : ''})`);
+  }
+  throw new Error(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    await run(argv, (value, text) => console.log(json && value !== null ? JSON.stringify(value, null, 2) : text));
+    return 0;
+  } catch (e) {
+    const msg = e instanceof SealkeepError || e instanceof Error ? e.message : String(e);
+    console.error(`sealkeep: ${msg}`);
+    return e instanceof SealkeepError ? 3 : 2;
+  }
+}
