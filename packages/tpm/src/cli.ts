@@ -77,7 +77,8 @@ async function main(): Promise<void> {
     tpm = new Tpm({ onInternalError });
   }
 
-  const server = new MssimServer({ tpm, port, host: values.host! });
+  // With --state, a reply waits until what the command changed is on disk.
+  const server = new MssimServer({ tpm, port, host: values.host!, ...(persistent ? { durable: persistent.flush } : {}) });
   await server.listen();
   console.log(
     `sealkeep-tpm: command port ${server.commandPort}, platform port ${server.platformPort} on ${values.host}` +

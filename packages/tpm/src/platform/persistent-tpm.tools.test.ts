@@ -11,6 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { haveTpm2Tools, Tpm2Tools } from '../testing/tpm2-tools.js';
+import { TpmClient } from '../client/client.js';
+import { password } from '../client/auth.js';
+import { MssimTransport } from '../transport/mssim-client.js';
+import { Startup } from '../commands/startup/index.js';
+import { NV_DefineSpace, NV_Increment, NV_Read } from '../commands/nv/index.js';
+import { TPM_ALG, TPM_RH, TPM_SU } from '../wire/constants.js';
+import { TPM_NT, TPMA_NV } from '../wire/attribute-bits.js';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -18,7 +25,18 @@ const KEY = randomBytes(32).toString('hex');
 
 interface Running {
   tools: Tpm2Tools;
-  stop(): Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+function portOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /command port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+  });
 }
 
 function launch(stateDir: string, key: string, extra: string[] = []): ChildProcess {
@@ -48,8 +66,8 @@ async function start(stateDir: string, workDir: string, key = KEY): Promise<Runn
   });
   return {
     tools: new Tpm2Tools(`mssim:host=127.0.0.1,port=${port}`, workDir),
-    stop: () => {
-      child.kill('SIGTERM');
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => {
+      child.kill(signal);
       return done;
     },
   };
@@ -154,5 +172,64 @@ test('sealkeep-tpm --state without a platform key is a usage error', async () =>
     assert.match(short.stderr, /^sealkeep-tpm: platform key is 2 bytes; at least 32 are required\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('what tpm2-tools saw acknowledged survives kill -9 of sealkeep-tpm --state', { skip: !haveTpm2Tools }, async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tpm-kill-'));
+  const stateDir = path.join(root, 'state');
+  try {
+    const data = Buffer.from('acknowledged means durable: 1234');
+    writeFileSync(path.join(root, 'data.bin'), data);
+    const first = await start(stateDir, root);
+    await first.tools.run('tpm2_startup', ['-c']);
+    await first.tools.run('tpm2_nvdefine', ['0x1500020', '-C', 'o', '-s', String(data.length), '-a', 'ownerread|ownerwrite']);
+    await first.tools.run('tpm2_nvwrite', ['0x1500020', '-C', 'o', '-i', 'data.bin']);
+    await first.tools.run('tpm2_nvdefine', ['0x1500021', '-C', 'o', '-s', '8', '-a', 'ownerread|ownerwrite|nt=counter']);
+    await first.tools.run('tpm2_nvincrement', ['0x1500021', '-C', 'o']);
+    await first.stop('SIGKILL'); // no flush on the way out: only what was durable before each reply remains
+
+    const second = await start(stateDir, root);
+    await second.tools.run('tpm2_startup', ['-c']);
+    await second.tools.run('tpm2_nvread', ['0x1500020', '-C', 'o', '-s', String(data.length), '-o', 'out.bin']);
+    assert.deepEqual(readFileSync(path.join(root, 'out.bin')), data);
+    await second.tools.run('tpm2_nvread', ['0x1500021', '-C', 'o', '-s', '8', '-o', 'ctr.bin']);
+    assert.equal(readFileSync(path.join(root, 'ctr.bin')).readBigUInt64BE(0), 1n);
+    await second.stop();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a counter step is on disk before its acknowledgement: kill -9 in the same tick as the reply', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tpm-ack-'));
+  const stateDir = path.join(root, 'state');
+  const INDEX = 0x01500022;
+  const pw = { auth: [password()] };
+  try {
+    const first = launch(stateDir, KEY);
+    const firstExit = exited(first);
+    const t1 = await MssimTransport.connect(`mssim://127.0.0.1:${await portOf(first)}`);
+    const c1 = new TpmClient(t1);
+    await c1.call(Startup, {}, { startupType: TPM_SU.CLEAR });
+    const attributes = (TPMA_NV.OWNERWRITE | TPMA_NV.OWNERREAD | (TPM_NT.COUNTER << TPMA_NV.TPM_NT_SHIFT)) >>> 0;
+    await c1.call(NV_DefineSpace, { authHandle: TPM_RH.OWNER }, { auth: Buffer.alloc(0), publicInfo: { nvIndex: INDEX, nameAlg: TPM_ALG.SHA256, attributes, authPolicy: Buffer.alloc(0), dataSize: 8 } }, pw);
+    for (let i = 0; i < 3; i++) await c1.call(NV_Increment, { authHandle: TPM_RH.OWNER, nvIndex: INDEX }, {}, pw);
+    first.kill('SIGKILL'); // the moment the third acknowledgement arrived
+    await firstExit;
+    await t1.close().catch(() => undefined);
+
+    const second = launch(stateDir, KEY);
+    const secondExit = exited(second);
+    const t2 = await MssimTransport.connect(`mssim://127.0.0.1:${await portOf(second)}`);
+    const c2 = new TpmClient(t2);
+    await c2.call(Startup, {}, { startupType: TPM_SU.CLEAR });
+    const { data } = await c2.call(NV_Read, { authHandle: TPM_RH.OWNER, nvIndex: INDEX }, { size: 8, offset: 0 }, pw);
+    assert.equal(data.readBigUInt64BE(0), 3n, 'every acknowledged increment survived');
+    await t2.close();
+    second.kill('SIGTERM');
+    await secondExit;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -330,7 +330,10 @@ export class TpmManager {
     if (!role) throw new TpmManagerError(`no TPM ${id}`);
     if (this.servers.has(id)) throw new TpmManagerError(`TPM ${id} is already served on port ${this.servers.get(id)!.commandPort}`);
     const rules = ROLE_RULES[role];
-    const target = async (): Promise<MssimTarget> => ({ tpm: (await this.get(id)).tpm, ...rules });
+    const target = async (): Promise<MssimTarget> => {
+      const instance = await this.get(id);
+      return { tpm: instance.tpm, durable: () => instance.flush(), ...rules };
+    };
     const server = new MssimServer({ port: opts.port ?? 0, host: opts.host, target });
     this.servers.set(id, server);
     try {

@@ -26,6 +26,12 @@ export interface MssimTarget {
   maxLocality?: number;
   /** _TPM_Hash_Start/Data/End are accepted (default true); otherwise they are ignored and answered 1. */
   drtm?: boolean;
+  /**
+   * Resolves once every state change so far is on disk (a persistent TPM's flush). Awaited before
+   * each reply, so a client never sees an NV write, key eviction or counter step acknowledged
+   * that a power loss could still undo.
+   */
+  durable?: () => Promise<void>;
 }
 
 interface MssimServerCommonOptions {
@@ -41,6 +47,8 @@ export type MssimServerOptions = MssimServerCommonOptions &
     | {
         /** The TPM to serve. */
         tpm: Tpm;
+        /** See MssimTarget.durable. */
+        durable?: () => Promise<void>;
       }
     | {
         /** Resolves the target of each new connection, e.g. a managed instance loaded on demand. */
@@ -112,7 +120,7 @@ export class MssimServer {
   private withTarget(socket: net.Socket, serve: (target: MssimTarget) => void): void {
     this.track(socket);
     const o = this.opts;
-    if ('tpm' in o) return serve({ tpm: o.tpm });
+    if ('tpm' in o) return serve({ tpm: o.tpm, ...(o.durable ? { durable: o.durable } : {}) });
     socket.pause();
     Promise.resolve()
       .then(() => o.target())
@@ -142,26 +150,41 @@ export class MssimServer {
     const connection = nextConnectionId++;
     const q = new ByteQueue();
     socket.on('close', () => tpm.releaseConnection(connection));
+    // Messages are answered one at a time, in order; a reply waits until its effects are durable.
+    let draining = false;
+    const drain = async (): Promise<void> => {
+      if (draining) return;
+      draining = true;
+      try {
+        for (;;) {
+          const code = q.peekU32();
+          if (code === undefined) return;
+          const need = this.commandLength(code, q);
+          if (need === 'close') {
+            socket.destroy();
+            return;
+          }
+          if (need === undefined || q.available < need) return;
+          const msg = q.read(need);
+          const reply = this.onCommandMessage(target, code, msg, connection);
+          if (reply === 'close') {
+            socket.end();
+            return;
+          }
+          if (target.durable) await target.durable();
+          if (socket.destroyed) return;
+          socket.write(reply);
+        }
+      } catch {
+        socket.destroy(); // the state could not be made durable: the client must not take silence for success
+      } finally {
+        draining = false;
+      }
+    };
     socket.on('data', (chunk) => {
       this.ack(socket);
       q.push(chunk);
-      for (;;) {
-        const code = q.peekU32();
-        if (code === undefined) return;
-        const need = this.commandLength(code, q);
-        if (need === 'close') {
-          socket.destroy();
-          return;
-        }
-        if (need === undefined || q.available < need) return;
-        const msg = q.read(need);
-        const reply = this.onCommandMessage(target, code, msg, connection);
-        if (reply === 'close') {
-          socket.end();
-          return;
-        }
-        socket.write(reply);
-      }
+      void drain();
     });
   }
 
