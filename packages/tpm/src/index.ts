@@ -1,0 +1,28 @@
+// @sealkeep/tpm — the emulated TPM 2.0 and everything that talks to a TPM: the engine and its
+// command table, the wire format, the typed client and transports, standard templates, and the
+// platform layer (manufacturer CA and EK certificates, measured launch, protected state, many
+// TPMs in one process).
+
+export { Tpm, type TpmOptions } from './engine/tpm.js';
+export { ALL_COMMANDS } from './commands/index.js';
+export * as commands from './commands/index.js';
+export * as wire from './wire/types/index.js';
+export * from './wire/constants.js';
+export { TpmError, describeRc, rcParam, rcHandle, rcSession } from './wire/rc.js';
+export { marshal, unmarshal } from './wire/codec.js';
+
+export { TpmClient, type CallOptions } from './client/client.js';
+export { InProcessTransport, type Transport } from './client/transport.js';
+export { password, ClientSession } from './client/auth.js';
+export * from './client/templates.js';
+export { MssimServer, type MssimServerOptions, type MssimTarget } from './transport/mssim-server.js';
+export { MssimTransport, parseMssimUrl } from './transport/mssim-client.js';
+
+export { ManufacturerCa } from './platform/manufacturer-ca.js';
+export { provisionEndorsement } from './platform/endorsement.js';
+export { launch } from './platform/launch.js';
+export { provisionLaunchPolicy, readLaunchPolicy } from './platform/launch-policy.js';
+export { CelLog, CelError, replay } from './platform/cel.js';
+export { StateFile, StateFileError } from './platform/state-file.js';
+export { openPersistentTpm, type PersistentTpm } from './platform/persistent-tpm.js';
+export { TpmManager, ManagedTpm, TpmManagerError } from './platform/tpm-manager.js';
