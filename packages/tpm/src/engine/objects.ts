@@ -8,6 +8,7 @@ import type { TPMT_PUBLIC, TPMT_SENSITIVE } from '../wire/types/index.js';
 import type { HashSequence, HmacSequence } from '../crypto/hash.js';
 import { fail } from './command.js';
 import { ownAll } from './owned-bytes.js';
+import { HandleJournal } from './handle-journal.js';
 
 export const MAX_PERSISTENT_OBJECTS = 64;
 
@@ -45,6 +46,9 @@ export class ObjectSlots {
   private readonly transient = new Map<number, TpmObject>();
   readonly persistent = new Map<number, TpmObject>();
 
+  /** `journal` records transient handles as they come and go (resource-manager contexts). */
+  constructor(private readonly journal = new HandleJournal()) {}
+
   has(h: number): boolean {
     return this.transient.has(h) || this.persistent.has(h);
   }
@@ -62,6 +66,7 @@ export class ObjectSlots {
     let h = TRANSIENT_FIRST;
     while (this.transient.has(h)) h++;
     this.transient.set(h, obj);
+    this.journal.added.push(h);
     return h;
   }
 
@@ -69,10 +74,12 @@ export class ObjectSlots {
   loadAt(h: number, obj: TpmObject): void {
     if (this.transient.size >= MAX_LOADED_OBJECTS) fail(TPM_RC.OBJECT_MEMORY);
     this.transient.set(h, obj);
+    this.journal.added.push(h);
   }
 
   flush(h: number): void {
     if (!this.transient.delete(h)) fail(TPM_RC.HANDLE);
+    this.journal.removed.push(h);
   }
 
   makePersistent(h: number, obj: TpmObject): void {
@@ -94,6 +101,10 @@ export class ObjectSlots {
 
   /** Flush every transient object (TPM reset/restart, Startup, or a hierarchy being cleared). */
   flushTransient(predicate: (o: TpmObject) => boolean = () => true): void {
-    for (const [h, o] of this.transient) if (predicate(o)) this.transient.delete(h);
+    for (const [h, o] of this.transient) {
+      if (!predicate(o)) continue;
+      this.transient.delete(h);
+      this.journal.removed.push(h);
+    }
   }
 }

@@ -10,6 +10,7 @@ import { digestSize } from '../crypto/hash.js';
 import { cfbDecryptParameter, cfbEncryptParameter, xorObfuscate } from '../crypto/parameter-encryption.js';
 import { commandHmac, responseHmac, sessionKey } from '../crypto/session-auth.js';
 import { fail } from './command.js';
+import { HandleJournal } from './handle-journal.js';
 
 export const MAX_ACTIVE_SESSIONS = 64;
 
@@ -231,6 +232,9 @@ export class SessionTable {
   private readonly saved = new Map<number, { session: Session; sequence: bigint }>();
   private next = 0;
 
+  /** `journal` records loaded session handles as they come and go (resource-manager contexts). */
+  constructor(private readonly journal = new HandleJournal()) {}
+
   has(h: number): boolean {
     return this.sessions.has(h);
   }
@@ -280,11 +284,12 @@ export class SessionTable {
     });
     const s = new Session(handle, opts.type, opts.hashAlg, opts.symmetric, key, opts.bind, nonceTPM, opts.now ?? 0n);
     this.sessions.set(handle, s);
+    this.journal.added.push(handle);
     return s;
   }
 
   flush(h: number): void {
-    this.sessions.delete(h);
+    if (this.sessions.delete(h)) this.journal.removed.push(h);
   }
 
   handles(): number[] {
@@ -292,6 +297,7 @@ export class SessionTable {
   }
 
   clear(): void {
+    this.journal.removed.push(...this.sessions.keys());
     this.sessions.clear();
   }
 
@@ -299,11 +305,13 @@ export class SessionTable {
   detach(h: number): Session {
     const s = this.get(h);
     this.sessions.delete(h);
+    this.journal.removed.push(h);
     return s;
   }
   attach(s: Session): void {
     if (this.sessions.has(s.handle)) fail(TPM_RC.SESSION_HANDLES);
     this.sessions.set(s.handle, s);
+    this.journal.added.push(s.handle);
   }
 
   /** TPM2_ContextSave of a session (Part 1 §30.3): detach it and keep its handle for one ContextLoad. */

@@ -15,6 +15,7 @@ import { NvStore } from './nv.js';
 import { ObjectSlots } from './objects.js';
 import { PcrBanks } from './pcr-banks.js';
 import { SessionTable } from './sessions.js';
+import { HandleJournal } from './handle-journal.js';
 
 const COMMAND_TABLE: ReadonlyMap<number, AnyCommand> = new Map(ALL_COMMANDS.map((c) => [c.code, c]));
 /** Commands that may write NV (TPMA_CC.nv): after one succeeds, the platform persists the TPM. */
@@ -41,8 +42,10 @@ export class Tpm {
   readonly commands = COMMAND_TABLE;
   readonly pcr = new PcrBanks();
   readonly hierarchy = new Hierarchies();
-  readonly objects = new ObjectSlots();
-  readonly sessions = new SessionTable();
+  /** Transient and session handles created and removed by the command in progress. */
+  private readonly journal = new HandleJournal();
+  readonly objects = new ObjectSlots(this.journal);
+  readonly sessions = new SessionTable(this.journal);
   readonly nv = new NvStore();
   readonly clock = new Clock();
   readonly da = new DictionaryAttack(() => Date.now());
@@ -73,16 +76,15 @@ export class Tpm {
    * visible only to it and are flushed by releaseConnection().
    */
   execute(command: Uint8Array, locality = 0, connection?: number): Buffer {
+    this.journal.reset();
     if (connection === undefined) return this.run(command, locality);
-    const before = new Set([...this.objects.transientHandles(), ...this.sessions.handles()]);
     this.connection = connection;
     try {
       return this.run(command, locality);
     } finally {
       this.connection = undefined;
-      const after = new Set([...this.objects.transientHandles(), ...this.sessions.handles()]);
-      for (const h of after) if (!before.has(h)) this.owners.set(h, connection);
-      for (const h of before) if (!after.has(h)) this.owners.delete(h);
+      for (const h of this.journal.removed) this.owners.delete(h);
+      for (const h of this.journal.added) if (this.objects.has(h) || this.sessions.has(h)) this.owners.set(h, connection);
     }
   }
 
