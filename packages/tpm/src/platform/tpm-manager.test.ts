@@ -16,6 +16,7 @@ import { Tpm2Tools, haveTpm2Tools } from '../testing/tpm2-tools.js';
 import { ReadPublic } from '../commands/object/index.js';
 import { TpmManager, TpmManagerError, ROLE_RULES } from './tpm-manager.js';
 import { StateFileError } from './state-file.js';
+import { replay } from './cel.js';
 import { ManufacturerCa } from './manufacturer-ca.js';
 import { createEndorsementKey, EK_CERT_INDEX } from './endorsement.js';
 import { AK_HANDLE, createPersistentAk, extend, readPcrs } from './tpm-manager.fixture.js';
@@ -178,6 +179,24 @@ describe('life cycle', () => {
 describe('roles: localities and DRTM', () => {
   const sinit = Buffer.from('SINIT ACM image');
   const pcr17AfterLaunch = extended(sha256(sinit));
+
+  test('the host launches: its DRTM log is kept beside the static one and replays to PCR 17/18; destroy removes both', async () => {
+    const { manager, dir } = await openManager();
+    const host = await manager.create('host', { role: 'host' });
+    const mle = Buffer.from('sealkeep service build 1');
+    const result = await host.launch({ sinit, mle, policy: [createHash('sha256').update(mle).digest()] });
+    assert.equal(result.ok, true);
+    assert.ok(existsSync(path.join(dir, 'host.drtm.cel.json')));
+    const kept = await host.eventLog('drtm');
+    const pcrs = replay(kept, 'sha256');
+    assert.deepEqual([pcrs.get(17), pcrs.get(18)], await readPcrs(host.client(), [17, 18]));
+    assert.equal((await host.eventLog('static')).toJSON().length, 0, 'nothing measured statically yet');
+    const vm = await manager.create('vm-1');
+    await assert.rejects(vm.launch({ sinit, mle, policy: 'any' }), /vTPM: it has no dynamic launch/);
+    await manager.destroy('host');
+    assert.deepEqual(filesOf(dir, 'host'), []);
+    await manager.close();
+  });
 
   test('in process: a vTPM offers localities 0–3 and no dynamic launch; the host TPM 0–4 and DRTM', async () => {
     const { manager } = await openManager();

@@ -4,7 +4,8 @@
 // memory) and destroyed (state and counter erased: the vTPM's keys are gone) by id, and any of
 // them can be served over mssim on its own port pair for tools.
 //
-// Files: <dir>/<id>.<role>.tpmstate (the state file) and <counterDir>/<id>.counter (the monotonic
+// Files: <dir>/<id>.<role>.tpmstate (the state file), <dir>/<id>.{static,drtm}.cel.json (its event
+// logs) and <counterDir>/<id>.counter (the monotonic
 // counter that detects a rolled-back state file; counterDir defaults to dir but belongs on other
 // storage). Ids are letters, digits, '-' and '_' — no dots or slashes, so an id cannot leave the
 // directory and every file named "<id>.…" is that instance's alone.
@@ -15,7 +16,7 @@
 // instance suspended while served is loaded again when the next client connects.)
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TpmClient } from '../client/client.js';
 import type { Transport } from '../client/transport.js';
@@ -27,6 +28,8 @@ import { MssimServer, type MssimTarget } from '../transport/mssim-server.js';
 import { provisionEndorsement } from './endorsement.js';
 import type { ManufacturerCa } from './manufacturer-ca.js';
 import { openPersistentTpm, type PersistentTpm } from './persistent-tpm.js';
+import { CelLog } from './cel.js';
+import { launch, SINIT_LOCALITY, type LaunchOptions, type LaunchResult } from './launch.js';
 
 export type TpmRole = 'host' | 'vtpm';
 
@@ -89,7 +92,33 @@ export class ManagedTpm {
     readonly id: string,
     readonly role: TpmRole,
     private readonly persistent: PersistentTpm,
+    /** Where its event logs are kept: the static one and, on the host, the DRTM one beside it. */
+    private readonly logPath: (kind: 'static' | 'drtm') => string,
   ) {}
+
+  /**
+   * The host's TXT-style dynamic launch (platform/launch.ts). The DRTM event log is written,
+   * atomically, beside the static log, so a verifier can replay both against a quote.
+   */
+  async launch(opts: LaunchOptions): Promise<LaunchResult> {
+    if (this.role !== 'host') throw new TpmManagerError(`TPM ${this.id} is a vTPM: it has no dynamic launch`);
+    const result = await launch(this.transport(SINIT_LOCALITY), opts);
+    const file = this.logPath('drtm');
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, result.log.serialize(), { mode: 0o600 });
+    await rename(tmp, file);
+    return result;
+  }
+
+  /** An event log of this instance (empty when nothing was measured yet). */
+  async eventLog(kind: 'static' | 'drtm'): Promise<CelLog> {
+    try {
+      return CelLog.parse(await readFile(this.logPath(kind), 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new CelLog();
+      throw e;
+    }
+  }
 
   get tpm(): Tpm {
     return this.persistent.tpm;
@@ -228,7 +257,7 @@ export class TpmManager {
       await this.erase(id, { scan: false });
       this.known.set(id, role);
       try {
-        const instance = new ManagedTpm(id, role, await this.open(id, role));
+        const instance = new ManagedTpm(id, role, await this.open(id, role), (kind) => this.logPath(id, kind));
         await instance.client().call(Startup, {}, { startupType: TPM_SU.CLEAR });
         if (opts.ca) await provisionEndorsement(instance.client(), opts.ca);
         await instance.flush();
@@ -255,7 +284,7 @@ export class TpmManager {
     if (ready) return ready;
     const role = this.known.get(id);
     if (!role) throw new TpmManagerError(`no TPM ${id}`);
-    const instance = new ManagedTpm(id, role, await this.open(id, role));
+    const instance = new ManagedTpm(id, role, await this.open(id, role), (kind) => this.logPath(id, kind));
     try {
       await this.start(instance);
     } catch (e) {
@@ -368,6 +397,10 @@ export class TpmManager {
     return path.join(this.opts.dir, `${id}.${role}.tpmstate`);
   }
 
+  private logPath(id: string, kind: 'static' | 'drtm'): string {
+    return path.join(this.opts.dir, `${id}.${kind}.cel.json`);
+  }
+
   private counterPath(id: string): string {
     return path.join(this.opts.counterDir, `${id}.counter`);
   }
@@ -388,7 +421,7 @@ export class TpmManager {
    * directory listing, which create() spares itself since temporaries never pass for state.
    */
   private async erase(id: string, opts: { scan: boolean }): Promise<void> {
-    const files = [this.statePath(id, 'host'), this.statePath(id, 'vtpm'), this.counterPath(id)];
+    const files = [this.statePath(id, 'host'), this.statePath(id, 'vtpm'), this.counterPath(id), this.logPath(id, 'static'), this.logPath(id, 'drtm')];
     if (opts.scan) {
       for (const dir of new Set([this.opts.dir, this.opts.counterDir])) {
         for (const name of await readdir(dir)) if (name.startsWith(`${id}.`) || name.startsWith(`.${id}.`)) files.push(path.join(dir, name));
