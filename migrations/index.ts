@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import * as m0001 from './0001_tenants.js';
 import * as m0002 from './0002_principals.js';
+import * as m0003 from './0003_audit.js';
 
 export interface Migration {
   up(db: Knex): Promise<void>;
@@ -15,6 +16,7 @@ export interface Migration {
 export const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['0001_tenants', m0001],
   ['0002_principals', m0002],
+  ['0003_audit', m0003],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

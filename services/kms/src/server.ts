@@ -11,6 +11,7 @@ import { principalRoutes } from './features/principals/routes.js';
 import { verifyRequestProof } from './auth/request-proof.js';
 import { signedPartsOf } from './http/mount.js';
 import { tenantRoutes } from './features/tenants/routes.js';
+import { auditRoutes } from './audit/routes.js';
 import { openApiRoute } from './features/openapi/routes.js';
 
 export const SERVICE_VERSION = '0.1.0';
@@ -24,7 +25,7 @@ export interface ServiceDeps {
 
 /** Every route of the service, as data. */
 export function routeTable(deps: ServiceDeps): AnyRoute[] {
-  return [...healthRoutes(deps.store), ...principalRoutes(deps.store), ...tenantRoutes(deps.store)];
+  return [...healthRoutes(deps.store), ...principalRoutes(deps.store), ...tenantRoutes(deps.store), ...auditRoutes(deps.store)];
 }
 
 /** One app per listener; `layout` groups the planes that share a listener. */

@@ -51,7 +51,7 @@ describe('request proofs', () => {
 
   test('a good proof authenticates its principal, once', async () => {
     const req = signed();
-    assert.deepEqual(await verifyRequestProof(store.db, req), { id: alice.id, role: 'tenant-admin', tenantId });
+    assert.deepEqual(await verifyRequestProof(store.db, req), { id: alice.id, name: 'alice', role: 'tenant-admin', tenantId });
     assert.match(await refusal(req), /already used \(replay\)/);
   });
 

@@ -87,7 +87,7 @@ export async function verifyRequestProof(db: Knex, req: ProofRequest, now = new 
     .ignore()
     .returning('jti');
   if (inserted.length === 0) refuse('this proof was already used (replay)');
-  return { id: principal.principal_id, role: principal.role, tenantId: principal.tenant_id };
+  return { id: principal.principal_id, name: principal.name, role: principal.role, tenantId: principal.tenant_id };
 }
 
 /**

@@ -52,7 +52,7 @@ const app = mountListener({
   },
   onInternalError: (e) => internalErrors.push(e),
 });
-const admin: Principal = { id: 'tn:acme/alice', role: 'tenant-admin', tenantId: 'acme' };
+const admin: Principal = { id: 'tn:acme/alice', name: 'alice', role: 'tenant-admin', tenantId: 'acme' };
 const as = (p: Principal) => ({ 'x-test-principal': JSON.stringify(p) });
 
 function expectProblem(res: request.Response, status: number, slug: string) {
@@ -78,7 +78,7 @@ describe('request pipeline', () => {
     ['wrong method', () => request(app).delete('/v1/tenants/acme/things'), 405, 'method-not-allowed'],
     ['no credentials', () => request(app).post('/v1/tenants/acme/things').send({ name: 'x', size: 1 }), 401, 'unauthenticated'],
     ['role without the permission', () => request(app).post('/v1/tenants/acme/things').set(as({ ...admin, role: 'tenant-user' })).send({ name: 'x', size: 1 }), 403, 'forbidden'],
-    ['cloud-admin on a tenant route', () => request(app).post('/v1/tenants/acme/things').set(as({ id: 'ca:root', role: 'cloud-admin', tenantId: null })).send({ name: 'x', size: 1 }), 403, 'forbidden'],
+    ['cloud-admin on a tenant route', () => request(app).post('/v1/tenants/acme/things').set(as({ id: 'ca:root', name: 'root', role: 'cloud-admin', tenantId: null })).send({ name: 'x', size: 1 }), 403, 'forbidden'],
     ['another tenant', () => request(app).post('/v1/tenants/globex/things').set(as(admin)).send({ name: 'x', size: 1 }), 403, 'forbidden'],
     ['malformed JSON', () => request(app).post('/v1/tenants/acme/things').set(as(admin)).set('content-type', 'application/json').send('{"name":'), 400, 'malformed-request'],
     ['not JSON', () => request(app).post('/v1/tenants/acme/things').set(as(admin)).set('content-type', 'text/plain').send('name=x'), 415, 'unsupported-media-type'],

@@ -10,11 +10,14 @@ import type { z } from 'zod';
 import { roleHolds, TENANT_ROLES, type Role } from '../auth/permissions.js';
 import { Problem, problemHandler } from './problems.js';
 import type { ProofRequest } from '../auth/request-proof.js';
+import type { AuditActor } from '../audit/audit-log.js';
 import type { AnyRoute, Plane } from './route.js';
 
 /** Who is calling, as established by the authenticator. */
 export interface Principal {
   id: string;
+  /** Unique within its tenant (or among the provider's principals). */
+  name: string;
   role: Role;
   /** The tenant a tenant-role principal belongs to; null for provider-side roles. */
   tenantId: string | null;
@@ -33,6 +36,25 @@ export interface ListenerOptions {
 
 const DEFAULT_MAX_BODY = 64 * 1024;
 const NO_BODY = Buffer.alloc(0);
+
+const ROLE_PREFIX: Record<Role, string> = {
+  'cloud-admin': 'ca',
+  'tenant-admin': 'tn',
+  'tenant-user': 'tn',
+  hypervisor: 'hv',
+  delegate: 'cms',
+  reviewer: 'rv',
+};
+
+/** How the audit trail names a principal: `tn:alice`, `ca:ops`, `hv:host-07`. */
+export function principalLabel(p: Pick<Principal, 'name' | 'role'>): string {
+  return `${ROLE_PREFIX[p.role]}:${p.name}`;
+}
+
+function actorOf(p: Principal, plane: Plane, requestId: string): AuditActor {
+  const label = principalLabel(p);
+  return { plane, principal: label, actorChain: [label], requestId };
+}
 
 /** What a request proof covers: method, path and query as sent, the body exactly as received. */
 export function signedPartsOf(req: Request): ProofRequest {
@@ -103,6 +125,7 @@ export function mountListener(opts: ListenerOptions): Express {
           body: validate(route.body, route.body ? req.body : undefined, 'body'),
           requestId: res.getHeader('x-request-id') as string,
           principal,
+          actor: principal ? actorOf(principal, route.plane, res.getHeader('x-request-id') as string) : null,
           signed: signedPartsOf(req),
         };
         const result = await route.handler(input);

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.js';
 import type { Principal } from './mount.js';
 import type { ProofRequest } from '../auth/request-proof.js';
+import type { AuditActor } from '../audit/audit-log.js';
 
 export type Plane = 'tenant' | 'data' | 'admin' | 'compliance';
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -18,6 +19,8 @@ export interface HandlerInput<P, Q, B> {
   requestId: string;
   /** The authenticated caller; null only on public routes. */
   principal: Principal | null;
+  /** Who acts, for the audit entry written with the change; null only on public routes. */
+  actor: AuditActor | null;
   /** The request as a proof covers it (for routes that check a proof of their own, e.g. enrollment). */
   signed: ProofRequest;
 }

@@ -27,7 +27,7 @@ export function tenantRoutes(store: Store) {
           .describe("RFC 7638 thumbprint of the security officer's public key: only that key may use the code"),
       }),
       status: 201,
-      handler: ({ body, principal }) => createTenant(store.db, body.name, principal!.id, body.officerKeyThumbprint ?? null),
+      handler: ({ body, principal, actor }) => createTenant(store.db, actor!, body.name, principal!.id, body.officerKeyThumbprint ?? null),
     }),
     route({
       method: 'get',
@@ -45,7 +45,7 @@ export function tenantRoutes(store: Store) {
       summary: "Enroll a tenant's security officer with an enrollment code and a request proof signed by their own key (public key in the JWS header)",
       body: z.strictObject({ code: z.string().min(16).max(128), name: PrincipalName }),
       status: 201,
-      handler: ({ body, signed }) => enroll(store.db, body.code, body.name, verifySelfSignedProof(signed).publicJwk),
+      handler: ({ body, signed, requestId }) => enroll(store.db, requestId, body.code, body.name, verifySelfSignedProof(signed).publicJwk),
     }),
   ];
 }

@@ -7,6 +7,8 @@ import type { Knex } from 'knex';
 import { jwkThumbprint } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 import { insertPrincipal } from '../principals/store.js';
+import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
+import { principalLabel } from '../../http/mount.js';
 
 export const ENROLLMENT_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -22,7 +24,7 @@ export interface CreatedTenant {
   enrollment: { code: string; role: 'tenant-admin'; expiresAt: string; boundToKey: string | null };
 }
 
-export async function createTenant(db: Knex, name: string, createdBy: string, officerKeyThumbprint: string | null = null, now = new Date()): Promise<CreatedTenant> {
+export async function createTenant(db: Knex, actor: AuditActor, name: string, createdBy: string, officerKeyThumbprint: string | null = null, now = new Date()): Promise<CreatedTenant> {
   const tenantId = randomUUID();
   const code = `skenroll_${randomBytes(32).toString('base64url')}`;
   const expiresAt = new Date(now.getTime() + ENROLLMENT_TTL_MS);
@@ -36,6 +38,14 @@ export async function createTenant(db: Knex, name: string, createdBy: string, of
         expires_at: expiresAt,
         created_by: createdBy,
         bound_thumbprint: officerKeyThumbprint,
+      });
+      // The tenant's own chain begins with its creation: who created it, and whether the code is key-bound.
+      await appendAudit(trx, actor, {
+        tenantId,
+        action: 'tenant.create',
+        resource: `tenant:${name}`,
+        outcome: 'success',
+        details: { enrollmentExpiresAt: expiresAt.toISOString(), enrollmentKeyFingerprint: officerKeyThumbprint },
       });
     });
   } catch (e) {
@@ -58,7 +68,7 @@ export interface Enrolled {
 }
 
 /** Spend an enrollment code: one use, before it expires; one answer for unknown, used or expired. */
-export async function enroll(db: Knex, code: string, name: string, publicJwk: JsonWebKey, now = new Date()): Promise<Enrolled> {
+export async function enroll(db: Knex, requestId: string, code: string, name: string, publicJwk: JsonWebKey, now = new Date()): Promise<Enrolled> {
   const principalId = randomUUID();
   try {
     return await db.transaction(async (trx) => {
@@ -75,6 +85,12 @@ export async function enroll(db: Knex, code: string, name: string, publicJwk: Js
         jwk_thumbprint: thumbprint,
       });
       await trx('enrollment_codes').where({ code_hash: row.code_hash }).update({ used_at: now });
+      const label = principalLabel({ name, role: row.role });
+      await appendAudit(
+        trx,
+        { plane: 'tenant', principal: label, actorChain: [label], requestId },
+        { tenantId: row.tenant_id, action: 'principal.enroll', resource: `principal:${name}`, outcome: 'success', details: { role: row.role, keyFingerprint: thumbprint } },
+      );
       return { principalId, tenantId: row.tenant_id as string, name, role: 'tenant-admin' as const };
     });
   } catch (e) {
