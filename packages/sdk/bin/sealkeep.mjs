@@ -1,16 +1,23 @@
 #!/usr/bin/env node
-// Launcher: the built CLI when present (dist/), else the TypeScript sources through tsx with the
-// workspace's `sealkeep-source` export condition (a fresh checkout before `npm run build`).
+// Launcher. In a checkout (tsx installed) it runs the TypeScript sources with the workspace's
+// `sealkeep-source` export condition, so it never runs a stale build; where tsx is absent (the
+// production image prunes dev dependencies) it runs the build in dist/.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-if (existsSync(built)) {
-  const cli = await import(pathToFileURL(built).href);
-  process.exitCode = await cli.main();
-} else {
-  const source = fileURLToPath(new URL('../src/cli/bin.ts', import.meta.url));
+const source = fileURLToPath(new URL('../src/cli/bin.ts', import.meta.url));
+let haveTsx = false;
+try {
+  createRequire(import.meta.url).resolve('tsx');
+  haveTsx = true;
+} catch {}
+
+if (haveTsx && existsSync(source)) {
   const r = spawnSync(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', source, ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exitCode = r.status ?? 1;
+} else {
+  const cli = await import(pathToFileURL(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))).href);
+  process.exitCode = await cli.main();
 }

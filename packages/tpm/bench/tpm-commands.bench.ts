@@ -96,8 +96,9 @@ async function workloads(transport: Transport): Promise<Record<string, number>> 
   };
 }
 
+/** The compiled server, as deployed (`npm run bench` builds first). */
 function startSealkeepServer(port: number): ChildProcess {
-  return spawn(process.execPath, [path.join(here, '../bin/sealkeep-tpm.mjs'), '--port', String(port)], { stdio: 'ignore' });
+  return spawn(process.execPath, [path.join(here, '../dist/cli.js'), '--port', String(port)], { stdio: 'ignore' });
 }
 
 function startSwtpm(port: number, dir: string): ChildProcess {

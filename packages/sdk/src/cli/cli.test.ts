@@ -91,4 +91,18 @@ test('admin init, tenant create, enroll, whoami', { timeout: 180_000 }, async ()
   const reused = await sealkeep('mallory.json', 'enroll', '--code', enrollment.code, '--name', 'mallory', '--url', `http://127.0.0.1:${ports.TENANT}`);
   assert.equal(reused.code, 3);
   assert.match(reused.stderr, /403 enrollment-refused/);
+
+  // The officer exports the tenant's audit chain and verifies it offline; a forged copy is caught.
+  const exportFile = path.join(dir, 'acme-audit.jsonl');
+  const exported = await sealkeep('alice.json', 'audit', 'export', '--out', exportFile);
+  assert.equal(exported.code, 0, exported.stderr);
+  const verified = await sealkeep('alice.json', 'audit', 'verify', exportFile);
+  assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  assert.match(verified.stdout, /audit log OK: 2 entries/);
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  writeFileSync(exportFile, readFileSync(exportFile, 'utf8').replace('"tn:alice"', '"tn:mallory"'));
+  const forged = await sealkeep('alice.json', 'audit', 'verify', exportFile);
+  assert.equal(forged.code, 1);
+  assert.match(forged.stdout, /FAILED/);
+  assert.match(forged.stdout, /seq 2/);
 });

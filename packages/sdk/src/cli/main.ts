@@ -4,6 +4,8 @@
 //   sealkeep tenant list
 //   sealkeep enroll --code C --name alice --url http://127.0.0.1:7410
 //   sealkeep whoami [--plane admin|tenant]
+//   sealkeep audit export [--chain ID] --out FILE    the tenant's chain (officer) or any (reviewer)
+//   sealkeep audit verify FILE [--json]              offline: no service, no network
 // Global: --profile FILE (default $SEALKEEP_PROFILE or ~/.config/sealkeep/profile.json), --json.
 
 import { generateKeyPairSync } from 'node:crypto';
@@ -12,6 +14,11 @@ import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
 import { selfSignedRequest, signedRequest, SealkeepError } from '../client.js';
 import { defaultProfilePath, loadProfile, profileKey, saveProfile, type Profile } from '../profile.js';
 import { adminInit } from './admin-init.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { formatReport, verifyAuditLog } from '@sealkeep/attestation';
+
+/** The verifier found faults; the report is already printed. */
+class AuditFailed extends Error {}
 
 const USAGE = `usage:
   sealkeep admin init --name NAME [--admin-url URL]
@@ -19,6 +26,8 @@ const USAGE = `usage:
   sealkeep tenant list
   sealkeep enroll --code CODE --name NAME --url TENANT_URL
   sealkeep whoami [--plane admin|tenant|data|compliance]
+  sealkeep audit export [--chain ID] --out FILE
+  sealkeep audit verify FILE
 options: --profile FILE, --json`;
 
 type Out = (value: unknown, text: string) => void;
@@ -36,6 +45,8 @@ async function run(argv: string[], out: Out): Promise<void> {
       plane: { type: 'string' },
       'admin-url': { type: 'string' },
       'officer-key-thumbprint': { type: 'string' },
+      chain: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -86,6 +97,22 @@ async function run(argv: string[], out: Out): Promise<void> {
     const r = (await signedRequest(endpoint(p, plane), signer(p), 'GET', '/v1/self')) as { name: string; role: string; tenantId: string | null };
     return out(r, `${r.name} (${r.role}${r.tenantId ? ` of tenant ${r.tenantId}` : ''})`);
   }
+  if (group === 'audit' && verb === 'verify') {
+    if (!arg) throw new Error('the export file to verify is required');
+    const report = verifyAuditLog(readFileSync(arg, 'utf8'));
+    out(report, formatReport(report));
+    if (report.findings.some((f) => f.severity !== 'warning')) throw new AuditFailed();
+    return;
+  }
+  if (group === 'audit' && verb === 'export') {
+    if (!values.out) throw new Error('--out FILE is required');
+    const p = loadProfile(profilePath);
+    const url = p.tenantId ? `/v1/tenants/${p.tenantId}/audit` : `/v1/audit/chains/${values.chain ?? 'provider'}`;
+    const plane = p.tenantId ? 'tenant' : 'compliance';
+    const r = (await signedRequest(endpoint(p, plane), signer(p), 'GET', url)) as { chainId: string; lines: string[] };
+    writeFileSync(values.out, r.lines.map((l) => l + '\n').join(''), { mode: 0o600 });
+    return out({ chainId: r.chainId, entries: r.lines.length, file: values.out }, `${r.lines.length} entries of chain ${r.chainId} written to ${values.out}`);
+  }
   throw new Error(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
 }
 
@@ -95,6 +122,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     await run(argv, (value, text) => console.log(json && value !== null ? JSON.stringify(value, null, 2) : text));
     return 0;
   } catch (e) {
+    if (e instanceof AuditFailed) return 1;
     const msg = e instanceof SealkeepError || e instanceof Error ? e.message : String(e);
     console.error(`sealkeep: ${msg}`);
     return e instanceof SealkeepError ? 3 : 2;
