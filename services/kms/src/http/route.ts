@@ -8,7 +8,8 @@ import type { Principal } from './mount.js';
 import type { ProofRequest } from '../auth/request-proof.js';
 import type { AuditActor } from '../audit/audit-log.js';
 
-export type Plane = 'tenant' | 'data' | 'admin' | 'compliance';
+export const PLANE_NAMES = ['tenant', 'data', 'admin', 'compliance'] as const;
+export type Plane = (typeof PLANE_NAMES)[number];
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /** What a handler is given: validated input and the request's context. */
