@@ -1,15 +1,13 @@
-// Objects and their keys (Part 1 §16, §22–23, §27–28; Part 3 §12, §24.1): Names and Qualified
-// Names, creating an object from a template (random key material, or material derived from a
-// hierarchy seed for primaries), loading one from its public area and sensitive area, the
-// TPM2B_PRIVATE that protects a sensitive area under its parent, and the node KeyObjects
-// behind a loaded key. Commands reach key material only through these functions.
+// Objects and their keys (Part 1 §27–28; Part 3 §12, §24.1): creating an object from a template
+// (random key material, or material derived from a hierarchy seed for primaries, with the derived
+// RSA cache), checking that a sensitive area belongs to its public area, and loading an object.
+// Names are in names.ts, key material in key-material.ts, the TPM2B_PRIVATE in private-area.ts.
 
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
-import { marshal, Reader, WireError } from '../wire/codec.js';
+import { marshal, WireError } from '../wire/codec.js';
 import { TPM_ALG, TPM_RC } from '../wire/constants.js';
 import { isFormatOne, rcLocation, rcParam } from '../wire/rc.js';
 import {
-  TPM2B_SENSITIVE,
   TPMA_OBJECT,
   TPMT_PUBLIC,
   type TPMS_SENSITIVE_CREATE,
@@ -18,11 +16,12 @@ import {
 import { CryptoFailure } from '../crypto/errors.js';
 import { blockSize, digest, digestSize } from '../crypto/hash.js';
 import { kdfa } from '../crypto/kdf.js';
-import { unwrapOuter, wrapOuter, type OuterProtection } from '../crypto/protection.js';
-import { deriveRsaKeyPair, generateRsaKeyPair, rsaKeyPairFromPrime, rsaPublicKeyObject, type RsaKeyPair } from '../crypto/rsa-keygen.js';
-import { curveSize, deriveEccKeyPair, eccKeyPairFromPrivate, eccPublicKeyObject, generateEccKeyPair, isPointOnCurve, type EccPoint } from '../crypto/ecc.js';
+import { deriveRsaKeyPair, generateRsaKeyPair, rsaKeyPairFromPrime, type RsaKeyPair } from '../crypto/rsa-keygen.js';
+import { curveSize, deriveEccKeyPair, eccKeyPairFromPrivate, generateEccKeyPair, isPointOnCurve, type EccPoint } from '../crypto/ecc.js';
 import { fail, TpmFault } from './command.js';
-import { createChecks, has, isAsymmetric, publicAttributesValidation, schemeChecks, storageSymmetric } from './object-checks.js';
+import { createChecks, has, publicAttributesValidation, schemeChecks } from './object-checks.js';
+import { hierarchyQN, objectName, qualifiedName } from './names.js';
+import { rememberKeyPair } from './key-material.js';
 import type { TpmObject } from './objects.js';
 import type { Tpm } from './tpm.js';
 
@@ -62,38 +61,8 @@ export interface Blame {
   sensitive: number;
 }
 
-// ---- Names (Part 1 §16) ------------------------------------------------------------------------
-
-function u16(v: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(v);
-  return b;
-}
-function u32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(v >>> 0);
-  return b;
-}
-
-/** Name = nameAlg || H_nameAlg(marshal(TPMT_PUBLIC)); empty when nameAlg is TPM_ALG_NULL. */
-export function objectName(pub: TPMT_PUBLIC): Buffer {
-  if (pub.nameAlg === TPM_ALG.NULL) return Buffer.alloc(0);
-  return Buffer.concat([u16(pub.nameAlg), digest(pub.nameAlg, marshal(TPMT_PUBLIC.plus, pub))]);
-}
-
-/** Part 1 §16.6: QN = nameAlg || H_nameAlg(parent's QN || Name); a hierarchy's QN is its handle. */
-export function qualifiedName(parentQN: Buffer, pub: TPMT_PUBLIC, name: Buffer): Buffer {
-  if (pub.nameAlg === TPM_ALG.NULL) return name;
-  return Buffer.concat([u16(pub.nameAlg), digest(pub.nameAlg, parentQN, name)]);
-}
-
-export function hierarchyQN(hierarchy: number): Buffer {
-  return u32(hierarchy);
-}
-
 // ---- key material ------------------------------------------------------------------------------
 
-const keyObjects = new WeakMap<TpmObject, { privateKey?: KeyObject; publicKey?: KeyObject }>();
 const derivedRsa = new WeakMap<Tpm, Map<string, RsaKeyPair>>();
 const DERIVED_RSA_CACHE = 32;
 /** Cache entries restored from saved state, not yet rebuilt into key pairs. */
@@ -127,7 +96,7 @@ function derivedSource(tpm: Tpm, seed: Buffer, template: TPMT_PUBLIC): Source {
     rsa(bits, exponent) {
       let cache = derivedRsa.get(tpm);
       if (!cache) derivedRsa.set(tpm, (cache = new Map()));
-      const key = createHash('sha256').update(seed).update(context).update(u16(hashAlg)).digest('hex');
+      const key = createHash('sha256').update(seed).update(context).update(Buffer.from([hashAlg >> 8, hashAlg & 0xff])).digest('hex');
       let pair = cache.get(key);
       const saved = pair ? undefined : savedRsa.get(tpm)?.get(key);
       if (saved) {
@@ -245,7 +214,7 @@ export function createObject(tpm: Tpm, opts: CreateObjectOptions): TpmObject {
   const sens: TPMT_SENSITIVE = { sensitiveType: template.type, authValue, seedValue, sensitive: secret };
   const obj = buildObject(pub, sens, opts.hierarchy, parent ? parent.qualifiedName : hierarchyQN(opts.hierarchy));
   obj.isPrimary = parent === null;
-  if (pair) keyObjects.set(obj, { privateKey: pair.privateKey, publicKey: pair.publicKey });
+  if (pair) rememberKeyPair(obj, pair);
   return obj;
 }
 
@@ -368,89 +337,4 @@ export function loadObject(
   const obj = buildObject(pub, sensitive, opts.hierarchy, parent ? parent.qualifiedName : hierarchyQN(opts.hierarchy));
   obj.isExternal = !!opts.external;
   return obj;
-}
-
-/** The node private key of an RSA or ECC object with its sensitive area; otherwise TPM_RC_KEY. */
-export function privateKeyOf(obj: TpmObject): KeyObject {
-  const cached = keyObjects.get(obj);
-  if (cached?.privateKey) return cached.privateKey;
-  const s = obj.sensitive;
-  if (!s || !isAsymmetric(obj.public.type)) return fail(TPM_RC.KEY);
-  const pair =
-    obj.public.type === TPM_ALG.RSA
-      ? rsaKeyPairFromPrime(obj.public.unique as Buffer, (obj.public.parameters as RsaParms).exponent, s.sensitive as Buffer)
-      : eccKeyPairFromPrivate((obj.public.parameters as EccParms).curveID, s.sensitive as Buffer);
-  keyObjects.set(obj, { privateKey: pair.privateKey, publicKey: pair.publicKey });
-  return pair.privateKey;
-}
-
-/** The node public key of an RSA or ECC object; otherwise TPM_RC_KEY. */
-export function publicKeyOf(obj: TpmObject): KeyObject {
-  const cached = keyObjects.get(obj);
-  if (cached?.publicKey) return cached.publicKey;
-  const pub = obj.public;
-  let key: KeyObject;
-  if (pub.type === TPM_ALG.RSA) key = rsaPublicKeyObject(pub.unique as Buffer, (pub.parameters as RsaParms).exponent);
-  else if (pub.type === TPM_ALG.ECC) key = blameParam(1, () => eccPublicKeyObject((pub.parameters as EccParms).curveID, pub.unique as EccPoint));
-  else return fail(TPM_RC.KEY);
-  keyObjects.set(obj, { ...cached, publicKey: key });
-  return key;
-}
-
-/** The key of a SYMCIPHER object or the HMAC key / sealed data of a KEYEDHASH object. */
-export function symmetricKeyOf(obj: TpmObject): Buffer {
-  const t = obj.public.type;
-  if (!obj.sensitive || (t !== TPM_ALG.SYMCIPHER && t !== TPM_ALG.KEYEDHASH)) return fail(TPM_RC.KEY);
-  return obj.sensitive.sensitive as Buffer;
-}
-
-/** The seedValue a storage parent protects its children with (Part 1 §22.4). */
-export function storageSeedOf(obj: TpmObject): Buffer {
-  const seed = obj.sensitive?.seedValue;
-  if (!seed || seed.length === 0) return fail(TPM_RC.KEY);
-  return seed;
-}
-
-// ---- the private area (Part 1 §22–23) ---------------------------------------------------------------
-
-/** How `parent` protects the object named `name`: its nameAlg, its seed and its symmetric definition. */
-export function protectionUnder(parent: TpmObject, name: Buffer): OuterProtection {
-  const sym = storageSymmetric(parent.public);
-  if (!sym || sym.algorithm === TPM_ALG.NULL) return fail(TPM_RC.TYPE);
-  return { hashAlg: parent.public.nameAlg, seed: storageSeedOf(parent), symAlg: sym.algorithm, symKeyBits: sym.keyBits as number, name };
-}
-
-/** TPM2B_PRIVATE contents of `obj` under `parent`: outer wrap of its marshaled TPM2B_SENSITIVE. */
-export function wrapPrivate(_tpm: Tpm, parent: TpmObject, obj: TpmObject): Buffer {
-  if (!obj.sensitive) return fail(TPM_RC.KEY);
-  const sensitive: TPMT_SENSITIVE = { ...obj.sensitive, authValue: trimTrailingZeros(obj.sensitive.authValue) };
-  return wrapOuter(protectionUnder(parent, obj.name), marshal(TPM2B_SENSITIVE, sensitive));
-}
-
-/**
- * Recover the sensitive area of `publicArea` from its TPM2B_PRIVATE under `parent` (Part 1 §22):
- * a bad HMAC is TPM_RC_INTEGRITY, a malformed sensitive area TPM_RC_SENSITIVE, and a sensitive
- * area that does not belong to the public area TPM_RC_BINDING (or a size/type code naming it).
- */
-export function unwrapPrivate(
-  _tpm: Tpm,
-  parent: TpmObject,
-  publicArea: TPMT_PUBLIC,
-  privateBlob: Buffer,
-  blame: Blame = { sensitive: 1, public: 2 },
-): TPMT_SENSITIVE {
-  const name = objectName(publicArea);
-  if (name.length === 0) fail(rcParam(TPM_RC.HASH, blame.public));
-  const plain = blameParam(blame.sensitive, () => unwrapOuter(protectionUnder(parent, name), privateBlob));
-  let sensitive: TPMT_SENSITIVE | null;
-  try {
-    const r = new Reader(plain);
-    sensitive = TPM2B_SENSITIVE.decode(r);
-    if (r.remaining !== 0) sensitive = null;
-  } catch {
-    sensitive = null;
-  }
-  if (!sensitive) return fail(TPM_RC.SENSITIVE);
-  validateKeys(publicArea, sensitive, blame);
-  return sensitive;
 }

@@ -11,7 +11,7 @@ import { hmac } from '../crypto/hash.js';
 import { rsaSign, rsaVerify } from '../crypto/rsa.js';
 import { ecdsaSign, ecdsaVerify } from '../crypto/ecc.js';
 import { fail } from './command.js';
-import { privateKeyOf, publicKeyOf, symmetricKeyOf } from './keys.js';
+import { privateKeyOf, publicKeyOf, symmetricKeyOf } from './key-material.js';
 import type { TpmObject } from './objects.js';
 
 const NULL_SCHEME: TPMT_SIG_SCHEME = { scheme: TPM_ALG.NULL, details: null };

@@ -18,7 +18,8 @@ import { marshal, unmarshal } from '../wire/codec.js';
 import { TPM_RH, TPM_SU } from '../wire/constants.js';
 import { TPMS_NV_PUBLIC, TPMT_PUBLIC, TPMT_SENSITIVE } from '../wire/types/index.js';
 import { exportContextSecret, importContextSecret } from '../commands/context/context-blob.js';
-import { exportDerivedRsa, importDerivedRsa, objectName } from './keys.js';
+import { exportDerivedRsa, importDerivedRsa } from './keys.js';
+import { objectName } from './names.js';
 import type { Tpm } from './tpm.js';
 
 export const TPM_STATE_VERSION = 1;

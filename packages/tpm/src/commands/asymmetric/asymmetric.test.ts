@@ -9,7 +9,7 @@ import { TPM_ALG, TPM_RC } from '../../wire/constants.js';
 import { TPMA_OBJECT as A } from '../../wire/attribute-bits.js';
 import { rcHandle, rcParam } from '../../wire/rc.js';
 import { password } from '../../client/auth.js';
-import { privateKeyOf, publicKeyOf } from '../../engine/keys.js';
+import { privateKeyOf, publicKeyOf } from '../../engine/key-material.js';
 import { ECDH_KeyGen, ECDH_ZGen, RSA_Decrypt, RSA_Encrypt } from './index.js';
 import { eccTemplate, loadKey, rcOf, rsaTemplate, startedTpm, storageTemplate, USER } from './test-fixture.js';
 

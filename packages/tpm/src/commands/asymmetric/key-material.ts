@@ -8,7 +8,7 @@ import type { TPMS_ECC_PARMS, TPMS_ECC_POINT, TPMS_RSA_PARMS } from '../../wire/
 import type { SharingKey, SharingRecipient } from '../../crypto/secret-sharing.js';
 import { curveSize } from '../../crypto/ecc.js';
 import { fail } from '../../engine/command.js';
-import { privateKeyOf, publicKeyOf } from '../../engine/keys.js';
+import { privateKeyOf, publicKeyOf } from '../../engine/key-material.js';
 import type { TpmObject } from '../../engine/objects.js';
 
 /** d of an ECC key, curve-size wide. */

@@ -6,7 +6,7 @@ import { rcHandle, rcParam } from '../../wire/rc.js';
 import { TPM2B_DATA, TPM2B_PUBLIC_KEY_RSA, TPMI_DH_OBJECT, TPMT_RSA_DECRYPT } from '../../wire/types/index.js';
 import { isLabelProperlyFormatted, rsaEncrypt } from '../../crypto/rsa.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { publicKeyOf } from '../../engine/keys.js';
+import { publicKeyOf } from '../../engine/key-material.js';
 import { crypto } from './crypto-rc.js';
 import { selectRsaScheme } from './rsa-scheme.js';
 

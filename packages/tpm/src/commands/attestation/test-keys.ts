@@ -7,7 +7,7 @@ import { password } from '../../client/auth.js';
 import { TPM_ALG, TPM_RH, TPMA_OBJECT } from '../../wire/constants.js';
 import { TpmError } from '../../wire/rc.js';
 import type { TPMT_PUBLIC, TPMT_SIGNATURE } from '../../wire/types/index.js';
-import { publicKeyOf } from '../../engine/keys.js';
+import { publicKeyOf } from '../../engine/key-material.js';
 import { Tpm } from '../../engine/tpm.js';
 import { CreatePrimary } from '../hierarchy/index.js';
 export { startedTpm } from '../../testing/in-process.js';

@@ -16,7 +16,7 @@ import { digest, hmac } from '../../crypto/hash.js';
 import { kdfa } from '../../crypto/kdf.js';
 import { cfbDecrypt, cfbEncrypt } from '../../crypto/symmetric.js';
 import { fail } from '../../engine/command.js';
-import { objectName } from '../../engine/keys.js';
+import { objectName } from '../../engine/names.js';
 import { ownBytes } from '../../engine/owned-bytes.js';
 import type { TpmObject } from '../../engine/objects.js';
 import type { Tpm } from '../../engine/tpm.js';

@@ -15,7 +15,9 @@ import {
 } from '../../wire/types/index.js';
 import { recoverSeed } from '../../crypto/secret-sharing.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { isStorageParent, loadObject, objectName, validateKeys, wrapPrivate } from '../../engine/keys.js';
+import { isStorageParent, loadObject, validateKeys } from '../../engine/keys.js';
+import { objectName } from '../../engine/names.js';
+import { wrapPrivate } from '../../engine/private-area.js';
 import { crypto } from '../asymmetric/crypto-rc.js';
 import { sharingKeyOf } from '../asymmetric/key-material.js';
 import { duplicateToSensitive } from './duplication-blob.js';

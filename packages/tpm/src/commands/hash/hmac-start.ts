@@ -6,7 +6,7 @@ import { rcParam } from '../../wire/rc.js';
 import { TPM2B_AUTH, TPMI_ALG_HASH, TPMI_DH_OBJECT } from '../../wire/types/index.js';
 import { HmacSequence } from '../../crypto/hash.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { symmetricKeyOf } from '../../engine/keys.js';
+import { symmetricKeyOf } from '../../engine/key-material.js';
 import { checkHmacKey, hmacHashFor } from '../symmetric/hmac.js';
 import { startSequence } from './sequence-object.js';
 

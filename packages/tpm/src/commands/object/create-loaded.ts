@@ -17,7 +17,8 @@ import {
   TPMT_PUBLIC,
 } from '../../wire/types/index.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { blameParam, createObject, isStorageParent, wrapPrivate } from '../../engine/keys.js';
+import { blameParam, createObject, isStorageParent } from '../../engine/keys.js';
+import { wrapPrivate } from '../../engine/private-area.js';
 
 export const CreateLoaded = defineCommand({
   name: 'CreateLoaded',

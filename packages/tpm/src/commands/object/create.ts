@@ -15,7 +15,8 @@ import {
   TPMT_TK_CREATION,
 } from '../../wire/types/index.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { createObject, creationData, isStorageParent, wrapPrivate } from '../../engine/keys.js';
+import { createObject, creationData, isStorageParent } from '../../engine/keys.js';
+import { wrapPrivate } from '../../engine/private-area.js';
 
 export const Create = defineCommand({
   name: 'Create',

@@ -5,7 +5,8 @@ import { TPM_RC } from '../../wire/constants.js';
 import { rcHandle, rcParam } from '../../wire/rc.js';
 import { TPM2B_NAME, TPM2B_PRIVATE, TPM2B_PUBLIC, TPM_HANDLE, TPMI_DH_OBJECT } from '../../wire/types/index.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { isStorageParent, loadObject, unwrapPrivate } from '../../engine/keys.js';
+import { isStorageParent, loadObject } from '../../engine/keys.js';
+import { unwrapPrivate } from '../../engine/private-area.js';
 
 const BLAME = { sensitive: 1, public: 2 };
 

@@ -7,7 +7,8 @@ import { rcHandle, rcParam } from '../../wire/rc.js';
 import { TPM2B_AUTH, TPM2B_PRIVATE, TPMI_DH_OBJECT } from '../../wire/types/index.js';
 import { digestSize } from '../../crypto/hash.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { qualifiedName, wrapPrivate } from '../../engine/keys.js';
+import { qualifiedName } from '../../engine/names.js';
+import { wrapPrivate } from '../../engine/private-area.js';
 import { trimTrailingZeros } from '../../engine/sessions.js';
 
 export const ObjectChangeAuth = defineCommand({

@@ -13,7 +13,9 @@ import { rcHandle, rcParam, rcSession } from '../../wire/rc.js';
 import { pcrBitmap, TPMS_CREATION_DATA, TPMT_PUBLIC } from '../../wire/types/index.js';
 import { password } from '../../client/auth.js';
 import { digest } from '../../crypto/hash.js';
-import { createObject, objectName, wrapPrivate } from '../../engine/keys.js';
+import { createObject } from '../../engine/keys.js';
+import { objectName } from '../../engine/names.js';
+import { wrapPrivate } from '../../engine/private-area.js';
 import { CreatePrimary } from '../hierarchy/index.js';
 import { Create, CreateLoaded, Load, LoadExternal, ObjectChangeAuth, ReadPublic, Unseal } from './index.js';
 import {

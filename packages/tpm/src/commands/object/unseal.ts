@@ -5,7 +5,7 @@ import { TPM_ALG, TPM_RC } from '../../wire/constants.js';
 import { rcHandle } from '../../wire/rc.js';
 import { TPM2B_SENSITIVE_DATA, TPMA_OBJECT, TPMI_DH_OBJECT } from '../../wire/types/index.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { symmetricKeyOf } from '../../engine/keys.js';
+import { symmetricKeyOf } from '../../engine/key-material.js';
 
 const NOT_SEALED = TPMA_OBJECT.restricted | TPMA_OBJECT.decrypt | TPMA_OBJECT.sign;
 

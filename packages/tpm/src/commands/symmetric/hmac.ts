@@ -6,7 +6,7 @@ import { rcHandle, rcParam } from '../../wire/rc.js';
 import { TPM2B_DIGEST, TPM2B_MAX_BUFFER, TPMI_ALG_HASH, TPMI_DH_OBJECT, type TPMS_KEYEDHASH_PARMS } from '../../wire/types/index.js';
 import { hmac } from '../../crypto/hash.js';
 import { defineCommand, fail } from '../../engine/command.js';
-import { symmetricKeyOf } from '../../engine/keys.js';
+import { symmetricKeyOf } from '../../engine/key-material.js';
 import type { TpmObject } from '../../engine/objects.js';
 
 /** The hash for an HMAC with `key` (reference TPM2_HMAC / HMAC_Start), TPM_ALG_NULL when none fits. */

@@ -8,7 +8,7 @@ import { rcHandle, rcParam } from '../../wire/rc.js';
 import type { TPMS_SYMCIPHER_PARMS } from '../../wire/types/index.js';
 import { symmetricBlockSize, symmetricDecrypt, symmetricEncrypt } from '../../crypto/symmetric.js';
 import { fail } from '../../engine/command.js';
-import { symmetricKeyOf } from '../../engine/keys.js';
+import { symmetricKeyOf } from '../../engine/key-material.js';
 import type { Tpm } from '../../engine/tpm.js';
 
 export interface CipherRequest {
