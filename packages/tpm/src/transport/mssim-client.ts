@@ -1,7 +1,7 @@
 // A Transport to a TPM over the mssim protocol: this package's server, the reference simulator,
 // or swtpm (whose data port also accepts the TPM_SEND_COMMAND framing). Commands go out one at a
-// time, each as a single write with Nagle off; the platform port is optional (swtpm's control
-// port speaks another protocol).
+// time — concurrent callers are queued in order — each as a single write with Nagle off; the
+// platform port is optional (swtpm's control port speaks another protocol).
 
 import net from 'node:net';
 import { once } from 'node:events';
@@ -95,7 +95,16 @@ export class MssimTransport implements Transport {
     return t;
   }
 
-  async send(cmd: Uint8Array): Promise<Buffer> {
+  /** Commands from concurrent callers go out one at a time, in the order they were sent. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  send(cmd: Uint8Array): Promise<Buffer> {
+    const next = this.queue.then(() => this.exchangeCommand(cmd));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async exchangeCommand(cmd: Uint8Array): Promise<Buffer> {
     const header = Buffer.alloc(9);
     header.writeUInt32BE(MSSIM.SEND_COMMAND, 0);
     header.writeUInt8(this.locality, 4);
