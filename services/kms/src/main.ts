@@ -23,7 +23,14 @@ async function main(): Promise<void> {
     config.compliance ? [['admin'], config.admin] : [['admin', 'compliance'], config.admin],
     ...(config.compliance ? [[['compliance'], config.compliance] as [Plane[], Listener]] : []),
   ];
-  const apps = buildListeners({ store, onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error') }, layout.map(([planes]) => planes));
+  const apps = buildListeners(
+    {
+      store,
+      onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error'),
+      onRequest: (entry) => log.info(entry, 'request'),
+    },
+    layout.map(([planes]) => planes),
+  );
   const servers: Server[] = [];
   for (const [i, [planes, at]] of layout.entries()) {
     const server = apps[i]!.listen(at.port, at.host);

@@ -26,12 +26,28 @@ export interface Principal {
 /** Establishes the principal of a request from its proof; null when it carries none. */
 export type Authenticator = (req: Request) => Promise<Principal | null>;
 
+/**
+ * One line per request, built only from what cannot carry a secret: the route's pattern (not the
+ * URL: no ids, no query), the status, the principal's label and the time taken. Headers and
+ * bodies — request proofs, enrollment codes, keys — are never part of it.
+ */
+export interface RequestLogEntry {
+  requestId: string;
+  planes: readonly Plane[];
+  method: string;
+  route: string;
+  status: number;
+  principal: string | null;
+  ms: number;
+}
+
 export interface ListenerOptions {
   /** The planes this listener serves (the compliance plane may share the admin listener). */
   planes: readonly Plane[];
   routes: readonly AnyRoute[];
   authenticate: Authenticator;
   onInternalError(err: unknown, requestId: string | undefined): void;
+  onRequest?(entry: RequestLogEntry): void;
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -96,7 +112,23 @@ export function mountListener(opts: ListenerOptions): Express {
   app.set('query parser', 'simple');
   app.use((req, res, next) => {
     const given = req.header('x-request-id');
-    res.setHeader('x-request-id', given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID());
+    const requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    if (opts.onRequest) {
+      const started = process.hrtime.bigint();
+      res.once('finish', () => {
+        const info = res.locals as { route?: string; principal?: string };
+        opts.onRequest!({
+          requestId,
+          planes: opts.planes,
+          method: req.method,
+          route: info.route ?? '(no route)',
+          status: res.statusCode,
+          principal: info.principal ?? null,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        });
+      });
+    }
     next();
   });
 
@@ -115,9 +147,11 @@ export function mountListener(opts: ListenerOptions): Express {
       if (!req.is('application/json')) return next(new Problem('unsupported-media-type'));
       parseBody(req, res, next);
     }, async (req: Request, res: Response, next: NextFunction) => {
+      res.locals.route = route.path;
       try {
         // Public routes take no principal (enrollment carries a self-signed proof of its own).
         const principal = route.permission === 'public' ? null : await opts.authenticate(req);
+        if (principal) res.locals.principal = principalLabel(principal);
         authorize(route, principal, req);
         const input = {
           params: validate(route.params, req.params, 'params'),
