@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { haveTpm2Tools, Tpm2Tools } from './testing/tpm2-tools.js';
+import { startSwtpm } from './testing/swtpm.js';
 import { Tpm } from './engine/tpm.js';
 import { MssimServer } from './transport/mssim-server.js';
 import { MssimTransport } from './transport/mssim-client.js';
@@ -195,21 +196,13 @@ describe('tpm2-tools over mssim', { skip: !haveTpm2Tools && 'tpm2-tools not inst
     assert.equal(ours.toString('hex'), '000b' + sha256(publicArea).toString('hex'));
 
     // The same key in swtpm (libtpms), through tpm2-tools' swtpm TCTI.
-    const swDir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-swtpm-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const { spawn } = await import('node:child_process');
-    const sw = spawn('swtpm', ['socket', '--tpm2', '--server', `type=tcp,port=${port}`, '--ctrl', `type=tcp,port=${port + 1}`, '--tpmstate', `dir=${swDir}`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
+    const sw = await startSwtpm();
     try {
-      const swTools = new Tpm2Tools(`swtpm:host=127.0.0.1,port=${port}`, dir);
-      for (let i = 0; i < 50; i++) {
-        if (await swTools.run('tpm2_getrandom', ['1']).then(() => true, () => false)) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const swTools = new Tpm2Tools(sw.tcti, dir);
       await swTools.run('tpm2_loadexternal', ['-C', 'n', '-G', 'rsa', '-u', 'ext.pem', '-c', 'sw.ctx', '-n', 'sw.name']);
       assert.deepEqual(readFileSync(tools.file('sw.name')), ours);
     } finally {
-      sw.kill();
-      rmSync(swDir, { recursive: true, force: true });
+      await sw.stop();
     }
   });
 });

@@ -3,10 +3,7 @@
 // the same thing: the TPMA_CC of each command, the algorithm bits, the fixed property set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { TpmClient } from '../../client/client.js';
 import { TPM_ALG, TPM_CAP, TPM_CC, TPM_ECC_CURVE, TPM_PT, TPM_RC, TPMA_CC } from '../../wire/constants.js';
@@ -14,6 +11,7 @@ import { rcParam } from '../../wire/rc.js';
 import { haveTpm2Tools, withTpmServer } from '../../testing/tpm2-tools.js';
 import { GetCapability, TestParms } from './index.js';
 import { startedTpm as started, rcOf } from '../../testing/in-process.js';
+import { startSwtpm } from '../../testing/swtpm.js';
 
 const getCap = (client: TpmClient, capability: number, property: number, propertyCount: number) =>
   client.call(GetCapability, {}, { capability, property, propertyCount });
@@ -128,20 +126,11 @@ function blocks(text: string): Map<string, string> {
 async function withSwtpm<T>(fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T | null> {
   const have = await run('swtpm', ['--version']).then(() => true, () => false);
   if (!have) return null;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-swtpm-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const proc = spawn('swtpm', ['socket', '--tpm2', '--server', `type=tcp,port=${port}`, '--ctrl', `type=tcp,port=${port + 1}`,
-    '--tpmstate', `dir=${dir}`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
+  const sw = await startSwtpm();
   try {
-    const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:port=${port}` };
-    for (let i = 0; i < 50; i++) {
-      if (await run('tpm2_getcap', ['handles-permanent'], { env }).then(() => true, () => false)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return await fn(env);
+    return await fn({ ...process.env, TPM2TOOLS_TCTI: sw.tcti });
   } finally {
-    proc.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await sw.stop();
   }
 }
 
