@@ -5,7 +5,7 @@
 import { Reader, Writer } from '../wire/codec.js';
 import { TPM_RC, TPM_ST } from '../wire/constants.js';
 import { TpmError } from '../wire/rc.js';
-import { digest } from '../crypto/hash.js';
+import { cpHash, rpHash } from '../crypto/session-auth.js';
 import type { AnyCommand, CommandHandlesOf, ParamsOf, ResponseOf } from '../engine/command.js';
 import { decryptResponse, prepareCommand, type CommandAuthorization } from './auth.js';
 import type { Transport } from './transport.js';
@@ -57,7 +57,7 @@ export class TpmClient {
       const names = opts.names ?? cmd.handleNames.map((n) => u32be(hs[n]!));
       const authNames = cmd.handleNames.filter((n) => cmd.handles[n]!.auth);
       paramBytes = prepareCommand(sessions, authNames.length, entityAuthAt(opts, authNames.length), paramBytes);
-      const cpHashFor = (alg: number) => digest(alg, u32be(cmd.code), ...names, paramBytes);
+      const cpHashFor = (alg: number) => cpHash(alg, cmd.code, names, paramBytes);
       const aw = new Writer();
       sessions.forEach((s, i) => {
         const entityIdx = i < authNames.length ? cmd.handleNames.indexOf(authNames[i]!) : -1;
@@ -115,7 +115,7 @@ export class TpmClient {
     }
     if (tag === TPM_ST.SESSIONS) {
       const sent = paramBytes;
-      const rpHashFor = (alg: number) => digest(alg, u32be(0), u32be(cmd.code), sent);
+      const rpHashFor = (alg: number) => rpHash(alg, TPM_RC.SUCCESS, cmd.code, sent);
       for (const s of opts.auth ?? []) {
         const nonceLen = r.u16();
         const nonce = r.bytes(nonceLen);

@@ -4,13 +4,10 @@
 // Declared with the wire codec so the layout lives in one vocabulary.
 
 import { b2, marshal, Reader, struct, unmarshal } from '../wire/codec.js';
-import { MAX_DIGEST_SIZE } from './hash.js';
+import { TPM2B_DIGEST } from '../wire/types/base.js';
 import type { EccPoint } from './ecc.js';
 
-/** Part 2 §10.4.2 TPM2B_DIGEST. */
-const TPM2B_DIGEST = b2('TPM2B_DIGEST', MAX_DIGEST_SIZE);
-
-/** Part 2 §11.2.5.1 TPM2B_ECC_PARAMETER (MAX_ECC_KEY_BYTES for P-521). */
+/** Part 2 §11.2.5.1 TPM2B_ECC_PARAMETER, sized for P-521 (the crypto layer's curves; the TPM's own are fewer). */
 const TPM2B_ECC_PARAMETER = b2('TPM2B_ECC_PARAMETER', 66);
 
 /** Part 2 §11.2.5.2 TPMS_ECC_POINT. */

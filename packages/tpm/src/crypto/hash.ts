@@ -18,9 +18,6 @@ const HASHES: ReadonlyMap<number, HashInfo> = new Map([
   [TPM_ALG.SHA512, { nodeName: 'sha512', digestSize: 64, blockSize: 128 }],
 ]);
 
-/** Largest digest this TPM implements (sizeof(TPMU_HA), Part 2 §10.3.1). */
-export const MAX_DIGEST_SIZE = 64;
-
 /** True when `alg` is a hash algorithm this TPM implements (TPMI_ALG_HASH, Part 2 §9.27). */
 export function isHashAlg(alg: number): boolean {
   return HASHES.has(alg);

@@ -10,7 +10,8 @@ import { TPM_ALG, TPM_RC } from '../wire/constants.js';
 import { marshalEccPoint, unmarshalEccPoint } from './blob-layout.js';
 import { ephemeralEcdh, ecdhSharedPoint, type EccPoint } from './ecc.js';
 import { CryptoFailure, failValue } from './errors.js';
-import { digestSize, MAX_DIGEST_SIZE } from './hash.js';
+import { digestSize } from './hash.js';
+import { DIGEST_BUFFER_SIZE } from '../wire/limits.js';
 import { kdfe, terminatedLabel } from './kdf.js';
 import { xorWithMask } from './parameter-encryption.js';
 import { rsaDecrypt, rsaEncrypt } from './rsa.js';
@@ -92,7 +93,7 @@ export function createSeed(recipient: SharingRecipient, label: SharingLabel, fix
 export function recoverSeed(key: SharingKey, label: SharingLabel, encryptedSecret: Uint8Array): Buffer {
   if (key.type === TPM_ALG.RSA) {
     const seed = rsaDecrypt(key.privateKey, { scheme: TPM_ALG.OAEP, hashAlg: key.hashAlg }, terminatedLabel(label), encryptedSecret);
-    if (seed.length > MAX_DIGEST_SIZE) failValue('shared seed longer than any digest');
+    if (seed.length > DIGEST_BUFFER_SIZE) failValue('shared seed longer than any digest');
     return seed;
   }
   let ephemeral: EccPoint;
