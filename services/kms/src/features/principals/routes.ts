@@ -3,10 +3,8 @@
 import { z } from 'zod';
 import type { Store } from '@sealkeep/store';
 import { Problem } from '../../http/problems.js';
-import { route, type Plane } from '../../http/route.js';
+import { PLANE_NAMES, route } from '../../http/route.js';
 import { findPrincipal } from './store.js';
-
-const PLANES: readonly Plane[] = ['tenant', 'data', 'admin', 'compliance'];
 
 const Self = z.object({
   principalId: z.string(),
@@ -16,7 +14,7 @@ const Self = z.object({
 });
 
 export function principalRoutes(store: Store) {
-  return PLANES.map((plane) =>
+  return PLANE_NAMES.map((plane) =>
     route({
       method: 'get',
       path: '/v1/self',
