@@ -24,14 +24,19 @@ async function dupSession(t: Tpm2Tools, file: string): Promise<void> {
   await t.run('tpm2_policycommandcode', ['-S', file, 'TPM2_CC_Duplicate']);
 }
 
-test('tpm2_duplicate to a new ECC parent, tpm2_import under it, load and decrypt (no inner wrapper, then AES inner)', { skip: !haveTpm2Tools }, () =>
-  withTpmServer(async (t) => {
+/** A primary, and under it an RSA key whose policy allows only TPM2_Duplicate: k.pub, k.priv, k.ctx. */
+async function duplicableKey(t: Tpm2Tools): Promise<void> {
     await primary(t);
     await t.run('tpm2_startauthsession', ['-S', 'trial.ctx']);
     await t.run('tpm2_policycommandcode', ['-S', 'trial.ctx', '-L', 'dup.policy', 'TPM2_CC_Duplicate']);
     await t.run('tpm2_flushcontext', ['trial.ctx']);
     await t.run('tpm2_create', ['-C', 'prim.ctx', '-G', 'rsa', '-L', 'dup.policy', '-a', 'sensitivedataorigin|userwithauth|decrypt|sign', '-u', 'k.pub', '-r', 'k.priv', '-Q']);
     await t.run('tpm2_load', ['-C', 'prim.ctx', '-u', 'k.pub', '-r', 'k.priv', '-c', 'k.ctx', '-Q']);
+}
+
+test('tpm2_duplicate to a new ECC parent, tpm2_import under it, load and decrypt (no inner wrapper, then AES inner)', { skip: !haveTpm2Tools }, () =>
+  withTpmServer(async (t) => {
+    await duplicableKey(t);
     await t.run('tpm2_createprimary', ['-C', 'o', '-G', 'ecc', '-c', 'newparent.ctx', '-Q']);
     writeFileSync(t.file('msg'), 'duplicated and still working\n');
 
@@ -50,12 +55,7 @@ test('tpm2_duplicate to a new ECC parent, tpm2_import under it, load and decrypt
 
 test('tpm2_duplicate without the policy session is refused; a tampered seed does not import', { skip: !haveTpm2Tools }, () =>
   withTpmServer(async (t) => {
-    await primary(t);
-    await t.run('tpm2_startauthsession', ['-S', 'trial.ctx']);
-    await t.run('tpm2_policycommandcode', ['-S', 'trial.ctx', '-L', 'dup.policy', 'TPM2_CC_Duplicate']);
-    await t.run('tpm2_flushcontext', ['trial.ctx']);
-    await t.run('tpm2_create', ['-C', 'prim.ctx', '-G', 'rsa', '-L', 'dup.policy', '-a', 'sensitivedataorigin|userwithauth|decrypt|sign', '-u', 'k.pub', '-r', 'k.priv', '-Q']);
-    await t.run('tpm2_load', ['-C', 'prim.ctx', '-u', 'k.pub', '-r', 'k.priv', '-c', 'k.ctx', '-Q']);
+    await duplicableKey(t);
     await t.fails('tpm2_duplicate', ['-C', 'prim.ctx', '-c', 'k.ctx', '-G', 'null', '-r', 'dup.priv', '-s', 'dup.seed']);
     await dupSession(t, 'dup.ctx');
     await t.run('tpm2_duplicate', ['-C', 'prim.ctx', '-c', 'k.ctx', '-G', 'null', '-p', 'session:dup.ctx', '-r', 'dup.priv', '-s', 'dup.seed']);
