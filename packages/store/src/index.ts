@@ -3,3 +3,4 @@ export { storeConfigFromEnv, dataDirFromEnv, describeStoreConfig, redactUrl, typ
 export { openStore, type Store } from './store.js';
 export { StoreOpenError } from './errors.js';
 export { parseInt8 } from './drivers.js';
+export { inTenant, inScope, asProvider, asSystem, enterTenant, enterProvider, ScopeError, APP_ROLE } from './scoped.js';

@@ -5,7 +5,7 @@
 import type { Express } from 'express';
 import type { Store } from '@sealkeep/store';
 import type { AnyRoute, Plane } from './http/route.js';
-import { mountListener, type Authenticator, type RequestLogEntry } from './http/mount.js';
+import { mountListener, type Admission, type Authenticator, type RequestLogEntry } from './http/mount.js';
 import { healthRoutes } from './features/health/routes.js';
 import { principalRoutes } from './features/principals/routes.js';
 import { verifyRequestProof } from './auth/request-proof.js';
@@ -20,6 +20,8 @@ export interface ServiceDeps {
   store: Store;
   /** Establishes the principal of a request (default: its request proof, checked against the store). */
   authenticate?: Authenticator;
+  /** Whole-request limits checked after authorization (default: none). */
+  admit?: Admission;
   onInternalError?(err: unknown, requestId: string | undefined): void;
   onRequest?(entry: RequestLogEntry): void;
 }
@@ -37,6 +39,13 @@ export function buildListeners(deps: ServiceDeps, layout: readonly (readonly Pla
     ((req) => verifyRequestProof(deps.store.db, signedPartsOf(req)));
   const onInternalError = deps.onInternalError ?? (() => {});
   return layout.map((planes) =>
-    mountListener({ planes, routes: [...routes, openApiRoute(routes, planes, SERVICE_VERSION)], authenticate, onInternalError, ...(deps.onRequest ? { onRequest: deps.onRequest } : {}) }),
+    mountListener({
+      planes,
+      routes: [...routes, openApiRoute(routes, planes, SERVICE_VERSION)],
+      authenticate,
+      onInternalError,
+      ...(deps.admit ? { admit: deps.admit } : {}),
+      ...(deps.onRequest ? { onRequest: deps.onRequest } : {}),
+    }),
   );
 }

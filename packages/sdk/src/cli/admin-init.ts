@@ -5,7 +5,7 @@
 
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
-import { openStore, storeConfigFromEnv } from '@sealkeep/store';
+import { asProvider, openStore, storeConfigFromEnv } from '@sealkeep/store';
 import { saveProfile, type Profile } from '../profile.js';
 
 export async function adminInit(opts: { name: string; profilePath: string; adminUrl: string }): Promise<Profile> {
@@ -15,7 +15,7 @@ export async function adminInit(opts: { name: string; profilePath: string; admin
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const jwk = publicJwk(publicKey);
     const principalId = randomUUID();
-    await store.db.transaction(async (trx) => {
+    await asProvider(store.db, async (trx) => {
       // Serialise concurrent inits: both would otherwise see "no cloud-admin yet".
       await trx.raw('lock table principals in share row exclusive mode');
       const existing = await trx('principals').where({ role: 'cloud-admin' }).first();

@@ -48,8 +48,8 @@ export async function appendAudit(trx: Knex.Transaction, actor: AuditActor, even
   return entry;
 }
 
-/** A chain's entries as written, oldest first (JSON Lines for the offline verifier). */
-export async function exportChain(db: Knex, chainId: string): Promise<string[]> {
+/** A chain's entries as written, oldest first (JSON Lines for the offline verifier); call in the chain's scope. */
+export async function exportChain(db: Knex | Knex.Transaction, chainId: string): Promise<string[]> {
   const rows = await db('audit_entries').where({ chain_id: chainId }).orderBy('seq').select('line');
   return rows.map((r) => r.line as string);
 }

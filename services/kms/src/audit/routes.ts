@@ -3,7 +3,7 @@
 // offline with `sealkeep audit verify` (@sealkeep/attestation).
 
 import { z } from 'zod';
-import type { Store } from '@sealkeep/store';
+import { inScope, type Store } from '@sealkeep/store';
 import { route } from '../http/route.js';
 import { exportChain, PROVIDER_CHAIN } from './audit-log.js';
 
@@ -19,7 +19,7 @@ export function auditRoutes(store: Store) {
       summary: "The tenant's audit chain, entries as written (JSON Lines), for offline verification",
       params: z.object({ tenantId: z.uuid() }),
       response: Export,
-      handler: async ({ params }) => ({ chainId: params.tenantId, lines: await exportChain(store.db, params.tenantId) }),
+      handler: async ({ params }) => ({ chainId: params.tenantId, lines: await inScope(store.db, params.tenantId, (trx) => exportChain(trx, params.tenantId)) }),
     }),
     route({
       method: 'get',
@@ -29,7 +29,10 @@ export function auditRoutes(store: Store) {
       summary: `An audit chain (a tenant id, or "${PROVIDER_CHAIN}"), entries as written (JSON Lines)`,
       params: z.object({ chainId: z.union([z.uuid(), z.literal(PROVIDER_CHAIN)]) }),
       response: Export,
-      handler: async ({ params }) => ({ chainId: params.chainId, lines: await exportChain(store.db, params.chainId) }),
+      handler: async ({ params }) => {
+        const tenantId = params.chainId === PROVIDER_CHAIN ? null : params.chainId;
+        return { chainId: params.chainId, lines: await inScope(store.db, tenantId, (trx) => exportChain(trx, params.chainId)) };
+      },
     }),
   ];
 }

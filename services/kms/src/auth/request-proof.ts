@@ -5,6 +5,7 @@
 
 import { createHash, type JsonWebKey } from 'node:crypto';
 import type { Knex } from 'knex';
+import { asSystem, inScope } from '@sealkeep/store';
 import { decodeJws, importPublicJwk, JwsError, publicJwk, verifyJws, type DecodedJws } from '@sealkeep/crypto';
 import { Problem } from '../http/problems.js';
 import type { Principal } from '../http/mount.js';
@@ -73,7 +74,7 @@ export async function verifyRequestProof(db: Knex, req: ProofRequest, now = new 
   const jws = proofToken(req);
   const kid = jws.header.kid;
   if (typeof kid !== 'string' || !/^[0-9a-f-]{36}$/.test(kid)) refuse('the proof names no principal (kid)');
-  const principal = await findPrincipal(db, kid as string);
+  const principal = await asSystem(db, 'authenticate: the tenant is known only from the principal', (trx) => findPrincipal(trx, kid as string));
   if (!principal) return refuse('unknown principal');
   if (!verifyJws(jws, importPublicJwk(principal.public_jwk))) refuse('the proof signature does not verify');
   if (principal.status !== 'active') refuse('the principal is revoked');
@@ -81,11 +82,13 @@ export async function verifyRequestProof(db: Knex, req: ProofRequest, now = new 
 
   // The replay cache: one row per (principal, jti) until the proof could no longer be accepted.
   const expires = new Date((c.iat + MAX_SKEW_SECONDS) * 1000 + 1000);
-  const inserted = await db('request_proofs')
-    .insert({ principal_id: principal.principal_id, jti: c.jti, tenant_id: principal.tenant_id, expires_at: expires })
-    .onConflict(['principal_id', 'jti'])
-    .ignore()
-    .returning('jti');
+  const inserted = await inScope(db, principal.tenant_id, (trx) =>
+    trx('request_proofs')
+      .insert({ principal_id: principal.principal_id, jti: c.jti, tenant_id: principal.tenant_id, expires_at: expires })
+      .onConflict(['principal_id', 'jti'])
+      .ignore()
+      .returning('jti'),
+  );
   if (inserted.length === 0) refuse('this proof was already used (replay)');
   return { id: principal.principal_id, name: principal.name, role: principal.role, tenantId: principal.tenant_id };
 }
@@ -111,5 +114,5 @@ export function verifySelfSignedProof(req: ProofRequest, now = new Date()): { pu
 
 /** Drop replay-cache rows whose proofs could no longer be accepted anyway. */
 export async function purgeExpiredProofs(db: Knex, now = new Date()): Promise<number> {
-  return db('request_proofs').where('expires_at', '<', now).delete();
+  return asSystem(db, 'housekeeping: expired proofs of every tenant', (trx) => trx('request_proofs').where('expires_at', '<', now).delete());
 }

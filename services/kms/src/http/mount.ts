@@ -1,6 +1,7 @@
 // Turning a plane's route table into an express app. Every request goes through the same steps:
 //   request id → route match (404 / 405) → body parse with the route's size limit (413, 400, 415)
 //   → authenticate (401) → authorize against the permission table and the tenant (403)
+//   → admission (429: per-tenant operation rates)
 //   → validate params, query and body (400 with the failing paths) → handler → JSON response.
 // Handlers see only validated input; errors become RFC 9457 problems (problems.ts).
 
@@ -27,6 +28,12 @@ export interface Principal {
 export type Authenticator = (req: Request) => Promise<Principal | null>;
 
 /**
+ * Runs after authorization and before validation, for limits that apply to whole requests
+ * (operations per second per tenant); throws a Problem to refuse.
+ */
+export type Admission = (principal: Principal, route: AnyRoute, tenantId: string | undefined) => Promise<void>;
+
+/**
  * One line per request, built only from what cannot carry a secret: the route's pattern (not the
  * URL: no ids, no query), the status, the principal's label and the time taken. Headers and
  * bodies — request proofs, enrollment codes, keys — are never part of it.
@@ -46,6 +53,7 @@ export interface ListenerOptions {
   planes: readonly Plane[];
   routes: readonly AnyRoute[];
   authenticate: Authenticator;
+  admit?: Admission;
   onInternalError(err: unknown, requestId: string | undefined): void;
   onRequest?(entry: RequestLogEntry): void;
 }
@@ -153,6 +161,7 @@ export function mountListener(opts: ListenerOptions): Express {
         const principal = route.permission === 'public' ? null : await opts.authenticate(req);
         if (principal) res.locals.principal = principalLabel(principal);
         authorize(route, principal, req);
+        if (principal && opts.admit) await opts.admit(principal, route, targetTenant(req) ?? principal.tenantId ?? undefined);
         const input = {
           params: validate(route.params, req.params, 'params'),
           query: validate(route.query, req.query, 'query'),

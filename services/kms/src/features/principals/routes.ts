@@ -1,7 +1,7 @@
 // Principals: who am I (every plane), as the service sees the caller of a signed request.
 
 import { z } from 'zod';
-import type { Store } from '@sealkeep/store';
+import { inScope, type Store } from '@sealkeep/store';
 import { Problem } from '../../http/problems.js';
 import { PLANE_NAMES, route } from '../../http/route.js';
 import { findPrincipal } from './store.js';
@@ -23,7 +23,7 @@ export function principalRoutes(store: Store) {
       summary: 'The authenticated principal: id, name, role and tenant',
       response: Self,
       handler: async ({ principal }) => {
-        const row = await findPrincipal(store.db, principal!.id);
+        const row = await inScope(store.db, principal!.tenantId, (trx) => findPrincipal(trx, principal!.id));
         if (!row) throw new Problem('not-found');
         return { principalId: row.principal_id, name: row.name, role: row.role, tenantId: row.tenant_id };
       },

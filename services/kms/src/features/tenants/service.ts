@@ -4,6 +4,7 @@
 
 import { createHash, randomBytes, randomUUID, type JsonWebKey } from 'node:crypto';
 import type { Knex } from 'knex';
+import { asProvider, asSystem, enterTenant } from '@sealkeep/store';
 import { jwkThumbprint } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 import { insertPrincipal } from '../principals/store.js';
@@ -29,8 +30,10 @@ export async function createTenant(db: Knex, actor: AuditActor, name: string, cr
   const code = `skenroll_${randomBytes(32).toString('base64url')}`;
   const expiresAt = new Date(now.getTime() + ENROLLMENT_TTL_MS);
   try {
-    await db.transaction(async (trx) => {
+    await asProvider(db, async (trx) => {
       await trx('tenants').insert({ tenant_id: tenantId, name });
+      // The rest belongs to the new tenant: its enrollment code and the start of its chain.
+      await enterTenant(trx, tenantId);
       await trx('enrollment_codes').insert({
         code_hash: hashCode(code),
         tenant_id: tenantId,
@@ -56,7 +59,7 @@ export async function createTenant(db: Knex, actor: AuditActor, name: string, cr
 }
 
 export async function listTenants(db: Knex) {
-  const rows = await db('tenants').select('tenant_id', 'name', 'status', 'created_at').orderBy('created_at');
+  const rows = await asProvider(db, (trx) => trx('tenants').select('tenant_id', 'name', 'status', 'created_at').orderBy('created_at'));
   return rows.map((r) => ({ tenantId: r.tenant_id as string, name: r.name as string, status: r.status as string, createdAt: (r.created_at as Date).toISOString() }));
 }
 
@@ -71,11 +74,12 @@ export interface Enrolled {
 export async function enroll(db: Knex, requestId: string, code: string, name: string, publicJwk: JsonWebKey, now = new Date()): Promise<Enrolled> {
   const principalId = randomUUID();
   try {
-    return await db.transaction(async (trx) => {
+    return await asSystem(db, 'enroll: the tenant is known only from the code', async (trx) => {
       const row = await trx('enrollment_codes').where({ code_hash: hashCode(code) }).forUpdate().first();
       const thumbprint = jwkThumbprint(publicJwk);
       const keyAllowed = !row?.bound_thumbprint || row.bound_thumbprint === thumbprint;
       if (!row || row.used_at || new Date(row.expires_at) <= now || !keyAllowed) throw new Problem('enrollment-refused');
+      await enterTenant(trx, row.tenant_id);
       await insertPrincipal(trx, {
         principal_id: principalId,
         tenant_id: row.tenant_id,
