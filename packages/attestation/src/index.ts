@@ -21,3 +21,4 @@ export {
   formatReport, formatFinding, FINDING_IDS,
   type AuditReport, type AuditFinding, type AuditFindingId, type AuditSeverity, type AuditCounts,
 } from './audit/report.js';
+export * from './service/measured-start.js';

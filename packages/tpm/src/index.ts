@@ -5,9 +5,11 @@
 
 export { Tpm, type TpmOptions } from './engine/tpm.js';
 export { ALL_COMMANDS } from './commands/index.js';
-export * as commands from './commands/index.js';
+export * as commands from './commands/all.js';
 export * as wire from './wire/types/index.js';
 export * from './wire/constants.js';
+export { TPM_CC } from './wire/command-codes.js';
+export { TPMA_OBJECT } from './wire/attribute-bits.js';
 export { TpmError, describeRc, rcParam, rcHandle, rcSession } from './wire/rc.js';
 export { marshal, unmarshal } from './wire/codec.js';
 
@@ -19,8 +21,8 @@ export { MssimServer, type MssimServerOptions, type MssimTarget } from './transp
 export { MssimTransport, parseMssimUrl } from './transport/mssim-client.js';
 
 export { ManufacturerCa } from './platform/manufacturer-ca.js';
-export { provisionEndorsement } from './platform/endorsement.js';
-export { launch } from './platform/launch.js';
+export { provisionEndorsement, publicKeyOfArea } from './platform/endorsement.js';
+export { launch, type LaunchTarget, type LaunchResult } from './platform/launch.js';
 export { provisionLaunchPolicy, readLaunchPolicy } from './platform/launch-policy.js';
 export { CelLog, CelError, replay } from './platform/cel.js';
 export { StateFile, StateFileError } from './platform/state-file.js';

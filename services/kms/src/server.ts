@@ -13,6 +13,8 @@ import { signedPartsOf } from './http/mount.js';
 import { tenantRoutes } from './features/tenants/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { openApiRoute } from './features/openapi/routes.js';
+import { serviceRoutes } from './features/service/routes.js';
+import type { ServiceState } from './platform/measured-start.js';
 
 export const SERVICE_VERSION = '0.1.0';
 
@@ -20,6 +22,8 @@ export interface ServiceDeps {
   store: Store;
   /** Establishes the principal of a request (default: its request proof, checked against the store). */
   authenticate?: Authenticator;
+  /** The measured start's outcome (absent when running without a host TPM, e.g. in most tests). */
+  service?: ServiceState;
   /** Whole-request limits checked after authorization (default: none). */
   admit?: Admission;
   onInternalError?(err: unknown, requestId: string | undefined): void;
@@ -28,7 +32,13 @@ export interface ServiceDeps {
 
 /** Every route of the service, as data. */
 export function routeTable(deps: ServiceDeps): AnyRoute[] {
-  return [...healthRoutes(deps.store), ...principalRoutes(deps.store), ...tenantRoutes(deps.store), ...auditRoutes(deps.store)];
+  return [
+    ...healthRoutes(deps.store),
+    ...principalRoutes(deps.store),
+    ...tenantRoutes(deps.store),
+    ...auditRoutes(deps.store),
+    ...serviceRoutes(deps.service),
+  ];
 }
 
 /** One app per listener; `layout` groups the planes that share a listener. */

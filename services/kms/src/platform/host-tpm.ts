@@ -1,0 +1,118 @@
+// The service's host TPM: the emulated TPM in this process, its NV kept in the data directory
+// (the default), or an external TPM over the mssim protocol (SEALKEEP_TPM=mssim://host:port —
+// sealkeep-tpm or swtpm). Opening it powers it on and starts it; the service then owns two keys
+// derived from the TPM's seeds, so nothing about them needs storing:
+//   SRK — the storage primary (ECC P-256) in the owner hierarchy; parent of the service root
+//   AK  — a restricted ECDSA P-256 signing primary in the endorsement hierarchy; signs audit
+//         checkpoints (and, later, quotes and certifications)
+//
+// The in-process TPM's platform key (it encrypts the TPM state file) is created beside the data
+// on first start. That protects nothing against whoever reads the data directory; production
+// runs an external TPM whose platform key lives elsewhere.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import {
+  attestationKeyTemplate,
+  commands,
+  InProcessTransport,
+  MssimTransport,
+  openPersistentTpm,
+  password,
+  storageKeyTemplate,
+  TPM_RC,
+  TPM_RH,
+  TPM_SU,
+  TpmClient,
+  TpmError,
+  publicKeyOfArea,
+  type LaunchTarget,
+  type PersistentTpm,
+  type wire,
+} from '@sealkeep/tpm';
+
+export interface HostTpm {
+  client: TpmClient;
+  /** The same transport, with localities and DRTM signals, for the measured launch. */
+  target: LaunchTarget;
+  /** How the TPM is reached, for logs and the measured configuration. */
+  description: string;
+  close(): Promise<void>;
+}
+
+export interface LoadedKey {
+  handle: number;
+  name: Buffer;
+  publicKey: KeyObject;
+}
+
+const NO_PCRS: never[] = [];
+const EMPTY = Buffer.alloc(0);
+
+function platformKeyFor(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'tpm-platform.key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  }
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+async function startup(client: TpmClient): Promise<void> {
+  try {
+    await client.call(commands.Startup, {}, { startupType: TPM_SU.CLEAR });
+  } catch (e) {
+    // An external TPM that another boot already started answers TPM_RC_INITIALIZE.
+    if (!(e instanceof TpmError && e.rc === TPM_RC.INITIALIZE)) throw e;
+  }
+}
+
+/** Open the host TPM: `mssim://host:port`, or null for the in-process TPM under `dataDir`. */
+export async function openHostTpm(opts: { url: string | null; dataDir: string }): Promise<HostTpm> {
+  if (opts.url) {
+    const transport = await MssimTransport.connect(opts.url, { platform: true });
+    const client = new TpmClient(transport);
+    await startup(client);
+    return { client, target: transport, description: opts.url, close: () => transport.close() };
+  }
+  const dir = path.join(opts.dataDir, 'tpm');
+  mkdirSync(dir, { recursive: true });
+  const persistent: PersistentTpm = await openPersistentTpm({
+    path: path.join(dir, 'tpm.state'),
+    counterPath: path.join(opts.dataDir, 'tpm.counter'),
+    platformKey: platformKeyFor(opts.dataDir),
+  });
+  const transport = new InProcessTransport(persistent.tpm);
+  const client = new TpmClient(transport);
+  await startup(client);
+  return {
+    client,
+    target: transport,
+    description: 'in-process',
+    async close() {
+      await client.call(commands.Shutdown, {}, { shutdownType: TPM_SU.CLEAR }).catch(() => {});
+      await persistent.close();
+    },
+  };
+}
+
+async function primary(client: TpmClient, hierarchy: number, template: wire.TPMT_PUBLIC): Promise<LoadedKey> {
+  const r = await client.call(
+    commands.CreatePrimary,
+    { primaryHandle: hierarchy },
+    { inSensitive: { userAuth: EMPTY, data: EMPTY }, inPublic: template, outsideInfo: EMPTY, creationPCR: NO_PCRS },
+    { auth: [password()] },
+  );
+  return { handle: r.objectHandle, name: r.name, publicKey: publicKeyOfArea(r.outPublic) };
+}
+
+/** The storage root key (the same key every start: derived from the owner hierarchy's seed). */
+export const loadSrk = (client: TpmClient) => primary(client, TPM_RH.OWNER, storageKeyTemplate('eccP256'));
+
+/** The attestation key (derived from the endorsement seed: the same key every start). */
+export const loadAk = (client: TpmClient) => primary(client, TPM_RH.ENDORSEMENT, attestationKeyTemplate('eccP256'));
+
+export async function flush(client: TpmClient, handle: number): Promise<void> {
+  await client.call(commands.FlushContext, {}, { flushHandle: handle });
+}
