@@ -48,8 +48,19 @@ export async function appendAudit(trx: Knex.Transaction, actor: AuditActor, even
   return entry;
 }
 
-/** A chain's entries as written, oldest first (JSON Lines for the offline verifier); call in the chain's scope. */
+/**
+ * A chain as written, oldest first, for the offline verifier (JSON Lines): its entries by seq,
+ * each signed checkpoint right after the entry it covers. Call in the chain's scope.
+ */
 export async function exportChain(db: Knex | Knex.Transaction, chainId: string): Promise<string[]> {
-  const rows = await db('audit_entries').where({ chain_id: chainId }).orderBy('seq').select('line');
-  return rows.map((r) => r.line as string);
+  const entries = await db('audit_entries').where({ chain_id: chainId }).orderBy('seq').select('seq', 'line');
+  const checkpoints = await db('audit_checkpoints').where({ chain_id: chainId }).orderBy('seq').select('seq', 'line');
+  const out: string[] = [];
+  let c = 0;
+  for (const e of entries) {
+    out.push(e.line as string);
+    while (c < checkpoints.length && checkpoints[c]!.seq <= e.seq) out.push(checkpoints[c++]!.line as string);
+  }
+  while (c < checkpoints.length) out.push(checkpoints[c++]!.line as string);
+  return out;
 }
