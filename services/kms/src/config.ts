@@ -1,7 +1,22 @@
-// Service configuration from the environment: listeners of each plane and the store.
-// Read once at start; the rest of the service receives a frozen ServiceConfig.
+// Service configuration: a JSON file (SEALKEEP_CONFIG) and the environment, the environment
+// winning. Read once at start; the rest of the service receives a frozen ServiceConfig, and its
+// measured form (measuredConfiguration) goes into PCR 19 at the measured start.
+//
+//   file key            environment                       default
+//   bind                SEALKEEP_BIND                     127.0.0.1
+//   tenant.host/.port   SEALKEEP_TENANT_BIND/_PORT        7410
+//   data.host/.port     SEALKEEP_DATA_BIND/_PORT          7411
+//   admin.host/.port    SEALKEEP_ADMIN_BIND/_PORT         7412
+//   compliance.port     SEALKEEP_COMPLIANCE_BIND/_PORT    shares the admin listener
+//   tpm                 SEALKEEP_TPM                      the in-process TPM (else mssim://host:port)
+//   checkpoint.entries  SEALKEEP_CHECKPOINT_ENTRIES       100  (sign a checkpoint every N entries…)
+//   checkpoint.seconds  SEALKEEP_CHECKPOINT_SECONDS       60   (…or T seconds after the last, if any are new)
+//   logLevel            SEALKEEP_LOG_LEVEL                info
+// The store comes from DATABASE_URL / SEALKEEP_DATA_DIR only (@sealkeep/store).
 
-import { storeConfigFromEnv, dataDirFromEnv, type StoreConfig } from '@sealkeep/store';
+import { readFileSync } from 'node:fs';
+import { storeConfigFromEnv, dataDirFromEnv, describeStoreConfig, type StoreConfig } from '@sealkeep/store';
+import { parseMssimUrl } from '@sealkeep/tpm';
 
 export interface Listener {
   host: string;
@@ -19,34 +34,76 @@ export interface ServiceConfig {
   admin: Listener;
   /** Compliance plane: its own listener, or null to share the admin listener (never the tenant one). */
   compliance: Listener | null;
+  /** The host TPM: an mssim URL, or null for the in-process TPM in the data directory. */
+  tpm: string | null;
+  checkpoint: { entries: number; seconds: number };
   logLevel: string;
 }
 
 export class ConfigError extends Error {}
 
-function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
+type FileListener = { host?: string; port?: number };
+interface ConfigFile {
+  bind?: string;
+  tenant?: FileListener;
+  data?: FileListener;
+  admin?: FileListener;
+  compliance?: FileListener;
+  tpm?: string;
+  checkpoint?: { entries?: number; seconds?: number };
+  logLevel?: string;
+}
+
+const FILE_KEYS = new Set(['bind', 'tenant', 'data', 'admin', 'compliance', 'tpm', 'checkpoint', 'logLevel']);
+
+function readConfigFile(file: string | undefined): ConfigFile {
+  if (!file) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`SEALKEEP_CONFIG ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`SEALKEEP_CONFIG ${file}: expected a JSON object`);
+  const unknown = Object.keys(parsed).filter((k) => !FILE_KEYS.has(k));
+  if (unknown.length) throw new ConfigError(`SEALKEEP_CONFIG ${file}: unknown setting ${unknown.map((k) => `"${k}"`).join(', ')}`);
+  return parsed as ConfigFile;
+}
+
+function integer(name: string, raw: string | number | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name} must be a port number (0-65535), got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return n;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const host = env.SEALKEEP_BIND?.trim() || '127.0.0.1';
-  const listener = (plane: string, fallback: number): Listener => ({
-    host: env[`SEALKEEP_${plane}_BIND`]?.trim() || host,
-    port: port(env, `SEALKEEP_${plane}_PORT`, fallback),
-  });
-  const tenant = listener('TENANT', 7410);
-  const data = listener('DATA', 7411);
-  const admin = listener('ADMIN', 7412);
-  const compliance = env.SEALKEEP_COMPLIANCE_PORT ? listener('COMPLIANCE', 0) : null;
+  const file = readConfigFile(env.SEALKEEP_CONFIG?.trim() || undefined);
+  const host = env.SEALKEEP_BIND?.trim() || file.bind || '127.0.0.1';
+  const listener = (plane: 'tenant' | 'data' | 'admin' | 'compliance', fallback: number): Listener => {
+    const upper = plane.toUpperCase();
+    return {
+      host: env[`SEALKEEP_${upper}_BIND`]?.trim() || file[plane]?.host || host,
+      port: integer(`SEALKEEP_${upper}_PORT`, env[`SEALKEEP_${upper}_PORT`] || file[plane]?.port, fallback, 0, 65535),
+    };
+  };
+  const tenant = listener('tenant', 7410);
+  const data = listener('data', 7411);
+  const admin = listener('admin', 7412);
+  const compliance = env.SEALKEEP_COMPLIANCE_PORT || file.compliance?.port !== undefined ? listener('compliance', 0) : null;
   if (compliance && compliance.port !== 0 && compliance.port === tenant.port) {
     throw new ConfigError('the compliance plane may share the admin listener, never the tenant one');
   }
   const ports = [tenant, data, admin, ...(compliance ? [compliance] : [])].map((l) => l.port).filter((p) => p !== 0);
   if (new Set(ports).size !== ports.length) throw new ConfigError(`each plane needs its own port, got ${ports.join(', ')}`);
+  const tpm = env.SEALKEEP_TPM?.trim() || file.tpm || null;
+  if (tpm) {
+    try {
+      parseMssimUrl(tpm);
+    } catch (e) {
+      throw new ConfigError(`SEALKEEP_TPM: ${(e as Error).message}`);
+    }
+  }
   return Object.freeze({
     dataDir: dataDirFromEnv(env),
     store: storeConfigFromEnv(env),
@@ -54,6 +111,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     data,
     admin,
     compliance,
-    logLevel: env.SEALKEEP_LOG_LEVEL?.trim() || 'info',
+    tpm,
+    checkpoint: Object.freeze({
+      entries: integer('SEALKEEP_CHECKPOINT_ENTRIES', env.SEALKEEP_CHECKPOINT_ENTRIES || file.checkpoint?.entries, 100, 1, 1_000_000),
+      seconds: integer('SEALKEEP_CHECKPOINT_SECONDS', env.SEALKEEP_CHECKPOINT_SECONDS || file.checkpoint?.seconds, 60, 1, 86_400),
+    }),
+    logLevel: env.SEALKEEP_LOG_LEVEL?.trim() || file.logLevel || 'info',
   });
+}
+
+/**
+ * The configuration as the measured start records it (PCR 19): every setting that changes what
+ * the service does, with the store's password redacted. Changing any of it needs an approval.
+ */
+export function measuredConfiguration(config: ServiceConfig): Record<string, unknown> {
+  return {
+    listeners: { tenant: config.tenant, data: config.data, admin: config.admin, compliance: config.compliance },
+    store: describeStoreConfig(config.store),
+    dataDir: config.dataDir,
+    tpm: config.tpm ?? 'in-process',
+    checkpoint: config.checkpoint,
+    logLevel: config.logLevel,
+  };
 }

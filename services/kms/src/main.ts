@@ -1,11 +1,16 @@
-// Process entry point: read configuration, open and migrate the store, listen, and shut down
-// cleanly on SIGINT/SIGTERM. A start-up failure is one line on stderr and a non-zero exit.
+// Process entry point: read configuration, open and migrate the store, open the host TPM and
+// start measured (platform/measured-start.ts: fail closed), sign audit checkpoints, listen, and
+// shut down cleanly on SIGINT/SIGTERM. A start-up failure is one line on stderr and a non-zero exit.
 
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { describeStoreConfig, openStore, StoreOpenError, type Store } from '@sealkeep/store';
-import { ConfigError, loadConfig } from './config.js';
+import { randomUUID } from 'node:crypto';
+import { ConfigError, loadConfig, measuredConfiguration } from './config.js';
+import { openHostTpm } from './platform/host-tpm.js';
+import { measuredStart, StartRefused } from './platform/measured-start.js';
+import { startCheckpointer, TpmCheckpointSigner } from './audit/checkpointer.js';
 import { buildListeners } from './server.js';
 import type { Plane } from './http/route.js';
 import type { Listener } from './config.js';
@@ -17,6 +22,20 @@ async function main(): Promise<void> {
   const applied = await store.migrateLatest();
   log.info({ store: describeStoreConfig(config.store), migrationsApplied: applied.length }, 'store ready');
 
+  const host = await openHostTpm({ url: config.tpm, dataDir: config.dataDir });
+  let started;
+  try {
+    started = await measuredStart(store.db, host, measuredConfiguration(config), randomUUID());
+  } catch (e) {
+    await host.close().catch(() => {});
+    await store.close();
+    throw e;
+  }
+  const { state } = started;
+  log.info({ tpm: host.description, codeDigest: state.measurements.codeDigest, configurationDigest: state.measurements.configurationDigest, root: state.root }, 'measured start');
+  if (state.root === 'uninitialised') log.warn('no operator yet: stop the service, run `sealkeep admin init`, and start it again to create the service root');
+  const checkpointer = startCheckpointer(store.db, new TpmCheckpointSigner(host.client, state.ak), config.checkpoint, (err) => log.error({ err }, 'audit checkpoint failed'));
+
   const layout: Array<[Plane[], Listener]> = [
     [['tenant'], config.tenant],
     [['data'], config.data],
@@ -26,6 +45,7 @@ async function main(): Promise<void> {
   const apps = buildListeners(
     {
       store,
+      service: state,
       onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error'),
       onRequest: (entry) => log.info(entry, 'request'),
     },
@@ -42,6 +62,8 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    await checkpointer.stop();
+    await host.close();
     await store.close();
     process.exit(0);
   };
@@ -50,7 +72,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof StoreOpenError || err instanceof ConfigError;
+  const known = err instanceof StoreOpenError || err instanceof ConfigError || err instanceof StartRefused;
   const listen = (err as NodeJS.ErrnoException)?.code === 'EADDRINUSE';
   if (known || listen) {
     process.stderr.write(`sealkeep: ${(err as Error).message}\n`);

@@ -1,7 +1,9 @@
 // `sealkeep admin init`: create the first cloud-admin, on the machine that runs the service,
 // directly in the service's store (same DATABASE_URL / SEALKEEP_DATA_DIR). A new key pair is
 // made here; only its public half reaches the store; the private half goes to the profile.
-// Refused once a cloud-admin exists: later operators are added through the API.
+// Refused once a cloud-admin exists: later operators are added through the API. The key is
+// ES256 (P-256): the first operator is also the configuration approver the service root is bound
+// to, and the TPM verifies approvals with ECDSA P-256 (TPM2_VerifySignature).
 
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
@@ -12,7 +14,7 @@ export async function adminInit(opts: { name: string; profilePath: string; admin
   const store = await openStore(storeConfigFromEnv());
   try {
     await store.migrateLatest();
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = publicJwk(publicKey);
     const principalId = randomUUID();
     await asProvider(store.db, async (trx) => {

@@ -106,3 +106,65 @@ test('admin init, tenant create, enroll, whoami', { timeout: 180_000 }, async ()
   assert.match(forged.stdout, /FAILED/);
   assert.match(forged.stdout, /seq 2/);
 });
+
+async function startService(extra: NodeJS.ProcessEnv = {}): Promise<{ ready: boolean; exit: Promise<number | null>; stderr: () => string }> {
+  let stderr = '';
+  svc = spawn(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', service], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'pipe'] });
+  svc.stderr!.on('data', (d) => (stderr += d));
+  const exit = new Promise<number | null>((r) => svc!.once('exit', r));
+  let exited = false;
+  void exit.then(() => (exited = true));
+  for (let i = 0; i < 150 && !exited; i++) {
+    if (await fetch(`http://127.0.0.1:${ports.ADMIN}/readyz`).then((r) => r.ok, () => false)) return { ready: true, exit, stderr: () => stderr };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { ready: false, exit, stderr: () => stderr };
+}
+
+async function stopService(): Promise<void> {
+  const s = svc!;
+  svc = undefined;
+  const exited = new Promise((r) => s.once('exit', r));
+  s.kill('SIGTERM');
+  await exited;
+}
+
+test('a changed configuration stops the start until the operator approves it; audit checkpoints verify with the AK pinned', { timeout: 240_000 }, async () => {
+  await stopService();
+  const changed = { SEALKEEP_CHECKPOINT_SECONDS: '30' };
+  const refused = await startService(changed);
+  assert.equal(refused.ready, false);
+  assert.equal(await refused.exit, 2);
+  const lines = refused.stderr().trimEnd().split('\n');
+  assert.equal(lines.length, 1, refused.stderr());
+  assert.match(lines[0]!, /^sealkeep: the service configuration changed: .* is not an approved configuration; .*sealkeep admin approve-configuration/);
+
+  const review = await sealkeep('ops.json', 'admin', 'approve-configuration');
+  assert.equal(review.code, 0, review.stderr);
+  assert.match(review.stdout, /configuration checkpoint\.seconds: 60 → 30/);
+  assert.match(review.stdout, /not approved yet/);
+  assert.equal((await sealkeep('alice.json', 'admin', 'approve-configuration', '--yes')).code, 2, 'only the approver');
+  const approved = await sealkeep('ops.json', 'admin', 'approve-configuration', '--yes');
+  assert.equal(approved.code, 0, approved.stderr);
+  assert.match(approved.stdout, /approved: the service will start under it/);
+
+  const started = await startService(changed);
+  assert.equal(started.ready, true, started.stderr());
+  const akFile = path.join(dir, 'ak.pem');
+  const measured = await sealkeep('alice.json', 'service', 'measurements', '--ak-out', akFile, '--json');
+  assert.equal(measured.code, 0, measured.stderr);
+  const m = JSON.parse(measured.stdout);
+  assert.equal(m.approval.kind, 'signed');
+  assert.equal(m.approval.approvedBy, 'ops');
+  assert.equal(m.configuration.checkpoint.seconds, 30);
+
+  // Stopping signs a last checkpoint over every chain; the officer's export then verifies with no warning.
+  await stopService();
+  await startService(changed);
+  const exportFile = path.join(dir, 'acme-audit-2.jsonl');
+  assert.equal((await sealkeep('alice.json', 'audit', 'export', '--out', exportFile)).code, 0);
+  await stopService();
+  const verified = await sealkeep('alice.json', 'audit', 'verify', exportFile, '--trusted-ak', akFile, '--json');
+  assert.equal(verified.code, 0, verified.stdout);
+  assert.deepEqual(JSON.parse(verified.stdout).findings, []);
+});

@@ -5,7 +5,9 @@
 //   sealkeep enroll --code C --name alice --url http://127.0.0.1:7410
 //   sealkeep whoami [--plane admin|tenant]
 //   sealkeep audit export [--chain ID] --out FILE    the tenant's chain (officer) or any (reviewer)
-//   sealkeep audit verify FILE [--json]              offline: no service, no network
+//   sealkeep audit verify FILE [--trusted-ak AK.pem] offline: no service, no network
+//   sealkeep admin approve-configuration [--yes]     on the service's machine, after a refused start
+//   sealkeep service measurements [--ak-out FILE]    the service's measured launch (and its AK)
 // Global: --profile FILE (default $SEALKEEP_PROFILE or ~/.config/sealkeep/profile.json), --json.
 
 import { generateKeyPairSync } from 'node:crypto';
@@ -14,6 +16,7 @@ import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
 import { selfSignedRequest, signedRequest, SealkeepError } from '../client.js';
 import { defaultProfilePath, loadProfile, profileKey, saveProfile, type Profile } from '../profile.js';
 import { adminInit } from './admin-init.js';
+import { approveConfiguration, describeApproval } from './approve-configuration.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatReport, verifyAuditLog } from '@sealkeep/attestation';
 
@@ -27,7 +30,9 @@ const USAGE = `usage:
   sealkeep enroll --code CODE --name NAME --url TENANT_URL
   sealkeep whoami [--plane admin|tenant|data|compliance]
   sealkeep audit export [--chain ID] --out FILE
-  sealkeep audit verify FILE
+  sealkeep audit verify FILE [--trusted-ak AK.pem]...
+  sealkeep admin approve-configuration [--yes] [--code-digest PREFIX]
+  sealkeep service measurements [--ak-out FILE]
 options: --profile FILE, --json`;
 
 type Out = (value: unknown, text: string) => void;
@@ -47,6 +52,10 @@ async function run(argv: string[], out: Out): Promise<void> {
       'officer-key-thumbprint': { type: 'string' },
       chain: { type: 'string' },
       out: { type: 'string' },
+      yes: { type: 'boolean' },
+      'code-digest': { type: 'string' },
+      'trusted-ak': { type: 'string', multiple: true },
+      'ak-out': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,6 +73,30 @@ async function run(argv: string[], out: Out): Promise<void> {
     if (!values.name) throw new Error('--name is required');
     const p = await adminInit({ name: values.name, profilePath, adminUrl: values['admin-url'] ?? 'http://127.0.0.1:7412' });
     return out({ principalId: p.principalId, profile: profilePath }, `cloud-admin ${p.name} (${p.principalId}); credentials in ${profilePath}`);
+  }
+  if (group === 'admin' && verb === 'approve-configuration') {
+    const r = await approveConfiguration({ profilePath, yes: !!values.yes, ...(values['code-digest'] ? { codeDigest: values['code-digest'] } : {}) });
+    return out(r, describeApproval(r));
+  }
+  if (group === 'service' && verb === 'measurements') {
+    const p = loadProfile(profilePath);
+    const plane = p.role === 'reviewer' ? 'compliance' : p.tenantId ? 'tenant' : 'admin';
+    const r = (await signedRequest(endpoint(p, plane), signer(p), 'GET', '/v1/service/measurements')) as {
+      codeDigest: string;
+      configurationDigest: string;
+      pcrs: Record<string, string>;
+      approval: { kind: string; approvedBy: string | null; approvedAt: string | null } | null;
+      attestationKey: { publicKeyPem: string };
+      tpm: string;
+    };
+    if (values['ak-out']) writeFileSync(values['ak-out'], r.attestationKey.publicKeyPem);
+    const approval = r.approval ? `${r.approval.kind}${r.approval.approvedBy ? ` by ${r.approval.approvedBy}` : ''}${r.approval.approvedAt ? ` at ${r.approval.approvedAt}` : ''}` : 'none (no service root yet)';
+    return out(
+      r,
+      [`code          sha256:${r.codeDigest}`, `configuration sha256:${r.configurationDigest}`, ...Object.entries(r.pcrs).map(([i, v]) => `PCR ${i}        ${v}`), `approval      ${approval}`, `host TPM      ${r.tpm}`]
+        .concat(values['ak-out'] ? [`AK public key written to ${values['ak-out']}`] : [])
+        .join('\n'),
+    );
   }
   if (group === 'tenant' && verb === 'create') {
     if (!arg) throw new Error('tenant name required');
@@ -99,7 +132,8 @@ async function run(argv: string[], out: Out): Promise<void> {
   }
   if (group === 'audit' && verb === 'verify') {
     if (!arg) throw new Error('the export file to verify is required');
-    const report = verifyAuditLog(readFileSync(arg, 'utf8'));
+    const trusted = (values['trusted-ak'] ?? []).map((f) => readFileSync(f, 'utf8'));
+    const report = verifyAuditLog(readFileSync(arg, 'utf8'), trusted.length ? { trustedAkPublicKeysPem: trusted } : {});
     out(report, formatReport(report));
     if (report.findings.some((f) => f.severity !== 'warning')) throw new AuditFailed();
     return;

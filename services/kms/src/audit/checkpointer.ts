@@ -87,7 +87,10 @@ export async function checkpointDueChains(db: Knex, signer: TpmCheckpointSigner,
   return signed;
 }
 
-/** Runs checkpointDueChains every `tickMs` until stopped; a failed pass is reported and retried next tick. */
+/**
+ * Runs checkpointDueChains every `tickMs` until stopped; a failed pass is reported and retried
+ * next tick. Stopping signs a last checkpoint over every chain's uncovered tail.
+ */
 export function startCheckpointer(db: Knex, signer: TpmCheckpointSigner, policy: CheckpointPolicy, onError: (e: unknown) => void, tickMs = 1000): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
@@ -98,6 +101,7 @@ export function startCheckpointer(db: Knex, signer: TpmCheckpointSigner, policy:
     async stop() {
       clearInterval(timer);
       await running;
+      await checkpointDueChains(db, signer, { entries: 1, seconds: 0 }).catch(onError);
     },
   };
 }

@@ -1,0 +1,56 @@
+// Configuration from a JSON file and the environment (the environment wins); bad values are one
+// clear error; the measured form holds every setting and no store password.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, measuredConfiguration } from './config.js';
+
+function withFile(content: unknown, fn: (file: string) => void) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-config-'));
+  try {
+    const file = path.join(dir, 'sealkeep.json');
+    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+    fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('defaults: the four planes on 7410–7412 (compliance shares admin), in-process TPM, checkpoints every 100 entries or 60 s', () => {
+  const c = loadConfig({});
+  assert.deepEqual([c.tenant.port, c.data.port, c.admin.port, c.compliance], [7410, 7411, 7412, null]);
+  assert.equal(c.tpm, null);
+  assert.deepEqual(c.checkpoint, { entries: 100, seconds: 60 });
+});
+
+test('a config file sets listeners, TPM and checkpoints; the environment overrides it', () => {
+  withFile({ bind: '0.0.0.0', tenant: { port: 9410 }, compliance: { port: 9413 }, tpm: 'mssim://tpm:2321', checkpoint: { entries: 10 }, logLevel: 'warn' }, (file) => {
+    const c = loadConfig({ SEALKEEP_CONFIG: file, SEALKEEP_TENANT_PORT: '9999', SEALKEEP_LOG_LEVEL: 'error' });
+    assert.deepEqual(c.tenant, { host: '0.0.0.0', port: 9999 });
+    assert.deepEqual(c.compliance, { host: '0.0.0.0', port: 9413 });
+    assert.equal(c.tpm, 'mssim://tpm:2321');
+    assert.deepEqual(c.checkpoint, { entries: 10, seconds: 60 });
+    assert.equal(c.logLevel, 'error');
+  });
+});
+
+test('bad settings are one clear error each', () => {
+  withFile({ tenant: { port: 1 }, colour: 'blue' }, (file) => assert.throws(() => loadConfig({ SEALKEEP_CONFIG: file }), /unknown setting "colour"/));
+  withFile('{not json', (file) => assert.throws(() => loadConfig({ SEALKEEP_CONFIG: file }), ConfigError));
+  assert.throws(() => loadConfig({ SEALKEEP_CONFIG: '/no/such/file.json' }), /no such file/);
+  assert.throws(() => loadConfig({ SEALKEEP_TPM: 'tcp://x' }), /SEALKEEP_TPM: expected mssim:\/\/host:port/);
+  assert.throws(() => loadConfig({ SEALKEEP_CHECKPOINT_ENTRIES: '0' }), /SEALKEEP_CHECKPOINT_ENTRIES must be an integer from 1/);
+  assert.throws(() => loadConfig({ SEALKEEP_COMPLIANCE_PORT: '7410' }), /never the tenant one/);
+  assert.throws(() => loadConfig({ SEALKEEP_DATA_PORT: '7410' }), /each plane needs its own port/);
+});
+
+test('the measured configuration names every setting and never the store password', () => {
+  const c = loadConfig({ DATABASE_URL: 'postgres://kms:s3cret@db:5432/sealkeep', SEALKEEP_TPM: 'mssim://tpm:2321' });
+  const m = measuredConfiguration(c);
+  assert.deepEqual(Object.keys(m).sort(), ['checkpoint', 'dataDir', 'listeners', 'logLevel', 'store', 'tpm']);
+  assert.doesNotMatch(JSON.stringify(m), /s3cret/);
+  assert.match(JSON.stringify(m), /db:5432/);
+});
