@@ -4,20 +4,21 @@
 
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import { pino } from 'pino';
+import { createLogger } from './logging.js';
 import { describeStoreConfig, openStore, StoreOpenError, type Store } from '@sealkeep/store';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, loadConfig, measuredConfiguration } from './config.js';
 import { openHostTpm } from './platform/host-tpm.js';
 import { measuredStart, StartRefused } from './platform/measured-start.js';
 import { startCheckpointer, TpmCheckpointSigner } from './audit/checkpointer.js';
+import { purgeExpiredProofs } from './auth/request-proof.js';
 import { buildListeners } from './server.js';
 import type { Plane } from './http/route.js';
 import type { Listener } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = pino({ name: 'sealkeep-kms', level: config.logLevel });
+  const log = createLogger(config.logLevel);
   const store: Store = await openStore(config.store);
   const applied = await store.migrateLatest();
   log.info({ store: describeStoreConfig(config.store), migrationsApplied: applied.length }, 'store ready');
@@ -34,6 +35,9 @@ async function main(): Promise<void> {
   const { state } = started;
   log.info({ tpm: host.description, codeDigest: state.measurements.codeDigest, configurationDigest: state.measurements.configurationDigest, root: state.root }, 'measured start');
   if (state.root === 'uninitialised') log.warn('no operator yet: stop the service, run `sealkeep admin init`, and start it again to create the service root');
+  // The replay cache only needs a proof's id while the proof could still be accepted.
+  const purge = setInterval(() => void purgeExpiredProofs(store.db).catch((err) => log.error({ err }, 'replay-cache purge failed')), 60_000);
+  purge.unref();
   const checkpointer = startCheckpointer(store.db, new TpmCheckpointSigner(host.client, state.ak), config.checkpoint, (err) => log.error({ err }, 'audit checkpoint failed'));
 
   const layout: Array<[Plane[], Listener]> = [
@@ -62,6 +66,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    clearInterval(purge);
     await checkpointer.stop();
     await host.close();
     await store.close();
