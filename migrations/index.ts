@@ -7,6 +7,7 @@ import * as m0001 from './0001_tenants.js';
 import * as m0002 from './0002_principals.js';
 import * as m0003 from './0003_audit.js';
 import * as m0004 from './0004_row_level_security.js';
+import * as m0005 from './0005_quotas.js';
 import * as m0006 from './0006_service_root.js';
 
 export interface Migration {
@@ -20,6 +21,7 @@ export const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['0002_principals', m0002],
   ['0003_audit', m0003],
   ['0004_row_level_security', m0004],
+  ['0005_quotas', m0005],
   ['0006_service_root', m0006],
 ];
 

@@ -13,6 +13,7 @@ import { measuredStart, StartRefused } from './platform/measured-start.js';
 import { startCheckpointer, TpmCheckpointSigner } from './audit/checkpointer.js';
 import { purgeExpiredProofs } from './auth/request-proof.js';
 import { buildListeners } from './server.js';
+import { deriveTokenKey } from './auth/token-key.js';
 import type { Plane } from './http/route.js';
 import type { Listener } from './config.js';
 
@@ -50,6 +51,9 @@ async function main(): Promise<void> {
     {
       store,
       service: state,
+      // Delegation tokens are signed with a key derived from the root, so every node that
+      // unsealed the same root accepts them; uninitialised, the process signs with its own.
+      ...(started.root ? { tokenKey: deriveTokenKey(started.root) } : {}),
       onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error'),
       onRequest: (entry) => log.info(entry, 'request'),
     },

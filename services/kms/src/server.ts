@@ -12,7 +12,14 @@ import { verifyRequestProof } from './auth/request-proof.js';
 import { signedPartsOf } from './http/mount.js';
 import { tenantRoutes } from './features/tenants/routes.js';
 import { auditRoutes } from './audit/routes.js';
+import { metricsRoutes } from './features/metrics/routes.js';
+import { ServiceMetrics } from './features/metrics/service-metrics.js';
 import { openApiRoute } from './features/openapi/routes.js';
+import { quotaRoutes } from './features/quotas/routes.js';
+import { createRateLimiter } from './features/quotas/rate-limit.js';
+import { tokenRoutes } from './features/tokens/routes.js';
+import { ephemeralTokenKey, type TokenKey } from './auth/token-key.js';
+import { withDelegation } from './auth/delegation.js';
 import { serviceRoutes } from './features/service/routes.js';
 import type { ServiceState } from './platform/measured-start.js';
 
@@ -24,10 +31,14 @@ export interface ServiceDeps {
   authenticate?: Authenticator;
   /** The measured start's outcome (absent when running without a host TPM, e.g. in most tests). */
   service?: ServiceState;
-  /** Whole-request limits checked after authorization (default: none). */
-  admit?: Admission;
+  /** Whole-request limits checked after authorization (default: each tenant's operations per second, features/quotas/rate-limit.ts; false: none). */
+  admit?: Admission | false;
+  /** Signs and verifies delegation tokens (auth/token-key.ts: derived from the unsealed root). */
+  tokenKey?: TokenKey;
   onInternalError?(err: unknown, requestId: string | undefined): void;
   onRequest?(entry: RequestLogEntry): void;
+  /** The metrics registry GET /metrics serves (default: one per buildListeners call, shared by its listeners). */
+  metrics?: ServiceMetrics;
 }
 
 /** Every route of the service, as data. */
@@ -37,16 +48,26 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...principalRoutes(deps.store),
     ...tenantRoutes(deps.store),
     ...auditRoutes(deps.store),
+    ...metricsRoutes(deps.metrics ?? new ServiceMetrics()),
+    ...quotaRoutes(deps.store),
     ...serviceRoutes(deps.service),
+    ...tokenRoutes(deps.store, deps.tokenKey ?? ephemeralTokenKey()),
   ];
 }
 
 /** One app per listener; `layout` groups the planes that share a listener. */
-export function buildListeners(deps: ServiceDeps, layout: readonly (readonly Plane[])[]): Express[] {
-  const routes = routeTable(deps);
-  const authenticate: Authenticator =
+export function buildListeners(given: ServiceDeps, layout: readonly (readonly Plane[])[]): Express[] {
+  // A process without its unsealed root (a test, a tool) signs with a key of its own: its
+  // delegation tokens are good only to these listeners, while the process lives.
+  const deps = { ...given, tokenKey: given.tokenKey ?? ephemeralTokenKey() };
+  const metrics = deps.metrics ?? new ServiceMetrics();
+  const routes = routeTable({ ...deps, metrics });
+  const observeRequest = metrics.requestObserver(routes);
+  const proven: Authenticator =
     deps.authenticate ??
     ((req) => verifyRequestProof(deps.store.db, signedPartsOf(req)));
+  const authenticate = withDelegation(proven, deps.store.db, deps.tokenKey);
+  const admit = deps.admit ?? createRateLimiter(deps.store);
   const onInternalError = deps.onInternalError ?? (() => {});
   return layout.map((planes) =>
     mountListener({
@@ -54,8 +75,11 @@ export function buildListeners(deps: ServiceDeps, layout: readonly (readonly Pla
       routes: [...routes, openApiRoute(routes, planes, SERVICE_VERSION)],
       authenticate,
       onInternalError,
-      ...(deps.admit ? { admit: deps.admit } : {}),
-      ...(deps.onRequest ? { onRequest: deps.onRequest } : {}),
+      ...(admit ? { admit } : {}),
+      onRequest: (entry: RequestLogEntry) => {
+        observeRequest(entry);
+        deps.onRequest?.(entry);
+      },
     }),
   );
 }

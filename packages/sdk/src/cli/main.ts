@@ -8,6 +8,7 @@
 //   sealkeep audit verify FILE [--trusted-ak AK.pem] offline: no service, no network
 //   sealkeep admin approve-configuration [--yes]     on the service's machine, after a refused start
 //   sealkeep service measurements [--ak-out FILE]    the service's measured launch (and its AK)
+//   sealkeep token grant|exchange …                  delegation by token exchange (token.ts)
 // Global: --profile FILE (default $SEALKEEP_PROFILE or ~/.config/sealkeep/profile.json), --json.
 
 import { generateKeyPairSync } from 'node:crypto';
@@ -17,6 +18,7 @@ import { selfSignedRequest, signedRequest, SealkeepError } from '../client.js';
 import { defaultProfilePath, loadProfile, profileKey, saveProfile, type Profile } from '../profile.js';
 import { adminInit } from './admin-init.js';
 import { approveConfiguration, describeApproval } from './approve-configuration.js';
+import { tokenCommand, TOKEN_OPTIONS, TOKEN_USAGE } from './token.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatReport, verifyAuditLog } from '@sealkeep/attestation';
 
@@ -33,6 +35,7 @@ const USAGE = `usage:
   sealkeep audit verify FILE [--trusted-ak AK.pem]...
   sealkeep admin approve-configuration [--yes] [--code-digest PREFIX]
   sealkeep service measurements [--ak-out FILE]
+${TOKEN_USAGE}
 options: --profile FILE, --json`;
 
 type Out = (value: unknown, text: string) => void;
@@ -57,6 +60,7 @@ async function run(argv: string[], out: Out): Promise<void> {
       'trusted-ak': { type: 'string', multiple: true },
       'ak-out': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      ...TOKEN_OPTIONS,
     },
   });
   const profilePath = values.profile ?? defaultProfilePath();
@@ -69,6 +73,7 @@ async function run(argv: string[], out: Out): Promise<void> {
   };
 
   if (values.help || !group) return out(null, USAGE);
+  if (group === 'token') return tokenCommand(verb, loadProfile(profilePath), values, out);
   if (group === 'admin' && verb === 'init') {
     if (!values.name) throw new Error('--name is required');
     const p = await adminInit({ name: values.name, profilePath, adminUrl: values['admin-url'] ?? 'http://127.0.0.1:7412' });

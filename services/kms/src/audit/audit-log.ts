@@ -25,6 +25,13 @@ export interface AuditEvent {
   details?: Record<string, AuditDetailValue>;
 }
 
+const committed = { tenant: 0, provider: 0 };
+
+/** Entries whose transaction committed since the process started, by kind of chain (for metrics: no tenant named). */
+export function auditEntriesCommitted(): Readonly<typeof committed> {
+  return committed;
+}
+
 export async function appendAudit(trx: Knex.Transaction, actor: AuditActor, event: AuditEvent): Promise<AuditEntry> {
   const chainId = event.tenantId ?? PROVIDER_CHAIN;
   await trx('audit_chains').insert({ chain_id: chainId, tenant_id: event.tenantId, seq: 0, head_hash: GENESIS_HASH }).onConflict('chain_id').ignore();
@@ -45,6 +52,9 @@ export async function appendAudit(trx: Knex.Transaction, actor: AuditActor, even
   );
   await trx('audit_entries').insert({ chain_id: chainId, seq: entry.seq, tenant_id: event.tenantId, line: canonicalize(entry) });
   await trx('audit_chains').where({ chain_id: chainId }).update({ seq: entry.seq, head_hash: entry.hash });
+  let outermost = trx;
+  while (outermost.parentTransaction) outermost = outermost.parentTransaction;
+  outermost.executionPromise.then(() => void committed[event.tenantId === null ? 'provider' : 'tenant']++, () => {});
   return entry;
 }
 

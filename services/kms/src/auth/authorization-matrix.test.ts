@@ -54,9 +54,10 @@ test('every route × every role × own and other tenant answers as the permissio
       for (const target of scoped ? (['own', 'other'] as const) : (['own'] as const)) {
         const url = urlFor(route.path, target === 'own' ? own : other);
         const who = principals.get(role)!;
-        const body = route.body ? '{}' : undefined;
+        const form = route.bodyType === 'form';
+        const body = route.body ? (form ? 'grant_type=' : '{}') : undefined;
         let req = request(apps[route.plane]!)[route.method](url).set('authorization', authorizationHeader({ key: who.key, principalId: who.id, method: route.method, url, ...(body ? { body } : {}) }));
-        if (body) req = req.set('content-type', 'application/json').send(body);
+        if (body) req = req.set('content-type', form ? 'application/x-www-form-urlencoded' : 'application/json').send(body);
         const res = await req;
         calls++;
         const allowed = roleHolds(role, route.permission) && !(TENANT_ROLES.has(role) && target === 'other');

@@ -9,20 +9,24 @@ export type Role = (typeof ROLES)[number];
 export const TENANT_ROLES: ReadonlySet<Role> = new Set(['tenant-admin', 'tenant-user', 'delegate']);
 
 export const PERMISSIONS = {
-  // Unauthenticated: liveness, readiness and the API description.
+  // Unauthenticated: liveness, readiness, the API description and metrics (aggregates only, admin plane).
   'public': [],
   // Admin plane — the provider's operators.
   'tenant.create': ['cloud-admin'],
   'tenant.list': ['cloud-admin'],
   'quota.set': ['cloud-admin'],
+  'quota.read': ['cloud-admin', 'tenant-admin'],
+  'operator.enroll': ['cloud-admin'],
+  'operator.read': ['cloud-admin'],
+  'operator.revoke': ['cloud-admin'],
   'host.register': ['cloud-admin'],
   'host.approve-launch': ['cloud-admin'],
   'service.approve-configuration': ['cloud-admin'],
-  'metrics.read': ['cloud-admin'],
   'audit.read-metadata': ['cloud-admin', 'reviewer'],
   // Tenant plane — the tenant's security officer and users.
   'principal.enroll': ['tenant-admin'],
   'principal.revoke': ['tenant-admin'],
+  'principal.read': ['tenant-admin'],
   'key.import': ['tenant-admin'],
   'key.generate': ['tenant-admin'],
   'key.rotate': ['tenant-admin'],
@@ -34,7 +38,7 @@ export const PERMISSIONS = {
   'policy.write': ['tenant-admin'],
   'vm.register': ['tenant-user', 'delegate'],
   'audit.read-tenant': ['tenant-admin'],
-  'token.exchange': ['delegate'],
+  'token.exchange': ['delegate', 'hypervisor'],
   // Data plane — hypervisor adapters.
   'block.crypt': ['hypervisor'],
   'vm.measure': ['hypervisor'],

@@ -51,7 +51,8 @@ describe('request proofs', () => {
 
   test('a good proof authenticates its principal, once', async () => {
     const req = signed();
-    assert.deepEqual(await verifyRequestProof(store.db, req), { id: alice.id, name: 'alice', role: 'tenant-admin', tenantId });
+    const keyThumbprint = jwkThumbprint(publicJwk(alice.keys.publicKey));
+    assert.deepEqual(await verifyRequestProof(store.db, req), { id: alice.id, name: 'alice', role: 'tenant-admin', tenantId, keyThumbprint });
     assert.match(await refusal(req), /already used \(replay\)/);
   });
 

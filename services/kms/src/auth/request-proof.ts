@@ -6,7 +6,7 @@
 import { createHash, type JsonWebKey } from 'node:crypto';
 import type { Knex } from 'knex';
 import { asSystem, inScope } from '@sealkeep/store';
-import { decodeJws, importPublicJwk, JwsError, publicJwk, verifyJws, type DecodedJws } from '@sealkeep/crypto';
+import { decodeJws, importPublicJwk, JwsError, jwkThumbprint, publicJwk, verifyJws, type DecodedJws } from '@sealkeep/crypto';
 import { Problem } from '../http/problems.js';
 import type { Principal } from '../http/mount.js';
 import { findPrincipal } from '../features/principals/store.js';
@@ -90,7 +90,8 @@ export async function verifyRequestProof(db: Knex, req: ProofRequest, now = new 
       .returning('jti'),
   );
   if (inserted.length === 0) refuse('this proof was already used (replay)');
-  return { id: principal.principal_id, name: principal.name, role: principal.role, tenantId: principal.tenant_id };
+  const keyThumbprint = jwkThumbprint(principal.public_jwk);
+  return { id: principal.principal_id, name: principal.name, role: principal.role, tenantId: principal.tenant_id, keyThumbprint };
 }
 
 /**

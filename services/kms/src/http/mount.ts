@@ -1,6 +1,7 @@
 // Turning a plane's route table into an express app. Every request goes through the same steps:
-//   request id → route match (404 / 405) → body parse with the route's size limit (413, 400, 415)
-//   → authenticate (401) → authorize against the permission table and the tenant (403)
+//   request id → route match (404 / 405) → body parse (JSON or form) with the route's size limit
+//   (413, 400, 415) → authenticate (401; a Sealkeep-Delegation token joins the principal)
+//   → authorize against the permission table, the tenant and a delegation's tenant and scope (403)
 //   → admission (429: per-tenant operation rates)
 //   → validate params, query and body (400 with the failing paths) → handler → JSON response.
 // Handlers see only validated input; errors become RFC 9457 problems (problems.ts).
@@ -8,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { z } from 'zod';
-import { roleHolds, TENANT_ROLES, type Role } from '../auth/permissions.js';
+import { roleHolds, TENANT_ROLES, type Permission, type Role } from '../auth/permissions.js';
 import { Problem, problemHandler } from './problems.js';
 import type { ProofRequest } from '../auth/request-proof.js';
 import type { AuditActor } from '../audit/audit-log.js';
@@ -22,6 +23,20 @@ export interface Principal {
   role: Role;
   /** The tenant a tenant-role principal belongs to; null for provider-side roles. */
   tenantId: string | null;
+  /** RFC 7638 thumbprint of the key that signed this request's proof (delegation tokens are bound to it). */
+  keyThumbprint?: string;
+  /** Present when the request acts on behalf of another principal (a Sealkeep-Delegation token). */
+  delegation?: Delegation;
+}
+
+/** A delegated request: whom it acts for, through whom, and within what. */
+export interface Delegation {
+  /** The subject's tenant; the request acts in it and nowhere else. */
+  tenantId: string;
+  /** Labels, subject first, then every hop in order; the caller (the token's holder) is last. */
+  chain: readonly string[];
+  /** The permissions the token is limited to; null when its subject set no scope. */
+  scope: readonly Permission[] | null;
 }
 
 /** Establishes the principal of a request from its proof; null when it carries none. */
@@ -77,7 +92,7 @@ export function principalLabel(p: Pick<Principal, 'name' | 'role'>): string {
 
 function actorOf(p: Principal, plane: Plane, requestId: string): AuditActor {
   const label = principalLabel(p);
-  return { plane, principal: label, actorChain: [label], requestId };
+  return { plane, principal: label, actorChain: p.delegation ? [...p.delegation.chain] : [label], requestId };
 }
 
 /** What a request proof covers: method, path and query as sent, the body exactly as received. */
@@ -104,14 +119,43 @@ function targetTenant(req: Request): string | undefined {
   return typeof req.params.tenantId === 'string' ? req.params.tenantId : undefined;
 }
 
+/**
+ * A delegated request acts only in its subject's tenant (a tenant-role holder only when that is
+ * its own), and only with permissions inside the token's scope, when it has one.
+ */
+function authorizeDelegation(route: AnyRoute, principal: Principal, delegation: Delegation, tenant: string | undefined): void {
+  if (TENANT_ROLES.has(principal.role) && principal.tenantId !== delegation.tenantId) {
+    throw new Problem('forbidden', "the delegation is for another tenant than its holder's");
+  }
+  if (tenant !== undefined && tenant !== delegation.tenantId) throw new Problem('forbidden', "the resource is outside the delegation's tenant");
+  if (delegation.scope && !delegation.scope.includes(route.permission)) throw new Problem('forbidden', `the delegation's scope does not include ${route.permission}`);
+}
+
 function authorize(route: AnyRoute, principal: Principal | null, req: Request): void {
   if (route.permission === 'public') return;
   if (!principal) throw new Problem('unauthenticated');
   if (!roleHolds(principal.role, route.permission)) throw new Problem('forbidden', `${principal.role} may not ${route.permission}`);
   const tenant = targetTenant(req);
+  if (principal.delegation) return authorizeDelegation(route, principal, principal.delegation, tenant);
   if (TENANT_ROLES.has(principal.role) && tenant !== undefined && tenant !== principal.tenantId) {
     throw new Problem('forbidden', 'the resource belongs to another tenant');
   }
+}
+
+/** The media type each body type is sent as. */
+const MEDIA_TYPES = { json: 'application/json', form: 'application/x-www-form-urlencoded' } as const;
+/** Form bodies are OAuth requests with a handful of parameters; more is refused (413). */
+const MAX_FORM_PARAMETERS = 32;
+
+/** The route's body parser, size-limited; it keeps the raw bytes, which the request proof covers. */
+function bodyParser(route: AnyRoute) {
+  const limit = route.maxBody ?? DEFAULT_MAX_BODY;
+  const verify = (req: unknown, _res: unknown, buf: Buffer) => {
+    (req as { rawBody: Buffer }).rawBody = buf;
+  };
+  return route.bodyType === 'form'
+    ? express.urlencoded({ limit, extended: false, parameterLimit: MAX_FORM_PARAMETERS, type: () => true, verify })
+    : express.json({ limit, strict: true, type: () => true, verify });
 }
 
 export function mountListener(opts: ListenerOptions): Express {
@@ -142,17 +186,11 @@ export function mountListener(opts: ListenerOptions): Express {
 
   const routes = opts.routes.filter((r) => opts.planes.includes(r.plane));
   for (const route of routes) {
-    const parseBody = express.json({
-      limit: route.maxBody ?? DEFAULT_MAX_BODY,
-      strict: true,
-      type: () => true,
-      verify: (req, _res, buf) => {
-        (req as unknown as { rawBody: Buffer }).rawBody = buf;
-      },
-    });
+    const parseBody = bodyParser(route);
+    const mediaType = MEDIA_TYPES[route.bodyType ?? 'json'];
     app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
       if (!route.body) return next();
-      if (!req.is('application/json')) return next(new Problem('unsupported-media-type'));
+      if (!req.is(mediaType)) return next(new Problem('unsupported-media-type', `this route takes ${mediaType}`));
       parseBody(req, res, next);
     }, async (req: Request, res: Response, next: NextFunction) => {
       res.locals.route = route.path;
@@ -161,7 +199,7 @@ export function mountListener(opts: ListenerOptions): Express {
         const principal = route.permission === 'public' ? null : await opts.authenticate(req);
         if (principal) res.locals.principal = principalLabel(principal);
         authorize(route, principal, req);
-        if (principal && opts.admit) await opts.admit(principal, route, targetTenant(req) ?? principal.tenantId ?? undefined);
+        if (principal && opts.admit) await opts.admit(principal, route, targetTenant(req) ?? principal.delegation?.tenantId ?? principal.tenantId ?? undefined);
         const input = {
           params: validate(route.params, req.params, 'params'),
           query: validate(route.query, req.query, 'query'),
@@ -172,7 +210,9 @@ export function mountListener(opts: ListenerOptions): Express {
           signed: signedPartsOf(req),
         };
         const result = await route.handler(input);
-        res.status(route.status ?? 200).json(result ?? {});
+        if (route.responseHeaders) res.set(route.responseHeaders);
+        if (route.produces && typeof result === 'string') res.status(route.status ?? 200).type(route.produces).send(result);
+        else res.status(route.status ?? 200).json(result ?? {});
       } catch (err) {
         next(err);
       }

@@ -51,7 +51,7 @@ export function openApiDocument(routes: readonly AnyRoute[], planes: readonly Pl
       'x-sealkeep-permission': r.permission,
       'x-sealkeep-roles': PERMISSIONS[r.permission],
       parameters: parameters(r),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { [r.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: jsonSchema(r.body) } } } } : {}),
       responses: {
         [status]: { description: 'success', content: { 'application/json': { schema: r.response ? jsonSchema(r.response) : {} } } },
         ...Object.fromEntries(

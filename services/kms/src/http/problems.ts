@@ -8,8 +8,10 @@ export const PROBLEM_BASE = 'https://sealkeep.dev/problems/';
 
 /** The catalogue: slug → status and title. A slug, once released, never changes meaning. */
 export const PROBLEMS = {
-  'malformed-request': { status: 400, title: 'The request body is not valid JSON' },
+  'malformed-request': { status: 400, title: 'The request body cannot be parsed' },
   'validation-failed': { status: 400, title: 'The request does not match the schema' },
+  // Token exchange (RFC 8693); the `error` extension carries the OAuth error code (RFC 6749 §5.2).
+  'token-exchange-refused': { status: 400, title: 'The token exchange was refused' },
   unauthenticated: { status: 401, title: 'No valid request proof was presented' },
   forbidden: { status: 403, title: 'The principal may not perform this action' },
   'enrollment-refused': { status: 403, title: 'The enrollment code is unknown, already used or expired' },
@@ -17,7 +19,7 @@ export const PROBLEMS = {
   'method-not-allowed': { status: 405, title: 'The resource does not support this method' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
   'payload-too-large': { status: 413, title: 'The request body is larger than this route accepts' },
-  'unsupported-media-type': { status: 415, title: 'The request body must be application/json' },
+  'unsupported-media-type': { status: 415, title: 'The request body is not of the media type this route takes' },
   'quota-exceeded': { status: 429, title: 'A tenant limit was reached' },
   'rate-limited': { status: 429, title: 'Too many operations per second' },
   internal: { status: 500, title: 'The service failed to complete the request' },
@@ -63,6 +65,7 @@ function fromBodyParser(err: { type?: string; status?: number }): Problem | null
     case 'entity.parse.failed':
       return new Problem('malformed-request');
     case 'entity.too.large':
+    case 'parameters.too.many':
       return new Problem('payload-too-large');
     case 'encoding.unsupported':
     case 'charset.unsupported':

@@ -11,6 +11,7 @@ import type { AuditActor } from '../audit/audit-log.js';
 export const PLANE_NAMES = ['tenant', 'data', 'admin', 'compliance'] as const;
 export type Plane = (typeof PLANE_NAMES)[number];
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+export type BodyType = 'json' | 'form';
 
 /** What a handler is given: validated input and the request's context. */
 export interface HandlerInput<P, Q, B> {
@@ -20,7 +21,10 @@ export interface HandlerInput<P, Q, B> {
   requestId: string;
   /** The authenticated caller; null only on public routes. */
   principal: Principal | null;
-  /** Who acts, for the audit entry written with the change; null only on public routes. */
+  /**
+   * Who acts, for the audit entry written with the change; null only on public routes. On a
+   * delegated request (`principal.delegation`) its actorChain is the whole chain, subject first.
+   */
   actor: AuditActor | null;
   /** The request as a proof covers it (for routes that check a proof of their own, e.g. enrollment). */
   signed: ProofRequest;
@@ -40,8 +44,18 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   response?: z.ZodType;
   /** Success status (default 200; 201 for creations, 202 for accepted work). */
   status?: number;
-  /** Largest JSON body accepted (default 64 KiB). */
+  /** Media type of a text answer (the handler returns a string), e.g. the Prometheus exposition format; default JSON. */
+  produces?: string;
+  /** Largest body accepted (default 64 KiB). */
   maxBody?: number;
+  /**
+   * How the body is sent: `json` (application/json, the default) or `form`
+   * (application/x-www-form-urlencoded, for OAuth endpoints such as token exchange). Either way
+   * the request proof covers the body's bytes exactly as received.
+   */
+  bodyType?: BodyType;
+  /** Headers set on a success response (e.g. `cache-control: no-store` for issued tokens). */
+  responseHeaders?: Readonly<Record<string, string>>;
   handler(input: HandlerInput<P, Q, B>): Promise<unknown> | unknown;
 }
 

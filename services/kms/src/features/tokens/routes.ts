@@ -1,0 +1,45 @@
+// The token endpoint: POST /v1/token, OAuth 2.0 Token Exchange (RFC 8693) with a form body, on
+// the tenant plane (delegates) and the data plane (hypervisor adapters).
+
+import { z } from 'zod';
+import type { Store } from '@sealkeep/store';
+import type { TokenKey } from '../../auth/token-key.js';
+import { route } from '../../http/route.js';
+import { ACCESS_TOKEN_TYPE, exchangeToken, JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './exchange.js';
+import { LABEL } from './service-token.js';
+
+const ExchangeForm = z.strictObject({
+  grant_type: z.string().max(128).describe(TOKEN_EXCHANGE_GRANT),
+  subject_token: z.string().min(1).max(8192).describe("A user's grant (sealkeep-grant+jwt) or a delegation token from the previous hop"),
+  subject_token_type: z.string().max(128).describe(`${JWT_TOKEN_TYPE} for a grant, ${ACCESS_TOKEN_TYPE} for a delegation token`),
+  scope: z.string().max(1024).optional().describe('Space-separated permission names; may only narrow the subject token\'s scope'),
+  next_actor: z.string().regex(LABEL, 'a principal label such as hv:vpxuser@host-07').optional().describe('Who may exchange the issued token for the next hop (its may_act)'),
+  requested_token_type: z.string().max(128).optional().describe(`Only ${JWT_TOKEN_TYPE}`),
+});
+
+const ExchangeResponse = z.object({
+  access_token: z.string(),
+  issued_token_type: z.literal(JWT_TOKEN_TYPE),
+  token_type: z.literal('N_A'),
+  expires_in: z.number().int(),
+  scope: z.string().optional(),
+});
+
+export function tokenRoutes(store: Store, key: TokenKey) {
+  return (['tenant', 'data'] as const).map((plane) =>
+    route({
+      method: 'post',
+      path: '/v1/token',
+      plane,
+      permission: 'token.exchange',
+      summary: "Token exchange (RFC 8693): a user's grant or a previous hop's delegation token for a delegation token bound to the caller's key",
+      bodyType: 'form',
+      body: ExchangeForm,
+      response: ExchangeResponse,
+      maxBody: 16 * 1024,
+      // RFC 6749 §5.1: responses carrying tokens are not cached.
+      responseHeaders: { 'cache-control': 'no-store' },
+      handler: ({ body, principal, actor }) => exchangeToken(store.db, key, principal!, actor!, body),
+    }),
+  );
+}
