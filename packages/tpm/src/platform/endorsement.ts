@@ -19,13 +19,20 @@ import { eccPublicKeyObject } from '../crypto/ecc.js';
 import { GetCapability } from '../commands/capability/index.js';
 import { CreatePrimary } from '../commands/hierarchy/index.js';
 import { FlushContext } from '../commands/context/index.js';
-import { NV_DefineSpace, NV_UndefineSpace, NV_Write } from '../commands/nv/index.js';
+import { NV_DefineSpace, NV_Read, NV_ReadPublic, NV_UndefineSpace, NV_Write } from '../commands/nv/index.js';
+import { attestationKeyTemplate } from '../client/templates.js';
 import type { IssuedCertificate, ManufacturerCa } from './manufacturer-ca.js';
 import { tcgId, type TpmIdentity, type TpmSpecification } from './ek-certificate.js';
 
 /** The EK Credential Profile's low-range NV indices for the default EKs' certificates. */
 export const EK_CERT_INDEX = { rsa2048: 0x01c00002, eccP256: 0x01c0000a } as const;
 export type EkAlgorithm = keyof typeof EK_CERT_INDEX;
+
+/**
+ * Where the manufacturer stores the attestation key's certificate (ak-certificate.ts): Sealkeep's
+ * choice, in the TPM manufacturer's range beside the EK certificates, with the same attributes.
+ */
+export const AK_CERT_INDEX = 0x01c00100;
 
 /** The attributes a platform gives an EK certificate index at definition (WRITTEN comes with the write). */
 export const EK_CERT_NV_ATTRIBUTES =
@@ -142,4 +149,48 @@ export async function provisionEndorsement(target: Tpm | TpmClient, ca: Manufact
     return { nvIndex: EK_CERT_INDEX[alg], publicKey, certificate };
   };
   return { rsa2048: await provision('rsa2048'), eccP256: await provision('eccP256') };
+}
+
+export interface ProvisionedAk {
+  nvIndex: number;
+  /** The AK's public key: the restricted ECDSA P-256 primary of attestationKeyTemplate('eccP256'). */
+  publicKey: KeyObject;
+  certificate: IssuedCertificate;
+}
+
+/**
+ * Certify the TPM's attestation key beside its ECC EK certificate (the IAK model): the AK is the
+ * endorsement hierarchy's primary of attestationKeyTemplate('eccP256'), the same key every time
+ * it is created; its certificate goes to NV at AK_CERT_INDEX. Run after provisionEndorsement.
+ */
+export async function provisionAttestationKey(target: Tpm | TpmClient, ca: ManufacturerCa, opts: EndorsementOptions = {}): Promise<ProvisionedAk> {
+  const client = target instanceof Tpm ? new TpmClient(new InProcessTransport(target)) : target;
+  const { tpm, nvBufferMax } = await describeTpm(client);
+  const ekCertificate = await readNvCertificate(client, EK_CERT_INDEX.eccP256);
+  if (!ekCertificate) throw new Error('the TPM has no ECC EK certificate to bind its AK certificate to; provision the endorsement first');
+  const ak = await client.call(
+    CreatePrimary,
+    { primaryHandle: TPM_RH.ENDORSEMENT },
+    { inSensitive: { userAuth: Buffer.alloc(0), data: Buffer.alloc(0) }, inPublic: attestationKeyTemplate('eccP256'), outsideInfo: Buffer.alloc(0), creationPCR: [] },
+    { auth: [password(opts.endorsementAuth ?? Buffer.alloc(0))] },
+  );
+  await client.call(FlushContext, {}, { flushHandle: ak.objectHandle });
+  const publicKey = publicKeyOfArea(ak.outPublic);
+  const certificate = ca.issueAkCertificate({ akPublicKey: publicKey, ekCertificate, tpm });
+  await storeEkCertificate(client, AK_CERT_INDEX, certificate.der, { ...(opts.platformAuth ? { platformAuth: opts.platformAuth } : {}), chunk: nvBufferMax });
+  return { nvIndex: AK_CERT_INDEX, publicKey, certificate };
+}
+
+/** A certificate the manufacturer stored in NV (owner-readable), or null when the index is not defined. */
+export async function readNvCertificate(client: TpmClient, nvIndex: number, ownerAuth: Buffer = Buffer.alloc(0)): Promise<Buffer | null> {
+  if (!(await nvIndexDefined(client, nvIndex))) return null;
+  const { nvPublic } = await client.call(NV_ReadPublic, { nvIndex }, {});
+  const { nvBufferMax } = await describeTpm(client);
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset < nvPublic.dataSize; offset += nvBufferMax) {
+    const size = Math.min(nvBufferMax, nvPublic.dataSize - offset);
+    const { data } = await client.call(NV_Read, { authHandle: TPM_RH.OWNER, nvIndex }, { size, offset }, { auth: [password(ownerAuth)] });
+    parts.push(data);
+  }
+  return Buffer.concat(parts);
 }

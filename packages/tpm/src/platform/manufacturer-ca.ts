@@ -31,6 +31,7 @@ import {
   type SignatureAlgorithm,
 } from './asn1.js';
 import { ekTbsCertificate, type EkCertificateFields } from './ek-certificate.js';
+import { akTbsCertificate, type AkCertificateFields } from './ak-certificate.js';
 
 const generate = promisify(generateKeyPair);
 
@@ -68,6 +69,9 @@ export interface IssuedCertificate {
 /** Everything an EK certificate carries except what the CA supplies; serial and validity default. */
 export type EkCertificateRequest = Omit<EkCertificateFields, 'serialNumber' | 'notBefore' | 'notAfter'> &
   Partial<Pick<EkCertificateFields, 'serialNumber' | 'notBefore' | 'notAfter'>>;
+
+export type AkCertificateRequest = Omit<AkCertificateFields, 'serialNumber' | 'notBefore' | 'notAfter'> &
+  Partial<Pick<AkCertificateFields, 'serialNumber' | 'notBefore' | 'notAfter'>>;
 
 /** Certificates carry whole seconds. */
 const wholeSeconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
@@ -170,6 +174,19 @@ export class ManufacturerCa {
   /** The CA certificate, PEM: what a verifier trusts. */
   toPem(): string {
     return toPem('CERTIFICATE', this.certificate);
+  }
+
+  /** Issue an attestation key's certificate beside the EK certificate of the same TPM (ak-certificate.ts). */
+  issueAkCertificate(request: AkCertificateRequest): IssuedCertificate {
+    const fields: AkCertificateFields = {
+      ...request,
+      serialNumber: request.serialNumber ?? randomSerial(randomBytes),
+      notBefore: wholeSeconds(request.notBefore ?? new Date()),
+      notAfter: wholeSeconds(request.notAfter ?? NO_EXPIRATION),
+    };
+    const tbs = akTbsCertificate(fields, { subject: this.subject, keyIdentifier: this.keyIdentifier, signatureAlgorithm: this.#alg });
+    const der = signCertificate(tbs, this.#alg, this.#key);
+    return { der, pem: toPem('CERTIFICATE', der) };
   }
 
   /** Issue an EK certificate (TCG EK Credential Profile) for the given EK public key. */
