@@ -21,10 +21,14 @@ export { MssimServer, type MssimServerOptions, type MssimTarget } from './transp
 export { MssimTransport, parseMssimUrl } from './transport/mssim-client.js';
 
 export { ManufacturerCa } from './platform/manufacturer-ca.js';
-export { provisionEndorsement, publicKeyOfArea } from './platform/endorsement.js';
+export { provisionEndorsement, provisionAttestationKey, readNvCertificate, publicKeyOfArea, EK_CERT_INDEX, AK_CERT_INDEX } from './platform/endorsement.js';
+export { ekBinding, akHardwareSerial, AK_CERTIFICATE_EKU } from './platform/ak-certificate.js';
 export { launch, type LaunchTarget, type LaunchResult } from './platform/launch.js';
 export { provisionLaunchPolicy, readLaunchPolicy } from './platform/launch-policy.js';
 export { CelLog, CelError, replay } from './platform/cel.js';
+export { CEL_HASH_ALGS, EVENT_TYPES, eventTypeCode, eventTypeName, isExtending, type CelDigest, type CelHashAlg, type CelRecord } from './platform/cel.js';
+export { TCG_OID, tcgId, type TpmIdentity } from './platform/ek-certificate.js';
+export * as asn1 from './platform/asn1.js';
 export { StateFile, StateFileError } from './platform/state-file.js';
 export { openPersistentTpm, type PersistentTpm } from './platform/persistent-tpm.js';
 export { TpmManager, ManagedTpm, TpmManagerError } from './platform/tpm-manager.js';
