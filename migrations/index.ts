@@ -9,6 +9,7 @@ import * as m0003 from './0003_audit.js';
 import * as m0004 from './0004_row_level_security.js';
 import * as m0005 from './0005_quotas.js';
 import * as m0006 from './0006_service_root.js';
+import * as m0007 from './0007_keys.js';
 
 export interface Migration {
   up(db: Knex): Promise<void>;
@@ -23,6 +24,7 @@ export const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['0004_row_level_security', m0004],
   ['0005_quotas', m0005],
   ['0006_service_root', m0006],
+  ['0007_keys', m0007],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -9,13 +9,25 @@
 // The in-process TPM's platform key (it encrypts the TPM state file) is created beside the data
 // on first start. That protects nothing against whoever reads the data directory; production
 // runs an external TPM whose platform key lives elsewhere.
+//
+// The in-process TPM is also *manufactured* on first start, as a TPM vendor's line would: an
+// emulated manufacturer CA (its state in `manufacturer-ca.json`, its root certificate in
+// `manufacturer-root.pem`, both in the data directory) certifies the EKs and the AK, and the
+// certificates go to the TPM's NV. Tenants verify import evidence against that root, which they
+// must obtain out of band (for the emulator: from the operator who holds the data directory).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import {
   attestationKeyTemplate,
+  AK_CERT_INDEX,
   commands,
+  EK_CERT_INDEX,
+  ManufacturerCa,
+  provisionAttestationKey,
+  provisionEndorsement,
+  readNvCertificate,
   InProcessTransport,
   MssimTransport,
   openPersistentTpm,
@@ -86,6 +98,7 @@ export async function openHostTpm(opts: { url: string | null; dataDir: string })
   const transport = new InProcessTransport(persistent.tpm);
   const client = new TpmClient(transport);
   await startup(client);
+  await manufacture(client, opts.dataDir);
   return {
     client,
     target: transport,
@@ -95,6 +108,28 @@ export async function openHostTpm(opts: { url: string | null; dataDir: string })
       await persistent.close();
     },
   };
+}
+
+/** Certify the in-process TPM's EKs and AK once, with the emulated manufacturer's CA. */
+async function manufacture(client: TpmClient, dataDir: string): Promise<void> {
+  if (await readNvCertificate(client, AK_CERT_INDEX)) return;
+  const caFile = path.join(dataDir, 'manufacturer-ca.json');
+  let ca: ManufacturerCa;
+  if (existsSync(caFile)) ca = ManufacturerCa.fromState(JSON.parse(readFileSync(caFile, 'utf8')));
+  else {
+    ca = await ManufacturerCa.create();
+    writeFileSync(caFile, JSON.stringify(ca.exportState()) + '\n', { mode: 0o600, flag: 'wx' });
+  }
+  writeFileSync(path.join(dataDir, 'manufacturer-root.pem'), ca.toPem(), { mode: 0o644 });
+  await provisionEndorsement(client, ca);
+  await provisionAttestationKey(client, ca);
+}
+
+/** The manufacturer's certificates in the TPM's NV: the ECC EK's and the AK's (null when not manufactured). */
+export async function readEndorsement(client: TpmClient): Promise<{ ekCertificate: Buffer; akCertificate: Buffer } | null> {
+  const ekCertificate = await readNvCertificate(client, EK_CERT_INDEX.eccP256);
+  const akCertificate = await readNvCertificate(client, AK_CERT_INDEX);
+  return ekCertificate && akCertificate ? { ekCertificate, akCertificate } : null;
 }
 
 async function primary(client: TpmClient, hierarchy: number, template: wire.TPMT_PUBLIC): Promise<LoadedKey> {
