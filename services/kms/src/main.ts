@@ -8,7 +8,12 @@ import { createLogger } from './logging.js';
 import { describeStoreConfig, openStore, StoreOpenError, type Store } from '@sealkeep/store';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, loadConfig, measuredConfiguration } from './config.js';
-import { openHostTpm } from './platform/host-tpm.js';
+import { loadSrk, openHostTpm } from './platform/host-tpm.js';
+import { KeyEngine } from './features/keys/key-engine.js';
+import { keysContext, type KeysContext } from './features/keys/keys-context.js';
+import { startKeySweeper } from './features/keys/sweeper.js';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { measuredStart, StartRefused } from './platform/measured-start.js';
 import { startCheckpointer, TpmCheckpointSigner } from './audit/checkpointer.js';
 import { purgeExpiredProofs } from './auth/request-proof.js';
@@ -39,6 +44,14 @@ async function main(): Promise<void> {
   // The replay cache only needs a proof's id while the proof could still be accepted.
   const purge = setInterval(() => void purgeExpiredProofs(store.db).catch((err) => log.error({ err }, 'replay-cache purge failed')), 60_000);
   purge.unref();
+  // Tenant keys need the unsealed root (their TPM objects' authValues derive from it).
+  let keys: KeysContext | undefined;
+  if (started.root) {
+    const engine = new KeyEngine(host.client, await loadSrk(host.client), state.ak, started.root);
+    const rootFile = path.join(config.dataDir, 'manufacturer-root.pem');
+    keys = await keysContext(host, engine, config.tpm === null && existsSync(rootFile) ? readFileSync(rootFile, 'utf8') : null);
+  }
+  const sweeper = startKeySweeper(store.db, keys, (err) => log.error({ err }, 'key sweep failed'));
   const checkpointer = startCheckpointer(store.db, new TpmCheckpointSigner(host.client, state.ak), config.checkpoint, (err) => log.error({ err }, 'audit checkpoint failed'));
 
   const layout: Array<[Plane[], Listener]> = [
@@ -54,6 +67,7 @@ async function main(): Promise<void> {
       // Delegation tokens are signed with a key derived from the root, so every node that
       // unsealed the same root accepts them; uninitialised, the process signs with its own.
       ...(started.root ? { tokenKey: deriveTokenKey(started.root) } : {}),
+      ...(keys ? { keys } : {}),
       onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error'),
       onRequest: (entry) => log.info(entry, 'request'),
     },
@@ -71,6 +85,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     clearInterval(purge);
+    sweeper.stop();
     await checkpointer.stop();
     await host.close();
     await store.close();

@@ -21,6 +21,8 @@ import { tokenRoutes } from './features/tokens/routes.js';
 import { ephemeralTokenKey, type TokenKey } from './auth/token-key.js';
 import { withDelegation } from './auth/delegation.js';
 import { serviceRoutes } from './features/service/routes.js';
+import { keyRoutes } from './features/keys/routes.js';
+import type { KeysContext } from './features/keys/keys-context.js';
 import type { ServiceState } from './platform/measured-start.js';
 
 export const SERVICE_VERSION = '0.1.0';
@@ -37,6 +39,8 @@ export interface ServiceDeps {
   tokenKey?: TokenKey;
   onInternalError?(err: unknown, requestId: string | undefined): void;
   onRequest?(entry: RequestLogEntry): void;
+  /** The key engine and the manufacturer's certificates; without it key routes answer 503. */
+  keys?: KeysContext;
   /** The metrics registry GET /metrics serves (default: one per buildListeners call, shared by its listeners). */
   metrics?: ServiceMetrics;
 }
@@ -52,6 +56,7 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...quotaRoutes(deps.store),
     ...serviceRoutes(deps.service),
     ...tokenRoutes(deps.store, deps.tokenKey ?? ephemeralTokenKey()),
+    ...keyRoutes(deps.store, deps.keys),
   ];
 }
 

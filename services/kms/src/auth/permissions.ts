@@ -34,6 +34,7 @@ export const PERMISSIONS = {
   'key.disable': ['tenant-admin'],
   'key.destroy': ['tenant-admin'],
   'key.read': ['tenant-admin', 'tenant-user'],
+  'key.classify': ['tenant-admin'],
   'key.use': ['tenant-user', 'delegate'],
   'policy.write': ['tenant-admin'],
   'vm.register': ['tenant-user', 'delegate'],

@@ -12,18 +12,27 @@ export const PROBLEMS = {
   'validation-failed': { status: 400, title: 'The request does not match the schema' },
   // Token exchange (RFC 8693); the `error` extension carries the OAuth error code (RFC 6749 §5.2).
   'token-exchange-refused': { status: 400, title: 'The token exchange was refused' },
+  // Keys: an import token that is unknown, spent, expired or another tenant's; an import that
+  // fails for any reason (one answer: it does not say which layer failed); a ciphertext, MAC or
+  // wrapped key that does not open under the key; an operation the key's type does not serve.
+  'import-token-invalid': { status: 400, title: 'The import token is unknown, already used or expired' },
+  'import-failed': { status: 400, title: 'The wrapped key could not be imported' },
+  'decryption-failed': { status: 400, title: 'The ciphertext does not open under this key: wrong key, wrong AAD, or altered' },
+  'operation-not-supported': { status: 400, title: "The key's type does not support this operation" },
   unauthenticated: { status: 401, title: 'No valid request proof was presented' },
   forbidden: { status: 403, title: 'The principal may not perform this action' },
   'enrollment-refused': { status: 403, title: 'The enrollment code is unknown, already used or expired' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'The resource does not support this method' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
+  'key-not-enabled': { status: 409, title: 'The key is disabled, pending destruction or destroyed' },
   'payload-too-large': { status: 413, title: 'The request body is larger than this route accepts' },
   'unsupported-media-type': { status: 415, title: 'The request body is not of the media type this route takes' },
   'quota-exceeded': { status: 429, title: 'A tenant limit was reached' },
   'rate-limited': { status: 429, title: 'Too many operations per second' },
   internal: { status: 500, title: 'The service failed to complete the request' },
   'service-unavailable': { status: 503, title: 'The service is not ready' },
+  'keys-unavailable': { status: 503, title: 'Keys cannot be used: the service root is not unsealed' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemSlug = keyof typeof PROBLEMS;

@@ -29,6 +29,8 @@ import {
   provisionEndorsement,
   readNvCertificate,
   InProcessTransport,
+  marshal,
+  wire,
   MssimTransport,
   openPersistentTpm,
   password,
@@ -41,7 +43,6 @@ import {
   publicKeyOfArea,
   type LaunchTarget,
   type PersistentTpm,
-  type wire,
 } from '@sealkeep/tpm';
 
 export interface HostTpm {
@@ -57,6 +58,8 @@ export interface LoadedKey {
   handle: number;
   name: Buffer;
   publicKey: KeyObject;
+  /** The marshalled TPMT_PUBLIC, as evidence carries it. */
+  publicArea: Buffer;
 }
 
 const NO_PCRS: never[] = [];
@@ -139,7 +142,7 @@ async function primary(client: TpmClient, hierarchy: number, template: wire.TPMT
     { inSensitive: { userAuth: EMPTY, data: EMPTY }, inPublic: template, outsideInfo: EMPTY, creationPCR: NO_PCRS },
     { auth: [password()] },
   );
-  return { handle: r.objectHandle, name: r.name, publicKey: publicKeyOfArea(r.outPublic) };
+  return { handle: r.objectHandle, name: r.name, publicKey: publicKeyOfArea(r.outPublic), publicArea: marshal(wire.TPMT_PUBLIC, r.outPublic) };
 }
 
 /** The storage root key (the same key every start: derived from the owner hierarchy's seed). */
