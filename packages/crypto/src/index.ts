@@ -1,2 +1,3 @@
 // @sealkeep/crypto — cryptography shared by the service and its clients.
 export * from './jose/jws.js';
+export * from './block/index.js';

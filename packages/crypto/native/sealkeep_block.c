@@ -1,0 +1,255 @@
+/* sealkeep_block: the Node-API face of sector_crypto. Keys live in native memory behind opaque,
+ * type-tagged handles (JS externals); JS never sees the key schedules, and a handle is wiped when
+ * closed or when the garbage collector finalises it. Each call processes a whole batch of sectors.
+ * The addon keeps no global state, so it loads in any number of worker threads; a handle is used
+ * only on the thread that opened it. Arguments are checked again here so that a wrong call throws
+ * instead of crashing, though packages/crypto/src/block checks them first with better messages. */
+#include <node_api.h>
+#include <stdlib.h>
+
+#include "sector_crypto.h"
+
+/* Arbitrary constants, unique to this addon: a handle of one kind is never taken for the other. */
+static const napi_type_tag XTS_HANDLE = {0x5ea1b10c0a35f1a5ULL, 0x58545320204b4559ULL};
+static const napi_type_tag TAG_HANDLE = {0x5ea1b10c0a35f1a5ULL, 0x5441472020204b45ULL};
+
+/* Throws unless an exception is already pending. */
+static bool thrown(napi_env env, const char *code, const char *message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, code, message);
+  return false;
+}
+
+static napi_value throw_error(napi_env env, const char *code, const char *message) {
+  thrown(env, code, message);
+  return NULL;
+}
+
+/* A failed Node-API call: TRY in a function returning napi_value, CHECK in a helper returning bool. */
+#define TRY(call) \
+  if ((call) != napi_ok) return throw_error(env, "ERR_SEALKEEP_NATIVE", "Node-API call failed: " #call)
+#define CHECK(call) \
+  if ((call) != napi_ok) return thrown(env, "ERR_SEALKEEP_NATIVE", "Node-API call failed: " #call)
+
+static bool typed_array(napi_env env, napi_value value, napi_typedarray_type expected, const char *what,
+                        void **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  bool is_typed_array = false;
+  CHECK(napi_is_typedarray(env, value, &is_typed_array));
+  if (is_typed_array) CHECK(napi_get_typedarray_info(env, value, &type, length, data, &buffer, &offset));
+  if (!is_typed_array || type != expected) return thrown(env, "ERR_INVALID_ARG_TYPE", what);
+  return true;
+}
+
+static bool bytes(napi_env env, napi_value value, uint8_t **data, size_t *length) {
+  return typed_array(env, value, napi_uint8_array, "expected a Uint8Array", (void **)data, length);
+}
+
+static bool u64(napi_env env, napi_value value, uint64_t *out) {
+  bool lossless = false;
+  CHECK(napi_get_value_bigint_uint64(env, value, out, &lossless));
+  return lossless || thrown(env, "ERR_OUT_OF_RANGE", "expected a bigint in 0..2^64-1");
+}
+
+static bool sector_size_arg(napi_env env, napi_value value, size_t *out) {
+  uint32_t size = 0;
+  CHECK(napi_get_value_uint32(env, value, &size));
+  if (size != 512 && size != 4096) return thrown(env, "ERR_OUT_OF_RANGE", "sector size must be 512 or 4096");
+  *out = size;
+  return true;
+}
+
+static bool handle(napi_env env, napi_value value, const napi_type_tag *tag, void **out) {
+  bool tagged = false;
+  CHECK(napi_check_object_type_tag(env, value, tag, &tagged));
+  if (!tagged) return thrown(env, "ERR_INVALID_ARG_TYPE", "not a key handle of this kind");
+  CHECK(napi_get_value_external(env, value, out));
+  return true;
+}
+
+/* A run of sectors at first_lba: a whole number of sectors, every LBA within u64. */
+static bool sector_run(napi_env env, uint64_t first_lba, size_t length, size_t sector_size, size_t *count) {
+  if (length % sector_size != 0) return thrown(env, "ERR_OUT_OF_RANGE", "length is not a multiple of the sector size");
+  *count = length / sector_size;
+  if (*count > 0 && *count - 1 > UINT64_MAX - first_lba) return thrown(env, "ERR_OUT_OF_RANGE", "LBA beyond 2^64-1");
+  return true;
+}
+
+static void finalize_xts(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  xts_key_close(data);
+  free(data);
+}
+
+static void finalize_tag(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  tag_key_close(data);
+  free(data);
+}
+
+static napi_value wrap(napi_env env, void *key, napi_finalize finalize, const napi_type_tag *tag) {
+  napi_value external;
+  if (napi_create_external(env, key, finalize, NULL, &external) != napi_ok) {
+    finalize(env, key, NULL);
+    return throw_error(env, "ERR_SEALKEEP_NATIVE", "could not create a key handle");
+  }
+  TRY(napi_type_tag_object(env, external, tag));
+  return external;
+}
+
+/* openXtsKey(key: Uint8Array(64), sectorSize: 512 | 4096) -> handle */
+static napi_value OpenXtsKey(napi_env env, napi_callback_info info) {
+  size_t argc = 2, length = 0, sector_size = 0;
+  napi_value argv[2];
+  uint8_t *material = NULL;
+  const char *error = NULL;
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "ERR_MISSING_ARGS", "expected 2 arguments");
+  if (!bytes(env, argv[0], &material, &length) || !sector_size_arg(env, argv[1], &sector_size)) return NULL;
+  if (length != XTS_KEY_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-XTS key must be 64 bytes");
+  xts_key *key = malloc(sizeof *key);
+  if (key == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
+  if (!xts_key_open(key, material, sector_size, &error)) {
+    free(key);
+    return throw_error(env, "ERR_SEALKEEP_XTS_KEY", error);
+  }
+  return wrap(env, key, finalize_xts, &XTS_HANDLE);
+}
+
+/* xtsCrypt(handle, encrypt: boolean, firstLba: bigint, input: Uint8Array, output: Uint8Array) */
+static napi_value XtsCrypt(napi_env env, napi_callback_info info) {
+  size_t argc = 5, in_length = 0, out_length = 0, count = 0;
+  napi_value argv[5];
+  xts_key *key = NULL;
+  bool encrypt = true;
+  uint64_t first_lba = 0;
+  uint8_t *in = NULL, *out = NULL;
+  const char *error = NULL;
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) return throw_error(env, "ERR_MISSING_ARGS", "expected 5 arguments");
+  if (!handle(env, argv[0], &XTS_HANDLE, (void **)&key)) return NULL;
+  TRY(napi_get_value_bool(env, argv[1], &encrypt));
+  if (!u64(env, argv[2], &first_lba) || !bytes(env, argv[3], &in, &in_length) || !bytes(env, argv[4], &out, &out_length))
+    return NULL;
+  if (key->encrypt == NULL) return throw_error(env, "ERR_SEALKEEP_KEY_DESTROYED", "the XTS key was destroyed");
+  if (in_length != out_length) return throw_error(env, "ERR_OUT_OF_RANGE", "output length differs from input length");
+  if (in != out && in < out + out_length && out < in + in_length)
+    return throw_error(env, "ERR_OUT_OF_RANGE", "input and output overlap without being the same bytes");
+  if (!sector_run(env, first_lba, in_length, key->sector_size, &count)) return NULL;
+  if (!xts_crypt_sectors(key, encrypt, first_lba, in, out, count, &error))
+    return throw_error(env, "ERR_SEALKEEP_XTS", error);
+  return NULL;
+}
+
+/* openTagKey(key: Uint8Array(32), volumeId: Uint8Array(16), sectorSize: 512 | 4096) -> handle */
+static napi_value OpenTagKey(napi_env env, napi_callback_info info) {
+  size_t argc = 3, key_length = 0, id_length = 0, sector_size = 0;
+  napi_value argv[3];
+  uint8_t *material = NULL, *volume_id = NULL;
+  const char *error = NULL;
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_error(env, "ERR_MISSING_ARGS", "expected 3 arguments");
+  if (!bytes(env, argv[0], &material, &key_length) || !bytes(env, argv[1], &volume_id, &id_length) ||
+      !sector_size_arg(env, argv[2], &sector_size))
+    return NULL;
+  if (key_length != TAG_KEY_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "integrity key must be 32 bytes");
+  if (id_length != VOLUME_ID_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "volume id must be 16 bytes");
+  tag_key *key = malloc(sizeof *key);
+  if (key == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
+  if (!tag_key_open(key, material, volume_id, sector_size, &error)) {
+    free(key);
+    return throw_error(env, "ERR_SEALKEEP_TAG_KEY", error);
+  }
+  return wrap(env, key, finalize_tag, &TAG_HANDLE);
+}
+
+/* The arguments tagSectors and verifySectorTags share: handle, firstLba, generations
+ * (BigUint64Array of 1 or count values), ciphertext, tags (count * 32 bytes). */
+typedef struct {
+  tag_key *key;
+  uint64_t first_lba;
+  uint64_t *generations;
+  size_t generation_count, count;
+  uint8_t *ciphertext, *tags;
+} tag_batch;
+
+static bool tag_batch_args(napi_env env, napi_callback_info info, tag_batch *b) {
+  size_t argc = 5, ciphertext_length = 0, tags_length = 0;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) return thrown(env, "ERR_MISSING_ARGS", "expected 5 arguments");
+  if (!handle(env, argv[0], &TAG_HANDLE, (void **)&b->key) || !u64(env, argv[1], &b->first_lba) ||
+      !typed_array(env, argv[2], napi_biguint64_array, "generations must be a BigUint64Array", (void **)&b->generations,
+                   &b->generation_count) ||
+      !bytes(env, argv[3], &b->ciphertext, &ciphertext_length) || !bytes(env, argv[4], &b->tags, &tags_length))
+    return false;
+  if (b->key->mac == NULL) return thrown(env, "ERR_SEALKEEP_KEY_DESTROYED", "the integrity key was destroyed");
+  if (!sector_run(env, b->first_lba, ciphertext_length, b->key->sector_size, &b->count)) return false;
+  if (tags_length != b->count * TAG_BYTES) return thrown(env, "ERR_OUT_OF_RANGE", "tags length is not 32 bytes per sector");
+  if (b->generation_count != 1 && b->generation_count != b->count)
+    return thrown(env, "ERR_OUT_OF_RANGE", "one generation, or one per sector");
+  return true;
+}
+
+/* tagSectors(handle, firstLba, generations, ciphertext, tagsOut) */
+static napi_value TagSectors(napi_env env, napi_callback_info info) {
+  tag_batch b;
+  const char *error = NULL;
+  if (!tag_batch_args(env, info, &b)) return NULL;
+  if (!tag_sectors(b.key, b.first_lba, b.generations, b.generation_count, b.ciphertext, b.count, b.tags, &error))
+    return throw_error(env, "ERR_SEALKEEP_TAG", error);
+  return NULL;
+}
+
+/* verifySectorTags(handle, firstLba, generations, ciphertext, tags) -> indices of failing sectors */
+static napi_value VerifySectorTags(napi_env env, napi_callback_info info) {
+  tag_batch b;
+  napi_value failures, index;
+  uint32_t failed = 0;
+  const char *error = NULL;
+  if (!tag_batch_args(env, info, &b)) return NULL;
+  TRY(napi_create_array(env, &failures));
+  for (size_t i = 0; i < b.count; i++) {
+    uint64_t generation = b.generations[b.generation_count == 1 ? 0 : i];
+    int equal = verify_sector_tag(b.key, b.first_lba + i, generation, b.ciphertext + i * b.key->sector_size,
+                                  b.tags + i * TAG_BYTES, &error);
+    if (equal < 0) return throw_error(env, "ERR_SEALKEEP_TAG", error);
+    if (equal) continue;
+    TRY(napi_create_double(env, (double)i, &index));
+    TRY(napi_set_element(env, failures, failed++, index));
+  }
+  return failures;
+}
+
+/* destroy(handle): closes either kind of key now; the handle then refuses every call. */
+static napi_value Destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool is_xts = false, is_tag = false;
+  void *key = NULL;
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return throw_error(env, "ERR_INVALID_ARG_TYPE", "expected a key handle");
+  TRY(napi_check_object_type_tag(env, argv[0], &XTS_HANDLE, &is_xts));
+  TRY(napi_check_object_type_tag(env, argv[0], &TAG_HANDLE, &is_tag));
+  if (!is_xts && !is_tag) return throw_error(env, "ERR_INVALID_ARG_TYPE", "not a key handle");
+  TRY(napi_get_value_external(env, argv[0], &key));
+  if (is_xts) xts_key_close(key);
+  else tag_key_close(key);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  static const struct { const char *name; napi_callback fn; } functions[] = {
+    {"openXtsKey", OpenXtsKey}, {"xtsCrypt", XtsCrypt}, {"openTagKey", OpenTagKey},
+    {"tagSectors", TagSectors}, {"verifySectorTags", VerifySectorTags}, {"destroy", Destroy},
+  };
+  for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+    napi_value fn;
+    TRY(napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn, NULL, &fn));
+    TRY(napi_set_named_property(env, exports, functions[i].name, fn));
+  }
+  return exports;
+}

@@ -1,0 +1,51 @@
+/* sector_crypto: the OpenSSL side of the block engine, with no Node-API in it. AES-256-XTS over
+ * runs of sectors (tweak = plain64 sector number) and HMAC-SHA-256 sector tags, each key held in
+ * OpenSSL contexts that are keyed once and reused for every sector. The formats are described in
+ * packages/crypto/src/block/README.md. A key belongs to one thread at a time; nothing here is
+ * global, so any number of threads may each hold their own keys. */
+#ifndef SEALKEEP_SECTOR_CRYPTO_H
+#define SEALKEEP_SECTOR_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+
+#define XTS_KEY_BYTES 64
+#define TAG_KEY_BYTES 32
+#define TAG_BYTES 32
+#define VOLUME_ID_BYTES 16
+
+/* The two contexts are keyed at open (AES decryption needs its own key schedule); per sector only
+ * the IV is set. Both pointers are NULL once the key is closed. */
+typedef struct {
+  EVP_CIPHER_CTX *encrypt;
+  EVP_CIPHER_CTX *decrypt;
+  size_t sector_size;
+} xts_key;
+
+/* One HMAC context keyed at open; per sector it is re-initialised without a key, which restores
+ * the precomputed inner/outer pads instead of hashing the key again. NULL once closed. */
+typedef struct {
+  EVP_MAC_CTX *mac;
+  uint8_t volume_id[VOLUME_ID_BYTES];
+  size_t sector_size;
+} tag_key;
+
+/* Each returns 1 on success, 0 on failure with *error naming what failed (a static string). */
+int xts_key_open(xts_key *key, const uint8_t material[XTS_KEY_BYTES], size_t sector_size, const char **error);
+int xts_crypt_sectors(xts_key *key, int encrypt, uint64_t first_lba, const uint8_t *in, uint8_t *out,
+                      size_t sector_count, const char **error);
+void xts_key_close(xts_key *key);
+
+int tag_key_open(tag_key *key, const uint8_t material[TAG_KEY_BYTES], const uint8_t volume_id[VOLUME_ID_BYTES],
+                 size_t sector_size, const char **error);
+/* generations holds generation_count values: 1 (the same for every sector) or sector_count. */
+int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
+                const uint8_t *ciphertext, size_t sector_count, uint8_t *tags_out, const char **error);
+/* Tags one sector into tag_out and compares it with expected in constant time: 1 equal, 0 not,
+ * -1 on an OpenSSL failure. */
+int verify_sector_tag(tag_key *key, uint64_t lba, uint64_t generation, const uint8_t *ciphertext,
+                      const uint8_t expected[TAG_BYTES], const char **error);
+void tag_key_close(tag_key *key);
+
+#endif

@@ -1,0 +1,69 @@
+// The Merkle root over sector tags: small trees written out by hand, RFC 6962's recursive
+// definition for every size up to 70, incremental appends, and one changed tag changing the root.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { MerkleRootBuilder, merkleRoot } from './merkle-root.js';
+
+const sha256 = (...parts: Uint8Array[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
+const leaf = (tag: Buffer) => sha256(Buffer.of(0x00), tag);
+const node = (left: Buffer, right: Buffer) => sha256(Buffer.of(0x01), left, right);
+const tags = Array.from({ length: 7 }, (_, i) => Buffer.alloc(32, i + 1));
+const [t0, t1, t2, t3, t4, t5, t6] = tags as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
+const rootOf = (n: number) => merkleRoot(Buffer.concat(tags.slice(0, n)));
+
+test('small trees, by hand: 0x00 leaf and 0x01 node prefixes, the odd one joins higher up', () => {
+  assert.equal(rootOf(0).toString('hex'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'SHA-256 of nothing');
+  assert.deepEqual(rootOf(1), leaf(t0));
+  assert.deepEqual(rootOf(2), node(leaf(t0), leaf(t1)));
+  assert.deepEqual(rootOf(3), node(node(leaf(t0), leaf(t1)), leaf(t2)));
+  const first4 = node(node(leaf(t0), leaf(t1)), node(leaf(t2), leaf(t3)));
+  assert.deepEqual(rootOf(4), first4);
+  assert.deepEqual(rootOf(5), node(first4, leaf(t4)));
+  assert.deepEqual(rootOf(6), node(first4, node(leaf(t4), leaf(t5))));
+  assert.deepEqual(rootOf(7), node(first4, node(node(leaf(t4), leaf(t5)), leaf(t6))));
+  assert.notDeepEqual(rootOf(1), t0, 'a leaf is hashed, never used as it is');
+});
+
+/** RFC 6962 §2.1 as written: split at the largest power of two smaller than n. */
+function mth(leaves: Buffer[]): Buffer {
+  if (leaves.length === 0) return sha256();
+  if (leaves.length === 1) return leaf(leaves[0]!);
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return node(mth(leaves.slice(0, k)), mth(leaves.slice(k)));
+}
+
+test('every size up to 70 equals the recursive RFC 6962 definition, appended in uneven batches', () => {
+  const many = Array.from({ length: 70 }, () => randomBytes(32));
+  const builder = new MerkleRootBuilder();
+  let appended = 0;
+  for (let n = 0; n <= 70; n++) {
+    while (appended < n) {
+      const batch = Math.min(n - appended, 1 + (appended % 3));
+      builder.append(Buffer.concat(many.slice(appended, appended + batch)));
+      appended += batch;
+    }
+    assert.equal(builder.leafCount, n);
+    assert.deepEqual(builder.root(), mth(many.slice(0, n)), `${n} leaves`);
+  }
+});
+
+test('changing any one tag changes the root, and every such root differs', () => {
+  const original = rootOf(7);
+  const roots = new Set([original.toString('hex')]);
+  for (let i = 0; i < 7; i++) {
+    const changed = Buffer.concat(tags);
+    changed[i * 32 + 31]! ^= 1;
+    roots.add(merkleRoot(changed).toString('hex'));
+  }
+  assert.equal(roots.size, 8);
+  assert.notDeepEqual(rootOf(6), rootOf(7), 'a dropped last tag changes it too');
+  const swapped = Buffer.concat([t1, t0, t2, t3, t4, t5, t6]);
+  assert.notDeepEqual(merkleRoot(swapped), original, 'so does reordering');
+});
+
+test('a partial tag is refused', () => {
+  assert.throws(() => merkleRoot(Buffer.alloc(33)), { name: 'BlockCryptoError', code: 'INVALID_ARGUMENT' });
+});

@@ -1,0 +1,71 @@
+// The Merkle root of a volume's sector tags, the value a TPM-resident key signs. The tree is
+// RFC 6962 §2.1's Merkle Tree Hash with SHA-256, the leaves being the 32-byte tags in LBA order:
+//   leaf hash = SHA-256(0x00 || tag)
+//   node hash = SHA-256(0x01 || left || right)
+//   n > 1 leaves: the left subtree holds the largest power of two < n leaves, the right the rest,
+//   so an odd node is never duplicated (the bitcoin-style ambiguity of CVE-2012-2459 cannot arise);
+//   no leaves: SHA-256 of the empty string.
+// Tags arrive batch by batch, so the root is built incrementally with O(log n) memory.
+
+import { createHash } from 'node:crypto';
+import { BlockCryptoError } from './block-crypto-error.js';
+import { TAG_BYTES } from './formats.js';
+
+export const MERKLE_LEAF_PREFIX = 0x00;
+export const MERKLE_NODE_PREFIX = 0x01;
+
+const LEAF = Buffer.of(MERKLE_LEAF_PREFIX);
+const NODE = Buffer.of(MERKLE_NODE_PREFIX);
+
+function leafHash(tag: Uint8Array): Buffer {
+  return createHash('sha256').update(LEAF).update(tag).digest();
+}
+
+function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(NODE).update(left).update(right).digest();
+}
+
+/** Appends tags in LBA order; root() may be read at any point and appending may go on. */
+export class MerkleRootBuilder {
+  // Roots of complete subtrees, left to right, each twice or more the size of the next
+  // (the binary digits of the leaf count): merging equal neighbours keeps it so.
+  readonly #subtrees: Array<{ leaves: number; hash: Buffer }> = [];
+  #leafCount = 0;
+
+  get leafCount(): number {
+    return this.#leafCount;
+  }
+
+  /** Appends whole 32-byte tags (any number of them, as the tagger wrote them). */
+  append(tags: Uint8Array): this {
+    if (!(tags instanceof Uint8Array) || tags.length % TAG_BYTES !== 0) {
+      throw new BlockCryptoError('INVALID_ARGUMENT', `tags must be a whole number of ${TAG_BYTES}-byte tags`);
+    }
+    const stack = this.#subtrees;
+    for (let at = 0; at < tags.length; at += TAG_BYTES) {
+      let top = { leaves: 1, hash: leafHash(tags.subarray(at, at + TAG_BYTES)) };
+      while (stack.length > 0 && stack[stack.length - 1]!.leaves === top.leaves) {
+        const left = stack.pop()!;
+        top = { leaves: left.leaves * 2, hash: nodeHash(left.hash, top.hash) };
+      }
+      stack.push(top);
+      this.#leafCount++;
+    }
+    return this;
+  }
+
+  /** The RFC 6962 root of every tag appended so far. */
+  root(): Buffer {
+    const stack = this.#subtrees;
+    if (stack.length === 0) return createHash('sha256').digest();
+    // The rightmost, smallest subtrees join first: that is the "largest power of two" split.
+    let hash = stack[stack.length - 1]!.hash;
+    for (let i = stack.length - 2; i >= 0; i--) hash = nodeHash(stack[i]!.hash, hash);
+    return Buffer.from(hash);
+  }
+}
+
+/** The Merkle root of a volume's tags, concatenated in LBA order. */
+export function merkleRoot(tags: Uint8Array): Buffer {
+  return new MerkleRootBuilder().append(tags).root();
+}

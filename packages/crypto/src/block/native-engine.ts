@@ -1,0 +1,99 @@
+// The native block engine: packages/crypto/native (C on the OpenSSL inside the node binary),
+// loaded on first use. Keys live in native memory behind opaque handles: one AES-XTS context per
+// direction and one HMAC context per key, keyed once; a whole batch is one call; destroy() (or the
+// garbage collector, if it comes first) frees the contexts, which wipes the key schedules. The
+// addon keeps no global state, so each worker thread can load it and open its own keys; a handle
+// stays on the thread that opened it.
+
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { SectorCipher, SectorTagger, type BlockCryptoEngine, type SectorCipherOptions, type SectorTaggerOptions } from './engine.js';
+
+/** An opaque, type-tagged external: never holds key bytes in JS. */
+type KeyHandle = object;
+
+interface BlockAddon {
+  openXtsKey(key: Uint8Array, sectorSize: number): KeyHandle;
+  xtsCrypt(handle: KeyHandle, encrypt: boolean, firstLba: bigint, input: Uint8Array, output: Uint8Array): void;
+  openTagKey(key: Uint8Array, volumeId: Uint8Array, sectorSize: number): KeyHandle;
+  tagSectors(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tagsOut: Uint8Array): void;
+  /** Indices in the batch of the sectors whose tag differs. */
+  verifySectorTags(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): number[];
+  destroy(handle: KeyHandle): void;
+}
+
+/** Where node-gyp puts the addon: the same relative path from src/block and from dist/block. */
+export const nativeAddonPath = fileURLToPath(new URL('../../native/build/Release/sealkeep_block.node', import.meta.url));
+
+class NativeSectorCipher extends SectorCipher {
+  readonly #addon: BlockAddon;
+  readonly #handle: KeyHandle;
+
+  constructor(addon: BlockAddon, options: SectorCipherOptions) {
+    super(options);
+    this.#addon = addon;
+    this.#handle = addon.openXtsKey(options.key, options.sectorSize);
+  }
+
+  protected onCrypt(encrypt: boolean, firstLba: bigint, input: Uint8Array, output: Uint8Array): void {
+    this.#addon.xtsCrypt(this.#handle, encrypt, firstLba, input, output);
+  }
+
+  protected onDestroy(): void {
+    this.#addon.destroy(this.#handle);
+  }
+}
+
+class NativeSectorTagger extends SectorTagger {
+  readonly #addon: BlockAddon;
+  readonly #handle: KeyHandle;
+
+  constructor(addon: BlockAddon, options: SectorTaggerOptions) {
+    super(options);
+    this.#addon = addon;
+    this.#handle = addon.openTagKey(options.key, this.volumeId, options.sectorSize);
+  }
+
+  protected onTag(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tagsOut: Uint8Array): void {
+    this.#addon.tagSectors(this.#handle, firstLba, generations, ciphertext, tagsOut);
+  }
+
+  protected onVerify(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): number[] {
+    return this.#addon.verifySectorTags(this.#handle, firstLba, generations, ciphertext, tags);
+  }
+
+  protected onDestroy(): void {
+    this.#addon.destroy(this.#handle);
+  }
+}
+
+let loaded: { engine: BlockCryptoEngine } | { error: Error } | undefined;
+
+function load(): { engine: BlockCryptoEngine } | { error: Error } {
+  if (loaded) return loaded;
+  try {
+    const addon = createRequire(import.meta.url)(nativeAddonPath) as BlockAddon;
+    loaded = {
+      engine: {
+        name: 'native',
+        openSectorCipher: (options) => new NativeSectorCipher(addon, options),
+        openSectorTagger: (options) => new NativeSectorTagger(addon, options),
+      },
+    };
+  } catch (e) {
+    loaded = { error: e as Error };
+  }
+  return loaded;
+}
+
+/** The native engine, or null when the addon is not built or does not load (see nativeLoadError). */
+export function nativeBlockCryptoEngine(): BlockCryptoEngine | null {
+  const result = load();
+  return 'engine' in result ? result.engine : null;
+}
+
+/** Why the addon did not load, or null when it did. */
+export function nativeLoadError(): Error | null {
+  const result = load();
+  return 'error' in result ? result.error : null;
+}
