@@ -13,97 +13,22 @@
 
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import express, { type Express } from 'express';
+import express from 'express';
 import { pino } from 'pino';
 import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
 import { verifyAuditLog } from '@sealkeep/attestation';
 import { authorizationHeader, selfSignedAuthorizationHeader } from '@sealkeep/sdk';
-import { asSystem, describeStoreConfig, openStore, type Store } from '@sealkeep/store';
-import { backendUnderTest, freshStore } from '@sealkeep/store/testing';
+import { asSystem, type Store } from '@sealkeep/store';
 import { buildListeners } from '../src/server.js';
 import { createLogger } from '../src/logging.js';
 import { insertPrincipal } from '../src/features/principals/store.js';
 import { exportChain } from '../src/audit/audit-log.js';
-import type { LoadJob, LoadResult } from './http-load.js';
+import type { LoadResult } from './http-load.js';
+import { benchStore, listen, LoadClient, measure, PROBE_SECONDS, rate, SECONDS, signedCall, type Workload } from './bench-kit.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = [1, 8, 32] as const;
-/** The warm-up before each figure, which also sizes its pool of signed requests. */
-const PROBE_SECONDS = Math.min(1, SECONDS / 3);
-const PROBE_REQUESTS = 3000;
-
-type Requests = NonNullable<LoadJob['requests']>;
-
-interface Workload {
-  name: string;
-  port: number;
-  method: LoadJob['method'];
-  path: string;
-  /** n fresh requests (each with its own proof); absent: a bare request, repeated. */
-  make?(n: number): Requests;
-}
-
-/** The HTTP client in its own thread; one job at a time. */
-class LoadClient {
-  private readonly worker: Worker;
-  constructor() {
-    const entry = new URL('./http-load.ts', import.meta.url).href;
-    // A worker does not inherit the parent's TypeScript loader for its entry file: register it first.
-    this.worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
-  }
-
-  async run(job: LoadJob): Promise<LoadResult> {
-    const answer = once(this.worker, 'message');
-    this.worker.postMessage(job);
-    const [reply] = (await answer) as [{ result?: LoadResult; error?: string }];
-    if (reply.error) throw new Error(`load client: ${reply.error}`);
-    return reply.result!;
-  }
-
-  close(): Promise<number> {
-    return this.worker.terminate();
-  }
-}
-
-async function measure(client: LoadClient, w: Workload, concurrency: number, onDone: (r: LoadResult) => void): Promise<LoadResult> {
-  const job = { port: w.port, method: w.method, path: w.path, concurrency };
-  const probe = await client.run({ ...job, requests: w.make?.(PROBE_REQUESTS) ?? null, seconds: PROBE_SECONDS });
-  onDone(probe);
-  const expected = Math.ceil((probe.completed / probe.seconds) * SECONDS * 1.5) + 50 * concurrency;
-  const result = await client.run({ ...job, requests: w.make?.(expected) ?? null, seconds: SECONDS });
-  onDone(result);
-  return result;
-}
-
-async function benchStore(): Promise<{ store: Store; label: string; dispose(): Promise<void> }> {
-  if (backendUnderTest() === 'postgres') {
-    const store = await freshStore();
-    return { store, label: `${describeStoreConfig(store.config)} (a fresh database, dropped afterwards)`, dispose: () => store.close() };
-  }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-bench-'));
-  const store = await openStore({ kind: 'pglite', dataDir: path.join(dir, 'pgdata') });
-  await store.migrateLatest();
-  return {
-    store,
-    label: `${describeStoreConfig(store.config)} (fresh, removed afterwards)`,
-    dispose: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function listen(app: Express): Promise<{ server: Server; port: number }> {
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: (server.address() as { port: number }).port };
-}
 
 function opensslEcdsaP256(): { sign: number; verify: number } | string {
   const r = spawnSync('openssl', ['speed', '-seconds', '2', 'ecdsap256'], { encoding: 'utf8' });
@@ -127,13 +52,6 @@ async function verifyEveryChain(store: Store): Promise<{ chains: number; entries
   });
 }
 
-async function signedCall(port: number, method: string, url: string, auth: string, body?: string): Promise<Record<string, any>> {
-  const res = await fetch(`http://127.0.0.1:${port}${url}`, { method, headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body } : {}) });
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, any>;
-}
-
-const rate = (r: LoadResult) => r.completed / r.seconds;
 const cell = (r: LoadResult) => `${Math.round(rate(r))}${r.ranDry ? '*' : ''} (${r.p99Ms.toFixed(1)})`.padStart(16);
 const row = (name: string, cells: string[]) => console.log(name.padEnd(34) + cells.join(''));
 

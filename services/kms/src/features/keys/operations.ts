@@ -127,7 +127,7 @@ const RUNNERS: Record<Operation, Runner> = {
  * problem in place of each item that failed; otherwise the one item's result or its problem.
  */
 export async function runOperation(ctx: KeysContext, db: Knex, actor: AuditActor, tenantId: string, keyId: string, op: Operation, items: readonly OperationItem[], batch: boolean): Promise<Result> {
-  const { results, key, used } = await inTenant(db, tenantId, async (trx) => {
+  const results = await inTenant(db, tenantId, async (trx) => {
     const key = await requireKey(trx, tenantId, keyId);
     if (key.state !== 'enabled') throw new Problem('key-not-enabled', `the key is ${key.state}`);
     if (!KEY_TYPE_SPECS[key.type].operations.includes(op)) throw new Problem('operation-not-supported', `a ${key.type} key does not ${op}`);
@@ -141,18 +141,16 @@ export async function runOperation(ctx: KeysContext, db: Knex, actor: AuditActor
         results.push(e);
       }
     }
-    return { results, key, used: versions.used };
-  });
-  const failed = results.filter((r) => r instanceof Problem).length;
-  await inTenant(db, tenantId, (trx) =>
-    appendAudit(trx, actor, {
+    const failed = results.filter((r) => r instanceof Problem).length;
+    await appendAudit(trx, actor, {
       tenantId,
       action: `key.${op}`,
       resource: `key:${key.key_id}`,
       outcome: failed === results.length ? 'failure' : 'success',
-      details: { items: items.length, failed, versions: [...used].sort((a, b) => a - b).join(',') },
-    }),
-  );
+      details: { items: items.length, failed, versions: [...versions.used].sort((a, b) => a - b).join(',') },
+    });
+    return results;
+  });
   if (batch) return { results: results.map((r) => (r instanceof Problem ? { error: r.body() } : r)) };
   if (results[0] instanceof Problem) throw results[0];
   return results[0]!;
