@@ -3,3 +3,7 @@ export { requestProof, authorizationHeader, selfSignedAuthorizationHeader, type 
 export { signedRequest, sendRequest, SealkeepError, type Signer, type EncodedBody } from './client.js';
 export { delegationGrant, exchangeToken, subjectTokenTypeOf, type GrantInput, type ExchangeInput, type ExchangedToken } from './delegation.js';
 export { saveProfile, loadProfile, type Profile } from './profile.js';
+export { importKey, importNonce, ImportEvidenceRejected, type ImportClient, type ImportKeyRequest, type ImportKeyResult, type ImportJob, type ImportedKey, type Cia, type CiaLevel } from './byok/import.js';
+export { verifyImportEvidence, importJobQualifyingData, IMPORT_EVIDENCE_FORMAT, type ImportEvidence, type ImportEvidenceVerdict, type EvidenceCheck, type VerifyImportEvidenceOptions } from './byok/evidence.js';
+export { wrapKeyMaterial, aesKeyWrapWithPadding, rsaOaepSha256Encrypt, WRAPPING_ALGORITHMS, KWP_ALTERNATIVE_IV, MAX_RSA_OAEP_MATERIAL, type WrappingAlgorithm } from './byok/wrap.js';
+export { readKeyFile, keyMaterialOf, checkMaterial, KeyMaterialError, KEY_TYPES, type KeyType, type KeyMaterial } from './byok/key-material.js';

@@ -10,6 +10,7 @@
 //   sealkeep service measurements [--ak-out FILE]    the service's measured launch (and its AK)
 //   sealkeep token grant|exchange …                  delegation by token exchange (token.ts)
 //   sealkeep quota …, sealkeep principal …          limits and principals (tenancy.ts)
+//   sealkeep keys import …                           bring your own key (keys.ts)
 // Global: --profile FILE (default $SEALKEEP_PROFILE or ~/.config/sealkeep/profile.json), --json.
 
 import { generateKeyPairSync } from 'node:crypto';
@@ -21,6 +22,7 @@ import { adminInit } from './admin-init.js';
 import { approveConfiguration, describeApproval } from './approve-configuration.js';
 import { tokenCommand, TOKEN_OPTIONS, TOKEN_USAGE } from './token.js';
 import { tenancyCommand, TENANCY_OPTIONS, TENANCY_USAGE } from './tenancy.js';
+import { keysCommand, KEYS_OPTIONS, KEYS_USAGE } from './keys.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatReport, verifyAuditLog } from '@sealkeep/attestation';
 
@@ -39,6 +41,7 @@ const USAGE = `usage:
   sealkeep service measurements [--ak-out FILE]
 ${TOKEN_USAGE}
 ${TENANCY_USAGE}
+${KEYS_USAGE}
 options: --profile FILE, --json`;
 
 type Out = (value: unknown, text: string) => void;
@@ -65,6 +68,7 @@ async function run(argv: string[], out: Out): Promise<void> {
       help: { type: 'boolean', short: 'h' },
       ...TOKEN_OPTIONS,
       ...TENANCY_OPTIONS,
+      ...KEYS_OPTIONS,
     },
   });
   const profilePath = values.profile ?? defaultProfilePath();
@@ -79,6 +83,7 @@ async function run(argv: string[], out: Out): Promise<void> {
   if (values.help || !group) return out(null, USAGE);
   if (group === 'token') return tokenCommand(verb, loadProfile(profilePath), values, out);
   if (group === 'quota' || group === 'principal') return tenancyCommand(group, verb, arg, profilePath, values, out);
+  if (group === 'keys') return keysCommand(verb, arg, profilePath, values, out);
   if (group === 'admin' && verb === 'init') {
     if (!values.name) throw new Error('--name is required');
     const p = await adminInit({ name: values.name, profilePath, adminUrl: values['admin-url'] ?? 'http://127.0.0.1:7412' });

@@ -2,7 +2,8 @@
 // the tenant listener with keys enabled, a tenant with its officer (tenant-admin) and a user
 // (tenant-user), and signed JSON calls. `importKey` runs the whole BYOK flow with local wrapping.
 
-import { constants, createCipheriv, publicEncrypt, randomBytes, createPublicKey } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { wrapKeyMaterial } from '@sealkeep/sdk';
 import { apiFixture, type ApiFixture, type App, type Caller } from '../quotas/api.fixture.js';
 import { keysContext, type KeysContext } from './keys-context.js';
 import { openTestEngine, type TestEngine } from './keys.fixture.js';
@@ -45,13 +46,9 @@ export async function keysApi(): Promise<KeysApi> {
   };
 }
 
-/** CKM_RSA_AES_KEY_WRAP (or plain RSA-OAEP-SHA-256) to a job's wrapping key, as a tenant's machine does it. */
+/** Wrap to a job's wrapping key as the tenant's machine does (the SDK's wrapping; tests skip its evidence check). */
 export function wrapForImport(spkiPem: string, material: Buffer, algorithm: 'rsa-aes-key-wrap-sha256' | 'rsa-oaep-sha256'): Buffer {
-  const key = { key: createPublicKey(spkiPem), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' };
-  if (algorithm === 'rsa-oaep-sha256') return publicEncrypt(key, material);
-  const kek = randomBytes(32);
-  const kwp = createCipheriv('id-aes256-wrap-pad', kek, Buffer.from('a65959a6', 'hex'));
-  return Buffer.concat([publicEncrypt(key, kek), kwp.update(material), kwp.final()]);
+  return wrapKeyMaterial(material, createPublicKey(spkiPem), algorithm);
 }
 
 /** Run an import job and a wrapped import; answers the import's response and the job. */

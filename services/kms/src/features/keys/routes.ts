@@ -111,7 +111,7 @@ export function keyRoutes(store: Store, keys: KeysContext | undefined) {
         keyName: KeyName,
         keyType: z.enum(KEY_TYPES),
         wrappingKeySpec: z.enum(Object.keys(WRAPPING_SPECS) as ['rsa-3072', 'rsa-4096']).optional(),
-        nonce: z.base64url().max(86).optional().describe('16–64 random bytes the evidence must carry'),
+        nonce: z.base64url().min(22).max(86).optional().describe('16–64 random bytes (base64url) the evidence must carry'),
       }),
       status: 201,
       handler: ({ params, body, actor }) => createImportJob(requireKeys(keys), store.db, actor!, params.tenantId, body),
