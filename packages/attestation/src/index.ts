@@ -1,5 +1,7 @@
-// @sealkeep/attestation — offline verification of evidence. So far: the tamper-evident audit
-// trail (entries, TPM-signed checkpoints, JSON Lines export, and the verifier), see src/audit/.
+// @sealkeep/attestation — offline verification of evidence: the tamper-evident audit trail
+// (entries, TPM-signed checkpoints, JSON Lines export, and the verifier), see src/audit/, and
+// host and VM evidence bundles (quote, event logs, certificate chains, reference values), see
+// src/evidence/.
 
 export { canonicalize, canonicalHash, sha256Hex, CanonicalError } from './audit/canonical.js';
 export {
@@ -22,3 +24,19 @@ export {
   type AuditReport, type AuditFinding, type AuditFindingId, type AuditSeverity, type AuditCounts,
 } from './audit/report.js';
 export * from './service/measured-start.js';
+export {
+  verifyEvidence, type VerifyEvidenceOptions, type EvidenceResult, type EvidenceSummary,
+} from './evidence/verify.js';
+export {
+  parseBundle, BUNDLE_FORMAT, BUNDLE_VERSION, type EvidenceBundle, type ParsedBundle, type HierarchyName,
+} from './evidence/bundle.js';
+export {
+  FINDINGS as EVIDENCE_FINDINGS, FINDING_IDS as EVIDENCE_FINDING_IDS, FindingCollector as EvidenceFindingCollector,
+  type Finding as EvidenceFinding, type FindingId as EvidenceFindingId, type Severity as EvidenceSeverity,
+} from './evidence/findings.js';
+export type { ReferencePolicy, ReferenceEvent } from './evidence/policy.js';
+export { formatEvidenceReport, formatEvidenceFinding } from './evidence/report.js';
+export {
+  exportCheckquote, exportChains, writeToolFiles, ExportError as EvidenceExportError, type CheckquoteExport, type ChainExport,
+} from './evidence/tools-export.js';
+export { main as evidenceVerifyMain, type CliIo as EvidenceCliIo } from './evidence/cli.js';

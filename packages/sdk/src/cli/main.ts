@@ -24,7 +24,7 @@ import { tokenCommand, TOKEN_OPTIONS, TOKEN_USAGE } from './token.js';
 import { tenancyCommand, TENANCY_OPTIONS, TENANCY_USAGE } from './tenancy.js';
 import { keysCommand, KEYS_OPTIONS, KEYS_USAGE } from './keys.js';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { formatReport, verifyAuditLog } from '@sealkeep/attestation';
+import { evidenceVerifyMain, formatReport, verifyAuditLog } from '@sealkeep/attestation';
 
 /** The verifier found faults; the report is already printed. */
 class AuditFailed extends Error {}
@@ -37,6 +37,7 @@ const USAGE = `usage:
   sealkeep whoami [--plane admin|tenant|data|compliance]
   sealkeep audit export [--chain ID] --out FILE
   sealkeep audit verify FILE [--trusted-ak AK.pem]...
+  sealkeep verify evidence BUNDLE.json --root MANUFACTURER.pem... [--nonce HEX] [--policy FILE] [--previous-quote FILE] [--json]
   sealkeep admin approve-configuration [--yes] [--code-digest PREFIX]
   sealkeep service measurements [--ak-out FILE]
 ${TOKEN_USAGE}
@@ -166,6 +167,8 @@ async function run(argv: string[], out: Out): Promise<void> {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
+  // Offline, its own options and exit codes (0 good, 1 findings, 2 usage): @sealkeep/attestation's evidence CLI.
+  if (argv[0] === 'verify' && argv[1] === 'evidence') return evidenceVerifyMain(argv.slice(2));
   const json = argv.includes('--json');
   try {
     await run(argv, (value, text) => console.log(json && value !== null ? JSON.stringify(value, null, 2) : text));
