@@ -10,6 +10,7 @@ import * as m0004 from './0004_row_level_security.js';
 import * as m0005 from './0005_quotas.js';
 import * as m0006 from './0006_service_root.js';
 import * as m0007 from './0007_keys.js';
+import * as m0008 from './0008_hosts.js';
 
 export interface Migration {
   up(db: Knex): Promise<void>;
@@ -25,6 +26,7 @@ export const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['0005_quotas', m0005],
   ['0006_service_root', m0006],
   ['0007_keys', m0007],
+  ['0008_hosts', m0008],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -7,3 +7,4 @@ export { importKey, importNonce, ImportEvidenceRejected, type ImportClient, type
 export { verifyImportEvidence, importJobQualifyingData, IMPORT_EVIDENCE_FORMAT, type ImportEvidence, type ImportEvidenceVerdict, type EvidenceCheck, type VerifyImportEvidenceOptions } from './byok/evidence.js';
 export { wrapKeyMaterial, aesKeyWrapWithPadding, rsaOaepSha256Encrypt, WRAPPING_ALGORITHMS, KWP_ALTERNATIVE_IV, MAX_RSA_OAEP_MATERIAL, type WrappingAlgorithm } from './byok/wrap.js';
 export { readKeyFile, keyMaterialOf, checkMaterial, KeyMaterialError, KEY_TYPES, type KeyType, type KeyMaterial } from './byok/key-material.js';
+export { activateCredential, attestToService, type AttestOptions, type HostAttestation, type HostChallenge } from './host/attest.js';

@@ -22,6 +22,7 @@ import { ephemeralTokenKey, type TokenKey } from './auth/token-key.js';
 import { withDelegation } from './auth/delegation.js';
 import { serviceRoutes } from './features/service/routes.js';
 import { keyRoutes } from './features/keys/routes.js';
+import { hostRoutes, withHostAttestation, type HostDeps } from './features/hosts/routes.js';
 import type { KeysContext } from './features/keys/keys-context.js';
 import type { ServiceState } from './platform/measured-start.js';
 
@@ -39,11 +40,16 @@ export interface ServiceDeps {
   tokenKey?: TokenKey;
   onInternalError?(err: unknown, requestId: string | undefined): void;
   onRequest?(entry: RequestLogEntry): void;
+  /** Host attestation: the service's TPM and the trusted manufacturer roots (default: none trusted). */
+  hosts?: HostDeps;
   /** The key engine and the manufacturer's certificates; without it key routes answer 503. */
   keys?: KeysContext;
   /** The metrics registry GET /metrics serves (default: one per buildListeners call, shared by its listeners). */
   metrics?: ServiceMetrics;
 }
+
+/** How long a host attestation holds unless configured (seconds). */
+export const DEFAULT_FRESH_SECONDS = 600;
 
 /** Every route of the service, as data. */
 export function routeTable(deps: ServiceDeps): AnyRoute[] {
@@ -57,6 +63,7 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...serviceRoutes(deps.service),
     ...tokenRoutes(deps.store, deps.tokenKey ?? ephemeralTokenKey()),
     ...keyRoutes(deps.store, deps.keys),
+    ...hostRoutes(deps.store, deps.hosts ?? { settings: { trustedRoots: [], freshSeconds: DEFAULT_FRESH_SECONDS } }),
   ];
 }
 
@@ -71,7 +78,7 @@ export function buildListeners(given: ServiceDeps, layout: readonly (readonly Pl
   const proven: Authenticator =
     deps.authenticate ??
     ((req) => verifyRequestProof(deps.store.db, signedPartsOf(req)));
-  const authenticate = withDelegation(proven, deps.store.db, deps.tokenKey);
+  const authenticate = withDelegation(withHostAttestation(proven, deps.store.db), deps.store.db, deps.tokenKey);
   const admit = deps.admit ?? createRateLimiter(deps.store);
   const onInternalError = deps.onInternalError ?? (() => {});
   return layout.map((planes) =>

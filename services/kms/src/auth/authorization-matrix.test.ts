@@ -10,6 +10,7 @@ import request from 'supertest';
 import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
 import { authorizationHeader } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
+import { ManufacturerCa } from '@sealkeep/tpm';
 import type { Store } from '@sealkeep/store';
 import { buildListeners, routeTable } from '../server.js';
 import { insertPrincipal } from '../features/principals/store.js';
@@ -34,6 +35,9 @@ before(async () => {
     await insertPrincipal(store.db, { principal_id: id, tenant_id: TENANT_ROLES.has(role) ? own : null, name: `${role}-1`, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });
     principals.set(role, { id, key: privateKey });
   }
+  // The hypervisor acts only while its host's attestation holds: give it an attested host.
+  const certificate = (await ManufacturerCa.create()).certificate;
+  await store.db('hosts').insert({ host_id: randomUUID(), name: 'matrix-host', ek_certificate: certificate, principal_id: principals.get('hypervisor')!.id, status: 'attested', attested_until: new Date(Date.now() + 3600_000) });
 });
 after(() => store.close());
 

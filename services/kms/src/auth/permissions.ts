@@ -21,6 +21,7 @@ export const PERMISSIONS = {
   'operator.revoke': ['cloud-admin'],
   'host.register': ['cloud-admin'],
   'host.approve-launch': ['cloud-admin'],
+  'host.read': ['cloud-admin', 'reviewer'],
   'service.approve-configuration': ['cloud-admin'],
   'audit.read-metadata': ['cloud-admin', 'reviewer'],
   // Tenant plane — the tenant's security officer and users.

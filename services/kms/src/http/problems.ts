@@ -21,6 +21,9 @@ export const PROBLEMS = {
   'operation-not-supported': { status: 400, title: "The key's type does not support this operation" },
   unauthenticated: { status: 401, title: 'No valid request proof was presented' },
   forbidden: { status: 403, title: 'The principal may not perform this action' },
+  // Host attestation: the `findings` extension names every check that failed (never a secret).
+  'attestation-failed': { status: 403, title: 'The host attestation does not hold' },
+  'attestation-stale': { status: 401, title: "The host's attestation has lapsed: attest again" },
   'enrollment-refused': { status: 403, title: 'The enrollment code is unknown, already used or expired' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'The resource does not support this method' },
