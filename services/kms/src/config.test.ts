@@ -50,7 +50,27 @@ test('bad settings are one clear error each', () => {
 test('the measured configuration names every setting and never the store password', () => {
   const c = loadConfig({ DATABASE_URL: 'postgres://kms:s3cret@db:5432/sealkeep', SEALKEEP_TPM: 'mssim://tpm:2321' });
   const m = measuredConfiguration(c);
-  assert.deepEqual(Object.keys(m).sort(), ['checkpoint', 'dataDir', 'listeners', 'logLevel', 'store', 'tpm']);
+  assert.deepEqual(Object.keys(m).sort(), ['checkpoint', 'dataDir', 'hostAttestationSeconds', 'listeners', 'logLevel', 'manufacturerRoots', 'store', 'tpm']);
   assert.doesNotMatch(JSON.stringify(m), /s3cret/);
   assert.match(JSON.stringify(m), /db:5432/);
+});
+
+test('trusted manufacturer roots come from a directory of PEM files, measured by their SHA-256', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-roots-'));
+  try {
+    writeFileSync(path.join(dir, 'b-vendor.pem'), '-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n');
+    writeFileSync(path.join(dir, 'a-vendor.pem'), '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n');
+    writeFileSync(path.join(dir, 'notes.txt'), 'not a root');
+    const c = loadConfig({ SEALKEEP_MANUFACTURER_ROOTS: dir, SEALKEEP_HOST_ATTESTATION_SECONDS: '120' });
+    assert.equal(c.hostAttestationSeconds, 120);
+    const m = measuredConfiguration(c) as { manufacturerRoots: Array<{ file: string; sha256: string }> };
+    assert.deepEqual(m.manufacturerRoots.map((r) => r.file), ['a-vendor.pem', 'b-vendor.pem']);
+    assert.match(m.manufacturerRoots[0]!.sha256, /^[0-9a-f]{64}$/);
+    assert.throws(() => loadConfig({ SEALKEEP_HOST_ATTESTATION_SECONDS: '5' }), /from 30 to 86400/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -12,9 +12,15 @@
 //   checkpoint.entries  SEALKEEP_CHECKPOINT_ENTRIES       100  (sign a checkpoint every N entries…)
 //   checkpoint.seconds  SEALKEEP_CHECKPOINT_SECONDS       60   (…or T seconds after the last, if any are new)
 //   logLevel            SEALKEEP_LOG_LEVEL                info
+//   hostAttestationSeconds  SEALKEEP_HOST_ATTESTATION_SECONDS  600  (how long a host attestation holds)
+//   manufacturerRoots   SEALKEEP_MANUFACTURER_ROOTS       $SEALKEEP_DATA_DIR/manufacturer-roots
+//                       (a directory of PEM roots that hosts' EK certificates must chain to; each
+//                       root's SHA-256 is part of the measured configuration)
 // The store comes from DATABASE_URL / SEALKEEP_DATA_DIR only (@sealkeep/store).
 
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { storeConfigFromEnv, dataDirFromEnv, describeStoreConfig, type StoreConfig } from '@sealkeep/store';
 import { parseMssimUrl } from '@sealkeep/tpm';
 
@@ -38,6 +44,9 @@ export interface ServiceConfig {
   tpm: string | null;
   checkpoint: { entries: number; seconds: number };
   logLevel: string;
+  hostAttestationSeconds: number;
+  /** Trusted TPM manufacturer roots for host EK certificates, with where each came from. */
+  manufacturerRoots: ReadonlyArray<{ file: string; sha256: string; pem: string }>;
 }
 
 export class ConfigError extends Error {}
@@ -52,9 +61,23 @@ interface ConfigFile {
   tpm?: string;
   checkpoint?: { entries?: number; seconds?: number };
   logLevel?: string;
+  hostAttestationSeconds?: number;
+  manufacturerRoots?: string;
 }
 
-const FILE_KEYS = new Set(['bind', 'tenant', 'data', 'admin', 'compliance', 'tpm', 'checkpoint', 'logLevel']);
+const FILE_KEYS = new Set(['bind', 'tenant', 'data', 'admin', 'compliance', 'tpm', 'checkpoint', 'logLevel', 'hostAttestationSeconds', 'manufacturerRoots']);
+
+/** Every *.pem in the directory (none when it does not exist), in name order. */
+function readRoots(dir: string): ServiceConfig['manufacturerRoots'] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.pem'))
+    .sort()
+    .map((f) => {
+      const pem = readFileSync(path.join(dir, f), 'utf8');
+      return Object.freeze({ file: f, sha256: createHash('sha256').update(pem).digest('hex'), pem });
+    });
+}
 
 function readConfigFile(file: string | undefined): ConfigFile {
   if (!file) return {};
@@ -117,6 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       seconds: integer('SEALKEEP_CHECKPOINT_SECONDS', env.SEALKEEP_CHECKPOINT_SECONDS || file.checkpoint?.seconds, 60, 1, 86_400),
     }),
     logLevel: env.SEALKEEP_LOG_LEVEL?.trim() || file.logLevel || 'info',
+    hostAttestationSeconds: integer('SEALKEEP_HOST_ATTESTATION_SECONDS', env.SEALKEEP_HOST_ATTESTATION_SECONDS || file.hostAttestationSeconds, 600, 30, 86_400),
+    manufacturerRoots: Object.freeze(readRoots(env.SEALKEEP_MANUFACTURER_ROOTS?.trim() || file.manufacturerRoots || path.join(dataDirFromEnv(env), 'manufacturer-roots'))),
   });
 }
 
@@ -132,5 +157,7 @@ export function measuredConfiguration(config: ServiceConfig): Record<string, unk
     tpm: config.tpm ?? 'in-process',
     checkpoint: config.checkpoint,
     logLevel: config.logLevel,
+    hostAttestationSeconds: config.hostAttestationSeconds,
+    manufacturerRoots: config.manufacturerRoots.map(({ file, sha256 }) => ({ file, sha256 })),
   };
 }

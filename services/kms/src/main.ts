@@ -20,7 +20,13 @@ import { purgeExpiredProofs } from './auth/request-proof.js';
 import { buildListeners } from './server.js';
 import { deriveTokenKey } from './auth/token-key.js';
 import type { Plane } from './http/route.js';
-import type { Listener } from './config.js';
+import type { Listener, ServiceConfig } from './config.js';
+
+/** The configured manufacturer roots, and the in-process TPM's own (emulated) manufacturer's. */
+function trustedManufacturerRoots(config: ServiceConfig): string[] {
+  const own = path.join(config.dataDir, 'manufacturer-root.pem');
+  return [...config.manufacturerRoots.map((r) => r.pem), ...(config.tpm === null && existsSync(own) ? [readFileSync(own, 'utf8')] : [])];
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -68,6 +74,7 @@ async function main(): Promise<void> {
       // unsealed the same root accepts them; uninitialised, the process signs with its own.
       ...(started.root ? { tokenKey: deriveTokenKey(started.root) } : {}),
       ...(keys ? { keys } : {}),
+      hosts: { tpm: host.client, settings: { trustedRoots: trustedManufacturerRoots(config), freshSeconds: config.hostAttestationSeconds } },
       onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error'),
       onRequest: (entry) => log.info(entry, 'request'),
     },
