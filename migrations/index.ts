@@ -11,6 +11,7 @@ import * as m0005 from './0005_quotas.js';
 import * as m0006 from './0006_service_root.js';
 import * as m0007 from './0007_keys.js';
 import * as m0008 from './0008_hosts.js';
+import * as m0009 from './0009_vms.js';
 
 export interface Migration {
   up(db: Knex): Promise<void>;
@@ -27,6 +28,7 @@ export const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['0006_service_root', m0006],
   ['0007_keys', m0007],
   ['0008_hosts', m0008],
+  ['0009_vms', m0009],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

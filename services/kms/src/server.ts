@@ -22,6 +22,7 @@ import { ephemeralTokenKey, type TokenKey } from './auth/token-key.js';
 import { withDelegation } from './auth/delegation.js';
 import { serviceRoutes } from './features/service/routes.js';
 import { keyRoutes } from './features/keys/routes.js';
+import { vmRoutes } from './features/vms/routes.js';
 import { hostRoutes, withHostAttestation, type HostDeps } from './features/hosts/routes.js';
 import type { KeysContext } from './features/keys/keys-context.js';
 import type { ServiceState } from './platform/measured-start.js';
@@ -63,6 +64,7 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...serviceRoutes(deps.service),
     ...tokenRoutes(deps.store, deps.tokenKey ?? ephemeralTokenKey()),
     ...keyRoutes(deps.store, deps.keys),
+    ...vmRoutes(deps.store),
     ...hostRoutes(deps.store, deps.hosts ?? { settings: { trustedRoots: [], freshSeconds: DEFAULT_FRESH_SECONDS } }),
   ];
 }

@@ -39,6 +39,7 @@ export const PERMISSIONS = {
   'key.use': ['tenant-user', 'delegate'],
   'policy.write': ['tenant-admin'],
   'vm.register': ['tenant-user', 'delegate'],
+  'vm.read': ['tenant-admin', 'tenant-user', 'delegate'],
   'audit.read-tenant': ['tenant-admin'],
   'token.exchange': ['delegate', 'hypervisor'],
   // Data plane — hypervisor adapters.

@@ -18,7 +18,7 @@ export interface KeysApi {
   officer: Caller;
   user: Caller;
   base: string;
-  call(who: Caller, method: 'get' | 'post' | 'put' | 'patch', url: string, body?: unknown): ReturnType<ApiFixture['call']>;
+  call(who: Caller, method: 'get' | 'post' | 'put' | 'patch' | 'delete', url: string, body?: unknown): ReturnType<ApiFixture['call']>;
   close(): Promise<void>;
 }
 

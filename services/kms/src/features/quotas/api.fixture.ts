@@ -28,7 +28,7 @@ export interface ApiFixture {
   /** A tenant with an active tenant-admin (`alice`). */
   newTenant(): Promise<{ tenantId: string; officer: Caller }>;
   addPrincipal(tenantId: string | null, name: string, role: Role): Promise<Caller>;
-  call(app: App, who: Caller, method: 'get' | 'post' | 'put', url: string, body?: unknown): Promise<request.Response>;
+  call(app: App, who: Caller, method: 'get' | 'post' | 'put' | 'patch' | 'delete', url: string, body?: unknown): Promise<request.Response>;
 }
 
 export async function apiFixture(): Promise<ApiFixture> {
