@@ -30,7 +30,7 @@ import {
   validity,
   type SignatureAlgorithm,
 } from './asn1.js';
-import { ekTbsCertificate, type EkCertificateFields } from './ek-certificate.js';
+import { ekTbsCertificate, type EkCertificateFields, type EkIssuer } from './ek-certificate.js';
 import { akTbsCertificate, type AkCertificateFields } from './ak-certificate.js';
 
 const generate = promisify(generateKeyPair);
@@ -178,27 +178,26 @@ export class ManufacturerCa {
 
   /** Issue an attestation key's certificate beside the EK certificate of the same TPM (ak-certificate.ts). */
   issueAkCertificate(request: AkCertificateRequest): IssuedCertificate {
-    const fields: AkCertificateFields = {
-      ...request,
-      serialNumber: request.serialNumber ?? randomSerial(randomBytes),
-      notBefore: wholeSeconds(request.notBefore ?? new Date()),
-      notAfter: wholeSeconds(request.notAfter ?? NO_EXPIRATION),
-    };
-    const tbs = akTbsCertificate(fields, { subject: this.subject, keyIdentifier: this.keyIdentifier, signatureAlgorithm: this.#alg });
-    const der = signCertificate(tbs, this.#alg, this.#key);
-    return { der, pem: toPem('CERTIFICATE', der) };
+    return this.#issue(request, akTbsCertificate);
   }
 
   /** Issue an EK certificate (TCG EK Credential Profile) for the given EK public key. */
   issueEkCertificate(request: EkCertificateRequest): IssuedCertificate {
-    const fields: EkCertificateFields = {
+    return this.#issue(request, ekTbsCertificate);
+  }
+
+  /** Fill in serial and validity, build the TBSCertificate as `tbsOf` does, and sign it. */
+  #issue<F extends { serialNumber: Buffer; notBefore: Date; notAfter: Date }>(
+    request: Omit<F, 'serialNumber' | 'notBefore' | 'notAfter'> & Partial<Pick<F, 'serialNumber' | 'notBefore' | 'notAfter'>>,
+    tbsOf: (fields: F, issuer: EkIssuer) => Buffer,
+  ): IssuedCertificate {
+    const fields = {
       ...request,
       serialNumber: request.serialNumber ?? randomSerial(randomBytes),
       notBefore: wholeSeconds(request.notBefore ?? new Date()),
       notAfter: wholeSeconds(request.notAfter ?? NO_EXPIRATION),
-    };
-    const tbs = ekTbsCertificate(fields, { subject: this.subject, keyIdentifier: this.keyIdentifier, signatureAlgorithm: this.#alg });
-    const der = signCertificate(tbs, this.#alg, this.#key);
+    } as F;
+    const der = signCertificate(tbsOf(fields, { subject: this.subject, keyIdentifier: this.keyIdentifier, signatureAlgorithm: this.#alg }), this.#alg, this.#key);
     return { der, pem: toPem('CERTIFICATE', der) };
   }
 }

@@ -4,21 +4,16 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, randomBytes, verify } from 'node:crypto';
 import { inTenant } from '@sealkeep/store';
 import { KEY_TYPE_SPECS, KEY_TYPES, type KeyType } from './key-types.js';
 import { importKey, keysApi, wrapForImport, type KeysApi } from './keys-api.fixture.js';
+import { materialFor } from './keys.fixture.js';
 
 let api: KeysApi;
 before(async () => (api = await keysApi()));
 after(() => api.close());
 
-function materialFor(type: KeyType): Buffer {
-  const spec = KEY_TYPE_SPECS[type];
-  if (spec.kind === 'secret' || spec.kind === 'hmac') return randomBytes(spec.length!.max);
-  const pair = spec.kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: spec.curve! }) : generateKeyPairSync('rsa', { modulusLength: spec.bits! });
-  return pair.privateKey.export({ type: 'pkcs8', format: 'der' });
-}
 
 /** Use the imported key through the API and check the result with node:crypto and the same material. */
 async function useImported(keyId: string, type: KeyType, material: Buffer): Promise<void> {

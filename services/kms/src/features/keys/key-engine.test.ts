@@ -3,23 +3,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, createHash, createHmac, generateKeyPairSync, publicEncrypt, randomBytes, verify, X509Certificate } from 'node:crypto';
+import { constants, createHash, createHmac, publicEncrypt, randomBytes, verify, X509Certificate } from 'node:crypto';
 import { TPM_ALG, TPM_GENERATED_VALUE, TPM_ST, TPMA_OBJECT, unmarshal, wire } from '@sealkeep/tpm';
 import { readEndorsement } from '../../platform/host-tpm.js';
 import { KEY_TYPES, KEY_TYPE_SPECS, MaterialError, type KeyType } from './key-types.js';
-import { openTestEngine, type TestEngine } from './keys.fixture.js';
+import { materialFor, openTestEngine, type TestEngine } from './keys.fixture.js';
 import type { StoredVersion } from './key-engine.js';
 
 let t: TestEngine;
 before(async () => (t = await openTestEngine()));
 after(() => t.close());
 
-function materialFor(type: KeyType): Buffer {
-  const spec = KEY_TYPE_SPECS[type];
-  if (spec.kind === 'secret' || spec.kind === 'hmac') return randomBytes(spec.length!.max);
-  const pair = spec.kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: spec.curve! }) : generateKeyPairSync('rsa', { modulusLength: spec.bits! });
-  return pair.privateKey.export({ type: 'pkcs8', format: 'der' });
-}
 
 async function signAndVerify(type: KeyType, v: StoredVersion, spki: Buffer): Promise<void> {
   const spec = KEY_TYPE_SPECS[type];
