@@ -1,0 +1,164 @@
+// NBD throughput: 32 MiB of random data copied in and out with nbdcopy, through the adapter
+// (AES-256-XTS and an HMAC-SHA-256 tag per 4 KiB sector, every read verified, every write
+// journaled) beside qemu-nbd serving a LUKS image (aes-256-xts, plain64; no integrity) and qemu-nbd
+// on a raw image (no crypto at all: the floor nbdcopy and loopback TCP set), all in the same run,
+// each figure the best of ROUNDS taken in turn. MB/s = 10^6 bytes per wall-clock second of the
+// whole nbdcopy (its start and handshake included). Beside it, each server's own CPU time per copy
+// (user + system, all threads, from /proc), which other load on the machine skews far less.
+// Rows: nbdcopy's defaults (4 connections when the server advertises multi-conn, as the adapter
+// does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush.
+// "out" reads the whole 64 MiB export. Not a test: nothing passes or fails on speed.
+//   npm run bench -- hypervisor-adapter          (BENCH_ROUNDS, default 3)
+
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const COPY_BYTES = 32 << 20;
+const VOLUME_BYTES = 64 << 20;
+
+const missing = ['nbdcopy', 'nbdinfo', 'qemu-nbd', 'qemu-img'].filter((tool) => spawnSync('which', [tool]).status !== 0);
+if (missing.length > 0) {
+  console.log(`not measured: ${missing.join(', ')} not installed (Debian: apt-get install libnbd-bin qemu-utils)`);
+  process.exit(0);
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-nbd-bench-'));
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts a server process and waits until its export answers; its pid. */
+async function serve(command: string, args: string[], url: string): Promise<number> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  for (let i = 0; i < 300; i++) {
+    if (spawnSync('nbdinfo', ['--size', url]).status === 0) return child.pid!;
+    if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${command} did not start`);
+}
+
+/** CPU milliseconds a process has used so far: utime + stime (proc(5) fields 14, 15), 100 ticks a second. */
+function cpuMilliseconds(pid: number): number {
+  const afterName = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  return (Number(afterName[11]) + Number(afterName[12])) * 10;
+}
+
+/** Wall-clock seconds of one nbdcopy, and the server's CPU milliseconds meanwhile. */
+function timeCopy(args: string[], serverPid?: number): { seconds: number; cpu: number } {
+  const before = serverPid ? cpuMilliseconds(serverPid) : 0;
+  const start = process.hrtime.bigint();
+  execFileSync('nbdcopy', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { seconds, cpu: serverPid ? cpuMilliseconds(serverPid) - before : 0 };
+}
+
+const source = path.join(dir, 'random.bin');
+const data = randomBytes(COPY_BYTES);
+writeFileSync(source, data);
+
+// The adapter: its own CLI, a new volume with a local key.
+const adapterPort = await freePort();
+const adapterUrl = `nbd://127.0.0.1:${adapterPort}/bench`;
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const volume = `name=bench,dir=${path.join(dir, 'volume')},size=${VOLUME_BYTES},sector=4096,key=${path.join(dir, 'volume.key')}`;
+const adapterPid = await serve(
+  process.execPath,
+  ['--conditions=sealkeep-source', '--import', 'tsx', main, '--log-level', 'error', '--listen', `127.0.0.1:${adapterPort}`, '--volume', volume],
+  adapterUrl,
+);
+
+// qemu-nbd on a LUKS image, AES-256-XTS with plain64 IVs like the adapter. A short PBKDF (it only
+// slows opening); qemu-img fails to time one that is too short on a busy machine, so longer ones follow.
+const secret = `secret,id=sec0,data=${randomBytes(16).toString('hex')}`;
+const luks = path.join(dir, 'disk.luks');
+for (const iterTime of [200, 1000, 2000]) {
+  const options = `key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64,iter-time=${iterTime}`;
+  if (spawnSync('qemu-img', ['create', '-q', '-f', 'luks', '--object', secret, '-o', options, luks, String(VOLUME_BYTES)]).status === 0) break;
+  if (iterTime === 2000) throw new Error('qemu-img could not create the LUKS image');
+}
+const luksPort = await freePort();
+const luksUrl = `nbd://127.0.0.1:${luksPort}/bench`;
+const luksPid = await serve(
+  'qemu-nbd',
+  ['--object', secret, '--image-opts', `driver=luks,key-secret=sec0,file.filename=${luks}`, '-p', String(luksPort), '-b', '127.0.0.1', '-x', 'bench', '-t', '-e', '8'],
+  luksUrl,
+);
+
+// qemu-nbd on a raw image: the same transport with no cryptography.
+const raw = path.join(dir, 'disk.raw');
+writeFileSync(raw, '');
+truncateSync(raw, VOLUME_BYTES);
+const rawPort = await freePort();
+const rawUrl = `nbd://127.0.0.1:${rawPort}/bench`;
+const rawPid = await serve('qemu-nbd', ['-f', 'raw', '-p', String(rawPort), '-b', '127.0.0.1', '-x', 'bench', '-t', '-e', '8', raw], rawUrl);
+
+const servers = [
+  { url: adapterUrl, pid: adapterPid },
+  { url: luksUrl, pid: luksPid },
+  { url: rawUrl, pid: rawPid },
+];
+
+// Every server gives the data back unchanged before anything is timed; that and two copies more warm them up.
+const digest = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+for (const { url } of servers) {
+  timeCopy(['--flush', source, url]);
+  const back = path.join(dir, 'back.bin');
+  timeCopy([url, back]);
+  if (digest(readFileSync(back).subarray(0, COPY_BYTES)) !== digest(data)) throw new Error(`${url}: the data came back changed`);
+  rmSync(back);
+  timeCopy([source, url]);
+  timeCopy([url, 'null:']);
+}
+
+const workloads: Array<{ name: string; args: (url: string) => string[] }> = [
+  { name: 'in  (nbdcopy defaults)', args: (url) => [source, url] },
+  { name: 'out (nbdcopy defaults)', args: (url) => [url, 'null:'] },
+  { name: 'in  (1 connection)', args: (url) => ['-C', '1', source, url] },
+  { name: 'out (1 connection)', args: (url) => ['-C', '1', url, 'null:'] },
+  { name: 'in  --flush', args: (url) => ['--flush', source, url] },
+];
+
+const column = (values: Array<string | number>, widths: number[]) => values.map((v, i) => String(v).padStart(widths[i]!)).join(' ');
+const widths = [22, 8, 10, 9, 7, 12, 10, 7];
+console.log(`nbdcopy of 32 MiB, best of ${ROUNDS}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
+console.log(column(['', 'MB/s', '', '', 'ratio', 'server CPU', 'ms/copy', 'ratio'], widths));
+console.log(column(['workload', 'adapter', 'qemu LUKS', 'qemu raw', '', 'adapter', 'qemu LUKS', '']
+  .map((v, i) => (i === 0 ? v.padEnd(22) : v)), widths));
+for (const { name, args } of workloads) {
+  const best = servers.map(() => Infinity);
+  const cpu = servers.map(() => 0);
+  for (let round = 0; round < ROUNDS; round++) {
+    servers.forEach(({ url, pid }, i) => {
+      const { seconds, cpu: used } = timeCopy(args(url), pid);
+      best[i] = Math.min(best[i]!, seconds);
+      cpu[i] = cpu[i]! + used / ROUNDS;
+    });
+  }
+  const mbps = best.map((seconds) => (COPY_BYTES / seconds / 1e6).toFixed(0));
+  console.log(column([name.padEnd(22), mbps[0]!, mbps[1]!, mbps[2]!, (best[1]! / best[0]!).toFixed(2), cpu[0]!.toFixed(0), cpu[1]!.toFixed(0), (cpu[1]! / cpu[0]!).toFixed(2)], widths));
+}
+console.log('ratio: how many times the adapter\'s speed (or how few times its CPU) qemu LUKS\'s is; above 1: the adapter is ahead');
+// What every figure above includes whatever the server: nbdcopy's start, handshake and teardown.
+const small = path.join(dir, 'small.bin');
+writeFileSync(small, data.subarray(0, 1 << 20));
+const fixed = Math.min(...Array.from({ length: ROUNDS }, () => timeCopy([small, rawUrl]).seconds));
+console.log(`nbdcopy's fixed cost (1 MiB to qemu raw, best of ${ROUNDS}): ${(fixed * 1000).toFixed(0)} ms of every copy`);
+process.exit(0);

@@ -1,0 +1,43 @@
+// What this server promises about every export: the transmission flags it advertises and the
+// block size constraints (spec, "Block size constraints"), used alike by option haggling, which
+// announces them, and by transmission, which enforces them.
+
+import type { BlockVolume } from '../volume/block-volume.js';
+import { NBD_FLAG } from './nbd-constants.js';
+
+/**
+ * The largest READ/WRITE/TRIM/WRITE_ZEROES length accepted: 2^25 bytes, the size the spec says
+ * clients may always use and servers should not treat as a denial of service. Larger requests
+ * are answered NBD_EINVAL (a WRITE's payload is read and dropped first, keeping the stream whole).
+ */
+export const MAX_REQUEST_BYTES = 1 << 25;
+
+/** Any byte offset and length works (partial sectors are read-modify-written). */
+export const MIN_BLOCK_BYTES = 1;
+
+export interface BlockSizeConstraints {
+  minimum: number;
+  /** Aligned requests of this size avoid read-modify-write: the volume's sector. */
+  preferred: number;
+  maximum: number;
+}
+
+export function blockSizeConstraints(volume: BlockVolume): BlockSizeConstraints {
+  return { minimum: MIN_BLOCK_BYTES, preferred: volume.sectorSize, maximum: MAX_REQUEST_BYTES };
+}
+
+/**
+ * FLUSH, FUA, TRIM and WRITE_ZEROES are served; CAN_MULTI_CONN holds because every connection to
+ * an export shares the one volume object, whose flush covers every connection's writes.
+ */
+export function transmissionFlags(volume: BlockVolume): number {
+  return (
+    NBD_FLAG.HAS_FLAGS |
+    NBD_FLAG.SEND_FLUSH |
+    NBD_FLAG.SEND_FUA |
+    NBD_FLAG.SEND_TRIM |
+    NBD_FLAG.SEND_WRITE_ZEROES |
+    NBD_FLAG.CAN_MULTI_CONN |
+    (volume.readOnly ? NBD_FLAG.READ_ONLY : 0)
+  );
+}

@@ -1,0 +1,166 @@
+// A minimal NBD client for tests, written from the spec like the server but independently of its
+// codec: it can send what real clients never send (bad magic, unknown options, oversized
+// requests) and keep several requests in flight, matching replies by handle.
+
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import {
+  IHAVEOPT,
+  NBDMAGIC,
+  NBD_CMD,
+  NBD_FLAG_C,
+  NBD_INFO,
+  NBD_OPT,
+  NBD_REP,
+  NBD_REP_MAGIC,
+  NBD_REQUEST_MAGIC,
+  NBD_SIMPLE_REPLY_MAGIC,
+} from './nbd-constants.js';
+import { SocketReader } from './socket-reader.js';
+
+export interface OptionReply {
+  type: number;
+  data: Buffer;
+}
+
+export interface Reply {
+  error: number;
+  data?: Buffer;
+}
+
+interface InFlight {
+  readLength: number;
+  resolve: (reply: Reply) => void;
+  reject: (error: Error) => void;
+}
+
+export class RawNbdClient {
+  readonly socket: Socket;
+  readonly reader: SocketReader;
+  handshakeFlags = 0;
+  #nextHandle = 1n;
+  readonly #inFlight = new Map<bigint, InFlight>();
+  #replies: Promise<void> | null = null;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    this.reader = new SocketReader(socket);
+  }
+
+  /** Connects and reads the server's greeting; sends no client flags yet. */
+  static async connect(port: number, host = '127.0.0.1'): Promise<RawNbdClient> {
+    const socket = connect(port, host);
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    const client = new RawNbdClient(socket);
+    const greeting = await client.reader.read(18);
+    if (greeting.readBigUInt64BE(0) !== NBDMAGIC || greeting.readBigUInt64BE(8) !== IHAVEOPT) throw new Error('not a newstyle NBD server');
+    client.handshakeFlags = greeting.readUInt16BE(16);
+    return client;
+  }
+
+  /** Connects, negotiates fixed newstyle with NO_ZEROES and enters transmission on `name` with NBD_OPT_GO. */
+  static async open(port: number, name: string): Promise<{ client: RawNbdClient; size: bigint; flags: number }> {
+    const client = await RawNbdClient.connect(port);
+    client.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE | NBD_FLAG_C.NO_ZEROES);
+    const replies = await client.option(NBD_OPT.GO, infoRequest(name, [NBD_INFO.BLOCK_SIZE]));
+    const last = replies[replies.length - 1]!;
+    if (last.type !== NBD_REP.ACK) throw new Error(`NBD_OPT_GO refused: reply type ${last.type} ${last.data.toString()}`);
+    const exportInfo = replies.find((r) => r.type === NBD_REP.INFO && r.data.readUInt16BE(0) === NBD_INFO.EXPORT)!;
+    return { client, size: exportInfo.data.readBigUInt64BE(2), flags: exportInfo.data.readUInt16BE(10) };
+  }
+
+  sendClientFlags(flags: number): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(flags >>> 0, 0);
+    this.socket.write(b);
+  }
+
+  /** Sends one option and reads replies up to the final one (ACK or an error; INFO and SERVER are not final). */
+  async option(option: number, data: Buffer = Buffer.alloc(0), magic = IHAVEOPT): Promise<OptionReply[]> {
+    const header = Buffer.alloc(16);
+    header.writeBigUInt64BE(magic, 0);
+    header.writeUInt32BE(option, 8);
+    header.writeUInt32BE(data.length, 12);
+    this.socket.write(Buffer.concat([header, data]));
+    const replies: OptionReply[] = [];
+    for (;;) {
+      const head = await this.reader.read(20);
+      if (head.readBigUInt64BE(0) !== NBD_REP_MAGIC) throw new Error('bad option reply magic');
+      if (head.readUInt32BE(8) !== option) throw new Error('option reply for another option');
+      const type = head.readUInt32BE(12);
+      replies.push({ type, data: await this.reader.read(head.readUInt32BE(16)) });
+      if (type !== NBD_REP.INFO && type !== NBD_REP.SERVER) return replies;
+    }
+  }
+
+  /** Sends a request (a WRITE carries `data`) and resolves with its reply; several may be in flight. */
+  request(type: number, offset: bigint | number, length: number, options: { flags?: number; data?: Buffer } = {}): Promise<Reply> {
+    const handle = this.#nextHandle++;
+    const header = Buffer.alloc(28);
+    header.writeUInt32BE(NBD_REQUEST_MAGIC, 0);
+    header.writeUInt16BE(options.flags ?? 0, 4);
+    header.writeUInt16BE(type, 6);
+    header.writeBigUInt64BE(handle, 8);
+    header.writeBigUInt64BE(BigInt(offset), 16);
+    header.writeUInt32BE(length, 24);
+    const reply = new Promise<Reply>((resolve, reject) => {
+      this.#inFlight.set(handle, { readLength: type === NBD_CMD.READ ? length : 0, resolve, reject });
+    });
+    this.socket.write(options.data ? Buffer.concat([header, options.data]) : header);
+    this.#replies ??= this.#readReplies();
+    return reply;
+  }
+
+  /** NBD_CMD_DISC, then waits for the server to close. */
+  async disconnect(): Promise<void> {
+    const header = Buffer.alloc(28);
+    header.writeUInt32BE(NBD_REQUEST_MAGIC, 0);
+    header.writeUInt16BE(NBD_CMD.DISC, 6);
+    this.socket.end(header);
+    await this.closed();
+  }
+
+  /** Resolves once the server has closed the connection. */
+  async closed(): Promise<void> {
+    if (!this.socket.destroyed && this.socket.readyState !== 'closed') await once(this.socket, 'close');
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  async #readReplies(): Promise<void> {
+    try {
+      while (this.#inFlight.size > 0) {
+        const head = await this.reader.read(16);
+        if (head.readUInt32BE(0) !== NBD_SIMPLE_REPLY_MAGIC) throw new Error('bad simple reply magic');
+        const handle = head.readBigUInt64BE(8);
+        const pending = this.#inFlight.get(handle);
+        if (!pending) throw new Error(`reply for unknown handle ${handle}`);
+        this.#inFlight.delete(handle);
+        const error = head.readUInt32BE(4);
+        if (error === 0 && pending.readLength > 0) pending.resolve({ error, data: await this.reader.read(pending.readLength) });
+        else pending.resolve({ error });
+      }
+    } catch (error) {
+      for (const pending of this.#inFlight.values()) pending.reject(error as Error);
+      this.#inFlight.clear();
+    } finally {
+      this.#replies = null;
+      if (this.#inFlight.size > 0) this.#replies = this.#readReplies();
+    }
+  }
+}
+
+/** NBD_OPT_INFO / NBD_OPT_GO data. */
+export function infoRequest(name: string, infos: number[] = []): Buffer {
+  const encoded = Buffer.from(name, 'utf8');
+  const data = Buffer.alloc(4 + encoded.length + 2 + 2 * infos.length);
+  data.writeUInt32BE(encoded.length, 0);
+  encoded.copy(data, 4);
+  data.writeUInt16BE(infos.length, 4 + encoded.length);
+  infos.forEach((info, i) => data.writeUInt16BE(info, 6 + encoded.length + 2 * i));
+  return data;
+}

@@ -1,0 +1,114 @@
+// What the adapter's tests share: temporary directories, volumes on LocalSectorCrypto with known
+// keys, an in-process NBD server, the Debian NBD/QEMU tools (found, or a skip reason) run
+// asynchronously (the server under test lives in the same event loop), and the adapter's CLI
+// started as a child process.
+
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SectorSize } from '@sealkeep/crypto';
+import { silentLogger, type Logger } from './logger.js';
+import { ExportRegistry } from './nbd/export-registry.js';
+import { NbdServer } from './nbd/nbd-server.js';
+import type { EncryptedFileVolume, VolumeLimits } from './volume/encrypted-file-volume.js';
+import { openEncryptedFileVolume } from './volume/open-volume.js';
+import { LocalSectorCrypto, generateVolumeKeys, type VolumeKeys } from './volume/sector-crypto.js';
+
+export function temporaryDirectory(prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `sealkeep-hv-${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Copies of one key pair: LocalSectorCrypto wipes the buffers it is given. */
+export function keyFactory(keys: VolumeKeys = generateVolumeKeys()): () => VolumeKeys {
+  const dataKey = Buffer.from(keys.dataKey);
+  const integrityKey = Buffer.from(keys.integrityKey);
+  return () => ({ dataKey: Buffer.from(dataKey), integrityKey: Buffer.from(integrityKey) });
+}
+
+export interface TestVolumeOptions {
+  size?: number;
+  sectorSize?: SectorSize;
+  keys?: () => VolumeKeys;
+  readOnly?: boolean;
+  limits?: Partial<VolumeLimits>;
+  log?: Logger;
+}
+
+export function openTestVolume(dir: string, options: TestVolumeOptions = {}): Promise<EncryptedFileVolume> {
+  const keys = options.keys ?? keyFactory();
+  return openEncryptedFileVolume({
+    dir,
+    create: { size: options.size ?? 8 << 20, sectorSize: options.sectorSize ?? 4096 },
+    crypto: ({ volumeId, sectorSize }) => new LocalSectorCrypto({ keys: keys(), volumeId, sectorSize }),
+    readOnly: options.readOnly ?? false,
+    log: options.log ?? silentLogger,
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+}
+
+/** A log that keeps its entries, to assert on what was logged. */
+export function recordingLogger(): Logger & { entries: Array<{ level: string; message: string; fields: Record<string, unknown> }> } {
+  const entries: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
+  const at = (level: string) => (fields: object, message: string) => void entries.push({ level, message, fields: fields as Record<string, unknown> });
+  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export async function startServer(volumes: Record<string, EncryptedFileVolume>, log: Logger = silentLogger): Promise<{ server: NbdServer; port: number; url: (name: string) => string }> {
+  const exports = new ExportRegistry();
+  for (const [name, volume] of Object.entries(volumes)) exports.attach(name, volume);
+  const server = new NbdServer({ exports, log });
+  const { port } = await server.listen(0);
+  return { server, port, url: (name) => `nbd://127.0.0.1:${port}/${name}` };
+}
+
+const NBD_TOOLS = ['nbdinfo', 'qemu-io', 'nbdcopy', 'qemu-nbd', 'qemu-img'] as const;
+const missingTools = NBD_TOOLS.filter((tool) => spawnSync('which', [tool]).status !== 0);
+/** false when every tool is there, else why tests that drive them are skipped. */
+export const skipWithoutNbdTools: false | string =
+  missingTools.length > 0 && `${missingTools.join(', ')} not installed (Debian: apt-get install libnbd-bin qemu-utils)`;
+
+export interface ToolResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a tool without blocking the event loop (an in-process server must keep answering). */
+export function runTool(tool: string, args: string[], timeoutMs = 60_000): Promise<ToolResult> {
+  return new Promise((resolve) => {
+    execFile(tool, args, { timeout: timeoutMs, maxBuffer: 64 << 20, encoding: 'utf8' }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const mainModule = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+/** Starts the CLI (`main.ts`) on a free port; resolves once it logs "listening", with that port. */
+export async function startAdapterProcess(args: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+  const child = spawn(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', mainModule, '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the adapter did not start:\n${stderr}`)), 30_000);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => {
+      stderr += text;
+      const listening = /"port":(\d+),[^\n]*"msg":"listening"/.exec(stderr);
+      if (listening) {
+        clearTimeout(timer);
+        resolve(Number(listening[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the adapter exited (${code}) before listening:\n${stderr}`));
+    });
+  });
+  return { child, port, stderr: () => stderr };
+}

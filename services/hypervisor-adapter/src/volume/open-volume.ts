@@ -1,0 +1,101 @@
+// Opening (or creating) an encrypted file-backed volume: read or write volume.json, make the
+// volume's SectorCrypto, prove the key is the volume's (key check), open the files and replay the
+// journal, so that what a crash left behind is whole again before the first request.
+
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { volumeIdFromUuid, type SectorSize } from '@sealkeep/crypto';
+import { silentLogger, type Logger } from '../logger.js';
+import { DEFAULT_LIMITS, EncryptedFileVolume, type VolumeLimits } from './encrypted-file-volume.js';
+import type { SectorCrypto } from './sector-crypto.js';
+import { SectorFiles } from './sector-files.js';
+import { SectorJournal } from './sector-journal.js';
+import {
+  KEY_CHECK_GENERATION,
+  KEY_CHECK_LBA,
+  METADATA_FILE,
+  checkGeometry,
+  newVolumeIdentity,
+  readVolumeMetadata,
+  writeVolumeMetadata,
+  type VolumeMetadata,
+} from './volume-metadata.js';
+
+export const JOURNAL_FILE = 'journal';
+
+export interface VolumeIdentity {
+  uuid: string;
+  /** The 16 bytes every tag of the volume covers. */
+  volumeId: Buffer;
+  sectorSize: SectorSize;
+}
+
+export interface OpenVolumeOptions {
+  /** The volume's own directory: volume.json, data, tags, journal. Made if missing. */
+  dir: string;
+  /** Create the volume (4096-byte sectors unless told) if the directory holds none; if it does, what is given must match. */
+  create?: { size: number; sectorSize?: SectorSize };
+  /** The volume's sector crypto, made once its identity is known; the volume owns it from then on. */
+  crypto: (identity: VolumeIdentity) => SectorCrypto | Promise<SectorCrypto>;
+  readOnly?: boolean;
+  log?: Logger;
+  limits?: Partial<VolumeLimits>;
+}
+
+export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promise<EncryptedFileVolume> {
+  const { dir, create, log = silentLogger } = options;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const existing = await readVolumeMetadata(dir);
+  if (!existing && !create) throw new Error(`${dir} holds no volume (${METADATA_FILE}): give a size to create one`);
+  if (existing && create && (existing.size !== create.size || (create.sectorSize ?? existing.sectorSize) !== existing.sectorSize)) {
+    throw new Error(`${dir} holds a volume of ${existing.size} bytes in ${existing.sectorSize}-byte sectors, not ${create.size} in ${create.sectorSize ?? existing.sectorSize}`);
+  }
+  const size = existing?.size ?? create!.size;
+  const sectorSize = existing?.sectorSize ?? create!.sectorSize ?? 4096;
+  checkGeometry(size, sectorSize);
+  const uuid = existing?.uuid ?? newVolumeIdentity();
+  const volumeId = volumeIdFromUuid(uuid);
+  const crypto = await options.crypto({ uuid, volumeId, sectorSize });
+
+  const opened: Array<{ close(): Promise<void> }> = [];
+  try {
+    const keyCheckInput = [KEY_CHECK_LBA, BigUint64Array.of(KEY_CHECK_GENERATION), Buffer.alloc(sectorSize)] as const;
+    let metadata: VolumeMetadata | null = existing;
+    if (metadata) {
+      const wrong = await crypto.verify(...keyCheckInput, Buffer.from(metadata.keyCheck, 'hex'));
+      if (wrong.length > 0) throw new Error(`${dir}: the key is not this volume's (key check failed)`);
+    }
+    const sectorCount = size / sectorSize;
+    const files = await SectorFiles.open(dir, sectorSize, sectorCount, !existing);
+    opened.push(files);
+    const journal = await SectorJournal.open(path.join(dir, JOURNAL_FILE), volumeId, sectorSize, !existing);
+    opened.push(journal);
+    if (!metadata) {
+      const keyCheck = (await crypto.tag(...keyCheckInput)).toString('hex');
+      metadata = { format: 'sealkeep-volume/1', uuid, size, sectorSize, keyCheck };
+      await writeVolumeMetadata(dir, metadata);
+      log.info({ dir, uuid, size, sectorSize }, 'volume created');
+    }
+
+    // Replay: every record of the journal's current round, checked against its tags, into the files.
+    const { records } = await journal.replay(async (record) => {
+      if (record.firstLba + record.words.length > sectorCount) return false;
+      if (record.kind === 'sectors') {
+        const failing = await crypto.verify(BigInt(record.firstLba), record.words, record.ciphertext!, record.tags!);
+        if (failing.length > 0) return false;
+      }
+      files.apply(record);
+      return true;
+    }, log);
+    await files.sync();
+    await journal.restart();
+    if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
+
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    return new EncryptedFileVolume({ uuid, size, sectorSize, readOnly: options.readOnly ?? false, files, journal, crypto, limits });
+  } catch (error) {
+    await Promise.allSettled(opened.map((file) => file.close()));
+    crypto.close();
+    throw error;
+  }
+}

@@ -1,0 +1,93 @@
+// Sectors as they stand: generation words and tags from the tag file overlaid with pending
+// changes; ciphertext from the data file or from pending changes. Sectors from the files are
+// verified against their tags (one SectorCrypto call per run of them) before anything is
+// decrypted; data sectors are decrypted in one call per run; unwritten and zeroed sectors are zeros.
+
+import { TAG_BYTES } from '@sealkeep/crypto';
+import { bufferPool } from '../buffer-pool.js';
+import { SectorIntegrityError } from './block-volume.js';
+import type { PendingSector, PendingSectors } from './pending-sectors.js';
+import type { SectorCrypto } from './sector-crypto.js';
+import type { SectorFiles } from './sector-files.js';
+import { decodeEntries, sectorKind } from './sector-state.js';
+
+/** Maximal runs [start, end) of indices in 0..count that satisfy `wanted`. */
+function runs(count: number, wanted: (i: number) => boolean): Array<[number, number]> {
+  const found: Array<[number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    if (!wanted(i)) continue;
+    const start = i;
+    while (i + 1 < count && wanted(i + 1)) i++;
+    found.push([start, i + 1]);
+  }
+  return found;
+}
+
+export class SectorReader {
+  readonly #files: SectorFiles;
+  readonly #pending: PendingSectors;
+  readonly #crypto: SectorCrypto;
+  readonly #sectorSize: number;
+
+  constructor(files: SectorFiles, pending: PendingSectors, crypto: SectorCrypto, sectorSize: number) {
+    this.#files = files;
+    this.#pending = pending;
+    this.#crypto = crypto;
+    this.#sectorSize = sectorSize;
+  }
+
+  /** The current generation word of each sector of a run. */
+  words(first: number, count: number): BigUint64Array {
+    const { words } = decodeEntries(this.#files.readEntries(first, count), count);
+    if (!this.#pending.isEmpty) {
+      for (let i = 0; i < count; i++) {
+        const word = this.#pending.word(first + i);
+        if (word !== undefined) words[i] = word;
+      }
+    }
+    return words;
+  }
+
+  /** The plaintext of a run of whole sectors, in a buffer from the pool; SectorIntegrityError names every sector that fails. */
+  async read(first: number, count: number): Promise<Buffer> {
+    const S = this.#sectorSize;
+    const { words, tags } = decodeEntries(this.#files.readEntries(first, count), count);
+    const pending = new Array<PendingSector | undefined>(count);
+    if (!this.#pending.isEmpty) {
+      for (let i = 0; i < count; i++) {
+        const sector = this.#pending.get(first + i);
+        if (!sector) continue;
+        pending[i] = sector;
+        words[i] = sector.word;
+        sector.tag?.copy(tags, i * TAG_BYTES);
+      }
+    }
+    const isData = (i: number) => sectorKind(words[i]!) === 'data';
+    const buffer = bufferPool.take(count * S);
+    const fileRuns = runs(count, (i) => isData(i) && !pending[i]);
+    if (fileRuns.length > 0) {
+      const lo = fileRuns[0]![0];
+      const hi = fileRuns[fileRuns.length - 1]![1];
+      await this.#files.readCiphertext(first + lo, hi - lo, buffer.subarray(lo * S, hi * S));
+    }
+    for (let i = 0; i < count; i++) pending[i]?.ciphertext?.copy(buffer, i * S);
+    // Pending sectors were sealed by this process and never left its memory: only file sectors are checked.
+    const failing: bigint[] = [];
+    for (const [a, b] of fileRuns) {
+      const lba = BigInt(first + a);
+      failing.push(...(await this.#crypto.verify(lba, words.subarray(a, b), buffer.subarray(a * S, b * S), tags.subarray(a * TAG_BYTES, b * TAG_BYTES))));
+    }
+    if (failing.length > 0) {
+      bufferPool.give(buffer);
+      throw new SectorIntegrityError(failing);
+    }
+    // Decrypted in place (the buffer is this read's own); sectors without data are zeros.
+    for (const [a, b] of runs(count, isData)) {
+      const run = buffer.subarray(a * S, b * S);
+      const plaintext = await this.#crypto.decrypt(BigInt(first + a), run);
+      if (plaintext.buffer !== run.buffer || plaintext.byteOffset !== run.byteOffset) plaintext.copy(run);
+    }
+    for (const [a, b] of runs(count, (i) => !isData(i))) buffer.fill(0, a * S, b * S);
+    return buffer;
+  }
+}

@@ -1,0 +1,68 @@
+// A volume directory's description, volume.json: format, the volume's UUID (its id in every
+// tag), size, sector size, and a key check (the tag of a sector no volume has, LBA and generation
+// 2^64−1, all-zero ciphertext) that tells a wrong key from damaged sectors when a volume opens.
+// Written last when a volume is created, through a temporary file and a rename, so a directory
+// either describes a whole volume or none.
+
+import { randomUUID } from 'node:crypto';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SECTOR_SIZES, type SectorSize } from '@sealkeep/crypto';
+
+export const METADATA_FILE = 'volume.json';
+const FORMAT = 'sealkeep-volume/1';
+const MAX_U64 = (1n << 64n) - 1n;
+
+export interface VolumeMetadata {
+  format: typeof FORMAT;
+  uuid: string;
+  size: number;
+  sectorSize: SectorSize;
+  /** Hex of the key-check tag. */
+  keyCheck: string;
+}
+
+/** The key check's LBA and generation: past any volume's last sector, so no real tag can equal it. */
+export const KEY_CHECK_LBA = MAX_U64;
+export const KEY_CHECK_GENERATION = MAX_U64;
+
+export function newVolumeIdentity(): string {
+  return randomUUID();
+}
+
+export function checkGeometry(size: number, sectorSize: number): asserts sectorSize is SectorSize {
+  if (!SECTOR_SIZES.includes(sectorSize as SectorSize)) throw new Error(`sector size must be 512 or 4096, not ${sectorSize}`);
+  if (!Number.isSafeInteger(size) || size <= 0 || size % sectorSize !== 0) {
+    throw new Error(`volume size must be a positive whole number of ${sectorSize}-byte sectors, not ${size}`);
+  }
+}
+
+/** The volume's description, or null if the directory holds none. */
+export async function readVolumeMetadata(dir: string): Promise<VolumeMetadata | null> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, METADATA_FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const parsed = JSON.parse(text) as Partial<VolumeMetadata>;
+  if (parsed.format !== FORMAT) throw new Error(`${dir}: ${METADATA_FILE} is not of format ${FORMAT}`);
+  if (typeof parsed.uuid !== 'string' || typeof parsed.keyCheck !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.keyCheck)) {
+    throw new Error(`${dir}: ${METADATA_FILE} lacks a uuid or key check`);
+  }
+  checkGeometry(parsed.size ?? NaN, parsed.sectorSize ?? NaN);
+  return parsed as VolumeMetadata;
+}
+
+/** Writes volume.json durably: temporary file, fsync, rename, fsync of the directory. */
+export async function writeVolumeMetadata(dir: string, metadata: VolumeMetadata): Promise<void> {
+  const target = path.join(dir, METADATA_FILE);
+  const temporary = `${target}.tmp`;
+  await writeFile(temporary, JSON.stringify(metadata, null, 2) + '\n', { mode: 0o600 });
+  const file = await open(temporary, 'r');
+  await file.sync().finally(() => file.close());
+  await rename(temporary, target);
+  const directory = await open(dir, 'r');
+  await directory.sync().finally(() => directory.close());
+}
