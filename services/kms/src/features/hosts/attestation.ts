@@ -18,7 +18,7 @@ import type { Knex } from 'knex';
 import { asProvider } from '@sealkeep/store';
 import { verifyEvidence } from '@sealkeep/attestation';
 import { importPublicJwk, jwkThumbprint, publicJwk } from '@sealkeep/crypto';
-import { commands, TPM_RH, TPMA_OBJECT as A, unmarshal, wire, type TpmClient } from '@sealkeep/tpm';
+import { commands, TPM_ALG, TPM_RH, TPMA_OBJECT as A, unmarshal, wire, type TpmClient } from '@sealkeep/tpm';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import { flush } from '../../platform/host-tpm.js';
@@ -43,11 +43,12 @@ function acceptAk(tpm2bPublic: Buffer): { publicArea: wire.TPMT_PUBLIC; name: Bu
   } catch {
     throw new Problem('validation-failed', 'akPublic is not a TPM2B_PUBLIC');
   }
+  if (pub.nameAlg !== TPM_ALG.SHA256) throw new Problem('validation-failed', 'the AK must be named with SHA-256');
   if ((pub.objectAttributes & AK_REQUIRED) !== AK_REQUIRED || pub.objectAttributes & A.decrypt) {
     throw new Problem('validation-failed', 'the AK must be a restricted signing key made by and fixed to its TPM');
   }
   const body = tpm2bPublic.subarray(2);
-  const name = Buffer.concat([Buffer.from([pub.nameAlg >> 8, pub.nameAlg & 0xff]), createHash('sha256').update(body).digest()]);
+  const name = Buffer.concat([Buffer.from([0x00, TPM_ALG.SHA256]), createHash('sha256').update(body).digest()]);
   return { publicArea: pub, name };
 }
 

@@ -8,7 +8,7 @@
 import { createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
-import { marshal, publicKeyOfArea, unmarshal, wire } from '@sealkeep/tpm';
+import { marshal, publicKeyOfArea, TPM_ALG, unmarshal, wire } from '@sealkeep/tpm';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import { recordNewKey, recordNewVersion, summarize, type Cia, type KeySummary } from './lifecycle.js';
@@ -59,7 +59,8 @@ export async function createImportJob(ctx: KeysContext, db: Knex, actor: AuditAc
     await appendAudit(trx, actor, { tenantId, action: 'key.import-job.create', resource: `import-job:${jobId}`, outcome: 'success', details: { keyName: req.keyName, keyType: req.keyType, wrappingKeySpec: spec, expiresAt: expires.toISOString() } });
     return expires.toISOString();
   });
-  const name = Buffer.concat([Buffer.from([0x00, 0x0b]), createHash('sha256').update(wrappingPublic).digest()]);
+  // The TPM Name: nameAlg (SHA-256, as the wrapping key's template sets it) ‖ SHA-256(TPMT_PUBLIC).
+  const name = Buffer.concat([Buffer.from([0x00, TPM_ALG.SHA256]), createHash('sha256').update(wrappingPublic).digest()]);
   const e = ctx.endorsement;
   return {
     importJobId: jobId,
