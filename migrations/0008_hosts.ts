@@ -1,7 +1,8 @@
 // 0008: hypervisor hosts (provider rows: no tenant owns a host).
 //   hosts            a host registered by its EK certificate, the launch measurements the
 //                    cloud-admin approved for it (SINIT and MLE digests), its attestation key once
-//                    activated, the last quote it accepted (TPMS_ATTEST: its clock must only move forward), and how long its attestation holds; its
+//                    activated, the last quote it accepted (TPMS_ATTEST: its clock must only move forward)
+//                    with the evidence bundle and nonce it came in (served to reviewers), and how long its attestation holds; its
 //                    adapter's data-plane identity is a principal of role hypervisor
 //   host_challenges  one-use credential-activation challenges (TPM2_MakeCredential against the
 //                    EK for the AK's Name), each with the quote nonce it expects
@@ -22,6 +23,8 @@ export async function up(db: Knex): Promise<void> {
     t.text('status').notNullable().defaultTo('registered');
     t.text('last_failure').nullable();
     t.binary('last_quote').nullable();
+    t.jsonb('last_evidence').nullable();
+    t.binary('last_nonce').nullable();
     t.timestamp('attested_at', { useTz: true }).nullable();
     t.timestamp('attested_until', { useTz: true }).nullable();
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());

@@ -65,7 +65,7 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...tokenRoutes(deps.store, deps.tokenKey ?? ephemeralTokenKey()),
     ...keyRoutes(deps.store, deps.keys),
     ...vmRoutes(deps.store),
-    ...hostRoutes(deps.store, deps.hosts ?? { settings: { trustedRoots: [], freshSeconds: DEFAULT_FRESH_SECONDS } }),
+    ...hostRoutes(deps.store, deps.hosts ?? { settings: { trustedRoots: [], freshSeconds: DEFAULT_FRESH_SECONDS } }, deps.service),
   ];
 }
 

@@ -139,7 +139,7 @@ export async function attestHost(db: Knex, actor: AuditActor, settings: Attestat
     }
     const principalId = await adapterPrincipal(trx, host, adapterJwk);
     const until = new Date(Date.now() + settings.freshSeconds * 1000);
-    await trx('hosts').where({ host_id: hostId }).update({ status: 'attested', principal_id: principalId, ak_public_area: challenge.ak_public_area, last_quote: quote, attested_at: trx.fn.now(), attested_until: until, last_failure: null });
+    await trx('hosts').where({ host_id: hostId }).update({ status: 'attested', principal_id: principalId, ak_public_area: challenge.ak_public_area, last_quote: quote, last_evidence: JSON.stringify(req.evidence), last_nonce: challenge.nonce, attested_at: trx.fn.now(), attested_until: until, last_failure: null });
     await appendAudit(trx, actor, { tenantId: null, action: 'host.attest', resource: `host:${hostId}`, outcome: 'success', details: { attestedUntil: until.toISOString(), principalId } });
     return { ok: true as const, principalId, attestedUntil: until.toISOString() };
   });

@@ -14,6 +14,7 @@ import { asProvider } from '@sealkeep/store';
 import { InProcessTransport, ManufacturerCa, Tpm, TpmClient, TPM_SU, commands, provisionEndorsement } from '@sealkeep/tpm';
 import { activateCredential, attestToService, authorizationHeader, SealkeepError } from '@sealkeep/sdk';
 import { evidenceFixture, MLE, SINIT } from '../../../../../packages/attestation/src/evidence/evidence.fixture.js';
+import { verifyEvidence } from '@sealkeep/attestation';
 import { buildListeners } from '../../server.js';
 import { apiFixture, type ApiFixture, type App } from '../quotas/api.fixture.js';
 
@@ -21,6 +22,7 @@ let f: ApiFixture;
 let fx: Awaited<ReturnType<typeof evidenceFixture>>;
 let admin: App;
 let data: App;
+let compliance: App;
 let server: Server;
 let dataUrl: string;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -31,7 +33,7 @@ before(async () => {
   const serviceTpm = new TpmClient(new InProcessTransport(new Tpm()));
   await serviceTpm.call(commands.Startup, {}, { startupType: TPM_SU.CLEAR });
   const hosts = { tpm: serviceTpm, settings: { trustedRoots: fx.trustedRoots, freshSeconds: 60 } };
-  [data, admin] = buildListeners({ store: f.store, hosts }, [['data'], ['admin']]) as unknown as [App, App];
+  [data, admin, compliance] = buildListeners({ store: f.store, hosts }, [['data'], ['admin'], ['compliance']]) as unknown as [App, App, App];
   server = (data as unknown as { listen(p: number, h: string): Server }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   dataUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -127,4 +129,23 @@ test('an EK from an untrusted manufacturer cannot be registered; a credential fo
     evidence: (nonce) => fx.bundle(nonce),
   });
   await assert.rejects(impostor, 'the credential opens only in the TPM holding the registered EK');
+});
+
+test("a reviewer fetches the host's evidence and verifies it offline against the manufacturer root", async () => {
+  const hostId = await registered('host-11');
+  await attest(hostId).result;
+  const reviewer = await f.addPrincipal(null, 'rita', 'reviewer');
+  const r = await f.call(compliance, reviewer, 'get', `/v1/hosts/${hostId}/evidence`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.bundle.subject.id, 'host-11');
+  const verdict = await verifyEvidence(r.body.bundle, { trustedRoots: fx.trustedRoots, nonce: r.body.nonce });
+  assert.deepEqual(verdict.findings.filter((x) => x.severity === 'error'), []);
+  assert.equal(verdict.ok, true);
+  // The approved reference values travel with it and hold; another nonce does not.
+  assert.ok(!verdict.findings.some((x) => x.id.startsWith('policy-pcr')));
+  const replayed = await verifyEvidence(r.body.bundle, { trustedRoots: fx.trustedRoots, nonce: 'ab'.repeat(32) });
+  assert.ok(replayed.findings.some((x) => x.id === 'quote-nonce-mismatch'));
+  assert.equal((await f.call(compliance, f.operator, 'get', `/v1/hosts/${hostId}/evidence`)).status, 403, 'the cloud-admin reads no evidence');
+  const audit = await asProvider(f.store.db, (trx) => trx('audit_entries').where({ chain_id: 'provider' }).select('line'));
+  assert.ok(audit.some((a) => /"action":"evidence.read"/.test(a.line) && /rv:rita|rita/.test(a.line)), "the reviewer's read is audited");
 });

@@ -20,6 +20,8 @@ export interface HostRow {
   status: 'registered' | 'attested' | 'failed';
   last_failure: string | null;
   last_quote: Buffer | null;
+  last_evidence: Record<string, unknown> | string | null;
+  last_nonce: Buffer | null;
   attested_at: Date | null;
   attested_until: Date | null;
   created_at: Date;

@@ -15,6 +15,8 @@ import type { Authenticator } from '../../http/mount.js';
 import { verifySelfSignedProof } from '../../auth/request-proof.js';
 import { approveLaunch, getHost, listHosts, registerHost } from './registry.js';
 import { attestHost, challengeHost, hostAttestationHolds, type AttestationSettings } from './attestation.js';
+import { hostEvidence } from './evidence.js';
+import type { ServiceState } from '../../platform/measured-start.js';
 
 export interface HostDeps {
   /** The service's own TPM (TPM2_MakeCredential); without it challenges answer 503. */
@@ -34,8 +36,17 @@ export function withHostAttestation(authenticate: Authenticator, db: Knex): Auth
   };
 }
 
-export function hostRoutes(store: Store, deps: HostDeps) {
+export function hostRoutes(store: Store, deps: HostDeps, service: ServiceState | undefined) {
   return [
+    route({
+      method: 'get',
+      path: '/v1/hosts/:hostId/evidence',
+      plane: 'compliance',
+      permission: 'evidence.read',
+      summary: "The host's last accepted attestation as an evidence bundle (packages/attestation/src/evidence/README.md), with its nonce and the approved reference values, to verify offline",
+      params: HostParams,
+      handler: ({ params, actor }) => hostEvidence(store.db, actor!, service, params.hostId),
+    }),
     route({
       method: 'post',
       path: '/v1/hosts',
