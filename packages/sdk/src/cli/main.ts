@@ -37,6 +37,7 @@ const USAGE = `usage:
   sealkeep whoami [--plane admin|tenant|data|compliance]
   sealkeep audit export [--chain ID] --out FILE
   sealkeep audit verify FILE [--trusted-ak AK.pem]...
+  sealkeep evidence get HOST_ID --out FILE           (reviewer: a host's last accepted attestation)
   sealkeep verify evidence BUNDLE.json --root MANUFACTURER.pem... [--nonce HEX] [--policy FILE] [--previous-quote FILE] [--json]
   sealkeep admin approve-configuration [--yes] [--code-digest PREFIX]
   sealkeep service measurements [--ak-out FILE]
@@ -162,6 +163,16 @@ async function run(argv: string[], out: Out): Promise<void> {
     const r = (await signedRequest(endpoint(p, plane), signer(p), 'GET', url)) as { chainId: string; lines: string[] };
     writeFileSync(values.out, r.lines.map((l) => l + '\n').join(''), { mode: 0o600 });
     return out({ chainId: r.chainId, entries: r.lines.length, file: values.out }, `${r.lines.length} entries of chain ${r.chainId} written to ${values.out}`);
+  }
+  if (group === 'evidence' && verb === 'get') {
+    if (!arg || !values.out) throw new Error('usage: sealkeep evidence get HOST_ID --out FILE');
+    const p = loadProfile(profilePath);
+    const r = (await signedRequest(endpoint(p, 'compliance'), signer(p), 'GET', `/v1/hosts/${arg}/evidence`)) as { hostId: string; nonce: string; attestedAt: string; bundle: unknown };
+    writeFileSync(values.out, JSON.stringify(r.bundle, null, 2) + '\n');
+    return out(
+      { hostId: r.hostId, nonce: r.nonce, attestedAt: r.attestedAt, file: values.out },
+      `evidence of host ${r.hostId} (attested ${r.attestedAt}) written to ${values.out}\nverify it offline: sealkeep verify evidence ${values.out} --root MANUFACTURER.pem --nonce ${r.nonce}`,
+    );
   }
   throw new Error(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
 }

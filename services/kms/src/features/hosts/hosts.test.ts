@@ -149,3 +149,40 @@ test("a reviewer fetches the host's evidence and verifies it offline against the
   const audit = await asProvider(f.store.db, (trx) => trx('audit_entries').where({ chain_id: 'provider' }).select('line'));
   assert.ok(audit.some((a) => /"action":"evidence.read"/.test(a.line) && /rv:rita|rita/.test(a.line)), "the reviewer's read is audited");
 });
+
+test('sealkeep evidence get, then sealkeep verify evidence: the reviewer\'s whole path, offline at the end', { timeout: 120_000 }, async () => {
+  const { execFile } = await import('node:child_process');
+  // Asynchronous: the service answering the CLI runs in this process.
+  const run = (args: string[]) =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, args, { encoding: 'utf8' }, (err, stdout, stderr) => resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
+    );
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const { saveProfile } = await import('@sealkeep/sdk');
+  const hostId = await registered('host-12');
+  await attest(hostId).result;
+  const reviewer = await f.addPrincipal(null, 'vera', 'reviewer');
+  const listener = (compliance as unknown as { listen(p: number, h: string): Server }).listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-evidence-cli-'));
+  try {
+    const profile = path.join(dir, 'vera.json');
+    saveProfile(profile, { principalId: reviewer.id, name: 'vera', role: 'reviewer', tenantId: null, privateJwk: reviewer.key.export({ format: 'jwk' }), endpoints: { compliance: `http://127.0.0.1:${(listener.address() as AddressInfo).port}` } });
+    const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../packages/sdk/bin/sealkeep.mjs');
+    const bundle = path.join(dir, 'bundle.json');
+    const got = await run([cli, '--profile', profile, 'evidence', 'get', hostId, '--out', bundle, '--json']);
+    assert.equal(got.status, 0, got.stderr);
+    const { nonce } = JSON.parse(got.stdout);
+    const root = path.join(dir, 'manufacturer.pem');
+    writeFileSync(root, fx.trustedRoots[0]!);
+    const checked = await run([cli, 'verify', 'evidence', bundle, '--root', root, '--nonce', nonce]);
+    assert.equal(checked.status, 0, checked.stdout + checked.stderr);
+    assert.match(checked.stdout, /evidence OK: host host-12/);
+  } finally {
+    await new Promise((r) => listener.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
