@@ -10,10 +10,10 @@ import request from 'supertest';
 import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
 import { authorizationHeader } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
-import { ManufacturerCa } from '@sealkeep/tpm';
 import type { Store } from '@sealkeep/store';
 import { buildListeners, routeTable } from '../server.js';
 import { insertPrincipal } from '../features/principals/store.js';
+import { attestedHostFor } from '../features/hosts/hosts.fixture.js';
 import { PLANE_NAMES } from '../http/route.js';
 import { ROLES, roleHolds, TENANT_ROLES, type Role } from './permissions.js';
 
@@ -36,8 +36,7 @@ before(async () => {
     principals.set(role, { id, key: privateKey });
   }
   // The hypervisor acts only while its host's attestation holds: give it an attested host.
-  const certificate = (await ManufacturerCa.create()).certificate;
-  await store.db('hosts').insert({ host_id: randomUUID(), name: 'matrix-host', ek_certificate: certificate, principal_id: principals.get('hypervisor')!.id, status: 'attested', attested_until: new Date(Date.now() + 3600_000) });
+  await attestedHostFor(store.db, principals.get('hypervisor')!.id, 'matrix-host');
 });
 after(() => store.close());
 

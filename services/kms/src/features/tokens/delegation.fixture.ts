@@ -10,6 +10,7 @@ import { freshStore } from '@sealkeep/store/testing';
 import type { Store } from '@sealkeep/store';
 import { buildListeners } from '../../server.js';
 import { insertPrincipal } from '../principals/store.js';
+import { attestedHostFor } from '../hosts/hosts.fixture.js';
 import { deriveTokenKey, type TokenKey } from '../../auth/token-key.js';
 import { DELEGATION_HEADER } from '../../auth/delegation.js';
 import type { Role } from '../../auth/permissions.js';
@@ -52,6 +53,7 @@ export async function delegationWorld(): Promise<World> {
     const jwk = publicJwk(publicKey);
     const id = randomUUID();
     await insertPrincipal(store.db, { principal_id: id, tenant_id: tenantId, name, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });
+    if (role === 'hypervisor') await attestedHostFor(store.db, id);
     return { id, key: privateKey, label: principalLabel({ name, role }), role, tenantId, thumbprint: jwkThumbprint(jwk) };
   };
   return { store, tokenKey, acme, globex, tenantApp, dataApp, add };
