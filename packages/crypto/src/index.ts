@@ -1,3 +1,4 @@
 // @sealkeep/crypto — cryptography shared by the service and its clients.
 export * from './jose/jws.js';
 export * from './block/index.js';
+export * from './byok/import-format.js';

@@ -4,15 +4,12 @@
 
 import { createHash, verify, type KeyObject } from 'node:crypto';
 import { TPM_ALG, TPM_GENERATED_VALUE, TPM_ST, publicKeyOfArea, unmarshal, wire } from '@sealkeep/tpm';
+import { importJobQualifyingData as qualifyingDataFor } from '@sealkeep/crypto';
 import { decodeBase64url, fail } from './evidence-input.js';
 
-/** The domain-separation label of the certify qualifying data (docs/byok.md). */
-export const IMPORT_JOB_LABEL = 'sealkeep/v1/import-job';
-
-/** SHA-256("sealkeep/v1/import-job" ‖ 0x00 ‖ importJobId (ASCII) ‖ 0x00 ‖ nonce bytes). */
+/** The certify qualifying data for a job and the nonce as sent (base64url); the format is @sealkeep/crypto's. */
 export function importJobQualifyingData(importJobId: string, nonce: string): Buffer {
-  const nonceBytes = decodeBase64url(nonce, 'the nonce');
-  return createHash('sha256').update(IMPORT_JOB_LABEL).update(Buffer.of(0)).update(importJobId, 'ascii').update(Buffer.of(0)).update(nonceBytes).digest();
+  return qualifyingDataFor(importJobId, decodeBase64url(nonce, 'the nonce'));
 }
 
 export interface PublicArea {

@@ -9,10 +9,11 @@ import { TPM_ALG, TPMA_OBJECT } from '@sealkeep/tpm';
 import { checkAkUsage, checkEkBinding, checkIssuedByRoot, checkValidity, sameKey } from './evidence-certificates.js';
 import { base64Field, certificateField, fail, hexField, lazy, parseCertificate, stringField } from './evidence-input.js';
 import { checkAttestSignature, decodeCertifyAttest, decodePublicArea, importJobQualifyingData, nameOf, publicKeyOf } from './evidence-tpm.js';
+import { IMPORT_EVIDENCE_FORMAT } from '@sealkeep/crypto';
 
 export { importJobQualifyingData } from './evidence-tpm.js';
 
-export const IMPORT_EVIDENCE_FORMAT = 'sealkeep.import-evidence.v1';
+export { IMPORT_EVIDENCE_FORMAT };
 
 /** The evidence of an import job, as the service sends it (base64 TPM structures, PEM certificates). */
 export interface ImportEvidence {

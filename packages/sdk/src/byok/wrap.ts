@@ -7,14 +7,14 @@
 // The wrapping public key is the one verifyImportEvidence built from the TPM's public area.
 
 import { constants, createCipheriv, publicEncrypt, randomFillSync, type KeyObject } from 'node:crypto';
+import { KWP_ALTERNATIVE_IV } from '@sealkeep/crypto';
 
 export const WRAPPING_ALGORITHMS = ['rsa-aes-key-wrap-sha256', 'rsa-oaep-sha256'] as const;
 export type WrappingAlgorithm = (typeof WRAPPING_ALGORITHMS)[number];
 
 export const isWrappingAlgorithm = (value: string): value is WrappingAlgorithm => (WRAPPING_ALGORITHMS as readonly string[]).includes(value);
 
-/** RFC 5649 §3: the alternative initial value (AIV) of AES key wrap with padding. */
-export const KWP_ALTERNATIVE_IV = Buffer.from('a65959a6', 'hex');
+export { KWP_ALTERNATIVE_IV };
 
 /** The most material rsa-oaep-sha256 carries (docs/byok.md). */
 export const MAX_RSA_OAEP_MATERIAL = 32;

@@ -8,6 +8,7 @@
 // A ciphertext moved to another key, another version or another AAD does not open.
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { KWP_ALTERNATIVE_IV } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 
 const MAGIC = Buffer.from('SK');
@@ -17,7 +18,6 @@ const HEADER = 7;
 const IV = 12;
 const TAG = 16;
 const GCM_DOMAIN = Buffer.from('sealkeep/v1/aes-256-gcm\0');
-const KWP_IV = Buffer.from('a65959a6', 'hex');
 
 function header(kind: number, version: number): Buffer {
   const h = Buffer.alloc(HEADER);
@@ -63,13 +63,13 @@ export function openGcm(secret: Buffer, keyId: string, blob: Buffer, aad: Buffer
 }
 
 export function wrapKwp(secret: Buffer, version: number, dataKey: Buffer): Buffer {
-  const c = createCipheriv('id-aes256-wrap-pad', secret, KWP_IV);
+  const c = createCipheriv('id-aes256-wrap-pad', secret, KWP_ALTERNATIVE_IV);
   return Buffer.concat([header(KWP, version), c.update(dataKey), c.final()]);
 }
 
 export function unwrapKwp(secret: Buffer, blob: Buffer): Buffer {
   versionOf(blob, 'wrapped');
-  const d = createDecipheriv('id-aes256-wrap-pad', secret, KWP_IV);
+  const d = createDecipheriv('id-aes256-wrap-pad', secret, KWP_ALTERNATIVE_IV);
   try {
     return Buffer.concat([d.update(blob.subarray(HEADER)), d.final()]);
   } catch {

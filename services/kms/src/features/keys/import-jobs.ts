@@ -8,6 +8,7 @@
 import { createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
+import { importJobQualifyingData, IMPORT_EVIDENCE_FORMAT, KWP_ALTERNATIVE_IV } from '@sealkeep/crypto';
 import { marshal, publicKeyOfArea, TPM_ALG, unmarshal, wire } from '@sealkeep/tpm';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
@@ -22,14 +23,6 @@ export const WRAPPING_SPECS = { 'rsa-3072': 3072, 'rsa-4096': 4096 } as const;
 export type WrappingSpec = keyof typeof WRAPPING_SPECS;
 export const WRAPPING_ALGORITHMS = ['rsa-aes-key-wrap-sha256', 'rsa-oaep-sha256'] as const;
 export type WrappingAlgorithm = (typeof WRAPPING_ALGORITHMS)[number];
-/** RFC 5649 §3: the alternative initial value of AES key wrap with padding. */
-const KWP_IV = Buffer.from('a65959a6', 'hex');
-const EVIDENCE_FORMAT = 'sealkeep.import-evidence.v1';
-
-/** TPM2_Certify's qualifyingData for a job: SHA-256("sealkeep/v1/import-job" ‖ 0 ‖ jobId ‖ 0 ‖ nonce). */
-export function importQualifyingData(jobId: string, nonce: Buffer): Buffer {
-  return createHash('sha256').update('sealkeep/v1/import-job').update(Buffer.of(0)).update(jobId, 'ascii').update(Buffer.of(0)).update(nonce).digest();
-}
 
 const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest();
 
@@ -51,7 +44,7 @@ export async function createImportJob(ctx: KeysContext, db: Knex, actor: AuditAc
   const jobId = randomUUID();
   const importToken = randomBytes(32).toString('base64url');
   const wrapping = await ctx.engine.createWrappingKey(jobId, WRAPPING_SPECS[spec]);
-  const certified = await ctx.engine.certify(jobId, wrapping, importQualifyingData(jobId, nonce));
+  const certified = await ctx.engine.certify(jobId, wrapping, importJobQualifyingData(jobId, nonce));
   const wrappingPublic = marshal(wire.TPMT_PUBLIC, wrapping.publicArea);
   const expiresAt = await inTenant(db, tenantId, async (trx) => {
     const expires = new Date(Date.now() + IMPORT_JOB_HOURS * 3600_000);
@@ -71,7 +64,7 @@ export async function createImportJob(ctx: KeysContext, db: Knex, actor: AuditAc
     expiresAt,
     wrappingKey: { spkiPem: publicKeyOfArea(wrapping.publicArea).export({ type: 'spki', format: 'pem' }).toString(), tpmPublic: wrappingPublic.toString('base64'), name: name.toString('hex') },
     evidence: {
-      format: EVIDENCE_FORMAT,
+      format: IMPORT_EVIDENCE_FORMAT,
       importJobId: jobId,
       nonce: nonce.toString('base64url'),
       certify: { attest: certified.attest.toString('base64'), signature: certified.signature.toString('base64') },
@@ -109,7 +102,7 @@ async function unwrap(ctx: KeysContext, job: ImportJobRow, key: WrappingKey, alg
   const kek = await ctx.engine.rsaDecrypt(job.job_id, key, wrapped.subarray(0, modulusBytes));
   try {
     if (kek.length !== 32) throw new Error('length');
-    const d = createDecipheriv('id-aes256-wrap-pad', kek, KWP_IV);
+    const d = createDecipheriv('id-aes256-wrap-pad', kek, KWP_ALTERNATIVE_IV);
     return Buffer.concat([d.update(wrapped.subarray(modulusBytes)), d.final()]);
   } finally {
     kek.fill(0);
