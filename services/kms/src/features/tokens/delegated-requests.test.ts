@@ -20,7 +20,7 @@ import { deriveTokenKey } from '../../auth/token-key.js';
 import { mountListener, signedPartsOf } from '../../http/mount.js';
 import { route } from '../../http/route.js';
 import { issueDelegationToken } from './service-token.js';
-import { delegated, delegationWorld, exchange, grantBy, type App, type Party, type World } from './delegation.fixture.js';
+import { castOf, delegated, delegationWorld, exchange, grantBy, type App, type Party, type World } from './delegation.fixture.js';
 
 let w: World;
 let bob: Party, cms: Party, cmsGlobex: Party, hv: Party, hv8: Party;
@@ -45,11 +45,7 @@ function auditedRoute(plane: 'tenant' | 'data', path: string, permission: 'key.u
 
 before(async () => {
   w = await delegationWorld();
-  bob = await w.add('bob', 'tenant-user', w.acme);
-  cms = await w.add('vcloud-svc', 'delegate', w.acme);
-  cmsGlobex = await w.add('vcloud-svc', 'delegate', w.globex);
-  hv = await w.add('vpxuser@host-07', 'hypervisor', null);
-  hv8 = await w.add('vpxuser@host-08', 'hypervisor', null);
+  ({ bob, cms, cmsGlobex, hv, hv8 } = await castOf(w));
   const authenticate = withDelegation((req) => verifyRequestProof(w.store.db, signedPartsOf(req)), w.store.db, w.tokenKey);
   const routes = [
     auditedRoute('tenant', '/v1/tenants/:tenantId/test-key-uses', 'key.use'),

@@ -38,6 +38,25 @@ export interface World {
   add(name: string, role: Role, tenantId: string | null): Promise<Party>;
 }
 
+/** The cast of the delegation tests: bob of acme, acme's and globex's vcloud-svc (one label, two principals), two hypervisors. */
+export interface Cast {
+  bob: Party;
+  cms: Party;
+  cmsGlobex: Party;
+  hv: Party;
+  hv8: Party;
+}
+
+export async function castOf(w: World): Promise<Cast> {
+  return {
+    bob: await w.add('bob', 'tenant-user', w.acme),
+    cms: await w.add('vcloud-svc', 'delegate', w.acme),
+    cmsGlobex: await w.add('vcloud-svc', 'delegate', w.globex),
+    hv: await w.add('vpxuser@host-07', 'hypervisor', null),
+    hv8: await w.add('vpxuser@host-08', 'hypervisor', null),
+  };
+}
+
 export async function delegationWorld(): Promise<World> {
   const store = await freshStore();
   const tokenKey = deriveTokenKey(randomBytes(32));

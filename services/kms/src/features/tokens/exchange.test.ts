@@ -18,19 +18,15 @@ import { exportChain } from '../../audit/audit-log.js';
 import { deriveTokenKey } from '../../auth/token-key.js';
 import { PROBLEM_BASE } from '../../http/problems.js';
 import { issueDelegationToken } from './service-token.js';
-import { claimsOf, delegationWorld, exchange, formOf, grantBy, type Party, type World } from './delegation.fixture.js';
+import { castOf, claimsOf, delegationWorld, exchange, formOf, grantBy, type Party, type World } from './delegation.fixture.js';
 
 let w: World;
 let bob: Party, cms: Party, cmsGlobex: Party, hv: Party, hv8: Party;
 
 before(async () => {
   w = await delegationWorld();
-  bob = await w.add('bob', 'tenant-user', w.acme);
-  cms = await w.add('vcloud-svc', 'delegate', w.acme);
-  // The same name in another tenant: the same label, another principal.
-  cmsGlobex = await w.add('vcloud-svc', 'delegate', w.globex);
-  hv = await w.add('vpxuser@host-07', 'hypervisor', null);
-  hv8 = await w.add('vpxuser@host-08', 'hypervisor', null);
+  // cmsGlobex: the same name in another tenant — the same label, another principal.
+  ({ bob, cms, cmsGlobex, hv, hv8 } = await castOf(w));
 });
 after(() => w.store.close());
 
