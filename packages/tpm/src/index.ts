@@ -1,7 +1,7 @@
 // @sealkeep/tpm — the emulated TPM 2.0 and everything that talks to a TPM: the engine and its
 // command table, the wire format, the typed client and transports, standard templates, and the
 // platform layer (manufacturer CA and EK certificates, measured launch, protected state, many
-// TPMs in one process).
+// TPMs in one process, VM measured boot, sealing to PCRs, restricted signing).
 
 export { Tpm, type TpmOptions } from './engine/tpm.js';
 export { ALL_COMMANDS } from './commands/index.js';
@@ -32,3 +32,6 @@ export * as asn1 from './platform/asn1.js';
 export { StateFile, StateFileError } from './platform/state-file.js';
 export { openPersistentTpm, type PersistentTpm } from './platform/persistent-tpm.js';
 export { TpmManager, ManagedTpm, TpmManagerError } from './platform/tpm-manager.js';
+export { VM_PCR, VM_PCR_COUNT, VM_LOG_MAX_RECORDS, DIGEST_OF_DATA, VmBootLogError, checkVmBootLog, measureVmBoot, readVmPcrs, expectedVpcrs, type VpcrReferences } from './platform/vm-boot.js';
+export { VM_SRK_HANDLE, MAX_SEALED_SECRET, PcrSealMismatch, pcrPolicyDigest, vmStorageKey, sealToPcrs, unsealWithPcrs, type SealedBlob } from './platform/pcr-seal.js';
+export { signWithRestrictedKey, type EcdsaSignature } from './platform/restricted-sign.js';

@@ -17,7 +17,12 @@ import path from 'node:path';
 import { measuredStart, StartRefused } from './platform/measured-start.js';
 import { startCheckpointer, TpmCheckpointSigner } from './audit/checkpointer.js';
 import { purgeExpiredProofs } from './auth/request-proof.js';
-import { buildListeners } from './server.js';
+import { ScanRunner } from './features/scans/runner.js';
+import { failInterruptedScans } from './features/scans/store.js';
+import { buildListeners, type ServiceDeps } from './server.js';
+import { BlockPool } from './features/blocks/block-pool.js';
+import { BlockSessions } from './features/blocks/block-sessions.js';
+import { openVmTpms } from './features/vms/vm-tpms.js';
 import { deriveTokenKey } from './auth/token-key.js';
 import type { Plane } from './http/route.js';
 import type { Listener, ServiceConfig } from './config.js';
@@ -57,8 +62,19 @@ async function main(): Promise<void> {
     const rootFile = path.join(config.dataDir, 'manufacturer-root.pem');
     keys = await keysContext(host, engine, config.tpm === null && existsSync(rootFile) ? readFileSync(rootFile, 'utf8') : null);
   }
+  // The data plane: VM vTPMs (their state encrypted under a key derived from the root), block
+  // sessions on worker threads, and the AK for volume attestations.
+  let data: ServiceDeps['data'];
+  if (started.root && keys) {
+    const sessions = new BlockSessions(store.db, new BlockPool(), (err) => log.error({ err }, 'block audit write failed'));
+    keys.engine.onForget((keyId) => void sessions.endWhere((s) => keyId === undefined || s.kekId === keyId, 'key-disabled'));
+    data = { vtpms: await openVmTpms(config.dataDir, started.root), sessions, attestation: { tpm: host.client, akHandle: state.ak.handle, akCertificatePem: keys.endorsement?.akCertificatePem ?? null } };
+  }
   const sweeper = startKeySweeper(store.db, keys, (err) => log.error({ err }, 'key sweep failed'));
   const checkpointer = startCheckpointer(store.db, new TpmCheckpointSigner(host.client, state.ak), config.checkpoint, (err) => log.error({ err }, 'audit checkpoint failed'));
+  // Compliance scans run in this process; scans a stopped node left behind are failed.
+  const scans = new ScanRunner(store.db, { onError: (err, scanId) => log.error({ err, scanId }, 'compliance scan failed') });
+  await failInterruptedScans(store.db);
 
   const layout: Array<[Plane[], Listener]> = [
     [['tenant'], config.tenant],
@@ -74,7 +90,9 @@ async function main(): Promise<void> {
       // unsealed the same root accepts them; uninitialised, the process signs with its own.
       ...(started.root ? { tokenKey: deriveTokenKey(started.root) } : {}),
       ...(keys ? { keys } : {}),
+      ...(data ? { data } : {}),
       hosts: { tpm: host.client, settings: { trustedRoots: trustedManufacturerRoots(config), freshSeconds: config.hostAttestationSeconds } },
+      scans,
       onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error'),
       onRequest: (entry) => log.info(entry, 'request'),
     },
@@ -92,6 +110,9 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     clearInterval(purge);
+    await scans.stop();
+    await data?.sessions.closeAll();
+    await data?.sessions.pool.destroy();
     sweeper.stop();
     await checkpointer.stop();
     await host.close();

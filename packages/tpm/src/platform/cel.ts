@@ -64,7 +64,8 @@ export type CelEntry = DistributiveOmit<CelRecord, 'recnum'>;
 // ---- event types ---------------------------------------------------------------------------------
 
 /**
- * Event types by name. PC Client: TCG PC Client Platform Firmware Profile §10.4.1. Intel TXT:
+ * Event types by name. PC Client: TCG PC Client Platform Firmware Profile §10.4.1 (the EV_EFI_*
+ * types are EV_EFI_EVENT_BASE 0x80000000 + n, as UEFI firmware logs them). Intel TXT:
  * the Intel TXT Software Development Guide, appendix "TPM Event Log" (EVTYPE_BASE 0x400 + n), as
  * tboot's include/txt/… and EDK2/STM's Smx.h (TXT_EVTYPE_*) spell them.
  */
@@ -87,6 +88,23 @@ export const EVENT_TYPES = {
   EV_NONHOST_CONFIG: 0x10,
   EV_NONHOST_INFO: 0x11,
   EV_OMIT_BOOT_DEVICE_EVENTS: 0x12,
+  EV_EFI_EVENT_BASE: 0x80000000,
+  EV_EFI_VARIABLE_DRIVER_CONFIG: 0x80000001,
+  EV_EFI_VARIABLE_BOOT: 0x80000002,
+  EV_EFI_BOOT_SERVICES_APPLICATION: 0x80000003,
+  EV_EFI_BOOT_SERVICES_DRIVER: 0x80000004,
+  EV_EFI_RUNTIME_SERVICES_DRIVER: 0x80000005,
+  EV_EFI_GPT_EVENT: 0x80000006,
+  EV_EFI_ACTION: 0x80000007,
+  EV_EFI_PLATFORM_FIRMWARE_BLOB: 0x80000008,
+  EV_EFI_HANDOFF_TABLES: 0x80000009,
+  EV_EFI_PLATFORM_FIRMWARE_BLOB2: 0x8000000a,
+  EV_EFI_HANDOFF_TABLES2: 0x8000000b,
+  EV_EFI_VARIABLE_BOOT2: 0x8000000c,
+  EV_EFI_HCRTM_EVENT: 0x80000010,
+  EV_EFI_VARIABLE_AUTHORITY: 0x800000e0,
+  EV_EFI_SPDM_FIRMWARE_BLOB: 0x800000e1,
+  EV_EFI_SPDM_FIRMWARE_CONFIG: 0x800000e2,
   EVTYPE_BASE: 0x400,
   EVTYPE_PCRMAPPING: 0x401,
   EVTYPE_HASH_START: 0x402,

@@ -1,14 +1,19 @@
 // One managed TPM instance and the in-process transport held to its role's rules: the host TPM
 // (localities 0–4, the DRTM signals, a measured launch whose event log is kept on disk) or a vTPM
-// (localities 0–3, no dynamic launch). TpmManager (tpm-manager.ts) creates, loads and drops them.
+// (localities 0–3, no dynamic launch; a VM's reboot is a power cycle that keeps its seeds, and its
+// measured boot is kept as the static event log). TpmManager (tpm-manager.ts) creates, loads,
+// restarts and drops them.
 
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { TpmClient } from '../client/client.js';
 import type { Transport } from '../client/transport.js';
 import type { Tpm } from '../engine/tpm.js';
+import { Shutdown, Startup } from '../commands/startup/index.js';
+import { TPM_SU } from '../wire/constants.js';
 import type { PersistentTpm } from './persistent-tpm.js';
 import { CelLog } from './cel.js';
 import { launch, SINIT_LOCALITY, type LaunchOptions, type LaunchResult } from './launch.js';
+import { checkVmBootLog, measureVmBoot, readVmPcrs } from './vm-boot.js';
 
 export type TpmRole = 'host' | 'vtpm';
 
@@ -23,6 +28,9 @@ export const ROLE_RULES: Readonly<Record<TpmRole, Readonly<{ maxLocality: number
   vtpm: { maxLocality: 3, drtm: false },
 };
 
+/** Numbers each event log write's temporary file, so two writes in flight never share one. */
+let logWrites = 0;
+
 export class TpmManagerError extends Error {
   override name = 'TpmManagerError';
 }
@@ -30,6 +38,7 @@ export class TpmManagerError extends Error {
 /** One loaded instance. Commands reach it through transports held to its role's rules. */
 export class ManagedTpm {
   #closed = false;
+  #measuring = false;
 
   constructor(
     readonly id: string,
@@ -46,11 +55,64 @@ export class ManagedTpm {
   async launch(opts: LaunchOptions): Promise<LaunchResult> {
     if (this.role !== 'host') throw new TpmManagerError(`TPM ${this.id} is a vTPM: it has no dynamic launch`);
     const result = await launch(this.transport(SINIT_LOCALITY), opts);
-    const file = this.logPath('drtm');
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, result.log.serialize(), { mode: 0o600 });
-    await rename(tmp, file);
+    await this.writeLog('drtm', result.log);
     return result;
+  }
+
+  /**
+   * The manager's (TpmManager.restart, under its lock): a VM reboot. Shutdown(CLEAR) if started,
+   * _TPM_Init, Startup(CLEAR) — a TPM Reset: PCRs at their initial values, transient objects and
+   * sessions gone, a new null seed; the endorsement, owner and platform seeds, NV and persistent
+   * objects kept. The three run in one turn of the event loop, so no other client's command
+   * lands between them. Saved, and the static event log emptied (the new boot starts a new log),
+   * before this returns.
+   */
+  async powerCycle(): Promise<void> {
+    if (this.role !== 'vtpm') throw new TpmManagerError(`TPM ${this.id} is the host TPM: its reboots are the platform's, not the service's`);
+    if (this.#closed) throw new TpmManagerError(`TPM ${this.id} was suspended or destroyed: get() it again`);
+    // A reset in the middle of a measurement would leave a log that does not replay to the PCRs.
+    if (this.#measuring) throw new TpmManagerError(`TPM ${this.id} is measuring a boot: restart it once that is done`);
+    const tpm = this.tpm;
+    if (tpm.started) TpmClient.unmarshalResponse(Shutdown, tpm.execute(TpmClient.marshalCommand(Shutdown, {}, { shutdownType: TPM_SU.CLEAR })));
+    tpm.init();
+    TpmClient.unmarshalResponse(Startup, tpm.execute(TpmClient.marshalCommand(Startup, {}, { startupType: TPM_SU.CLEAR })));
+    await this.flush();
+    await this.writeLog('static', new CelLog());
+  }
+
+  /**
+   * Measure a VM's boot (vm-boot.ts) into this vTPM and keep its log as the static event log,
+   * so the log on disk replays to the PCRs. Only on a freshly started boot: an empty static log
+   * and PCRs 0–15 at zero (restart() the instance to measure another boot). The log is checked
+   * first (VmBootLogError); the records actually extended are written even if an extend fails.
+   * Returns PCRs 0–15 of the SHA-256 bank, index → lower-case hex.
+   */
+  async measureBoot(input: unknown): Promise<Record<number, string>> {
+    if (this.role !== 'vtpm') throw new TpmManagerError(`TPM ${this.id} is the host TPM: VM boots are measured into vTPMs`);
+    if (this.#measuring) throw new TpmManagerError(`TPM ${this.id} is already measuring a boot`);
+    this.#measuring = true;
+    try {
+      const records = checkVmBootLog(input);
+      const client = this.client();
+      const fresh = (await this.eventLog('static')).length === 0 && Object.values(await readVmPcrs(client)).every((v) => /^0+$/.test(v));
+      if (!fresh) throw new TpmManagerError(`TPM ${this.id} has measured since its last start: restart() it before measuring a boot`);
+      const log = new CelLog();
+      try {
+        return await measureVmBoot(client, records, { log });
+      } finally {
+        await this.writeLog('static', log);
+      }
+    } finally {
+      this.#measuring = false;
+    }
+  }
+
+  /** Replace an event log file atomically (a temporary file in the same directory, renamed). */
+  private async writeLog(kind: 'static' | 'drtm', log: CelLog): Promise<void> {
+    const file = this.logPath(kind);
+    const tmp = `${file}.${process.pid}.${++logWrites}.tmp`;
+    await writeFile(tmp, log.serialize(), { mode: 0o600 });
+    await rename(tmp, file);
   }
 
   /** An event log of this instance (empty when nothing was measured yet). */

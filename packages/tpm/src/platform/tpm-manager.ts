@@ -1,7 +1,8 @@
 // Many TPMs in one process: the host TPM and one vTPM per VM, each with its own seeds, its own
 // encrypted state file and rollback counter under the manager's directory, and its own locality
 // rules. Instances are created, loaded on demand, suspended (Shutdown(STATE), saved, dropped from
-// memory) and destroyed (state and counter erased: the vTPM's keys are gone) by id, and any of
+// memory), restarted (a VM reboot: a TPM Reset keeping seeds, NV and persistent objects; vTPMs
+// only) and destroyed (state and counter erased: the vTPM's keys are gone) by id, and any of
 // them can be served over mssim on its own port pair for tools.
 //
 // Files: <dir>/<id>.<role>.tpmstate (the state file), <dir>/<id>.{static,drtm}.cel.json (its event
@@ -194,6 +195,26 @@ export class TpmManager {
       if (instance.tpm.started) await instance.client().call(Shutdown, {}, { shutdownType: TPM_SU.STATE });
       this.loaded.delete(id);
       await instance.close();
+    });
+  }
+
+  /**
+   * Restart a vTPM: its VM rebooted. Clients served this instance are disconnected (their
+   * handles die with the reset), it is loaded if suspended, and power-cycled keeping its seeds
+   * (ManagedTpm.powerCycle: Shutdown(CLEAR), _TPM_Init, Startup(CLEAR); PCRs at their initial
+   * values, NV and persistent objects kept, the static event log emptied), saved before this
+   * returns. The host TPM's reboots are the platform's, not the service's: refused.
+   */
+  restart(id: string): Promise<ManagedTpm> {
+    validateId(id);
+    return this.exclusive(id, async () => {
+      const role = this.known.get(id);
+      if (!role) throw new TpmManagerError(`no TPM ${id}`);
+      if (role !== 'vtpm') throw new TpmManagerError(`TPM ${id} is the host TPM: its reboots are the platform's, not the service's`);
+      const instance = await this.load(id);
+      this.servers.get(id)?.closeConnections();
+      await instance.powerCycle();
+      return instance;
     });
   }
 

@@ -58,9 +58,10 @@ test('every route × every role × own and other tenant answers as the permissio
         const url = urlFor(route.path, target === 'own' ? own : other);
         const who = principals.get(role)!;
         const form = route.bodyType === 'form';
-        const body = route.body ? (form ? 'grant_type=' : '{}') : undefined;
+        const body = route.body ? (form ? 'grant_type=' : route.bodyType === 'binary' ? 'sectors' : '{}') : undefined;
+        const mediaType = form ? 'application/x-www-form-urlencoded' : route.bodyType === 'binary' ? 'application/octet-stream' : 'application/json';
         let req = request(apps[route.plane]!)[route.method](url).set('authorization', authorizationHeader({ key: who.key, principalId: who.id, method: route.method, url, ...(body ? { body } : {}) }));
-        if (body) req = req.set('content-type', form ? 'application/x-www-form-urlencoded' : 'application/json').send(body);
+        if (body) req = req.set('content-type', mediaType).send(body);
         const res = await req;
         calls++;
         const allowed = roleHolds(role, route.permission) && !(TENANT_ROLES.has(role) && target === 'other');

@@ -143,7 +143,7 @@ function authorize(route: AnyRoute, principal: Principal | null, req: Request): 
 }
 
 /** The media type each body type is sent as. */
-const MEDIA_TYPES = { json: 'application/json', form: 'application/x-www-form-urlencoded' } as const;
+const MEDIA_TYPES = { json: 'application/json', form: 'application/x-www-form-urlencoded', binary: 'application/octet-stream' } as const;
 /** Form bodies are OAuth requests with a handful of parameters; more is refused (413). */
 const MAX_FORM_PARAMETERS = 32;
 
@@ -153,6 +153,7 @@ function bodyParser(route: AnyRoute) {
   const verify = (req: unknown, _res: unknown, buf: Buffer) => {
     (req as { rawBody: Buffer }).rawBody = buf;
   };
+  if (route.bodyType === 'binary') return express.raw({ limit, type: () => true, verify });
   return route.bodyType === 'form'
     ? express.urlencoded({ limit, extended: false, parameterLimit: MAX_FORM_PARAMETERS, type: () => true, verify })
     : express.json({ limit, strict: true, type: () => true, verify });
@@ -196,10 +197,10 @@ export function mountListener(opts: ListenerOptions): Express {
       res.locals.route = route.path;
       try {
         // Public routes take no principal (enrollment carries a self-signed proof of its own).
-        const principal = route.permission === 'public' ? null : await opts.authenticate(req);
+        const principal = route.permission === 'public' ? null : await (route.authenticate ? route.authenticate(req, opts.authenticate) : opts.authenticate(req));
         if (principal) res.locals.principal = principalLabel(principal);
         authorize(route, principal, req);
-        if (principal && opts.admit) await opts.admit(principal, route, targetTenant(req) ?? principal.delegation?.tenantId ?? principal.tenantId ?? undefined);
+        if (principal && opts.admit && route.admit !== false) await opts.admit(principal, route, targetTenant(req) ?? principal.delegation?.tenantId ?? principal.tenantId ?? undefined);
         const input = {
           params: validate(route.params, req.params, 'params'),
           query: validate(route.query, req.query, 'query'),
@@ -210,8 +211,9 @@ export function mountListener(opts: ListenerOptions): Express {
           signed: signedPartsOf(req),
         };
         const result = await route.handler(input);
-        if (route.responseHeaders) res.set(route.responseHeaders);
-        if (route.produces && typeof result === 'string') res.status(route.status ?? 200).type(route.produces).send(result);
+        if (route.responseHeaders) res.set(typeof route.responseHeaders === 'function' ? route.responseHeaders(result as never) : route.responseHeaders);
+        if (Buffer.isBuffer(result)) res.status(route.status ?? 200).type('application/octet-stream').send(result);
+        else if (route.produces && typeof result === 'string') res.status(route.status ?? 200).type(route.produces).send(result);
         else res.status(route.status ?? 200).json(result ?? {});
       } catch (err) {
         next(err);

@@ -24,11 +24,19 @@ export const PROBLEMS = {
   // Host attestation: the `findings` extension names every check that failed (never a secret).
   'attestation-failed': { status: 403, title: 'The host attestation does not hold' },
   'attestation-stale': { status: 401, title: "The host's attestation has lapsed: attest again" },
+  // Volume keys: the `condition` extension names the one release condition that failed (and
+  // nothing more): vm-not-started, vm-on-another-host, no-release-policy, measurements-differ,
+  // key-not-enabled, no-volume-key.
+  'release-refused': { status: 403, title: 'The volume key is not released' },
   'enrollment-refused': { status: 403, title: 'The enrollment code is unknown, already used or expired' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'The resource does not support this method' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
   'key-not-enabled': { status: 409, title: 'The key is disabled, pending destruction or destroyed' },
+  // Block operations: a sector whose tag does not verify; the `lbas` extension names each one.
+  'integrity-check-failed': { status: 422, title: 'A sector failed its integrity check' },
+  // A block session that ended (closed, its host's or VM's attestation lapsed, its key disabled).
+  'session-ended': { status: 410, title: 'The block session has ended: open a new one' },
   'payload-too-large': { status: 413, title: 'The request body is larger than this route accepts' },
   'unsupported-media-type': { status: 415, title: 'The request body is not of the media type this route takes' },
   'quota-exceeded': { status: 429, title: 'A tenant limit was reached' },

@@ -2,16 +2,17 @@
 // request schemas and handler. The same value drives mounting, validation, authorization,
 // the OpenAPI document and the authorization-matrix test.
 
+import type { Request } from 'express';
 import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.js';
-import type { Principal } from './mount.js';
+import type { Authenticator, Principal } from './mount.js';
 import type { ProofRequest } from '../auth/request-proof.js';
 import type { AuditActor } from '../audit/audit-log.js';
 
 export const PLANE_NAMES = ['tenant', 'data', 'admin', 'compliance'] as const;
 export type Plane = (typeof PLANE_NAMES)[number];
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-export type BodyType = 'json' | 'form';
+export type BodyType = 'json' | 'form' | 'binary';
 
 /** What a handler is given: validated input and the request's context. */
 export interface HandlerInput<P, Q, B> {
@@ -49,13 +50,26 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   /** Largest body accepted (default 64 KiB). */
   maxBody?: number;
   /**
-   * How the body is sent: `json` (application/json, the default) or `form`
-   * (application/x-www-form-urlencoded, for OAuth endpoints such as token exchange). Either way
-   * the request proof covers the body's bytes exactly as received.
+   * How the body is sent: `json` (application/json, the default), `form`
+   * (application/x-www-form-urlencoded, for OAuth endpoints such as token exchange) or `binary`
+   * (application/octet-stream, the data plane's sectors: the handler gets a Buffer, and a Buffer
+   * it returns is sent as application/octet-stream). Either way the request proof covers the
+   * body's bytes exactly as received.
    */
   bodyType?: BodyType;
-  /** Headers set on a success response (e.g. `cache-control: no-store` for issued tokens). */
-  responseHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Who the caller is, for routes with an authenticator of their own (the data plane's block
+   * sessions), given the listener's to fall back on; the listener's otherwise. Authorization
+   * against the permission table is the same either way.
+   */
+  authenticate?: (req: Request, listener: Authenticator) => Promise<Principal | null>;
+  /** False: no per-request admission (block sessions are admitted once, when opened). */
+  admit?: false;
+  /**
+   * Headers set on a success response (e.g. `cache-control: no-store` for issued tokens), or a
+   * function of the handler's result (e.g. the `Location` of accepted work).
+   */
+  responseHeaders?: Readonly<Record<string, string>> | ((result: never) => Readonly<Record<string, string>>);
   handler(input: HandlerInput<P, Q, B>): Promise<unknown> | unknown;
 }
 

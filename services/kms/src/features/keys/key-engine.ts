@@ -52,6 +52,7 @@ export class KeyEngine {
   readonly #authKey: Buffer;
   readonly #queue = new WorkQueue();
   readonly #secrets = new Map<string, { material: Buffer; until: number }>();
+  readonly #forgetListeners: Array<(keyId: string | undefined) => void> = [];
   readonly #secretTtlMs: number;
 
   constructor(client: TpmClient, srk: LoadedKey, ak: LoadedKey, root: Buffer, opts: KeyEngineOptions = {}) {
@@ -240,8 +241,14 @@ export class KeyEngine {
     );
   }
 
+  /** Called with the key (undefined: every key) whenever forget() runs: whatever holds material derived from it lets go too. */
+  onForget(listener: (keyId: string | undefined) => void): void {
+    this.#forgetListeners.push(listener);
+  }
+
   /** Drop every unsealed secret of a key from memory (disable, destroy, emergency disable). */
   forget(keyId?: string): void {
+    for (const listener of this.#forgetListeners) listener(keyId);
     for (const [id, s] of this.#secrets) {
       if (keyId === undefined || id.startsWith(`${keyId}:`)) {
         s.material.fill(0);

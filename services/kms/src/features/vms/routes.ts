@@ -5,18 +5,42 @@ import { z } from 'zod';
 import type { Store } from '@sealkeep/store';
 import { route } from '../../http/route.js';
 import { addVolume, getVm, listVms, registerVm, removeVolume, setReleasePolicy } from './service.js';
+import { startVm } from './boot.js';
+import { withVmTpm } from './vm-tpms.js';
+import { Problem } from '../../http/problems.js';
+import { requireBlockDeps, type BlockDeps } from '../blocks/release.js';
+import { resealVolumeKeys } from '../blocks/volume-keys.js';
 
 const Level = z.enum(['low', 'moderate', 'high']);
 const Name = z.string().regex(/^[A-Za-z0-9][\w.-]{0,127}$/, 'letters, digits and . _ -, at most 128');
 const TenantParams = z.object({ tenantId: z.uuid() });
 const VmParams = z.object({ tenantId: z.uuid(), vmId: z.uuid() });
-const Hex = z.string().regex(/^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96})$/, 'a SHA-1, SHA-256 or SHA-384 value, hex');
-const ReferenceValues = z.strictObject({
-  pcrs: z.partialRecord(z.enum(['sha1', 'sha256', 'sha384']), z.record(z.string().regex(/^(?:[0-9]|1[0-9]|2[0-3])$/, 'a PCR index 0–23'), Hex)),
-});
+const Sha256 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'a SHA-256 value, hex').transform((v) => v.toLowerCase());
+const ReferenceValues = z
+  .strictObject({
+    pcrs: z.strictObject({ sha256: z.record(z.string().regex(/^(?:[0-9]|1[0-5])$/, "a VM's PCR index 0–15"), Sha256) }).optional(),
+    events: z.strictObject({ configuration: Sha256.optional(), bootVolume: Sha256.optional() }).optional(),
+  })
+  .refine((r) => Object.keys(r.pcrs?.sha256 ?? {}).length + Object.keys(r.events ?? {}).length > 0, 'expected vPCR values or event digests');
+/** A VM's measured boot, TCG CEL JSON (checked in full by the boot handler). */
+const BootLog = z.strictObject({ events: z.array(z.unknown()).min(1).max(1024) });
 
-export function vmRoutes(store: Store) {
+export function vmRoutes(store: Store, blocks: BlockDeps) {
   return [
+    route({
+      method: 'post',
+      path: '/v1/tenants/:tenantId/vms/:vmId/boot',
+      plane: 'data',
+      permission: 'vm.measure',
+      summary: "A VM starts on the caller's attested host, for a tenant principal (delegation): its measured-boot events (TCG CEL JSON) are extended into its vTPM and compared with its release policy",
+      params: VmParams,
+      body: BootLog,
+      maxBody: 1024 * 1024,
+      handler: ({ params, body, principal, actor }) => {
+        if (!blocks.vtpms) throw new Problem('keys-unavailable', 'VM vTPMs need the unsealed service root');
+        return startVm(store.db, blocks.vtpms, principal!, actor!, params.tenantId, params.vmId, body.events);
+      },
+    }),
     route({
       method: 'post',
       path: '/v1/tenants/:tenantId/vms',
@@ -79,7 +103,13 @@ export function vmRoutes(store: Store) {
       summary: "The VM's release policy: the key its volume keys are released under, and the vPCR values its measured boot must match",
       params: VmParams,
       body: z.strictObject({ keyId: z.uuid(), referenceValues: ReferenceValues }),
-      handler: ({ params, body, actor }) => setReleasePolicy(store.db, actor!, params.tenantId, params.vmId, body),
+      handler: ({ params, body, actor }) =>
+        withVmTpm(params.vmId, () =>
+          setReleasePolicy(store.db, actor!, params.tenantId, params.vmId, body, async (trx, vmId, kek, expected) => {
+            if (!(await trx('volume_keys').join('volumes', 'volumes.volume_id', 'volume_keys.volume_id').where({ 'volumes.vm_id': vmId }).first())) return;
+            await resealVolumeKeys(trx, requireBlockDeps(blocks), params.tenantId, vmId, kek, expected);
+          }),
+        ),
     }),
   ];
 }

@@ -10,7 +10,9 @@ import { inTenant } from '@sealkeep/store';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import { release, reserve } from '../quotas/quota.js';
+import { expectedVpcrs } from '@sealkeep/tpm';
 import { DEFAULT_CIA, requireKey, type Cia } from '../keys/lifecycle.js';
+import type { KeyRow } from '../keys/store.js';
 
 export interface VolumeSummary {
   volumeId: string;
@@ -29,9 +31,14 @@ export interface VmSummary {
   createdAt: string;
 }
 
-/** Expected vPCR values, per bank and index (hex). */
+/**
+ * What a VM's measured boot must show: expected vPCR values (sha256 bank, index → hex), and/or
+ * the expected digests of its configuration and boot volume events, which fix vPCRs 1 and 8
+ * (each holds that one event; docs/tpm.md, the VM vPCR layout).
+ */
 export interface ReferenceValues {
-  pcrs: Record<string, Record<string, string>>;
+  pcrs?: { sha256?: Record<string, string> };
+  events?: { configuration?: string; bootVolume?: string };
 }
 
 interface VmRow {
@@ -138,15 +145,33 @@ export function removeVolume(db: Knex, actor: AuditActor, tenantId: string, vmId
   });
 }
 
-/** The officer's release policy: the VM may be released `keyId` while its vPCRs equal `referenceValues`. */
-export function setReleasePolicy(db: Knex, actor: AuditActor, tenantId: string, vmId: string, body: { keyId: string; referenceValues: ReferenceValues }): Promise<VmSummary> {
+/**
+ * The officer's release policy: the VM's volume keys are wrapped by `keyId` and released while
+ * its vPCRs equal `referenceValues`. Volume keys already sealed are re-sealed to the new values
+ * (resealVolumeKeys), which works only while the VM runs in the state they were sealed to.
+ */
+export function setReleasePolicy(
+  db: Knex,
+  actor: AuditActor,
+  tenantId: string,
+  vmId: string,
+  body: { keyId: string; referenceValues: ReferenceValues },
+  resealVolumeKeys?: (trx: Knex.Transaction, vmId: string, kek: KeyRow, expected: Map<number, Buffer>) => Promise<void>,
+): Promise<VmSummary> {
   return inTenant(db, tenantId, async (trx) => {
     await requireVm(trx, tenantId, vmId, { lock: true });
     const key = await requireKey(trx, tenantId, body.keyId);
-    if (key.type !== 'aes-256' && key.type !== 'xts-aes-256') throw new Problem('validation-failed', `a volume key is released under an aes-256 or xts-aes-256 key, not ${key.type}`);
+    if (key.type !== 'aes-256') throw new Problem('validation-failed', `volume keys are wrapped by an aes-256 key, not ${key.type}`);
+    let expected: Map<number, Buffer>;
+    try {
+      expected = expectedVpcrs(body.referenceValues);
+    } catch (e) {
+      throw new Problem('validation-failed', (e as Error).message);
+    }
+    await resealVolumeKeys?.(trx, vmId, key, expected);
     await trx('vms').where({ tenant_id: tenantId, vm_id: vmId }).update({ release_key_id: body.keyId, reference_values: JSON.stringify(body.referenceValues), policy_updated_at: trx.fn.now() });
     const details: Record<string, string> = { keyId: body.keyId };
-    for (const [bank, pcrs] of Object.entries(body.referenceValues.pcrs)) for (const [i, v] of Object.entries(pcrs)) details[`${bank}Pcr${i}Digest`] = v.toLowerCase();
+    for (const [i, v] of expected) details[`sha256Pcr${i}Digest`] = v.toString('hex');
     await appendAudit(trx, actor, { tenantId, action: 'vm.release-policy', resource: `vm:${vmId}`, outcome: 'success', details });
     return vmSummary(trx, tenantId, await requireVm(trx, tenantId, vmId));
   });

@@ -1,0 +1,103 @@
+// The block workers: one thread per core (os.availableParallelism()), each holding every open
+// volume's keys, so a batch runs on whichever thread has the fewest waiting. The request body is
+// moved to the worker, not copied, when it owns its memory. Keys cross to each worker once per
+// opened session and are wiped here as soon as they are sent.
+
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BlockOp } from './block-ops.js';
+import type { WorkerMessage, WorkerReply } from './block-worker.js';
+
+export type PoolResult = { ok: true; data: Buffer } | { ok: false; failedLbas: bigint[] };
+
+interface Thread {
+  worker: Worker;
+  waiting: number;
+}
+
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(`./block-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+
+/** Built, the worker is plain JavaScript; run from source (tests, npm start), it loads through tsx. */
+function startWorker(): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL);
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(WORKER_URL.href)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
+}
+
+export class BlockPool {
+  readonly #threads: Thread[] = [];
+  readonly #pending = new Map<number, { resolve: (r: PoolResult) => void; reject: (e: Error) => void; thread: Thread }>();
+  #nextId = 1;
+  #closed = false;
+
+  constructor(threads = availableParallelism()) {
+    for (let i = 0; i < Math.max(1, threads); i++) {
+      const thread: Thread = { worker: startWorker(), waiting: 0 };
+      thread.worker.unref();
+      thread.worker.on('message', (r: WorkerReply) => this.#settle(r));
+      thread.worker.on('error', (e) => this.#failAll(thread, e));
+      this.#threads.push(thread);
+    }
+  }
+
+  get size(): number {
+    return this.#threads.length;
+  }
+
+  /** Give every worker the volume's keys (copies); the caller's buffers are wiped. */
+  open(handle: string, volumeId: string, sectorSize: 512 | 4096, xtsKey: Buffer, integrityKey: Buffer): void {
+    try {
+      for (const t of this.#threads) {
+        const msg: WorkerMessage = { kind: 'open', handle, volumeId, sectorSize, xtsKey: Uint8Array.from(xtsKey), integrityKey: Uint8Array.from(integrityKey) };
+        t.worker.postMessage(msg, [msg.xtsKey.buffer as ArrayBuffer, msg.integrityKey.buffer as ArrayBuffer]);
+      }
+    } finally {
+      xtsKey.fill(0);
+      integrityKey.fill(0);
+    }
+  }
+
+  close(handle: string): void {
+    for (const t of this.#threads) t.worker.postMessage({ kind: 'close', handle } satisfies WorkerMessage);
+  }
+
+  run(handle: string, op: BlockOp, lba: bigint, body: Buffer): Promise<PoolResult> {
+    if (this.#closed) return Promise.reject(new Error('the block pool is closed'));
+    const thread = this.#threads.reduce((a, b) => (b.waiting < a.waiting ? b : a));
+    const id = this.#nextId++;
+    // Move the bytes when the body owns its whole ArrayBuffer (large bodies do); copy otherwise.
+    const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    const bytes = owned ? new Uint8Array(body.buffer, 0, body.byteLength) : Uint8Array.from(body);
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, thread });
+      thread.waiting++;
+      thread.worker.postMessage({ kind: 'run', id, handle, op, lba, body: bytes } satisfies WorkerMessage, [bytes.buffer as ArrayBuffer]);
+    });
+  }
+
+  #settle(r: WorkerReply): void {
+    const p = this.#pending.get(r.id);
+    if (!p) return;
+    this.#pending.delete(r.id);
+    p.thread.waiting--;
+    if ('error' in r) p.reject(new Error(r.error));
+    else if ('failedLbas' in r) p.resolve({ ok: false, failedLbas: r.failedLbas });
+    else p.resolve({ ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) });
+  }
+
+  #failAll(thread: Thread, e: Error): void {
+    for (const [id, p] of this.#pending) {
+      if (p.thread !== thread) continue;
+      this.#pending.delete(id);
+      p.reject(e);
+    }
+    thread.waiting = 0;
+  }
+
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#threads.map((t) => t.worker.terminate()));
+  }
+}

@@ -1,0 +1,50 @@
+// One block worker thread: it holds the opened ciphers and taggers of the volumes whose sessions
+// are open (their keys live only in this thread's native contexts) and runs batches for the
+// pool (block-pool.ts). Messages: open, close, run; every run is answered, errors included.
+
+import { parentPort } from 'node:worker_threads';
+import { selectBlockCryptoEngine, volumeIdFromUuid } from '@sealkeep/crypto';
+import { runBlockOp, type BlockOp, type OpenedVolume } from './block-ops.js';
+
+export type WorkerMessage =
+  | { kind: 'open'; handle: string; volumeId: string; sectorSize: 512 | 4096; xtsKey: Uint8Array; integrityKey: Uint8Array }
+  | { kind: 'close'; handle: string }
+  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array };
+
+export type WorkerReply = { id: number; data: Uint8Array } | { id: number; failedLbas: bigint[] } | { id: number; error: string };
+
+const engine = selectBlockCryptoEngine();
+const volumes = new Map<string, OpenedVolume>();
+
+function close(handle: string): void {
+  const v = volumes.get(handle);
+  if (!v) return;
+  volumes.delete(handle);
+  v.cipher.destroy();
+  v.tagger.destroy();
+}
+
+parentPort!.on('message', (m: WorkerMessage) => {
+  if (m.kind === 'open') {
+    close(m.handle);
+    try {
+      const cipher = engine.openSectorCipher({ key: m.xtsKey, sectorSize: m.sectorSize });
+      const tagger = engine.openSectorTagger({ key: m.integrityKey, volumeId: volumeIdFromUuid(m.volumeId), sectorSize: m.sectorSize });
+      volumes.set(m.handle, { cipher, tagger, sectorSize: m.sectorSize });
+    } finally {
+      m.xtsKey.fill(0);
+      m.integrityKey.fill(0);
+    }
+    return;
+  }
+  if (m.kind === 'close') return close(m.handle);
+  const volume = volumes.get(m.handle);
+  if (!volume) return parentPort!.postMessage({ id: m.id, error: 'the volume is not open in this worker' } satisfies WorkerReply);
+  try {
+    const r = runBlockOp(volume, m.op, m.lba, m.body);
+    if (r.ok) parentPort!.postMessage({ id: m.id, data: r.data } satisfies WorkerReply, r.data.buffer.byteLength ? [r.data.buffer as ArrayBuffer] : []);
+    else parentPort!.postMessage({ id: m.id, failedLbas: r.failedLbas } satisfies WorkerReply);
+  } catch (e) {
+    parentPort!.postMessage({ id: m.id, error: (e as Error).message } satisfies WorkerReply);
+  }
+});

@@ -1,0 +1,168 @@
+// Test set-up for the data plane: the key routes' world (keysApi: store, host TPM, key engine,
+// a tenant with officer alice and user bob) plus VM vTPMs in a temporary directory, block
+// sessions on two worker threads, an attested host whose adapter is `hv`, and acme's cloud
+// management delegate `cms`. `hvToken()` is bob → cms → hv; `startVm` and `openSession` drive
+// the data-plane routes as the adapter does, `blocks` signs with the session key.
+
+import { createECDH, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { deriveSessionKey, jwkThumbprint, publicJwk, sessionAuthorization } from '@sealkeep/crypto';
+import { authorizationHeader, delegationGrant } from '@sealkeep/sdk';
+import { TpmManager, type CelRecord } from '@sealkeep/tpm';
+import { goodBootLog, recordsOf } from '@sealkeep/tpm/vm-boot-fixture';
+import { buildListeners } from '../../server.js';
+import { deriveTokenKey } from '../../auth/token-key.js';
+import { DELEGATION_HEADER } from '../../auth/delegation.js';
+import { insertPrincipal } from '../principals/store.js';
+import { attestedHostFor } from '../hosts/hosts.fixture.js';
+import { keysApi, type KeysApi } from '../keys/keys-api.fixture.js';
+import { loadAk } from '../../platform/host-tpm.js';
+import { BlockPool } from './block-pool.js';
+import { BlockSessions } from './block-sessions.js';
+import { formOf } from '../tokens/delegation.fixture.js';
+import type { App } from '../quotas/api.fixture.js';
+import type { Role } from '../../auth/permissions.js';
+import type { KeyObject } from 'node:crypto';
+
+export interface Party {
+  id: string;
+  key: KeyObject;
+}
+
+export interface DataPlane {
+  api: KeysApi;
+  vtpms: TpmManager;
+  sessions: BlockSessions;
+  tenantApp: App;
+  dataApp: App;
+  hv: Party;
+  hostId: string;
+  cms: Party;
+  bob: Party;
+  /** A new VM with one volume, and an enabled AES key for its release policy. */
+  newVm(opts?: { sectorSize?: 512 | 4096; sectors?: number; integrity?: 'low' | 'moderate' | 'high' }): Promise<{ vmId: string; volumeId: string; kekId: string }>;
+  hvToken(): Promise<string>;
+  /** POST …/boot as hv acting for bob. */
+  startVm(vmId: string, events: CelRecord[], token?: string): Promise<request.Response>;
+  /** POST …/sessions as hv; the session key when it opened. */
+  openSession(vmId: string, volumeId: string, token?: string): Promise<{ res: request.Response; key?: Buffer }>;
+  /** A block request in a session, signed with the session key. */
+  blocks(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<request.Response>;
+  close(): Promise<void>;
+}
+
+export const bootOf = (opts?: { config?: string; volume?: string }) => {
+  const b = goodBootLog(opts);
+  return { events: recordsOf(b.log), configuration: b.configuration.toString('hex'), bootVolume: b.bootVolume.toString('hex') };
+};
+
+export async function dataPlane(): Promise<DataPlane> {
+  const api = await keysApi();
+  const db = api.f.store.db;
+  const dir = await mkdtemp(path.join(tmpdir(), 'sealkeep-vtpms-'));
+  const vtpms = await TpmManager.open({ dir, platformKey: Buffer.alloc(32, 7) });
+  const sessions = new BlockSessions(db, new BlockPool(2));
+  api.keys.engine.onForget((keyId) => void sessions.endWhere((s) => keyId === undefined || s.kekId === keyId, 'key-disabled'));
+  const ak = await loadAk(api.t.host.client);
+  const tokenKey = deriveTokenKey(Buffer.alloc(32, 9));
+  const [tenantApp, dataApp] = buildListeners(
+    { store: api.f.store, tokenKey, keys: api.keys, onInternalError: (err) => console.error('internal error:', err), data: { vtpms, sessions, attestation: { tpm: api.t.host.client, akHandle: ak.handle, akCertificatePem: api.keys.endorsement?.akCertificatePem ?? null } } },
+    [['tenant'], ['data']],
+  ) as unknown as [App, App];
+  const add = async (name: string, role: Role, tenantId: string | null): Promise<Party> => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = publicJwk(publicKey);
+    const id = randomUUID();
+    await insertPrincipal(db, { principal_id: id, tenant_id: tenantId, name, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });
+    return { id, key: privateKey };
+  };
+  const hv = await add('vpxuser@host-07', 'hypervisor', null);
+  const hostId = await attestedHostFor(db, hv.id, 'host-07');
+  const cms = await add('vcloud-svc', 'delegate', api.tenantId);
+  const bob = await add('bob-vm-owner', 'tenant-user', api.tenantId);
+  let seq = 0;
+
+  const exchange = async (app: App, who: Party, form: Record<string, string>) => {
+    const body = formOf(form as never);
+    const res = await request(app)
+      .post('/v1/token')
+      .set('content-type', 'application/x-www-form-urlencoded')
+      .set('authorization', authorizationHeader({ key: who.key, principalId: who.id, method: 'POST', url: '/v1/token', body }))
+      .send(body);
+    if (res.status !== 200) throw new Error(`token exchange: ${res.status} ${res.text}`);
+    return res.body.access_token as string;
+  };
+  const hvToken = async () => {
+    const grant = delegationGrant({ key: bob.key, principalId: bob.id, tenantId: api.tenantId, to: 'cms:vcloud-svc' });
+    const first = await exchange(tenantApp, cms, { subject_token: grant, next_actor: 'hv:vpxuser@host-07' });
+    return exchange(dataApp, hv, { subject_token: first });
+  };
+  const asHv = (method: 'post', url: string, json: unknown, token?: string) => {
+    const body = JSON.stringify(json);
+    let req = request(dataApp)[method](url).set('authorization', authorizationHeader({ key: hv.key, principalId: hv.id, method, url, body })).set('content-type', 'application/json');
+    if (token) req = req.set(DELEGATION_HEADER, token);
+    return req.send(body);
+  };
+
+  return {
+    api,
+    vtpms,
+    sessions,
+    tenantApp,
+    dataApp,
+    hv,
+    hostId,
+    cms,
+    bob,
+    hvToken,
+    async newVm(opts = {}) {
+      const sectorSize = opts.sectorSize ?? 4096;
+      const vm = await api.call(api.user, 'post', `${api.base}/vms`, { name: `vm-${randomUUID().slice(0, 8)}` });
+      const vmId = vm.body.vmId as string;
+      const vol = await api.call(api.user, 'post', `${api.base}/vms/${vmId}/volumes`, {
+        name: 'root',
+        sizeBytes: sectorSize * (opts.sectors ?? 1024),
+        sectorSize,
+        cia: { confidentiality: 'high', integrity: opts.integrity ?? 'moderate', availability: 'moderate' },
+      });
+      if (vol.status !== 201) throw new Error(`volume: ${vol.status} ${vol.text}`);
+      const kek = await api.call(api.officer, 'post', `${api.base}/keys`, { name: `kek-${vmId.slice(0, 8)}`, type: 'aes-256' });
+      if (kek.status !== 201) throw new Error(`key: ${kek.status} ${kek.text}`);
+      return { vmId, volumeId: vol.body.volumes[0].volumeId as string, kekId: kek.body.keyId as string };
+    },
+    async startVm(vmId, events, token) {
+      return asHv('post', `${api.base}/vms/${vmId}/boot`, { events }, token ?? (await hvToken()));
+    },
+    async openSession(vmId, volumeId, token) {
+      const ecdh = createECDH('prime256v1');
+      const point = ecdh.generateKeys();
+      const res = await asHv('post', `${api.base}/vms/${vmId}/volumes/${volumeId}/sessions`, { ecdhPublicKey: point.toString('base64url') }, token ?? (await hvToken()));
+      if (res.status !== 201) return { res };
+      return { res, key: deriveSessionKey(ecdh.computeSecret(Buffer.from(res.body.serviceEcdhPublicKey, 'base64url')), res.body.sessionId) };
+    },
+    blocks(sessionId, key, op, lba, body, useSeq) {
+      const url = `/v1/block-sessions/${sessionId}/${op === 'attestation' ? 'attestation' : `blocks/${op}`}${op === 'attestation' ? '' : `?lba=${lba}`}`;
+      const s = useSeq ?? ++seq;
+      return request(dataApp)
+        .post(url)
+        .set('content-type', 'application/octet-stream')
+        .set('authorization', sessionAuthorization(key, s, 'POST', url, body))
+        .buffer(true)
+        .parse((res, cb) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => cb(null, Buffer.concat(chunks)));
+        })
+        .send(body);
+    },
+    async close() {
+      await sessions.closeAll();
+      await sessions.pool.destroy();
+      await api.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,200 @@
+// The data plane end to end: a VM started on an attested host with its measured boot, its volume
+// key released into a block session only when every condition holds, sectors encrypted, signed,
+// verified and decrypted through the API, a tampered sector named by its LBA, a volume
+// attestation verified offline, and sessions ended by a disabled key or a VM restart.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createPublicKey, randomBytes, verify, X509Certificate } from 'node:crypto';
+import { merkleRoot } from '@sealkeep/crypto';
+import { bootOf, dataPlane, type DataPlane } from './data-plane.fixture.js';
+import { exportChain } from '../../audit/audit-log.js';
+
+let d: DataPlane;
+before(async () => {
+  d = await dataPlane();
+});
+after(() => d.close());
+
+const gens = (n: number, g = 1n) => {
+  const b = Buffer.alloc(8 * n);
+  for (let i = 0; i < n; i++) b.writeBigUInt64BE(g, 8 * i);
+  return b;
+};
+
+async function readyVm(opts: Parameters<DataPlane['newVm']>[0] = {}) {
+  const vm = await d.newVm(opts);
+  const boot = bootOf();
+  const policy = await d.api.call(d.api.officer, 'put', `${d.api.base}/vms/${vm.vmId}/release-policy`, { keyId: vm.kekId, referenceValues: { events: { configuration: boot.configuration, bootVolume: boot.bootVolume } } });
+  assert.equal(policy.status, 200, policy.text);
+  const started = await d.startVm(vm.vmId, boot.events);
+  assert.equal(started.status, 200, started.text);
+  assert.equal(started.body.policyResult, 'match');
+  return { ...vm, boot };
+}
+
+test('a VM started in its approved state gets a session; sectors round-trip through encrypt-sign and verify-decrypt', async () => {
+  const vm = await readyVm();
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(res.status, 201, res.text);
+  assert.equal(res.body.sectorSize, 4096);
+  const n = 8;
+  const plaintext = randomBytes(4096 * n);
+  const enc = await d.blocks(res.body.sessionId, key!, 'encrypt-sign', 3, Buffer.concat([gens(n), plaintext]));
+  assert.equal(enc.status, 200, enc.text);
+  const out = enc.body as Buffer;
+  assert.equal(out.length, n * (4096 + 32));
+  const ciphertext = out.subarray(0, 4096 * n);
+  const tags = out.subarray(4096 * n);
+  assert.ok(!ciphertext.equals(plaintext));
+  const dec = await d.blocks(res.body.sessionId, key!, 'verify-decrypt', 3, Buffer.concat([gens(n), ciphertext, tags]));
+  assert.equal(dec.status, 200, dec.text);
+  assert.ok((dec.body as Buffer).equals(plaintext));
+
+  // The same sectors at another LBA, or with another generation, do not verify.
+  const moved = await d.blocks(res.body.sessionId, key!, 'verify', 4, Buffer.concat([gens(n), ciphertext, tags]));
+  assert.equal(moved.status, 422);
+  const replayed = await d.blocks(res.body.sessionId, key!, 'verify', 3, Buffer.concat([gens(n, 2n), ciphertext, tags]));
+  assert.equal(replayed.status, 422);
+});
+
+test('a flipped bit in one ciphertext sector fails verification, naming that LBA and no other', async () => {
+  const vm = await readyVm();
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  const n = 4;
+  const enc = (await d.blocks(res.body.sessionId, key!, 'encrypt-sign', 100, Buffer.concat([gens(n), randomBytes(4096 * n)]))).body as Buffer;
+  const ciphertext = Buffer.from(enc.subarray(0, 4096 * n));
+  ciphertext[2 * 4096 + 17]! ^= 0x01;
+  const bad = await d.blocks(res.body.sessionId, key!, 'verify-decrypt', 100, Buffer.concat([gens(n), ciphertext, enc.subarray(4096 * n)]));
+  assert.equal(bad.status, 422);
+  const problem = JSON.parse((bad.body as Buffer).toString());
+  assert.equal(problem.type, 'https://sealkeep.dev/problems/integrity-check-failed');
+  assert.deepEqual(problem.lbas, ['102']);
+  assert.match(problem.detail, /102/);
+});
+
+test('with integrity classified high, plain decrypt and unsigned encrypt are refused', async () => {
+  const vm = await readyVm({ integrity: 'high' });
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  const dec = await d.blocks(res.body.sessionId, key!, 'decrypt', 0, randomBytes(4096));
+  assert.equal(dec.status, 400);
+  assert.match(JSON.parse((dec.body as Buffer).toString()).detail, /verify-decrypt/);
+  assert.equal((await d.blocks(res.body.sessionId, key!, 'encrypt', 0, randomBytes(4096))).status, 400);
+  assert.equal((await d.blocks(res.body.sessionId, key!, 'encrypt-sign', 0, Buffer.concat([gens(1), randomBytes(4096)]))).status, 200);
+});
+
+test('a replayed sequence number, a wrong MAC, a batch past the end and a partial sector are refused', async () => {
+  const vm = await readyVm({ sectors: 16 });
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  const id = res.body.sessionId;
+  const body = randomBytes(4096);
+  assert.equal((await d.blocks(id, key!, 'encrypt', 0, body, 1)).status, 200);
+  assert.equal((await d.blocks(id, key!, 'encrypt', 0, body, 1)).status, 401);
+  assert.equal((await d.blocks(id, randomBytes(32), 'encrypt', 0, body, 2)).status, 401);
+  assert.equal((await d.blocks(id, key!, 'encrypt', 15, randomBytes(8192), 3)).status, 400);
+  assert.equal((await d.blocks(id, key!, 'encrypt', 0, randomBytes(4000), 4)).status, 400);
+  assert.equal((await d.blocks(id, key!, 'encrypt', 0, body, 5)).status, 200);
+});
+
+test('a changed boot volume or configuration digest means no key: release refused, measurements-differ', async () => {
+  for (const changed of [{ volume: 'a patched boot volume' }, { config: '{"cpus":64}' }]) {
+    const vm = await d.newVm();
+    const approved = bootOf();
+    await d.api.call(d.api.officer, 'put', `${d.api.base}/vms/${vm.vmId}/release-policy`, { keyId: vm.kekId, referenceValues: { events: { configuration: approved.configuration, bootVolume: approved.bootVolume } } });
+    const started = await d.startVm(vm.vmId, bootOf(changed).events);
+    assert.equal(started.body.policyResult, 'mismatch');
+    const { res } = await d.openSession(vm.vmId, vm.volumeId);
+    assert.equal(res.status, 403);
+    assert.equal(res.body.type, 'https://sealkeep.dev/problems/release-refused');
+    assert.equal(res.body.condition, 'measurements-differ');
+    assert.deepEqual(Object.keys(res.body).sort(), ['condition', 'detail', 'instance', 'status', 'title', 'type'].filter((k) => k in res.body).sort());
+  }
+});
+
+test('the vTPM itself refuses: a key sealed at one boot does not open after the VM restarts into other measurements', async () => {
+  const vm = await readyVm();
+  const first = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(first.res.status, 201);
+  // A VM restarted with another boot volume: even if the policy check were skipped, the vTPM would not unseal.
+  await d.startVm(vm.vmId, bootOf({ volume: 'other' }).events);
+  const { res } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(res.body.condition, 'measurements-differ');
+  // Started again as approved: the same key opens (the sectors it wrote still decrypt).
+  await d.startVm(vm.vmId, vm.boot.events);
+  assert.equal((await d.openSession(vm.vmId, vm.volumeId)).res.status, 201);
+});
+
+test('each release condition is named: vm-not-started, no-release-policy, key-not-enabled; a stale host is refused', async () => {
+  const vm = await d.newVm();
+  assert.equal((await d.openSession(vm.vmId, vm.volumeId)).res.body.condition, 'vm-not-started');
+  await d.startVm(vm.vmId, bootOf().events);
+  assert.equal((await d.openSession(vm.vmId, vm.volumeId)).res.body.condition, 'no-release-policy');
+  const boot = bootOf();
+  await d.api.call(d.api.officer, 'put', `${d.api.base}/vms/${vm.vmId}/release-policy`, { keyId: vm.kekId, referenceValues: { events: { configuration: boot.configuration, bootVolume: boot.bootVolume } } });
+  await d.startVm(vm.vmId, boot.events);
+  await d.api.call(d.api.officer, 'post', `${d.api.base}/keys/${vm.kekId}/disable`);
+  assert.equal((await d.openSession(vm.vmId, vm.volumeId)).res.body.condition, 'key-not-enabled');
+  await d.api.call(d.api.officer, 'post', `${d.api.base}/keys/${vm.kekId}/enable`);
+  assert.equal((await d.openSession(vm.vmId, vm.volumeId)).res.status, 201);
+
+  const token = await d.hvToken();
+  await d.api.f.store.db('hosts').where({ host_id: d.hostId }).update({ attested_until: new Date(Date.now() - 1000) });
+  try {
+    const { res } = await d.openSession(vm.vmId, vm.volumeId, token);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.type, 'https://sealkeep.dev/problems/attestation-stale');
+    assert.equal((await d.startVm(vm.vmId, boot.events, token)).status, 401);
+  } finally {
+    await d.api.f.store.db('hosts').where({ host_id: d.hostId }).update({ attested_until: new Date(Date.now() + 3600_000) });
+  }
+});
+
+test('disabling the key ends open sessions at once; a VM restart ends them at the next check', async () => {
+  const vm = await readyVm();
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal((await d.blocks(res.body.sessionId, key!, 'encrypt', 0, randomBytes(4096))).status, 200);
+  await d.api.call(d.api.officer, 'post', `${d.api.base}/keys/${vm.kekId}/disable`);
+  const after = await d.blocks(res.body.sessionId, key!, 'encrypt', 0, randomBytes(4096));
+  assert.equal(after.status, 410);
+  await d.api.call(d.api.officer, 'post', `${d.api.base}/keys/${vm.kekId}/enable`);
+
+  const again = await d.openSession(vm.vmId, vm.volumeId);
+  await d.startVm(vm.vmId, vm.boot.events);
+  d.sessions.get(again.res.body.sessionId)!.checkedAt = 0; // the next request re-checks at once
+  const ended = await d.blocks(again.res.body.sessionId, again.key!, 'encrypt', 0, randomBytes(4096));
+  assert.equal(ended.status, 410);
+  assert.equal(JSON.parse((ended.body as Buffer).toString()).reason, 'vm-restarted');
+});
+
+test('a volume attestation verifies offline against the AK certificate, and fails once a tag changes', async () => {
+  const vm = await readyVm({ sectors: 64 });
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  const enc = (await d.blocks(res.body.sessionId, key!, 'encrypt-sign', 0, Buffer.concat([gens(64), randomBytes(4096 * 64)]))).body as Buffer;
+  const tags = Buffer.from(enc.subarray(4096 * 64));
+  const att = await d.blocks(res.body.sessionId, key!, 'attestation', 0, tags);
+  assert.equal(att.status, 200, (att.body as Buffer).toString());
+  const a = JSON.parse((att.body as Buffer).toString());
+  const statement = Buffer.from(a.statement, 'base64');
+  const akKey = new X509Certificate(a.akCertificatePem).publicKey;
+  assert.ok(verify('sha256', statement, { key: akKey, dsaEncoding: 'der' }, Buffer.from(a.signature, 'base64')));
+  assert.equal(statement.subarray(statement.length - 32).toString('hex'), merkleRoot(tags).toString('hex'));
+  assert.equal(a.merkleRoot, merkleRoot(tags).toString('hex'));
+  tags[5]! ^= 1;
+  assert.notEqual(merkleRoot(tags).toString('hex'), a.merkleRoot);
+  assert.ok(createPublicKey(akKey.export({ type: 'spki', format: 'pem' })));
+  assert.ok(createHash('sha256').update(statement).digest());
+});
+
+test("every block batch is audited once per batch with the session's delegation chain, never with data", async () => {
+  const vm = await readyVm();
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  for (let i = 0; i < 3; i++) await d.blocks(res.body.sessionId, key!, 'encrypt', i, randomBytes(4096));
+  await d.sessions.end(res.body.sessionId, 'closed');
+  const lines = (await exportChain(d.api.f.store.db, d.api.tenantId)).map((l) => JSON.parse(l));
+  const mine = lines.filter((e) => e.action === 'block.batch' && e.details.sessionId === res.body.sessionId);
+  assert.equal(mine.length, 1);
+  assert.equal(mine[0].details.requests, 3);
+  assert.equal(mine[0].details.encryptSectors, 3);
+  assert.equal(mine[0].details.ended, 'closed');
+  assert.deepEqual(mine[0].actorChain, ['tn:bob-vm-owner', 'cms:vcloud-svc', 'hv:vpxuser@host-07']);
+});

@@ -1,0 +1,97 @@
+// Block routes (data plane, permission block.crypt, hypervisor adapters only): open a block
+// session on a volume of a VM started on the caller's host, run batches of sector operations in
+// it (binary bodies, layouts in block-ops.ts), ask for a signed volume attestation, close it.
+
+import { z } from 'zod';
+import type { Store } from '@sealkeep/store';
+import { route } from '../../http/route.js';
+import { Problem } from '../../http/problems.js';
+import { BLOCK_OPS, requestBytesPerSector, type BlockOp } from './block-ops.js';
+import { openSession, type BlockDeps } from './release.js';
+import { sessionAuthenticator, sessionOf } from './session-auth.js';
+import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
+
+/** The largest batch: 16 MiB of sectors (with their generations and tags). */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024 + 16 * 1024 * 40;
+/** Tags of a volume for one attestation: 2^21 sectors (8 GiB of 4 KiB sectors). */
+export const MAX_ATTESTED_TAGS = 2 ** 21;
+
+const SessionParams = z.object({ sessionId: z.string().regex(/^[A-Za-z0-9_-]{22}$/) });
+const Lba = z.object({ lba: z.string().regex(/^(?:0|[1-9][0-9]{0,19})$/, 'a sector number') });
+const Bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), 'an application/octet-stream body');
+
+export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAttestationDeps | undefined) {
+  const authenticate = sessionAuthenticator(() => deps.sessions);
+  return [
+    route({
+      method: 'post',
+      path: '/v1/tenants/:tenantId/vms/:vmId/volumes/:volumeId/sessions',
+      plane: 'data',
+      permission: 'block.crypt',
+      summary: 'Open a block session: the volume key is released to it when host, VM, policy and key conditions hold (release-refused names the one that failed)',
+      params: z.object({ tenantId: z.uuid(), vmId: z.uuid(), volumeId: z.uuid() }),
+      body: z.strictObject({ ecdhPublicKey: z.string().regex(/^[A-Za-z0-9_-]{87}$/, 'an uncompressed P-256 point, base64url') }),
+      status: 201,
+      handler: ({ params, body, principal, actor }) => openSession(store.db, deps, principal!, actor!, params.tenantId, params.vmId, params.volumeId, Buffer.from(body.ecdhPublicKey, 'base64url')),
+    }),
+    route({
+      method: 'post',
+      path: '/v1/block-sessions/:sessionId/blocks/:op',
+      plane: 'data',
+      permission: 'block.crypt',
+      summary: 'One batch of whole sectors from `lba`: encrypt, encrypt-sign, sign, verify, decrypt or verify-decrypt (binary layouts in docs/service.md#block-operations)',
+      params: SessionParams.extend({ op: z.enum(BLOCK_OPS) }),
+      query: Lba,
+      body: Bytes,
+      bodyType: 'binary',
+      maxBody: MAX_BATCH_BYTES,
+      authenticate,
+      admit: false,
+      handler: async ({ params, query, body, principal, requestId }) => {
+        const s = sessionOf(deps.sessions, params.sessionId, principal);
+        const op: BlockOp = params.op;
+        const per = requestBytesPerSector(op, s.sectorSize);
+        if (body.length === 0 || body.length % per !== 0) throw new Problem('validation-failed', `${op} takes whole sectors: a multiple of ${per} bytes`);
+        const count = body.length / per;
+        const lba = BigInt(query.lba);
+        if (lba + BigInt(count) > s.sectors) throw new Problem('validation-failed', `sectors ${lba}…${lba + BigInt(count) - 1n} pass the end of the volume (${s.sectors} sectors)`);
+        if (s.integrity === 'high' && (op === 'encrypt' || op === 'decrypt')) {
+          throw new Problem('operation-not-supported', `the volume's integrity is high: every sector is signed and verified (use ${op === 'encrypt' ? 'encrypt-sign' : 'verify-decrypt'})`);
+        }
+        const r = await deps.sessions!.pool.run(s.id, op, lba, body);
+        deps.sessions!.record(s, op, lba, count, count * s.sectorSize, requestId, r.ok ? [] : r.failedLbas);
+        if (!r.ok) throw new Problem('integrity-check-failed', `sector${r.failedLbas.length > 1 ? 's' : ''} ${r.failedLbas.join(', ')} failed the integrity check`, { lbas: r.failedLbas.map(String) });
+        return r.data;
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/v1/block-sessions/:sessionId/attestation',
+      plane: 'data',
+      permission: 'block.crypt',
+      summary: "A volume attestation: the Merkle root over the volume's tags (the body, in LBA order), signed by the service TPM's attestation key, verifiable offline",
+      params: SessionParams,
+      body: Bytes,
+      bodyType: 'binary',
+      maxBody: MAX_ATTESTED_TAGS * 32,
+      authenticate,
+      admit: false,
+      handler: ({ params, body, principal, requestId }) => attestVolume(store.db, attestation, sessionOf(deps.sessions, params.sessionId, principal), body, requestId),
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/block-sessions/:sessionId',
+      plane: 'data',
+      permission: 'block.crypt',
+      summary: 'Close a block session: its key leaves memory, its last block requests are audited',
+      params: SessionParams,
+      authenticate,
+      admit: false,
+      handler: async ({ params, principal }) => {
+        const s = sessionOf(deps.sessions, params.sessionId, principal);
+        await deps.sessions!.end(s.id, 'closed');
+        return { sessionId: s.id, closed: true };
+      },
+    }),
+  ];
+}

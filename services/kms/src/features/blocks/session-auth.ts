@@ -1,0 +1,36 @@
+// The block routes' authenticator: a request under `Authorization: Sealkeep-Session` is checked
+// against its session in memory (MAC, sequence number, and whether the session still holds);
+// any other request goes to the listener's authenticator (request proofs), so the permission
+// table decides for every caller the same way.
+
+import type { Request } from 'express';
+import { Problem } from '../../http/problems.js';
+import type { Authenticator, Principal } from '../../http/mount.js';
+import type { BlockSession, BlockSessions } from './block-sessions.js';
+import { parseSessionAuthorization, sameTag, sessionTag, SESSION_SCHEME } from '@sealkeep/crypto';
+
+const NO_BODY = Buffer.alloc(0);
+
+export function sessionAuthenticator(sessions: () => BlockSessions | undefined) {
+  return async (req: Request, listener: Authenticator): Promise<Principal | null> => {
+    const header = req.header('authorization');
+    if (!header?.startsWith(`${SESSION_SCHEME} `)) return listener(req);
+    const parsed = parseSessionAuthorization(header);
+    if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
+    const s = sessions()?.get(String(req.params.sessionId));
+    if (!s) throw new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
+    const body = (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
+    if (!sameTag(sessionTag(s.key, parsed.seq, req.method, req.originalUrl, body), parsed.tag)) throw new Problem('unauthenticated', 'the session MAC does not verify');
+    if (!s.seq.accept(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+    const ended = await sessions()!.stillHolds(s);
+    if (ended) throw new Problem('session-ended', `the block session ended: ${ended}`, { reason: ended });
+    return { id: s.principalId, name: s.principalName, role: 'hypervisor', tenantId: null };
+  };
+}
+
+/** The session a route names, if the caller is the principal it was opened for. */
+export function sessionOf(sessions: BlockSessions | undefined, sessionId: string, principal: Principal | null): BlockSession {
+  const s = sessions?.get(sessionId);
+  if (!s || !principal || s.principalId !== principal.id) throw new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
+  return s;
+}
