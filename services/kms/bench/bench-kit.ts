@@ -29,19 +29,19 @@ export interface Workload {
   make?(n: number): Requests;
 }
 
-/** The HTTP client in its own thread; one job at a time. */
-export class LoadClient {
+/** A load client in its own thread (http-load.ts by default); one job at a time. */
+export class LoadClient<Job = LoadJob, Result = LoadResult> {
   private readonly worker: Worker;
-  constructor() {
-    const entry = new URL('./http-load.ts', import.meta.url).href;
+  constructor(file = './http-load.ts') {
+    const entry = new URL(file, import.meta.url).href;
     // A worker does not inherit the parent's TypeScript loader for its entry file: register it first.
     this.worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
   }
 
-  async run(job: LoadJob): Promise<LoadResult> {
+  async run(job: Job): Promise<Result> {
     const answer = once(this.worker, 'message');
     this.worker.postMessage(job);
-    const [reply] = (await answer) as [{ result?: LoadResult; error?: string }];
+    const [reply] = (await answer) as [{ result?: Result; error?: string }];
     if (reply.error) throw new Error(`load client: ${reply.error}`);
     return reply.result!;
   }

@@ -162,6 +162,8 @@ function bodyParser(route: AnyRoute) {
 export function mountListener(opts: ListenerOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETags: an API answer is not cached, and hashing a megabyte of sectors per answer costs more than encrypting it.
+  app.set('etag', false);
   app.set('query parser', 'simple');
   app.use((req, res, next) => {
     const given = req.header('x-request-id');

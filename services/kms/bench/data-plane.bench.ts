@@ -1,0 +1,57 @@
+// The data plane's throughput: MB/s of plaintext through block sessions (POST …/blocks/encrypt
+// and …/blocks/encrypt-sign, 1 MiB batches, sector sizes 4096 and 512), the service and its
+// client sharing this machine's cores, beside `openssl speed -multi <cores>` for AES-256-XTS
+// and HMAC-SHA-256 measured in the same run. Encrypt+sign's reference is the two in series:
+// 1 / (1/xts + 1/hmac). The service is the real one: listeners, session MACs, worker threads,
+// the audit of every batch; the store is PGlite (or PostgreSQL with DATABASE_URL).
+
+import { availableParallelism } from 'node:os';
+import { listen, LoadClient } from './bench-kit.js';
+import type { BlockLoadJob, BlockLoadResult } from './block-load.js';
+import { bootOf, dataPlane } from '../src/features/blocks/data-plane.fixture.js';
+import { opensslSpeed } from '../../../packages/crypto/bench/openssl-speed.js';
+import type { Express } from 'express';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const BATCH = 1 << 20;
+const cores = availableParallelism();
+
+const d = await dataPlane();
+const { server, port } = await listen(d.dataApp as unknown as Express);
+const client = new LoadClient<BlockLoadJob, BlockLoadResult>('./block-load.ts');
+const rows: string[] = [];
+console.log(`data plane, ${cores} cores shared by the service (${d.sessions.pool.size} block workers) and its client (${CONCURRENCY} connections), 1 MiB batches, ${SECONDS} s each`);
+console.log(['sector', 'workload'.padEnd(13), 'MB/s'.padStart(8), 'req/s'.padStart(7), 'openssl'.padStart(9), 'ratio'.padStart(6), ' openssl reference'].join(' '));
+try {
+  for (const sectorSize of [4096, 512] as const) {
+    const vm = await d.newVm({ sectorSize, sectors: (CONCURRENCY * BATCH) / sectorSize });
+    const boot = bootOf();
+    await d.api.call(d.api.officer, 'put', `${d.api.base}/vms/${vm.vmId}/release-policy`, { keyId: vm.kekId, referenceValues: { events: { configuration: boot.configuration, bootVolume: boot.bootVolume } } });
+    await d.startVm(vm.vmId, boot.events);
+    const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+    if (res.status !== 201) throw new Error(`session: ${res.status} ${res.text}`);
+    const xts = opensslSpeed(['-evp', 'aes-256-xts'], sectorSize, SECONDS, cores);
+    const hmac = opensslSpeed(['-hmac', 'sha256'], sectorSize, SECONDS, cores);
+    let seq = 1;
+    for (const op of ['encrypt', 'encrypt-sign'] as const) {
+      const job: BlockLoadJob = { port, sessionId: res.body.sessionId, key: key!, op, sectorSize, sectors: BATCH / sectorSize, concurrency: CONCURRENCY, seconds: 1, firstSeq: seq };
+      seq = (await client.run(job)).nextSeq; // warm-up
+      const r = await client.run({ ...job, seconds: SECONDS, firstSeq: seq });
+      seq = r.nextSeq;
+      const mbs = r.plaintextBytes / r.seconds / 1e6;
+      const ref = op === 'encrypt' ? xts : xts && hmac ? 1 / (1 / xts + 1 / hmac) : null;
+      const refText = op === 'encrypt' ? `openssl speed -evp aes-256-xts -multi ${cores}` : `1/(1/xts + 1/hmac), hmac = openssl speed -hmac sha256 -multi ${cores}: ${hmac?.toFixed(0)}`;
+      const bad = Object.entries(r.statuses).filter(([s]) => s !== '200');
+      rows.push(
+        [String(sectorSize).padStart(6), op.padEnd(13), mbs.toFixed(0).padStart(8), (r.requests / r.seconds).toFixed(0).padStart(7), (ref?.toFixed(0) ?? '-').padStart(9), (ref ? (mbs / ref).toFixed(2) : '-').padStart(6), ` ${refText}${bad.length ? `  (non-200: ${JSON.stringify(Object.fromEntries(bad))})` : ''}`].join(' '),
+      );
+      console.log(rows.at(-1));
+    }
+    await d.sessions.end(res.body.sessionId, 'closed');
+  }
+} finally {
+  await client.close();
+  server.close();
+  await d.close();
+}
