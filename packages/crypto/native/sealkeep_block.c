@@ -100,23 +100,43 @@ static napi_value wrap(napi_env env, void *key, napi_finalize finalize, const na
   return external;
 }
 
-/* openXtsKey(key: Uint8Array(64), sectorSize: 512 | 4096) -> handle */
+/* openXtsKey(key: Uint8Array(64), sectorSize: 512 | 4096, evpOnly?: boolean) -> handle.
+ * evpOnly keeps the key on the EVP path (for tests that compare the two paths). */
 static napi_value OpenXtsKey(napi_env env, napi_callback_info info) {
-  size_t argc = 2, length = 0, sector_size = 0;
-  napi_value argv[2];
+  size_t argc = 3, length = 0, sector_size = 0;
+  napi_value argv[3];
   uint8_t *material = NULL;
+  bool evp_only = false;
   const char *error = NULL;
   TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) return throw_error(env, "ERR_MISSING_ARGS", "expected 2 arguments");
   if (!bytes(env, argv[0], &material, &length) || !sector_size_arg(env, argv[1], &sector_size)) return NULL;
+  if (argc > 2) {
+    napi_valuetype type;
+    TRY(napi_typeof(env, argv[2], &type));
+    if (type != napi_undefined) TRY(napi_get_value_bool(env, argv[2], &evp_only));
+  }
   if (length != XTS_KEY_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-XTS key must be 64 bytes");
   xts_key *key = malloc(sizeof *key);
   if (key == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
-  if (!xts_key_open(key, material, sector_size, &error)) {
+  if (!xts_key_open(key, material, sector_size, !evp_only, &error)) {
     free(key);
     return throw_error(env, "ERR_SEALKEEP_XTS_KEY", error);
   }
   return wrap(env, key, finalize_xts, &XTS_HANDLE);
+}
+
+/* xtsKeyPath(handle) -> 'provider' | 'evp': how the key reaches AES-XTS (see sector_crypto.h). */
+static napi_value XtsKeyPath(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], path;
+  xts_key *key = NULL;
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return throw_error(env, "ERR_MISSING_ARGS", "expected a key handle");
+  if (!handle(env, argv[0], &XTS_HANDLE, (void **)&key)) return NULL;
+  if (key->path == XTS_PATH_CLOSED) return throw_error(env, "ERR_SEALKEEP_KEY_DESTROYED", "the XTS key was destroyed");
+  TRY(napi_create_string_utf8(env, key->path == XTS_PATH_PROVIDER ? "provider" : "evp", NAPI_AUTO_LENGTH, &path));
+  return path;
 }
 
 /* xtsCrypt(handle, encrypt: boolean, firstLba: bigint, input: Uint8Array, output: Uint8Array) */
@@ -134,7 +154,7 @@ static napi_value XtsCrypt(napi_env env, napi_callback_info info) {
   TRY(napi_get_value_bool(env, argv[1], &encrypt));
   if (!u64(env, argv[2], &first_lba) || !bytes(env, argv[3], &in, &in_length) || !bytes(env, argv[4], &out, &out_length))
     return NULL;
-  if (key->encrypt == NULL) return throw_error(env, "ERR_SEALKEEP_KEY_DESTROYED", "the XTS key was destroyed");
+  if (key->path == XTS_PATH_CLOSED) return throw_error(env, "ERR_SEALKEEP_KEY_DESTROYED", "the XTS key was destroyed");
   if (in_length != out_length) return throw_error(env, "ERR_OUT_OF_RANGE", "output length differs from input length");
   if (in != out && in < out + out_length && out < in + in_length)
     return throw_error(env, "ERR_OUT_OF_RANGE", "input and output overlap without being the same bytes");
@@ -243,7 +263,7 @@ static napi_value Destroy(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } functions[] = {
-    {"openXtsKey", OpenXtsKey}, {"xtsCrypt", XtsCrypt}, {"openTagKey", OpenTagKey},
+    {"openXtsKey", OpenXtsKey}, {"xtsKeyPath", XtsKeyPath}, {"xtsCrypt", XtsCrypt}, {"openTagKey", OpenTagKey},
     {"tagSectors", TagSectors}, {"verifySectorTags", VerifySectorTags}, {"destroy", Destroy},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {

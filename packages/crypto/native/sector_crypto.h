@@ -10,15 +10,25 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 
+#include "xts_provider.h"
+
 #define XTS_KEY_BYTES 64
 #define TAG_KEY_BYTES 32
 #define TAG_BYTES 32
 #define VOLUME_ID_BYTES 16
 
-/* The two contexts are keyed at open (AES decryption needs its own key schedule); per sector only
- * the IV is set. Both pointers are NULL once the key is closed. */
+/* How a key reaches AES-XTS. Both paths key their contexts once at open (AES decryption needs its
+ * own key schedule, so one context per direction) and set only the tweak per sector. */
+typedef enum {
+  XTS_PATH_CLOSED = 0, /* destroyed: every call is refused */
+  XTS_PATH_EVP,        /* EVP_CipherInit_ex2 + EVP_CipherUpdate per sector */
+  XTS_PATH_PROVIDER,   /* the provider's functions directly (xts_provider.h): less work per sector */
+} xts_path;
+
 typedef struct {
-  EVP_CIPHER_CTX *encrypt;
+  xts_path path;
+  xts_provider provider;   /* XTS_PATH_PROVIDER */
+  EVP_CIPHER_CTX *encrypt; /* XTS_PATH_EVP */
   EVP_CIPHER_CTX *decrypt;
   size_t sector_size;
 } xts_key;
@@ -32,7 +42,10 @@ typedef struct {
 } tag_key;
 
 /* Each returns 1 on success, 0 on failure with *error naming what failed (a static string). */
-int xts_key_open(xts_key *key, const uint8_t material[XTS_KEY_BYTES], size_t sector_size, const char **error);
+/* Opens the provider path when allow_provider is set, the lookup succeeds and the path gives the
+ * same bytes as EVP on this key (checked at open); otherwise the EVP path. */
+int xts_key_open(xts_key *key, const uint8_t material[XTS_KEY_BYTES], size_t sector_size, int allow_provider,
+                 const char **error);
 int xts_crypt_sectors(xts_key *key, int encrypt, uint64_t first_lba, const uint8_t *in, uint8_t *out,
                       size_t sector_count, const char **error);
 void xts_key_close(xts_key *key);

@@ -3,7 +3,9 @@
 // direction and one HMAC context per key, keyed once; a whole batch is one call; destroy() (or the
 // garbage collector, if it comes first) frees the contexts, which wipes the key schedules. The
 // addon keeps no global state, so each worker thread can load it and open its own keys; a handle
-// stays on the thread that opened it.
+// stays on the thread that opened it. An XTS key takes the provider path (the cipher functions of
+// OpenSSL's provider called directly, less work per sector) when it is found and gives EVP's bytes
+// on that key at open, else the EVP path; xtsPath says which.
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +14,13 @@ import { SectorCipher, SectorTagger, type BlockCryptoEngine, type SectorCipherOp
 /** An opaque, type-tagged external: never holds key bytes in JS. */
 type KeyHandle = object;
 
+/** How an XTS key reaches AES-XTS: the provider's cipher functions directly, or the EVP API. */
+export type NativeXtsPath = 'provider' | 'evp';
+
 interface BlockAddon {
-  openXtsKey(key: Uint8Array, sectorSize: number): KeyHandle;
+  /** evpOnly: stay on the EVP path (for tests that compare the two). */
+  openXtsKey(key: Uint8Array, sectorSize: number, evpOnly?: boolean): KeyHandle;
+  xtsKeyPath(handle: KeyHandle): NativeXtsPath;
   xtsCrypt(handle: KeyHandle, encrypt: boolean, firstLba: bigint, input: Uint8Array, output: Uint8Array): void;
   openTagKey(key: Uint8Array, volumeId: Uint8Array, sectorSize: number): KeyHandle;
   tagSectors(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tagsOut: Uint8Array): void;
@@ -28,11 +35,14 @@ export const nativeAddonPath = fileURLToPath(new URL('../../native/build/Release
 class NativeSectorCipher extends SectorCipher {
   readonly #addon: BlockAddon;
   readonly #handle: KeyHandle;
+  /** The path this key took at open (see NativeXtsPath). */
+  readonly xtsPath: NativeXtsPath;
 
-  constructor(addon: BlockAddon, options: SectorCipherOptions) {
+  constructor(addon: BlockAddon, options: SectorCipherOptions, evpOnly = false) {
     super(options);
     this.#addon = addon;
-    this.#handle = addon.openXtsKey(options.key, options.sectorSize);
+    this.#handle = addon.openXtsKey(options.key, options.sectorSize, evpOnly);
+    this.xtsPath = addon.xtsKeyPath(this.#handle);
   }
 
   protected onCrypt(encrypt: boolean, firstLba: bigint, input: Uint8Array, output: Uint8Array): void {
@@ -67,13 +77,14 @@ class NativeSectorTagger extends SectorTagger {
   }
 }
 
-let loaded: { engine: BlockCryptoEngine } | { error: Error } | undefined;
+let loaded: { engine: BlockCryptoEngine; addon: BlockAddon } | { error: Error } | undefined;
 
-function load(): { engine: BlockCryptoEngine } | { error: Error } {
+function load(): { engine: BlockCryptoEngine; addon: BlockAddon } | { error: Error } {
   if (loaded) return loaded;
   try {
     const addon = createRequire(import.meta.url)(nativeAddonPath) as BlockAddon;
     loaded = {
+      addon,
       engine: {
         name: 'native',
         openSectorCipher: (options) => new NativeSectorCipher(addon, options),
@@ -96,4 +107,14 @@ export function nativeBlockCryptoEngine(): BlockCryptoEngine | null {
 export function nativeLoadError(): Error | null {
   const result = load();
   return 'error' in result ? result.error : null;
+}
+
+/** For tests and benchmarks: a native sector cipher, held on the EVP path when evpOnly is set, with
+ * the path it took; null when the addon does not load. */
+export function openNativeSectorCipher(
+  options: SectorCipherOptions,
+  { evpOnly = false }: { evpOnly?: boolean } = {},
+): (SectorCipher & { readonly xtsPath: NativeXtsPath }) | null {
+  const result = load();
+  return 'addon' in result ? new NativeSectorCipher(result.addon, options, evpOnly) : null;
 }

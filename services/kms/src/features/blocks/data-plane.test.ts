@@ -5,10 +5,11 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey, randomBytes, verify, X509Certificate } from 'node:crypto';
+import { createCipheriv, createHash, createPublicKey, randomBytes, verify, X509Certificate } from 'node:crypto';
 import { merkleRoot } from '@sealkeep/crypto';
 import { bootOf, dataPlane, type DataPlane } from './data-plane.fixture.js';
 import { exportChain } from '../../audit/audit-log.js';
+import { wrapForImport } from '../keys/keys-api.fixture.js';
 
 let d: DataPlane;
 before(async () => {
@@ -197,4 +198,38 @@ test("every block batch is audited once per batch with the session's delegation 
   assert.equal(mine[0].details.encryptSectors, 3);
   assert.equal(mine[0].details.ended, 'closed');
   assert.deepEqual(mine[0].actorChain, ['tn:bob-vm-owner', 'cms:vcloud-svc', 'hv:vpxuser@host-07']);
+});
+
+test("a tenant's own volume key (BYOK): imported through an import job, sealed like a generated one, and the sectors are the tenant's XTS", async () => {
+  const vm = await d.newVm();
+  const boot = bootOf();
+  await d.api.call(d.api.officer, 'put', `${d.api.base}/vms/${vm.vmId}/release-policy`, { keyId: vm.kekId, referenceValues: { events: { configuration: boot.configuration, bootVolume: boot.bootVolume } } });
+  const newJob = () => d.api.f.call(d.tenantApp, d.api.officer, 'post', `${d.api.base}/import-jobs`, { keyName: `volume-${vm.volumeId}`, keyType: 'volume-key' });
+  const xtsKey = randomBytes(64);
+  const dek = Buffer.concat([xtsKey, randomBytes(32)]);
+  const url = `${d.api.base}/vms/${vm.vmId}/volumes/${vm.volumeId}/key`;
+
+  // A token for a volume key does not import an ordinary key, and a DEK of the wrong shape fails as one answer.
+  const created = await newJob();
+  assert.equal(created.status, 201, created.text);
+  const job1 = created.body;
+  const asKey = await d.api.call(d.api.officer, 'post', `${d.api.base}/keys/import`, { importToken: job1.importToken, wrappingAlgorithm: 'rsa-aes-key-wrap-sha256', wrappedKey: wrapForImport(job1.wrappingKey.spkiPem, dek, 'rsa-aes-key-wrap-sha256').toString('base64') });
+  assert.equal(asKey.body.type, 'https://sealkeep.dev/problems/import-token-invalid');
+  const short = await d.api.f.call(d.tenantApp, d.api.officer, 'post', url, { importToken: job1.importToken, wrappingAlgorithm: 'rsa-aes-key-wrap-sha256', wrappedKey: wrapForImport(job1.wrappingKey.spkiPem, dek.subarray(0, 64), 'rsa-aes-key-wrap-sha256').toString('base64') });
+  assert.equal(short.body.type, 'https://sealkeep.dev/problems/import-failed');
+  assert.equal((await d.api.f.call(d.tenantApp, d.api.user, 'post', url, { importToken: job1.importToken, wrappingAlgorithm: 'rsa-aes-key-wrap-sha256', wrappedKey: 'AAAA' })).status, 403);
+
+  const imported = await d.api.f.call(d.tenantApp, d.api.officer, 'post', url, { importToken: job1.importToken, wrappingAlgorithm: 'rsa-aes-key-wrap-sha256', wrappedKey: wrapForImport(job1.wrappingKey.spkiPem, dek, 'rsa-aes-key-wrap-sha256').toString('base64') });
+  assert.equal(imported.status, 201, imported.text);
+  assert.equal((await newJob()).status, 409); // the volume keeps its first key
+
+  await d.startVm(vm.vmId, boot.events);
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(res.status, 201, res.text);
+  const plaintext = randomBytes(4096);
+  const enc = (await d.blocks(res.body.sessionId, key!, 'encrypt', 7, plaintext)).body as Buffer;
+  const iv = Buffer.alloc(16);
+  iv.writeBigUInt64LE(7n);
+  const c = createCipheriv('aes-256-xts', xtsKey, iv);
+  assert.ok(enc.equals(Buffer.concat([c.update(plaintext), c.final()])));
 });

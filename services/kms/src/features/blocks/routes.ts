@@ -1,13 +1,16 @@
-// Block routes (data plane, permission block.crypt, hypervisor adapters only): open a block
-// session on a volume of a VM started on the caller's host, run batches of sector operations in
-// it (binary bodies, layouts in block-ops.ts), ask for a signed volume attestation, close it.
+// Volume key routes. Tenant plane: the officer imports the tenant's own key for a volume. Data
+// plane (permission block.crypt, hypervisor adapters only): open a block session on a volume of
+// a VM started on the caller's host, run batches of sector operations in it (binary bodies,
+// layouts in block-ops.ts), ask for a signed volume attestation, close it.
 
 import { z } from 'zod';
 import type { Store } from '@sealkeep/store';
 import { route } from '../../http/route.js';
 import { Problem } from '../../http/problems.js';
 import { BLOCK_OPS, requestBytesPerSector, type BlockOp } from './block-ops.js';
-import { openSession, type BlockDeps } from './release.js';
+import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
+import { importVolumeKey } from './volume-import.js';
+import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
 import { sessionAuthenticator, sessionOf } from './session-auth.js';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 
@@ -23,6 +26,17 @@ const Bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), 'an application/octet-
 export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAttestationDeps | undefined) {
   const authenticate = sessionAuthenticator(() => deps.sessions);
   return [
+    route({
+      method: 'post',
+      path: '/v1/tenants/:tenantId/vms/:vmId/volumes/:volumeId/key',
+      plane: 'tenant',
+      permission: 'key.import',
+      summary: "Import the tenant's own key for a volume (an import job of type volume-key): wrapped under the VM's release key and sealed to its policy's vPCRs",
+      params: z.object({ tenantId: z.uuid(), vmId: z.uuid(), volumeId: z.uuid() }),
+      body: z.strictObject({ importToken: z.string().min(16).max(128), wrappingAlgorithm: z.enum(WRAPPING_ALGORITHMS), wrappedKey: z.base64().max(8192) }),
+      status: 201,
+      handler: ({ params, body, actor }) => importVolumeKey(requireBlockDeps(deps), store.db, actor!, params.tenantId, params.vmId, params.volumeId, body),
+    }),
     route({
       method: 'post',
       path: '/v1/tenants/:tenantId/vms/:vmId/volumes/:volumeId/sessions',

@@ -16,7 +16,7 @@ import { recordNewKey, recordNewVersion, summarize, type Cia, type KeySummary } 
 import type { KeyType } from './key-types.js';
 import type { WrappingKey } from './key-engine.js';
 import type { KeysContext } from './keys-context.js';
-import { findImportJobByToken, findKeyByName, insertImportJob, spendImportJob, versionsOf, type ImportJobRow } from './store.js';
+import { findImportJobByToken, findKeyByName, insertImportJob, spendImportJob, versionsOf, VOLUME_KEY_TYPE, type ImportJobRow } from './store.js';
 
 export const IMPORT_JOB_HOURS = 24;
 export const WRAPPING_SPECS = { 'rsa-3072': 3072, 'rsa-4096': 4096 } as const;
@@ -28,7 +28,7 @@ const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').
 
 export interface NewImportJob {
   keyName: string;
-  keyType: KeyType;
+  keyType: KeyType | typeof VOLUME_KEY_TYPE;
   wrappingKeySpec?: WrappingSpec | undefined;
   nonce?: string | undefined;
 }
@@ -37,7 +37,15 @@ export async function createImportJob(ctx: KeysContext, db: Knex, actor: AuditAc
   if (!ctx.endorsement) throw new Problem('keys-unavailable', 'the host TPM holds no manufacturer certificates, so an import job could prove nothing');
   const spec = req.wrappingKeySpec ?? 'rsa-3072';
   const nonce = Buffer.from(req.nonce ?? '', 'base64url');
-  const existing = await inTenant(db, tenantId, (trx) => findKeyByName(trx, tenantId, req.keyName));
+  const existing = await inTenant(db, tenantId, async (trx) => {
+    if (req.keyType !== VOLUME_KEY_TYPE) return findKeyByName(trx, tenantId, req.keyName);
+    // A volume's DEK: the job names the volume, which must be the tenant's and have no key yet.
+    const volumeId = /^volume-([0-9a-f-]{36})$/.exec(req.keyName)?.[1];
+    const volume = volumeId && (await trx('volumes').where({ tenant_id: tenantId, volume_id: volumeId }).first());
+    if (!volume) throw new Problem('validation-failed', 'a volume-key import names its volume: keyName volume-<volume id>');
+    if (await trx('volume_keys').where({ tenant_id: tenantId, volume_id: volumeId }).first()) throw new Problem('conflict', 'the volume has a key already');
+    return undefined;
+  });
   if (existing && existing.type !== req.keyType) throw new Problem('conflict', `the key ${req.keyName} is a ${existing.type} key`);
   if (existing && existing.state !== 'enabled') throw new Problem('key-not-enabled', `the key ${req.keyName} is ${existing.state}`);
 
@@ -49,7 +57,7 @@ export async function createImportJob(ctx: KeysContext, db: Knex, actor: AuditAc
   const expiresAt = await inTenant(db, tenantId, async (trx) => {
     const expires = new Date(Date.now() + IMPORT_JOB_HOURS * 3600_000);
     await insertImportJob(trx, { job_id: jobId, tenant_id: tenantId, key_name: req.keyName, key_type: req.keyType, token_sha256: tokenHash(importToken), wrapping_public_area: wrappingPublic, wrapping_private_blob: wrapping.privateBlob, expires_at: expires });
-    await appendAudit(trx, actor, { tenantId, action: 'key.import-job.create', resource: `import-job:${jobId}`, outcome: 'success', details: { keyName: req.keyName, keyType: req.keyType, wrappingKeySpec: spec, expiresAt: expires.toISOString() } });
+    await appendAudit(trx, actor, { tenantId, action: 'key.import-job.create', resource: `import-job:${jobId}`, outcome: 'success', details: { ...(req.keyType === VOLUME_KEY_TYPE ? { volumeId: req.keyName.slice('volume-'.length) } : { keyName: req.keyName }), keyType: req.keyType, wrappingKeySpec: spec, expiresAt: expires.toISOString() } });
     return expires.toISOString();
   });
   // The TPM Name: nameAlg (SHA-256, as the wrapping key's template sets it) ‖ SHA-256(TPMT_PUBLIC).
@@ -85,14 +93,14 @@ export interface WrappedImport {
 }
 
 /** The job a token opens, if it is this tenant's, unspent and unexpired. */
-async function openJob(trx: Knex.Transaction, tenantId: string, token: string): Promise<ImportJobRow & { wrapping_public_area: Buffer; wrapping_private_blob: Buffer }> {
+export async function openJob(trx: Knex.Transaction, tenantId: string, token: string): Promise<ImportJobRow & { wrapping_public_area: Buffer; wrapping_private_blob: Buffer }> {
   const job = await findImportJobByToken(trx, tenantId, tokenHash(token));
   if (!job || job.spent_at || new Date(job.expires_at) <= new Date() || !job.wrapping_private_blob || !job.wrapping_public_area) throw new Problem('import-token-invalid');
   return job as ImportJobRow & { wrapping_public_area: Buffer; wrapping_private_blob: Buffer };
 }
 
 /** Open both layers; throws (anything) when either does not open. */
-async function unwrap(ctx: KeysContext, job: ImportJobRow, key: WrappingKey, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer> {
+export async function unwrap(ctx: KeysContext, job: ImportJobRow, key: WrappingKey, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer> {
   const modulusBytes = (key.publicArea.parameters as { keyBits: number }).keyBits / 8;
   if (algorithm === 'rsa-oaep-sha256') {
     if (wrapped.length !== modulusBytes) throw new Error('length');
@@ -112,6 +120,7 @@ async function unwrap(ctx: KeysContext, job: ImportJobRow, key: WrappingKey, alg
 export async function importWrappedKey(ctx: KeysContext, db: Knex, actor: AuditActor, tenantId: string, req: WrappedImport): Promise<KeySummary> {
   const { job, existing } = await inTenant(db, tenantId, async (trx) => {
     const job = await openJob(trx, tenantId, req.importToken);
+    if (job.key_type === VOLUME_KEY_TYPE) throw new Problem('import-token-invalid', "this token imports a volume's key: POST it to the volume's /key");
     return { job, existing: await findKeyByName(trx, tenantId, job.key_name) };
   });
   const keyId = existing?.key_id ?? randomUUID();
@@ -122,7 +131,7 @@ export async function importWrappedKey(ctx: KeysContext, db: Knex, actor: AuditA
   let material: Buffer | undefined;
   try {
     material = await unwrap(ctx, job, wrappingKey, req.wrappingAlgorithm, Buffer.from(req.wrappedKey, 'base64'));
-    sealed = await ctx.engine.importMaterial(job.key_type, keyId, version, material);
+    sealed = await ctx.engine.importMaterial(job.key_type as KeyType, keyId, version, material);
   } catch {
     await inTenant(db, tenantId, (trx) =>
       appendAudit(trx, actor, { tenantId, action: 'key.import', resource: `import-job:${job.job_id}`, outcome: 'failure', details: { keyName: job.key_name, keyType: job.key_type } }),
@@ -136,7 +145,7 @@ export async function importWrappedKey(ctx: KeysContext, db: Knex, actor: AuditA
     await openJob(trx, tenantId, req.importToken); // spent by a concurrent import meanwhile?
     const k = existing
       ? await recordNewVersion(trx, actor, existing, version, sealed, 'imported')
-      : await recordNewKey(trx, actor, tenantId, keyId, { name: job.key_name, type: job.key_type, cia: req.cia, description: req.description }, sealed, 'imported');
+      : await recordNewKey(trx, actor, tenantId, keyId, { name: job.key_name, type: job.key_type as KeyType, cia: req.cia, description: req.description }, sealed, 'imported');
     await spendImportJob(trx, tenantId, job.job_id, keyId);
     return summarize(k, await versionsOf(trx, tenantId, [keyId]));
   });

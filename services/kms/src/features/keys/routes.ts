@@ -8,6 +8,7 @@ import { route } from '../../http/route.js';
 import type { Permission } from '../../auth/permissions.js';
 import { KEY_TYPES, type Operation } from './key-types.js';
 import { requireKeys, type KeysContext } from './keys-context.js';
+import { VOLUME_KEY_TYPE } from './store.js';
 import { createImportJob, importWrappedKey, WRAPPING_ALGORITHMS, WRAPPING_SPECS } from './import-jobs.js';
 import { disableAllKeys, generateKey, getKey, listKeySummaries, MAX_WAITING_DAYS, MIN_WAITING_DAYS, rotateKey, transition, updateKeyMetadata } from './lifecycle.js';
 import { runOperation, type OperationItem } from './operations.js';
@@ -109,7 +110,7 @@ export function keyRoutes(store: Store, keys: KeysContext | undefined) {
       params: TenantParams,
       body: z.strictObject({
         keyName: KeyName,
-        keyType: z.enum(KEY_TYPES),
+        keyType: z.enum([...KEY_TYPES, VOLUME_KEY_TYPE]).describe(`a key type, or ${VOLUME_KEY_TYPE} for a volume's DEK (keyName volume-<volume id>)`),
         wrappingKeySpec: z.enum(Object.keys(WRAPPING_SPECS) as ['rsa-3072', 'rsa-4096']).optional(),
         nonce: z.base64url().min(22).max(86).optional().describe('16–64 random bytes (base64url) the evidence must carry'),
       }),

@@ -5,6 +5,9 @@
 import type { Knex } from 'knex';
 import type { KeyType } from './key-types.js';
 
+/** An import job's type for a volume's DEK (its key name is `volume-<volume id>`). */
+export const VOLUME_KEY_TYPE = 'volume-key';
+
 export type KeyState = 'enabled' | 'disabled' | 'pending-destruction' | 'destroyed';
 export type Level = 'low' | 'moderate' | 'high';
 
@@ -40,7 +43,8 @@ export interface ImportJobRow {
   job_id: string;
   tenant_id: string;
   key_name: string;
-  key_type: KeyType;
+  /** A key type, or `volume-key`: a volume's DEK, imported into its VM's vTPM (blocks/volume-import.ts). */
+  key_type: KeyType | typeof VOLUME_KEY_TYPE;
   token_sha256: Buffer;
   wrapping_public_area: Buffer | null;
   wrapping_private_blob: Buffer | null;
