@@ -77,8 +77,8 @@ export class BlockSessions {
 
   /** Whether the session may still serve; ends it (and says why) when not. */
   async stillHolds(s: BlockSession): Promise<EndReason | null> {
-    if (Date.now() >= s.expiresAt) return this.#endFor(s, 'attestation-lapsed');
-    if (Date.now() - s.checkedAt < RECHECK_MS) return null;
+    // Past the attestation's end, look again: the host may have attested since (that extends it).
+    if (Date.now() < s.expiresAt && Date.now() - s.checkedAt < RECHECK_MS) return null;
     const reason = await this.#recheck(s);
     if (reason) return this.#endFor(s, reason);
     s.checkedAt = Date.now();

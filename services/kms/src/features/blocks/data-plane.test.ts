@@ -150,7 +150,7 @@ test('each release condition is named: vm-not-started, no-release-policy, key-no
   }
 });
 
-test('disabling the key ends open sessions at once; a VM restart ends them at the next check', async () => {
+test('disabling the key ends open sessions at once; a VM restart or a lapsed host attestation ends them at the next check', async () => {
   const vm = await readyVm();
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   assert.equal((await d.blocks(res.body.sessionId, key!, 'encrypt', 0, randomBytes(4096))).status, 200);
@@ -165,6 +165,19 @@ test('disabling the key ends open sessions at once; a VM restart ends them at th
   const ended = await d.blocks(again.res.body.sessionId, again.key!, 'encrypt', 0, randomBytes(4096));
   assert.equal(ended.status, 410);
   assert.equal(JSON.parse((ended.body as Buffer).toString()).reason, 'vm-restarted');
+
+  // The host's attestation lapses: its sessions end at the next check.
+  const third = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(third.res.status, 201, third.res.text);
+  await d.api.f.store.db('hosts').where({ host_id: d.hostId }).update({ attested_until: new Date(Date.now() - 1000) });
+  try {
+    d.sessions.get(third.res.body.sessionId)!.checkedAt = 0;
+    const lapsed = await d.blocks(third.res.body.sessionId, third.key!, 'encrypt', 0, randomBytes(4096));
+    assert.equal(lapsed.status, 410);
+    assert.equal(JSON.parse((lapsed.body as Buffer).toString()).reason, 'attestation-lapsed');
+  } finally {
+    await d.api.f.store.db('hosts').where({ host_id: d.hostId }).update({ attested_until: new Date(Date.now() + 3600_000) });
+  }
 });
 
 test('a volume attestation verifies offline against the AK certificate, and fails once a tag changes', async () => {
