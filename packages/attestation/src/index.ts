@@ -1,7 +1,8 @@
 // @sealkeep/attestation — offline verification of evidence: the tamper-evident audit trail
 // (entries, TPM-signed checkpoints, JSON Lines export, and the verifier), see src/audit/, and
 // host and VM evidence bundles (quote, event logs, certificate chains, reference values), see
-// src/evidence/.
+// src/evidence/; volume attestations (src/volume/) and VM evidence bundles with their signed boot
+// statement (src/vm/), both signed by the service TPM's attestation key (src/statement/).
 
 export { canonicalize, canonicalHash, sha256Hex, CanonicalError } from './audit/canonical.js';
 export {
@@ -40,3 +41,23 @@ export {
   exportCheckquote, exportChains, writeToolFiles, ExportError as EvidenceExportError, type CheckquoteExport, type ChainExport,
 } from './evidence/tools-export.js';
 export { main as evidenceVerifyMain, type CliIo as EvidenceCliIo } from './evidence/cli.js';
+export {
+  verifyVolumeAttestation, type VerifyVolumeOptions, type VolumeResult, type VolumeSummary, type VolumeFinding,
+} from './volume/verify.js';
+export {
+  encodeVolumeStatement, decodeVolumeStatement, VOLUME_ATTESTATION_FORMAT, VOLUME_STATEMENT_MAGIC, VOLUME_STATEMENT_VERSION, VOLUME_STATEMENT_LENGTH,
+  type VolumeAttestation, type VolumeStatement,
+} from './volume/format.js';
+export { VOLUME_FINDINGS, VOLUME_FINDING_IDS, type VolumeFindingId } from './volume/findings.js';
+export { formatVolumeReport } from './volume/report.js';
+export {
+  verifyVmEvidence, type VerifyVmEvidenceOptions, type VmEvidenceResult, type VmEvidenceSummary, type VmEvidenceFinding,
+} from './vm/verify.js';
+export {
+  encodeVmBootStatement, decodeVmBootStatement, eventLogDigest, VM_EVIDENCE_FORMAT, VM_EVIDENCE_VERSION, VM_STATEMENT_MAGIC, VM_STATEMENT_VERSION,
+  VM_STATEMENT_LENGTH, VM_STATEMENT_VPCRS,
+  type VmEvidenceBundle, type VmBootStatement, type HostEvidence, type PolicyResult as VmPolicyResult,
+} from './vm/format.js';
+export { VM_FINDINGS, VM_FINDING_IDS, type VmFindingId, type HostFindingId } from './vm/findings.js';
+export { formatVmEvidenceReport } from './vm/report.js';
+export { Findings as StatementFindings, SIGNER_FINDINGS, type Finding as StatementFinding } from './statement/findings.js';

@@ -25,6 +25,8 @@ import { tenancyCommand, TENANCY_OPTIONS, TENANCY_USAGE } from './tenancy.js';
 import { keysCommand, KEYS_OPTIONS, KEYS_USAGE } from './keys.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { evidenceVerifyMain, formatReport, verifyAuditLog } from '@sealkeep/attestation';
+import { volumeVerifyMain, VOLUME_VERIFY_USAGE } from './verify-volume.js';
+import { vmEvidenceVerifyMain, VM_EVIDENCE_VERIFY_USAGE } from './verify-vm-evidence.js';
 
 /** The verifier found faults; the report is already printed. */
 class AuditFailed extends Error {}
@@ -39,6 +41,8 @@ const USAGE = `usage:
   sealkeep audit verify FILE [--trusted-ak AK.pem]...
   sealkeep evidence get HOST_ID --out FILE           (reviewer: a host's last accepted attestation)
   sealkeep verify evidence BUNDLE.json --root MANUFACTURER.pem... [--nonce HEX] [--policy FILE] [--previous-quote FILE] [--json]
+  ${VOLUME_VERIFY_USAGE}
+  ${VM_EVIDENCE_VERIFY_USAGE}
   sealkeep admin approve-configuration [--yes] [--code-digest PREFIX]
   sealkeep service measurements [--ak-out FILE]
 ${TOKEN_USAGE}
@@ -180,6 +184,8 @@ async function run(argv: string[], out: Out): Promise<void> {
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   // Offline, its own options and exit codes (0 good, 1 findings, 2 usage): @sealkeep/attestation's evidence CLI.
   if (argv[0] === 'verify' && argv[1] === 'evidence') return evidenceVerifyMain(argv.slice(2));
+  if (argv[0] === 'verify' && argv[1] === 'volume-attestation') return volumeVerifyMain(argv.slice(2));
+  if (argv[0] === 'verify' && argv[1] === 'vm-evidence') return vmEvidenceVerifyMain(argv.slice(2));
   const json = argv.includes('--json');
   try {
     await run(argv, (value, text) => console.log(json && value !== null ? JSON.stringify(value, null, 2) : text));

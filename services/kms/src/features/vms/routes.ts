@@ -10,6 +10,7 @@ import { withVmTpm } from './vm-tpms.js';
 import { Problem } from '../../http/problems.js';
 import { requireBlockDeps, type BlockDeps } from '../blocks/release.js';
 import { resealVolumeKeys } from '../blocks/volume-keys.js';
+import { vmEvidence, type VmEvidenceDeps } from './evidence.js';
 
 const Level = z.enum(['low', 'moderate', 'high']);
 const Name = z.string().regex(/^[A-Za-z0-9][\w.-]{0,127}$/, 'letters, digits and . _ -, at most 128');
@@ -25,8 +26,17 @@ const ReferenceValues = z
 /** A VM's measured boot, TCG CEL JSON (checked in full by the boot handler). */
 const BootLog = z.strictObject({ events: z.array(z.unknown()).min(1).max(1024) });
 
-export function vmRoutes(store: Store, blocks: BlockDeps) {
+export function vmRoutes(store: Store, blocks: BlockDeps, evidence: VmEvidenceDeps = {}) {
   return [
+    route({
+      method: 'get',
+      path: '/v1/vms/:vmId/evidence',
+      plane: 'compliance',
+      permission: 'evidence.read',
+      summary: "The VM's current boot (host, CEL log, vPCRs), its reference values, its host's last accepted attestation and the service's measurements, with a boot statement signed by the service TPM's AK, to verify offline (packages/attestation/src/vm/README.md)",
+      params: z.object({ vmId: z.uuid() }),
+      handler: ({ params, actor }) => vmEvidence(store.db, actor!, evidence, params.vmId),
+    }),
     route({
       method: 'post',
       path: '/v1/tenants/:tenantId/vms/:vmId/boot',
