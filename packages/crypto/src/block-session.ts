@@ -51,9 +51,14 @@ export class SeqWindow {
   #highest = 0;
   readonly #seen = new Set<number>();
 
+  /** Whether seq could still be accepted (inside the window, not seen); remembers nothing. */
+  fresh(seq: number): boolean {
+    return seq > this.#highest - WINDOW && !this.#seen.has(seq);
+  }
+
   /** True (and remembered) the first time seq is presented inside the window. */
   accept(seq: number): boolean {
-    if (seq <= this.#highest - WINDOW || this.#seen.has(seq)) return false;
+    if (!this.fresh(seq)) return false;
     this.#seen.add(seq);
     if (seq > this.#highest) {
       this.#highest = seq;

@@ -7,8 +7,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BlockOp } from './block-ops.js';
 import type { WorkerMessage, WorkerReply } from './block-worker.js';
+import type { PendingMac } from './session-auth.js';
 
-export type PoolResult = { ok: true; data: Buffer } | { ok: false; failedLbas: bigint[] };
+export type PoolResult = { ok: true; data: Buffer; macOk: boolean } | { ok: false; failedLbas: bigint[]; macOk: true } | { ok: false; failedLbas: []; macOk: false };
 
 interface Thread {
   worker: Worker;
@@ -46,12 +47,12 @@ export class BlockPool {
     return this.#threads.length;
   }
 
-  /** Give every worker the volume's keys (copies); the caller's buffers are wiped. */
-  open(handle: string, volumeId: string, sectorSize: 512 | 4096, xtsKey: Buffer, integrityKey: Buffer): void {
+  /** Give every worker the volume's keys and the session's MAC key (copies); the caller's XTS and tag key buffers are wiped. */
+  open(handle: string, volumeId: string, sectorSize: 512 | 4096, xtsKey: Buffer, integrityKey: Buffer, macKey: Buffer): void {
     try {
       for (const t of this.#threads) {
-        const msg: WorkerMessage = { kind: 'open', handle, volumeId, sectorSize, xtsKey: Uint8Array.from(xtsKey), integrityKey: Uint8Array.from(integrityKey) };
-        t.worker.postMessage(msg, [msg.xtsKey.buffer as ArrayBuffer, msg.integrityKey.buffer as ArrayBuffer]);
+        const msg = { kind: 'open', handle, volumeId, sectorSize, xtsKey: Uint8Array.from(xtsKey), integrityKey: Uint8Array.from(integrityKey), macKey: Uint8Array.from(macKey) } satisfies WorkerMessage;
+        t.worker.postMessage(msg, [msg.xtsKey.buffer as ArrayBuffer, msg.integrityKey.buffer as ArrayBuffer, msg.macKey.buffer as ArrayBuffer]);
       }
     } finally {
       xtsKey.fill(0);
@@ -63,7 +64,8 @@ export class BlockPool {
     for (const t of this.#threads) t.worker.postMessage({ kind: 'close', handle } satisfies WorkerMessage);
   }
 
-  run(handle: string, op: BlockOp, lba: bigint, body: Buffer): Promise<PoolResult> {
+  /** Run a batch; with `mac`, the worker checks the session MAC first and runs nothing when it fails. */
+  run(handle: string, op: BlockOp, lba: bigint, body: Buffer, mac: PendingMac | null = null): Promise<PoolResult> {
     if (this.#closed) return Promise.reject(new Error('the block pool is closed'));
     const thread = this.#threads.reduce((a, b) => (b.waiting < a.waiting ? b : a));
     const id = this.#nextId++;
@@ -73,7 +75,7 @@ export class BlockPool {
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, thread });
       thread.waiting++;
-      thread.worker.postMessage({ kind: 'run', id, handle, op, lba, body: bytes } satisfies WorkerMessage, [bytes.buffer as ArrayBuffer]);
+      thread.worker.postMessage({ kind: 'run', id, handle, op, lba, body: bytes, mac } satisfies WorkerMessage, [bytes.buffer as ArrayBuffer]);
     });
   }
 
@@ -83,8 +85,9 @@ export class BlockPool {
     this.#pending.delete(r.id);
     p.thread.waiting--;
     if ('error' in r) p.reject(new Error(r.error));
-    else if ('failedLbas' in r) p.resolve({ ok: false, failedLbas: r.failedLbas });
-    else p.resolve({ ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) });
+    else if ('macFailed' in r) p.resolve({ ok: false, failedLbas: [], macOk: false });
+    else if ('failedLbas' in r) p.resolve({ ok: false, failedLbas: r.failedLbas, macOk: true });
+    else p.resolve({ ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), macOk: true });
   }
 
   #failAll(thread: Thread, e: Error): void {

@@ -1,20 +1,22 @@
 // One block worker thread: it holds the opened ciphers and taggers of the volumes whose sessions
-// are open (their keys live only in this thread's native contexts) and runs batches for the
-// pool (block-pool.ts). Messages: open, close, run; every run is answered, errors included.
+// are open (their keys live only in this thread's native contexts), and each session's MAC key,
+// and runs batches for the pool (block-pool.ts), checking a batch's session MAC before touching
+// it. Messages: open, close, run; every run is answered, errors included.
 
 import { parentPort } from 'node:worker_threads';
-import { selectBlockCryptoEngine, volumeIdFromUuid } from '@sealkeep/crypto';
+import { sameTag, selectBlockCryptoEngine, sessionTag, volumeIdFromUuid } from '@sealkeep/crypto';
+import type { PendingMac } from './session-auth.js';
 import { runBlockOp, type BlockOp, type OpenedVolume } from './block-ops.js';
 
 export type WorkerMessage =
-  | { kind: 'open'; handle: string; volumeId: string; sectorSize: 512 | 4096; xtsKey: Uint8Array; integrityKey: Uint8Array }
+  | { kind: 'open'; handle: string; volumeId: string; sectorSize: 512 | 4096; xtsKey: Uint8Array; integrityKey: Uint8Array; macKey: Uint8Array }
   | { kind: 'close'; handle: string }
-  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array };
+  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array; mac: PendingMac | null };
 
-export type WorkerReply = { id: number; data: Uint8Array } | { id: number; failedLbas: bigint[] } | { id: number; error: string };
+export type WorkerReply = { id: number; data: Uint8Array } | { id: number; failedLbas: bigint[] } | { id: number; macFailed: true } | { id: number; error: string };
 
 const engine = selectBlockCryptoEngine();
-const volumes = new Map<string, OpenedVolume>();
+const volumes = new Map<string, OpenedVolume & { macKey: Buffer }>();
 
 function close(handle: string): void {
   const v = volumes.get(handle);
@@ -22,6 +24,7 @@ function close(handle: string): void {
   volumes.delete(handle);
   v.cipher.destroy();
   v.tagger.destroy();
+  v.macKey.fill(0);
 }
 
 parentPort!.on('message', (m: WorkerMessage) => {
@@ -30,10 +33,11 @@ parentPort!.on('message', (m: WorkerMessage) => {
     try {
       const cipher = engine.openSectorCipher({ key: m.xtsKey, sectorSize: m.sectorSize });
       const tagger = engine.openSectorTagger({ key: m.integrityKey, volumeId: volumeIdFromUuid(m.volumeId), sectorSize: m.sectorSize });
-      volumes.set(m.handle, { cipher, tagger, sectorSize: m.sectorSize });
+      volumes.set(m.handle, { cipher, tagger, sectorSize: m.sectorSize, macKey: Buffer.from(m.macKey) });
     } finally {
       m.xtsKey.fill(0);
       m.integrityKey.fill(0);
+      m.macKey.fill(0);
     }
     return;
   }
@@ -41,6 +45,10 @@ parentPort!.on('message', (m: WorkerMessage) => {
   const volume = volumes.get(m.handle);
   if (!volume) return parentPort!.postMessage({ id: m.id, error: 'the volume is not open in this worker' } satisfies WorkerReply);
   try {
+    // The request's MAC first: a batch that is not the session holder's is not touched.
+    if (m.mac && !sameTag(sessionTag(volume.macKey, m.mac.seq, m.mac.method, m.mac.url, m.body), Buffer.from(m.mac.tag))) {
+      return parentPort!.postMessage({ id: m.id, macFailed: true } satisfies WorkerReply);
+    }
     const r = runBlockOp(volume, m.op, m.lba, m.body);
     if (r.ok) parentPort!.postMessage({ id: m.id, data: r.data } satisfies WorkerReply, r.data.buffer.byteLength ? [r.data.buffer as ArrayBuffer] : []);
     else parentPort!.postMessage({ id: m.id, failedLbas: r.failedLbas } satisfies WorkerReply);

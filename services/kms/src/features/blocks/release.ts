@@ -114,7 +114,7 @@ export async function openSession(db: Knex, given: BlockDeps, principal: Princip
   }
   const expiresAt = new Date(host.attested_until).getTime();
   const sectorSize = outcome.volume.sector_size as 512 | 4096;
-  deps.sessions.pool.open(sessionId, volumeId, sectorSize, outcome.keys.xtsKey, outcome.keys.integrityKey);
+  deps.sessions.pool.open(sessionId, volumeId, sectorSize, outcome.keys.xtsKey, outcome.keys.integrityKey, agreed.key);
   deps.sessions.add({
     id: sessionId,
     tenantId,

@@ -11,7 +11,7 @@ import { BLOCK_OPS, requestBytesPerSector, type BlockOp } from './block-ops.js';
 import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
 import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
-import { sessionAuthenticator, sessionOf } from './session-auth.js';
+import { sessionAuthenticator, sessionMacOf, sessionOf, spendSeq } from './session-auth.js';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 
 /** The largest batch: 16 MiB of sectors (with their generations and tags). */
@@ -61,7 +61,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       maxBody: MAX_BATCH_BYTES,
       authenticate,
       admit: false,
-      handler: async ({ params, query, body, principal, requestId }) => {
+      handler: async ({ params, query, body, principal, requestId, signed }) => {
         const s = sessionOf(deps.sessions, params.sessionId, principal);
         const op: BlockOp = params.op;
         const per = requestBytesPerSector(op, s.sectorSize);
@@ -72,7 +72,9 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
         if (s.integrity === 'high' && (op === 'encrypt' || op === 'decrypt')) {
           throw new Problem('operation-not-supported', `the volume's integrity is high: every sector is signed and verified (use ${op === 'encrypt' ? 'encrypt-sign' : 'verify-decrypt'})`);
         }
-        const r = await deps.sessions!.pool.run(s.id, op, lba, body);
+        const mac = sessionMacOf(signed);
+        const r = await deps.sessions!.pool.run(s.id, op, lba, body, mac);
+        spendSeq(s, mac, r.macOk);
         deps.sessions!.record(s, op, lba, count, count * s.sectorSize, requestId, r.ok ? [] : r.failedLbas);
         if (!r.ok) throw new Problem('integrity-check-failed', `sector${r.failedLbas.length > 1 ? 's' : ''} ${r.failedLbas.join(', ')} failed the integrity check`, { lbas: r.failedLbas.map(String) });
         return r.data;

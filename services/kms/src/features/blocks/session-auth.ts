@@ -1,11 +1,15 @@
 // The block routes' authenticator: a request under `Authorization: Sealkeep-Session` is checked
 // against its session in memory (MAC, sequence number, and whether the session still holds);
 // any other request goes to the listener's authenticator (request proofs), so the permission
-// table decides for every caller the same way.
+// table decides for every caller the same way. A batch of sectors has its MAC checked by the
+// block worker that runs it, before it touches a sector and off the event loop (sessionMacOf
+// below); nothing it produced is answered, and its sequence number is not spent, unless the MAC
+// holds.
 
 import type { Request } from 'express';
 import { Problem } from '../../http/problems.js';
 import type { Authenticator, Principal } from '../../http/mount.js';
+import type { ProofRequest } from '../../auth/request-proof.js';
 import type { BlockSession, BlockSessions } from './block-sessions.js';
 import { parseSessionAuthorization, sameTag, sessionTag, SESSION_SCHEME } from '@sealkeep/crypto';
 
@@ -19,9 +23,12 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
     if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
     const s = sessions()?.get(String(req.params.sessionId));
     if (!s) throw new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
-    const body = (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
-    if (!sameTag(sessionTag(s.key, parsed.seq, req.method, req.originalUrl, body), parsed.tag)) throw new Problem('unauthenticated', 'the session MAC does not verify');
-    if (!s.seq.accept(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+    if (!s.seq.fresh(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+    if (req.params.op === undefined) {
+      const body = (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
+      if (!sameTag(sessionTag(s.key, parsed.seq, req.method, req.originalUrl, body), parsed.tag)) throw new Problem('unauthenticated', 'the session MAC does not verify');
+      if (!s.seq.accept(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+    }
     const ended = await sessions()!.stillHolds(s);
     if (ended) throw new Problem('session-ended', `the block session ended: ${ended}`, { reason: ended });
     return { id: s.principalId, name: s.principalName, role: 'hypervisor', tenantId: null };
@@ -33,4 +40,24 @@ export function sessionOf(sessions: BlockSessions | undefined, sessionId: string
   const s = sessions?.get(sessionId);
   if (!s || !principal || s.principalId !== principal.id) throw new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
   return s;
+}
+
+/** What the block worker checks for a batch under a session MAC: the request's seq, method, URL and tag. */
+export interface PendingMac {
+  seq: number;
+  method: string;
+  url: string;
+  tag: Buffer;
+}
+
+export function sessionMacOf(signed: ProofRequest): PendingMac | null {
+  const parsed = parseSessionAuthorization(signed.authorization);
+  return parsed ? { seq: parsed.seq, method: signed.method, url: signed.url, tag: parsed.tag } : null;
+}
+
+/** After the worker found the MAC good: spend the sequence number (a concurrent twin loses). */
+export function spendSeq(s: BlockSession, mac: PendingMac | null, macOk: boolean): void {
+  if (!mac) return;
+  if (!macOk) throw new Problem('unauthenticated', 'the session MAC does not verify');
+  if (!s.seq.accept(mac.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
 }
