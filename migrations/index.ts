@@ -13,6 +13,7 @@ import * as m0007 from './0007_keys.js';
 import * as m0008 from './0008_hosts.js';
 import * as m0009 from './0009_vms.js';
 import * as m0010 from './0010_vm_boots_and_volume_keys.js';
+import * as m0011 from './0011_scans.js';
 
 export interface Migration {
   up(db: Knex): Promise<void>;
@@ -31,6 +32,7 @@ export const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['0008_hosts', m0008],
   ['0009_vms', m0009],
   ['0010_vm_boots_and_volume_keys', m0010],
+  ['0011_scans', m0011],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -32,17 +32,30 @@ export interface EncodedBody {
 
 const jsonBody = (body: unknown): EncodedBody | undefined => (body === undefined ? undefined : { bytes: JSON.stringify(body), contentType: 'application/json' });
 
-async function call(baseUrl: string, method: string, url: string, body: EncodedBody | undefined, headers: Record<string, string>): Promise<unknown> {
+async function send(baseUrl: string, method: string, url: string, body: EncodedBody | undefined, headers: Record<string, string>): Promise<{ ok: boolean; text: string; problem: () => SealkeepError }> {
   const res = await fetch(new URL(url, baseUrl), {
     method,
     headers: { ...(body ? { 'content-type': body.contentType } : {}), ...headers },
     body: body?.bytes,
   });
   const text = await res.text();
-  const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  if (!res.ok) throw new SealkeepError(res.status, String(parsed.type ?? 'about:blank'), parsed.detail as string | undefined, parsed);
-  return parsed;
+  const problem = () => {
+    const p = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    return new SealkeepError(res.status, String(p.type ?? 'about:blank'), p.detail as string | undefined, p);
+  };
+  return { ok: res.ok, text, problem };
 }
+
+async function call(baseUrl: string, method: string, url: string, body: EncodedBody | undefined, headers: Record<string, string>): Promise<unknown> {
+  const r = await send(baseUrl, method, url, body, headers);
+  if (!r.ok) throw r.problem();
+  return r.text ? (JSON.parse(r.text) as Record<string, unknown>) : {};
+}
+
+const signedHeaders = (signer: Signer, method: string, url: string, body?: EncodedBody): Record<string, string> => ({
+  authorization: authorizationHeader({ key: signer.key, principalId: signer.principalId, method, url, ...(body ? { body: body.bytes } : {}) }),
+  ...(signer.delegation ? { 'sealkeep-delegation': signer.delegation } : {}),
+});
 
 /** A signed request as `signer` with a JSON body (or an unsigned one to a public route). */
 export function signedRequest(baseUrl: string, signer: Signer | null, method: string, url: string, body?: unknown): Promise<unknown> {
@@ -51,9 +64,14 @@ export function signedRequest(baseUrl: string, signer: Signer | null, method: st
 
 /** A signed request with a body already encoded (e.g. an OAuth form). */
 export function sendRequest(baseUrl: string, signer: Signer | null, method: string, url: string, body?: EncodedBody): Promise<unknown> {
-  if (!signer) return call(baseUrl, method, url, body, {});
-  const authorization = authorizationHeader({ key: signer.key, principalId: signer.principalId, method, url, ...(body ? { body: body.bytes } : {}) });
-  return call(baseUrl, method, url, body, { authorization, ...(signer.delegation ? { 'sealkeep-delegation': signer.delegation } : {}) });
+  return call(baseUrl, method, url, body, signer ? signedHeaders(signer, method, url, body) : {});
+}
+
+/** A signed GET of a document that is not JSON (e.g. an HTML report): its text, as sent. */
+export async function signedTextRequest(baseUrl: string, signer: Signer, url: string): Promise<string> {
+  const r = await send(baseUrl, 'GET', url, undefined, signedHeaders(signer, 'GET', url));
+  if (!r.ok) throw r.problem();
+  return r.text;
 }
 
 /** A request proven by a key the service does not know yet (enrollment). */

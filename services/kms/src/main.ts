@@ -17,6 +17,8 @@ import path from 'node:path';
 import { measuredStart, StartRefused } from './platform/measured-start.js';
 import { startCheckpointer, TpmCheckpointSigner } from './audit/checkpointer.js';
 import { purgeExpiredProofs } from './auth/request-proof.js';
+import { ScanRunner } from './features/scans/runner.js';
+import { failInterruptedScans } from './features/scans/store.js';
 import { buildListeners, type ServiceDeps } from './server.js';
 import { BlockPool } from './features/blocks/block-pool.js';
 import { BlockSessions } from './features/blocks/block-sessions.js';
@@ -70,6 +72,9 @@ async function main(): Promise<void> {
   }
   const sweeper = startKeySweeper(store.db, keys, (err) => log.error({ err }, 'key sweep failed'));
   const checkpointer = startCheckpointer(store.db, new TpmCheckpointSigner(host.client, state.ak), config.checkpoint, (err) => log.error({ err }, 'audit checkpoint failed'));
+  // Compliance scans run in this process; scans a stopped node left behind are failed.
+  const scans = new ScanRunner(store.db, { onError: (err, scanId) => log.error({ err, scanId }, 'compliance scan failed') });
+  await failInterruptedScans(store.db);
 
   const layout: Array<[Plane[], Listener]> = [
     [['tenant'], config.tenant],
@@ -87,6 +92,7 @@ async function main(): Promise<void> {
       ...(keys ? { keys } : {}),
       ...(data ? { data } : {}),
       hosts: { tpm: host.client, settings: { trustedRoots: trustedManufacturerRoots(config), freshSeconds: config.hostAttestationSeconds } },
+      scans,
       onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error'),
       onRequest: (entry) => log.info(entry, 'request'),
     },
@@ -104,6 +110,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     clearInterval(purge);
+    await scans.stop();
     await data?.sessions.closeAll();
     await data?.sessions.pool.destroy();
     sweeper.stop();

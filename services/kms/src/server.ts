@@ -25,6 +25,8 @@ import { keyRoutes } from './features/keys/routes.js';
 import { vmRoutes } from './features/vms/routes.js';
 import { hostRoutes, withHostAttestation, type HostDeps } from './features/hosts/routes.js';
 import type { KeysContext } from './features/keys/keys-context.js';
+import { scanRoutes } from './features/scans/routes.js';
+import { ScanRunner } from './features/scans/runner.js';
 import { blockRoutes } from './features/blocks/routes.js';
 import type { BlockSessions } from './features/blocks/block-sessions.js';
 import type { VolumeAttestationDeps } from './features/blocks/volume-attestation.js';
@@ -56,10 +58,14 @@ export interface ServiceDeps {
   data?: { vtpms: TpmManager; sessions: BlockSessions; attestation?: VolumeAttestationDeps };
   /** The metrics registry GET /metrics serves (default: one per buildListeners call, shared by its listeners). */
   metrics?: ServiceMetrics;
+  /** Runs compliance scans in the background (default: one per route table; main.ts stops its own on shutdown). */
+  scans?: ScanRunner;
 }
 
 /** How long a host attestation holds unless configured (seconds). */
 export const DEFAULT_FRESH_SECONDS = 600;
+/** A key's primary version older than this is reported by compliance scans as due for rotation. */
+export const KEY_ROTATION_DAYS = 365;
 
 /** Every route of the service, as data. */
 export function routeTable(deps: ServiceDeps): AnyRoute[] {
@@ -77,6 +83,11 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...vmRoutes(deps.store, blocks, { attestation: deps.data?.attestation, service: deps.service }),
     ...blockRoutes(deps.store, blocks, deps.data?.attestation),
     ...hostRoutes(deps.store, deps.hosts ?? { settings: { trustedRoots: [], freshSeconds: DEFAULT_FRESH_SECONDS } }, deps.service),
+    ...scanRoutes(deps.store, deps.scans ?? new ScanRunner(deps.store.db), {
+      service: deps.service,
+      hostAttestationSeconds: deps.hosts?.settings.freshSeconds ?? DEFAULT_FRESH_SECONDS,
+      keyRotationDays: KEY_ROTATION_DAYS,
+    }),
   ];
 }
 

@@ -11,6 +11,7 @@
 //   sealkeep token grant|exchange …                  delegation by token exchange (token.ts)
 //   sealkeep quota …, sealkeep principal …          limits and principals (tenancy.ts)
 //   sealkeep keys import …                           bring your own key (keys.ts)
+//   sealkeep scan start|status|report|list …         compliance scans, for reviewers (scan.ts)
 // Global: --profile FILE (default $SEALKEEP_PROFILE or ~/.config/sealkeep/profile.json), --json.
 
 import { generateKeyPairSync } from 'node:crypto';
@@ -23,6 +24,7 @@ import { approveConfiguration, describeApproval } from './approve-configuration.
 import { tokenCommand, TOKEN_OPTIONS, TOKEN_USAGE } from './token.js';
 import { tenancyCommand, TENANCY_OPTIONS, TENANCY_USAGE } from './tenancy.js';
 import { keysCommand, KEYS_OPTIONS, KEYS_USAGE } from './keys.js';
+import { scanCommand, ScanFailed, ScanNotPassed, SCAN_OPTIONS, SCAN_USAGE } from './scan.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { evidenceVerifyMain, formatReport, verifyAuditLog } from '@sealkeep/attestation';
 import { volumeVerifyMain, VOLUME_VERIFY_USAGE } from './verify-volume.js';
@@ -48,6 +50,7 @@ const USAGE = `usage:
 ${TOKEN_USAGE}
 ${TENANCY_USAGE}
 ${KEYS_USAGE}
+${SCAN_USAGE}
 options: --profile FILE, --json`;
 
 type Out = (value: unknown, text: string) => void;
@@ -75,6 +78,7 @@ async function run(argv: string[], out: Out): Promise<void> {
       ...TOKEN_OPTIONS,
       ...TENANCY_OPTIONS,
       ...KEYS_OPTIONS,
+      ...SCAN_OPTIONS,
     },
   });
   const profilePath = values.profile ?? defaultProfilePath();
@@ -90,6 +94,10 @@ async function run(argv: string[], out: Out): Promise<void> {
   if (group === 'token') return tokenCommand(verb, loadProfile(profilePath), values, out);
   if (group === 'quota' || group === 'principal') return tenancyCommand(group, verb, arg, profilePath, values, out);
   if (group === 'keys') return keysCommand(verb, arg, profilePath, values, out);
+  if (group === 'scan') {
+    const p = loadProfile(profilePath);
+    return scanCommand(verb, arg, p, signer(p), values, out, { progress: process.stderr, pollMs: 250 });
+  }
   if (group === 'admin' && verb === 'init') {
     if (!values.name) throw new Error('--name is required');
     const p = await adminInit({ name: values.name, profilePath, adminUrl: values['admin-url'] ?? 'http://127.0.0.1:7412' });
@@ -191,9 +199,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     await run(argv, (value, text) => console.log(json && value !== null ? JSON.stringify(value, null, 2) : text));
     return 0;
   } catch (e) {
-    if (e instanceof AuditFailed) return 1;
+    if (e instanceof AuditFailed || e instanceof ScanNotPassed) return 1;
     const msg = e instanceof SealkeepError || e instanceof Error ? e.message : String(e);
     console.error(`sealkeep: ${msg}`);
-    return e instanceof SealkeepError ? 3 : 2;
+    return e instanceof SealkeepError || e instanceof ScanFailed ? 3 : 2;
   }
 }

@@ -48,6 +48,7 @@ export const PERMISSIONS = {
   // Compliance plane — reviewers.
   'evidence.read': ['reviewer'],
   'scan.run': ['reviewer'],
+  'scan.read': ['reviewer'],
   'audit.export': ['reviewer'],
   // Everyone authenticated: who am I, and what is the service's measured configuration.
   'self.read': ['cloud-admin', 'tenant-admin', 'tenant-user', 'hypervisor', 'delegate', 'reviewer'],

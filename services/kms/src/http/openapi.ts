@@ -53,7 +53,7 @@ export function openApiDocument(routes: readonly AnyRoute[], planes: readonly Pl
       parameters: parameters(r),
       ...(r.body ? { requestBody: { required: true, content: { [r.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: jsonSchema(r.body) } } } } : {}),
       responses: {
-        [status]: { description: 'success', content: { 'application/json': { schema: r.response ? jsonSchema(r.response) : {} } } },
+        [status]: { description: 'success', content: { [r.produces ?? 'application/json']: { schema: r.response ? jsonSchema(r.response) : {} } } },
         ...Object.fromEntries(
           problems.map((slug) => [
             String(PROBLEMS[slug as keyof typeof PROBLEMS].status),
