@@ -8,3 +8,32 @@ export { verifyImportEvidence, importJobQualifyingData, IMPORT_EVIDENCE_FORMAT, 
 export { wrapKeyMaterial, aesKeyWrapWithPadding, rsaOaepSha256Encrypt, WRAPPING_ALGORITHMS, KWP_ALTERNATIVE_IV, MAX_RSA_OAEP_MATERIAL, type WrappingAlgorithm } from './byok/wrap.js';
 export { readKeyFile, keyMaterialOf, checkMaterial, KeyMaterialError, KEY_TYPES, type KeyType, type KeyMaterial } from './byok/key-material.js';
 export { activateCredential, attestToService, type AttestOptions, type HostAttestation, type HostChallenge } from './host/attest.js';
+export {
+  openBlockSession,
+  BlockSession,
+  IntegrityError,
+  SessionEndedError,
+  ReleaseRefusedError,
+  blockProblem,
+  MAX_BATCH_SECTOR_BYTES,
+  type BlockOp,
+  type BlockSessionInfo,
+  type Integrity,
+  type OpenBlockSessionOptions,
+  type VolumeAttestation,
+} from './host/block-session.js';
+export { sessionTagOver } from './host/block-transport.js';
+export { startVm, vmBootLog, vmReferenceValues, digestFile, DEFAULT_FIRMWARE, type StartVmOptions, type VmBoot, type VmBootInputs } from './host/vm-start.js';
+export {
+  openHostPlatform,
+  openHostTpm,
+  manufactureHostTpm,
+  attestHost,
+  launchDigests,
+  EMULATED_SINIT,
+  HOST_QUOTED_PCRS,
+  type HostPlatform,
+  type HostPlatformOptions,
+  type HostTpmConnection,
+  type Manufactured,
+} from './host/host-platform.js';

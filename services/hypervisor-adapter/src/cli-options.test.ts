@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CommandLineError, parseCommandLine, parseSize, parseVolume } from './cli-options.js';
+import { CommandLineError, parseCommandLine, parseSize, parseVm, parseVolume } from './cli-options.js';
 import { openTestVolume, temporaryDirectory } from './test-kit.fixture.js';
 
 test('sizes: bytes, K/M/G/T as powers of 1024, with or without iB', () => {
@@ -41,6 +41,50 @@ test('the whole command line', () => {
     [['--volume', 'name=a,dir=/a', '--log-level', 'loud'], /--log-level/],
     [['--volume'], /needs a value/],
     [['--port', '1'], /unknown argument --port/],
+  ] as const) assert.throws(() => parseCommandLine(args), message, args.join(' '));
+});
+
+const T = '11111111-2222-4333-8444-555555555555';
+const VM = '66666666-7777-4888-9999-aaaaaaaaaaaa';
+const VOL = 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff';
+const HOST = '12345678-1234-4234-8234-123456789abc';
+const remote = ['--service', 'http://127.0.0.1:7411/', '--adapter-key', '/k/adapter.pem', '--host-tpm', '/var/lib/host-tpm', '--host-id', HOST];
+
+test('--vm fields: a tenant, a VM, a delegation, and the measured boot as a log or as image and configuration', () => {
+  assert.deepEqual(parseVm(`tenant=${T},id=${VM},delegation=/d/tok,boot-log=/b/log.json`), { tenantId: T, vmId: VM, delegationFile: '/d/tok', bootLogFile: '/b/log.json' });
+  assert.deepEqual(parseVm(`tenant=${T},id=${VM},delegation=/d/tok,boot-image=/b/img,config=/b/vm.json,kernel=/b/vmlinuz`), {
+    tenantId: T, vmId: VM, delegationFile: '/d/tok', bootImage: '/b/img', configFile: '/b/vm.json', kernelFile: '/b/vmlinuz',
+  });
+  for (const [text, message] of [
+    [`tenant=${T},id=${VM},boot-log=/l`, /needs tenant=…, id=… and delegation=FILE/],
+    [`tenant=acme,id=${VM},delegation=/d,boot-log=/l`, /tenant must be a UUID/],
+    [`tenant=${T},id=${VM},delegation=/d`, /needs its measured boot/],
+    [`tenant=${T},id=${VM},delegation=/d,boot-image=/i`, /needs its measured boot/],
+    [`tenant=${T},id=${VM},delegation=/d,boot-log=/l,config=/c`, /not both/],
+  ] as const) assert.throws(() => parseVm(text), message, text);
+});
+
+test('through the data plane: the service, the adapter key, the host TPM and host; volumes name their service id', () => {
+  const line = parseCommandLine([...remote, '--vm', `tenant=${T},id=${VM},delegation=/d,boot-log=/l`, '--volume', `name=disk,dir=/v,id=${VOL}`]);
+  assert.equal(line.command, 'serve');
+  assert.deepEqual(line.service, { dataUrl: 'http://127.0.0.1:7411', adapterKeyFile: '/k/adapter.pem', hostTpm: '/var/lib/host-tpm', hostId: HOST, hostName: line.service!.hostName, connections: 8 });
+  assert.equal(line.volumes[0]!.vmId, VM, 'the only VM is the default');
+  assert.equal(parseCommandLine(['attest', ...remote, '--host-name', 'host-07']).service!.hostName, 'host-07');
+  assert.deepEqual(parseCommandLine(['host-init', '--host-tpm', 'mssim://127.0.0.1:2321', '--manufacturer', '/ca']).hostTpm, 'mssim://127.0.0.1:2321');
+  const vm = ['--vm', `tenant=${T},id=${VM},delegation=/d,boot-log=/l`];
+  for (const [args, message] of [
+    [['--service', 'http://x:1', '--volume', 'name=a,dir=/a'], /needs --adapter-key, --host-tpm, --host-id/],
+    [[...remote, '--volume', `name=a,dir=/a,id=${VOL}`], /at least one --vm/],
+    [[...remote, ...vm, '--volume', 'name=a,dir=/a'], /id=VOLUME_ID is needed/],
+    [[...remote, ...vm, '--volume', `name=a,dir=/a,id=${VOL},key=/k`], /come from the service/],
+    [[...remote, ...vm, '--volume', `name=a,dir=/a,id=${VOL},vm=${T}`], /no --vm with id/],
+    [[...remote, ...vm, '--vm', `tenant=${T},id=${T},delegation=/d,boot-log=/l`, '--volume', `name=a,dir=/a,id=${VOL}`], /vm=VM_ID is needed with several --vm/],
+    [['--volume', `name=a,dir=/a,id=${VOL}`], /only with --service/],
+    [['--host-tpm', '/t', '--volume', 'name=a,dir=/a'], /--host-tpm: only with --service/],
+    [['--vm', `tenant=${T},id=${VM},delegation=/d,boot-log=/l`, '--volume', 'name=a,dir=/a'], /--vm: only with --service/],
+    [['attest', ...remote.slice(2), '--service', 'ftp://x'], /http or https/],
+    [['host-init'], /host-init needs --host-tpm/],
+    [[...remote.slice(0, -1), 'host-07', ...vm, '--volume', `name=a,dir=/a,id=${VOL}`], /--host-id must be a UUID/],
   ] as const) assert.throws(() => parseCommandLine(args), message, args.join(' '));
 });
 

@@ -1,10 +1,33 @@
-// The command line of the adapter's NBD server:
-//   --listen HOST:PORT                        default 127.0.0.1:10809 (port 0: any free port)
-//   --volume name=N,dir=D[,size=64M][,sector=4096][,key=FILE][,readonly][,pending=64M][,journal=256M]
-//                                             once per export; pending and journal: the volume's limits
-//   --log-level debug|info|warn|error         default info
+// The command line of the adapter. Three commands:
+//
+//   [serve] (default)  serve volumes over NBD, with local keys or through the service's data plane
+//     --listen HOST:PORT                       default 127.0.0.1:10809 (port 0: any free port)
+//     --log-level debug|info|warn|error        default info
+//     --volume name=N,dir=D[,…]                once per export (fields below)
+//   with local keys (no --service):
+//     --volume name=N,dir=D[,size=64M][,sector=4096][,key=FILE][,readonly][,pending=64M][,journal=256M]
+//   through the data plane (--service given): the host attests, each --vm starts, each volume's
+//   key stays in the service and a block session serves it
+//     --service URL                            the data plane, e.g. http://127.0.0.1:7411
+//     --adapter-key FILE                       the adapter's private key (PEM; made if missing)
+//     --host-tpm DIR|mssim://HOST:PORT         the host TPM: the emulated one in DIR, or an external one
+//     --host-id ID                             the host, as the cloud-admin registered it
+//     [--host-name NAME]                       in evidence bundles (default: this machine's name)
+//     [--manufacturer DIR]                     certify an uncertified host TPM with the CA in DIR
+//     [--mle FILE]                             the hypervisor image the launch measures (default: the adapter's code)
+//     [--connections N]                        data-plane connections per volume (default 8)
+//     --vm tenant=T,id=VM,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE])
+//     --volume name=N,dir=D,id=VOLUME_ID[,vm=VM][,readonly][,pending=64M][,journal=256M]
+//
+//   host-init --host-tpm DIR|mssim://… [--manufacturer DIR] [--mle FILE]
+//       certify the host TPM if it is not, and print (JSON) its EK certificate, the manufacturer
+//       root and the launch digests the cloud-admin registers and approves
+//   attest --service URL --adapter-key FILE --host-tpm … --host-id ID [--host-name NAME]
+//       attest once and print (JSON) the adapter's principal and label (what a delegation names)
+//
 // Sizes take K, M, G or T (powers of 1024), with or without "iB".
 
+import os from 'node:os';
 import path from 'node:path';
 import type { SectorSize } from '@sealkeep/crypto';
 import type { LogLevel } from './logger.js';
@@ -29,19 +52,63 @@ export interface VolumeOption {
   pendingLimit?: number;
   /** Journal length that triggers a checkpoint. */
   journalLimit?: number;
+  /** The service's volume id (data-plane mode): the key stays in the service. */
+  volumeId?: string;
+  /** The VM the volume belongs to (data-plane mode; default: the only --vm). */
+  vmId?: string;
+}
+
+export interface VmOption {
+  tenantId: string;
+  vmId: string;
+  /** A delegation token from the cloud-management layer naming this adapter as its next actor. */
+  delegationFile: string;
+  /** The VM's measured boot, CEL JSON … */
+  bootLogFile?: string;
+  /** … or built from the boot volume image and configuration (and kernel) as measured here. */
+  bootImage?: string;
+  configFile?: string;
+  kernelFile?: string;
+}
+
+export interface ServiceOption {
+  dataUrl: string;
+  adapterKeyFile: string;
+  hostTpm: string;
+  hostId: string;
+  hostName: string;
+  manufacturerDir?: string;
+  mleFile?: string;
+  connections: number;
 }
 
 export interface CommandLine {
+  command: 'serve' | 'host-init' | 'attest';
   host: string;
   port: number;
   volumes: VolumeOption[];
   logLevel: LogLevel;
+  /** Data-plane mode (serve), or what attest needs. */
+  service?: ServiceOption;
+  vms: VmOption[];
+  /** host-init: the host TPM, and where its manufacturer CA is. */
+  hostTpm?: string;
+  manufacturerDir?: string;
+  mleFile?: string;
 }
 
 export const USAGE = `usage: sealkeep-hypervisor-adapter [--listen HOST:PORT] [--log-level LEVEL]
-       --volume name=NAME,dir=DIR[,size=SIZE][,sector=512|4096][,key=FILE][,readonly][,pending=SIZE][,journal=SIZE] ...`;
+       --volume name=NAME,dir=DIR[,size=SIZE][,sector=512|4096][,key=FILE][,readonly][,pending=SIZE][,journal=SIZE] ...
+   or: sealkeep-hypervisor-adapter [--listen HOST:PORT] [--log-level LEVEL]
+       --service URL --adapter-key FILE --host-tpm DIR|mssim://HOST:PORT --host-id ID [--host-name NAME]
+       [--manufacturer DIR] [--mle FILE] [--connections N]
+       --vm tenant=ID,id=VM_ID,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE]) ...
+       --volume name=NAME,dir=DIR,id=VOLUME_ID[,vm=VM_ID][,readonly][,pending=SIZE][,journal=SIZE] ...
+   or: sealkeep-hypervisor-adapter host-init --host-tpm DIR|mssim://HOST:PORT [--manufacturer DIR] [--mle FILE]
+   or: sealkeep-hypervisor-adapter attest --service URL --adapter-key FILE --host-tpm … --host-id ID [--host-name NAME]`;
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function parseSize(text: string): number {
   const match = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
@@ -51,16 +118,28 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-export function parseVolume(text: string): VolumeOption {
+/** key=value fields separated by commas; a bare key is a flag (value ''). */
+function fieldsOf(option: string, text: string, known: readonly string[]): Map<string, string> {
   const fields = new Map<string, string>();
   for (const part of text.split(',')) {
     const [key, ...rest] = part.split('=');
     if (!key) continue;
-    if (fields.has(key)) throw new CommandLineError(`--volume: ${key} given twice`);
+    if (fields.has(key)) throw new CommandLineError(`${option}: ${key} given twice`);
     fields.set(key, rest.join('='));
   }
-  const known = new Set(['name', 'dir', 'size', 'sector', 'key', 'readonly', 'pending', 'journal']);
-  for (const key of fields.keys()) if (!known.has(key)) throw new CommandLineError(`--volume: unknown field ${key}`);
+  for (const key of fields.keys()) if (!known.includes(key)) throw new CommandLineError(`${option}: unknown field ${key}`);
+  return fields;
+}
+
+function uuidField(option: string, fields: Map<string, string>, key: string): string | undefined {
+  const value = fields.get(key);
+  if (value === undefined) return undefined;
+  if (!UUID.test(value)) throw new CommandLineError(`${option}: ${key} must be a UUID, not ${JSON.stringify(value)}`);
+  return value.toLowerCase();
+}
+
+export function parseVolume(text: string): VolumeOption {
+  const fields = fieldsOf('--volume', text, ['name', 'dir', 'size', 'sector', 'key', 'readonly', 'pending', 'journal', 'id', 'vm']);
   const name = fields.get('name');
   const dir = fields.get('dir');
   if (!name || !dir) throw new CommandLineError('--volume needs name=… and dir=…');
@@ -78,7 +157,32 @@ export function parseVolume(text: string): VolumeOption {
   if (pending !== undefined) volume.pendingLimit = parseSize(pending);
   const journal = fields.get('journal');
   if (journal !== undefined) volume.journalLimit = parseSize(journal);
+  const volumeId = uuidField('--volume', fields, 'id');
+  if (volumeId) volume.volumeId = volumeId;
+  const vmId = uuidField('--volume', fields, 'vm');
+  if (vmId) volume.vmId = vmId;
   return volume;
+}
+
+export function parseVm(text: string): VmOption {
+  const fields = fieldsOf('--vm', text, ['tenant', 'id', 'delegation', 'boot-log', 'boot-image', 'config', 'kernel']);
+  const tenantId = uuidField('--vm', fields, 'tenant');
+  const vmId = uuidField('--vm', fields, 'id');
+  const delegationFile = fields.get('delegation');
+  if (!tenantId || !vmId || !delegationFile) throw new CommandLineError('--vm needs tenant=…, id=… and delegation=FILE');
+  const vm: VmOption = { tenantId, vmId, delegationFile };
+  const bootLog = fields.get('boot-log');
+  const bootImage = fields.get('boot-image');
+  const config = fields.get('config');
+  const kernel = fields.get('kernel');
+  if (bootLog && (bootImage || config || kernel)) throw new CommandLineError('--vm: boot-log=FILE, or boot-image=FILE and config=FILE, not both');
+  if (bootLog) vm.bootLogFile = bootLog;
+  else if (bootImage && config) {
+    vm.bootImage = bootImage;
+    vm.configFile = config;
+    if (kernel) vm.kernelFile = kernel;
+  } else throw new CommandLineError('--vm needs its measured boot: boot-log=FILE, or boot-image=FILE and config=FILE');
+  return vm;
 }
 
 function parseListen(text: string): { host: string; port: number } {
@@ -89,23 +193,73 @@ function parseListen(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+function parseUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CommandLineError(`--service wants the data plane's URL (http://HOST:PORT), not ${text}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CommandLineError(`--service: http or https, not ${url.protocol}`);
+  return url.origin;
+}
+
 export function parseCommandLine(args: readonly string[]): CommandLine {
-  const line: CommandLine = { host: '127.0.0.1', port: 10809, volumes: [], logLevel: 'info' };
-  for (let i = 0; i < args.length; i++) {
-    const flag = args[i]!;
+  const command = args[0] === 'host-init' || args[0] === 'attest' || args[0] === 'serve' ? args[0] : null;
+  const rest = command ? args.slice(1) : args;
+  const line: CommandLine = { command: command ?? 'serve', host: '127.0.0.1', port: 10809, volumes: [], logLevel: 'info', vms: [] };
+  const given = new Map<string, string>();
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i]!;
     const value = () => {
-      const v = args[++i];
+      const v = rest[++i];
       if (v === undefined) throw new CommandLineError(`${flag} needs a value`);
       return v;
     };
     if (flag === '--listen') Object.assign(line, parseListen(value()));
     else if (flag === '--volume') line.volumes.push(parseVolume(value()));
+    else if (flag === '--vm') line.vms.push(parseVm(value()));
     else if (flag === '--log-level') {
       const level = value();
       if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new CommandLineError(`--log-level: debug, info, warn or error, not ${level}`);
       line.logLevel = level as LogLevel;
+    } else if (['--service', '--adapter-key', '--host-tpm', '--host-id', '--host-name', '--manufacturer', '--mle', '--connections'].includes(flag)) {
+      if (given.has(flag)) throw new CommandLineError(`${flag} given twice`);
+      given.set(flag, value());
     } else throw new CommandLineError(`unknown argument ${flag}\n${USAGE}`);
   }
+  const hostTpm = given.get('--host-tpm');
+  if (given.has('--manufacturer')) line.manufacturerDir = given.get('--manufacturer')!;
+  if (given.has('--mle')) line.mleFile = given.get('--mle')!;
+
+  if (line.command === 'host-init') {
+    if (!hostTpm) throw new CommandLineError(`host-init needs --host-tpm\n${USAGE}`);
+    line.hostTpm = hostTpm;
+    return line;
+  }
+  if (given.has('--service') || line.command === 'attest') {
+    const missing = ['--service', '--adapter-key', '--host-tpm', '--host-id'].filter((f) => !given.has(f));
+    if (missing.length) throw new CommandLineError(`${line.command === 'attest' ? 'attest' : 'serving through the data plane'} needs ${missing.join(', ')}\n${USAGE}`);
+    const hostId = given.get('--host-id')!;
+    if (!UUID.test(hostId)) throw new CommandLineError(`--host-id must be a UUID, not ${hostId}`);
+    const connections = Number(given.get('--connections') ?? 8);
+    if (!Number.isInteger(connections) || connections < 1 || connections > 64) throw new CommandLineError('--connections: 1 to 64');
+    line.service = {
+      dataUrl: parseUrl(given.get('--service')!),
+      adapterKeyFile: given.get('--adapter-key')!,
+      hostTpm: hostTpm!,
+      hostId: hostId.toLowerCase(),
+      hostName: given.get('--host-name') ?? os.hostname(),
+      connections,
+      ...(line.manufacturerDir ? { manufacturerDir: line.manufacturerDir } : {}),
+      ...(line.mleFile ? { mleFile: line.mleFile } : {}),
+    };
+    if (line.command === 'attest') return line;
+  } else {
+    const remoteOnly = [...given.keys()];
+    if (remoteOnly.length || line.vms.length) throw new CommandLineError(`${[...remoteOnly, ...(line.vms.length ? ['--vm'] : [])].join(', ')}: only with --service`);
+  }
+
   if (line.volumes.length === 0) throw new CommandLineError(`at least one --volume is needed\n${USAGE}`);
   const names = new Set<string>();
   const dirs = new Set<string>();
@@ -115,5 +269,25 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     names.add(name);
     dirs.add(path.resolve(dir));
   }
+  if (line.service) checkRemoteVolumes(line);
+  else for (const v of line.volumes) if (v.volumeId || v.vmId) throw new CommandLineError(`--volume ${v.name}: id= and vm= only with --service`);
   return line;
+}
+
+/** Data-plane volumes: each names its service volume id and belongs to one --vm; sizes and keys come from the service. */
+function checkRemoteVolumes(line: CommandLine): void {
+  if (line.vms.length === 0) throw new CommandLineError('serving through the data plane needs at least one --vm');
+  const vmIds = new Set<string>();
+  for (const vm of line.vms) {
+    if (vmIds.has(vm.vmId)) throw new CommandLineError(`--vm ${vm.vmId} given twice`);
+    vmIds.add(vm.vmId);
+  }
+  for (const v of line.volumes) {
+    if (!v.volumeId) throw new CommandLineError(`--volume ${v.name}: id=VOLUME_ID is needed with --service`);
+    if (v.keyFile || v.size !== undefined || v.sectorSize !== undefined) throw new CommandLineError(`--volume ${v.name}: key, size and sector come from the service with --service`);
+    if (!v.vmId) {
+      if (line.vms.length > 1) throw new CommandLineError(`--volume ${v.name}: vm=VM_ID is needed with several --vm`);
+      v.vmId = line.vms[0]!.vmId;
+    } else if (!vmIds.has(v.vmId)) throw new CommandLineError(`--volume ${v.name}: no --vm with id ${v.vmId}`);
+  }
 }

@@ -1,14 +1,19 @@
 #!/usr/bin/env node
-// Process entry point of the adapter's NBD server: open each --volume (creating it if asked)
-// with a local key, attach it as an export, listen, and on SIGINT/SIGTERM close the listener and
-// every volume cleanly (checkpointed: nothing to replay at the next start). Until the adapter is
-// connected to the service's data plane, keys are local: a key file per volume, made if missing,
-// or a throw-away key for a new volume. A start-up failure is one line on stderr and exit 1.
+// Process entry point of the adapter (commands in cli-options.ts).
+//
+// serve: open each --volume and attach it as an NBD export, listen, and on SIGINT/SIGTERM close
+// the listener and every volume cleanly (checkpointed: nothing to replay at the next start).
+// Volumes are served either with local keys (a key file per volume, made if missing, or a
+// throw-away key for a new volume), or — with --service — through the service's data plane: the
+// host attests with its TPM, each VM starts measured, and each volume's key stays in the service,
+// reached through a block session (data-plane/). host-init and attest print JSON on stdout.
+// A start-up failure is one line on stderr and exit 1 (2 for a bad command line).
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { selectBlockCryptoEngine } from '@sealkeep/crypto';
-import { CommandLineError, parseCommandLine, type VolumeOption } from './cli-options.js';
+import { CommandLineError, parseCommandLine, type CommandLine, type VolumeOption } from './cli-options.js';
+import { attestOnce, hostInit, serveThroughDataPlane } from './data-plane/commands.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { ExportRegistry } from './nbd/export-registry.js';
 import { NbdServer } from './nbd/nbd-server.js';
@@ -30,13 +35,11 @@ async function localKeys(volume: VolumeOption, log: Logger): Promise<VolumeKeys>
   return generateVolumeKeys();
 }
 
-async function main(): Promise<void> {
-  const options = parseCommandLine(process.argv.slice(2));
-  const log = createJsonLogger(options.logLevel);
+/** Opens every --volume with its local key and attaches it; returns what closes them (and answers their failures). */
+async function serveLocally(options: CommandLine, exports: ExportRegistry, log: Logger): Promise<() => Promise<unknown[]>> {
   const engine = selectBlockCryptoEngine();
-  const exports = new ExportRegistry();
   const volumes: BlockVolume[] = [];
-  const closeVolumes = () => Promise.allSettled(volumes.map((volume) => volume.close()));
+  const closeVolumes = async () => (await Promise.allSettled(volumes.map((volume) => volume.close()))).flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
   try {
     for (const option of options.volumes) {
       const keys = await localKeys(option, log);
@@ -53,15 +56,33 @@ async function main(): Promise<void> {
       });
       volumes.push(volume);
       exports.attach(option.name, volume);
-      log.info({ export: option.name, dir: option.dir, size: volume.size, sectorSize: volume.sectorSize, readOnly: volume.readOnly }, 'volume attached');
+      log.info({ export: option.name, dir: option.dir, size: volume.size, sectorSize: volume.sectorSize, readOnly: volume.readOnly, engine: engine.name }, 'volume attached');
     }
   } catch (error) {
     await closeVolumes();
     throw error;
   }
+  return closeVolumes;
+}
+
+/** Attaches the volumes (local keys, or through the data plane), listens, and closes it all cleanly on SIGINT/SIGTERM. */
+async function serve(options: CommandLine, log: Logger): Promise<void> {
+  const exports = new ExportRegistry();
+  let closeVolumes: () => Promise<unknown[]>;
+  if (options.service) {
+    const remote = await serveThroughDataPlane(options, exports, log);
+    closeVolumes = () => remote.close().then(() => [], (error: unknown) => [error]);
+  } else closeVolumes = await serveLocally(options, exports, log);
+
   const server = new NbdServer({ exports, log });
-  const address = await server.listen(options.port, options.host);
-  log.info({ host: address.address, port: address.port, exports: exports.names(), engine: engine.name }, 'listening');
+  let address;
+  try {
+    address = await server.listen(options.port, options.host);
+  } catch (error) {
+    await closeVolumes();
+    throw error;
+  }
+  log.info({ host: address.address, port: address.port, exports: exports.names() }, 'listening');
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -69,13 +90,20 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     await server.close();
-    const closed = await closeVolumes();
-    const failed = closed.filter((c) => c.status === 'rejected');
-    for (const f of failed) log.error({ err: (f as PromiseRejectedResult).reason }, 'a volume did not close cleanly');
-    process.exit(failed.length ? 1 : 0);
+    const failures = await closeVolumes();
+    for (const err of failures) log.error({ err }, 'a volume did not close cleanly');
+    process.exit(failures.length ? 1 : 0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function main(): Promise<void> {
+  const options = parseCommandLine(process.argv.slice(2));
+  const log = createJsonLogger(options.logLevel);
+  if (options.command === 'host-init') return void process.stdout.write(JSON.stringify(await hostInit(options), null, 2) + '\n');
+  if (options.command === 'attest') return void process.stdout.write(JSON.stringify(await attestOnce(options, log), null, 2) + '\n');
+  await serve(options, log);
 }
 
 main().catch((error: unknown) => {

@@ -54,6 +54,8 @@ export class EncryptedFileVolume implements BlockVolume {
   readonly #sectorLocks = new SectorLocks();
   /** Set when a journal or file write failed: memory and files may disagree until the journal is replayed. */
   #failed: VolumeError | null = null;
+  /** Set by stop(): requests fail with it from then on, though the volume still closes cleanly. */
+  #stopped: VolumeError | null = null;
   #closed = false;
 
   constructor(parts: VolumeParts) {
@@ -128,6 +130,15 @@ export class EncryptedFileVolume implements BlockVolume {
     });
   }
 
+  /**
+   * Refuses every request from now on (IO: the NBD client sees EIO), e.g. when the keys are gone
+   * because the data plane ended the volume's session. Requests already past their crypto finish;
+   * nothing half-done reaches the journal, and close() still writes everything back.
+   */
+  stop(reason: string): void {
+    this.#stopped ??= new VolumeError('IO', `the volume stopped: ${reason}`);
+  }
+
   /** Writes everything back, checkpoints (nothing to replay at the next open) and releases the keys. */
   close(): Promise<void> {
     return this.#gate.exclusive(async () => {
@@ -145,6 +156,7 @@ export class EncryptedFileVolume implements BlockVolume {
   /** Runs a request beside the others (shared gate), after checking its range; then writes back if memory is full. */
   async #request<T>(changes: boolean, offset: number, length: number, work: () => Promise<T>): Promise<T> {
     const result = await this.#gate.shared(async () => {
+      if (this.#stopped) throw this.#stopped;
       if (this.#closed) throw new VolumeError('CLOSED', 'the volume is closed');
       if (this.#failed) throw this.#failed;
       if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.size) {
@@ -213,9 +225,14 @@ export class EncryptedFileVolume implements BlockVolume {
       plaintext = whole;
     }
     const next = this.#reader.words(first, count).map(nextDataGeneration);
-    const ciphertext = await this.#crypto.encrypt(BigInt(first), plaintext);
+    let ciphertext: Buffer;
+    let tags: Buffer;
+    if (this.#crypto.encryptAndTag) ({ ciphertext, tags } = await this.#crypto.encryptAndTag(BigInt(first), next, plaintext));
+    else {
+      ciphertext = await this.#crypto.encrypt(BigInt(first), plaintext);
+      tags = await this.#crypto.tag(BigInt(first), next, ciphertext);
+    }
     if (ciphertext.buffer !== plaintext.buffer) bufferPool.give(plaintext);
-    const tags = await this.#crypto.tag(BigInt(first), next, ciphertext);
     // The ciphertext buffer now belongs to the pending changes, which give it back after the write-back.
     await this.#commit({ kind: 'sectors', firstLba: first, words: next, tags, ciphertext });
   }

@@ -15,6 +15,7 @@ import {
   KEY_CHECK_LBA,
   METADATA_FILE,
   checkGeometry,
+  keyCheckLbaOf,
   newVolumeIdentity,
   readVolumeMetadata,
   writeVolumeMetadata,
@@ -35,6 +36,11 @@ export interface OpenVolumeOptions {
   dir: string;
   /** Create the volume (4096-byte sectors unless told) if the directory holds none; if it does, what is given must match. */
   create?: { size: number; sectorSize?: SectorSize };
+  /**
+   * The volume's UUID, when it is given from outside (the service's volume id, which the data
+   * plane binds into every tag): a new volume takes it, an existing one must have it.
+   */
+  uuid?: string;
   /** The volume's sector crypto, made once its identity is known; the volume owns it from then on. */
   crypto: (identity: VolumeIdentity) => SectorCrypto | Promise<SectorCrypto>;
   readOnly?: boolean;
@@ -53,13 +59,18 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
   const size = existing?.size ?? create!.size;
   const sectorSize = existing?.sectorSize ?? create!.sectorSize ?? 4096;
   checkGeometry(size, sectorSize);
-  const uuid = existing?.uuid ?? newVolumeIdentity();
+  if (existing && options.uuid !== undefined && existing.uuid !== options.uuid) {
+    throw new Error(`${dir} holds volume ${existing.uuid}, not ${options.uuid}`);
+  }
+  const uuid = existing?.uuid ?? options.uuid ?? newVolumeIdentity();
   const volumeId = volumeIdFromUuid(uuid);
   const crypto = await options.crypto({ uuid, volumeId, sectorSize });
 
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
-    const keyCheckInput = [KEY_CHECK_LBA, BigUint64Array.of(KEY_CHECK_GENERATION), Buffer.alloc(sectorSize)] as const;
+    // A new volume's key check goes where its crypto can compute it; an existing one's stays where it was made.
+    const keyCheckLba = existing ? keyCheckLbaOf(existing) : (crypto.keyCheckLba ?? KEY_CHECK_LBA);
+    const keyCheckInput = [keyCheckLba, BigUint64Array.of(KEY_CHECK_GENERATION), Buffer.alloc(sectorSize)] as const;
     let metadata: VolumeMetadata | null = existing;
     if (metadata) {
       const wrong = await crypto.verify(...keyCheckInput, Buffer.from(metadata.keyCheck, 'hex'));
@@ -72,7 +83,7 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     opened.push(journal);
     if (!metadata) {
       const keyCheck = (await crypto.tag(...keyCheckInput)).toString('hex');
-      metadata = { format: 'sealkeep-volume/1', uuid, size, sectorSize, keyCheck };
+      metadata = { format: 'sealkeep-volume/1', uuid, size, sectorSize, keyCheck, ...(keyCheckLba === KEY_CHECK_LBA ? {} : { keyCheckLba: keyCheckLba.toString() }) };
       await writeVolumeMetadata(dir, metadata);
       log.info({ dir, uuid, size, sectorSize }, 'volume created');
     }

@@ -31,6 +31,22 @@ export interface SectorCrypto {
   verify(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<bigint[]>;
   /** Releases the keys (or the session holding them). */
   close(): void;
+  /**
+   * Optional: encrypt and tag in one call (the data plane's encrypt-sign: one round trip, and the
+   * only way to write a high-integrity volume). May write the ciphertext over the plaintext.
+   */
+  encryptAndTag?(firstLba: bigint, generations: BigUint64Array, plaintext: Uint8Array): Promise<{ ciphertext: Buffer; tags: Buffer }>;
+  /**
+   * Optional: verify, then decrypt, in one call (verify-decrypt): the plaintext (possibly written
+   * over the ciphertext), or every LBA whose tag does not match and no plaintext at all.
+   */
+  verifyAndDecrypt?(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<{ plaintext: Buffer } | { failing: bigint[] }>;
+  /**
+   * Where a new volume's key check is computed (volume-metadata.ts); default KEY_CHECK_LBA, past
+   * every volume. The data plane takes only LBAs inside the volume, so a remote crypto uses 0
+   * (still with generation 2^64−1, which no written sector has).
+   */
+  readonly keyCheckLba?: bigint;
 }
 
 /** A volume's two keys: AES-256-XTS (key1 ‖ key2, halves distinct) and the tag key. */

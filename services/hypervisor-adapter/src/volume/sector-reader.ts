@@ -71,6 +71,7 @@ export class SectorReader {
       await this.#files.readCiphertext(first + lo, hi - lo, buffer.subarray(lo * S, hi * S));
     }
     for (let i = 0; i < count; i++) pending[i]?.ciphertext?.copy(buffer, i * S);
+    if (this.#crypto.verifyAndDecrypt) return this.#verifyAndDecrypt(first, count, words, tags, buffer, isData);
     // Pending sectors were sealed by this process and never left its memory: only file sectors are checked.
     const failing: bigint[] = [];
     for (const [a, b] of fileRuns) {
@@ -86,6 +87,38 @@ export class SectorReader {
       const run = buffer.subarray(a * S, b * S);
       const plaintext = await this.#crypto.decrypt(BigInt(first + a), run);
       if (plaintext.buffer !== run.buffer || plaintext.byteOffset !== run.byteOffset) plaintext.copy(run);
+    }
+    for (const [a, b] of runs(count, (i) => !isData(i))) buffer.fill(0, a * S, b * S);
+    return buffer;
+  }
+
+  /**
+   * With a combined verify-and-decrypt (the data plane's verify-decrypt), every data run — from the
+   * files or pending — is verified and decrypted in one call, the runs side by side. Checking the
+   * pending sectors too costs an HMAC per sector and lets a high-integrity volume, whose plain
+   * decrypt the service refuses, be read at all.
+   */
+  async #verifyAndDecrypt(first: number, count: number, words: BigUint64Array, tags: Buffer, buffer: Buffer, isData: (i: number) => boolean): Promise<Buffer> {
+    const S = this.#sectorSize;
+    const failing: bigint[] = [];
+    const dataRuns = runs(count, isData);
+    // Settled, not raced: no call may still be writing into the buffer when it goes back to the pool.
+    const settled = await Promise.allSettled(
+      dataRuns.map(async ([a, b]) => {
+        const run = buffer.subarray(a * S, b * S);
+        const r = await this.#crypto.verifyAndDecrypt!(BigInt(first + a), words.subarray(a, b), run, tags.subarray(a * TAG_BYTES, b * TAG_BYTES));
+        if ('failing' in r) failing.push(...r.failing);
+        else if (r.plaintext.buffer !== run.buffer || r.plaintext.byteOffset !== run.byteOffset) r.plaintext.copy(run);
+      }),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      bufferPool.give(buffer);
+      throw failed.reason;
+    }
+    if (failing.length > 0) {
+      bufferPool.give(buffer);
+      throw new SectorIntegrityError(failing.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
     }
     for (const [a, b] of runs(count, (i) => !isData(i))) buffer.fill(0, a * S, b * S);
     return buffer;

@@ -20,11 +20,18 @@ export interface VolumeMetadata {
   sectorSize: SectorSize;
   /** Hex of the key-check tag. */
   keyCheck: string;
+  /** The key check's LBA, decimal, when it is not KEY_CHECK_LBA (volumes served through the data plane: "0"). */
+  keyCheckLba?: string;
 }
 
 /** The key check's LBA and generation: past any volume's last sector, so no real tag can equal it. */
 export const KEY_CHECK_LBA = MAX_U64;
 export const KEY_CHECK_GENERATION = MAX_U64;
+
+/** The LBA a volume's key check was computed at. */
+export function keyCheckLbaOf(metadata: VolumeMetadata): bigint {
+  return metadata.keyCheckLba === undefined ? KEY_CHECK_LBA : BigInt(metadata.keyCheckLba);
+}
 
 export function newVolumeIdentity(): string {
   return randomUUID();
@@ -50,6 +57,9 @@ export async function readVolumeMetadata(dir: string): Promise<VolumeMetadata | 
   if (parsed.format !== FORMAT) throw new Error(`${dir}: ${METADATA_FILE} is not of format ${FORMAT}`);
   if (typeof parsed.uuid !== 'string' || typeof parsed.keyCheck !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.keyCheck)) {
     throw new Error(`${dir}: ${METADATA_FILE} lacks a uuid or key check`);
+  }
+  if (parsed.keyCheckLba !== undefined && (typeof parsed.keyCheckLba !== 'string' || !/^(?:0|[1-9][0-9]{0,19})$/.test(parsed.keyCheckLba))) {
+    throw new Error(`${dir}: ${METADATA_FILE} has a malformed keyCheckLba`);
   }
   checkGeometry(parsed.size ?? NaN, parsed.sectorSize ?? NaN);
   return parsed as VolumeMetadata;

@@ -1,0 +1,54 @@
+// What can go wrong in a block session, as typed errors (RFC 9457 problems of the data plane):
+// IntegrityError (422: the sectors whose tags do not match), SessionEndedError (410: why the
+// session ended), ReleaseRefusedError (403 when a session opens: the release condition that failed).
+
+import { SealkeepError } from '../client.js';
+import { problemError, type ProblemAnswer } from './block-transport.js';
+
+/** Some sectors failed their integrity check: no plaintext of their batch is returned. */
+export class IntegrityError extends SealkeepError {
+  readonly lbas: bigint[];
+  constructor(status: number, type: string, detail: string | undefined, problem: Record<string, unknown>, lbas: bigint[]) {
+    super(status, type, detail, problem);
+    this.name = 'IntegrityError';
+    this.lbas = lbas;
+  }
+
+  /** The same failure, naming only `lbas`. */
+  narrowed(lbas: bigint[]): IntegrityError {
+    return new IntegrityError(this.status, this.type, this.detail, this.problem, lbas);
+  }
+}
+
+/** The session ended: `reason` is the service's (attestation-lapsed, vm-restarted, key-disabled, closed, service-stopping), or 'unknown'. */
+export class SessionEndedError extends SealkeepError {
+  readonly reason: string;
+  constructor(status: number, type: string, detail: string | undefined, problem: Record<string, unknown>) {
+    super(status, type, detail, problem);
+    this.name = 'SessionEndedError';
+    this.reason = typeof problem.reason === 'string' ? problem.reason : 'unknown';
+  }
+}
+
+/** The volume key was not released: `condition` names the one release condition that failed. */
+export class ReleaseRefusedError extends SealkeepError {
+  readonly condition: string;
+  constructor(e: SealkeepError) {
+    super(e.status, e.type, e.detail, e.problem);
+    this.name = 'ReleaseRefusedError';
+    this.condition = typeof e.problem.condition === 'string' ? e.problem.condition : 'unknown';
+  }
+}
+
+export const problemSlug = (type: string) => type.replace('https://sealkeep.dev/problems/', '');
+
+/** The typed error of a problem answer. */
+export function blockProblem(answer: ProblemAnswer): SealkeepError {
+  const e = problemError(answer);
+  if (problemSlug(e.type) === 'session-ended') return new SessionEndedError(e.status, e.type, e.detail, e.problem);
+  if (problemSlug(e.type) === 'integrity-check-failed') {
+    const lbas = Array.isArray(e.problem.lbas) ? (e.problem.lbas as unknown[]).map((l) => BigInt(String(l))) : [];
+    return new IntegrityError(e.status, e.type, e.detail, e.problem, lbas);
+  }
+  return e;
+}

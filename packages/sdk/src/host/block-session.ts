@@ -1,0 +1,262 @@
+// A hypervisor adapter's block session on the data plane: the volume key is released to the
+// service's memory for this session only, and the adapter sends sectors to be encrypted, tagged,
+// verified and decrypted there (docs/service.md, "Block operations").
+//
+//   openBlockSession()   POST /v1/tenants/{t}/vms/{vm}/volumes/{vol}/sessions with an ephemeral
+//                        ECDH P-256 point; the session key is HKDF(ECDH secret, session id)
+//                        (deriveSessionKey); refusals are ReleaseRefusedError (its condition)
+//   session.<op>()       POST /v1/block-sessions/{id}/blocks/{op}?lba=N, binary, under the
+//                        session key; runs over 4 MiB are split and sent side by side, and
+//                        adjacent runs waiting for a connection are merged (block-batches.ts)
+//   session.attest()     a signed Merkle root over the volume's tags
+//   session.close()      DELETE /v1/block-sessions/{id}
+//
+// Problems become typed errors: IntegrityError (422, the failing LBAs), SessionEndedError (410,
+// why: the host's attestation lapsed, the VM restarted, the key was disabled…). Once a session
+// has ended every later call fails with the same SessionEndedError, and onEnded listeners hear it
+// once. Generations are one u64 per sector, sent big-endian; tags 32 bytes per sector.
+
+import { createECDH } from 'node:crypto';
+import { deriveSessionKey, TAG_BYTES } from '@sealkeep/crypto';
+import { SealkeepError, signedRequest, type Signer } from '../client.js';
+import { BatchQueue, type Batch, type BlockOp } from './block-batches.js';
+import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, SessionEndedError } from './block-errors.js';
+import { BlockTransport } from './block-transport.js';
+
+export { IntegrityError, ReleaseRefusedError, SessionEndedError, blockProblem, type BlockOp };
+export type Integrity = 'low' | 'moderate' | 'high';
+
+const GENERATION_BYTES = 8;
+/** Sector bytes per request at most (the service takes 16 MiB of sectors with their generations and tags). */
+export const MAX_BATCH_SECTOR_BYTES = 4 << 20;
+
+export interface OpenBlockSessionOptions {
+  /** The data plane's origin, e.g. http://127.0.0.1:7411. */
+  dataUrl: string;
+  /** The attested adapter (hypervisor principal), with the tenant's delegation when it acts for one. */
+  signer: Signer;
+  tenantId: string;
+  vmId: string;
+  volumeId: string;
+  /** Requests in flight (one keep-alive connection each), default 8. */
+  connections?: number;
+  /** Per request, default 60 s. */
+  timeoutMs?: number;
+}
+
+/** What the service answers when it opens a session. */
+export interface BlockSessionInfo {
+  sessionId: string;
+  volumeId: string;
+  vmId: string;
+  bootId: string;
+  sectorSize: 512 | 4096;
+  sectors: string;
+  integrity: Integrity;
+  keyVersion: number;
+  expiresAt: string;
+  serviceEcdhPublicKey: string;
+}
+
+export interface VolumeAttestation {
+  format: string;
+  volumeId: string;
+  vmId: string;
+  bootId: string;
+  sectorSize: number;
+  sectors: string;
+  issuedAt: string;
+  merkleRoot: string;
+  statement: string;
+  signature: string;
+  akCertificatePem: string | null;
+}
+
+export async function openBlockSession(o: OpenBlockSessionOptions): Promise<BlockSession> {
+  const ecdh = createECDH('prime256v1');
+  const point = ecdh.generateKeys();
+  let info: BlockSessionInfo;
+  try {
+    info = (await signedRequest(o.dataUrl, o.signer, 'POST', `/v1/tenants/${o.tenantId}/vms/${o.vmId}/volumes/${o.volumeId}/sessions`, {
+      ecdhPublicKey: point.toString('base64url'),
+    })) as BlockSessionInfo;
+  } catch (e) {
+    if (e instanceof SealkeepError && problemSlug(e.type) === 'release-refused') throw new ReleaseRefusedError(e);
+    throw e;
+  }
+  const shared = ecdh.computeSecret(Buffer.from(info.serviceEcdhPublicKey, 'base64url'));
+  const key = deriveSessionKey(shared, info.sessionId);
+  shared.fill(0);
+  const connections = o.connections ?? 8;
+  const transport = new BlockTransport({ baseUrl: o.dataUrl, key, connections, timeoutMs: o.timeoutMs ?? 60_000 });
+  key.fill(0);
+  return new BlockSession(info, transport, connections);
+}
+
+/** Generations as the wire wants them: u64 big-endian, one per sector. */
+function generationBytes(generations: BigUint64Array): Buffer {
+  const out = Buffer.allocUnsafe(generations.length * GENERATION_BYTES);
+  for (let i = 0; i < generations.length; i++) out.writeBigUInt64BE(generations[i]!, i * GENERATION_BYTES);
+  return out;
+}
+
+const view = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+export class BlockSession {
+  readonly id: string;
+  readonly volumeId: string;
+  readonly vmId: string;
+  readonly bootId: string;
+  readonly sectorSize: 512 | 4096;
+  readonly sectors: bigint;
+  readonly integrity: Integrity;
+  readonly keyVersion: number;
+  /** When the host's attestation ran out as of opening (the service extends it as the host re-attests). */
+  readonly expiresAt: Date;
+  readonly #transport: BlockTransport;
+  readonly #queue: BatchQueue;
+  readonly #listeners: Array<(e: SessionEndedError) => void> = [];
+  #ended: SessionEndedError | null = null;
+  #closed = false;
+
+  constructor(info: BlockSessionInfo, transport: BlockTransport, connections: number) {
+    this.id = info.sessionId;
+    this.volumeId = info.volumeId;
+    this.vmId = info.vmId;
+    this.bootId = info.bootId;
+    this.sectorSize = info.sectorSize;
+    this.sectors = BigInt(info.sectors);
+    this.integrity = info.integrity;
+    this.keyVersion = info.keyVersion;
+    this.expiresAt = new Date(info.expiresAt);
+    this.#transport = transport;
+    this.#queue = new BatchQueue(
+      async (op, lba, parts, sinks) => void (await this.#call('POST', `/v1/block-sessions/${this.id}/blocks/${op}?lba=${lba}`, parts, sinks)),
+      connections,
+      MAX_BATCH_SECTOR_BYTES,
+    );
+  }
+
+  /** The error the session ended with, or null while it holds. */
+  get ended(): SessionEndedError | null {
+    return this.#ended;
+  }
+
+  /** Called once, when a request learns that the session has ended. */
+  onEnded(listener: (e: SessionEndedError) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Ciphertext of whole sectors from `lba` (into `into`, which may be the plaintext itself). */
+  async encrypt(lba: bigint, plaintext: Uint8Array, into: Buffer = Buffer.allocUnsafe(plaintext.length)): Promise<Buffer> {
+    await this.#run('encrypt', lba, { data: view(plaintext), out: into });
+    return into;
+  }
+
+  /** Plaintext of whole sectors (into `into`, which may be the ciphertext itself). Refused for high-integrity volumes: use verifyDecrypt. */
+  async decrypt(lba: bigint, ciphertext: Uint8Array, into: Buffer = Buffer.allocUnsafe(ciphertext.length)): Promise<Buffer> {
+    await this.#run('decrypt', lba, { data: view(ciphertext), out: into });
+    return into;
+  }
+
+  /** Ciphertext and one tag per sector, in one round trip. */
+  async encryptSign(lba: bigint, generations: BigUint64Array, plaintext: Uint8Array, into: Buffer = Buffer.allocUnsafe(plaintext.length)): Promise<{ ciphertext: Buffer; tags: Buffer }> {
+    const tags = Buffer.allocUnsafe((plaintext.length / this.sectorSize) * TAG_BYTES);
+    await this.#run('encrypt-sign', lba, { gens: generationBytes(generations), data: view(plaintext), out: into, tagsOut: tags });
+    return { ciphertext: into, tags };
+  }
+
+  /** One tag per sector over (volume, LBA, generation, ciphertext). */
+  async sign(lba: bigint, generations: BigUint64Array, ciphertext: Uint8Array): Promise<Buffer> {
+    const tags = Buffer.allocUnsafe((ciphertext.length / this.sectorSize) * TAG_BYTES);
+    await this.#run('sign', lba, { gens: generationBytes(generations), data: view(ciphertext), tagsOut: tags });
+    return tags;
+  }
+
+  /** Resolves when every tag matches; IntegrityError names every sector that does not. */
+  async verify(lba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<void> {
+    await this.#run('verify', lba, { gens: generationBytes(generations), data: view(ciphertext), tags: view(tags) });
+  }
+
+  /** Verified, then decrypted (into `into`, which may be the ciphertext itself); IntegrityError names every failing sector. */
+  async verifyDecrypt(lba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array, into: Buffer = Buffer.allocUnsafe(ciphertext.length)): Promise<Buffer> {
+    await this.#run('verify-decrypt', lba, { gens: generationBytes(generations), data: view(ciphertext), tags: view(tags), out: into });
+    return into;
+  }
+
+  /** A volume attestation: the service's TPM signs the Merkle root over every tag of the volume (in LBA order). */
+  async attest(tags: Uint8Array): Promise<VolumeAttestation> {
+    const answer = await this.#call('POST', `/v1/block-sessions/${this.id}/attestation`, [view(tags)], null);
+    return JSON.parse((answer as Buffer).toString('utf8')) as VolumeAttestation;
+  }
+
+  /** Ends the session at the service (its key leaves memory there) and closes the connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      if (!this.#ended) await this.#call('DELETE', `/v1/block-sessions/${this.id}`, [], null);
+    } catch (e) {
+      if (!(e instanceof SessionEndedError)) throw e;
+    } finally {
+      this.#closed = true;
+      this.#transport.destroy();
+    }
+  }
+
+  /**
+   * Runs `op` over whole sectors from `lba`, in batches of at most MAX_BATCH_SECTOR_BYTES queued
+   * side by side (and merged with adjacent waiting ones, block-batches.ts). Integrity failures of
+   * several batches are reported together.
+   */
+  async #run(op: BlockOp, lba: bigint, io: { gens?: Buffer; data: Buffer; tags?: Buffer; out?: Buffer; tagsOut?: Buffer }): Promise<void> {
+    const S = this.sectorSize;
+    const bytes = io.data.length;
+    if (bytes <= 0 || bytes % S !== 0) throw new RangeError(`${op} takes whole ${S}-byte sectors, not ${bytes} bytes`);
+    if (this.#ended) throw this.#ended;
+    const step = Math.max(S, MAX_BATCH_SECTOR_BYTES - (MAX_BATCH_SECTOR_BYTES % S));
+    const runs: Array<Promise<void>> = [];
+    for (let a = 0; a < bytes; a += step) {
+      const b = Math.min(bytes, a + step);
+      const [s, n] = [a / S, (b - a) / S];
+      const batch: Batch = {
+        op,
+        lba: lba + BigInt(s),
+        sectors: n,
+        gens: io.gens?.subarray(s * GENERATION_BYTES, (s + n) * GENERATION_BYTES) ?? null,
+        data: io.data.subarray(a, b),
+        tags: io.tags?.subarray(s * TAG_BYTES, (s + n) * TAG_BYTES) ?? null,
+        out: io.out?.subarray(a, b) ?? null,
+        tagsOut: io.tagsOut?.subarray(s * TAG_BYTES, (s + n) * TAG_BYTES) ?? null,
+      };
+      runs.push(this.#queue.run(batch));
+    }
+    const settled = await Promise.allSettled(runs);
+    const failures = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failures.length === 0) return;
+    const integrity = failures.filter((f): f is IntegrityError => f instanceof IntegrityError);
+    if (integrity.length === failures.length && integrity.length > 1) throw integrity[0]!.narrowed(integrity.flatMap((f) => f.lbas).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+    throw failures.find((f) => f instanceof SessionEndedError) ?? failures[0];
+  }
+
+  async #call(method: string, path: string, body: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | null> {
+    if (this.#ended) throw this.#ended;
+    if (this.#closed) throw new Error('the block session is closed');
+    const answer = await this.#transport.send(method, path, body, sinks);
+    if (answer === null || Buffer.isBuffer(answer)) return answer;
+    const error = blockProblem(answer);
+    if (error instanceof SessionEndedError) this.#end(error);
+    throw error;
+  }
+
+  #end(e: SessionEndedError): void {
+    if (this.#ended) return;
+    this.#ended = e;
+    for (const listener of this.#listeners.splice(0)) {
+      try {
+        listener(e);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+}
