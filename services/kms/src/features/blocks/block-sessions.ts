@@ -56,8 +56,13 @@ const emptyAudit = (): PendingAudit => ({ requests: 0, sectors: {}, bytes: 0, fi
 
 export type EndReason = 'closed' | 'attestation-lapsed' | 'vm-restarted' | 'key-disabled' | 'service-stopping';
 
+/** How long an ended session's reason is remembered, so its holder learns why (at most ENDED_KEPT of them). */
+const ENDED_MS = 10 * 60_000;
+const ENDED_KEPT = 10_000;
+
 export class BlockSessions {
   readonly #sessions = new Map<string, BlockSession>();
+  readonly #ended = new Map<string, { reason: EndReason; at: number }>();
 
   constructor(
     private readonly db: Knex,
@@ -73,6 +78,12 @@ export class BlockSessions {
 
   get(id: string): BlockSession | undefined {
     return this.#sessions.get(id);
+  }
+
+  /** Why a session of this process ended, for a while after it did. */
+  endedBecause(id: string): EndReason | undefined {
+    const e = this.#ended.get(id);
+    return e && Date.now() - e.at < ENDED_MS ? e.reason : undefined;
   }
 
   /** Whether the session may still serve; ends it (and says why) when not. */
@@ -107,6 +118,8 @@ export class BlockSessions {
     const s = this.#sessions.get(id);
     if (!s) return;
     this.#sessions.delete(id);
+    this.#ended.set(id, { reason, at: Date.now() });
+    if (this.#ended.size > ENDED_KEPT) this.#ended.delete(this.#ended.keys().next().value!);
     this.pool.close(id);
     s.key.fill(0);
     await this.flushAudit(s, reason);

@@ -157,6 +157,9 @@ test('disabling the key ends open sessions at once; a VM restart or a lapsed hos
   await d.api.call(d.api.officer, 'post', `${d.api.base}/keys/${vm.kekId}/disable`);
   const after = await d.blocks(res.body.sessionId, key!, 'encrypt', 0, randomBytes(4096));
   assert.equal(after.status, 410);
+  assert.equal(JSON.parse((after.body as Buffer).toString()).reason, 'key-disabled');
+  const later = await d.blocks(res.body.sessionId, key!, 'encrypt', 0, randomBytes(4096));
+  assert.equal(JSON.parse((later.body as Buffer).toString()).reason, 'key-disabled'); // remembered after it ended
   await d.api.call(d.api.officer, 'post', `${d.api.base}/keys/${vm.kekId}/enable`);
 
   const again = await d.openSession(vm.vmId, vm.volumeId);

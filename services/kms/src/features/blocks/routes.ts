@@ -14,8 +14,8 @@ import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
 import { sessionAuthenticator, sessionMacOf, sessionOf, spendSeq } from './session-auth.js';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 
-/** The largest batch: 16 MiB of sectors (with their generations and tags). */
-export const MAX_BATCH_BYTES = 16 * 1024 * 1024 + 16 * 1024 * 40;
+/** The largest batch: 16 MiB of sectors, with a generation and a tag for each of up to 32 Ki 512-byte sectors. */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024 + ((16 * 1024 * 1024) / 512) * (8 + 32);
 /** Tags of a volume for one attestation: 2^21 sectors (8 GiB of 4 KiB sectors). */
 export const MAX_ATTESTED_TAGS = 2 ** 21;
 

@@ -22,7 +22,7 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
     const parsed = parseSessionAuthorization(header);
     if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
     const s = sessions()?.get(String(req.params.sessionId));
-    if (!s) throw new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
+    if (!s) throw endedProblem(sessions(), String(req.params.sessionId));
     if (!s.seq.fresh(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
     if (req.params.op === undefined) {
       const body = (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
@@ -35,10 +35,19 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
   };
 }
 
+/** The answer for a session this process does not hold: why it ended, when it remembers. */
+function endedProblem(sessions: BlockSessions | undefined, id: string): Problem {
+  const reason = sessions?.endedBecause(id);
+  return reason
+    ? new Problem('session-ended', `the block session ended: ${reason}`, { reason })
+    : new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
+}
+
 /** The session a route names, if the caller is the principal it was opened for. */
 export function sessionOf(sessions: BlockSessions | undefined, sessionId: string, principal: Principal | null): BlockSession {
   const s = sessions?.get(sessionId);
-  if (!s || !principal || s.principalId !== principal.id) throw new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
+  if (!s) throw endedProblem(sessions, sessionId);
+  if (!principal || s.principalId !== principal.id) throw new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
   return s;
 }
 
