@@ -33,11 +33,21 @@ export interface EncodedBody {
 const jsonBody = (body: unknown): EncodedBody | undefined => (body === undefined ? undefined : { bytes: JSON.stringify(body), contentType: 'application/json' });
 
 async function send(baseUrl: string, method: string, url: string, body: EncodedBody | undefined, headers: Record<string, string>): Promise<{ ok: boolean; text: string; problem: () => SealkeepError }> {
-  const res = await fetch(new URL(url, baseUrl), {
-    method,
-    headers: { ...(body ? { 'content-type': body.contentType } : {}), ...headers },
-    body: body?.bytes,
-  });
+  const attempt = () =>
+    fetch(new URL(url, baseUrl), {
+      method,
+      headers: { ...(body ? { 'content-type': body.contentType } : {}), ...headers },
+      body: body?.bytes,
+    });
+  let res: Response;
+  try {
+    res = await attempt();
+  } catch (e) {
+    // A kept-alive connection the server closed just as it was reused fails before anything was
+    // sent: a GET (which changes nothing, and whose proof no server has seen) goes once more.
+    if (method.toUpperCase() !== 'GET' || !(e instanceof TypeError)) throw e;
+    res = await attempt();
+  }
   const text = await res.text();
   const problem = () => {
     const p = text ? (JSON.parse(text) as Record<string, unknown>) : {};

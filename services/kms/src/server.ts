@@ -80,7 +80,7 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...serviceRoutes(deps.service),
     ...tokenRoutes(deps.store, deps.tokenKey ?? ephemeralTokenKey()),
     ...keyRoutes(deps.store, deps.keys),
-    ...vmRoutes(deps.store, blocks, { attestation: deps.data?.attestation, service: deps.service }),
+    ...vmRoutes(deps.store, blocks, { attestation: deps.data?.attestation, service: deps.service, vtpms: deps.data?.vtpms }),
     ...blockRoutes(deps.store, blocks, deps.data?.attestation),
     ...hostRoutes(deps.store, deps.hosts ?? { settings: { trustedRoots: [], freshSeconds: DEFAULT_FRESH_SECONDS } }, deps.service),
     ...scanRoutes(deps.store, deps.scans ?? new ScanRunner(deps.store.db), {

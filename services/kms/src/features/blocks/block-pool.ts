@@ -38,7 +38,8 @@ export class BlockPool {
       const thread: Thread = { worker: startWorker(), waiting: 0 };
       thread.worker.unref();
       thread.worker.on('message', (r: WorkerReply) => this.#settle(r));
-      thread.worker.on('error', (e) => this.#failAll(thread, e));
+      thread.worker.on('error', (e) => this.#lose(thread, e));
+      thread.worker.on('exit', (code) => this.#lose(thread, new Error(`a block worker exited (${code})`)));
       this.#threads.push(thread);
     }
   }
@@ -66,7 +67,7 @@ export class BlockPool {
 
   /** Run a batch; with `mac`, the worker checks the session MAC first and runs nothing when it fails. */
   run(handle: string, op: BlockOp, lba: bigint, body: Buffer, mac: PendingMac | null = null): Promise<PoolResult> {
-    if (this.#closed) return Promise.reject(new Error('the block pool is closed'));
+    if (this.#closed || this.#threads.length === 0) return Promise.reject(new Error('the block pool is closed or lost its workers'));
     const thread = this.#threads.reduce((a, b) => (b.waiting < a.waiting ? b : a));
     const id = this.#nextId++;
     // Move the bytes when the body owns its whole ArrayBuffer (large bodies do); copy otherwise.
@@ -90,17 +91,20 @@ export class BlockPool {
     else p.resolve({ ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), macOk: true });
   }
 
-  #failAll(thread: Thread, e: Error): void {
+  /** A worker that died: its batches fail, and no batch goes to it again (the others hold every session's keys). */
+  #lose(thread: Thread, e: Error): void {
+    const i = this.#threads.indexOf(thread);
+    if (i >= 0) this.#threads.splice(i, 1);
     for (const [id, p] of this.#pending) {
       if (p.thread !== thread) continue;
       this.#pending.delete(id);
       p.reject(e);
     }
-    thread.waiting = 0;
   }
 
   async destroy(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#threads.map((t) => t.worker.terminate()));
+    const threads = this.#threads.splice(0);
+    await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 }

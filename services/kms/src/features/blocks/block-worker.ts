@@ -34,6 +34,8 @@ parentPort!.on('message', (m: WorkerMessage) => {
       const cipher = engine.openSectorCipher({ key: m.xtsKey, sectorSize: m.sectorSize });
       const tagger = engine.openSectorTagger({ key: m.integrityKey, volumeId: volumeIdFromUuid(m.volumeId), sectorSize: m.sectorSize });
       volumes.set(m.handle, { cipher, tagger, sectorSize: m.sectorSize, macKey: Buffer.from(m.macKey) });
+    } catch {
+      // Not opened: its batches answer "not open in this worker" (an internal error), the worker lives on.
     } finally {
       m.xtsKey.fill(0);
       m.integrityKey.fill(0);

@@ -14,8 +14,9 @@ import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
 import { sessionAuthenticator, sessionMacOf, sessionOf, spendSeq } from './session-auth.js';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 
-/** The largest batch: 16 MiB of sectors, with a generation and a tag for each of up to 32 Ki 512-byte sectors. */
-export const MAX_BATCH_BYTES = 16 * 1024 * 1024 + ((16 * 1024 * 1024) / 512) * (8 + 32);
+/** The largest batch: 16 MiB of sectors, with a generation and a tag for each (up to 32 Ki 512-byte sectors). */
+export const MAX_BATCH_SECTOR_BYTES = 16 * 1024 * 1024;
+export const MAX_BATCH_BYTES = MAX_BATCH_SECTOR_BYTES + (MAX_BATCH_SECTOR_BYTES / 512) * (8 + 32);
 /** Tags of a volume for one attestation: 2^21 sectors (8 GiB of 4 KiB sectors). */
 export const MAX_ATTESTED_TAGS = 2 ** 21;
 
@@ -62,11 +63,12 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       authenticate,
       admit: false,
       handler: async ({ params, query, body, principal, requestId, signed }) => {
-        const s = sessionOf(deps.sessions, params.sessionId, principal);
+        const s = await sessionOf(deps.sessions, params.sessionId, principal);
         const op: BlockOp = params.op;
         const per = requestBytesPerSector(op, s.sectorSize);
         if (body.length === 0 || body.length % per !== 0) throw new Problem('validation-failed', `${op} takes whole sectors: a multiple of ${per} bytes`);
         const count = body.length / per;
+        if (count * s.sectorSize > MAX_BATCH_SECTOR_BYTES) throw new Problem('payload-too-large', `a batch holds at most ${MAX_BATCH_SECTOR_BYTES} bytes of sectors`);
         const lba = BigInt(query.lba);
         if (lba + BigInt(count) > s.sectors) throw new Problem('validation-failed', `sectors ${lba}…${lba + BigInt(count) - 1n} pass the end of the volume (${s.sectors} sectors)`);
         if (s.integrity === 'high' && (op === 'encrypt' || op === 'decrypt')) {
@@ -92,7 +94,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       maxBody: MAX_ATTESTED_TAGS * 32,
       authenticate,
       admit: false,
-      handler: ({ params, body, principal, requestId }) => attestVolume(store.db, attestation, sessionOf(deps.sessions, params.sessionId, principal), body, requestId),
+      handler: async ({ params, body, principal, requestId }) => attestVolume(store.db, attestation, await sessionOf(deps.sessions, params.sessionId, principal), body, requestId),
     }),
     route({
       method: 'delete',
@@ -104,7 +106,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       authenticate,
       admit: false,
       handler: async ({ params, principal }) => {
-        const s = sessionOf(deps.sessions, params.sessionId, principal);
+        const s = await sessionOf(deps.sessions, params.sessionId, principal);
         await deps.sessions!.end(s.id, 'closed');
         return { sessionId: s.id, closed: true };
       },

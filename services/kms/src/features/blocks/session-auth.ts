@@ -29,8 +29,6 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
       if (!sameTag(sessionTag(s.key, parsed.seq, req.method, req.originalUrl, body), parsed.tag)) throw new Problem('unauthenticated', 'the session MAC does not verify');
       if (!s.seq.accept(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
     }
-    const ended = await sessions()!.stillHolds(s);
-    if (ended) throw new Problem('session-ended', `the block session ended: ${ended}`, { reason: ended });
     return { id: s.principalId, name: s.principalName, role: 'hypervisor', tenantId: null };
   };
 }
@@ -43,11 +41,16 @@ function endedProblem(sessions: BlockSessions | undefined, id: string): Problem 
     : new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
 }
 
-/** The session a route names, if the caller is the principal it was opened for. */
-export function sessionOf(sessions: BlockSessions | undefined, sessionId: string, principal: Principal | null): BlockSession {
+/**
+ * The session a route names, if the caller is the principal it was opened for and the session
+ * still holds (the same check whichever way the request was authenticated).
+ */
+export async function sessionOf(sessions: BlockSessions | undefined, sessionId: string, principal: Principal | null): Promise<BlockSession> {
   const s = sessions?.get(sessionId);
   if (!s) throw endedProblem(sessions, sessionId);
   if (!principal || s.principalId !== principal.id) throw new Problem('session-ended', 'no such block session (closed, ended, or opened on another node)');
+  const ended = await sessions!.stillHolds(s);
+  if (ended) throw new Problem('session-ended', `the block session ended: ${ended}`, { reason: ended });
   return s;
 }
 

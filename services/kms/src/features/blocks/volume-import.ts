@@ -36,6 +36,26 @@ export async function importVolumeKey(
   volumeId: string,
   req: Pick<WrappedImport, 'importToken' | 'wrappingAlgorithm' | 'wrappedKey'>,
 ): Promise<{ volumeId: string; origin: 'imported'; keyId: string; keyVersion: number }> {
+  try {
+    return await sealImported(deps, db, actor, tenantId, vmId, volumeId, req);
+  } catch (e) {
+    // A failed attempt is audited too (its transaction rolled back), as for any import.
+    if (e instanceof Problem && e.slug === 'import-failed') {
+      await inTenant(db, tenantId, (trx) => appendAudit(trx, actor, { tenantId, action: 'volume.key-import', resource: `volume:${volumeId}`, outcome: 'failure', details: { vmId } }));
+    }
+    throw e;
+  }
+}
+
+function sealImported(
+  deps: { keys: KeysContext; vtpms: TpmManager },
+  db: Knex,
+  actor: AuditActor,
+  tenantId: string,
+  vmId: string,
+  volumeId: string,
+  req: Pick<WrappedImport, 'importToken' | 'wrappingAlgorithm' | 'wrappedKey'>,
+): Promise<{ volumeId: string; origin: 'imported'; keyId: string; keyVersion: number }> {
   return withVmTpm(vmId, () =>
     inTenant(db, tenantId, async (trx) => {
       const job = await openJob(trx, tenantId, req.importToken);

@@ -49,6 +49,8 @@ export async function sealVolumeKey(
   expected: Map<number, Buffer>,
   dek: Buffer,
   origin: VolumeKeyRow['origin'],
+  /** Replace the volume's sealed key (a re-seal of the same DEK); otherwise a volume that has one is a conflict. */
+  replace = false,
 ): Promise<void> {
   const secret = await kekSecret(deps.keys, trx, kek, kek.primary_version);
   const wrapped = wrapKwp(secret, kek.primary_version, dek);
@@ -57,10 +59,13 @@ export async function sealVolumeKey(
   const blob = await sealToPcrs(tpm.client(), wrapped, expected);
   await tpm.flush();
   const row = { kek_id: kek.key_id, kek_version: kek.primary_version, sealed_public: blob.public, sealed_private: blob.private, sealed_vpcrs: JSON.stringify(hexMap(expected)), origin };
-  await trx('volume_keys')
-    .insert({ volume_id: volume.volume_id, tenant_id: volume.tenant_id, ...row })
-    .onConflict('volume_id')
-    .merge({ ...row, sealed_at: trx.fn.now() });
+  if (replace) {
+    await trx('volume_keys').where({ tenant_id: volume.tenant_id, volume_id: volume.volume_id }).update({ ...row, sealed_at: trx.fn.now() });
+    return;
+  }
+  // A volume keeps its first key: two first releases racing must not replace the one data was written under.
+  const inserted = await trx('volume_keys').insert({ volume_id: volume.volume_id, tenant_id: volume.tenant_id, ...row }).onConflict('volume_id').ignore().returning('volume_id');
+  if (inserted.length === 0) throw new Problem('conflict', 'the volume got its key from another request meanwhile: try again');
 }
 
 /** A new DEK: XTS halves distinct (generateXtsKey), integrity key independent. */
@@ -105,7 +110,7 @@ export async function resealVolumeKeys(trx: Knex.Transaction, deps: { keys: Keys
       if (e instanceof PcrSealMismatch) throw new Problem('conflict', "the VM's volume keys are sealed to the measurements it was approved with: start the VM in that state, then change its policy");
       throw e;
     }
-    await sealVolumeKey(trx, deps, { volume_id: row.volume_id, tenant_id: tenantId, vm_id: vmId }, kek, expected, Buffer.concat([keys.xtsKey, keys.integrityKey]), row.origin);
+    await sealVolumeKey(trx, deps, { volume_id: row.volume_id, tenant_id: tenantId, vm_id: vmId }, kek, expected, Buffer.concat([keys.xtsKey, keys.integrityKey]), row.origin, true);
     keys.xtsKey.fill(0);
     keys.integrityKey.fill(0);
   }

@@ -41,7 +41,7 @@ before(async () => {
   const service = { measurements: MEASUREMENTS } as unknown as ServiceState;
   compliance = mountListener({
     planes: ['compliance'],
-    routes: vmRoutes(d.api.f.store, { keys: d.api.keys, vtpms: d.vtpms, sessions: d.sessions }, { attestation, service }),
+    routes: vmRoutes(d.api.f.store, { keys: d.api.keys, vtpms: d.vtpms, sessions: d.sessions }, { attestation, service, vtpms: d.vtpms }),
     authenticate: (req) => verifyRequestProof(db, signedPartsOf(req)),
     onInternalError: (err) => console.error('internal error:', err),
   }) as unknown as App;

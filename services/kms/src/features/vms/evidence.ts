@@ -1,7 +1,7 @@
 // A VM's evidence for reviewers (compliance plane): its current boot as the service measured it
-// into the VM's vTPM — host, CEL log, vPCRs, policy result — the release policy's reference values
-// in force and the vPCRs they imply, the host's last accepted attestation (hosts/evidence.ts) and
-// the service's measurements, with a boot statement signed by the service TPM's attestation key:
+// into the VM's vTPM — host, CEL log, the vPCRs read from the vTPM now, the policy result — the
+// release policy's reference values in force and the vPCRs they imply, the host's last accepted
+// attestation (hosts/evidence.ts) and the service's measurements, with a boot statement signed by the service TPM's attestation key:
 // the vTPM lives inside the service, so the service TPM attests the vTPM state it holds. The
 // format and the statement are @sealkeep/attestation's (packages/attestation/src/vm/README.md);
 // reviewers verify the bundle offline (`sealkeep verify vm-evidence`) against their own
@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { asProvider, asSystem, inTenant } from '@sealkeep/store';
 import { encodeVmBootStatement, eventLogDigest, VM_EVIDENCE_FORMAT, VM_EVIDENCE_VERSION, VM_STATEMENT_VPCRS, type HostEvidence, type VmEvidenceBundle } from '@sealkeep/attestation';
-import { expectedVpcrs, signWithRestrictedKey, TPM_RH } from '@sealkeep/tpm';
+import { expectedVpcrs, readVmPcrs, signWithRestrictedKey, TPM_RH, type TpmManager } from '@sealkeep/tpm';
+import { currentTpm, withVmTpm } from './vm-tpms.js';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import type { ServiceState } from '../../platform/measured-start.js';
@@ -26,6 +27,8 @@ export interface VmEvidenceDeps {
   attestation?: VolumeAttestationDeps | undefined;
   /** The measured start's outcome, for the service's measurements. */
   service?: ServiceState | undefined;
+  /** The VMs' vTPMs, whose live vPCRs the boot statement signs; without them the route answers 503. */
+  vtpms?: TpmManager | undefined;
 }
 
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
@@ -45,10 +48,15 @@ export async function vmEvidence(db: Knex, actor: AuditActor, deps: VmEvidenceDe
   if (!boot) throw new Problem('not-found', 'the VM has not started: there is no boot to attest');
 
   const eventLog = json<unknown[]>(boot.log);
-  const measured = json<{ sha256: Record<string, string> }>(boot.vpcrs).sha256;
+  // The statement signs the vPCRs the vTPM holds now, not the store's copy (which whoever can
+  // write the store could forge); they must still be the ones the current boot recorded.
+  if (!deps.vtpms) throw new Problem('service-unavailable', 'VM vTPMs need the unsealed service root');
+  const vtpms = deps.vtpms;
+  const live = await withVmTpm(vmId, async () => readVmPcrs((await currentTpm(vtpms, vmId)).client()));
+  const recorded = json<{ sha256: Record<string, string> }>(boot.vpcrs).sha256;
   const vpcrs = Array.from({ length: VM_STATEMENT_VPCRS }, (_, i) => {
-    const hex = measured[String(i)];
-    if (!hex) throw new Error(`boot ${boot.boot_id} has no recorded vPCR ${i}`);
+    const hex = live[i];
+    if (!hex || hex !== recorded[String(i)]) throw new Problem('conflict', `the VM's vTPM does not hold the vPCRs its current boot recorded (vPCR ${i})`);
     return Buffer.from(hex, 'hex');
   });
   const bootedAtMs = new Date(boot.booted_at).getTime();

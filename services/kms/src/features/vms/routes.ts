@@ -46,9 +46,12 @@ export function vmRoutes(store: Store, blocks: BlockDeps, evidence: VmEvidenceDe
       params: VmParams,
       body: BootLog,
       maxBody: 1024 * 1024,
-      handler: ({ params, body, principal, actor }) => {
+      handler: async ({ params, body, principal, actor }) => {
         if (!blocks.vtpms) throw new Problem('keys-unavailable', 'VM vTPMs need the unsealed service root');
-        return startVm(store.db, blocks.vtpms, principal!, actor!, params.tenantId, params.vmId, body.events);
+        const boot = await startVm(store.db, blocks.vtpms, principal!, actor!, params.tenantId, params.vmId, body.events);
+        // The VM restarted: block sessions of its earlier boot end now, not at their next check.
+        await blocks.sessions?.endWhere((s) => s.vmId === params.vmId && s.bootId !== boot.bootId, 'vm-restarted');
+        return boot;
       },
     }),
     route({
