@@ -65,9 +65,11 @@ async function main(): Promise<void> {
   // The data plane: VM vTPMs (their state encrypted under a key derived from the root), block
   // sessions on worker threads, and the AK for volume attestations.
   let data: ServiceDeps['data'];
+  let sweeping: { stop(): void } | undefined;
   if (started.root && keys) {
     const sessions = new BlockSessions(store.db, new BlockPool(), (err) => log.error({ err }, 'block audit write failed'));
     keys.engine.onForget((keyId) => void sessions.endWhere((s) => keyId === undefined || s.kekId === keyId, 'key-disabled'));
+    sweeping = sessions.startSweeping((err) => log.error({ err }, 'block session sweep failed'));
     data = { vtpms: await openVmTpms(config.dataDir, started.root), sessions, attestation: { tpm: host.client, akHandle: state.ak.handle, akCertificatePem: keys.endorsement?.akCertificatePem ?? null } };
   }
   const sweeper = startKeySweeper(store.db, keys, (err) => log.error({ err }, 'key sweep failed'));
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     clearInterval(purge);
     await scans.stop();
+    sweeping?.stop();
     await data?.sessions.closeAll();
     await data?.sessions.pool.destroy();
     sweeper.stop();

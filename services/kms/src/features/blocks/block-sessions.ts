@@ -3,7 +3,8 @@
 // numbers; and the block requests not yet written to the audit trail. A session ends when it is
 // closed, when its host's attestation runs out, when the VM starts again (a new boot), or when
 // its key is disabled or destroyed — checked against the store at least every RECHECK_MS, and at
-// once for a key disabled through this process (KeyEngine.onForget).
+// once for a key disabled through this process (KeyEngine.onForget); a sweep looks at idle
+// sessions too, and ends those unused for IDLE_MS.
 
 import type { Knex } from 'knex';
 import { asProvider, inTenant } from '@sealkeep/store';
@@ -38,6 +39,8 @@ export interface BlockSession {
   expiresAt: number;
   seq: SeqWindow;
   checkedAt: number;
+  /** When its last block request came. */
+  usedAt: number;
   audit: PendingAudit;
 }
 
@@ -54,7 +57,10 @@ interface PendingAudit {
 
 const emptyAudit = (): PendingAudit => ({ requests: 0, sectors: {}, bytes: 0, firstLba: null, lastLba: null, failedLbas: [], firstRequestId: null, timer: null });
 
-export type EndReason = 'closed' | 'attestation-lapsed' | 'vm-restarted' | 'key-disabled' | 'service-stopping';
+export type EndReason = 'closed' | 'idle' | 'attestation-lapsed' | 'vm-restarted' | 'key-disabled' | 'service-stopping';
+
+/** A session with no block request for this long ends: its keys do not wait in memory for a holder that left. */
+export const IDLE_MS = 15 * 60_000;
 
 /** How long an ended session's reason is remembered, so its holder learns why (at most ENDED_KEPT of them). */
 const ENDED_MS = 10 * 60_000;
@@ -70,8 +76,8 @@ export class BlockSessions {
     private readonly onAuditError: (err: unknown) => void = () => {},
   ) {}
 
-  add(s: Omit<BlockSession, 'seq' | 'checkedAt' | 'audit'>): BlockSession {
-    const session: BlockSession = { ...s, seq: new SeqWindow(), checkedAt: Date.now(), audit: emptyAudit() };
+  add(s: Omit<BlockSession, 'seq' | 'checkedAt' | 'usedAt' | 'audit'>): BlockSession {
+    const session: BlockSession = { ...s, seq: new SeqWindow(), checkedAt: Date.now(), usedAt: Date.now(), audit: emptyAudit() };
     this.#sessions.set(s.id, session);
     return session;
   }
@@ -134,6 +140,7 @@ export class BlockSessions {
 
   /** Count one block request toward the session's next audit entry. */
   record(s: BlockSession, op: BlockOp, firstLba: bigint, sectors: number, bytes: number, requestId: string, failedLbas: readonly bigint[] = []): void {
+    s.usedAt = Date.now();
     const a = s.audit;
     a.requests++;
     a.sectors[op] = (a.sectors[op] ?? 0) + sectors;
@@ -162,6 +169,31 @@ export class BlockSessions {
     await inTenant(this.db, s.tenantId, (trx) =>
       appendAudit(trx, actor, { tenantId: s.tenantId, action: 'block.batch', resource: `volume:${s.volumeId}`, outcome: a.failedLbas.length ? 'failure' : 'success', details }),
     );
+  }
+
+  /**
+   * Look at every session, not only those that get requests: idle ones end, and the others are
+   * checked against the store as a request would (a key disabled on another node, a lapsed host).
+   */
+  async sweep(now = Date.now()): Promise<void> {
+    for (const s of [...this.#sessions.values()]) {
+      if (now - s.usedAt >= IDLE_MS) await this.end(s.id, 'idle');
+      else await this.stillHolds(s);
+    }
+  }
+
+  /** Sweep every RECHECK_MS until stopped. */
+  startSweeping(onError: (err: unknown) => void): { stop(): void } {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.sweep()
+        .catch(onError)
+        .finally(() => (running = false));
+    }, RECHECK_MS);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
   }
 
   async closeAll(): Promise<void> {

@@ -249,3 +249,20 @@ test("a tenant's own volume key (BYOK): imported through an import job, sealed l
   const c = createCipheriv('aes-256-xts', xtsKey, iv);
   assert.ok(enc.equals(Buffer.concat([c.update(plaintext), c.final()])));
 });
+
+test('the sweep ends a session nobody uses, and one whose key was disabled where no request saw it', async () => {
+  const vm = await readyVm();
+  const idle = await d.openSession(vm.vmId, vm.volumeId);
+  const busy = await d.openSession(vm.vmId, vm.volumeId);
+  d.sessions.get(idle.res.body.sessionId)!.usedAt = Date.now() - 16 * 60_000;
+  await d.sessions.sweep();
+  assert.equal(d.sessions.get(idle.res.body.sessionId), undefined);
+  assert.equal(d.sessions.endedBecause(idle.res.body.sessionId), 'idle');
+  assert.ok(d.sessions.get(busy.res.body.sessionId));
+  // Disabled behind this process's back (as another node would): the next sweep's check ends it.
+  await d.api.f.store.db('keys').where({ key_id: vm.kekId }).update({ state: 'disabled' });
+  d.sessions.get(busy.res.body.sessionId)!.checkedAt = 0;
+  await d.sessions.sweep();
+  assert.equal(d.sessions.endedBecause(busy.res.body.sessionId), 'key-disabled');
+  await d.api.f.store.db('keys').where({ key_id: vm.kekId }).update({ state: 'enabled' });
+});
