@@ -60,16 +60,27 @@ export async function startVm(db: Knex, vtpms: TpmManager, principal: Principal,
   const vm = await inTenant(db, tenantId, (trx) => trx('vms').where({ tenant_id: tenantId, vm_id: vmId }).first());
   if (!vm) throw new Problem('not-found', 'no such VM');
   return withVmTpm(vmId, async () => {
-  const tpm = await freshBootTpm(vtpms, vmId);
-  const vpcrs = await measureVmBoot(tpm.client(), records);
-  await tpm.flush();
+    const tpm = await freshBootTpm(vtpms, vmId);
+    const vpcrs = await measureVmBoot(tpm.client(), records);
+    await tpm.flush();
+    return recordBoot(db, tenantId, vmId, host.host_id, records, vpcrs, actor).catch(async (e: unknown) => {
+      // The vTPM holds the new boot but the store does not: the VM has no current boot, so
+      // nothing is released against a record the vTPM no longer matches.
+      await inTenant(db, tenantId, (trx) => trx('vms').where({ tenant_id: tenantId, vm_id: vmId }).update({ current_boot_id: null })).catch(() => {});
+      throw e;
+    });
+  });
+}
+
+/** The measured boot as the VM's current one, compared with its policy, audited. */
+function recordBoot(db: Knex, tenantId: string, vmId: string, hostId: string, records: CelRecord[], vpcrs: Record<string, string>, actor: AuditActor): Promise<BootSummary> {
   return inTenant(db, tenantId, async (trx) => {
     const locked = await trx('vms').where({ tenant_id: tenantId, vm_id: vmId }).forUpdate().first();
     if (!locked) throw new Problem('not-found', 'no such VM');
     const policyResult = meetsReferenceValues(vpcrs, parseRefs(locked.reference_values));
     const bootId = randomUUID();
     const [row] = await trx('vm_boots')
-      .insert({ boot_id: bootId, tenant_id: tenantId, vm_id: vmId, host_id: host.host_id, log: JSON.stringify(records), vpcrs: JSON.stringify({ sha256: vpcrs }), policy_result: policyResult, actor_chain: JSON.stringify(actor.actorChain) })
+      .insert({ boot_id: bootId, tenant_id: tenantId, vm_id: vmId, host_id: hostId, log: JSON.stringify(records), vpcrs: JSON.stringify({ sha256: vpcrs }), policy_result: policyResult, actor_chain: JSON.stringify(actor.actorChain) })
       .returning('booted_at');
     await trx('vms').where({ vm_id: vmId }).update({ current_boot_id: bootId });
     await appendAudit(trx, actor, {
@@ -77,9 +88,8 @@ export async function startVm(db: Knex, vtpms: TpmManager, principal: Principal,
       action: 'vm.start',
       resource: `vm:${vmId}`,
       outcome: 'success',
-      details: { bootId, hostId: host.host_id, events: records.length, policyResult, configurationPcrDigest: vpcrs['1'] ?? '', bootVolumePcrDigest: vpcrs['8'] ?? '' },
+      details: { bootId, hostId, events: records.length, policyResult, configurationPcrDigest: vpcrs['1'] ?? '', bootVolumePcrDigest: vpcrs['8'] ?? '' },
     });
-    return { bootId, vmId, hostId: host.host_id, bootedAt: new Date(row.booted_at).toISOString(), vpcrs, policyResult, events: records.length };
-  });
+    return { bootId, vmId, hostId, bootedAt: new Date(row.booted_at).toISOString(), vpcrs, policyResult, events: records.length };
   });
 }
