@@ -95,6 +95,9 @@ test('a replayed sequence number, a wrong MAC, a batch past the end and a partia
   assert.equal((await d.blocks(id, key!, 'encrypt', 15, randomBytes(8192), 3)).status, 400);
   assert.equal((await d.blocks(id, key!, 'encrypt', 0, randomBytes(4000), 4)).status, 400);
   assert.equal((await d.blocks(id, key!, 'encrypt', 0, body, 5)).status, 200);
+  // Without the session key, a refusal says nothing of the volume: 401, not the size it passed.
+  assert.equal((await d.blocks(id, randomBytes(32), 'encrypt', 15, randomBytes(8192), 6)).status, 401);
+  assert.equal((await d.blocks(id, key!, 'encrypt', 15, randomBytes(8192), 6)).status, 400); // and seq 6 was not spent by it
 });
 
 test('a changed boot volume or configuration digest means no key: release refused, measurements-differ', async () => {

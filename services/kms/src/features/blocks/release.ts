@@ -114,6 +114,17 @@ export async function openSession(db: Knex, given: BlockDeps, principal: Princip
   }
   const expiresAt = new Date(host.attested_until).getTime();
   const sectorSize = outcome.volume.sector_size as 512 | 4096;
+  // Audited before it exists: a release the trail does not show never serves a sector.
+  try {
+    await inTenant(db, tenantId, (trx) =>
+      appendAudit(trx, actor, { tenantId, action: 'volume.release', resource: `volume:${volumeId}`, outcome: 'success', details: { vmId, sessionId, bootId: outcome.boot.boot_id, keyVersion: outcome.kekVersion, hostId: host.host_id } }),
+    );
+  } catch (e) {
+    outcome.keys.xtsKey.fill(0);
+    outcome.keys.integrityKey.fill(0);
+    agreed.key.fill(0);
+    throw e;
+  }
   deps.sessions.pool.open(sessionId, volumeId, sectorSize, outcome.keys.xtsKey, outcome.keys.integrityKey, agreed.key);
   deps.sessions.add({
     id: sessionId,
@@ -134,9 +145,6 @@ export async function openSession(db: Knex, given: BlockDeps, principal: Princip
     key: agreed.key,
     expiresAt,
   });
-  await inTenant(db, tenantId, (trx) =>
-    appendAudit(trx, actor, { tenantId, action: 'volume.release', resource: `volume:${volumeId}`, outcome: 'success', details: { vmId, sessionId, bootId: outcome.boot.boot_id, keyVersion: outcome.kekVersion, hostId: host.host_id } }),
-  );
   return {
     sessionId,
     volumeId,

@@ -11,7 +11,7 @@ import { BLOCK_OPS, requestBytesPerSector, type BlockOp } from './block-ops.js';
 import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
 import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
-import { sessionAuthenticator, sessionMacOf, sessionOf, spendSeq } from './session-auth.js';
+import { macHolds, sessionAuthenticator, sessionMacOf, sessionOf, spendSeq } from './session-auth.js';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 
 /** The largest batch: 16 MiB of sectors, with a generation and a tag for each (up to 32 Ki 512-byte sectors). */
@@ -65,16 +65,21 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       handler: async ({ params, query, body, principal, requestId, signed }) => {
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
         const op: BlockOp = params.op;
-        const per = requestBytesPerSector(op, s.sectorSize);
-        if (body.length === 0 || body.length % per !== 0) throw new Problem('validation-failed', `${op} takes whole sectors: a multiple of ${per} bytes`);
-        const count = body.length / per;
-        if (count * s.sectorSize > MAX_BATCH_SECTOR_BYTES) throw new Problem('payload-too-large', `a batch holds at most ${MAX_BATCH_SECTOR_BYTES} bytes of sectors`);
-        const lba = BigInt(query.lba);
-        if (lba + BigInt(count) > s.sectors) throw new Problem('validation-failed', `sectors ${lba}…${lba + BigInt(count) - 1n} pass the end of the volume (${s.sectors} sectors)`);
-        if (s.integrity === 'high' && (op === 'encrypt' || op === 'decrypt')) {
-          throw new Problem('operation-not-supported', `the volume's integrity is high: every sector is signed and verified (use ${op === 'encrypt' ? 'encrypt-sign' : 'verify-decrypt'})`);
-        }
         const mac = sessionMacOf(signed);
+        // A refusal says something of the volume (its size, its integrity class): only to the session's holder.
+        const refuse = (p: Problem): never => {
+          spendSeq(s, mac, macHolds(s, mac, body));
+          throw p;
+        };
+        const per = requestBytesPerSector(op, s.sectorSize);
+        if (body.length === 0 || body.length % per !== 0) refuse(new Problem('validation-failed', `${op} takes whole sectors: a multiple of ${per} bytes`));
+        const count = body.length / per;
+        if (count * s.sectorSize > MAX_BATCH_SECTOR_BYTES) refuse(new Problem('payload-too-large', `a batch holds at most ${MAX_BATCH_SECTOR_BYTES} bytes of sectors`));
+        const lba = BigInt(query.lba);
+        if (lba + BigInt(count) > s.sectors) refuse(new Problem('validation-failed', `sectors ${lba}…${lba + BigInt(count) - 1n} pass the end of the volume (${s.sectors} sectors)`));
+        if (s.integrity === 'high' && (op === 'encrypt' || op === 'decrypt')) {
+          refuse(new Problem('operation-not-supported', `the volume's integrity is high: every sector is signed and verified (use ${op === 'encrypt' ? 'encrypt-sign' : 'verify-decrypt'})`));
+        }
         const r = await deps.sessions!.pool.run(s.id, op, lba, body, mac);
         spendSeq(s, mac, r.macOk);
         deps.sessions!.record(s, op, lba, count, count * s.sectorSize, requestId, r.ok ? [] : r.failedLbas);

@@ -67,7 +67,12 @@ export function sessionMacOf(signed: ProofRequest): PendingMac | null {
   return parsed ? { seq: parsed.seq, method: signed.method, url: signed.url, tag: parsed.tag } : null;
 }
 
-/** After the worker found the MAC good: spend the sequence number (a concurrent twin loses). */
+/** The MAC checked here, on the event loop (for refusals, which the worker never sees). */
+export function macHolds(s: BlockSession, mac: PendingMac | null, body: Buffer): boolean {
+  return mac === null || sameTag(sessionTag(s.key, mac.seq, mac.method, mac.url, body), mac.tag);
+}
+
+/** After the worker (or macHolds) found the MAC good: spend the sequence number (a concurrent twin loses). */
 export function spendSeq(s: BlockSession, mac: PendingMac | null, macOk: boolean): void {
   if (!mac) return;
   if (!macOk) throw new Problem('unauthenticated', 'the session MAC does not verify');
