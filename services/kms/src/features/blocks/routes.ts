@@ -80,9 +80,15 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
         if (s.integrity === 'high' && (op === 'encrypt' || op === 'decrypt')) {
           refuse(new Problem('operation-not-supported', `the volume's integrity is high: every sector is signed and verified (use ${op === 'encrypt' ? 'encrypt-sign' : 'verify-decrypt'})`));
         }
-        const r = await deps.sessions!.pool.run(s.id, op, lba, body, mac);
+        const sessions = deps.sessions!;
+        const r = await sessions.pool.run(s.id, op, lba, body, mac).catch((e: unknown) => {
+          if (sessions.get(s.id) !== s) throw new Problem('session-ended', 'the block session ended while the batch waited', { reason: sessions.endedBecause(s.id) });
+          throw e;
+        });
+        // The session may have ended while the batch ran (a key disabled meanwhile): its output is not answered.
+        if (sessions.get(s.id) !== s) throw new Problem('session-ended', 'the block session ended while the batch ran', { reason: sessions.endedBecause(s.id) });
         spendSeq(s, mac, r.macOk);
-        deps.sessions!.record(s, op, lba, count, count * s.sectorSize, requestId, r.ok ? [] : r.failedLbas);
+        sessions.record(s, op, lba, count, count * s.sectorSize, requestId, r.ok ? [] : r.failedLbas);
         if (!r.ok) throw new Problem('integrity-check-failed', `sector${r.failedLbas.length > 1 ? 's' : ''} ${r.failedLbas.join(', ')} failed the integrity check`, { lbas: r.failedLbas.map(String) });
         return r.data;
       },
