@@ -9,61 +9,35 @@
 // host's evidence (default: the nonce the bundle carries, the host bundle's reference values).
 // Exit status: 0 the evidence verifies (warnings allowed), 1 it has error findings, 2 usage or I/O error.
 
-import { parseArgs } from 'node:util';
 import { formatVmEvidenceReport, verifyVmEvidence, type VerifyVmEvidenceOptions } from '@sealkeep/attestation';
-import { EXIT, readJsonFile, readRoots, readSubject, STDIO, usageError, type VerifyIo } from './verify-files.js';
+import { readJsonFile, runVerifier, STDIO, type VerifyIo } from './verify-files.js';
 
 export const VM_EVIDENCE_VERIFY_USAGE =
   'sealkeep verify vm-evidence FILE.json --root MANUFACTURER.pem... [--reference-values FILE] [--host-nonce HEX] [--host-policy FILE] [--at TIME] [--json]';
-const COMMAND = 'verify vm-evidence';
 
-export async function vmEvidenceVerifyMain(argv: string[], io: VerifyIo = STDIO): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        root: { type: 'string', multiple: true },
-        'trusted-root': { type: 'string', multiple: true },
-        'reference-values': { type: 'string' },
-        'host-nonce': { type: 'string' },
-        'host-policy': { type: 'string' },
-        at: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
+export function vmEvidenceVerifyMain(argv: string[], io: VerifyIo = STDIO): Promise<number> {
+  return runVerifier(
+    {
+      command: 'verify vm-evidence',
+      usage: VM_EVIDENCE_VERIFY_USAGE,
+      subject: 'bundle file',
+      options: { 'reference-values': { type: 'string' }, 'host-nonce': { type: 'string' }, 'host-policy': { type: 'string' } },
+      check: (values) => {
+        const nonce = values['host-nonce'];
+        return typeof nonce === 'string' && !/^(?:[0-9a-fA-F]{2})+$/.test(nonce) ? '--host-nonce must be hex' : null;
       },
-    });
-  } catch (e) {
-    return usageError(io, COMMAND, (e as Error).message, VM_EVIDENCE_VERIFY_USAGE);
-  }
-  const v = args.values;
-  if (v.help) {
-    io.stdout.write(`usage: ${VM_EVIDENCE_VERIFY_USAGE}\n`);
-    return EXIT.ok;
-  }
-  const roots = [...(v.root ?? []), ...(v['trusted-root'] ?? [])];
-  const problem =
-    args.positionals.length !== 1 ? 'one bundle file (or -) is required'
-    : roots.length === 0 ? 'at least one --root is required'
-    : v['host-nonce'] !== undefined && !/^(?:[0-9a-fA-F]{2})+$/.test(v['host-nonce']) ? '--host-nonce must be hex'
-    : v.at !== undefined && Number.isNaN(Date.parse(v.at)) ? '--at must be an ISO 8601 time'
-    : null;
-  if (problem) return usageError(io, COMMAND, problem, VM_EVIDENCE_VERIFY_USAGE);
-  try {
-    const text = await readSubject(args.positionals[0]!);
-    const opts: VerifyVmEvidenceOptions = { trustedRoots: await readRoots(roots) };
-    if (v['reference-values'] !== undefined) opts.referenceValues = (await readJsonFile(v['reference-values'])) as NonNullable<VerifyVmEvidenceOptions['referenceValues']>;
-    const host: NonNullable<VerifyVmEvidenceOptions['host']> = {};
-    if (v['host-nonce'] !== undefined) host.nonce = v['host-nonce'];
-    if (v['host-policy'] !== undefined) host.policy = await readJsonFile(v['host-policy']);
-    if (Object.keys(host).length > 0) opts.host = host;
-    if (v.at !== undefined) opts.now = new Date(v.at);
-    const result = await verifyVmEvidence(text, opts);
-    io.stdout.write(v.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatVmEvidenceReport(result)}\n`);
-    return result.ok ? EXIT.ok : EXIT.findings;
-  } catch (e) {
-    io.stderr.write(`sealkeep ${COMMAND}: ${(e as Error).message}\n`);
-    return EXIT.usage;
-  }
+      async verify(text, common, values) {
+        const opts: VerifyVmEvidenceOptions = { ...common };
+        if (typeof values['reference-values'] === 'string') opts.referenceValues = (await readJsonFile(values['reference-values'])) as NonNullable<VerifyVmEvidenceOptions['referenceValues']>;
+        const host: NonNullable<VerifyVmEvidenceOptions['host']> = {};
+        if (typeof values['host-nonce'] === 'string') host.nonce = values['host-nonce'];
+        if (typeof values['host-policy'] === 'string') host.policy = await readJsonFile(values['host-policy']);
+        if (Object.keys(host).length > 0) opts.host = host;
+        return verifyVmEvidence(text, opts);
+      },
+      report: formatVmEvidenceReport,
+    },
+    argv,
+    io,
+  );
 }

@@ -9,53 +9,26 @@
 // attestation verifies, 1 it has error findings, 2 usage or I/O error.
 
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { formatVolumeReport, verifyVolumeAttestation, type VerifyVolumeOptions } from '@sealkeep/attestation';
-import { EXIT, readRoots, readSubject, STDIO, usageError, type VerifyIo } from './verify-files.js';
+import { runVerifier, STDIO, type VerifyIo } from './verify-files.js';
 
 export const VOLUME_VERIFY_USAGE = 'sealkeep verify volume-attestation FILE.json --root MANUFACTURER.pem... [--tags TAGS.bin] [--at TIME] [--json]';
-const COMMAND = 'verify volume-attestation';
 
-export async function volumeVerifyMain(argv: string[], io: VerifyIo = STDIO): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        root: { type: 'string', multiple: true },
-        'trusted-root': { type: 'string', multiple: true },
-        tags: { type: 'string' },
-        at: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
+export function volumeVerifyMain(argv: string[], io: VerifyIo = STDIO): Promise<number> {
+  return runVerifier(
+    {
+      command: 'verify volume-attestation',
+      usage: VOLUME_VERIFY_USAGE,
+      subject: 'attestation file',
+      options: { tags: { type: 'string' } },
+      async verify(text, common, values) {
+        const opts: VerifyVolumeOptions = { ...common };
+        if (typeof values.tags === 'string') opts.tags = await readFile(values.tags);
+        return verifyVolumeAttestation(text, opts);
       },
-    });
-  } catch (e) {
-    return usageError(io, COMMAND, (e as Error).message, VOLUME_VERIFY_USAGE);
-  }
-  const v = args.values;
-  if (v.help) {
-    io.stdout.write(`usage: ${VOLUME_VERIFY_USAGE}\n`);
-    return EXIT.ok;
-  }
-  const roots = [...(v.root ?? []), ...(v['trusted-root'] ?? [])];
-  const problem =
-    args.positionals.length !== 1 ? 'one attestation file (or -) is required'
-    : roots.length === 0 ? 'at least one --root is required'
-    : v.at !== undefined && Number.isNaN(Date.parse(v.at)) ? '--at must be an ISO 8601 time'
-    : null;
-  if (problem) return usageError(io, COMMAND, problem, VOLUME_VERIFY_USAGE);
-  try {
-    const text = await readSubject(args.positionals[0]!);
-    const opts: VerifyVolumeOptions = { trustedRoots: await readRoots(roots) };
-    if (v.tags !== undefined) opts.tags = await readFile(v.tags);
-    if (v.at !== undefined) opts.now = new Date(v.at);
-    const result = await verifyVolumeAttestation(text, opts);
-    io.stdout.write(v.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatVolumeReport(result)}\n`);
-    return result.ok ? EXIT.ok : EXIT.findings;
-  } catch (e) {
-    io.stderr.write(`sealkeep ${COMMAND}: ${(e as Error).message}\n`);
-    return EXIT.usage;
-  }
+      report: formatVolumeReport,
+    },
+    argv,
+    io,
+  );
 }
