@@ -22,6 +22,7 @@ import { SealkeepError, signedRequest, type Signer } from '../client.js';
 import { BatchQueue, type Batch, type BlockOp } from './block-batches.js';
 import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, SessionEndedError } from './block-errors.js';
 import { BlockTransport } from './block-transport.js';
+import type { VolumeAttestation } from '@sealkeep/attestation';
 
 export { IntegrityError, ReleaseRefusedError, SessionEndedError, blockProblem, type BlockOp };
 export type Integrity = 'low' | 'moderate' | 'high';
@@ -58,19 +59,8 @@ export interface BlockSessionInfo {
   serviceEcdhPublicKey: string;
 }
 
-export interface VolumeAttestation {
-  format: string;
-  volumeId: string;
-  vmId: string;
-  bootId: string;
-  sectorSize: number;
-  sectors: string;
-  issuedAt: string;
-  merkleRoot: string;
-  statement: string;
-  signature: string;
-  akCertificatePem: string | null;
-}
+/** A volume attestation, as the service answers it and `sealkeep verify volume-attestation` reads it. */
+export type { VolumeAttestation } from '@sealkeep/attestation';
 
 export async function openBlockSession(o: OpenBlockSessionOptions): Promise<BlockSession> {
   const ecdh = createECDH('prime256v1');
