@@ -45,7 +45,8 @@ test('100,000 items make at most about a hundred progress writes', async () => {
     await progress.begin('vms', 100_000);
     for (let i = 0; i < 100_000; i++) await progress.advance();
     assert.ok(progress.writeCount <= 101, `interval ${intervalMs} ms: ${progress.writeCount} writes`);
-    assert.ok(progress.writeCount >= 2, 'progress is written as it goes');
+    // Unthrottled, progress is written as it goes (throttled, a fast store may finish inside one interval).
+    if (intervalMs === 0) assert.ok(progress.writeCount >= 2, 'progress is written as it goes');
     console.log(`# interval ${intervalMs} ms: ${progress.writeCount} progress writes for 100,000 items`);
   }
   const row = await fx.store.db('scans').where({ scan_id: scanId }).first();
