@@ -64,6 +64,24 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFI
 const TOP_LEVEL = ['format', 'version', 'subject', 'createdAt', 'quote', 'pcrs', 'eventLogs', 'ak', 'ek', 'referenceValues', 'serviceMeasurements'];
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The input (an object, or its JSON text) as a JSON object; null, with `malformed` told why, when it is not one. */
+export function jsonObjectOf(input: unknown, what: string, malformed: (detail: string) => void): Record<string, unknown> | null {
+  let value = input;
+  if (typeof input === 'string' || Buffer.isBuffer(input)) {
+    try {
+      value = JSON.parse(input.toString());
+    } catch (e) {
+      malformed(`not JSON: ${(e as Error).message}`);
+      return null;
+    }
+  }
+  if (!isObject(value)) {
+    malformed(`the ${what} must be a JSON object`);
+    return null;
+  }
+  return value;
+}
 export const isHex = (v: unknown): v is string => typeof v === 'string' && HEX.test(v);
 
 /** Strict standard base64 (padding required), else null. */
@@ -86,20 +104,8 @@ export function decodeCertificates(v: unknown): Buffer[] | null {
 /** Parse and decode a bundle (an object, or its JSON text); null when nothing can be verified. */
 export function parseBundle(input: unknown, f: FindingCollector): ParsedBundle | null {
   const bad = (field: string, want: string) => f.add('bundle-malformed', `${field}: must be ${want}`);
-  let value = input;
-  if (typeof input === 'string' || Buffer.isBuffer(input)) {
-    try {
-      value = JSON.parse(input.toString());
-    } catch (e) {
-      f.add('bundle-malformed', `not JSON: ${(e as Error).message}`);
-      return null;
-    }
-  }
-  if (!isObject(value)) {
-    f.add('bundle-malformed', 'the bundle must be a JSON object');
-    return null;
-  }
-  const b = value;
+  const b = jsonObjectOf(input, 'bundle', (detail) => f.add('bundle-malformed', detail));
+  if (!b) return null;
   if (b.format !== BUNDLE_FORMAT) bad('format', `"${BUNDLE_FORMAT}"`);
   if (b.version !== BUNDLE_VERSION) {
     f.add('bundle-version-unsupported', `this verifier reads version ${BUNDLE_VERSION}`, { expected: String(BUNDLE_VERSION), found: JSON.stringify(b.version) ?? 'nothing' });

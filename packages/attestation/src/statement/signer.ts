@@ -110,6 +110,12 @@ export function uuidBytes(v: unknown): Buffer | null {
 }
 
 /** The lower-case text form of 16 bytes. */
+/** A signed time (ms since 1970) for a report: ISO 8601, or the raw count when it is no date. */
+export function isoOf(ms: bigint): string {
+  const d = new Date(Number(ms));
+  return Number.isNaN(d.getTime()) ? `${ms} ms` : d.toISOString();
+}
+
 export function uuidOf(b: Buffer): string {
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;

@@ -15,12 +15,12 @@
 // From the statement on, the signed values are the truth; the bundle's own fields only repeat them.
 
 import { CelError, expectedVpcrs, checkVmBootLog, replay, VmBootLogError, type VpcrReferences } from '@sealkeep/tpm';
-import { decodeBase64, isHex, isObject } from '../evidence/bundle.js';
+import { decodeBase64, isHex, isObject, jsonObjectOf } from '../evidence/bundle.js';
 import { readLog } from '../evidence/event-log.js';
 import { FindingCollector } from '../evidence/findings.js';
 import { verifyEvidence, type EvidenceSummary, type VerifyEvidenceOptions } from '../evidence/verify.js';
 import { Findings, type Finding } from '../statement/findings.js';
-import { checkAkSigner, checkStatementSignature, type TrustedRoots } from '../statement/signer.js';
+import { checkAkSigner, checkStatementSignature, isoOf, type TrustedRoots } from '../statement/signer.js';
 import { decodeVmBootStatement, eventLogDigest, VM_EVIDENCE_FORMAT, VM_EVIDENCE_VERSION, VM_STATEMENT_VPCRS, type PolicyResult, type VmBootStatement } from './format.js';
 import { VM_FINDINGS, type VmFindingId } from './findings.js';
 
@@ -109,25 +109,10 @@ export async function verifyVmEvidence(bundle: unknown, opts: VerifyVmEvidenceOp
   return { ok: f.ok, findings: f.findings, summary };
 }
 
-function isoOf(ms: bigint): string {
-  const d = new Date(Number(ms));
-  return Number.isNaN(d.getTime()) ? `${ms} ms` : d.toISOString();
-}
 
 function parseBundle(input: unknown, f: F): Record<string, unknown> | null {
-  let value = input;
-  if (typeof input === 'string' || Buffer.isBuffer(input)) {
-    try {
-      value = JSON.parse(input.toString());
-    } catch (e) {
-      f.add('bundle-malformed', `not JSON: ${(e as Error).message}`);
-      return null;
-    }
-  }
-  if (!isObject(value)) {
-    f.add('bundle-malformed', 'the bundle must be a JSON object');
-    return null;
-  }
+  const value = jsonObjectOf(input, 'bundle', (detail) => f.add('bundle-malformed', detail));
+  if (!value) return null;
   const b = value;
   if (b.format !== VM_EVIDENCE_FORMAT) f.add('bundle-malformed', `format: must be "${VM_EVIDENCE_FORMAT}"`, { expected: VM_EVIDENCE_FORMAT, found: JSON.stringify(b.format) ?? 'nothing' });
   if (b.version !== VM_EVIDENCE_VERSION) {

@@ -7,9 +7,9 @@
 // against the signed root. The signed statement is what counts: the JSON's fields only repeat it.
 
 import { merkleRoot, TAG_BYTES } from '@sealkeep/crypto';
-import { decodeBase64, isObject } from '../evidence/bundle.js';
+import { decodeBase64, jsonObjectOf } from '../evidence/bundle.js';
 import { Findings, type Finding } from '../statement/findings.js';
-import { checkAkSigner, checkStatementSignature, type TrustedRoots } from '../statement/signer.js';
+import { checkAkSigner, checkStatementSignature, isoOf, type TrustedRoots } from '../statement/signer.js';
 import { decodeVolumeStatement, VOLUME_ATTESTATION_FORMAT, type VolumeStatement } from './format.js';
 import { VOLUME_FINDINGS, type VolumeFindingId } from './findings.js';
 
@@ -98,25 +98,10 @@ export async function verifyVolumeAttestation(attestation: unknown, opts: Verify
   return { ok: f.ok, findings: f.findings, summary };
 }
 
-function isoOf(ms: bigint): string {
-  const d = new Date(Number(ms));
-  return Number.isNaN(d.getTime()) ? `${ms} ms` : d.toISOString();
-}
 
 function parse(input: unknown, f: Findings<VolumeFindingId>): Record<string, unknown> | null {
-  let value = input;
-  if (typeof input === 'string' || Buffer.isBuffer(input)) {
-    try {
-      value = JSON.parse(input.toString());
-    } catch (e) {
-      f.add('attestation-malformed', `not JSON: ${(e as Error).message}`);
-      return null;
-    }
-  }
-  if (!isObject(value)) {
-    f.add('attestation-malformed', 'the attestation must be a JSON object');
-    return null;
-  }
+  const value = jsonObjectOf(input, 'attestation', (detail) => f.add('attestation-malformed', detail));
+  if (!value) return null;
   if (value.format !== VOLUME_ATTESTATION_FORMAT) {
     f.add('attestation-format-unsupported', `this verifier reads ${VOLUME_ATTESTATION_FORMAT}`, { expected: VOLUME_ATTESTATION_FORMAT, found: JSON.stringify(value.format) ?? 'nothing' });
   }
