@@ -27,15 +27,11 @@ function checkDek(dek: Buffer): void {
   if (dek.subarray(0, 32).equals(dek.subarray(32, 64))) throw new Error('xts halves');
 }
 
-export async function importVolumeKey(
-  deps: { keys: KeysContext; vtpms: TpmManager },
-  db: Knex,
-  actor: AuditActor,
-  tenantId: string,
-  vmId: string,
-  volumeId: string,
-  req: Pick<WrappedImport, 'importToken' | 'wrappingAlgorithm' | 'wrappedKey'>,
-): Promise<{ volumeId: string; origin: 'imported'; keyId: string; keyVersion: number }> {
+type Import = Pick<WrappedImport, 'importToken' | 'wrappingAlgorithm' | 'wrappedKey'>;
+type Deps = { keys: KeysContext; vtpms: TpmManager };
+type Imported = { volumeId: string; origin: 'imported'; keyId: string; keyVersion: number };
+
+export async function importVolumeKey(deps: Deps, db: Knex, actor: AuditActor, tenantId: string, vmId: string, volumeId: string, req: Import): Promise<Imported> {
   try {
     return await sealImported(deps, db, actor, tenantId, vmId, volumeId, req);
   } catch (e) {
@@ -47,15 +43,7 @@ export async function importVolumeKey(
   }
 }
 
-function sealImported(
-  deps: { keys: KeysContext; vtpms: TpmManager },
-  db: Knex,
-  actor: AuditActor,
-  tenantId: string,
-  vmId: string,
-  volumeId: string,
-  req: Pick<WrappedImport, 'importToken' | 'wrappingAlgorithm' | 'wrappedKey'>,
-): Promise<{ volumeId: string; origin: 'imported'; keyId: string; keyVersion: number }> {
+function sealImported(deps: Deps, db: Knex, actor: AuditActor, tenantId: string, vmId: string, volumeId: string, req: Import): Promise<Imported> {
   return withVmTpm(vmId, () =>
     inTenant(db, tenantId, async (trx) => {
       const job = await openJob(trx, tenantId, req.importToken);
