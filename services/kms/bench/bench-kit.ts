@@ -1,13 +1,14 @@
 // What the service benchmarks share: a fresh store (PGlite on disk, or PostgreSQL when
 // DATABASE_URL is set), listeners on ephemeral ports, a signed JSON call, and the load client
-// (http-load.ts in a worker thread) with a warm-up that sizes each figure's pre-signed requests.
+// (http-load.ts in a child process, so that this process's CPU time is the service's alone) with
+// a warm-up that sizes each figure's pre-signed requests.
 
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import type { Express } from 'express';
 import { describeStoreConfig, openStore, type Store } from '@sealkeep/store';
 import { backendUnderTest, freshStore } from '@sealkeep/store/testing';
@@ -29,26 +30,37 @@ export interface Workload {
   make?(n: number): Requests;
 }
 
-/** A load client in its own thread (http-load.ts by default); one job at a time. */
+/** A load client in its own process (http-load.ts by default); one job at a time. */
 export class LoadClient<Job = LoadJob, Result = LoadResult> {
-  private readonly worker: Worker;
+  private readonly child: ChildProcess;
   constructor(file = './http-load.ts') {
-    const entry = new URL(file, import.meta.url).href;
-    // A worker does not inherit the parent's TypeScript loader for its entry file: register it first.
-    this.worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+    const entry = new URL(file, import.meta.url).pathname;
+    // Structured clone on the channel: jobs carry byte arrays and big integers.
+    this.child = fork(entry, [], { execArgv: ['--conditions=sealkeep-source', '--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
   }
 
   async run(job: Job): Promise<Result> {
-    const answer = once(this.worker, 'message');
-    this.worker.postMessage(job);
+    const answer = once(this.child, 'message');
+    this.child.send(job as object);
     const [reply] = (await answer) as [{ result?: Result; error?: string }];
     if (reply.error) throw new Error(`load client: ${reply.error}`);
     return reply.result!;
   }
 
-  close(): Promise<number> {
-    return this.worker.terminate();
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill();
+    await exited;
   }
+}
+
+/** CPU seconds (user + system) this process spends in `work`: the service's own share when the load client runs in another process. */
+export async function cpuSecondsOf<T>(work: () => Promise<T>): Promise<{ value: T; cpuSeconds: number }> {
+  const before = process.cpuUsage();
+  const value = await work();
+  const used = process.cpuUsage(before);
+  return { value, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
 /** A warm-up that sizes the pool of signed requests, then the timed run. */

@@ -1,10 +1,9 @@
-// The data-plane benchmark's client, in a worker thread: `concurrency` loops over keep-alive
+// The data-plane benchmark's client, in its own process: `concurrency` loops over keep-alive
 // connections, each sending one batch after another to a block session until the time is up.
 // Every request carries a fresh session MAC (AES-GMAC over the batch), computed here as an
 // adapter would, so the client's share of the two cores is part of the figure.
 
 import http from 'node:http';
-import { parentPort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { sessionAuthorization } from '@sealkeep/crypto';
 
@@ -67,9 +66,9 @@ async function run(job: BlockLoadJob): Promise<BlockLoadResult> {
   return { requests, seconds, plaintextBytes: requests * job.sectors * job.sectorSize, statuses, nextSeq: seq };
 }
 
-parentPort!.on('message', (job: BlockLoadJob) => {
+process.on('message', (job: BlockLoadJob) => {
   run(job).then(
-    (result) => parentPort!.postMessage({ result }),
-    (e: Error) => parentPort!.postMessage({ error: e.message }),
+    (result) => process.send!({ result }),
+    (e: Error) => process.send!({ error: e.message }),
   );
 });

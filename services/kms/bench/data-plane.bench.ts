@@ -4,9 +4,14 @@
 // and HMAC-SHA-256 measured in the same run. Encrypt+sign's reference is the two in series:
 // 1 / (1/xts + 1/hmac). The service is the real one: listeners, session MACs, worker threads,
 // the audit of every batch; the store is PGlite (or PostgreSQL with DATABASE_URL).
+//
+// Two ratios: wall-clock MB/s against the reference, with the client (its own process) taking its
+// share of the same cores; and the service's efficiency — MB per CPU-second of this process, the
+// unit `openssl speed` itself counts in — against the reference per core: what the service would
+// move with the cores to itself, as it would with its adapters on other machines.
 
 import { availableParallelism } from 'node:os';
-import { listen, LoadClient } from './bench-kit.js';
+import { cpuSecondsOf, listen, LoadClient } from './bench-kit.js';
 import type { BlockLoadJob, BlockLoadResult } from './block-load.js';
 import { bootOf, dataPlane } from '../src/features/blocks/data-plane.fixture.js';
 import { opensslSpeed } from '../../../packages/crypto/bench/openssl-speed.js';
@@ -15,6 +20,9 @@ import type { Express } from 'express';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const BATCH = 1 << 20;
+/** Narrow the run for profiling: BENCH_SECTORS=4096, BENCH_OPS=encrypt-sign. */
+const SECTOR_SIZES = (process.env.BENCH_SECTORS?.split(',').map(Number) ?? [4096, 512]) as (4096 | 512)[];
+const OPS = (process.env.BENCH_OPS?.split(',') ?? ['encrypt', 'encrypt-sign']) as ('encrypt' | 'encrypt-sign')[];
 const cores = availableParallelism();
 
 const d = await dataPlane();
@@ -22,9 +30,9 @@ const { server, port } = await listen(d.dataApp as unknown as Express);
 const client = new LoadClient<BlockLoadJob, BlockLoadResult>('./block-load.ts');
 const rows: string[] = [];
 console.log(`data plane, ${cores} cores shared by the service (${d.sessions.pool.size} block workers) and its client (${CONCURRENCY} connections), 1 MiB batches, ${SECONDS} s each`);
-console.log(['sector', 'workload'.padEnd(13), 'MB/s'.padStart(8), 'req/s'.padStart(7), 'openssl'.padStart(9), 'ratio'.padStart(6), ' openssl reference'].join(' '));
+console.log(['sector', 'workload'.padEnd(13), 'MB/s'.padStart(6), 'req/s'.padStart(6), 'openssl'.padStart(8), 'ratio'.padStart(6), 'MB/cpu-s'.padStart(9), 'per core'.padStart(9), 'ratio'.padStart(6), ' openssl reference'].join(' '));
 try {
-  for (const sectorSize of [4096, 512] as const) {
+  for (const sectorSize of SECTOR_SIZES) {
     const vm = await d.newVm({ sectorSize, sectors: (CONCURRENCY * BATCH) / sectorSize });
     const boot = bootOf();
     await d.api.call(d.api.officer, 'put', `${d.api.base}/vms/${vm.vmId}/release-policy`, { keyId: vm.kekId, referenceValues: { events: { configuration: boot.configuration, bootVolume: boot.bootVolume } } });
@@ -34,17 +42,30 @@ try {
     const xts = opensslSpeed(['-evp', 'aes-256-xts'], sectorSize, SECONDS, cores);
     const hmac = opensslSpeed(['-hmac', 'sha256'], sectorSize, SECONDS, cores);
     let seq = 1;
-    for (const op of ['encrypt', 'encrypt-sign'] as const) {
+    for (const op of OPS) {
       const job: BlockLoadJob = { port, sessionId: res.body.sessionId, key: key!, op, sectorSize, sectors: BATCH / sectorSize, concurrency: CONCURRENCY, seconds: 1, firstSeq: seq };
       seq = (await client.run(job)).nextSeq; // warm-up
-      const r = await client.run({ ...job, seconds: SECONDS, firstSeq: seq });
+      const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run({ ...job, seconds: SECONDS, firstSeq: seq }));
       seq = r.nextSeq;
       const mbs = r.plaintextBytes / r.seconds / 1e6;
+      const perCpuSecond = r.plaintextBytes / cpuSeconds / 1e6;
       const ref = op === 'encrypt' ? xts : xts && hmac ? 1 / (1 / xts + 1 / hmac) : null;
+      const refPerCore = ref ? ref / cores : null;
       const refText = op === 'encrypt' ? `openssl speed -evp aes-256-xts -multi ${cores}` : `1/(1/xts + 1/hmac), hmac = openssl speed -hmac sha256 -multi ${cores}: ${hmac?.toFixed(0)}`;
       const bad = Object.entries(r.statuses).filter(([s]) => s !== '200');
       rows.push(
-        [String(sectorSize).padStart(6), op.padEnd(13), mbs.toFixed(0).padStart(8), (r.requests / r.seconds).toFixed(0).padStart(7), (ref?.toFixed(0) ?? '-').padStart(9), (ref ? (mbs / ref).toFixed(2) : '-').padStart(6), ` ${refText}${bad.length ? `  (non-200: ${JSON.stringify(Object.fromEntries(bad))})` : ''}`].join(' '),
+        [
+          String(sectorSize).padStart(6),
+          op.padEnd(13),
+          mbs.toFixed(0).padStart(6),
+          (r.requests / r.seconds).toFixed(0).padStart(6),
+          (ref?.toFixed(0) ?? '-').padStart(8),
+          (ref ? (mbs / ref).toFixed(2) : '-').padStart(6),
+          perCpuSecond.toFixed(0).padStart(9),
+          (refPerCore?.toFixed(0) ?? '-').padStart(9),
+          (refPerCore ? (perCpuSecond / refPerCore).toFixed(2) : '-').padStart(6),
+          ` ${refText}${bad.length ? `  (non-200: ${JSON.stringify(Object.fromEntries(bad))})` : ''}`,
+        ].join(' '),
       );
       console.log(rows.at(-1));
     }

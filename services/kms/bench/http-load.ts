@@ -1,10 +1,9 @@
-// The benchmark's HTTP client, run in a worker thread so that its work does not share the event
-// loop of the service it measures: `concurrency` loops over one keep-alive node:http agent, each
-// sending its next request as soon as the previous one is answered, until the time is up or the
-// pre-made requests (each with its own signed proof) run out.
+// The benchmark's HTTP client, run in its own process so that its work shares neither the event
+// loop nor the CPU account of the service it measures: `concurrency` loops over one keep-alive
+// node:http agent, each sending its next request as soon as the previous one is answered, until
+// the time is up or the pre-made requests (each with its own signed proof) run out.
 
 import http from 'node:http';
-import { parentPort } from 'node:worker_threads';
 
 export interface LoadJob {
   port: number;
@@ -74,9 +73,9 @@ async function run(job: LoadJob): Promise<LoadResult> {
   return { completed: latencies.length, seconds, statuses, ranDry, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
-parentPort?.on('message', (job: LoadJob) => {
+process.on('message', (job: LoadJob) => {
   run(job).then(
-    (result) => parentPort!.postMessage({ result }),
-    (err: unknown) => parentPort!.postMessage({ error: (err as Error)?.stack ?? String(err) }),
+    (result) => process.send!({ result }),
+    (err: unknown) => process.send!({ error: (err as Error)?.stack ?? String(err) }),
   );
 });

@@ -11,6 +11,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { z } from 'zod';
 import { roleHolds, TENANT_ROLES, type Permission, type Role } from '../auth/permissions.js';
 import { Problem, problemHandler } from './problems.js';
+import { readBinaryBody } from './binary-body.js';
 import type { ProofRequest } from '../auth/request-proof.js';
 import type { AuditActor } from '../audit/audit-log.js';
 import type { AnyRoute, Plane } from './route.js';
@@ -153,7 +154,14 @@ function bodyParser(route: AnyRoute) {
   const verify = (req: unknown, _res: unknown, buf: Buffer) => {
     (req as { rawBody: Buffer }).rawBody = buf;
   };
-  if (route.bodyType === 'binary') return express.raw({ limit, type: () => true, verify });
+  if (route.bodyType === 'binary') {
+    return (req: Request, _res: Response, next: NextFunction) =>
+      readBinaryBody(req, limit).then((body) => {
+        (req as Request & { rawBody: Buffer }).rawBody = body;
+        req.body = body;
+        next();
+      }, next);
+  }
   return route.bodyType === 'form'
     ? express.urlencoded({ limit, extended: false, parameterLimit: MAX_FORM_PARAMETERS, type: () => true, verify })
     : express.json({ limit, strict: true, type: () => true, verify });
@@ -204,6 +212,7 @@ export function mountListener(opts: ListenerOptions): Express {
         authorize(route, principal, req);
         if (principal && opts.admit && route.admit !== false) await opts.admit(principal, route, targetTenant(req) ?? principal.delegation?.tenantId ?? principal.tenantId ?? undefined);
         const input = {
+          afterSend: (fn: () => void) => res.once('finish', fn),
           params: validate(route.params, req.params, 'params'),
           query: validate(route.query, req.query, 'query'),
           body: validate(route.body, route.body ? req.body : undefined, 'body'),

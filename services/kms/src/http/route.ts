@@ -29,6 +29,11 @@ export interface HandlerInput<P, Q, B> {
   actor: AuditActor | null;
   /** The request as a proof covers it (for routes that check a proof of their own, e.g. enrollment). */
   signed: ProofRequest;
+  /**
+   * Run `fn` once the answer has been handed to the connection whole (not when the request fails
+   * or the caller goes away first): a binary answer's memory goes back to the body pool then.
+   */
+  afterSend(fn: () => void): void;
 }
 
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {

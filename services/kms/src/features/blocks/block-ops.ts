@@ -57,9 +57,11 @@ function generationsOf(body: Uint8Array, count: number): BigUint64Array {
  * Run one op over a batch. The body has been checked to be a whole number of sectors in the
  * op's layout (requestBytesPerSector). Sectors are transformed in place in the body (fresh
  * megabyte buffers cost more in page faults than the cipher does), so the answer is a view of the
- * body, except for encrypt-sign, whose answer is larger than its request.
+ * body. Encrypt-sign's answer is larger than its request: it is written in place too when the
+ * body's ArrayBuffer has `room` bytes after the body that belong to this batch, into a new
+ * buffer otherwise.
  */
-export function runBlockOp(volume: OpenedVolume, op: BlockOp, firstLba: bigint, body: Uint8Array): BlockResult {
+export function runBlockOp(volume: OpenedVolume, op: BlockOp, firstLba: bigint, body: Uint8Array, room = 0): BlockResult {
   const S = volume.sectorSize;
   const count = body.length / requestBytesPerSector(op, S);
   const gensEnd = op === 'encrypt' || op === 'decrypt' ? 0 : count * GENERATION_BYTES;
@@ -72,7 +74,10 @@ export function runBlockOp(volume: OpenedVolume, op: BlockOp, firstLba: bigint, 
       volume.cipher.decrypt(firstLba, sectors, sectors);
       return { ok: true, data: sectors };
     case 'encrypt-sign': {
-      const out = new Uint8Array(count * (S + TAG_BYTES));
+      const answerBytes = count * (S + TAG_BYTES);
+      // In place: the ciphertext over the plaintext, the tags after it (past the body's end, into its room).
+      const inPlace = body.length + room >= gensEnd + answerBytes;
+      const out = inPlace ? new Uint8Array(body.buffer, body.byteOffset + gensEnd, answerBytes) : new Uint8Array(answerBytes);
       const ciphertext = out.subarray(0, count * S);
       volume.cipher.encrypt(firstLba, sectors, ciphertext);
       volume.tagger.tag(firstLba, generationsOf(body, count), ciphertext, out.subarray(count * S));

@@ -1,13 +1,16 @@
 // The block workers: one thread per core (os.availableParallelism()), each holding every open
 // volume's keys, so a batch runs on whichever thread has the fewest waiting. The request body is
-// moved to the worker, not copied, when it owns its memory. Keys cross to each worker once per
-// opened session and are wiped here as soon as they are sent.
+// moved to the worker, not copied, when it owns its memory (a body the listener's pool lent owns
+// its ArrayBuffer and the room after it, where an answer larger than its request is written in
+// place). Keys cross to each worker once per opened session and are wiped here as soon as they
+// are sent.
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BlockOp } from './block-ops.js';
 import type { WorkerMessage, WorkerReply } from './block-worker.js';
 import type { PendingMac } from './session-auth.js';
+import { binaryBodies } from '../../http/binary-body.js';
 
 export type PoolResult = { ok: true; data: Buffer; macOk: boolean } | { ok: false; failedLbas: bigint[]; macOk: true } | { ok: false; failedLbas: []; macOk: false };
 
@@ -70,13 +73,15 @@ export class BlockPool {
     if (this.#closed || this.#threads.length === 0) return Promise.reject(new Error('the block pool is closed or lost its workers'));
     const thread = this.#threads.reduce((a, b) => (b.waiting < a.waiting ? b : a));
     const id = this.#nextId++;
-    // Move the bytes when the body owns its whole ArrayBuffer (large bodies do); copy otherwise.
-    const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    // Move the bytes when the body owns its ArrayBuffer (lent bodies and large ones do); copy otherwise.
+    const lent = binaryBodies.lent(body);
+    const owned = lent || (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength);
     const bytes = owned ? new Uint8Array(body.buffer, 0, body.byteLength) : Uint8Array.from(body);
+    const room = lent ? body.buffer.byteLength - body.byteLength : 0;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, thread });
       thread.waiting++;
-      thread.worker.postMessage({ kind: 'run', id, handle, op, lba, body: bytes, mac } satisfies WorkerMessage, [bytes.buffer as ArrayBuffer]);
+      thread.worker.postMessage({ kind: 'run', id, handle, op, lba, body: bytes, room, mac } satisfies WorkerMessage, [bytes.buffer as ArrayBuffer]);
     });
   }
 

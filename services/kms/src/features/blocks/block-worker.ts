@@ -11,7 +11,8 @@ import { runBlockOp, type BlockOp, type OpenedVolume } from './block-ops.js';
 export type WorkerMessage =
   | { kind: 'open'; handle: string; volumeId: string; sectorSize: 512 | 4096; xtsKey: Uint8Array; integrityKey: Uint8Array; macKey: Uint8Array }
   | { kind: 'close'; handle: string }
-  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array; mac: PendingMac | null };
+  /** `room`: bytes of the body's ArrayBuffer after its end that the batch may write its answer into. */
+  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array; room: number; mac: PendingMac | null };
 
 export type WorkerReply = { id: number; data: Uint8Array } | { id: number; failedLbas: bigint[] } | { id: number; macFailed: true } | { id: number; error: string };
 
@@ -51,7 +52,7 @@ parentPort!.on('message', (m: WorkerMessage) => {
     if (m.mac && !sameTag(sessionTag(volume.macKey, m.mac.seq, m.mac.method, m.mac.url, m.body), Buffer.from(m.mac.tag))) {
       return parentPort!.postMessage({ id: m.id, macFailed: true } satisfies WorkerReply);
     }
-    const r = runBlockOp(volume, m.op, m.lba, m.body);
+    const r = runBlockOp(volume, m.op, m.lba, m.body, m.room);
     if (r.ok) parentPort!.postMessage({ id: m.id, data: r.data } satisfies WorkerReply, r.data.buffer.byteLength ? [r.data.buffer as ArrayBuffer] : []);
     else parentPort!.postMessage({ id: m.id, failedLbas: r.failedLbas } satisfies WorkerReply);
   } catch (e) {

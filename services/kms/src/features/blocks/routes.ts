@@ -13,6 +13,7 @@ import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
 import { macHolds, sessionAuthenticator, sessionMacOf, sessionOf, spendSeq } from './session-auth.js';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
+import { binaryBodies } from '../../http/binary-body.js';
 
 /** The largest batch: 16 MiB of sectors, with a generation and a tag for each (up to 32 Ki 512-byte sectors). */
 export const MAX_BATCH_SECTOR_BYTES = 16 * 1024 * 1024;
@@ -62,7 +63,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       maxBody: MAX_BATCH_BYTES,
       authenticate,
       admit: false,
-      handler: async ({ params, query, body, principal, requestId, signed }) => {
+      handler: async ({ params, query, body, principal, requestId, signed, afterSend }) => {
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
         const op: BlockOp = params.op;
         const mac = sessionMacOf(signed);
@@ -90,6 +91,8 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
         spendSeq(s, mac, r.macOk);
         sessions.record(s, op, lba, count, count * s.sectorSize, requestId, r.ok ? [] : r.failedLbas);
         if (!r.ok) throw new Problem('integrity-check-failed', `sector${r.failedLbas.length > 1 ? 's' : ''} ${r.failedLbas.join(', ')} failed the integrity check`, { lbas: r.failedLbas.map(String) });
+        // The answer's memory came back from the worker and is this batch's alone: the pool reuses it once sent.
+        afterSend(() => binaryBodies.give(r.data.buffer as ArrayBuffer));
         return r.data;
       },
     }),
