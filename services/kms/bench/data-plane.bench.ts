@@ -9,7 +9,13 @@
 // share of the same cores; and the service's efficiency — MB per CPU-second of this process, the
 // unit `openssl speed` itself counts in — against the reference per core: what the service would
 // move with the cores to itself, as it would with its adapters on other machines.
+//
+// Last, the transport's own ceiling, measured the same way: a bare node:http server that only
+// reads each body and answers it back, to the same client. No block operation can move more
+// through node:http than that; the data plane's figures read best beside it.
 
+import http from 'node:http';
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { cpuSecondsOf, listen, LoadClient } from './bench-kit.js';
 import type { BlockLoadJob, BlockLoadResult } from './block-load.js';
@@ -19,7 +25,7 @@ import type { Express } from 'express';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
-const BATCH = 1 << 20;
+const BATCH = Number(process.env.BENCH_BATCH ?? 1 << 20);
 /** Narrow the run for profiling: BENCH_SECTORS=4096, BENCH_OPS=encrypt-sign. */
 const SECTOR_SIZES = (process.env.BENCH_SECTORS?.split(',').map(Number) ?? [4096, 512]) as (4096 | 512)[];
 const OPS = (process.env.BENCH_OPS?.split(',') ?? ['encrypt', 'encrypt-sign']) as ('encrypt' | 'encrypt-sign')[];
@@ -71,8 +77,32 @@ try {
     }
     await d.sessions.end(res.body.sessionId, 'closed');
   }
+  await transportCeiling();
 } finally {
   await client.close();
   server.close();
   await d.close();
+}
+
+/** node:http answering each body with itself (no routing, no MAC, no cipher), to the same client and batches. */
+async function transportCeiling(): Promise<void> {
+  const echo = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+      res.end(body);
+    });
+  });
+  echo.listen(0, '127.0.0.1');
+  await once(echo, 'listening');
+  try {
+    const job: BlockLoadJob = { port: (echo.address() as { port: number }).port, sessionId: 'echo', key: new Uint8Array(32), op: 'encrypt', sectorSize: 4096, sectors: BATCH / 4096, concurrency: CONCURRENCY, seconds: SECONDS, firstSeq: 1 };
+    await client.run({ ...job, seconds: 1 });
+    const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run(job));
+    console.log(`transport ceiling: node:http echoing ${BATCH >> 10} KiB bodies to the same client: ${(r.plaintextBytes / r.seconds / 1e6).toFixed(0)} MB/s, ${(r.plaintextBytes / cpuSeconds / 1e6).toFixed(0)} MB per CPU-second of the server`);
+  } finally {
+    echo.close();
+  }
 }
