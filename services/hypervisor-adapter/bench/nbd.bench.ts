@@ -1,22 +1,28 @@
 // NBD throughput: 32 MiB of random data copied in and out with nbdcopy, through the adapter
 // (AES-256-XTS and an HMAC-SHA-256 tag per 4 KiB sector, every read verified, every write
-// journaled) beside qemu-nbd serving a LUKS image (aes-256-xts, plain64; no integrity) and qemu-nbd
-// on a raw image (no crypto at all: the floor nbdcopy and loopback TCP set), all in the same run,
-// each figure the best of ROUNDS taken in turn. MB/s = 10^6 bytes per wall-clock second of the
-// whole nbdcopy (its start and handshake included). Beside it, each server's own CPU time per copy
-// (user + system, all threads, from /proc), which other load on the machine skews far less.
+// journaled) — once with a local key (the crypto in the adapter's process) and once as in
+// production, through a block session of the service's data plane (through-service.ts: the
+// service in this process, the adapter in its own) — beside qemu-nbd serving a LUKS image
+// (aes-256-xts, plain64; no integrity) and qemu-nbd on a raw image (no crypto at all: the floor
+// nbdcopy and loopback TCP set), all in the same run, each figure the best of ROUNDS taken in
+// turn. MB/s = 10^6 bytes per wall-clock second of the whole nbdcopy (its start and handshake
+// included). Beside it, each server's own CPU time per copy (user + system, all threads, from
+// /proc; through the service, the adapter's and the service's together), which other load on the
+// machine skews far less.
 // Rows: nbdcopy's defaults (4 connections when the server advertises multi-conn, as the adapter
 // does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush.
 // "out" reads the whole 64 MiB export. Not a test: nothing passes or fails on speed.
 //   npm run bench -- hypervisor-adapter          (BENCH_ROUNDS, default 3)
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { throughService } from './through-service.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const COPY_BYTES = 32 << 20;
@@ -43,12 +49,19 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Runs a tool without blocking this process (the service may be serving in it); its exit code. */
+async function run(command: string, args: string[], quiet = false): Promise<number> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', quiet ? 'ignore' : 'inherit'] });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code ?? -1;
+}
+
 /** Starts a server process and waits until its export answers; its pid. */
 async function serve(command: string, args: string[], url: string): Promise<number> {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
-  for (let i = 0; i < 300; i++) {
-    if (spawnSync('nbdinfo', ['--size', url]).status === 0) return child.pid!;
+  for (let i = 0; i < 600; i++) {
+    if ((await run('nbdinfo', ['--size', url], true)) === 0) return child.pid!;
     if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -61,13 +74,21 @@ function cpuMilliseconds(pid: number): number {
   return (Number(afterName[11]) + Number(afterName[12])) * 10;
 }
 
-/** Wall-clock seconds of one nbdcopy, and the server's CPU milliseconds meanwhile. */
-function timeCopy(args: string[], serverPid?: number): { seconds: number; cpu: number } {
-  const before = serverPid ? cpuMilliseconds(serverPid) : 0;
+/** CPU milliseconds of this process so far (the service, when it serves the adapter). */
+function ownCpuMilliseconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** Wall-clock seconds of one nbdcopy, and the server's CPU milliseconds meanwhile (with this process's, when the server is the service's adapter). */
+async function timeCopy(args: string[], server?: { pid: number; withService?: boolean }): Promise<{ seconds: number; cpu: number }> {
+  const cpu = () => (server ? cpuMilliseconds(server.pid) + (server.withService ? ownCpuMilliseconds() : 0) : 0);
+  const before = cpu();
   const start = process.hrtime.bigint();
-  execFileSync('nbdcopy', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await run('nbdcopy', args);
+  if (code !== 0) throw new Error(`nbdcopy ${args.join(' ')}: exit ${code}`);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { seconds, cpu: serverPid ? cpuMilliseconds(serverPid) - before : 0 };
+  return { seconds, cpu: cpu() - before };
 }
 
 const source = path.join(dir, 'random.bin');
@@ -84,6 +105,12 @@ const adapterPid = await serve(
   ['--conditions=sealkeep-source', '--import', 'tsx', main, '--log-level', 'error', '--listen', `127.0.0.1:${adapterPort}`, '--volume', volume],
   adapterUrl,
 );
+
+// The adapter as in production: through the service's data plane.
+const remotePort = await freePort();
+const remoteUrl = `nbd://127.0.0.1:${remotePort}/bench`;
+const service = await throughService(dir, 'bench', VOLUME_BYTES);
+const remotePid = await serve(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main, ...service.serveArgs(remotePort)], remoteUrl);
 
 // qemu-nbd on a LUKS image, AES-256-XTS with plain64 IVs like the adapter. A short PBKDF (it only
 // slows opening); qemu-img fails to time one that is too short on a busy machine, so longer ones follow.
@@ -112,6 +139,7 @@ const rawPid = await serve('qemu-nbd', ['-f', 'raw', '-p', String(rawPort), '-b'
 
 const servers = [
   { url: adapterUrl, pid: adapterPid },
+  { url: remoteUrl, pid: remotePid, withService: true },
   { url: luksUrl, pid: luksPid },
   { url: rawUrl, pid: rawPid },
 ];
@@ -119,13 +147,13 @@ const servers = [
 // Every server gives the data back unchanged before anything is timed; that and two copies more warm them up.
 const digest = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 for (const { url } of servers) {
-  timeCopy(['--flush', source, url]);
+  await timeCopy(['--flush', source, url]);
   const back = path.join(dir, 'back.bin');
-  timeCopy([url, back]);
+  await timeCopy([url, back]);
   if (digest(readFileSync(back).subarray(0, COPY_BYTES)) !== digest(data)) throw new Error(`${url}: the data came back changed`);
   rmSync(back);
-  timeCopy([source, url]);
-  timeCopy([url, 'null:']);
+  await timeCopy([source, url]);
+  await timeCopy([url, 'null:']);
 }
 
 const workloads: Array<{ name: string; args: (url: string) => string[] }> = [
@@ -137,28 +165,32 @@ const workloads: Array<{ name: string; args: (url: string) => string[] }> = [
 ];
 
 const column = (values: Array<string | number>, widths: number[]) => values.map((v, i) => String(v).padStart(widths[i]!)).join(' ');
-const widths = [22, 8, 10, 9, 7, 12, 10, 7];
+const widths = [22, 7, 8, 6, 6, 6, 7, 7, 8, 6];
 console.log(`nbdcopy of 32 MiB, best of ${ROUNDS}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
-console.log(column(['', 'MB/s', '', '', 'ratio', 'server CPU', 'ms/copy', 'ratio'], widths));
-console.log(column(['workload', 'adapter', 'qemu LUKS', 'qemu raw', '', 'adapter', 'qemu LUKS', '']
-  .map((v, i) => (i === 0 ? v.padEnd(22) : v)), widths));
+console.log(column(['', 'MB/s', '', '', '', 'ratio', '', 'server CPU ms/copy', '', ''], widths));
+console.log(column(['workload'.padEnd(22), 'local', 'service', 'LUKS', 'raw', 'local', 'service', 'local', 'service', 'LUKS'], widths));
 for (const { name, args } of workloads) {
   const best = servers.map(() => Infinity);
   const cpu = servers.map(() => 0);
   for (let round = 0; round < ROUNDS; round++) {
-    servers.forEach(({ url, pid }, i) => {
-      const { seconds, cpu: used } = timeCopy(args(url), pid);
+    for (const [i, server] of servers.entries()) {
+      const { seconds, cpu: used } = await timeCopy(args(server.url), server);
       best[i] = Math.min(best[i]!, seconds);
       cpu[i] = cpu[i]! + used / ROUNDS;
-    });
+    }
   }
   const mbps = best.map((seconds) => (COPY_BYTES / seconds / 1e6).toFixed(0));
-  console.log(column([name.padEnd(22), mbps[0]!, mbps[1]!, mbps[2]!, (best[1]! / best[0]!).toFixed(2), cpu[0]!.toFixed(0), cpu[1]!.toFixed(0), (cpu[1]! / cpu[0]!).toFixed(2)], widths));
+  const [local, remote, luks] = [best[0]!, best[1]!, best[2]!];
+  console.log(column([name.padEnd(22), mbps[0]!, mbps[1]!, mbps[2]!, mbps[3]!, (luks / local).toFixed(2), (luks / remote).toFixed(2), cpu[0]!.toFixed(0), cpu[1]!.toFixed(0), cpu[2]!.toFixed(0)], widths));
 }
-console.log('ratio: how many times the adapter\'s speed (or how few times its CPU) qemu LUKS\'s is; above 1: the adapter is ahead');
+console.log("local: the adapter with a local key; service: the adapter through a block session of the service's data plane (CPU: adapter + service)");
+console.log("ratio: how many times qemu LUKS's speed the adapter's is; above 1: the adapter is ahead");
 // What every figure above includes whatever the server: nbdcopy's start, handshake and teardown.
 const small = path.join(dir, 'small.bin');
 writeFileSync(small, data.subarray(0, 1 << 20));
-const fixed = Math.min(...Array.from({ length: ROUNDS }, () => timeCopy([small, rawUrl]).seconds));
+let fixed = Infinity;
+for (let round = 0; round < ROUNDS; round++) fixed = Math.min(fixed, (await timeCopy([small, rawUrl])).seconds);
 console.log(`nbdcopy's fixed cost (1 MiB to qemu raw, best of ${ROUNDS}): ${(fixed * 1000).toFixed(0)} ms of every copy`);
+for (const child of children) child.kill('SIGTERM');
+await service.world.close();
 process.exit(0);

@@ -1,9 +1,11 @@
 // The block workers: one thread per core (os.availableParallelism()), each holding every open
-// volume's keys, so a batch runs on whichever thread has the fewest waiting. The request body is
-// moved to the worker, not copied, when it owns its memory (a body the listener's pool lent owns
-// its ArrayBuffer and the room after it, where an answer larger than its request is written in
-// place). Keys cross to each worker once per opened session and are wiped here as soon as they
-// are sent.
+// volume's keys, so a batch runs on whichever thread has the least work waiting (counted in
+// bytes, a volume attestation's tags weighing what hashing them costs beside a batch's cipher).
+// The request body is moved to the worker, not copied, when it owns its memory (a body the
+// listener's pool lent owns its ArrayBuffer and the room after it, where an answer larger than
+// its request is written in place). Keys cross to each worker once per opened session and are
+// wiped here as soon as they are sent. Volume attestations' Merkle roots are computed here too,
+// off the event loop: 2^21 tags take seconds of SHA-256.
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -16,8 +18,12 @@ export type PoolResult = { ok: true; data: Buffer; macOk: boolean } | { ok: fals
 
 interface Thread {
   worker: Worker;
+  /** Work queued on the thread and not yet answered, in bytes-of-batch equivalents. */
   waiting: number;
 }
+
+/** A Merkle root costs two SHA-256 per 32-byte tag: about 64 times a batch's cipher and MAC per byte. */
+const MERKLE_WEIGHT = 64;
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(`./block-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
@@ -32,7 +38,7 @@ function startWorker(): Worker {
 
 export class BlockPool {
   readonly #threads: Thread[] = [];
-  readonly #pending = new Map<number, { resolve: (r: PoolResult) => void; reject: (e: Error) => void; thread: Thread }>();
+  readonly #pending = new Map<number, { settle: (r: WorkerReply) => void; reject: (e: Error) => void; thread: Thread; weight: number }>();
   #nextId = 1;
   #closed = false;
 
@@ -70,18 +76,43 @@ export class BlockPool {
 
   /** Run a batch; with `mac`, the worker checks the session MAC first and runs nothing when it fails. */
   run(handle: string, op: BlockOp, lba: bigint, body: Buffer, mac: PendingMac | null = null): Promise<PoolResult> {
+    const lent = binaryBodies.lent(body);
+    const bytes = movable(body, lent);
+    const room = lent ? body.buffer.byteLength - body.byteLength : 0;
+    return this.#post(bytes.length, (id) => ({ kind: 'run', id, handle, op, lba, body: bytes, room, mac }), bytes, (r): PoolResult => {
+      if ('macFailed' in r) return { ok: false, failedLbas: [], macOk: false };
+      if ('failedLbas' in r) return { ok: false, failedLbas: r.failedLbas, macOk: true };
+      if ('data' in r) return { ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), macOk: true };
+      throw unexpected(r);
+    });
+  }
+
+  /** The RFC 6962 Merkle root of `tags` (32 bytes each, in LBA order), computed on a worker. */
+  merkleRoot(tags: Buffer): Promise<Buffer> {
+    const bytes = movable(tags, binaryBodies.lent(tags));
+    return this.#post(bytes.length * MERKLE_WEIGHT, (id) => ({ kind: 'merkle', id, tags: bytes }), bytes, (r) => {
+      if ('root' in r) return Buffer.from(r.root);
+      throw unexpected(r);
+    });
+  }
+
+  /** Send one job (its bytes moved) to the thread with the least work waiting; `answer` turns its reply into the result. */
+  #post<T>(weight: number, message: (id: number) => WorkerMessage, bytes: Uint8Array, answer: (r: WorkerReply) => T): Promise<T> {
     if (this.#closed || this.#threads.length === 0) return Promise.reject(new Error('the block pool is closed or lost its workers'));
     const thread = this.#threads.reduce((a, b) => (b.waiting < a.waiting ? b : a));
     const id = this.#nextId++;
-    // Move the bytes when the body owns its ArrayBuffer (lent bodies and large ones do); copy otherwise.
-    const lent = binaryBodies.lent(body);
-    const owned = lent || (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength);
-    const bytes = owned ? new Uint8Array(body.buffer, 0, body.byteLength) : Uint8Array.from(body);
-    const room = lent ? body.buffer.byteLength - body.byteLength : 0;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, thread });
-      thread.waiting++;
-      thread.worker.postMessage({ kind: 'run', id, handle, op, lba, body: bytes, room, mac } satisfies WorkerMessage, [bytes.buffer as ArrayBuffer]);
+    return new Promise<T>((resolve, reject) => {
+      const settle = (r: WorkerReply) => {
+        if ('error' in r) return reject(new Error(r.error));
+        try {
+          resolve(answer(r));
+        } catch (e) {
+          reject(e as Error);
+        }
+      };
+      this.#pending.set(id, { settle, reject, thread, weight });
+      thread.waiting += weight;
+      thread.worker.postMessage(message(id), [bytes.buffer as ArrayBuffer]);
     });
   }
 
@@ -89,11 +120,8 @@ export class BlockPool {
     const p = this.#pending.get(r.id);
     if (!p) return;
     this.#pending.delete(r.id);
-    p.thread.waiting--;
-    if ('error' in r) p.reject(new Error(r.error));
-    else if ('macFailed' in r) p.resolve({ ok: false, failedLbas: [], macOk: false });
-    else if ('failedLbas' in r) p.resolve({ ok: false, failedLbas: r.failedLbas, macOk: true });
-    else p.resolve({ ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), macOk: true });
+    p.thread.waiting -= p.weight;
+    p.settle(r);
   }
 
   /** A worker that died: its batches fail, and no batch goes to it again (the others hold every session's keys). */
@@ -113,3 +141,11 @@ export class BlockPool {
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 }
+
+/** The body as bytes that own their whole ArrayBuffer, to move to a worker: itself when it does (lent bodies and large ones), a copy otherwise. */
+function movable(body: Buffer, lent: boolean): Uint8Array {
+  const owned = lent || (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength);
+  return owned ? new Uint8Array(body.buffer, 0, body.byteLength) : Uint8Array.from(body);
+}
+
+const unexpected = (r: WorkerReply) => new Error(`a block worker answered with ${Object.keys(r).join(', ')}`);

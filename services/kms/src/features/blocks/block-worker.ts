@@ -1,10 +1,11 @@
 // One block worker thread: it holds the opened ciphers and taggers of the volumes whose sessions
 // are open (their keys live only in this thread's native contexts), and each session's MAC key,
 // and runs batches for the pool (block-pool.ts), checking a batch's session MAC before touching
-// it. Messages: open, close, run; every run is answered, errors included.
+// it. Messages: open, close, run, merkle (a volume attestation's root); every run and merkle is
+// answered, errors included.
 
 import { parentPort } from 'node:worker_threads';
-import { sameTag, selectBlockCryptoEngine, sessionTag, volumeIdFromUuid } from '@sealkeep/crypto';
+import { merkleRoot, sameTag, selectBlockCryptoEngine, sessionTag, volumeIdFromUuid } from '@sealkeep/crypto';
 import type { PendingMac } from './session-auth.js';
 import { runBlockOp, type BlockOp, type OpenedVolume } from './block-ops.js';
 
@@ -12,9 +13,15 @@ export type WorkerMessage =
   | { kind: 'open'; handle: string; volumeId: string; sectorSize: 512 | 4096; xtsKey: Uint8Array; integrityKey: Uint8Array; macKey: Uint8Array }
   | { kind: 'close'; handle: string }
   /** `room`: bytes of the body's ArrayBuffer after its end that the batch may write its answer into. */
-  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array; room: number; mac: PendingMac | null };
+  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array; room: number; mac: PendingMac | null }
+  | { kind: 'merkle'; id: number; tags: Uint8Array };
 
-export type WorkerReply = { id: number; data: Uint8Array } | { id: number; failedLbas: bigint[] } | { id: number; macFailed: true } | { id: number; error: string };
+export type WorkerReply =
+  | { id: number; data: Uint8Array }
+  | { id: number; failedLbas: bigint[] }
+  | { id: number; macFailed: true }
+  | { id: number; root: Uint8Array }
+  | { id: number; error: string };
 
 const engine = selectBlockCryptoEngine();
 const volumes = new Map<string, OpenedVolume & { macKey: Buffer }>();
@@ -45,6 +52,13 @@ parentPort!.on('message', (m: WorkerMessage) => {
     return;
   }
   if (m.kind === 'close') return close(m.handle);
+  if (m.kind === 'merkle') {
+    try {
+      return parentPort!.postMessage({ id: m.id, root: merkleRoot(m.tags) } satisfies WorkerReply);
+    } catch (e) {
+      return parentPort!.postMessage({ id: m.id, error: (e as Error).message } satisfies WorkerReply);
+    }
+  }
   const volume = volumes.get(m.handle);
   if (!volume) return parentPort!.postMessage({ id: m.id, error: 'the volume is not open in this worker' } satisfies WorkerReply);
   try {

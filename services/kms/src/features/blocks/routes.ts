@@ -108,7 +108,10 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       maxBody: MAX_ATTESTED_TAGS * 32,
       authenticate,
       admit: false,
-      handler: async ({ params, body, principal, requestId }) => attestVolume(store.db, attestation, await sessionOf(deps.sessions, params.sessionId, principal), body, requestId),
+      handler: async ({ params, body, principal, requestId }) => {
+        const s = await sessionOf(deps.sessions, params.sessionId, principal);
+        return attestVolume(store.db, attestation, deps.sessions!.pool, s, body, requestId);
+      },
     }),
     route({
       method: 'delete',

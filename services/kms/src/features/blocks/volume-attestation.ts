@@ -4,16 +4,18 @@
 // volume, the VM boot it was served under, the sector count, the time and the root. Anyone with
 // the manufacturer root verifies it offline (`sealkeep verify volume-attestation`); the format
 // and the statement's layout are in packages/attestation/src/volume/ (format.ts writes and reads
-// it). Each attestation is audited.
+// it). Each attestation is audited. The root is computed on a block worker (block-pool.ts): a
+// volume's tags take seconds to hash, which the event loop must not spend.
 
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
-import { merkleRoot, TAG_BYTES } from '@sealkeep/crypto';
+import { TAG_BYTES } from '@sealkeep/crypto';
 import { encodeVolumeStatement, VOLUME_ATTESTATION_FORMAT, type VolumeAttestation } from '@sealkeep/attestation';
 import { signWithRestrictedKey, TPM_RH, type TpmClient } from '@sealkeep/tpm';
 import { Problem } from '../../http/problems.js';
 import { appendAudit } from '../../audit/audit-log.js';
 import type { BlockSession } from './block-sessions.js';
+import type { BlockPool } from './block-pool.js';
 
 export interface VolumeAttestationDeps {
   tpm: TpmClient;
@@ -22,10 +24,10 @@ export interface VolumeAttestationDeps {
   akCertificatePem: string | null;
 }
 
-export async function attestVolume(db: Knex, deps: VolumeAttestationDeps | undefined, s: BlockSession, tags: Buffer, requestId: string): Promise<VolumeAttestation> {
+export async function attestVolume(db: Knex, deps: VolumeAttestationDeps | undefined, pool: BlockPool, s: BlockSession, tags: Buffer, requestId: string): Promise<VolumeAttestation> {
   if (!deps) throw new Problem('service-unavailable', 'the service TPM has no attestation key');
   if (BigInt(tags.length) !== s.sectors * BigInt(TAG_BYTES)) throw new Problem('validation-failed', `a volume of ${s.sectors} sectors has ${s.sectors * BigInt(TAG_BYTES)} bytes of tags, not ${tags.length}`);
-  const root = merkleRoot(tags);
+  const root = await pool.merkleRoot(tags);
   const issuedAtMs = Date.now();
   const statement = encodeVolumeStatement({ volumeId: s.volumeId, vmId: s.vmId, bootId: s.bootId, sectorSize: s.sectorSize, sectors: s.sectors, issuedAtMs: BigInt(issuedAtMs), merkleRoot: root });
   const signature = await signWithRestrictedKey(deps.tpm, deps.akHandle, TPM_RH.ENDORSEMENT, statement);
