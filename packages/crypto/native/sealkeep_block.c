@@ -7,6 +7,7 @@
 #include <node_api.h>
 #include <stdlib.h>
 
+#include "merkle_root.h"
 #include "sector_crypto.h"
 
 /* Arbitrary constants, unique to this addon: a handle of one kind is never taken for the other. */
@@ -261,10 +262,27 @@ static napi_value Destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* merkleRoot(tags, rootOut): the RFC 6962 root of whole 32-byte tags into rootOut (32 bytes). */
+static napi_value MerkleRoot(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  uint8_t *tags = NULL, *root = NULL;
+  size_t tags_length = 0, root_length = 0;
+  const char *error = NULL;
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "ERR_INVALID_ARG_TYPE", "expected tags and a 32-byte output");
+  if (!bytes(env, argv[0], &tags, &tags_length) || !bytes(env, argv[1], &root, &root_length)) return NULL;
+  if (tags_length % 32 != 0) return throw_error(env, "ERR_OUT_OF_RANGE", "tags must be whole 32-byte tags");
+  if (root_length != 32) return throw_error(env, "ERR_OUT_OF_RANGE", "the root output must be 32 bytes");
+  if (!merkle_root(tags, tags_length / 32, root, &error)) return throw_error(env, "ERR_SEALKEEP_MERKLE", error);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } functions[] = {
     {"openXtsKey", OpenXtsKey}, {"xtsKeyPath", XtsKeyPath}, {"xtsCrypt", XtsCrypt}, {"openTagKey", OpenTagKey},
     {"tagSectors", TagSectors}, {"verifySectorTags", VerifySectorTags}, {"destroy", Destroy},
+    {"merkleRoot", MerkleRoot},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

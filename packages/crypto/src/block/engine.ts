@@ -28,6 +28,8 @@ export interface BlockCryptoEngine {
   readonly name: 'native' | 'node';
   openSectorCipher(options: SectorCipherOptions): SectorCipher;
   openSectorTagger(options: SectorTaggerOptions): SectorTagger;
+  /** The RFC 6962 root of whole 32-byte tags in LBA order (merkle-root.ts defines it). */
+  merkleRoot(tags: Uint8Array): Buffer;
 }
 
 function invalid(message: string): BlockCryptoError {

@@ -41,10 +41,20 @@ test('native and pure Node agree on random batches: ciphertext, plaintext, tags,
       assert.deepEqual(tagger.verify(firstLba, generations, ciphertext, tags), []);
       cipher.destroy();
       tagger.destroy();
-      return { ciphertext, tags, root: merkleRoot(tags) };
+      return { ciphertext, tags, root: engine.merkleRoot(tags) };
     });
     assert.deepEqual(results[0], results[1], `round ${round}: ${count} × ${sectorSize} B at LBA ${firstLba}`);
   }
+});
+
+test('native and pure Node give the same Merkle root for every leaf count from 0 to 70, and for 4097 and 2^16 + 3', { skip }, () => {
+  for (const count of [...Array.from({ length: 71 }, (_, i) => i), 4097, 2 ** 16 + 3]) {
+    const tags = randomBytes(32 * count);
+    const reference = merkleRoot(tags);
+    assert.equal(native!.merkleRoot(tags).toString('hex'), reference.toString('hex'), `${count} tags`);
+    assert.equal(nodeBlockCryptoEngine.merkleRoot(tags).toString('hex'), reference.toString('hex'));
+  }
+  assert.throws(() => native!.merkleRoot(randomBytes(33)), { code: 'INVALID_ARGUMENT' });
 });
 
 test('the addon runs in two worker threads at once, each with its own keys, same bytes as here', { skip }, async () => {

@@ -10,6 +10,8 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { SectorCipher, SectorTagger, type BlockCryptoEngine, type SectorCipherOptions, type SectorTaggerOptions } from './engine.js';
+import { BlockCryptoError } from './block-crypto-error.js';
+import { TAG_BYTES } from './formats.js';
 
 /** An opaque, type-tagged external: never holds key bytes in JS. */
 type KeyHandle = object;
@@ -27,6 +29,7 @@ interface BlockAddon {
   /** Indices in the batch of the sectors whose tag differs. */
   verifySectorTags(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): number[];
   destroy(handle: KeyHandle): void;
+  merkleRoot(tags: Uint8Array, rootOut: Uint8Array): void;
 }
 
 /** Where node-gyp puts the addon: the same relative path from src/block and from dist/block. */
@@ -89,6 +92,12 @@ function load(): { engine: BlockCryptoEngine; addon: BlockAddon } | { error: Err
         name: 'native',
         openSectorCipher: (options) => new NativeSectorCipher(addon, options),
         openSectorTagger: (options) => new NativeSectorTagger(addon, options),
+        merkleRoot: (tags) => {
+          if (!(tags instanceof Uint8Array) || tags.length % TAG_BYTES !== 0) throw new BlockCryptoError('INVALID_ARGUMENT', `tags must be a whole number of ${TAG_BYTES}-byte tags`);
+          const root = Buffer.alloc(32);
+          addon.merkleRoot(tags, root);
+          return root;
+        },
       },
     };
   } catch (e) {

@@ -7,6 +7,7 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { SectorCipher, SectorTagger, type BlockCryptoEngine, type SectorCipherOptions, type SectorTaggerOptions } from './engine.js';
 import { TAG_BYTES, newTagHeader, writeTagHeader, writeXtsTweak } from './formats.js';
+import { merkleRoot } from './merkle-root.js';
 
 class NodeSectorCipher extends SectorCipher {
   // A KeyObject keeps the key in native memory, but node:crypto cannot wipe it: destroy() only
@@ -77,4 +78,5 @@ export const nodeBlockCryptoEngine: BlockCryptoEngine = {
   name: 'node',
   openSectorCipher: (options) => new NodeSectorCipher(options),
   openSectorTagger: (options) => new NodeSectorTagger(options),
+  merkleRoot,
 };

@@ -5,7 +5,7 @@
 // answered, errors included.
 
 import { parentPort } from 'node:worker_threads';
-import { merkleRoot, sameTag, selectBlockCryptoEngine, sessionTag, volumeIdFromUuid } from '@sealkeep/crypto';
+import { sameTag, selectBlockCryptoEngine, sessionTag, volumeIdFromUuid } from '@sealkeep/crypto';
 import type { PendingMac } from './session-auth.js';
 import { runBlockOp, type BlockOp, type OpenedVolume } from './block-ops.js';
 
@@ -54,7 +54,7 @@ parentPort!.on('message', (m: WorkerMessage) => {
   if (m.kind === 'close') return close(m.handle);
   if (m.kind === 'merkle') {
     try {
-      return parentPort!.postMessage({ id: m.id, root: merkleRoot(m.tags) } satisfies WorkerReply);
+      return parentPort!.postMessage({ id: m.id, root: engine.merkleRoot(m.tags) } satisfies WorkerReply);
     } catch (e) {
       return parentPort!.postMessage({ id: m.id, error: (e as Error).message } satisfies WorkerReply);
     }
