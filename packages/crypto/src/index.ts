@@ -3,3 +3,4 @@ export * from './jose/jws.js';
 export * from './block/index.js';
 export * from './byok/import-format.js';
 export * from './block-session.js';
+export * from './key-pairs.js';

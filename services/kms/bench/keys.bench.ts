@@ -6,11 +6,11 @@
 // Not a test: nothing here passes or fails on speed.
 //   npm run bench -- keys        (BENCH_SECONDS, default 3 s per figure)
 
-import { constants, createCipheriv, createDecipheriv, createHmac, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, randomUUID, sign } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, createHmac, privateDecrypt, publicEncrypt, randomBytes, randomUUID, sign } from 'node:crypto';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import { pino } from 'pino';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader } from '@sealkeep/sdk';
 import { asSystem } from '@sealkeep/store';
 import { buildListeners } from '../src/server.js';
@@ -41,7 +41,7 @@ function perSecond(op: () => unknown): number {
 function nodeReferences() {
   const aes = randomBytes(32);
   const payload = randomBytes(64);
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const ec = newKeyPair('ec', { namedCurve: 'P-256' }).privateKey;
   const kwpIv = Buffer.from('a65959a6', 'hex');
   return {
     encrypt: perSecond(() => {
@@ -56,7 +56,7 @@ function nodeReferences() {
     import: (() => {
       const start = performance.now();
       for (let i = 0; i < 4; i++) {
-        const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+        const { publicKey, privateKey } = newKeyPair('rsa', { modulusLength: 3072 });
         const kek = randomBytes(32);
         const wrapped = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, kek);
         const w = createCipheriv('id-aes256-wrap-pad', kek, kwpIv);
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     const tenantId = randomUUID();
     await asSystem(store.db, 'bench set-up', (trx) => trx('tenants').insert({ tenant_id: tenantId, name: `bench-keys-${tenantId.slice(0, 8)}` }));
     const principal = async (name: string, role: 'tenant-admin' | 'tenant-user') => {
-      const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      const key = newKeyPair('ec', { namedCurve: 'P-256' }).privateKey;
       const jwk = publicJwk(key);
       const id = randomUUID();
       await insertPrincipal(store.db, { principal_id: id, tenant_id: tenantId, name, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });

@@ -12,12 +12,12 @@
 //   npm run bench -- service        (BENCH_SECONDS, default 3 s per figure)
 
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import express from 'express';
 import { pino } from 'pino';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { verifyAuditLog } from '@sealkeep/attestation';
 import { authorizationHeader, selfSignedAuthorizationHeader } from '@sealkeep/sdk';
 import { asSystem, type Store } from '@sealkeep/store';
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     servers.push(tenant.server, admin.server, bareListener.server);
 
     // A cloud-admin, and a tenant whose security officer enrolls over HTTP; both sign with ES256.
-    const es256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const es256 = () => newKeyPair('ec', { namedCurve: 'P-256' }).privateKey;
     const ops = { id: randomUUID(), key: es256() };
     const opsJwk = publicJwk(ops.key);
     await insertPrincipal(store.db, { principal_id: ops.id, tenant_id: null, name: 'bench-ops', role: 'cloud-admin', public_jwk: opsJwk, jwk_thumbprint: jwkThumbprint(opsJwk) });

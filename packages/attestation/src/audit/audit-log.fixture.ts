@@ -2,9 +2,10 @@
 // r||s, or DER, or RSASSA-PKCS1-v1_5), and a deterministic log of N entries with a signed
 // checkpoint every K entries, as the service would export it.
 
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { sign, type KeyObject } from 'node:crypto';
 import { makeCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.js';
 import { sealEntry, type AuditEntry, type AuditEntryFields, type ChainHead } from './entry.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 export interface TestAk {
   privateKey: KeyObject;
@@ -14,7 +15,7 @@ export interface TestAk {
 
 export function newAk(kind: 'es256' | 'es256-der' | 'rs256' = 'es256'): TestAk {
   const { privateKey, publicKey } =
-    kind === 'rs256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    kind === 'rs256' ? newKeyPair('rsa', { modulusLength: 2048 }) : newKeyPair('ec', { namedCurve: 'P-256' });
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   // node signs the message (hashing it itself); the TPM signs the digest — the same signature.
   const signer: CheckpointSigner = async (_digest, message) => {

@@ -6,8 +6,9 @@
 // certificates carry the TPM's identity (the EK certificate's subjectAltName directoryName),
 // keyUsage digitalSignature and tcg-kp-AIKCertificate (2.23.133.8.3), and no hardwareModuleName.
 
-import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { AK_CERTIFICATE_EKU, asn1, TCG_OID, type TpmIdentity } from '@sealkeep/tpm';
+import { newKeyPair } from '@sealkeep/crypto';
 
 export interface IssuedCert {
   der: Buffer;
@@ -75,8 +76,8 @@ export class AttestationCa {
 
   /** A new root (ECDSA P-384) and issuing CA (ECDSA P-256, pathLen 0), both without expiry. */
   static create(name = 'Sealkeep Test Attestation'): AttestationCa {
-    const rootKey = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
-    const caKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const rootKey = newKeyPair('ec', { namedCurve: 'P-384' }).privateKey;
+    const caKey = newKeyPair('ec', { namedCurve: 'P-256' }).privateKey;
     const keyId = (k: KeyObject) => asn1.keyIdentifier(createPublicKey(k).export({ type: 'spki', format: 'der' }));
     const rootName = cn(`${name} Root`);
     const rootIssuer = { subject: rootName, keyId: keyId(rootKey), key: rootKey };

@@ -5,7 +5,7 @@
 
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { asn1 } from '@sealkeep/tpm';
 import { caExtensions, cn, issueCertificate, type CertSpec } from './ak-ca.fixture.js';
 import type { EvidenceBundle } from './bundle.js';
@@ -13,13 +13,14 @@ import { parseCertificate, validatePath, type ParsedCert } from './certificates.
 import { evidenceFixture, type EvidenceFixture } from './evidence.fixture.js';
 import { FindingCollector, type FindingId } from './findings.js';
 import { verifyEvidence } from './verify.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 const NONCE = Buffer.from('0ddba11', 'hex').subarray(0, 3);
 const DAY = 86_400_000;
 
 /** A CA or leaf key and the issuer record certificates it signs carry. */
 function party(name: string): { key: KeyObject; issuer: CertSpec['issuer'] } {
-  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const key = newKeyPair('ec', { namedCurve: 'P-256' }).privateKey;
   const keyId = asn1.keyIdentifier(createPublicKey(key).export({ type: 'spki', format: 'der' }));
   return { key, issuer: { subject: cn(name), keyId, key } };
 }

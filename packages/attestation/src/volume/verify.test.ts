@@ -6,7 +6,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+
 import { ManufacturerCa } from '@sealkeep/tpm';
 import { statementSigner, type StatementSigner } from '../statement/signer.fixture.js';
 import { volumeAttestation, type MadeAttestation } from './volume.fixture.js';
@@ -15,6 +15,7 @@ import { decodeVolumeStatement, encodeVolumeStatement, VOLUME_STATEMENT_LENGTH }
 import { formatVolumeReport } from './report.js';
 import { verifyVolumeAttestation, type VolumeResult } from './verify.js';
 import { Findings } from '../statement/findings.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 let signer: StatementSigner;
 let made: MadeAttestation;
@@ -126,9 +127,9 @@ test('an expired AK certificate is certificate-expired; one not valid yet, certi
 });
 
 test('a certificate of another key: the signature does not verify with it; no certificate at all is said', async () => {
-  const other = signer.certificate({ akPublicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey });
+  const other = signer.certificate({ akPublicKey: newKeyPair('ec', { namedCurve: 'P-256' }).publicKey });
   assert.deepEqual(errors(await verify({ ...clone(), akCertificatePem: other })), ['signature-invalid']);
-  const rsa = signer.certificate({ akPublicKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey });
+  const rsa = signer.certificate({ akPublicKey: newKeyPair('rsa', { modulusLength: 2048 }).publicKey });
   assert.deepEqual(errors(await verify({ ...clone(), akCertificatePem: rsa })), ['ak-certificate-key-unsupported']);
   assert.deepEqual(errors(await verify({ ...clone(), akCertificatePem: null })), ['ak-certificate-missing']);
 });

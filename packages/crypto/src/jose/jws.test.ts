@@ -3,12 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+
 import { decodeJws, importPublicJwk, jwkThumbprint, JwsError, publicJwk, signJws, verifyJws } from './jws.js';
+import { newKeyPair } from '../key-pairs.js';
 
 const keys = {
-  ES256: generateKeyPairSync('ec', { namedCurve: 'P-256' }),
-  EdDSA: generateKeyPairSync('ed25519'),
+  ES256: newKeyPair('ec', { namedCurve: 'P-256' }),
+  EdDSA: newKeyPair('ed25519'),
 };
 
 for (const [alg, { privateKey, publicKey }] of Object.entries(keys)) {
@@ -44,6 +45,6 @@ test('malformed tokens and private JWKs are refused with JwsError', () => {
   }
   const priv = keys.ES256.privateKey.export({ format: 'jwk' });
   assert.throws(() => importPublicJwk(priv), /private members/);
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+  const rsa = newKeyPair('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
   assert.throws(() => importPublicJwk(rsa), /unsupported key type/);
 });

@@ -4,21 +4,22 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KeyMaterialError, checkMaterial, keyMaterialOf, readKeyFile, type KeyType } from './key-material.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 let dir: string;
 before(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-key-material-'))));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const KEYS: Array<[KeyType, KeyObject]> = [
-  ['ec-p256', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey],
-  ['ec-p384', generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey],
-  ['rsa-2048', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey],
-  ['rsa-3072', generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey],
+  ['ec-p256', newKeyPair('ec', { namedCurve: 'P-256' }).privateKey],
+  ['ec-p384', newKeyPair('ec', { namedCurve: 'P-384' }).privateKey],
+  ['rsa-2048', newKeyPair('rsa', { modulusLength: 2048 }).privateKey],
+  ['rsa-3072', newKeyPair('rsa', { modulusLength: 3072 }).privateKey],
 ];
 const pkcs8 = (k: KeyObject) => k.export({ type: 'pkcs8', format: 'der' });
 
@@ -72,11 +73,11 @@ test('a file that is not what was asked for is refused, saying what it holds', (
   refusal(RSA_PEM, 'ec-p256', /key\.pem holds an RSA 2048 key \(rsa-2048\), not ec-p256/);
   refusal(KEYS[1]![1].export({ type: 'sec1', format: 'pem' }) as string, 'ec-p256', /an EC P-384 key \(ec-p384\), not ec-p256/);
   refusal(RSA_PEM, 'aes-256', /holds an RSA 2048 key \(rsa-2048\), not raw aes-256 key bytes/);
-  refusal(generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), undefined, /an RSA 4096 key; Sealkeep imports ec-p256, ec-p384, rsa-2048, rsa-3072/);
-  refusal(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), undefined, /an ed25519 key; Sealkeep imports/);
-  refusal(generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), 'ec-p384', /an EC secp521r1 key, not ec-p384/);
+  refusal(newKeyPair('rsa', { modulusLength: 4096 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), undefined, /an RSA 4096 key; Sealkeep imports ec-p256, ec-p384, rsa-2048, rsa-3072/);
+  refusal(newKeyPair('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), undefined, /an ed25519 key; Sealkeep imports/);
+  refusal(newKeyPair('ec', { namedCurve: 'P-521' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), 'ec-p384', /an EC secp521r1 key, not ec-p384/);
   refusal(KEYS[0]![1].export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }), undefined, /encrypted private key/);
-  refusal(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }), 'ec-p256', /a PEM "PUBLIC KEY", not a private key/);
+  refusal(newKeyPair('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }), 'ec-p256', /a PEM "PUBLIC KEY", not a private key/);
   refusal(randomBytes(32), undefined, /give the type \(aes-256, hmac-sha256, xts-aes-256\)/);
   refusal(randomBytes(32), 'rsa-2048', /not a private key \(PEM or DER\), so it is not rsa-2048/);
   refusal(randomBytes(31).toString('hex'), 'aes-256', /aes-256 material is 32 bytes, not 31/);

@@ -4,9 +4,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, createDecipheriv, generateKeyPairSync, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { constants, createDecipheriv, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { KEY_TYPES, checkMaterial, type KeyType } from './key-material.js';
 import { KWP_ALTERNATIVE_IV, MAX_RSA_OAEP_MATERIAL, aesKeyWrapWithPadding, wrapKeyMaterial, type WrappingAlgorithm } from './wrap.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 
@@ -26,7 +27,7 @@ test('AES key wrap with padding gives the RFC 5649 §6 known answers (20-octet a
   assert.throws(() => aesKeyWrapWithPadding(Buffer.alloc(32), Buffer.alloc(0)), /at least one byte/);
 });
 
-const wrapping = generateKeyPairSync('rsa', { modulusLength: 3072 });
+const wrapping = newKeyPair('rsa', { modulusLength: 3072 });
 const RSA_BYTES = 384;
 
 const pkcs8 = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'der' });
@@ -37,10 +38,10 @@ const MATERIAL: Array<[KeyType, Buffer]> = [
   ['hmac-sha256', randomBytes(45)],
   ['hmac-sha256', randomBytes(64)],
   ['xts-aes-256', randomBytes(64)],
-  ['ec-p256', pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)],
-  ['ec-p384', pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey)],
-  ['rsa-2048', pkcs8(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey)],
-  ['rsa-3072', pkcs8(generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey)],
+  ['ec-p256', pkcs8(newKeyPair('ec', { namedCurve: 'P-256' }).privateKey)],
+  ['ec-p384', pkcs8(newKeyPair('ec', { namedCurve: 'P-384' }).privateKey)],
+  ['rsa-2048', pkcs8(newKeyPair('rsa', { modulusLength: 2048 }).privateKey)],
+  ['rsa-3072', pkcs8(newKeyPair('rsa', { modulusLength: 3072 }).privateKey)],
 ];
 
 const oaepDecrypt = (data: Buffer) => privateDecrypt({ key: wrapping.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, data);
@@ -78,7 +79,7 @@ test('a changed key-wrap layer fails its integrity check; a non-RSA wrapping key
   const wrapped = wrapKeyMaterial(material, wrapping.publicKey);
   wrapped[wrapped.length - 1]! ^= 1;
   assert.throws(() => unwrap(wrapped, 'rsa-aes-key-wrap-sha256'));
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+  const ec = newKeyPair('ec', { namedCurve: 'P-256' }).publicKey;
   assert.throws(() => wrapKeyMaterial(material, ec), /RSA public key/);
   assert.throws(() => wrapKeyMaterial(material, wrapping.privateKey), /RSA public key/);
   assert.throws(() => wrapKeyMaterial(Buffer.alloc(33), wrapping.publicKey, 'rsa-oaep-sha256'), /at most 32 bytes of material, not 33/);

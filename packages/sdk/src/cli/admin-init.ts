@@ -5,8 +5,8 @@
 // ES256 (P-256): the first operator is also the configuration approver the service root is bound
 // to, and the TPM verifies approvals with ECDSA P-256 (TPM2_VerifySignature).
 
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { randomUUID } from 'node:crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { asProvider, openStore, storeConfigFromEnv } from '@sealkeep/store';
 import { saveProfile, type Profile } from '../profile.js';
 
@@ -14,7 +14,7 @@ export async function adminInit(opts: { name: string; profilePath: string; admin
   const store = await openStore(storeConfigFromEnv());
   try {
     await store.migrateLatest();
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { privateKey, publicKey } = newKeyPair('ec', { namedCurve: 'P-256' });
     const jwk = publicJwk(publicKey);
     const principalId = randomUUID();
     await asProvider(store.db, async (trx) => {

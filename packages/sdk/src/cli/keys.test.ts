@@ -7,20 +7,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeJws, verifyJws } from '@sealkeep/crypto';
+import { decodeJws, verifyJws, newKeyPair } from '@sealkeep/crypto';
 import { saveProfile } from '../profile.js';
 import { EvidenceHost } from '../byok/evidence.fixture.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/sealkeep.mjs');
-const officer = { id: randomUUID(), tenantId: randomUUID(), keys: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
-const impostorPem = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+const officer = { id: randomUUID(), tenantId: randomUUID(), keys: newKeyPair('ec', { namedCurve: 'P-256' }) };
+const impostorPem = newKeyPair('rsa', { modulusLength: 3072 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
 
 let dir: string;
 let server: Server;
@@ -151,7 +151,7 @@ test('keys import: the upload opens in the certified TPM key (not the PEM offere
 
 test('keys import: an EC key file, its type detected; forged evidence stops before anything is sent', { timeout: 120_000 }, async () => {
   forge = false;
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+  const ec = newKeyPair('ec', { namedCurve: 'P-384' }).privateKey;
   const file = keyFile('signer.pem', ec.export({ type: 'sec1', format: 'pem' }));
   const r = await sealkeep(['keys', 'import', file, '--name', 'signer', '--root', rootPath, '--json']);
   assert.equal(r.code, 0, r.stderr);
@@ -171,7 +171,7 @@ test('keys import: an EC key file, its type detected; forged evidence stops befo
 });
 
 test('keys import refuses before contacting the service: no --root, a key of another type, too much for rsa-oaep-sha256', { timeout: 60_000 }, async () => {
-  const rsa = keyFile('rsa.pem', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }));
+  const rsa = keyFile('rsa.pem', newKeyPair('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }));
   const jobs = jobRequests.length;
   const noRoot = await sealkeep(['keys', 'import', '--file', rsa, '--name', 'k']);
   assert.equal(noRoot.code, 2);

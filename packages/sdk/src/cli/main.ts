@@ -14,9 +14,8 @@
 //   sealkeep scan start|status|report|list …         compliance scans, for reviewers (scan.ts)
 // Global: --profile FILE (default $SEALKEEP_PROFILE or ~/.config/sealkeep/profile.json), --json.
 
-import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { selfSignedRequest, signedRequest, SealkeepError } from '../client.js';
 import { defaultProfilePath, loadProfile, profileKey, saveProfile, type Profile } from '../profile.js';
 import { adminInit } from './admin-init.js';
@@ -144,7 +143,7 @@ async function run(argv: string[], out: Out): Promise<void> {
   }
   if (group === 'enroll') {
     if (!values.code || !values.name || !values.url) throw new Error('--code, --name and --url are required');
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = newKeyPair('ed25519');
     const r = (await selfSignedRequest(values.url, privateKey, 'POST', '/v1/enroll', { code: values.code, name: values.name })) as {
       principalId: string;
       tenantId: string;

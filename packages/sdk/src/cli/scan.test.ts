@@ -6,17 +6,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { decodeJws, verifyJws } from '@sealkeep/crypto';
+import { decodeJws, verifyJws, newKeyPair } from '@sealkeep/crypto';
 import { describeReport, progressBar, scanCommand, ScanFailed, ScanNotPassed, type ScanReport, type ScanState } from './scan.js';
 import type { Profile } from '../profile.js';
 
-const reviewer = { id: randomUUID(), keys: generateKeyPairSync('ed25519') };
+const reviewer = { id: randomUUID(), keys: newKeyPair('ed25519') };
 const scanId = randomUUID();
 let server: Server;
 let url: string;

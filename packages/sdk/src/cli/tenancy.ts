@@ -9,10 +9,10 @@
 //   sealkeep principal activate --id PRINCIPAL_ID     the new principal records its id, then checks it
 //   sealkeep principal list | revoke ID
 
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { signedRequest } from '../client.js';
 import { loadProfile, profileKey, saveProfile, type Profile } from '../profile.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 export const TENANCY_USAGE = `  sealkeep quota show [TENANT_ID]
   sealkeep quota set TENANT_ID [--keys N] [--vms N] [--volumes N] [--volume-bytes N] [--ops-per-second N]   (N or none)
@@ -121,7 +121,7 @@ async function principal(verb: string | undefined, target: string | undefined, p
     if (!args.name || !args.role || !args.url) throw new Error('--name, --role and --url are required');
     const plane = OPERATOR_ROLES.has(args.role) ? (args.role === 'reviewer' ? 'compliance' : 'admin') : 'tenant';
     if (plane === 'tenant' && !args.tenant) throw new Error('--tenant TENANT_ID is required for a tenant principal');
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = newKeyPair('ed25519');
     // Not active until its holder records the id the administrator's enrollment answered.
     saveProfile(profilePath, { principalId: '', name: args.name, role: args.role, tenantId: args.tenant ?? null, privateJwk: privateKey.export({ format: 'jwk' }), endpoints: { [plane]: args.url } });
     const jwk = publicKey.export({ format: 'jwk' });

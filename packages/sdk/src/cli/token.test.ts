@@ -6,14 +6,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeJws, verifyJws } from '@sealkeep/crypto';
+import { decodeJws, verifyJws, newKeyPair } from '@sealkeep/crypto';
 import { saveProfile, type Profile } from '../profile.js';
 import { delegationGrant } from '../delegation.js';
 
@@ -23,8 +23,8 @@ let server: Server;
 let url: string;
 const received: Array<{ req: IncomingMessage; body: string }> = [];
 
-const bob = { id: randomUUID(), tenantId: randomUUID(), keys: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
-const cms = { id: randomUUID(), keys: generateKeyPairSync('ed25519') };
+const bob = { id: randomUUID(), tenantId: randomUUID(), keys: newKeyPair('ec', { namedCurve: 'P-256' }) };
+const cms = { id: randomUUID(), keys: newKeyPair('ed25519') };
 
 function profile(file: string, p: Omit<Profile, 'endpoints'>, endpoints: Profile['endpoints'] = {}): string {
   const at = path.join(dir, file);

@@ -7,24 +7,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  agreeSessionKey,
-  generateXtsKey,
-  parseSessionAuthorization,
-  sameTag,
-  selectBlockCryptoEngine,
-  sessionAuthorization,
-  sessionTag,
-  SeqWindow,
-  TAG_BYTES,
-  volumeIdFromUuid,
-  type SectorCipher,
-  type SectorTagger,
-} from '@sealkeep/crypto';
+import { agreeSessionKey, generateXtsKey, parseSessionAuthorization, sameTag, selectBlockCryptoEngine, sessionAuthorization, sessionTag, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
 import { IntegrityError, MAX_BATCH_SECTOR_BYTES, openBlockSession, ReleaseRefusedError, SessionEndedError, type BlockSession } from './block-session.js';
 import { sessionTagOver } from './block-transport.js';
 
@@ -137,7 +124,7 @@ before(async () => {
 });
 after(() => new Promise<void>((r) => server.close(() => r())));
 
-const signer = { principalId: randomUUID(), key: generateKeyPairSync('ed25519').privateKey };
+const signer = { principalId: randomUUID(), key: newKeyPair('ed25519').privateKey };
 const open = (connections = 4) => openBlockSession({ dataUrl, signer, tenantId, vmId, volumeId, connections });
 const generationsFor = (n: number, g = 1n) => BigUint64Array.from({ length: n }, () => g);
 

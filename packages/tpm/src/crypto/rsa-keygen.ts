@@ -9,12 +9,13 @@
 // sieved, and tested by primes.ts. p is found first, then q; e must be coprime to p-1 and q-1
 // and |p - q| > 2^(k-100) (FIPS 186-4 §B.3.1).
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { TPM_RC } from '../wire/constants.js';
 import { bitLength, gcd, modInverse, toBigInt, toBytes } from './bigint.js';
 import { CryptoFailure } from './errors.js';
 import { KdfaStream } from './kdf.js';
 import { isProbablePrime, isSmallPrime } from './primes.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 /** Part 2 §12.2.3.5: an exponent field of 0 means 2^16 + 1. */
 export const RSA_DEFAULT_EXPONENT = 65537;
@@ -144,7 +145,7 @@ export function deriveRsaKeyPair(spec: RsaDerivation): RsaKeyPair {
 export function generateRsaKeyPair(bits: number, templateExponent: number): RsaKeyPair {
   checkBits(bits);
   const e = effectiveExponent(templateExponent);
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: e });
+  const { privateKey } = newKeyPair('rsa', { modulusLength: bits, publicExponent: e });
   const jwk = privateKey.export({ format: 'jwk' });
   const big = (s: string | undefined): bigint => toBigInt(Buffer.from(s ?? '', 'base64url'));
   const p = big(jwk.p);

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createHash, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import {
   NO_EXPIRATION,
   children,
@@ -21,6 +21,7 @@ import {
   utf8,
 } from './asn1.js';
 import { ManufacturerCa } from './manufacturer-ca.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 const hex = (b: Buffer) => b.toString('hex');
 
@@ -80,7 +81,7 @@ test('random serials are 16 octets, positive, with no leading zero octet', () =>
 });
 
 test('keyIdentifier is SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1)', () => {
-  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { publicKey } = newKeyPair('ec', { namedCurve: 'P-256' });
   const jwk = publicKey.export({ format: 'jwk' });
   const point = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
   const expected = createHash('sha1').update(point).digest();

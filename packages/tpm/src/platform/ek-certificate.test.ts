@@ -5,7 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { X509Certificate, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import * as pkijs from 'pkijs';
 import { children, oid, toPem, type Element } from './asn1.js';
 import { ManufacturerCa } from './manufacturer-ca.js';
 import { TCG_OID, certificatePolicies, ekExtendedKeyUsage, spkiOf, tcgId, tpmSpecificationAttributes, tpmSubjectAltName } from './ek-certificate.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 const exec = promisify(execFile);
 const haveSwtpmCert = await exec('swtpm_cert', ['--version']).then(
@@ -57,7 +58,7 @@ describe('EK certificate', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-ekcert-'));
     ca = await ManufacturerCa.create();
     file('root.pem', ca.toPem());
-    const keys = { rsa: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey, ecc: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey };
+    const keys = { rsa: newKeyPair('rsa', { modulusLength: 2048 }).publicKey, ecc: newKeyPair('ec', { namedCurve: 'P-256' }).publicKey };
     for (const kind of ['rsa', 'ecc'] as const) {
       const { der, pem } = ca.issueEkCertificate({ ekPublicKey: keys[kind], tpm: TPM, specification: SPEC });
       eks[kind] = { key: keys[kind], der, pem };
@@ -191,10 +192,10 @@ describe('EK certificate', () => {
   });
 
   test('bad inputs are refused', () => {
-    const ekPublicKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const ekPublicKey = newKeyPair('ec', { namedCurve: 'P-256' });
     const base = { tpm: TPM, specification: SPEC };
     assert.throws(() => ca.issueEkCertificate({ ...base, ekPublicKey: ekPublicKey.privateKey }), /public key/);
-    assert.throws(() => ca.issueEkCertificate({ ...base, ekPublicKey: generateKeyPairSync('ed25519').publicKey }), /RSA or an ECC/);
+    assert.throws(() => ca.issueEkCertificate({ ...base, ekPublicKey: newKeyPair('ed25519').publicKey }), /RSA or an ECC/);
     assert.throws(() => ca.issueEkCertificate({ ...base, ekPublicKey: ekPublicKey.publicKey, serialNumber: Buffer.alloc(4) }), /serialNumber/);
     assert.throws(() => ca.issueEkCertificate({ ...base, ekPublicKey: ekPublicKey.publicKey, serialNumber: Buffer.alloc(20, 0xff) }), /serialNumber/);
     assert.ok(ca.issueEkCertificate({ ...base, ekPublicKey: ekPublicKey.publicKey, serialNumber: Buffer.alloc(20, 0x7f) }).der.length > 0);

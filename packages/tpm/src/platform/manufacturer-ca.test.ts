@@ -4,13 +4,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inspect, promisify } from 'node:util';
 import { DEFAULT_CA_SUBJECT, ManufacturerCa } from './manufacturer-ca.js';
 import { tcgId } from './ek-certificate.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 const exec = promisify(execFile);
 
@@ -78,7 +79,7 @@ describe('manufacturer CA', () => {
     const restored = ManufacturerCa.fromState(state);
     assert.deepEqual(restored.certificate, ca.certificate);
     assert.deepEqual(restored.keyIdentifier, ca.keyIdentifier);
-    const ek = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const ek = newKeyPair('rsa', { modulusLength: 2048 }).publicKey;
     const cert = file('ek.pem', restored.issueEkCertificate({ ekPublicKey: ek, ...EK_FIELDS }).pem);
     assert.equal((await openssl('verify', '-CAfile', file('root.pem', ca.toPem()), cert)).trim(), `${cert}: OK`);
   });

@@ -2,8 +2,9 @@
 // the public half, as the host's hypervisor principal). A PKCS#8 PEM file readable by its owner
 // only; made (ECDSA P-256) the first time, never overwritten.
 
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { newKeyPair } from '@sealkeep/crypto';
 
 export async function loadAdapterKey(file: string): Promise<{ key: KeyObject; created: boolean }> {
   let pem: string;
@@ -11,7 +12,7 @@ export async function loadAdapterKey(file: string): Promise<{ key: KeyObject; cr
     pem = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { privateKey } = newKeyPair('ec', { namedCurve: 'P-256' });
     await writeFile(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
     return { key: privateKey, created: true };
   }

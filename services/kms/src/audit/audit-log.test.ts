@@ -5,9 +5,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { verifyAuditLog } from '@sealkeep/attestation';
 import { authorizationHeader, selfSignedAuthorizationHeader } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
@@ -19,9 +19,9 @@ import { appendAudit, exportChain, type AuditActor } from './audit-log.js';
 type App = Parameters<typeof request>[0];
 let store: Store;
 let tenantApp: App, adminApp: App;
-const ops = { id: randomUUID(), key: generateKeyPairSync('ed25519') };
-const reviewer = { id: randomUUID(), key: generateKeyPairSync('ed25519') };
-const officer = generateKeyPairSync('ed25519');
+const ops = { id: randomUUID(), key: newKeyPair('ed25519') };
+const reviewer = { id: randomUUID(), key: newKeyPair('ed25519') };
+const officer = newKeyPair('ed25519');
 let tenantId: string;
 let officerId: string;
 

@@ -10,10 +10,11 @@ import { asProvider, asSystem, inTenant, type Store } from '@sealkeep/store';
 import { freshStore } from '@sealkeep/store/testing';
 import { commands, InProcessTransport, Tpm, TpmClient, TPM_SU } from '@sealkeep/tpm';
 import { verifyAuditLog } from '@sealkeep/attestation';
-import { generateKeyPairSync } from 'node:crypto';
+
 import { appendAudit, exportChain, PROVIDER_CHAIN, type AuditActor } from './audit-log.js';
 import { checkpointDueChains, TpmCheckpointSigner } from './checkpointer.js';
 import { loadAk } from '../platform/host-tpm.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 let store: Store;
 let signer: TpmCheckpointSigner;
@@ -70,7 +71,7 @@ test('an entry altered after its checkpoint is named; an AK that is not pinned i
   const lines = await inTenant(store.db, tenant, (trx) => exportChain(trx, tenant));
   const altered = verifyAuditLog(lines.join('\n'), { trustedAkPublicKeysPem: [akPem] });
   assert.ok(altered.findings.some((f) => f.seq === 2 && f.severity === 'critical'), JSON.stringify(altered.findings));
-  const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const other = newKeyPair('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const untrusted = verifyAuditLog(lines.join('\n'), { trustedAkPublicKeysPem: [other] });
   assert.ok(untrusted.findings.some((f) => f.id === 'audit.checkpoint.untrusted-key'));
 });

@@ -5,9 +5,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import request from 'supertest';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
 import type { Store } from '@sealkeep/store';
@@ -29,7 +29,7 @@ before(async () => {
     { tenant_id: other, name: `other-${other}` },
   ]);
   for (const role of ROLES) {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = newKeyPair('ed25519');
     const jwk = publicJwk(publicKey);
     const id = randomUUID();
     await insertPrincipal(store.db, { principal_id: id, tenant_id: TENANT_ROLES.has(role) ? own : null, name: `${role}-1`, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });

@@ -4,8 +4,8 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { publicJwk, jwkThumbprint, signJws } from '@sealkeep/crypto';
+import { randomUUID } from 'node:crypto';
+import { publicJwk, jwkThumbprint, signJws, newKeyPair } from '@sealkeep/crypto';
 import { requestProof } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
 import type { Store } from '@sealkeep/store';
@@ -16,8 +16,8 @@ import { purgeExpiredProofs, verifyRequestProof, type ProofRequest } from './req
 describe('request proofs', () => {
   let store: Store;
   const tenantId = randomUUID();
-  const alice = { id: randomUUID(), keys: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
-  const bob = { id: randomUUID(), keys: generateKeyPairSync('ed25519') };
+  const alice = { id: randomUUID(), keys: newKeyPair('ec', { namedCurve: 'P-256' }) };
+  const bob = { id: randomUUID(), keys: newKeyPair('ed25519') };
 
   before(async () => {
     store = await freshStore();
@@ -72,7 +72,7 @@ describe('request proofs', () => {
     ['another body', () => ({ ...signed(), rawBody: Buffer.from('{"name":"other"}') }), /body does not match/],
     ['unknown principal', () => signed({ principalId: randomUUID() }), /unknown principal/],
     ['revoked principal', () => signed({ key: bob.keys.privateKey, principalId: bob.id }), /revoked/],
-    ['signed by another key', () => signed({ key: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }), /signature does not verify/],
+    ['signed by another key', () => signed({ key: newKeyPair('ec', { namedCurve: 'P-256' }).privateKey }), /signature does not verify/],
     ['wrong scheme', () => ({ ...signed(), authorization: 'Bearer abc' }), /Sealkeep-Proof/],
     ['not a JWS', () => ({ ...signed(), authorization: 'Sealkeep-Proof abc.def' }), /compact JWS/],
     ['short jti', () => signed({ jti: 'x' }), /jti/],

@@ -4,9 +4,9 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader, selfSignedAuthorizationHeader } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
 import type { Store } from '@sealkeep/store';
@@ -19,7 +19,7 @@ after(() => store?.close());
 
 test('request log entries carry route, status and principal, and never a secret', async () => {
   store = await freshStore();
-  const ops = { id: randomUUID(), key: generateKeyPairSync('ed25519') };
+  const ops = { id: randomUUID(), key: newKeyPair('ed25519') };
   const jwk = publicJwk(ops.key.publicKey);
   await insertPrincipal(store.db, { principal_id: ops.id, tenant_id: null, name: 'ops', role: 'cloud-admin', public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });
   const entries: RequestLogEntry[] = [];
@@ -29,7 +29,7 @@ test('request log entries carry route, status and principal, and never a secret'
   const createAuth = authorizationHeader({ key: ops.key.privateKey, principalId: ops.id, method: 'POST', url: '/v1/tenants', body });
   const created = await request(adminApp).post('/v1/tenants').set('content-type', 'application/json').set('authorization', createAuth).send(body);
   const code: string = created.body.enrollment.code;
-  const officer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const officer = newKeyPair('ec', { namedCurve: 'P-256' });
   const enrollBody = JSON.stringify({ code, name: 'alice' });
   const enrollAuth = selfSignedAuthorizationHeader({ key: officer.privateKey, method: 'POST', url: '/v1/enroll', body: enrollBody });
   await request(tenantApp).post('/v1/enroll').set('content-type', 'application/json').set('authorization', enrollAuth).send(enrollBody);

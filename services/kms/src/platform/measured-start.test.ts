@@ -6,11 +6,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { asSystem, type Store } from '@sealkeep/store';
 import { freshStore } from '@sealkeep/store/testing';
 import { signConfigurationApproval, verifyAuditLog, type ServiceDigests } from '@sealkeep/attestation';
@@ -21,7 +21,7 @@ import { measuredStart, StartRefused } from './measured-start.js';
 
 let store: Store;
 let dataDir: string;
-const approver = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const approver = newKeyPair('ec', { namedCurve: 'P-256' });
 const approverId = randomUUID();
 
 before(async () => {
@@ -98,7 +98,7 @@ test('an approval signed by another key, or for another configuration, is refuse
   await assert.rejects(boot(C), StartRefused);
   const row = await asSystem(store.db, 'test', (trx) => trx('service_configurations').whereNull('approval').first());
   const d: ServiceDigests = { codeDigest: row.code_digest, configurationDigest: row.configuration_digest };
-  const mallory = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const mallory = newKeyPair('ec', { namedCurve: 'P-256' });
   await approve(d, signConfigurationApproval(mallory.privateKey, d));
   await assert.rejects(boot(C), (e: unknown) => e instanceof StartRefused && /TPM refused/.test(e.message));
   // A real signature, but over another configuration's policy.
@@ -109,7 +109,7 @@ test('an approval signed by another key, or for another configuration, is refuse
 test('swapping the approver key in the database does not help: the TPM policy names the original', async () => {
   const D = { ...A, logLevel: 'trace' };
   await assert.rejects(boot(D), StartRefused);
-  const mallory = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const mallory = newKeyPair('ec', { namedCurve: 'P-256' });
   await asSystem(store.db, 'test: an administrator with database access', (trx) => trx('service_root').update({ approver_jwk: JSON.stringify(publicJwk(mallory.publicKey)) }));
   const row = await asSystem(store.db, 'test', (trx) => trx('service_configurations').whereNull('approval').first());
   const d: ServiceDigests = { codeDigest: row.code_digest, configurationDigest: row.configuration_digest };

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { TPM_ALG, TPM_RC, TPM_RH, TPM_SE } from '../../wire/constants.js';
 import { TPM_CC } from '../../wire/command-codes.js';
 import { TPMA_OBJECT as A } from '../../wire/attribute-bits.js';
@@ -24,6 +24,7 @@ import { sharingRecipientOf } from '../asymmetric/key-material.js';
 import { AES128_CFB, eccTemplate, loadKey, rcOf, rsaTemplate, startedTpm, storageTemplate, USER } from '../asymmetric/test-fixture.js';
 import { sensitiveToDuplicate } from './duplication-blob.js';
 import { Duplicate, Import, Rewrap } from './index.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
 /** PolicyCommandCode(TPM_CC_Duplicate) from a fresh session (Part 3 §23.11). */
@@ -91,7 +92,7 @@ test('duplicate with no new parent (TPM_RH_NULL): inner wrapper only, no seed; i
 });
 
 test('BYOK: a key made outside the TPM, wrapped by the caller to the SRK, imports, loads and decrypts', async () => {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } = newKeyPair('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' });
   const pub: TPMT_PUBLIC = { ...rsaTemplate(A.decrypt | A.userWithAuth | A.noDA), unique: Buffer.from(jwk.n!, 'base64url') };
   const sensitive = { sensitiveType: TPM_ALG.RSA, authValue: Buffer.from('tenant'), seedValue: Buffer.alloc(0), sensitive: Buffer.from(jwk.p!, 'base64url') };

@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createSign, generateKeyPairSync } from 'node:crypto';
+import { createHash, createSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { marshal } from '../../wire/codec.js';
 import { TPM_ALG, TPM_RC, TPM_RH, TPM_ST } from '../../wire/constants.js';
@@ -37,6 +37,7 @@ import {
   PolicySigned,
   PolicyTicket,
 } from './index.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 const sha256 = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
 const u32 = (v: number) => Buffer.from(v.toString(16).padStart(8, '0'), 'hex');
@@ -236,7 +237,7 @@ test('PolicySecret: the endorsement hierarchy policy, nonce binding, expiration 
 });
 
 function externalRsaKey() {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey, privateKey } = newKeyPair('rsa', { modulusLength: 2048 });
   const n = Buffer.from(publicKey.export({ format: 'jwk' }).n!, 'base64url');
   const template = {
     type: TPM_ALG.RSA,

@@ -4,12 +4,12 @@
 // management delegate `cms`. `hvToken()` is bob → cms → hv; `startVm` and `openSession` drive
 // the data-plane routes as the adapter does, `blocks` signs with the session key.
 
-import { createECDH, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createECDH, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { deriveSessionKey, jwkThumbprint, publicJwk, sessionAuthorization } from '@sealkeep/crypto';
+import { deriveSessionKey, jwkThumbprint, publicJwk, sessionAuthorization, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader, delegationGrant } from '@sealkeep/sdk';
 import { TpmManager, type CelRecord } from '@sealkeep/tpm';
 import { goodBootLog, recordsOf } from '@sealkeep/tpm/vm-boot-fixture';
@@ -73,7 +73,7 @@ export async function dataPlane(): Promise<DataPlane> {
     [['tenant'], ['data']],
   ) as unknown as [App, App];
   const add = async (name: string, role: Role, tenantId: string | null): Promise<Party> => {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { privateKey, publicKey } = newKeyPair('ec', { namedCurve: 'P-256' });
     const jwk = publicJwk(publicKey);
     const id = randomUUID();
     await insertPrincipal(db, { principal_id: id, tenant_id: tenantId, name, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +17,7 @@ import { evidenceFixture, MLE, SINIT } from '../../../../../packages/attestation
 import { verifyEvidence } from '@sealkeep/attestation';
 import { buildListeners } from '../../server.js';
 import { apiFixture, type ApiFixture, type App } from '../quotas/api.fixture.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 let f: ApiFixture;
 let fx: Awaited<ReturnType<typeof evidenceFixture>>;
@@ -53,7 +54,7 @@ async function registered(name: string, mle = sha256(MLE)) {
   return r.body.hostId as string;
 }
 
-function attest(hostId: string, adapterKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, evidence?: (nonce: Buffer) => Promise<unknown>) {
+function attest(hostId: string, adapterKey = newKeyPair('ec', { namedCurve: 'P-256' }).privateKey, evidence?: (nonce: Buffer) => Promise<unknown>) {
   return {
     adapterKey,
     result: attestToService({
@@ -123,7 +124,7 @@ test('an EK from an untrusted manufacturer cannot be registered; a credential fo
   const impostor = attestToService({
     dataUrl,
     hostId,
-    adapterKey: generateKeyPairSync('ed25519').privateKey,
+    adapterKey: newKeyPair('ed25519').privateKey,
     akPublic: fx.ak.tpm2bPublic,
     activate: (c) => activateCredential(stranger, fx.ak.handle, c),
     evidence: (nonce) => fx.bundle(nonce),

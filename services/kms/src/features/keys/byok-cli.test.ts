@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, verify } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ManufacturerCa } from '@sealkeep/tpm';
 import { saveProfile } from '@sealkeep/sdk';
 import { keysApi, type KeysApi } from './keys-api.fixture.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../packages/sdk/bin/sealkeep.mjs');
 let api: KeysApi;
@@ -51,7 +52,7 @@ after(async () => {
 });
 
 test('keys import: evidence verified against the pinned root, wrapped locally, usable after', { timeout: 120_000 }, async () => {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey } = newKeyPair('ec', { namedCurve: 'P-256' });
   const keyFile = path.join(dir, 'signer.pem');
   writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const root = path.join(api.t.dataDir, 'manufacturer-root.pem');

@@ -2,18 +2,19 @@
 // directory) and a key engine over it with a random service root.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { loadAk, loadSrk, openHostTpm, type HostTpm } from '../../platform/host-tpm.js';
 import { KeyEngine, type KeyEngineOptions } from './key-engine.js';
 import { KEY_TYPE_SPECS, type KeyType } from './key-types.js';
+import { newKeyPair } from '@sealkeep/crypto';
 
 /** Fresh material of a key type as a tenant would bring it: raw bytes, or PKCS#8 DER. */
 export function materialFor(type: KeyType): Buffer {
   const spec = KEY_TYPE_SPECS[type];
   if (spec.kind === 'secret' || spec.kind === 'hmac') return randomBytes(spec.length!.max);
-  const pair = spec.kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: spec.curve! }) : generateKeyPairSync('rsa', { modulusLength: spec.bits! });
+  const pair = spec.kind === 'ec' ? newKeyPair('ec', { namedCurve: spec.curve! }) : newKeyPair('rsa', { modulusLength: spec.bits! });
   return pair.privateKey.export({ type: 'pkcs8', format: 'der' });
 }
 

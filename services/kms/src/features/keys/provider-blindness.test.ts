@@ -7,7 +7,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,7 +17,7 @@ import { createLogger } from '../../logging.js';
 import { buildListeners } from '../../server.js';
 import request from 'supertest';
 import { authorizationHeader } from '@sealkeep/sdk';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { insertPrincipal } from '../principals/store.js';
 import { keysContext } from './keys-context.js';
 import { openTestEngine } from './keys.fixture.js';
@@ -84,7 +84,7 @@ test('no table, file, log line or audit entry holds a tenant key in any encoding
   const tenantId = crypto.randomUUID();
   await asSystem(store.db, 'test set-up', (trx) => trx('tenants').insert({ tenant_id: tenantId, name: `blind-${tenantId}` }));
   const addPrincipal = async (name: string, role: 'tenant-admin' | 'tenant-user') => {
-    const pair = generateKeyPairSync('ed25519');
+    const pair = newKeyPair('ed25519');
     const jwk = publicJwk(pair.publicKey);
     const id = crypto.randomUUID();
     await insertPrincipal(store.db, { principal_id: id, tenant_id: tenantId, name, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });
@@ -102,7 +102,7 @@ test('no table, file, log line or audit entry holds a tenant key in any encoding
 
   const aes = randomBytes(32);
   const hmac = randomBytes(48);
-  const ecPair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ecPair = newKeyPair('ec', { namedCurve: 'P-256' });
   const ecPkcs8 = ecPair.privateKey.export({ type: 'pkcs8', format: 'der' });
   const ecScalar = Buffer.from(ecPair.privateKey.export({ format: 'jwk' }).d!, 'base64url');
   const secrets = { aes, hmac, ecPkcs8, ecScalar };

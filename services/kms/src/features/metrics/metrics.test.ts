@@ -6,9 +6,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader, selfSignedAuthorizationHeader } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
 import type { Store } from '@sealkeep/store';
@@ -19,7 +19,7 @@ import { PROMETHEUS_TEXT } from './exposition.js';
 type App = Parameters<typeof request>[0];
 let store: Store;
 let tenantApp: App, adminApp: App;
-const ops = { id: randomUUID(), name: `ops-${randomBytes(4).toString('hex')}`, key: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
+const ops = { id: randomUUID(), name: `ops-${randomBytes(4).toString('hex')}`, key: newKeyPair('ec', { namedCurve: 'P-256' }) };
 
 before(async () => {
   store = await freshStore();
@@ -104,7 +104,7 @@ test('after some requests, /metrics counts them by plane, route, method and stat
     .set('authorization', authorizationHeader({ key: ops.key.privateKey, principalId: ops.id, method: 'POST', url: '/v1/tenants', body }))
     .send(body);
   assert.equal(created.status, 201, created.text);
-  const officer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const officer = newKeyPair('ec', { namedCurve: 'P-256' });
   const officerName = `alice-${randomBytes(4).toString('hex')}`;
   const enrollBody = JSON.stringify({ code: created.body.enrollment.code, name: officerName });
   const enrolled = await request(tenantApp)

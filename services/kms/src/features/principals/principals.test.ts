@@ -6,8 +6,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { asProvider, inTenant } from '@sealkeep/store';
 import { exportChain, PROVIDER_CHAIN, type AuditActor } from '../../audit/audit-log.js';
 import { apiFixture, type ApiFixture, type Caller } from '../quotas/api.fixture.js';
@@ -23,7 +23,7 @@ const principals = (tenantId: string) => `/v1/tenants/${tenantId}/principals`;
 const revoke = (tenantId: string, id: string) => `/v1/tenants/${tenantId}/principals/${id}/revoke`;
 
 function newKey(kind: 'ec' | 'ed25519' = 'ec'): { privateKey: KeyObject; publicKey: KeyObject } {
-  return kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  return kind === 'ec' ? newKeyPair('ec', { namedCurve: 'P-256' }) : newKeyPair('ed25519');
 }
 
 async function tenantEntries(tenantId: string) {
@@ -57,7 +57,7 @@ test('enrollment refuses private keys, other curves, bad points, provider roles 
   const key = newKey('ed25519');
   const jwk = publicJwk(key.publicKey);
   const enroll = (body: unknown) => f.call(f.tenantApp, officer, 'post', principals(tenantId), body);
-  const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' });
+  const p384 = newKeyPair('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' });
   const cases: Array<[string, unknown]> = [
     ['a private key', { name: 'carol', role: 'tenant-user', publicJwk: key.privateKey.export({ format: 'jwk' }) }],
     ['P-384', { name: 'carol', role: 'tenant-user', publicJwk: p384 }],

@@ -4,9 +4,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
 import type { Store } from '@sealkeep/store';
@@ -17,8 +17,8 @@ let store: Store;
 let tenantApp: Parameters<typeof request>[0];
 let adminApp: Parameters<typeof request>[0];
 const tenantId = randomUUID();
-const officer = { id: randomUUID(), key: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
-const operator = { id: randomUUID(), key: generateKeyPairSync('ed25519') };
+const officer = { id: randomUUID(), key: newKeyPair('ec', { namedCurve: 'P-256' }) };
+const operator = { id: randomUUID(), key: newKeyPair('ed25519') };
 
 before(async () => {
   store = await freshStore();

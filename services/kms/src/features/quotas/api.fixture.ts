@@ -1,9 +1,9 @@
 // Test set-up shared by the quota, rate-limit and principal API tests: a fresh store, a tenant
 // and an admin listener, a cloud-admin, tenants with their officer, and signed calls as anyone.
 
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import request from 'supertest';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader } from '@sealkeep/sdk';
 import { asSystem, type Store } from '@sealkeep/store';
 import { freshStore } from '@sealkeep/store/testing';
@@ -38,7 +38,7 @@ export async function apiFixture(): Promise<ApiFixture> {
     return { tenantApp, adminApp };
   };
   const addPrincipal = async (tenantId: string | null, name: string, role: Role): Promise<Caller> => {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = newKeyPair('ed25519');
     const jwk = publicJwk(publicKey);
     const id = randomUUID();
     await insertPrincipal(store.db, { principal_id: id, tenant_id: tenantId, name, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });

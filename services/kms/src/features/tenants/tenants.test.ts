@@ -5,9 +5,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import request from 'supertest';
-import { jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader, selfSignedAuthorizationHeader } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
 import type { Store } from '@sealkeep/store';
@@ -18,7 +18,7 @@ type App = Parameters<typeof request>[0];
 let store: Store;
 let tenantApp: App;
 let adminApp: App;
-const operator = { id: randomUUID(), key: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
+const operator = { id: randomUUID(), key: newKeyPair('ec', { namedCurve: 'P-256' }) };
 
 before(async () => {
   store = await freshStore();
@@ -56,7 +56,7 @@ test('create a tenant, enroll its officer, and the officer signs requests as ten
   assert.equal(rows[0].code_hash, createHash('sha256').update(enrollment.code).digest('hex'));
   assert.ok(!JSON.stringify(rows).includes(enrollment.code));
 
-  const officer = generateKeyPairSync('ed25519');
+  const officer = newKeyPair('ed25519');
   const enrolled = await enroll(officer.privateKey, enrollment.code);
   assert.equal(enrolled.status, 201, enrolled.text);
   assert.equal(enrolled.body.tenantId, tenantId);
@@ -66,7 +66,7 @@ test('create a tenant, enroll its officer, and the officer signs requests as ten
   assert.deepEqual(self.body, { principalId: enrolled.body.principalId, name: 'alice', role: 'tenant-admin', tenantId });
 
   // One use only.
-  const again = await enroll(generateKeyPairSync('ed25519').privateKey, enrollment.code, 'mallory');
+  const again = await enroll(newKeyPair('ed25519').privateKey, enrollment.code, 'mallory');
   assert.equal(again.status, 403);
   assert.equal(again.body.type, 'https://sealkeep.dev/problems/enrollment-refused');
 });
@@ -75,14 +75,14 @@ test('an expired or unknown code gets the same refusal', async () => {
   const { body } = await createTenant('globex');
   await store.db('enrollment_codes').where({ tenant_id: body.tenantId }).update({ expires_at: new Date(Date.now() - 1000) });
   for (const code of [body.enrollment.code, `skenroll_${'A'.repeat(43)}`]) {
-    const res = await enroll(generateKeyPairSync('ed25519').privateKey, code);
+    const res = await enroll(newKeyPair('ed25519').privateKey, code);
     assert.equal(res.status, 403);
     assert.equal(res.body.detail, undefined, 'no hint which case it was');
   }
 });
 
 test("a code bound to the officer's key thumbprint cannot be used by anyone else, the cloud-admin included", async () => {
-  const officer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const officer = newKeyPair('ec', { namedCurve: 'P-256' });
   const { body } = await createTenant('initech', { officerKeyThumbprint: jwkThumbprint(publicJwk(officer.publicKey)) });
   assert.equal((await enroll(operator.key.privateKey, body.enrollment.code, 'ops-impostor')).status, 403);
   assert.equal((await enroll(officer.privateKey, body.enrollment.code)).status, 201);
@@ -90,7 +90,7 @@ test("a code bound to the officer's key thumbprint cannot be used by anyone else
 
 test('the enrollment proof must be signed by the key it presents, over this body', async () => {
   const { body } = await createTenant('hooli');
-  const key = generateKeyPairSync('ed25519').privateKey;
+  const key = newKeyPair('ed25519').privateKey;
   const payload = JSON.stringify({ code: body.enrollment.code, name: 'bob' });
   const forged = await request(tenantApp)
     .post('/v1/enroll')

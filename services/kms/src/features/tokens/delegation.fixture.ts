@@ -2,9 +2,9 @@
 // tenants (acme, globex), a way to add principals to them, listeners for the tenant and data
 // planes sharing one token key, and helpers to exchange tokens and make delegated requests.
 
-import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import request from 'supertest';
-import { decodeJws, jwkThumbprint, publicJwk } from '@sealkeep/crypto';
+import { decodeJws, jwkThumbprint, publicJwk, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader, delegationGrant, type GrantInput } from '@sealkeep/sdk';
 import { freshStore } from '@sealkeep/store/testing';
 import type { Store } from '@sealkeep/store';
@@ -68,7 +68,7 @@ export async function delegationWorld(): Promise<World> {
   ]);
   const [tenantApp, dataApp] = buildListeners({ store, tokenKey }, [['tenant'], ['data']]) as unknown as [App, App];
   const add = async (name: string, role: Role, tenantId: string | null): Promise<Party> => {
-    const { privateKey, publicKey } = role === 'tenant-user' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = role === 'tenant-user' ? newKeyPair('ec', { namedCurve: 'P-256' }) : newKeyPair('ed25519');
     const jwk = publicJwk(publicKey);
     const id = randomUUID();
     await insertPrincipal(store.db, { principal_id: id, tenant_id: tenantId, name, role, public_jwk: jwk, jwk_thumbprint: jwkThumbprint(jwk) });
