@@ -1,6 +1,6 @@
 // Service throughput over real HTTP, in-process listeners on ephemeral ports over a fresh store
 // (embedded PGlite on disk; PostgreSQL when DATABASE_URL is set), the request log and metrics on
-// as in production. A keep-alive node:http client in a worker thread measures, at concurrency 1,
+// as in production. A keep-alive node:http client in its own process measures, at concurrency 1,
 // 8 and 32:
 //   - authenticated reads: GET /v1/self, each request with its own ES256 request proof, signed
 //     before the timed window (a proof's id is single-use, its time good for ±300 s);
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       { name: 'bare express, {} (no auth, no store)', port: bareListener.port, method: 'GET', path: '/', onDone: () => {} },
     ];
 
-    console.log(`Sealkeep service over HTTP: ${SECONDS} s per figure after a ${PROBE_SECONDS} s warm-up; node:http keep-alive client in a worker thread`);
+    console.log(`Sealkeep service over HTTP: ${SECONDS} s per figure after a ${PROBE_SECONDS} s warm-up; node:http keep-alive client in its own process`);
     console.log(`store: ${label}`);
     console.log('request log: pino with secret redaction, to /dev/null; metrics registry on');
     console.log(`cpus: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}; node ${process.version}\n`);
