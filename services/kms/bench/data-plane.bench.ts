@@ -24,6 +24,8 @@ import { opensslSpeed } from '../../../packages/crypto/bench/openssl-speed.js';
 import type { Express } from 'express';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+/** Each figure is the best of this many timed runs (the machine's other load makes single runs vary by a third). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1 << 20);
 /** Narrow the run for profiling: BENCH_SECTORS=4096, BENCH_OPS=encrypt-sign. */
@@ -35,7 +37,7 @@ const d = await dataPlane();
 const { server, port } = await listen(d.dataApp as unknown as Express);
 const client = new LoadClient<BlockLoadJob, BlockLoadResult>('./block-load.ts');
 const rows: string[] = [];
-console.log(`data plane, ${cores} cores shared by the service (${d.sessions.pool.size} block workers) and its client (${CONCURRENCY} connections), 1 MiB batches, ${SECONDS} s each`);
+console.log(`data plane, ${cores} cores shared by the service (${d.sessions.pool.size} block workers) and its client (${CONCURRENCY} connections), ${BATCH >> 10} KiB batches, best of ${ROUNDS} runs of ${SECONDS} s`);
 console.log(['sector', 'workload'.padEnd(13), 'MB/s'.padStart(6), 'req/s'.padStart(6), 'openssl'.padStart(8), 'ratio'.padStart(6), 'MB/cpu-s'.padStart(9), 'per core'.padStart(9), 'ratio'.padStart(6), ' openssl reference'].join(' '));
 try {
   for (const sectorSize of SECTOR_SIZES) {
@@ -51,20 +53,30 @@ try {
     for (const op of OPS) {
       const job: BlockLoadJob = { port, sessionId: res.body.sessionId, key: key!, op, sectorSize, sectors: BATCH / sectorSize, concurrency: CONCURRENCY, seconds: 1, firstSeq: seq };
       seq = (await client.run(job)).nextSeq; // warm-up
-      const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run({ ...job, seconds: SECONDS, firstSeq: seq }));
-      seq = r.nextSeq;
-      const mbs = r.plaintextBytes / r.seconds / 1e6;
-      const perCpuSecond = r.plaintextBytes / cpuSeconds / 1e6;
+      let mbs = 0;
+      let perCpuSecond = 0;
+      const statuses: Record<string, number> = {};
+      let requestsPerSecond = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run({ ...job, seconds: SECONDS, firstSeq: seq }));
+        seq = r.nextSeq;
+        if (r.plaintextBytes / r.seconds / 1e6 > mbs) {
+          mbs = r.plaintextBytes / r.seconds / 1e6;
+          requestsPerSecond = r.requests / r.seconds;
+        }
+        perCpuSecond = Math.max(perCpuSecond, r.plaintextBytes / cpuSeconds / 1e6);
+        for (const [status, n] of Object.entries(r.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
+      }
       const ref = op === 'encrypt' ? xts : xts && hmac ? 1 / (1 / xts + 1 / hmac) : null;
       const refPerCore = ref ? ref / cores : null;
       const refText = op === 'encrypt' ? `openssl speed -evp aes-256-xts -multi ${cores}` : `1/(1/xts + 1/hmac), hmac = openssl speed -hmac sha256 -multi ${cores}: ${hmac?.toFixed(0)}`;
-      const bad = Object.entries(r.statuses).filter(([s]) => s !== '200');
+      const bad = Object.entries(statuses).filter(([s]) => s !== '200');
       rows.push(
         [
           String(sectorSize).padStart(6),
           op.padEnd(13),
           mbs.toFixed(0).padStart(6),
-          (r.requests / r.seconds).toFixed(0).padStart(6),
+          requestsPerSecond.toFixed(0).padStart(6),
           (ref?.toFixed(0) ?? '-').padStart(8),
           (ref ? (mbs / ref).toFixed(2) : '-').padStart(6),
           perCpuSecond.toFixed(0).padStart(9),
@@ -100,8 +112,14 @@ async function transportCeiling(): Promise<void> {
   try {
     const job: BlockLoadJob = { port: (echo.address() as { port: number }).port, sessionId: 'echo', key: new Uint8Array(32), op: 'encrypt', sectorSize: 4096, sectors: BATCH / 4096, concurrency: CONCURRENCY, seconds: SECONDS, firstSeq: 1 };
     await client.run({ ...job, seconds: 1 });
-    const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run(job));
-    console.log(`transport ceiling: node:http echoing ${BATCH >> 10} KiB bodies to the same client: ${(r.plaintextBytes / r.seconds / 1e6).toFixed(0)} MB/s, ${(r.plaintextBytes / cpuSeconds / 1e6).toFixed(0)} MB per CPU-second of the server`);
+    let mbs = 0;
+    let perCpuSecond = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run(job));
+      mbs = Math.max(mbs, r.plaintextBytes / r.seconds / 1e6);
+      perCpuSecond = Math.max(perCpuSecond, r.plaintextBytes / cpuSeconds / 1e6);
+    }
+    console.log(`transport ceiling: node:http echoing ${BATCH >> 10} KiB bodies to the same client: ${mbs.toFixed(0)} MB/s, ${perCpuSecond.toFixed(0)} MB per CPU-second of the server`);
   } finally {
     echo.close();
   }
