@@ -36,7 +36,24 @@ const cores = availableParallelism();
 const d = await dataPlane();
 const { server, port } = await listen(d.dataApp as unknown as Express);
 const client = new LoadClient<BlockLoadJob, BlockLoadResult>('./block-load.ts');
-const rows: string[] = [];
+
+/** ROUNDS timed runs of `job` (sequence numbers carried on): the best wall-clock and service-CPU figures, and every status seen. */
+async function bestOf(job: BlockLoadJob): Promise<{ mbs: number; requestsPerSecond: number; perCpuSecond: number; statuses: Record<string, number>; nextSeq: number }> {
+  const best = { mbs: 0, requestsPerSecond: 0, perCpuSecond: 0, statuses: {} as Record<string, number>, nextSeq: job.firstSeq };
+  for (let round = 0; round < ROUNDS; round++) {
+    const firstSeq = best.nextSeq;
+    const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run({ ...job, seconds: SECONDS, firstSeq }));
+    best.nextSeq = r.nextSeq;
+    if (r.plaintextBytes / r.seconds / 1e6 > best.mbs) {
+      best.mbs = r.plaintextBytes / r.seconds / 1e6;
+      best.requestsPerSecond = r.requests / r.seconds;
+    }
+    best.perCpuSecond = Math.max(best.perCpuSecond, r.plaintextBytes / cpuSeconds / 1e6);
+    for (const [status, n] of Object.entries(r.statuses)) best.statuses[status] = (best.statuses[status] ?? 0) + n;
+  }
+  return best;
+}
+
 console.log(`data plane, ${cores} cores shared by the service (${d.sessions.pool.size} block workers) and its client (${CONCURRENCY} connections), ${BATCH >> 10} KiB batches, best of ${ROUNDS} runs of ${SECONDS} s`);
 console.log(['sector', 'workload'.padEnd(13), 'MB/s'.padStart(6), 'req/s'.padStart(6), 'openssl'.padStart(8), 'ratio'.padStart(6), 'MB/cpu-s'.padStart(9), 'per core'.padStart(9), 'ratio'.padStart(6), ' openssl reference'].join(' '));
 try {
@@ -53,25 +70,13 @@ try {
     for (const op of OPS) {
       const job: BlockLoadJob = { port, sessionId: res.body.sessionId, key: key!, op, sectorSize, sectors: BATCH / sectorSize, concurrency: CONCURRENCY, seconds: 1, firstSeq: seq };
       seq = (await client.run(job)).nextSeq; // warm-up
-      let mbs = 0;
-      let perCpuSecond = 0;
-      const statuses: Record<string, number> = {};
-      let requestsPerSecond = 0;
-      for (let round = 0; round < ROUNDS; round++) {
-        const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run({ ...job, seconds: SECONDS, firstSeq: seq }));
-        seq = r.nextSeq;
-        if (r.plaintextBytes / r.seconds / 1e6 > mbs) {
-          mbs = r.plaintextBytes / r.seconds / 1e6;
-          requestsPerSecond = r.requests / r.seconds;
-        }
-        perCpuSecond = Math.max(perCpuSecond, r.plaintextBytes / cpuSeconds / 1e6);
-        for (const [status, n] of Object.entries(r.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
-      }
+      const { mbs, requestsPerSecond, perCpuSecond, statuses, nextSeq } = await bestOf({ ...job, firstSeq: seq });
+      seq = nextSeq;
       const ref = op === 'encrypt' ? xts : xts && hmac ? 1 / (1 / xts + 1 / hmac) : null;
       const refPerCore = ref ? ref / cores : null;
       const refText = op === 'encrypt' ? `openssl speed -evp aes-256-xts -multi ${cores}` : `1/(1/xts + 1/hmac), hmac = openssl speed -hmac sha256 -multi ${cores}: ${hmac?.toFixed(0)}`;
       const bad = Object.entries(statuses).filter(([s]) => s !== '200');
-      rows.push(
+      console.log(
         [
           String(sectorSize).padStart(6),
           op.padEnd(13),
@@ -85,7 +90,6 @@ try {
           ` ${refText}${bad.length ? `  (non-200: ${JSON.stringify(Object.fromEntries(bad))})` : ''}`,
         ].join(' '),
       );
-      console.log(rows.at(-1));
     }
     await d.sessions.end(res.body.sessionId, 'closed');
   }
@@ -112,13 +116,7 @@ async function transportCeiling(): Promise<void> {
   try {
     const job: BlockLoadJob = { port: (echo.address() as { port: number }).port, sessionId: 'echo', key: new Uint8Array(32), op: 'encrypt', sectorSize: 4096, sectors: BATCH / 4096, concurrency: CONCURRENCY, seconds: SECONDS, firstSeq: 1 };
     await client.run({ ...job, seconds: 1 });
-    let mbs = 0;
-    let perCpuSecond = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const { value: r, cpuSeconds } = await cpuSecondsOf(() => client.run(job));
-      mbs = Math.max(mbs, r.plaintextBytes / r.seconds / 1e6);
-      perCpuSecond = Math.max(perCpuSecond, r.plaintextBytes / cpuSeconds / 1e6);
-    }
+    const { mbs, perCpuSecond } = await bestOf(job);
     console.log(`transport ceiling: node:http echoing ${BATCH >> 10} KiB bodies to the same client: ${mbs.toFixed(0)} MB/s, ${perCpuSecond.toFixed(0)} MB per CPU-second of the server`);
   } finally {
     echo.close();
