@@ -1,8 +1,9 @@
 // A VM's evidence for reviewers (compliance plane): its current boot as the service measured it
 // into the VM's vTPM — host, CEL log, the vPCRs read from the vTPM now, the policy result — the
 // release policy's reference values in force and the vPCRs they imply, the host's last accepted
-// attestation (hosts/evidence.ts) and the service's measurements, with a boot statement signed by the service TPM's attestation key:
-// the vTPM lives inside the service, so the service TPM attests the vTPM state it holds. The
+// attestation (hosts/evidence.ts) and the service's measurements, with a boot statement signed
+// by the service TPM's attestation key: the vTPM lives inside the service, so the service TPM
+// attests the vTPM state it holds. The
 // format and the statement are @sealkeep/attestation's (packages/attestation/src/vm/README.md);
 // reviewers verify the bundle offline (`sealkeep verify vm-evidence`) against their own
 // manufacturer roots. A reviewer names a VM, not its tenant: the tenant is looked up with
