@@ -45,22 +45,9 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     const mle = adapterCodeManifest();
     w = await serviceWorld({ mle });
     // bob registers the VM and its volume; alice (the officer) makes the key and the release policy.
-    const reg = await w.call(w.tenantUrl, w.bob, 'POST', `/v1/tenants/${w.tenantId}/vms`, { name: 'web-01' });
-    const vmId = reg.vmId as string;
-    const vol = await w.call(w.tenantUrl, w.bob, 'POST', `/v1/tenants/${w.tenantId}/vms/${vmId}/volumes`, {
-      name: 'disk',
-      sizeBytes: 16 * MiB,
-      sectorSize: 4096,
-      cia: { confidentiality: 'high', integrity: 'high', availability: 'moderate' },
-    });
-    const volumeId = (vol.volumes as Array<{ volumeId: string }>)[0]!.volumeId;
-    const key = await w.call(w.tenantUrl, w.officer, 'POST', `/v1/tenants/${w.tenantId}/keys`, { name: 'web-kek', type: 'aes-256' });
-    ids = { vmId, volumeId, keyId: key.keyId as string };
-    const bootImage = path.join(tmp.dir, 'boot.img');
-    writeFileSync(bootImage, Buffer.concat([Buffer.from('boot sector '), randomBytes(64 << 10)]));
-    const configuration = Buffer.from('{"cpus":2,"memoryMiB":2048,"secureBoot":true}');
-    const bootVolumeDigest = createHash('sha256').update(readFileSync(bootImage)).digest();
-    await w.call(w.tenantUrl, w.officer, 'PUT', `/v1/tenants/${w.tenantId}/vms/${vmId}/release-policy`, { keyId: ids.keyId, referenceValues: vmReferenceValues({ configuration, bootVolumeDigest }) });
+    const approved = await w.approvedVm(tmp.dir, { vmName: 'web-01', volumeName: 'disk', volumeBytes: 16 * MiB });
+    const { vmId, volumeId, configuration, bootVolumeDigest } = approved;
+    ids = { vmId, volumeId, keyId: approved.keyId };
 
     platform = await openHostPlatform({ tpm: w.hostTpmDir, hostName: 'host-07', mle });
     const { key: adapterKey } = await loadAdapterKey(path.join(tmp.dir, 'adapter.pem'));

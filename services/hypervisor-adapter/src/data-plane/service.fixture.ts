@@ -3,17 +3,18 @@
 // engine (keysApi: tenant acme with officer alice and user bob), VM vTPMs, block sessions on two
 // worker threads, host attestation trusting the manufacturer of this test's host TPM — and the
 // host: an emulated TPM in a temporary directory, certified as `host-init` does it, registered
-// and its launch approved by the cloud-admin. `delegationFor(label)` is bob → cms:vcloud-svc → label.
+// and its launch approved by the cloud-admin. `delegationFor(label)` is bob → cms:vcloud-svc → label;
+// `approvedVm(...)` registers a VM with one volume whose release the officer approves for its boot.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TpmManager } from '@sealkeep/tpm';
-import { delegationGrant, exchangeToken, launchDigests, manufactureHostTpm, openHostTpm, signedRequest, type Signer } from '@sealkeep/sdk';
+import { delegationGrant, exchangeToken, launchDigests, manufactureHostTpm, openHostTpm, signedRequest, vmReferenceValues, type Signer } from '@sealkeep/sdk';
 import { keysApi, type KeysApi } from '../../../kms/src/features/keys/keys-api.fixture.js';
 import { buildListeners } from '../../../kms/src/server.js';
 import { BlockPool } from '../../../kms/src/features/blocks/block-pool.js';
@@ -38,9 +39,24 @@ export interface ServiceWorld {
   mle: Buffer;
   /** A delegation from bob through cms:vcloud-svc to `label` (the adapter), to exchange on the data plane. */
   delegationFor(label: string, scope?: string): Promise<string>;
+  /**
+   * bob registers a VM with one volume (4 KiB sectors, integrity high); alice makes its key and a
+   * release policy naming the boot image and configuration written here in `dir` (boot.img, vm.json).
+   */
+  approvedVm(dir: string, o: { vmName: string; volumeName: string; volumeBytes: number }): Promise<ApprovedVm>;
   /** JSON as a principal on a plane. */
   call(url: string, who: Signer, method: string, path: string, body?: unknown): Promise<Record<string, unknown>>;
   close(): Promise<void>;
+}
+
+export interface ApprovedVm {
+  vmId: string;
+  volumeId: string;
+  keyId: string;
+  bootImage: string;
+  bootVolumeDigest: Buffer;
+  configFile: string;
+  configuration: Buffer;
 }
 
 const signerOf = (c: { id: string; key: import('node:crypto').KeyObject }): Signer => ({ principalId: c.id, key: c.key });
@@ -101,6 +117,28 @@ export async function serviceWorld(opts: { mle: Buffer; freshSeconds?: number })
     hostId,
     mle: opts.mle,
     call,
+    async approvedVm(dir, o) {
+      const t = `/v1/tenants/${api.tenantId}`;
+      const vm = await call(tenantUrl, bob, 'POST', `${t}/vms`, { name: o.vmName });
+      const vmId = vm.vmId as string;
+      const vol = await call(tenantUrl, bob, 'POST', `${t}/vms/${vmId}/volumes`, {
+        name: o.volumeName,
+        sizeBytes: o.volumeBytes,
+        sectorSize: 4096,
+        cia: { confidentiality: 'high', integrity: 'high', availability: 'moderate' },
+      });
+      const volumeId = (vol.volumes as Array<{ volumeId: string }>)[0]!.volumeId;
+      const key = await call(tenantUrl, signerOf(api.officer), 'POST', `${t}/keys`, { name: `${o.vmName}-kek`, type: 'aes-256' });
+      const bootImage = path.join(dir, 'boot.img');
+      const image = Buffer.concat([Buffer.from('boot sector '), randomBytes(64 << 10)]);
+      await writeFile(bootImage, image);
+      const configFile = path.join(dir, 'vm.json');
+      const configuration = Buffer.from('{"cpus":2,"memoryMiB":2048,"secureBoot":true}');
+      await writeFile(configFile, configuration);
+      const bootVolumeDigest = createHash('sha256').update(image).digest();
+      await call(tenantUrl, signerOf(api.officer), 'PUT', `${t}/vms/${vmId}/release-policy`, { keyId: key.keyId, referenceValues: vmReferenceValues({ configuration, bootVolumeDigest }) });
+      return { vmId, volumeId, keyId: key.keyId as string, bootImage, bootVolumeDigest, configFile, configuration };
+    },
     async delegationFor(label, scope) {
       const grant = delegationGrant({ key: bob.key, principalId: bob.principalId, tenantId: api.tenantId, to: 'cms:vcloud-svc', ...(scope ? { scope } : {}) });
       return (await exchangeToken(tenantUrl, cms, { subjectToken: grant, nextActor: label })).accessToken;
