@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -23,22 +23,35 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+/** True once the port answers; false if `proc` exits first or 10 s pass. */
+async function listening(port: number, proc: ChildProcess): Promise<boolean> {
+  for (let i = 0; i < 200 && proc.exitCode === null; i++) {
     const ok = await new Promise<boolean>((r) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
-    if (ok) return;
+    if (ok) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`swtpm did not listen on ${port}`);
+  return false;
+}
+
+/** swtpm on a fresh port pair; another try when one was taken meanwhile (its control port, port + 1, is not reserved). */
+async function startSwtpm(state: string): Promise<{ proc: ChildProcess; port: number }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const proc = spawn('swtpm', ['socket', '--tpm2', '--server', `type=tcp,port=${port}`, '--ctrl', `type=tcp,port=${port + 1}`, '--tpmstate', `dir=${state}`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
+    if (await listening(port, proc)) return { proc, port };
+    proc.kill();
+  }
+  throw new Error('swtpm did not start listening');
 }
 
 /** swtpm has no resource manager: every tool run is followed by flushing its transient objects. */
 async function withSwtpm(dir: string, fn: (run: (tool: string, args: string[]) => Promise<void>) => Promise<void>): Promise<void> {
   const state = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-swtpm-'));
-  const port = await freePort();
-  const proc = spawn('swtpm', ['socket', '--tpm2', '--server', `type=tcp,port=${port}`, '--ctrl', `type=tcp,port=${port + 1}`, '--tpmstate', `dir=${state}`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
+  const { proc, port } = await startSwtpm(state).catch((e: unknown) => {
+    rmSync(state, { recursive: true, force: true });
+    throw e;
+  });
   try {
-    await waitForPort(port);
     const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:port=${port}` };
     await fn(async (tool, args) => {
       try {
