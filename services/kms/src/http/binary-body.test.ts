@@ -124,10 +124,19 @@ describe('binary bodies', () => {
 });
 
 describe('the body pool', () => {
-  test('lends capacity with room, reuses what is given back, and nothing else', () => {
+  test('lends capacity with room in size classes, reuses what is given back, and nothing else', () => {
     const pool = new BodyPool();
-    assert.equal(capacityFor(1 << 20), (1 << 20) + 64 * 1024);
     assert.equal(capacityFor(0), 64 * 1024);
+    assert.equal(capacityFor(100_000), 128 * 1024, 'multiples of 64 KiB up to 256 KiB');
+    assert.equal(capacityFor(256 * 1024), 320 * 1024);
+    assert.equal(capacityFor(1 << 20), 1.25 * (1 << 20), 'then four classes per octave');
+    assert.equal(capacityFor(4 << 20), 5 << 20);
+    assert.equal(capacityFor((4 << 20) + 8192 * 32), 5 << 20, 'a 4 MiB batch and its tags share a class with the batch alone');
+    for (let length = 1; length < 64 << 20; length = Math.ceil(length * 1.37)) {
+      const capacity = capacityFor(length);
+      assert.ok(capacity >= length + length / 16, `room for ${length}`);
+      assert.ok(capacity <= Math.max(64 * 1024, 1.25 * (length + Math.ceil(length / 16)) + 64 * 1024), `slack for ${length}: ${capacity}`);
+    }
     const a = pool.take(1 << 20);
     assert.equal(a.length, 1 << 20);
     assert.ok(pool.lent(a));
@@ -136,10 +145,11 @@ describe('the body pool', () => {
     const memory = a.buffer as ArrayBuffer;
     pool.give(memory);
     assert.equal(pool.keptBytes, memory.byteLength);
-    const b = pool.take((1 << 20) - 5);
-    assert.ok(b.buffer === memory, 'the same size class takes the memory back');
+    const b = pool.take((1 << 20) + 1000);
+    assert.ok(b.buffer === memory, 'a nearby length of the same class takes the memory back');
     assert.equal(pool.keptBytes, 0);
     pool.give(new ArrayBuffer(1000));
+    pool.give(new ArrayBuffer(1.25 * (1 << 20) + 64 * 1024));
     assert.equal(pool.keptBytes, 0, 'sizes the pool does not lend are left to the collector');
   });
 
@@ -149,5 +159,20 @@ describe('the body pool', () => {
     for (const b of lent) pool.give(b.buffer as ArrayBuffer);
     assert.ok(pool.keptBytes <= 64 * 1024 * 1024, `${pool.keptBytes}`);
     assert.ok(pool.keptBytes > 60 * 1024 * 1024);
+  });
+
+  test('makes room for the class in use by letting go of the one given to least recently', () => {
+    const pool = new BodyPool();
+    const old = Array.from({ length: 50 }, () => pool.take(1 << 20));
+    for (const b of old) pool.give(b.buffer as ArrayBuffer);
+    const kept = pool.keptBytes;
+    assert.equal(kept, 50 * 1.25 * (1 << 20));
+    const fresh = Array.from({ length: 8 }, () => pool.take(4 << 20));
+    for (const b of fresh) pool.give(b.buffer as ArrayBuffer);
+    assert.ok(pool.keptBytes <= 64 * 1024 * 1024, `${pool.keptBytes}`);
+    const again = fresh.map(() => pool.take(4 << 20));
+    assert.ok(again.every((b, i) => b.buffer === fresh[fresh.length - 1 - i]!.buffer), 'every 4 MiB body was kept; older 1 MiB memory made way');
+    const left = pool.keptBytes;
+    assert.ok(left > 0 && left <= (64 << 20) - 8 * (5 << 20) && left % (1.25 * (1 << 20)) === 0, `1 MiB memory left: ${left}`);
   });
 });
