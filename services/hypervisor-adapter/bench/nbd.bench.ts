@@ -2,7 +2,7 @@
 // (AES-256-XTS and an HMAC-SHA-256 tag per 4 KiB sector, every read verified, every write
 // journaled) — once with a local key (the crypto in the adapter's process) and once as in
 // production, through a block session of the service's data plane (through-service.ts: the
-// service in this process, the adapter in its own) — beside qemu-nbd serving a LUKS image
+// service and the adapter each in a process of its own) — beside qemu-nbd serving a LUKS image
 // (aes-256-xts, plain64; no integrity) and qemu-nbd on a raw image (no crypto at all: the floor
 // nbdcopy and loopback TCP set), all in the same run, each figure the best of ROUNDS taken in
 // turn. MB/s = 10^6 bytes per wall-clock second of the whole nbdcopy (its start and handshake
@@ -49,7 +49,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Runs a tool without blocking this process (the service may be serving in it); its exit code. */
+/** Runs a tool without blocking this process; its exit code. */
 async function run(command: string, args: string[], quiet = false): Promise<number> {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', quiet ? 'ignore' : 'inherit'] });
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -74,15 +74,9 @@ function cpuMilliseconds(pid: number): number {
   return (Number(afterName[11]) + Number(afterName[12])) * 10;
 }
 
-/** CPU milliseconds of this process so far (the service, when it serves the adapter). */
-function ownCpuMilliseconds(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
-
-/** Wall-clock seconds of one nbdcopy, and the server's CPU milliseconds meanwhile (with this process's, when the server is the service's adapter). */
-async function timeCopy(args: string[], server?: { pid: number; withService?: boolean }): Promise<{ seconds: number; cpu: number }> {
-  const cpu = () => (server ? cpuMilliseconds(server.pid) + (server.withService ? ownCpuMilliseconds() : 0) : 0);
+/** Wall-clock seconds of one nbdcopy, and the server's CPU milliseconds meanwhile (all its processes'). */
+async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ seconds: number; cpu: number }> {
+  const cpu = () => (server ? server.pids.reduce((sum, pid) => sum + cpuMilliseconds(pid), 0) : 0);
   const before = cpu();
   const start = process.hrtime.bigint();
   const code = await run('nbdcopy', args);
@@ -109,8 +103,8 @@ const adapterPid = await serve(
 // The adapter as in production: through the service's data plane.
 const remotePort = await freePort();
 const remoteUrl = `nbd://127.0.0.1:${remotePort}/bench`;
-const service = await throughService(dir, 'bench', VOLUME_BYTES);
-const remotePid = await serve(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main, ...service.serveArgs(remotePort)], remoteUrl);
+const service = await throughService(dir, 'bench', VOLUME_BYTES, remotePort);
+const remotePid = await serve(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main, ...service.serveArgs], remoteUrl);
 
 // qemu-nbd on a LUKS image, AES-256-XTS with plain64 IVs like the adapter. A short PBKDF (it only
 // slows opening); qemu-img fails to time one that is too short on a busy machine, so longer ones follow.
@@ -138,10 +132,10 @@ const rawUrl = `nbd://127.0.0.1:${rawPort}/bench`;
 const rawPid = await serve('qemu-nbd', ['-f', 'raw', '-p', String(rawPort), '-b', '127.0.0.1', '-x', 'bench', '-t', '-e', '8', raw], rawUrl);
 
 const servers = [
-  { url: adapterUrl, pid: adapterPid },
-  { url: remoteUrl, pid: remotePid, withService: true },
-  { url: luksUrl, pid: luksPid },
-  { url: rawUrl, pid: rawPid },
+  { url: adapterUrl, pids: [adapterPid] },
+  { url: remoteUrl, pids: [remotePid, service.pid] },
+  { url: luksUrl, pids: [luksPid] },
+  { url: rawUrl, pids: [rawPid] },
 ];
 
 // Every server gives the data back unchanged before anything is timed; that and two copies more warm them up.
@@ -191,6 +185,7 @@ writeFileSync(small, data.subarray(0, 1 << 20));
 let fixed = Infinity;
 for (let round = 0; round < ROUNDS; round++) fixed = Math.min(fixed, (await timeCopy([small, rawUrl])).seconds);
 console.log(`nbdcopy's fixed cost (1 MiB to qemu raw, best of ${ROUNDS}): ${(fixed * 1000).toFixed(0)} ms of every copy`);
-for (const child of children) child.kill('SIGTERM');
-await service.world.close();
+// The servers close their volumes (and the adapters their host TPMs) before their files go.
+await Promise.all(children.map((child) => (child.exitCode === null ? (child.kill('SIGTERM'), once(child, 'exit')) : null)));
+await service.close();
 process.exit(0);
