@@ -5,9 +5,7 @@
 //   npm run bench -- tpm-commands
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +17,7 @@ import { attestationKeyTemplate, sealedDataTemplate, signingKeyTemplate } from '
 import { MssimTransport } from '../src/transport/mssim-client.js';
 import { MssimServer } from '../src/transport/mssim-server.js';
 import { quickAckAvailable } from '../src/transport/quick-ack.js';
+import { startSwtpm, type Swtpm } from '../src/testing/swtpm.js';
 import { PCR_Extend } from '../src/commands/pcr/index.js';
 import { Startup } from '../src/commands/startup/index.js';
 import { CreatePrimary } from '../src/commands/hierarchy/index.js';
@@ -101,17 +100,13 @@ function startSealkeepServer(port: number): ChildProcess {
   return spawn(process.execPath, [path.join(here, '../dist/cli.js'), '--port', String(port)], { stdio: 'ignore' });
 }
 
-function startSwtpm(port: number, dir: string): ChildProcess {
-  return spawn('swtpm', ['socket', '--tpm2', '--server', `type=tcp,port=${port}`, '--ctrl', `type=tcp,port=${port + 1}`, '--tpmstate', `dir=${dir}`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
-}
-
 function row(name: string, cells: Array<string | number>): string {
   return [name.padEnd(24), ...cells.map((c) => String(typeof c === 'number' ? c.toFixed(0) : c).padStart(12))].join(' ');
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-bench-'));
   const procs: ChildProcess[] = [];
+  let sw: Swtpm | null = null;
   try {
     console.log(`commands per second, one client loop, ${SECONDS} s per figure (TCP_QUICKACK addon: ${quickAckAvailable() ? 'yes' : 'no'})`);
     const inProc = await workloads(new InProcessTransport(new Tpm()));
@@ -124,11 +119,9 @@ async function main(): Promise<void> {
     await skT.close();
 
     let swtpm: Record<string, number> | null = null;
-    const swPort = await freePort();
     try {
-      procs.push(startSwtpm(swPort, dir));
-      await waitForPort(swPort);
-      const swT = await MssimTransport.connect(`mssim://127.0.0.1:${swPort}`);
+      sw = await startSwtpm();
+      const swT = await MssimTransport.connect(`mssim://127.0.0.1:${sw.port}`);
       swtpm = await workloads(swT);
       await swT.close();
     } catch (e) {
@@ -159,12 +152,12 @@ async function main(): Promise<void> {
       results.push([`sealkeep-tpm, quickack ${quickAck ? 'on' : 'off'}`, await tools(`mssim:host=127.0.0.1,port=${server.commandPort}`, N)]);
       await server.close();
     }
-    if (swtpm) results.push(['swtpm (swtpm TCTI)', await tools(`swtpm:host=127.0.0.1,port=${swPort}`, N)]);
+    if (swtpm && sw) results.push(['swtpm (swtpm TCTI)', await tools(sw.tcti, N)]);
     console.log(`\ntpm2-tools workload (tpm2_pcrextend + tpm2_pcrread, ${N} each), milliseconds per tool run:`);
     for (const [name, ms] of results) console.log(`  ${name.padEnd(34)} ${ms.toFixed(1)} ms`);
   } finally {
     for (const p of procs) p.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await sw?.stop();
   }
 }
 

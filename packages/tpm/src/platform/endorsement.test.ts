@@ -5,10 +5,9 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +18,7 @@ import { Tpm } from '../engine/tpm.js';
 import { TPM_ALG, TPM_CC, TPM_RH } from '../wire/constants.js';
 import { MssimTransport } from '../transport/mssim-client.js';
 import { haveTpm2Tools, withTpmServer, type Tpm2Tools } from '../testing/tpm2-tools.js';
+import { startSwtpm } from '../testing/swtpm.js';
 import { Startup } from '../commands/startup/index.js';
 import { NV_Read, NV_ReadPublic } from '../commands/nv/index.js';
 import { ManufacturerCa } from './manufacturer-ca.js';
@@ -157,26 +157,6 @@ describe('endorsement provisioning, read by tpm2-tools over mssim', { skip: !hav
   });
 });
 
-/** A free TCP port P whose P+1 is free too (swtpm's control port). */
-async function freePortPair(): Promise<number> {
-  const listen = (port: number) =>
-    new Promise<net.Server | null>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(null));
-      s.listen(port, '127.0.0.1', () => resolve(s));
-    });
-  for (;;) {
-    const a = await listen(0);
-    const port = (a!.address() as net.AddressInfo).port;
-    const b = port < 65534 ? await listen(port + 1) : null;
-    await new Promise((r) => a!.close(r));
-    if (b) {
-      await new Promise((r) => b.close(r));
-      return port;
-    }
-  }
-}
-
 const haveSwtpm = await exec('swtpm', ['--version']).then(
   () => true,
   () => false,
@@ -186,10 +166,8 @@ describe('endorsement provisioning against swtpm', { skip: (!haveSwtpm || !haveT
   test('the same NV steps store certificates in swtpm, and the same certificate gets the same NV index there as here', async () => {
     const ca = await ManufacturerCa.create();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-swtpm-ek-'));
-    const port = await freePortPair();
-    const swtpm = spawn('swtpm', ['socket', '--tpm2', '--server', `type=tcp,port=${port}`, '--ctrl', `type=tcp,port=${port + 1}`,
-      '--tpmstate', `dir=${dir}`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
-    const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:port=${port}` };
+    const swtpm = await startSwtpm();
+    const env = { ...process.env, TPM2TOOLS_TCTI: swtpm.tcti };
     try {
       // swtpm serves one connection at a time: the tools first, then this package's client.
       // swtpm's EKs come from tpm2_createek: this package's client cannot decode libtpms'
@@ -203,7 +181,7 @@ describe('endorsement provisioning against swtpm', { skip: (!haveSwtpm || !haveT
         await exec('tpm2_flushcontext', ['-t'], { env, cwd: dir });
         ekPem[g] = readFileSync(path.join(dir, `ek-${g}.pem`));
       }
-      const transport = await MssimTransport.connect(`127.0.0.1:${port}`, { platform: false });
+      const transport = await MssimTransport.connect(`127.0.0.1:${swtpm.port}`, { platform: false });
       const client = new TpmClient(transport);
       const described = await describeTpm(client);
       assert.equal(described.tpm.manufacturer, 'id:49424D00');
@@ -225,7 +203,7 @@ describe('endorsement provisioning against swtpm', { skip: (!haveSwtpm || !haveT
         assert.equal((await tools.run('tpm2_nvreadpublic', ['0x01C00002'])).stdout, onSwtpm);
       });
     } finally {
-      swtpm.kill();
+      await swtpm.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

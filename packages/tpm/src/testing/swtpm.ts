@@ -1,5 +1,6 @@
 // Test support: swtpm (the libtpms-based reference) on a free port pair, started and answering
-// before the test goes on. A port pair taken in the meantime is retried on another.
+// before the test goes on (up to 10 s: a loaded CI machine has needed more than 5). A port pair
+// taken in the meantime (the control port, P + 1, is never reserved) is retried on another.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,7 +52,7 @@ export async function startSwtpm(): Promise<Swtpm> {
     );
     let exited = false;
     child.once('exit', () => (exited = true));
-    for (let i = 0; i < 100 && !exited; i++) {
+    for (let i = 0; i < 200 && !exited; i++) {
       if (await answers(port)) {
         return {
           port,

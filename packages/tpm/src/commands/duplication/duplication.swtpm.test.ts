@@ -4,55 +4,20 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { haveTpm2Tools, withTpmServer, type Tpm2Tools } from '../../testing/tpm2-tools.js';
+import { startSwtpm } from '../../testing/swtpm.js';
 
 const sh = promisify(execFile);
 const haveSwtpm = await sh('swtpm', ['--version']).then(() => true, () => false);
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => srv.once('listening', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-/** True once the port answers; false if `proc` exits first or 10 s pass. */
-async function listening(port: number, proc: ChildProcess): Promise<boolean> {
-  for (let i = 0; i < 200 && proc.exitCode === null; i++) {
-    const ok = await new Promise<boolean>((r) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
-/** swtpm on a fresh port pair; another try when one was taken meanwhile (its control port, port + 1, is not reserved). */
-async function startSwtpm(state: string): Promise<{ proc: ChildProcess; port: number }> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const proc = spawn('swtpm', ['socket', '--tpm2', '--server', `type=tcp,port=${port}`, '--ctrl', `type=tcp,port=${port + 1}`, '--tpmstate', `dir=${state}`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
-    if (await listening(port, proc)) return { proc, port };
-    proc.kill();
-  }
-  throw new Error('swtpm did not start listening');
-}
-
 /** swtpm has no resource manager: every tool run is followed by flushing its transient objects. */
 async function withSwtpm(dir: string, fn: (run: (tool: string, args: string[]) => Promise<void>) => Promise<void>): Promise<void> {
-  const state = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-swtpm-'));
-  const { proc, port } = await startSwtpm(state).catch((e: unknown) => {
-    rmSync(state, { recursive: true, force: true });
-    throw e;
-  });
+  const swtpm = await startSwtpm();
   try {
-    const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:port=${port}` };
+    const env = { ...process.env, TPM2TOOLS_TCTI: swtpm.tcti };
     await fn(async (tool, args) => {
       try {
         await sh(tool, args, { cwd: dir, env });
@@ -61,8 +26,7 @@ async function withSwtpm(dir: string, fn: (run: (tool: string, args: string[]) =
       }
     });
   } finally {
-    proc.kill();
-    rmSync(state, { recursive: true, force: true });
+    await swtpm.stop();
   }
 }
 
