@@ -7,8 +7,9 @@
 // nbdcopy and loopback TCP set), all in the same run, each figure the best of ROUNDS taken in
 // turn. MB/s = 10^6 bytes per wall-clock second of the whole nbdcopy (its start and handshake
 // included). Beside it, each server's own CPU time per copy (user + system, all threads, from
-// /proc; through the service, the adapter's and the service's together), which other load on the
-// machine skews far less.
+// /proc; through the service, the adapter's and the service's together; counted until 250 ms
+// after the copy, as the adapter writes a burst back in the pause after it), which other load on
+// the machine skews far less.
 // Rows: nbdcopy's defaults (4 connections when the server advertises multi-conn, as the adapter
 // does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush.
 // "out" reads the whole 64 MiB export. Not a test: nothing passes or fails on speed.
@@ -74,7 +75,10 @@ function cpuMilliseconds(pid: number): number {
   return (Number(afterName[11]) + Number(afterName[12])) * 10;
 }
 
-/** Wall-clock seconds of one nbdcopy, and the server's CPU milliseconds meanwhile (all its processes'). */
+/** How long after a copy its server's CPU is still counted: the adapter writes a burst back in the pause after it. */
+const SETTLE_MS = 250;
+
+/** Wall-clock seconds of one nbdcopy, and the server's CPU milliseconds for it (all its processes', the pause after included). */
 async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ seconds: number; cpu: number }> {
   const cpu = () => (server ? server.pids.reduce((sum, pid) => sum + cpuMilliseconds(pid), 0) : 0);
   const before = cpu();
@@ -82,6 +86,7 @@ async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ 
   const code = await run('nbdcopy', args);
   if (code !== 0) throw new Error(`nbdcopy ${args.join(' ')}: exit ${code}`);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (server) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   return { seconds, cpu: cpu() - before };
 }
 

@@ -9,6 +9,8 @@ import { openSync, readFileSync, readdirSync, writeSync, closeSync, readSync } f
 import path from 'node:path';
 import { SectorIntegrityError, VolumeError } from './block-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
+import { DATA_FILE } from './sector-files.js';
+import { IDLE_WRITE_BACK_MS } from './encrypted-file-volume.js';
 import { keyFactory, openTestVolume, temporaryDirectory } from '../test-kit.fixture.js';
 
 for (const sectorSize of [512, 4096] as const) {
@@ -183,6 +185,32 @@ test('small limits: pending changes reach the files and the journal restarts, wi
   volume = await openTestVolume(dir, { size, sectorSize: 4096, keys });
   assert.deepEqual(await volume.read(0, size), model);
   await volume.close();
+});
+
+test('a burst of writes is written back in the pause after it; a small one waits for the limit', async (t) => {
+  const { dir, remove } = temporaryDirectory('pause');
+  t.after(remove);
+  const keys = keyFactory();
+  const volume = await openTestVolume(dir, { size: 4 << 20, sectorSize: 4096, keys, limits: { pendingBytes: 1 << 20, journalBytes: 16 << 20 } });
+  const inDataFile = (offset: number) => !readAt(path.join(dir, DATA_FILE), offset, 4096).equals(Buffer.alloc(4096));
+  const pause = () => new Promise((resolve) => setTimeout(resolve, IDLE_WRITE_BACK_MS * 10));
+  // Under a quarter of the limit: stays in the journal, however long the pause.
+  await volume.write(0, randomBytes(128 << 10));
+  await pause();
+  assert.equal(inDataFile(0), false);
+  // A burst of a quarter or more: in the files once the volume has been idle a moment.
+  const burst = randomBytes(256 << 10);
+  // (a write encrypts whole sectors in the buffer it is given: each gets a copy)
+  await Promise.all(Array.from({ length: 4 }, (_, i) => volume.write((1 << 20) + i * (64 << 10), Buffer.from(burst.subarray(i * (64 << 10), (i + 1) * (64 << 10))))));
+  assert.equal(inDataFile(1 << 20), false, 'not written back during the burst');
+  await pause();
+  assert.equal(inDataFile(0), true);
+  assert.equal(inDataFile((1 << 20) + (192 << 10)), true);
+  assert.deepEqual(await volume.read(1 << 20, 256 << 10), burst);
+  await volume.close();
+  const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: 4096, keys });
+  assert.deepEqual(await reopened.read(1 << 20, 256 << 10), burst);
+  await reopened.close();
 });
 
 test('concurrent overlapping writes, zeroes and reads: the result is the writes in the order issued', async (t) => {

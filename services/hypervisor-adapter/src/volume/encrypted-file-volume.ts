@@ -2,7 +2,10 @@
 // the injected SectorCrypto, one call per run of sectors; every change goes to the journal first
 // and stays in memory (PendingSectors) until a write-back, once the journal is durable, puts it in
 // the data and tag files. Requests run concurrently (volume-locks.ts): reads freely, changes one
-// at a time per sector, write-backs alone. Open one with openEncryptedFileVolume (open-volume.ts).
+// at a time per sector, write-backs alone. A burst of writes is written back in the pause after
+// it (IDLE_WRITE_BACK_MS without a request), so the guest's next burst finds room instead of
+// waiting for a write-back; only a burst longer than the pending limit waits for one.
+// Open one with openEncryptedFileVolume (open-volume.ts).
 
 import type { SectorSize } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
@@ -27,6 +30,9 @@ export const DEFAULT_LIMITS: VolumeLimits = { pendingBytes: 64 << 20, journalByt
 
 /** Unsynced journal bytes past which a sync starts in the background, so a write-back or flush finds little left to sync. */
 const BACKGROUND_SYNC_BYTES = 8 << 20;
+
+/** A pause this long with no request, after changes of a quarter of the pending limit or more, starts a write-back. */
+export const IDLE_WRITE_BACK_MS = 20;
 
 export interface VolumeParts {
   uuid: string;
@@ -57,6 +63,9 @@ export class EncryptedFileVolume implements BlockVolume {
   /** Set by stop(): requests fail with it from then on, though the volume still closes cleanly. */
   #stopped: VolumeError | null = null;
   #closed = false;
+  /** Requests started and not finished (a write-back in the pause waits for none). */
+  #inFlight = 0;
+  #idleTimer: NodeJS.Timeout | null = null;
 
   constructor(parts: VolumeParts) {
     this.uuid = parts.uuid;
@@ -141,6 +150,7 @@ export class EncryptedFileVolume implements BlockVolume {
 
   /** Writes everything back, checkpoints (nothing to replay at the next open) and releases the keys. */
   close(): Promise<void> {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
     return this.#gate.exclusive(async () => {
       if (this.#closed) return;
       try {
@@ -155,6 +165,16 @@ export class EncryptedFileVolume implements BlockVolume {
 
   /** Runs a request beside the others (shared gate), after checking its range; then writes back if memory is full. */
   async #request<T>(changes: boolean, offset: number, length: number, work: () => Promise<T>): Promise<T> {
+    this.#inFlight++;
+    try {
+      return await this.#requestInGate(changes, offset, length, work);
+    } finally {
+      this.#inFlight--;
+      if (changes) this.#writeBackAfterPause();
+    }
+  }
+
+  async #requestInGate<T>(changes: boolean, offset: number, length: number, work: () => Promise<T>): Promise<T> {
     const result = await this.#gate.shared(async () => {
       if (this.#stopped) throw this.#stopped;
       if (this.#closed) throw new VolumeError('CLOSED', 'the volume is closed');
@@ -182,6 +202,20 @@ export class EncryptedFileVolume implements BlockVolume {
       await this.#gate.exclusive(() => (stillFull() ? this.#writeBack(false) : Promise.resolve()));
     }
     return result;
+  }
+
+  /** (Re)starts the pause timer after a change, when enough is pending to be worth a write-back. */
+  #writeBackAfterPause(): void {
+    if (this.#closed || this.#pending.bytes < this.#limits.pendingBytes / 4) return;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null;
+      if (this.#inFlight > 0) return this.#writeBackAfterPause();
+      const due = () => !this.#closed && !this.#failed && !this.#pending.isEmpty;
+      // A failure is the volume's (#failed, set by the write-back), reported to the requests that follow.
+      this.#gate.exclusive(() => (due() ? this.#writeBack(false) : Promise.resolve())).catch(() => undefined);
+    }, IDLE_WRITE_BACK_MS);
+    this.#idleTimer.unref();
   }
 
   /**
