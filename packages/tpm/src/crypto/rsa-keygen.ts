@@ -15,7 +15,7 @@ import { bitLength, gcd, modInverse, toBigInt, toBytes } from './bigint.js';
 import { CryptoFailure } from './errors.js';
 import { KdfaStream } from './kdf.js';
 import { isProbablePrime, isSmallPrime } from './primes.js';
-import { newKeyPair } from '@sealkeep/crypto';
+import { newKeyPair } from '@sealkeep/crypto/key-pairs';
 
 /** Part 2 §12.2.3.5: an exponent field of 0 means 2^16 + 1. */
 export const RSA_DEFAULT_EXPONENT = 65537;

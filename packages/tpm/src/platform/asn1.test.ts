@@ -21,7 +21,7 @@ import {
   utf8,
 } from './asn1.js';
 import { ManufacturerCa } from './manufacturer-ca.js';
-import { newKeyPair } from '@sealkeep/crypto';
+import { newKeyPair } from '@sealkeep/crypto/key-pairs';
 
 const hex = (b: Buffer) => b.toString('hex');
 

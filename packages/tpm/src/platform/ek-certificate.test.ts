@@ -14,7 +14,7 @@ import * as pkijs from 'pkijs';
 import { children, oid, toPem, type Element } from './asn1.js';
 import { ManufacturerCa } from './manufacturer-ca.js';
 import { TCG_OID, certificatePolicies, ekExtendedKeyUsage, spkiOf, tcgId, tpmSpecificationAttributes, tpmSubjectAltName } from './ek-certificate.js';
-import { newKeyPair } from '@sealkeep/crypto';
+import { newKeyPair } from '@sealkeep/crypto/key-pairs';
 
 const exec = promisify(execFile);
 const haveSwtpmCert = await exec('swtpm_cert', ['--version']).then(

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { inspect, promisify } from 'node:util';
 import { DEFAULT_CA_SUBJECT, ManufacturerCa } from './manufacturer-ca.js';
 import { tcgId } from './ek-certificate.js';
-import { newKeyPair } from '@sealkeep/crypto';
+import { newKeyPair } from '@sealkeep/crypto/key-pairs';
 
 const exec = promisify(execFile);
 

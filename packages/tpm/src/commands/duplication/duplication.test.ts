@@ -24,7 +24,7 @@ import { sharingRecipientOf } from '../asymmetric/key-material.js';
 import { AES128_CFB, eccTemplate, loadKey, rcOf, rsaTemplate, startedTpm, storageTemplate, USER } from '../asymmetric/test-fixture.js';
 import { sensitiveToDuplicate } from './duplication-blob.js';
 import { Duplicate, Import, Rewrap } from './index.js';
-import { newKeyPair } from '@sealkeep/crypto';
+import { newKeyPair } from '@sealkeep/crypto/key-pairs';
 
 const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
 /** PolicyCommandCode(TPM_CC_Duplicate) from a fresh session (Part 3 §23.11). */

@@ -37,7 +37,7 @@ import {
   PolicySigned,
   PolicyTicket,
 } from './index.js';
-import { newKeyPair } from '@sealkeep/crypto';
+import { newKeyPair } from '@sealkeep/crypto/key-pairs';
 
 const sha256 = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
 const u32 = (v: number) => Buffer.from(v.toString(16).padStart(8, '0'), 'hex');
