@@ -3,18 +3,18 @@
 // @sealkeep/crypto's block-session.ts), sent over a few keep-alive connections at once.
 //
 // Bodies are lists of buffers written one after another (no concatenation: a megabyte copied is
-// a megabyte of page faults), and the MAC is computed over the same list. Answers are read
-// straight into buffers the caller names (sinks), so a decrypted run lands where the caller wants
-// it. At most `connections` requests are in flight; a sequence number is drawn only when a
-// request gets its connection, so numbers reach the service in nearly increasing order and stay
-// well inside its replay window. A keep-alive connection the server closed while idle is retried
-// once on a fresh one (block operations are pure functions of their input).
+// a megabyte of page faults), and the MAC is computed over the same list. Answers are read from
+// the socket straight into buffers the caller names (sinks; block-connection.ts), so a decrypted
+// run lands where the caller wants it. At most `connections` requests are in flight, each on a
+// keep-alive connection of its own; a sequence number is drawn only when a request has its
+// connection, so numbers reach the service in nearly increasing order and stay well inside its
+// replay window. A keep-alive connection the server closed while idle is retried once on a fresh
+// one (block operations are pure functions of their input).
 
 import { createCipheriv } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import { SESSION_SCHEME } from '@sealkeep/crypto';
 import { SealkeepError } from '../client.js';
+import { BlockConnection, ConnectionLost } from './block-connection.js';
 
 /** The session's answer named a problem: the problem document, parsed. */
 export interface ProblemAnswer {
@@ -64,25 +64,23 @@ export interface BlockTransportOptions {
   timeoutMs: number;
 }
 
-const RETRYABLE = new Set(['ECONNRESET', 'EPIPE']);
 
 export class BlockTransport {
   readonly #origin: URL;
+  readonly #host: string;
   readonly #key: Buffer;
-  readonly #agent: http.Agent;
-  readonly #request: typeof http.request;
   readonly #slots: Slots;
   readonly #timeoutMs: number;
+  /** Idle keep-alive connections, the most recently used last. */
+  readonly #idle: BlockConnection[] = [];
+  readonly #open = new Set<BlockConnection>();
   #seq = 0;
   #destroyed = false;
 
   constructor(o: BlockTransportOptions) {
     this.#origin = new URL(o.baseUrl);
+    this.#host = this.#origin.host;
     this.#key = Buffer.from(o.key);
-    const secure = this.#origin.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: o.connections, maxFreeSockets: o.connections, scheduling: 'lifo' as const };
-    this.#agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.#request = secure ? https.request : http.request;
     this.#slots = new Slots(o.connections);
     this.#timeoutMs = o.timeoutMs;
   }
@@ -95,120 +93,68 @@ export class BlockTransport {
   async send(method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | ProblemAnswer | null> {
     await this.#slots.acquire();
     try {
+      const reused = this.#idle.pop();
       try {
-        return await this.#once(method, path, parts, sinks);
+        return await this.#once(reused ?? (await this.#connect()), method, path, parts, sinks);
       } catch (e) {
-        if (!(e instanceof StaleConnection)) throw e;
-        return await this.#once(method, path, parts, sinks);
+        // A keep-alive connection the server closed while it was idle: once more on a fresh one.
+        if (!(reused && e instanceof ConnectionLost)) throw e;
+        return await this.#once(await this.#connect(), method, path, parts, sinks);
       }
     } finally {
       this.#slots.release();
     }
   }
 
-  #once(method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | ProblemAnswer | null> {
-    if (this.#destroyed) return Promise.reject(new Error('the block session is closed'));
+  async #connect(): Promise<BlockConnection> {
+    if (this.#destroyed) throw new Error('the block session is closed');
+    const connection = await BlockConnection.open(this.#origin, this.#timeoutMs);
+    this.#open.add(connection);
+    return connection;
+  }
+
+  async #once(connection: BlockConnection, method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | ProblemAnswer | null> {
+    if (this.#destroyed) throw new Error('the block session is closed');
     const seq = ++this.#seq;
     const tag = sessionTagOver(this.#key, seq, method, path, parts);
     const length = parts.reduce((n, p) => n + p.length, 0);
-    return new Promise((resolve, reject) => {
-      let answered = false;
-      const req = this.#request(
-        {
-          protocol: this.#origin.protocol,
-          hostname: this.#origin.hostname.replace(/^\[(.*)\]$/, '$1'),
-          port: this.#origin.port,
-          method,
-          path,
-          agent: this.#agent,
-          headers: {
-            authorization: `${SESSION_SCHEME} ${seq}.${tag.toString('base64url')}`,
-            'content-type': 'application/octet-stream',
-            'content-length': String(length),
-            accept: 'application/octet-stream, application/problem+json',
-          },
-        },
-        (res) => {
-          answered = true;
-          const status = res.statusCode ?? 0;
-          const binary = status >= 200 && status < 300 && sinks !== null && /^application\/octet-stream/.test(res.headers['content-type'] ?? '');
-          if (binary) readInto(res, sinks!, resolve, reject);
-          else readWhole(res, status, sinks, resolve, reject);
-        },
-      );
-      req.setTimeout(this.#timeoutMs, () => req.destroy(Object.assign(new Error(`no answer from the data plane within ${this.#timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        if (!answered && req.reusedSocket && RETRYABLE.has(e.code ?? '')) reject(new StaleConnection());
-        else reject(e);
-      });
-      req.cork();
-      for (const part of parts) if (part.length > 0) req.write(part);
-      req.end();
-    });
+    const head =
+      `${method.toUpperCase()} ${path} HTTP/1.1\r\nHost: ${this.#host}\r\n` +
+      `Authorization: ${SESSION_SCHEME} ${seq}.${tag.toString('base64url')}\r\n` +
+      `Content-Type: application/octet-stream\r\nContent-Length: ${length}\r\n` +
+      'Accept: application/octet-stream, application/problem+json\r\nConnection: keep-alive\r\n\r\n';
+    let answer;
+    try {
+      answer = await connection.request(head, parts, sinks);
+    } catch (e) {
+      this.#open.delete(connection);
+      connection.destroy();
+      throw e;
+    }
+    if (connection.reusable && !this.#destroyed) this.#idle.push(connection);
+    else this.#open.delete(connection);
+    const { status, contentType, body } = answer;
+    if (status >= 200 && status < 300) {
+      if (body === null) return null; // read into the sinks
+      if (sinks !== null && sinks.some((s) => s.length > 0)) throw new Error(`the data plane answered ${contentType || 'no content type'} where sectors were expected`);
+      return body;
+    }
+    let problem: Record<string, unknown>;
+    try {
+      problem = JSON.parse(body!.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      problem = { type: 'about:blank', detail: body!.toString('utf8').slice(0, 200) };
+    }
+    return { status, problem };
   }
 
   destroy(): void {
     this.#destroyed = true;
     this.#key.fill(0);
-    this.#agent.destroy();
+    for (const connection of this.#open) connection.destroy();
+    this.#open.clear();
+    this.#idle.length = 0;
   }
-}
-
-class StaleConnection extends Error {}
-
-/** Fills the sinks from a binary answer; fails if it is longer or shorter than they are. */
-function readInto(res: http.IncomingMessage, sinks: readonly Buffer[], resolve: (v: null) => void, reject: (e: Error) => void): void {
-  let index = 0;
-  let at = 0;
-  let overflow = false;
-  const skipEmpty = () => {
-    while (index < sinks.length && at === sinks[index]!.length) {
-      index++;
-      at = 0;
-    }
-  };
-  skipEmpty();
-  res.on('data', (chunk: Buffer) => {
-    let from = 0;
-    while (from < chunk.length) {
-      if (index >= sinks.length) {
-        overflow = true;
-        return;
-      }
-      const sink = sinks[index]!;
-      const n = Math.min(sink.length - at, chunk.length - from);
-      chunk.copy(sink, at, from, from + n);
-      at += n;
-      from += n;
-      skipEmpty();
-    }
-  });
-  res.on('error', reject);
-  res.on('end', () => {
-    if (overflow || index < sinks.length) reject(new Error(`the data plane answered ${overflow ? 'more' : 'fewer'} bytes than the operation yields`));
-    else resolve(null);
-  });
-}
-
-/** A JSON (problem) answer, or a whole binary answer when no sinks were named. */
-function readWhole(res: http.IncomingMessage, status: number, sinks: readonly Buffer[] | null, resolve: (v: Buffer | ProblemAnswer) => void, reject: (e: Error) => void): void {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('error', reject);
-  res.on('end', () => {
-    const body = Buffer.concat(chunks);
-    if (status >= 200 && status < 300) {
-      if (sinks !== null && sinks.some((s) => s.length > 0)) return reject(new Error(`the data plane answered ${res.headers['content-type'] ?? 'no content type'} where sectors were expected`));
-      return resolve(body);
-    }
-    let problem: Record<string, unknown>;
-    try {
-      problem = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      problem = { type: 'about:blank', detail: body.toString('utf8').slice(0, 200) };
-    }
-    resolve({ status, problem });
-  });
 }
 
 /** A problem answer as the SDK's error. */

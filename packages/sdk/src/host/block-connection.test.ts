@@ -1,0 +1,158 @@
+// The data-plane connection's HTTP/1.1 against a raw TCP server that answers byte by byte as a
+// test scripts it: answers split anywhere (head, body, between sinks) fill the sinks exactly;
+// chunked answers are decoded; an answer with no length, with more or fewer bytes than the
+// operation yields, or with bytes nobody asked for fails clearly and its connection is dropped;
+// `Connection: close` and a server closing an idle keep-alive connection cost a new connection,
+// not a failed request; an answer that never comes times out.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BlockTransport } from './block-transport.js';
+
+interface Received {
+  connection: number;
+  head: string;
+  body: Buffer;
+}
+
+type Script = (socket: net.Socket, request: Received) => void | Promise<void>;
+
+let script: Script = () => undefined;
+const received: Received[] = [];
+let connections = 0;
+const sockets = new Set<net.Socket>();
+
+const server = net.createServer((socket) => {
+  const connection = ++connections;
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => undefined);
+  let pending = Buffer.alloc(0);
+  socket.on('data', async (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    for (;;) {
+      const end = pending.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = pending.toString('latin1', 0, end);
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      if (pending.length < end + 4 + length) return;
+      const request = { connection, head, body: pending.subarray(end + 4, end + 4 + length) };
+      pending = pending.subarray(end + 4 + length);
+      received.push(request);
+      await script(socket, request);
+    }
+  });
+});
+server.listen(0, '127.0.0.1');
+await once(server, 'listening');
+const origin = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+after(() => {
+  for (const s of sockets) s.destroy();
+  server.close();
+});
+
+const transport = (timeoutMs = 5000) => new BlockTransport({ baseUrl: origin, key: Buffer.alloc(32, 7), connections: 2, timeoutMs });
+const octets = (n: number, seed = 1) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+
+/** Writes `bytes` in pieces cut at `cuts`, a moment apart, so each lands in a read of its own. */
+async function writeCut(socket: net.Socket, bytes: Buffer, cuts: number[]): Promise<void> {
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    socket.write(bytes.subarray(from, cut));
+    from = cut;
+    await sleep(5);
+  }
+}
+
+const binary = (body: Buffer, extra = '') => Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n${extra}\r\n`), body]);
+
+test('an answer cut anywhere — in its head, in its body, across sinks — fills the sinks exactly', async () => {
+  const answer = octets(10_000);
+  const wire = binary(answer);
+  const head = wire.length - answer.length;
+  for (const cuts of [[5], [head - 2], [head], [head + 1, head + 4096], [head + 3000, head + 3001, head + 9000]]) {
+    script = (socket) => writeCut(socket, wire, cuts);
+    const sinks = [Buffer.alloc(3000), Buffer.alloc(0), Buffer.alloc(6999), Buffer.alloc(1)];
+    const t = transport();
+    assert.equal(await t.send('POST', '/v1/blocks/x', [octets(100)], sinks), null);
+    assert.deepEqual(Buffer.concat(sinks), answer, `cut at ${cuts}`);
+    t.destroy();
+  }
+  const last = received.at(-1)!;
+  assert.match(last.head, /^POST \/v1\/blocks\/x HTTP\/1\.1\r\n/);
+  assert.match(last.head, /\r\nAuthorization: Sealkeep-Session 1\.[\w-]+\r\n/);
+  assert.deepEqual(last.body, octets(100));
+});
+
+test('a chunked answer is decoded into the sinks, and a chunked problem is parsed', async () => {
+  const answer = octets(5000, 3);
+  const chunked = (body: Buffer, type: string, status = '200 OK') =>
+    Buffer.concat([
+      Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\n\r\n`),
+      Buffer.from('7d0;ext=1\r\n'), body.subarray(0, 2000), Buffer.from('\r\n'),
+      Buffer.from(`${(body.length - 2000).toString(16)}\r\n`), body.subarray(2000), Buffer.from('\r\n0\r\n\r\n'),
+    ]);
+  script = (socket) => writeCut(socket, chunked(answer, 'application/octet-stream'), [40, 2050, 2060, 4990]);
+  const t = transport();
+  const sinks = [Buffer.alloc(2500), Buffer.alloc(2500)];
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], sinks), null);
+  assert.deepEqual(Buffer.concat(sinks), answer);
+  const problem = Buffer.from(JSON.stringify({ type: 'https://sealkeep.dev/problems/session-ended', reason: 'key-disabled', pad: 'x'.repeat(2100) }));
+  script = (socket) => writeCut(socket, chunked(problem, 'application/problem+json', '410 Gone'), [60]);
+  const answered = await t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(8)]);
+  assert.deepEqual(answered, { status: 410, problem: JSON.parse(problem.toString()) });
+  t.destroy();
+});
+
+test('no length, too many or too few bytes, and bytes nobody asked for fail clearly and drop the connection', async () => {
+  const t = transport();
+  script = (socket) => void socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\nabcd');
+  await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(4)]), /without a Content-Length/);
+  script = (socket) => void socket.write(binary(octets(12)));
+  await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(8)]), /more bytes than the operation yields/);
+  await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(16)]), /fewer bytes than the operation yields/);
+  script = (socket) => void socket.write(Buffer.concat([binary(octets(8)), Buffer.from('HTTP/1.1 200 OK\r\n')]));
+  const before = connections;
+  const sinks = [Buffer.alloc(8)];
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], sinks), null);
+  assert.deepEqual(sinks[0], octets(8));
+  script = (socket) => void socket.write(binary(octets(8, 9)));
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], sinks), null, 'the next request goes out on a fresh connection');
+  assert.deepEqual(sinks[0], octets(8, 9));
+  assert.ok(connections > before);
+  script = (socket) => void socket.write('SSH-2.0-OpenSSH_9.2\r\n\r\n');
+  await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(8)]), /other than HTTP\/1\.1/);
+  t.destroy();
+});
+
+test('keep-alive: one connection for many requests; `Connection: close` and an idle close cost only a new connection', async () => {
+  const t = transport();
+  script = (socket) => void socket.write(binary(octets(64)));
+  const first = connections;
+  for (let i = 0; i < 5; i++) assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(64)]), null);
+  assert.equal(connections, first + 1, 'five requests in turn share one connection');
+  script = (socket) => {
+    socket.write(binary(octets(64), 'Connection: close\r\n'));
+    socket.end();
+  };
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(64)]), null);
+  script = (socket) => void socket.write(binary(octets(64)));
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(64)]), null);
+  assert.equal(connections, first + 2);
+  // The server closes the idle connection; the transport learns it on its next request and retries once.
+  for (const s of sockets) s.destroy();
+  await sleep(20);
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(64)]), null);
+  assert.equal(connections, first + 3);
+  t.destroy();
+});
+
+test('an answer that never comes fails with ETIMEDOUT', async () => {
+  const t = transport(200);
+  script = () => undefined;
+  await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(8)]), (e: NodeJS.ErrnoException) => e.code === 'ETIMEDOUT');
+  t.destroy();
+});
