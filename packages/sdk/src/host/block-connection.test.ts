@@ -3,7 +3,8 @@
 // chunked answers are decoded; an answer with no length, with more or fewer bytes than the
 // operation yields, or with bytes nobody asked for fails clearly and its connection is dropped;
 // `Connection: close` and a server closing an idle keep-alive connection cost a new connection,
-// not a failed request; an answer that never comes times out.
+// not a failed request; an answer cut off fails without being sent again; an answer that never
+// comes times out.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,6 +129,23 @@ test('no length, too many or too few bytes, and bytes nobody asked for fail clea
   t.destroy();
 });
 
+test('a head over 16 KiB, a chunk line over it, and an answer cut off fail that request only', async () => {
+  const t = transport();
+  script = (socket) => void socket.write(`HTTP/1.1 200 OK\r\nX-Padding: ${'p'.repeat(20_000)}\r\n\r\n`);
+  await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(8)]), /answer head is over 16384 bytes/);
+  script = (socket) => void socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${'0'.repeat(20_000)}`);
+  await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(8)]), /chunk line over 16 KiB/);
+  const served = received.length;
+  script = (socket) => void socket.end(binary(octets(64)).subarray(0, 100));
+  await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(64)]), /before its answer was whole/);
+  assert.equal(received.length, served + 1, 'a request whose answer began is not sent again');
+  script = (socket) => void socket.write(binary(octets(8)));
+  const sinks = [Buffer.alloc(8)];
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], sinks), null, 'and the transport goes on');
+  assert.deepEqual(sinks[0], octets(8));
+  t.destroy();
+});
+
 test('keep-alive: one connection for many requests; `Connection: close` and an idle close cost only a new connection', async () => {
   const t = transport();
   script = (socket) => void socket.write(binary(octets(64)));
@@ -147,6 +165,12 @@ test('keep-alive: one connection for many requests; `Connection: close` and an i
   await sleep(20);
   assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(64)]), null);
   assert.equal(connections, first + 3);
+  // HTTP/1.0 keeps a connection only when it says so.
+  script = (socket) => void socket.write(Buffer.concat([Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 64\r\n\r\n'), octets(64)]));
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(64)]), null);
+  script = (socket) => void socket.write(binary(octets(64)));
+  assert.equal(await t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(64)]), null);
+  assert.equal(connections, first + 4, "the HTTP/1.0 answer's connection is not used again");
   t.destroy();
 });
 

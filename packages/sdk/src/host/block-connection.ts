@@ -77,7 +77,7 @@ export class BlockConnection {
       socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error(`no answer from the data plane within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       const ready = origin.protocol === 'https:' ? 'secureConnect' : 'connect';
       socket.once(ready, () => resolve(connection));
-      socket.once('error', (error: NodeJS.ErrnoException) => {
+      socket.on('error', (error: NodeJS.ErrnoException) => {
         connection.#fail(error);
         reject(error);
       });
@@ -109,12 +109,11 @@ export class BlockConnection {
     this.#socket.destroy();
   }
 
-  /** The memory the next read lands in: the sink being filled, the body, or the scratch buffer. */
+  /** The memory the next read lands in: the sink being filled, the body, or the scratch buffer (never full: a head or chunk line that fills it has failed). */
   #nextBuffer(): Uint8Array {
     if (this.#phase === 'sinks') return this.#sinks[this.#sinkIndex]!.subarray(this.#at);
     if (this.#phase === 'whole') return this.#answer.body!.subarray(this.#at);
-    if (this.#filled === this.#scratch.length) throw new Error('the scratch buffer is full'); // (a head that long failed already)
-    return this.#scratch.subarray(this.#filled);
+    return this.#scratch.subarray(this.#filled < this.#scratch.length ? this.#filled : 0);
   }
 
   #onRead(n: number, buffer: Uint8Array): true {
@@ -149,16 +148,17 @@ export class BlockConnection {
       return;
     }
     const lines = this.#scratch.toString('latin1', 0, end).split('\r\n');
-    const status = /^HTTP\/1\.[01] (\d{3}) /.exec(lines[0]!);
+    const status = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]!);
     if (!status) throw new Error(`the data plane answered something other than HTTP/1.1: ${JSON.stringify(lines[0]!.slice(0, 40))}`);
     const headers = new Map<string, string>();
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(':');
       if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
     }
-    const code = Number(status[1]);
+    const code = Number(status[2]);
     if (code < 200) throw new Error(`the data plane answered ${code}, which no block request asks for`);
-    this.#keepAlive = !/\bclose\b/i.test(headers.get('connection') ?? '');
+    const connection = headers.get('connection') ?? '';
+    this.#keepAlive = status[1] === '1' ? !/\bclose\b/i.test(connection) : /\bkeep-alive\b/i.test(connection);
     const contentType = headers.get('content-type') ?? '';
     this.#answer = { status: code, contentType, body: null };
     const sinks = this.#exchange!.sinks;
@@ -225,6 +225,7 @@ export class BlockConnection {
     for (;;) {
       if (this.#chunkLeft < 0) {
         const eol = bytes.subarray(at, this.#filled).indexOf('\r\n');
+        if (eol < 0 && at === 0 && this.#filled === bytes.length) throw new Error('the data plane sent a chunk line over 16 KiB');
         if (eol < 0) break;
         const size = Number.parseInt(bytes.toString('latin1', at, at + eol).split(';')[0]!.trim(), 16);
         if (!Number.isSafeInteger(size) || size < 0) throw new Error('the data plane sent a malformed chunk size');
@@ -281,14 +282,18 @@ export class BlockConnection {
     exchange.resolve(answer);
   }
 
+  /** The connection is done for; a request on it fails — with ConnectionLost only if no byte of its answer came. */
   #fail(error: Error): void {
     this.#closed = true;
     const exchange = this.#exchange;
     this.#exchange = null;
     this.#phase = 'idle';
+    this.#filled = 0;
     if (!exchange) return;
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    if (!this.#answerBegan && !(error instanceof ConnectionLost) && (code === 'ECONNRESET' || code === 'EPIPE')) exchange.reject(new ConnectionLost(code, error.message));
+    const lost = error instanceof ConnectionLost || code === 'ECONNRESET' || code === 'EPIPE';
+    if (lost && !this.#answerBegan) exchange.reject(error instanceof ConnectionLost ? error : new ConnectionLost(code, error.message));
+    else if (lost) exchange.reject(new Error('the data plane closed the connection before its answer was whole'));
     else exchange.reject(error);
   }
 }
