@@ -12,7 +12,8 @@
 // the machine skews far less.
 // Rows: nbdcopy's defaults (4 connections when the server advertises multi-conn, as the adapter
 // does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush.
-// "out" reads the whole 64 MiB export. Not a test: nothing passes or fails on speed.
+// Every export is 32 MiB, so "out" (which reads a whole export) moves what "in" wrote and no
+// server is spared reading never-written sectors. Not a test: nothing passes or fails on speed.
 //   npm run bench -- hypervisor-adapter          (BENCH_ROUNDS, default 3)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,7 +28,7 @@ import { throughService } from './through-service.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const COPY_BYTES = 32 << 20;
-const VOLUME_BYTES = 64 << 20;
+const VOLUME_BYTES = COPY_BYTES;
 
 const missing = ['nbdcopy', 'nbdinfo', 'qemu-nbd', 'qemu-img'].filter((tool) => spawnSync('which', [tool]).status !== 0);
 if (missing.length > 0) {
