@@ -4,12 +4,20 @@
 // operation yields, or with bytes nobody asked for fails clearly and its connection is dropped;
 // `Connection: close` and a server closing an idle keep-alive connection cost a new connection,
 // not a failed request; an answer cut off fails without being sent again; an answer that never
-// comes times out.
+// comes times out; an https: origin is read the same way over TLS.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BlockTransport } from './block-transport.js';
 
@@ -26,7 +34,8 @@ const received: Received[] = [];
 let connections = 0;
 const sockets = new Set<net.Socket>();
 
-const server = net.createServer((socket) => {
+/** Reads requests off a socket and answers each as the current script says. */
+function serve(socket: net.Socket): void {
   const connection = ++connections;
   sockets.add(socket);
   socket.on('close', () => sockets.delete(socket));
@@ -46,7 +55,9 @@ const server = net.createServer((socket) => {
       await script(socket, request);
     }
   });
-});
+}
+
+const server = net.createServer(serve);
 server.listen(0, '127.0.0.1');
 await once(server, 'listening');
 const origin = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
@@ -179,4 +190,34 @@ test('an answer that never comes fails with ETIMEDOUT', async () => {
   script = () => undefined;
   await assert.rejects(t.send('POST', '/v1/blocks/x', [octets(10)], [Buffer.alloc(8)]), (e: NodeJS.ErrnoException) => e.code === 'ETIMEDOUT');
   t.destroy();
+});
+
+test('over TLS (an https: origin): the answer fills the sinks, and the server certificate is checked', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-block-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+  const tlsServer = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, serve);
+  tlsServer.listen(0, '127.0.0.1');
+  await once(tlsServer, 'listening');
+  t.after(() => tlsServer.close());
+  const answer = octets(100_000, 5);
+  script = (socket) => writeCut(socket, binary(answer), [30, 70_000]);
+  // The client in a process that trusts the test's certificate (Node reads NODE_EXTRA_CA_CERTS at start).
+  const client = `
+    import { BlockTransport } from ${JSON.stringify(fileURLToPath(new URL('./block-transport.ts', import.meta.url)))};
+    const t = new BlockTransport({ baseUrl: process.argv[1], key: Buffer.alloc(32, 7), connections: 1, timeoutMs: 5000 });
+    const sinks = [Buffer.alloc(60_000), Buffer.alloc(40_000)];
+    const r = await t.send('POST', '/v1/blocks/x', [Buffer.alloc(10)], sinks).catch((e) => e.code ?? e.message);
+    t.destroy();
+    console.log(JSON.stringify({ r, digest: (await import('node:crypto')).createHash('sha256').update(Buffer.concat(sinks)).digest('hex') }));`;
+  const run = (trust: boolean) =>
+    promisify(execFile)(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', '--input-type=module', '-e', client, `https://localhost:${(tlsServer.address() as net.AddressInfo).port}`], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: trust ? cert : '' },
+    }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)!) as { r: unknown; digest: string });
+  const trusted = await run(true);
+  assert.equal(trusted.r, null);
+  assert.equal(trusted.digest, createHash('sha256').update(answer).digest('hex'));
+  const untrusted = await run(false);
+  assert.equal(untrusted.r, 'DEPTH_ZERO_SELF_SIGNED_CERT', 'a certificate nobody vouches for is refused');
 });
