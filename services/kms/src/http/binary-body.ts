@@ -7,8 +7,8 @@
 // 544 bytes for each 520 it is sent with 512-byte sectors), and takes memory back once the answer
 // written from it has left (mount.ts: afterSend). Memory comes back only from whoever was lent
 // it; nothing else's memory is ever reused. Lengths fall into size classes, so the varied batches
-// a hypervisor sends reuse memory instead of faulting in fresh pages (the costliest thing a body
-// does on a virtual machine: about 0.7 ms per MiB, thirty times the copy itself).
+// a hypervisor sends reuse memory instead of faulting in fresh pages (on a virtual machine the
+// costliest thing a body does, far more than the copy itself).
 
 import type { IncomingMessage } from 'node:http';
 import { Problem } from './problems.js';
@@ -67,21 +67,17 @@ export class BodyPool {
     if (!isClass(capacity) || capacity > MAX_KEPT_BYTES) return;
     const free = this.#free.get(capacity) ?? [];
     this.#free.delete(capacity);
+    this.#free.set(capacity, free); // now the class given to most recently: the last to lose memory
+    free.push(memory);
+    this.#kept += capacity;
     for (const [size, stale] of this.#free) {
-      if (this.#kept + capacity <= MAX_KEPT_BYTES) break;
-      while (stale.length > 0 && this.#kept + capacity > MAX_KEPT_BYTES) {
-        stale.pop();
+      if (this.#kept <= MAX_KEPT_BYTES) break;
+      while (this.#kept > MAX_KEPT_BYTES && stale.length > 0) {
+        stale.shift();
         this.#kept -= size;
       }
       if (stale.length === 0) this.#free.delete(size);
     }
-    while (free.length > 0 && this.#kept + capacity > MAX_KEPT_BYTES) {
-      free.shift();
-      this.#kept -= capacity;
-    }
-    free.push(memory);
-    this.#free.set(capacity, free);
-    this.#kept += capacity;
   }
 
   /** Bytes held for reuse (for tests). */
