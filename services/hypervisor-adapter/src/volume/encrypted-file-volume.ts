@@ -63,8 +63,9 @@ export class EncryptedFileVolume implements BlockVolume {
   /** Set by stop(): requests fail with it from then on, though the volume still closes cleanly. */
   #stopped: VolumeError | null = null;
   #closed = false;
-  /** Requests started and not finished (a write-back in the pause waits for none). */
+  /** Requests started and not finished, and when the last one finished: what makes a pause. */
   #inFlight = 0;
+  #lastRequestEnd = 0;
   #idleTimer: NodeJS.Timeout | null = null;
 
   constructor(parts: VolumeParts) {
@@ -170,7 +171,8 @@ export class EncryptedFileVolume implements BlockVolume {
       return await this.#requestInGate(changes, offset, length, work);
     } finally {
       this.#inFlight--;
-      if (changes) this.#writeBackAfterPause();
+      this.#lastRequestEnd = performance.now();
+      if (changes && !this.#idleTimer) this.#writeBackAfterPause(IDLE_WRITE_BACK_MS);
     }
   }
 
@@ -204,17 +206,20 @@ export class EncryptedFileVolume implements BlockVolume {
     return result;
   }
 
-  /** (Re)starts the pause timer after a change, when enough is pending to be worth a write-back. */
-  #writeBackAfterPause(): void {
+  /**
+   * When enough is pending to be worth it, writes back once no request has run for
+   * IDLE_WRITE_BACK_MS: one timer per pause, moved on (not re-made per request) while requests come.
+   */
+  #writeBackAfterPause(delayMs: number): void {
     if (this.#closed || this.#pending.bytes < this.#limits.pendingBytes / 4) return;
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
-      if (this.#inFlight > 0) return this.#writeBackAfterPause();
+      const quiet = performance.now() - this.#lastRequestEnd;
+      if (this.#inFlight > 0 || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
       const due = () => !this.#closed && !this.#failed && !this.#pending.isEmpty;
       // A failure is the volume's (#failed, set by the write-back), reported to the requests that follow.
       this.#gate.exclusive(() => (due() ? this.#writeBack(false) : Promise.resolve())).catch(() => undefined);
-    }, IDLE_WRITE_BACK_MS);
+    }, delayMs);
     this.#idleTimer.unref();
   }
 
