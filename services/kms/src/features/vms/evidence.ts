@@ -4,10 +4,10 @@
 // attestation (hosts/evidence.ts) and the service's measurements, with a boot statement signed
 // by the service TPM's attestation key: the vTPM lives inside the service, so the service TPM
 // attests the vTPM state it holds. The format and the statement are @sealkeep/attestation's
-// (packages/attestation/src/vm/README.md);
-// reviewers verify the bundle offline (`sealkeep verify vm-evidence`) against their own
-// manufacturer roots. A reviewer names a VM, not its tenant: the tenant is looked up with
-// asSystem, the VM read in its tenant's scope. Each read is audited in the provider's chain.
+// (packages/attestation/src/vm/README.md); reviewers verify the bundle offline (`sealkeep verify
+// vm-evidence`) against their own manufacturer roots. A reviewer names a VM, not its tenant: the
+// tenant is looked up with asSystem, the VM read in its tenant's scope. Each read is audited in
+// the provider's chain.
 
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
