@@ -43,6 +43,8 @@ export async function throughService(dir: string, name: string, volumeBytes: num
 
 /** In the child: the service world, until the parent says close. */
 async function serveWorld(dir: string, name: string, volumeBytes: number, port: number): Promise<void> {
+  const { letHeapGrowForDataPlane } = await import('../../kms/src/platform/heap-growth.js');
+  letHeapGrowForDataPlane();
   const { serviceWorld } = await import('../src/data-plane/service.fixture.js');
   const { adapterCodeManifest } = await import('../src/data-plane/code-manifest.js');
   const { attestOnce } = await import('../src/data-plane/commands.js');

@@ -22,6 +22,7 @@ import type { BlockLoadJob, BlockLoadResult } from './block-load.js';
 import { bootOf, dataPlane } from '../src/features/blocks/data-plane.fixture.js';
 import { opensslSpeed } from '../../../packages/crypto/bench/openssl-speed.js';
 import type { Express } from 'express';
+import { letHeapGrowForDataPlane } from '../src/platform/heap-growth.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Each figure is the best of this many timed runs (the machine's other load makes single runs vary by a third). */
@@ -32,6 +33,8 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 1 << 20);
 const SECTOR_SIZES = (process.env.BENCH_SECTORS?.split(',').map(Number) ?? [4096, 512]) as (4096 | 512)[];
 const OPS = (process.env.BENCH_OPS?.split(',') ?? ['encrypt', 'encrypt-sign']) as ('encrypt' | 'encrypt-sign')[];
 const cores = availableParallelism();
+// As the service's main.ts does at start.
+letHeapGrowForDataPlane();
 
 const d = await dataPlane();
 const { server, port } = await listen(d.dataApp as unknown as Express);

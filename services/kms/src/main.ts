@@ -21,6 +21,7 @@ import { ScanRunner } from './features/scans/runner.js';
 import { failInterruptedScans } from './features/scans/store.js';
 import { buildListeners, type ServiceDeps } from './server.js';
 import { BlockPool } from './features/blocks/block-pool.js';
+import { letHeapGrowForDataPlane } from './platform/heap-growth.js';
 import { BlockSessions } from './features/blocks/block-sessions.js';
 import { openVmTpms } from './features/vms/vm-tpms.js';
 import { deriveTokenKey } from './auth/token-key.js';
@@ -34,6 +35,7 @@ function trustedManufacturerRoots(config: ServiceConfig): string[] {
 }
 
 async function main(): Promise<void> {
+  letHeapGrowForDataPlane();
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const store: Store = await openStore(config.store);
