@@ -1,15 +1,15 @@
 // NBD throughput: 32 MiB of random data copied in and out with nbdcopy, through the adapter
 // (AES-256-XTS and an HMAC-SHA-256 tag per 4 KiB sector, every read verified, every write
 // journaled) — once with a local key (the crypto in the adapter's process) and once as in
-// production, through a block session of the service's data plane (through-service.ts: the
-// service and the adapter each in a process of its own) — beside qemu-nbd serving a LUKS image
+// production, through a block session of the service's data plane (through-service.ts: the service
+// and the adapter each in a process of its own) — beside qemu-nbd serving a LUKS image
 // (aes-256-xts, plain64; no integrity) and qemu-nbd on a raw image (no crypto at all: the floor
-// nbdcopy and loopback TCP set), all in the same run, each figure the best of ROUNDS taken in
-// turn. MB/s = 10^6 bytes per wall-clock second of the whole nbdcopy (its start and handshake
-// included; the last row shows that share, per server). Beside it, each server's own CPU time per copy (user + system, all threads, from
-// /proc; through the service, the adapter's and the service's together; counted until 250 ms
-// after the copy, as the adapter writes a burst back in the pause after it), which other load on
-// the machine skews far less.
+// nbdcopy and loopback TCP set), all in the same run, each figure the best of ROUNDS taken in turn.
+// MB/s = 10^6 bytes per wall-clock second of the whole nbdcopy (its start and handshake included;
+// the last row shows that share, per server). Beside it, each server's own CPU time per copy (user
+// + system, all threads, from /proc; through the service, the adapter's and the service's together;
+// counted until 250 ms after the copy, as the adapter writes a burst back in the pause after it),
+// which other load on the machine skews far less.
 // Rows: nbdcopy's defaults (4 connections when the server advertises multi-conn, as the adapter
 // does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush.
 // Every export is 32 MiB, so "out" (which reads a whole export) moves what "in" wrote and no
