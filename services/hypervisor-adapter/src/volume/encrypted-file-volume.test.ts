@@ -5,11 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { openSync, readFileSync, readdirSync, writeSync, closeSync, readSync } from 'node:fs';
+import { openSync, readFileSync, readdirSync, writeSync, closeSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SectorIntegrityError, VolumeError } from './block-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
 import { DATA_FILE } from './sector-files.js';
+import { JOURNAL_FILE } from './open-volume.js';
 import { IDLE_WRITE_BACK_MS } from './encrypted-file-volume.js';
 import { keyFactory, openTestVolume, temporaryDirectory } from '../test-kit.fixture.js';
 
@@ -187,7 +188,7 @@ test('small limits: pending changes reach the files and the journal restarts, wi
   await volume.close();
 });
 
-test('a burst of writes is written back in the pause after it; a small one waits for the limit', async (t) => {
+test('a burst of writes is written back in the pause after it, and the journal starts over; a small one waits for the limit', async (t) => {
   const { dir, remove } = temporaryDirectory('pause');
   t.after(remove);
   const keys = keyFactory();
@@ -207,9 +208,19 @@ test('a burst of writes is written back in the pause after it; a small one waits
   assert.equal(inDataFile(0), true);
   assert.equal(inDataFile((1 << 20) + (192 << 10)), true);
   assert.deepEqual(await volume.read(1 << 20, 256 << 10), burst);
+  // The pause ended in a checkpoint: a second burst's records overwrite the first's from the start.
+  const journalLength = () => statSync(path.join(dir, JOURNAL_FILE)).size;
+  const afterFirst = journalLength();
+  assert.ok(afterFirst > 384 << 10, `both writes journaled (${afterFirst} bytes)`);
+  const second = randomBytes(256 << 10);
+  await Promise.all(Array.from({ length: 4 }, (_, i) => volume.write((2 << 20) + i * (64 << 10), Buffer.from(second.subarray(i * (64 << 10), (i + 1) * (64 << 10))))));
+  assert.equal(journalLength(), afterFirst, 'the second burst did not lengthen the journal');
+  await pause();
+  assert.equal(inDataFile(2 << 20), true);
   await volume.close();
   const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: 4096, keys });
   assert.deepEqual(await reopened.read(1 << 20, 256 << 10), burst);
+  assert.deepEqual(await reopened.read(2 << 20, 256 << 10), second);
   await reopened.close();
 });
 

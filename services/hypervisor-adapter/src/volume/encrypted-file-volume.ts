@@ -4,7 +4,9 @@
 // the data and tag files. Requests run concurrently (volume-locks.ts): reads freely, changes one
 // at a time per sector, write-backs alone. A burst of writes is written back in the pause after
 // it (IDLE_WRITE_BACK_MS without a request), so the guest's next burst finds room instead of
-// waiting for a write-back; only a burst longer than the pending limit waits for one.
+// waiting for a write-back; only a burst longer than the pending limit waits for one. That
+// write-back ends in a checkpoint, so the journal starts over after every burst: it stays about
+// one burst long, and the next burst writes into journal pages the page cache still holds.
 // Open one with openEncryptedFileVolume (open-volume.ts).
 
 import type { SectorSize } from '@sealkeep/crypto';
@@ -207,7 +209,7 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   /**
-   * When enough is pending to be worth it, writes back once no request has run for
+   * When enough is pending to be worth it, writes back and checkpoints once no request has run for
    * IDLE_WRITE_BACK_MS: one timer per pause, moved on (not re-made per request) while requests come.
    */
   #writeBackAfterPause(delayMs: number): void {
@@ -218,7 +220,7 @@ export class EncryptedFileVolume implements BlockVolume {
       if (this.#inFlight > 0 || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
       const due = () => !this.#closed && !this.#failed && !this.#pending.isEmpty;
       // A failure is the volume's (#failed, set by the write-back), reported to the requests that follow.
-      this.#gate.exclusive(() => (due() ? this.#writeBack(false) : Promise.resolve())).catch(() => undefined);
+      this.#gate.exclusive(() => (due() ? this.#writeBack(true) : Promise.resolve())).catch(() => undefined);
     }, delayMs);
     this.#idleTimer.unref();
   }
