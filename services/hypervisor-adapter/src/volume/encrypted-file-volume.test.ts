@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { openSync, readFileSync, readdirSync, writeSync, closeSync, readSync, statSync } from 'node:fs';
+import { cpSync, openSync, readFileSync, readdirSync, writeSync, closeSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SectorIntegrityError, VolumeError } from './block-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
-import { DATA_FILE } from './sector-files.js';
+import { DATA_FILE, SectorFiles } from './sector-files.js';
 import { JOURNAL_FILE } from './open-volume.js';
 import { IDLE_WRITE_BACK_MS } from './encrypted-file-volume.js';
 import { keyFactory, openTestVolume, temporaryDirectory } from '../test-kit.fixture.js';
@@ -222,6 +222,46 @@ test('a burst of writes is written back in the pause after it, and the journal s
   assert.deepEqual(await reopened.read(1 << 20, 256 << 10), burst);
   assert.deepEqual(await reopened.read(2 << 20, 256 << 10), second);
   await reopened.close();
+});
+
+test("a write that comes while the pause's checkpoint syncs the files keeps the journal from starting over", async (t) => {
+  const { dir, remove } = temporaryDirectory('pause-race');
+  t.after(remove);
+  const keys = keyFactory();
+  const live = path.join(dir, 'live');
+  const volume = await openTestVolume(live, { size: 4 << 20, sectorSize: 4096, keys, limits: { pendingBytes: 1 << 20, journalBytes: 16 << 20 } });
+  // The files' fdatasync is held until the second write is in the journal.
+  let syncStarted!: () => void;
+  const started = new Promise<void>((resolve) => (syncStarted = resolve));
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const realSync = SectorFiles.prototype.sync;
+  t.mock.method(SectorFiles.prototype, 'sync', async function (this: SectorFiles) {
+    syncStarted();
+    await held;
+    return realSync.call(this);
+  });
+  // (a write encrypts whole sectors in the buffer it is given: each gets a copy)
+  const burst = randomBytes(256 << 10);
+  await volume.write(0, Buffer.from(burst));
+  // (the pause's timer does not keep the process alive; this one does, and bounds the wait)
+  const tooLong = new Promise((_, reject) => setTimeout(() => reject(new Error('no checkpoint started in the pause')), 5000).unref());
+  const keepAlive = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(keepAlive));
+  await Promise.race([started, tooLong]);
+  const late = randomBytes(8 << 10);
+  await volume.write(1 << 20, Buffer.from(late));
+  const journalBefore = readFileSync(path.join(live, JOURNAL_FILE));
+  release();
+  await new Promise((resolve) => setTimeout(resolve, IDLE_WRITE_BACK_MS * 5));
+  // The late write is only in the journal and in memory: the journal must still hold it, as kill -9 would leave it.
+  assert.deepEqual(readFileSync(path.join(live, JOURNAL_FILE)).subarray(0, journalBefore.length), journalBefore, 'the journal did not start over');
+  cpSync(live, path.join(dir, 'crashed'), { recursive: true });
+  const crashed = await openTestVolume(path.join(dir, 'crashed'), { size: 4 << 20, sectorSize: 4096, keys });
+  assert.deepEqual(await crashed.read(0, 256 << 10), burst);
+  assert.deepEqual(await crashed.read(1 << 20, 8 << 10), late);
+  await crashed.close();
+  await volume.close();
 });
 
 test('concurrent overlapping writes, zeroes and reads: the result is the writes in the order issued', async (t) => {

@@ -5,8 +5,9 @@
 // at a time per sector, write-backs alone. A burst of writes is written back in the pause after
 // it (IDLE_WRITE_BACK_MS without a request), so the guest's next burst finds room instead of
 // waiting for a write-back; only a burst longer than the pending limit waits for one. That
-// write-back ends in a checkpoint, so the journal starts over after every burst: it stays about
-// one burst long, and the next burst writes into journal pages the page cache still holds.
+// write-back ends in a checkpoint (the files' fdatasync beside new requests, the journal's restart
+// alone), so the journal starts over after every burst: it stays about one burst long, and the
+// next burst writes into journal pages the page cache still holds.
 // Open one with openEncryptedFileVolume (open-volume.ts).
 
 import type { SectorSize } from '@sealkeep/crypto';
@@ -218,11 +219,34 @@ export class EncryptedFileVolume implements BlockVolume {
       this.#idleTimer = null;
       const quiet = performance.now() - this.#lastRequestEnd;
       if (this.#inFlight > 0 || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
-      const due = () => !this.#closed && !this.#failed && !this.#pending.isEmpty;
       // A failure is the volume's (#failed, set by the write-back), reported to the requests that follow.
-      this.#gate.exclusive(() => (due() ? this.#writeBack(true) : Promise.resolve())).catch(() => undefined);
+      this.#writeBackAndCheckpoint().catch(() => undefined);
     }, delayMs);
     this.#idleTimer.unref();
+  }
+
+  /**
+   * The pause's write-back, then a checkpoint whose fdatasync of the files runs beside new requests
+   * (FileHandle.close waits for it); the journal restarts only if no record was appended meanwhile,
+   * as then every record is in files now durable. Otherwise the next write-back in a pause does.
+   */
+  async #writeBackAndCheckpoint(): Promise<void> {
+    const usable = () => !this.#closed && !this.#failed;
+    let appliedThrough: bigint | null = null;
+    await this.#gate.exclusive(async () => {
+      if (!usable() || this.#pending.isEmpty) return;
+      await this.#writeBack(false);
+      appliedThrough = this.#journal.nextSequence;
+    });
+    if (appliedThrough === null || !usable()) return;
+    await this.#stopOnFailure(() => this.#files.sync());
+    await this.#gate.exclusive(async () => {
+      if (!usable() || this.#journal.nextSequence !== appliedThrough) return;
+      await this.#stopOnFailure(async () => {
+        await this.#journal.restart();
+        await this.#journal.sync();
+      });
+    });
   }
 
   /**

@@ -67,6 +67,11 @@ export class SectorJournal {
     return this.#tail;
   }
 
+  /** The sequence number the next record (or checkpoint) takes: it only grows, across rounds too. */
+  get nextSequence(): bigint {
+    return this.#nextSequence;
+  }
+
   /**
    * Hands every record of the current round to `apply`, in order, and leaves the tail after the
    * last one. A record that fails its checks ends the replay as the torn tail of the crash, unless
