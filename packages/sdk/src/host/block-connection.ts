@@ -256,11 +256,8 @@ export class BlockConnection {
     if (this.#intoSinks) {
       this.#copyIntoSinks(body);
       if (!this.#sinksFull()) throw new Error('the data plane answered fewer bytes than the operation yields');
-      this.#phase = 'sinks';
     } else {
       this.#answer.body = body;
-      this.#at = body.length;
-      this.#phase = 'whole';
     }
     this.#finish();
   }

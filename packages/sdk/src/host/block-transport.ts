@@ -64,10 +64,8 @@ export interface BlockTransportOptions {
   timeoutMs: number;
 }
 
-
 export class BlockTransport {
   readonly #origin: URL;
-  readonly #host: string;
   readonly #key: Buffer;
   readonly #slots: Slots;
   readonly #timeoutMs: number;
@@ -79,7 +77,6 @@ export class BlockTransport {
 
   constructor(o: BlockTransportOptions) {
     this.#origin = new URL(o.baseUrl);
-    this.#host = this.#origin.host;
     this.#key = Buffer.from(o.key);
     this.#slots = new Slots(o.connections);
     this.#timeoutMs = o.timeoutMs;
@@ -119,7 +116,7 @@ export class BlockTransport {
     const tag = sessionTagOver(this.#key, seq, method, path, parts);
     const length = parts.reduce((n, p) => n + p.length, 0);
     const head =
-      `${method.toUpperCase()} ${path} HTTP/1.1\r\nHost: ${this.#host}\r\n` +
+      `${method.toUpperCase()} ${path} HTTP/1.1\r\nHost: ${this.#origin.host}\r\n` +
       `Authorization: ${SESSION_SCHEME} ${seq}.${tag.toString('base64url')}\r\n` +
       `Content-Type: application/octet-stream\r\nContent-Length: ${length}\r\n` +
       'Accept: application/octet-stream, application/problem+json\r\nConnection: keep-alive\r\n\r\n';
