@@ -2,7 +2,7 @@
 // (read-modify-write), zeroing, persistence across reopen, ciphertext-only files, tamper and
 // rollback detection naming the LBA, the wrong key refused, and the journal's limits.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { cpSync, openSync, readFileSync, readdirSync, writeSync, closeSync, readSync, statSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { SectorIntegrityError, VolumeError } from './block-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
 import { DATA_FILE, SectorFiles } from './sector-files.js';
 import { JOURNAL_FILE } from './open-volume.js';
+import { SectorJournal } from './sector-journal.js';
 import { IDLE_WRITE_BACK_MS } from './encrypted-file-volume.js';
 import { keyFactory, openTestVolume, temporaryDirectory } from '../test-kit.fixture.js';
 
@@ -188,11 +189,35 @@ test('small limits: pending changes reach the files and the journal restarts, wi
   await volume.close();
 });
 
+/**
+ * Counts the journal's restarts (checkpoints) from now on; `reached(n)` waits for the n-th with a
+ * timer that keeps the process alive (the pause's own does not) and fails after 5 s.
+ */
+function watchCheckpoints(t: TestContext): { reached(n: number): Promise<void> } {
+  let count = 0;
+  const waiters: Array<{ n: number; done: () => void }> = [];
+  const restart = SectorJournal.prototype.restart;
+  t.mock.method(SectorJournal.prototype, 'restart', async function (this: SectorJournal) {
+    await restart.call(this);
+    count++;
+    for (const w of waiters) if (w.n <= count) w.done();
+  });
+  return {
+    reached: (n) =>
+      new Promise((resolve, reject) => {
+        if (count >= n) return resolve();
+        const timer = setTimeout(() => reject(new Error(`no checkpoint ${n} within 5 s`)), 5000);
+        waiters.push({ n, done: () => (clearTimeout(timer), resolve()) });
+      }),
+  };
+}
+
 test('a burst of writes is written back in the pause after it, and the journal starts over; a small one waits for the limit', async (t) => {
   const { dir, remove } = temporaryDirectory('pause');
   t.after(remove);
   const keys = keyFactory();
   const volume = await openTestVolume(dir, { size: 4 << 20, sectorSize: 4096, keys, limits: { pendingBytes: 1 << 20, journalBytes: 16 << 20 } });
+  const checkpoints = watchCheckpoints(t);
   const inDataFile = (offset: number) => !readAt(path.join(dir, DATA_FILE), offset, 4096).equals(Buffer.alloc(4096));
   const pause = () => new Promise((resolve) => setTimeout(resolve, IDLE_WRITE_BACK_MS * 10));
   // Under a quarter of the limit: stays in the journal, however long the pause.
@@ -204,7 +229,7 @@ test('a burst of writes is written back in the pause after it, and the journal s
   // (a write encrypts whole sectors in the buffer it is given: each gets a copy)
   await Promise.all(Array.from({ length: 4 }, (_, i) => volume.write((1 << 20) + i * (64 << 10), Buffer.from(burst.subarray(i * (64 << 10), (i + 1) * (64 << 10))))));
   assert.equal(inDataFile(1 << 20), false, 'not written back during the burst');
-  await pause();
+  await checkpoints.reached(1);
   assert.equal(inDataFile(0), true);
   assert.equal(inDataFile((1 << 20) + (192 << 10)), true);
   assert.deepEqual(await volume.read(1 << 20, 256 << 10), burst);
@@ -215,7 +240,7 @@ test('a burst of writes is written back in the pause after it, and the journal s
   const second = randomBytes(256 << 10);
   await Promise.all(Array.from({ length: 4 }, (_, i) => volume.write((2 << 20) + i * (64 << 10), Buffer.from(second.subarray(i * (64 << 10), (i + 1) * (64 << 10))))));
   assert.equal(journalLength(), afterFirst, 'the second burst did not lengthen the journal');
-  await pause();
+  await checkpoints.reached(2);
   assert.equal(inDataFile(2 << 20), true);
   await volume.close();
   const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: 4096, keys });
@@ -236,10 +261,11 @@ test("a write that comes while the pause's checkpoint syncs the files keeps the 
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
   const realSync = SectorFiles.prototype.sync;
-  t.mock.method(SectorFiles.prototype, 'sync', async function (this: SectorFiles) {
+  let syncing: Promise<void> | null = null;
+  t.mock.method(SectorFiles.prototype, 'sync', function (this: SectorFiles) {
     syncStarted();
-    await held;
-    return realSync.call(this);
+    syncing = held.then(() => realSync.call(this));
+    return syncing;
   });
   // (a write encrypts whole sectors in the buffer it is given: each gets a copy)
   const burst = randomBytes(256 << 10);
@@ -253,7 +279,10 @@ test("a write that comes while the pause's checkpoint syncs the files keeps the 
   await volume.write(1 << 20, Buffer.from(late));
   const journalBefore = readFileSync(path.join(live, JOURNAL_FILE));
   release();
-  await new Promise((resolve) => setTimeout(resolve, IDLE_WRITE_BACK_MS * 5));
+  // The checkpoint asks for the gate right after its sync; a read asked for later waits for it.
+  await syncing;
+  await new Promise((resolve) => setImmediate(resolve));
+  await volume.read(0, 4096);
   // The late write is only in the journal and in memory: the journal must still hold it, as kill -9 would leave it.
   assert.deepEqual(readFileSync(path.join(live, JOURNAL_FILE)).subarray(0, journalBefore.length), journalBefore, 'the journal did not start over');
   cpSync(live, path.join(dir, 'crashed'), { recursive: true });
