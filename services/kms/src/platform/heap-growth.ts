@@ -9,7 +9,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** The old generation may grow to twice what survived the last full collection before the next one. */
-export const HEAP_GROWING_PERCENT = 100;
+const HEAP_GROWING_PERCENT = 100;
 
 /** Set once at start, before traffic; V8 reads it each time it sets the next collection's limit. */
 export function letHeapGrowForDataPlane(): void {
