@@ -1,7 +1,7 @@
 // How far the service's JavaScript heap may grow between full collections. The service holds
 // some 50 MB of long-lived objects (its code, schemas, the embedded store's glue), and data-plane
-// traffic promotes a few megabytes of short-lived request objects per 32 MiB of sectors. V8's own
-// rule lets the old generation grow only ~10% past what survived the last full collection, so
+// traffic promotes a few megabytes of short-lived request objects per 32 MiB of sectors. Under
+// V8's own rule the old generation grew only 5–8% past what survived the last full collection, so
 // the service re-marked all 50 MB about once per 32 MiB: a third of its CPU per data-plane byte
 // (docs/service.md#memory). Letting it double instead costs up to one more heap's worth of memory
 // and leaves full collections to the slack between bursts.
