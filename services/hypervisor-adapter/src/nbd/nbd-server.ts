@@ -25,7 +25,8 @@ export class NbdServer {
   constructor({ exports, log }: NbdServerOptions) {
     this.#exports = exports;
     this.#log = log;
-    this.#server = createServer((socket) => void this.#serve(socket));
+    // Paused on accept: the socket's reader takes it over before anything is read (socket-reader.ts).
+    this.#server = createServer({ pauseOnConnect: true }, (accepted) => void this.#serve(SocketReader.forAccepted(accepted)));
   }
 
   /** Listens (port 0 picks a free one) and resolves with the bound address. */
@@ -52,13 +53,13 @@ export class NbdServer {
     return this.#connections.size;
   }
 
-  async #serve(socket: Socket): Promise<void> {
+  async #serve(reader: SocketReader): Promise<void> {
+    const socket = reader.socket;
     const id = this.#nextConnection++;
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.#connections.add(socket);
     socket.setNoDelay(true);
     socket.on('error', () => {}); // reported through the reader; never an uncaught 'error' event
-    const reader = new SocketReader(socket);
     try {
       const chosen = await haggleOptions(socket, reader, this.#exports);
       if (!chosen) {

@@ -42,18 +42,20 @@ export class RawNbdClient {
   readonly #inFlight = new Map<bigint, InFlight>();
   #replies: Promise<void> | null = null;
 
-  private constructor(socket: Socket) {
+  private constructor(socket: Socket, reader: SocketReader) {
     this.socket = socket;
-    this.reader = new SocketReader(socket);
+    this.reader = reader;
   }
 
   /** Connects and reads the server's greeting; sends no client flags yet. */
   static async connect(port: number, host = '127.0.0.1'): Promise<RawNbdClient> {
-    const socket = connect(port, host);
+    const reader = new SocketReader();
+    const socket = connect({ port, host, onread: reader.onread });
+    reader.attach(socket);
     socket.setNoDelay(true);
     socket.on('error', () => {});
     await once(socket, 'connect');
-    const client = new RawNbdClient(socket);
+    const client = new RawNbdClient(socket, reader);
     const greeting = await client.reader.read(18);
     if (greeting.readBigUInt64BE(0) !== NBDMAGIC || greeting.readBigUInt64BE(8) !== IHAVEOPT) throw new Error('not a newstyle NBD server');
     client.handshakeFlags = greeting.readUInt16BE(16);
