@@ -3,8 +3,10 @@
 // journaled) — once with a local key (the crypto in the adapter's process) and once as in
 // production, through a block session of the service's data plane (through-service.ts: the service
 // and the adapter each in a process of its own) — beside qemu-nbd serving a LUKS image
-// (aes-256-xts, plain64; no integrity) and qemu-nbd on a raw image (no crypto at all: the floor
-// nbdcopy and loopback TCP set), all in the same run, each figure the best of ROUNDS taken in turn.
+// (aes-256-xts, plain64; no integrity), qemu-nbd on a raw image (no crypto at all), and nbdkit's
+// memory plugin (no crypto and no files: the most nbdcopy itself moves on this machine, a ceiling
+// for every server and so for every ratio), all in the same run, each figure the best of ROUNDS
+// taken in turn.
 // MB/s = 10^6 bytes per wall-clock second of the whole nbdcopy (its start and handshake included;
 // the last row shows that share, per server). Beside it, each server's own CPU time per copy (user
 // + system, all threads, from /proc; through the service, the adapter's and the service's together;
@@ -30,9 +32,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const COPY_BYTES = 32 << 20;
 const VOLUME_BYTES = COPY_BYTES;
 
-const missing = ['nbdcopy', 'nbdinfo', 'qemu-nbd', 'qemu-img'].filter((tool) => spawnSync('which', [tool]).status !== 0);
+const missing = ['nbdcopy', 'nbdinfo', 'qemu-nbd', 'qemu-img', 'nbdkit'].filter((tool) => spawnSync('which', [tool]).status !== 0);
 if (missing.length > 0) {
-  console.log(`not measured: ${missing.join(', ')} not installed (Debian: apt-get install libnbd-bin qemu-utils)`);
+  console.log(`not measured: ${missing.join(', ')} not installed (Debian: apt-get install libnbd-bin qemu-utils nbdkit)`);
   process.exit(0);
 }
 
@@ -137,11 +139,18 @@ const rawPort = await freePort();
 const rawUrl = `nbd://127.0.0.1:${rawPort}/bench`;
 const rawPid = await serve('qemu-nbd', ['-f', 'raw', '-p', String(rawPort), '-b', '127.0.0.1', '-x', 'bench', '-t', '-e', '8', raw], rawUrl);
 
+// nbdkit's memory plugin: a server that keeps what it is sent in memory and does nothing else
+// (and, like the adapter, allows multi-conn): what nbdcopy alone reaches here.
+const ceilingPort = await freePort();
+const ceilingUrl = `nbd://127.0.0.1:${ceilingPort}/bench`;
+const ceilingPid = await serve('nbdkit', ['-f', '-p', String(ceilingPort), '-i', '127.0.0.1', 'memory', String(VOLUME_BYTES)], ceilingUrl);
+
 const servers = [
   { url: adapterUrl, pids: [adapterPid] },
   { url: remoteUrl, pids: [remotePid, service.pid] },
   { url: luksUrl, pids: [luksPid] },
   { url: rawUrl, pids: [rawPid] },
+  { url: ceilingUrl, pids: [ceilingPid] },
 ];
 
 // Every server gives the data back unchanged before anything is timed; that and two copies more warm them up.
@@ -165,10 +174,10 @@ const workloads: Array<{ name: string; args: (url: string) => string[] }> = [
 ];
 
 const column = (values: Array<string | number>, widths: number[]) => values.map((v, i) => String(v).padStart(widths[i]!)).join(' ');
-const widths = [22, 7, 8, 6, 6, 6, 7, 7, 8, 6];
+const widths = [22, 6, 8, 6, 5, 7, 6, 8, 8, 6, 8, 6];
 console.log(`nbdcopy of 32 MiB, best of ${ROUNDS}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
-console.log(column(['', 'MB/s', '', '', '', 'ratio', '', 'server CPU ms/copy', '', ''], widths));
-console.log(column(['workload'.padEnd(22), 'local', 'service', 'LUKS', 'raw', 'local', 'service', 'local', 'service', 'LUKS'], widths));
+console.log(column(['', 'MB/s', '', '', '', '', 'ratio', '', '', 'server CPU ms/copy', '', ''], widths));
+console.log(column(['workload'.padEnd(22), 'local', 'service', 'LUKS', 'raw', 'no-op', 'local', 'service', 'no-op', 'local', 'service', 'LUKS'], widths));
 for (const { name, args } of workloads) {
   const best = servers.map(() => Infinity);
   const cpu = servers.map(() => 0);
@@ -180,11 +189,13 @@ for (const { name, args } of workloads) {
     }
   }
   const mbps = best.map((seconds) => (COPY_BYTES / seconds / 1e6).toFixed(0));
-  const [local, remote, luks] = [best[0]!, best[1]!, best[2]!];
-  console.log(column([name.padEnd(22), mbps[0]!, mbps[1]!, mbps[2]!, mbps[3]!, (luks / local).toFixed(2), (luks / remote).toFixed(2), cpu[0]!.toFixed(0), cpu[1]!.toFixed(0), cpu[2]!.toFixed(0)], widths));
+  const [local, remote, luks, , ceiling] = [best[0]!, best[1]!, best[2]!, best[3]!, best[4]!];
+  const ratios = [local, remote, ceiling].map((seconds) => (luks / seconds).toFixed(2));
+  console.log(column([name.padEnd(22), ...mbps, ...ratios, cpu[0]!.toFixed(0), cpu[1]!.toFixed(0), cpu[2]!.toFixed(0)], widths));
 }
 console.log("local: the adapter with a local key; service: the adapter through a block session of the service's data plane (CPU: adapter + service)");
-console.log("ratio: how many times qemu LUKS's speed the adapter's is; above 1: the adapter is ahead");
+console.log("no-op: nbdkit's memory plugin, no crypto and no files: the most nbdcopy moves on this machine, whatever the server");
+console.log("ratio: how many times qemu LUKS's speed the server's is (above 1: ahead); the no-op's is the most any server can show here");
 // What every figure above includes beside its bytes: nbdcopy's start, each server's handshake and
 // teardown. qemu-nbd answers the handshake in small writes without TCP_NODELAY, so Nagle holds one
 // of them until the client's delayed ACK: ~40 ms per connection (strace of either side shows it).
