@@ -13,15 +13,18 @@
 // counted until 250 ms after the copy, as the adapter writes a burst back in the pause after it),
 // which other load on the machine skews far less.
 // Rows: nbdcopy's defaults (4 connections when the server advertises multi-conn, as the adapter
-// does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush.
-// Every export is 32 MiB, so "out" (which reads a whole export) moves what "in" wrote and no
-// server is spared reading never-written sectors. Not a test: nothing passes or fails on speed.
+// does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush;
+// then 256 MiB in and out with the defaults, on a second set of servers with 256 MiB exports: at
+// 32 MiB nbdcopy's own start (~8,000 page faults on its buffers) and qemu-nbd's handshake take
+// much of every copy, at 256 MiB the servers' own speed shows. Every export is as large as its
+// copies, so "out" (which reads a whole export) moves what "in" wrote and no server is spared
+// reading never-written sectors. Not a test: nothing passes or fails on speed.
 //   npm run bench -- hypervisor-adapter          (BENCH_ROUNDS, default 3)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +33,8 @@ import { throughService } from './through-service.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const COPY_BYTES = 32 << 20;
-const VOLUME_BYTES = COPY_BYTES;
+/** The sustained rows: long enough that nbdcopy's start and qemu-nbd's handshake no longer dominate. */
+const SUSTAINED_BYTES = 256 << 20;
 
 const missing = ['nbdcopy', 'nbdinfo', 'qemu-nbd', 'qemu-img', 'nbdkit'].filter((tool) => spawnSync('which', [tool]).status !== 0);
 if (missing.length > 0) {
@@ -93,92 +97,112 @@ async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ 
   return { seconds, cpu: cpu() - before };
 }
 
-const source = path.join(dir, 'random.bin');
-const data = randomBytes(COPY_BYTES);
-writeFileSync(source, data);
+/** A server under test: its URL and the processes whose CPU time it uses. */
+interface Server {
+  url: string;
+  pids: number[];
+}
 
-// The adapter: its own CLI, a new volume with a local key.
-const adapterPort = await freePort();
-const adapterUrl = `nbd://127.0.0.1:${adapterPort}/bench`;
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const volume = `name=bench,dir=${path.join(dir, 'volume')},size=${VOLUME_BYTES},sector=4096,key=${path.join(dir, 'volume.key')}`;
-const adapterPid = await serve(
-  process.execPath,
-  ['--conditions=sealkeep-source', '--import', 'tsx', main, '--log-level', 'error', '--listen', `127.0.0.1:${adapterPort}`, '--volume', volume],
-  adapterUrl,
-);
+const services: Array<{ close(): Promise<void> }> = [];
 
-// The adapter as in production: through the service's data plane.
-const remotePort = await freePort();
-const remoteUrl = `nbd://127.0.0.1:${remotePort}/bench`;
-const service = await throughService(dir, 'bench', VOLUME_BYTES, remotePort);
-const remotePid = await serve(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main, ...service.serveArgs], remoteUrl);
+/** The five servers, each with an export of `bytes` (files under `dir`/`set`), in the table's column order. */
+async function startServers(set: string, bytes: number): Promise<Server[]> {
+  const home = path.join(dir, set);
+  mkdirSync(home);
+  const url = (port: number) => `nbd://127.0.0.1:${port}/bench`;
 
-// qemu-nbd on a LUKS image, AES-256-XTS with plain64 IVs like the adapter. A short PBKDF (it only
-// slows opening); qemu-img fails to time one that is too short on a busy machine, so longer ones follow.
-const secret = `secret,id=sec0,data=${randomBytes(16).toString('hex')}`;
-const luks = path.join(dir, 'disk.luks');
-for (const iterTime of [200, 1000, 2000]) {
-  const options = `key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64,iter-time=${iterTime}`;
-  if (spawnSync('qemu-img', ['create', '-q', '-f', 'luks', '--object', secret, '-o', options, luks, String(VOLUME_BYTES)]).status === 0) break;
-  if (iterTime === 2000) throw new Error('qemu-img could not create the LUKS image');
-}
-const luksPort = await freePort();
-const luksUrl = `nbd://127.0.0.1:${luksPort}/bench`;
-const luksPid = await serve(
-  'qemu-nbd',
-  ['--object', secret, '--image-opts', `driver=luks,key-secret=sec0,file.filename=${luks}`, '-p', String(luksPort), '-b', '127.0.0.1', '-x', 'bench', '-t', '-e', '8'],
-  luksUrl,
-);
+  // The adapter: its own CLI, a new volume with a local key.
+  const adapterPort = await freePort();
+  const volume = `name=bench,dir=${path.join(home, 'volume')},size=${bytes},sector=4096,key=${path.join(home, 'volume.key')}`;
+  const adapterPid = await serve(
+    process.execPath,
+    ['--conditions=sealkeep-source', '--import', 'tsx', main, '--log-level', 'error', '--listen', `127.0.0.1:${adapterPort}`, '--volume', volume],
+    url(adapterPort),
+  );
 
-// qemu-nbd on a raw image: the same transport with no cryptography.
-const raw = path.join(dir, 'disk.raw');
-writeFileSync(raw, '');
-truncateSync(raw, VOLUME_BYTES);
-const rawPort = await freePort();
-const rawUrl = `nbd://127.0.0.1:${rawPort}/bench`;
-const rawPid = await serve('qemu-nbd', ['-f', 'raw', '-p', String(rawPort), '-b', '127.0.0.1', '-x', 'bench', '-t', '-e', '8', raw], rawUrl);
+  // The adapter as in production: through the service's data plane.
+  const remotePort = await freePort();
+  const service = await throughService(home, 'bench', bytes, remotePort);
+  services.push(service);
+  const remotePid = await serve(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main, ...service.serveArgs], url(remotePort));
 
-// nbdkit's memory plugin: a server that keeps what it is sent in memory and does nothing else
-// (and, like the adapter, allows multi-conn): what nbdcopy alone reaches here.
-const ceilingPort = await freePort();
-const ceilingUrl = `nbd://127.0.0.1:${ceilingPort}/bench`;
-const ceilingPid = await serve('nbdkit', ['-f', '-p', String(ceilingPort), '-i', '127.0.0.1', 'memory', String(VOLUME_BYTES)], ceilingUrl);
+  // qemu-nbd on a LUKS image, AES-256-XTS with plain64 IVs like the adapter. A short PBKDF (it only
+  // slows opening); qemu-img fails to time one that is too short on a busy machine, so longer ones follow.
+  const secret = `secret,id=sec0,data=${randomBytes(16).toString('hex')}`;
+  const luks = path.join(home, 'disk.luks');
+  for (const iterTime of [200, 1000, 2000]) {
+    const options = `key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64,iter-time=${iterTime}`;
+    if (spawnSync('qemu-img', ['create', '-q', '-f', 'luks', '--object', secret, '-o', options, luks, String(bytes)]).status === 0) break;
+    if (iterTime === 2000) throw new Error('qemu-img could not create the LUKS image');
+  }
+  const luksPort = await freePort();
+  const luksPid = await serve(
+    'qemu-nbd',
+    ['--object', secret, '--image-opts', `driver=luks,key-secret=sec0,file.filename=${luks}`, '-p', String(luksPort), '-b', '127.0.0.1', '-x', 'bench', '-t', '-e', '8'],
+    url(luksPort),
+  );
 
-const servers = [
-  { url: adapterUrl, pids: [adapterPid] },
-  { url: remoteUrl, pids: [remotePid, service.pid] },
-  { url: luksUrl, pids: [luksPid] },
-  { url: rawUrl, pids: [rawPid] },
-  { url: ceilingUrl, pids: [ceilingPid] },
-];
+  // qemu-nbd on a raw image: the same transport with no cryptography.
+  const raw = path.join(home, 'disk.raw');
+  writeFileSync(raw, '');
+  truncateSync(raw, bytes);
+  const rawPort = await freePort();
+  const rawPid = await serve('qemu-nbd', ['-f', 'raw', '-p', String(rawPort), '-b', '127.0.0.1', '-x', 'bench', '-t', '-e', '8', raw], url(rawPort));
 
-// Every server gives the data back unchanged before anything is timed; that and two copies more warm them up.
-const digest = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-for (const { url } of servers) {
-  await timeCopy(['--flush', source, url]);
-  const back = path.join(dir, 'back.bin');
-  await timeCopy([url, back]);
-  if (digest(readFileSync(back).subarray(0, COPY_BYTES)) !== digest(data)) throw new Error(`${url}: the data came back changed`);
-  rmSync(back);
-  await timeCopy([source, url]);
-  await timeCopy([url, 'null:']);
+  // nbdkit's memory plugin: a server that keeps what it is sent in memory and does nothing else
+  // (and, like the adapter, allows multi-conn): what nbdcopy alone reaches here.
+  const ceilingPort = await freePort();
+  const ceilingPid = await serve('nbdkit', ['-f', '-p', String(ceilingPort), '-i', '127.0.0.1', 'memory', String(bytes)], url(ceilingPort));
+
+  return [
+    { url: url(adapterPort), pids: [adapterPid] },
+    { url: url(remotePort), pids: [remotePid, service.pid] },
+    { url: url(luksPort), pids: [luksPid] },
+    { url: url(rawPort), pids: [rawPid] },
+    { url: url(ceilingPort), pids: [ceilingPid] },
+  ];
 }
 
-const workloads: Array<{ name: string; args: (url: string) => string[] }> = [
-  { name: 'in  (nbdcopy defaults)', args: (url) => [source, url] },
-  { name: 'out (nbdcopy defaults)', args: (url) => [url, 'null:'] },
-  { name: 'in  (1 connection)', args: (url) => ['-C', '1', source, url] },
-  { name: 'out (1 connection)', args: (url) => ['-C', '1', url, 'null:'] },
-  { name: 'in  --flush', args: (url) => ['--flush', source, url] },
+/** Random data of `bytes` in a file; every server gives it back unchanged before anything is timed, and two copies more warm them up. */
+async function sourceFor(servers: Server[], bytes: number): Promise<string> {
+  const source = path.join(dir, `random-${bytes}.bin`);
+  const data = randomBytes(bytes);
+  writeFileSync(source, data);
+  const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  for (const { url } of servers) {
+    await timeCopy(['--flush', source, url]);
+    const back = path.join(dir, 'back.bin');
+    await timeCopy([url, back]);
+    if (digest(readFileSync(back).subarray(0, bytes)) !== digest(data)) throw new Error(`${url}: the data came back changed`);
+    rmSync(back);
+    await timeCopy([source, url]);
+    await timeCopy([url, 'null:']);
+  }
+  return source;
+}
+
+const servers = await startServers('copies', COPY_BYTES);
+const source = await sourceFor(servers, COPY_BYTES);
+const sustained = await startServers('sustained', SUSTAINED_BYTES);
+const sustainedSource = await sourceFor(sustained, SUSTAINED_BYTES);
+
+const workloads: Array<{ name: string; servers: Server[]; bytes: number; args: (url: string) => string[] }> = [
+  { name: 'in  (nbdcopy defaults)', servers, bytes: COPY_BYTES, args: (url) => [source, url] },
+  { name: 'out (nbdcopy defaults)', servers, bytes: COPY_BYTES, args: (url) => [url, 'null:'] },
+  { name: 'in  (1 connection)', servers, bytes: COPY_BYTES, args: (url) => ['-C', '1', source, url] },
+  { name: 'out (1 connection)', servers, bytes: COPY_BYTES, args: (url) => ['-C', '1', url, 'null:'] },
+  { name: 'in  --flush', servers, bytes: COPY_BYTES, args: (url) => ['--flush', source, url] },
+  { name: 'in  256 MiB', servers: sustained, bytes: SUSTAINED_BYTES, args: (url) => [sustainedSource, url] },
+  { name: 'out 256 MiB', servers: sustained, bytes: SUSTAINED_BYTES, args: (url) => [url, 'null:'] },
 ];
 
 const column = (values: Array<string | number>, widths: number[]) => values.map((v, i) => String(v).padStart(widths[i]!)).join(' ');
 const widths = [22, 6, 8, 6, 5, 7, 6, 8, 8, 6, 8, 6];
-console.log(`nbdcopy of 32 MiB, best of ${ROUNDS}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
+console.log(`nbdcopy of 32 MiB (the last two rows: 256 MiB, into and out of 256 MiB exports), best of ${ROUNDS}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
 console.log(column(['', 'MB/s', '', '', '', '', 'ratio', '', '', 'server CPU ms/copy', '', ''], widths));
 console.log(column(['workload'.padEnd(22), 'local', 'service', 'LUKS', 'raw', 'no-op', 'local', 'service', 'no-op', 'local', 'service', 'LUKS'], widths));
-for (const { name, args } of workloads) {
+for (const { name, servers, bytes, args } of workloads) {
   const best = servers.map(() => Infinity);
   const cpu = servers.map(() => 0);
   for (let round = 0; round < ROUNDS; round++) {
@@ -188,7 +212,7 @@ for (const { name, args } of workloads) {
       cpu[i] = cpu[i]! + used / ROUNDS;
     }
   }
-  const mbps = best.map((seconds) => (COPY_BYTES / seconds / 1e6).toFixed(0));
+  const mbps = best.map((seconds) => (bytes / seconds / 1e6).toFixed(0));
   const [local, remote, luks, , ceiling] = [best[0]!, best[1]!, best[2]!, best[3]!, best[4]!];
   const ratios = [local, remote, ceiling].map((seconds) => (luks / seconds).toFixed(2));
   console.log(column([name.padEnd(22), ...mbps, ...ratios, cpu[0]!.toFixed(0), cpu[1]!.toFixed(0), cpu[2]!.toFixed(0)], widths));
@@ -200,7 +224,7 @@ console.log("ratio: how many times qemu LUKS's speed the server's is (above 1: a
 // teardown. qemu-nbd answers the handshake in small writes without TCP_NODELAY, so Nagle holds one
 // of them until the client's delayed ACK: ~40 ms per connection (strace of either side shows it).
 const small = path.join(dir, 'small.bin');
-writeFileSync(small, data.subarray(0, 1 << 20));
+writeFileSync(small, randomBytes(1 << 20));
 const startCost = servers.map(() => Infinity);
 for (let round = 0; round < ROUNDS; round++) {
   for (const [i, { url }] of servers.entries()) startCost[i] = Math.min(startCost[i]!, (await timeCopy([small, url])).seconds);
@@ -209,5 +233,5 @@ console.log(column(['1 MiB in, ms'.padEnd(22), ...startCost.map((s) => (s * 1000
 console.log("1 MiB in: what every copy includes beside its bytes (nbdcopy's start, the server's handshake; qemu-nbd's waits on delayed ACKs)");
 // The servers close their volumes (and the adapters their host TPMs) before their files go.
 await Promise.all(children.map((child) => (child.exitCode === null ? (child.kill('SIGTERM'), once(child, 'exit')) : null)));
-await service.close();
+for (const service of services) await service.close();
 process.exit(0);
