@@ -15,7 +15,7 @@
 // Rows: nbdcopy's defaults (4 connections when the server advertises multi-conn, as the adapter
 // does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush;
 // then 256 MiB in and out with the defaults, on a second set of servers with 256 MiB exports: at
-// 32 MiB nbdcopy's own start (~8,000 page faults on its buffers) and qemu-nbd's handshake take
+// 32 MiB nbdcopy's own start (~8,600 page faults on fresh memory) and qemu-nbd's handshake take
 // much of every copy, at 256 MiB the servers' own speed shows. Every export is as large as its
 // copies, so "out" (which reads a whole export) moves what "in" wrote and no server is spared
 // reading never-written sectors. Not a test: nothing passes or fails on speed.
