@@ -4,11 +4,11 @@
 // The socket reads into memory this reader hands it (node:net's `onread`), never into fresh
 // chunks: a write's payload goes from the kernel straight into the pooled buffer that will carry
 // it through the volume, and whatever arrives while no such read is waiting (the next request's
-// header, the start of its payload) lands in one small staging buffer that is reused. A fresh
-// 64 KiB chunk per socket read was the adapter's largest source of garbage, and of the major
-// collections that garbage set off. The socket stops reading while half the staging buffer is
-// queued and no read waits, so a client that streams writes faster than they are served is held
-// back by TCP, not by this process's memory.
+// header, the first few KiB of its payload) lands in one small staging buffer that is reused. A
+// fresh 64 KiB chunk per socket read was the adapter's largest source of garbage, and of the
+// major collections that garbage set off. The socket stops reading while half the staging buffer
+// is queued and no read waits, so a client that streams writes faster than they are served is
+// held back by TCP, not by this process's memory.
 
 import { Socket, type OnReadOpts } from 'node:net';
 import { bufferPool } from '../buffer-pool.js';
@@ -30,8 +30,13 @@ export class ProtocolError extends Error {
 }
 
 const STAGING_BYTES = 64 << 10;
-/** Never hand the socket less room than this in the staging buffer (compact or grow first). */
-const MIN_ROOM = 4 << 10;
+/**
+ * What the socket may read into staging at a time: a run of request headers, but little of a
+ * payload that the next read will want in a buffer of its own. With reading stopped once half the
+ * staging buffer is queued, what is queued never passes STAGING_BYTES / 2 + STAGING_READ_BYTES,
+ * so there is always room for the next piece.
+ */
+const STAGING_READ_BYTES = 4 << 10;
 /** Reads of at least this many bytes go straight into their own buffer (from the pool). */
 const DIRECT_MIN = 4 << 10;
 
@@ -46,7 +51,7 @@ interface PendingRead {
 
 export class SocketReader {
   #socket: Socket | null = null;
-  #staging = Buffer.allocUnsafeSlow(STAGING_BYTES);
+  readonly #staging = Buffer.allocUnsafeSlow(STAGING_BYTES);
   /** Bytes received and not yet read: staging[#start, #end). */
   #start = 0;
   #end = 0;
@@ -136,7 +141,7 @@ export class SocketReader {
 
   /** No read waits and half the staging buffer is queued: time to let TCP hold the client back. */
   #full(): boolean {
-    return this.#pending === null && this.#end - this.#start >= this.#staging.length / 2;
+    return this.#pending === null && this.#end - this.#start >= STAGING_BYTES / 2;
   }
 
   /** Where the socket reads next; called after every read, and must stay valid until the next. */
@@ -144,20 +149,14 @@ export class SocketReader {
     const pending = this.#pending;
     this.#intoStaging = !(pending?.into && this.#start === this.#end);
     if (!this.#intoStaging) return pending!.into!.subarray(pending!.filled);
-    if (this.#start === this.#end) this.#start = this.#end = 0;
-    if (this.#staging.length - this.#end < MIN_ROOM) {
-      const queued = this.#end - this.#start;
-      if (this.#staging.length - queued < MIN_ROOM) {
-        const larger = Buffer.allocUnsafeSlow(this.#staging.length * 2);
-        this.#staging.copy(larger, 0, this.#start, this.#end);
-        this.#staging = larger;
-      } else {
-        this.#staging.copyWithin(0, this.#start, this.#end);
-      }
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+    } else if (STAGING_BYTES - this.#end < STAGING_READ_BYTES) {
+      this.#staging.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
       this.#start = 0;
-      this.#end = queued;
     }
-    return this.#staging.subarray(this.#end);
+    return this.#staging.subarray(this.#end, this.#end + STAGING_READ_BYTES);
   }
 
   /** Serves the pending read from staging as far as it goes; resolves it once full, or rejects it once closed. */
