@@ -119,6 +119,26 @@ test('the server closes once a connection read this way has closed', async () =>
   await new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve(null))));
 });
 
+test('the accepted socket left behind neither closes the connection nor counts it closed', async () => {
+  let reader!: SocketReader;
+  const server = createServer({ pauseOnConnect: true }, (socket) => {
+    reader = SocketReader.forAccepted(socket);
+    socket.destroy(); // a mistake somewhere: it must not touch the handle or the server's count
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(server, 'connection');
+  let closed = false;
+  server.close(() => (closed = true));
+  client.write('still here');
+  assert.equal((await reader.read(10)).toString(), 'still here');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(closed, false, 'the server closed with a connection open');
+  client.destroy();
+  await once(server, 'close');
+});
+
 test('forAccepted refuses a socket that may already have read', async () => {
   const server = createServer((socket) => {
     assert.throws(() => SocketReader.forAccepted(socket), /pauseOnConnect/);

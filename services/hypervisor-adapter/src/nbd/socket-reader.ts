@@ -80,9 +80,10 @@ export class SocketReader {
     const reader = new SocketReader();
     const options = { handle: internals._handle, onread: reader.onread, readable: true, writable: true };
     const socket = new Socket(options as ConstructorParameters<typeof Socket>[0]);
-    // The server counts the connection as open until its socket closes: that is this one now.
+    // The server counts the connection as open until its socket closes: that is this one now, and
+    // the accepted one, left with neither handle nor server, can no longer close or count it.
     Object.assign(socket, { server: internals.server, _server: internals._server });
-    internals._handle = null;
+    Object.assign(internals, { _handle: null, server: null, _server: null });
     reader.attach(socket);
     return reader;
   }
