@@ -76,7 +76,7 @@ export class SocketReader {
    */
   static forAccepted(accepted: Socket): SocketReader {
     const internals = accepted as unknown as { _handle: unknown; server: unknown; _server: unknown };
-    if (!internals._handle || !accepted.isPaused()) throw new Error('SocketReader.forAccepted: the socket must be freshly accepted by a server with pauseOnConnect');
+    if (!internals._handle || !accepted.isPaused() || accepted.bytesRead > 0) throw new Error('SocketReader.forAccepted: the socket must be freshly accepted by a server with pauseOnConnect');
     const reader = new SocketReader();
     const options = { handle: internals._handle, onread: reader.onread, readable: true, writable: true };
     const socket = new Socket(options as ConstructorParameters<typeof Socket>[0]);
