@@ -59,7 +59,7 @@ export class SocketReader {
   #intoStaging = true;
   #pending: PendingRead | null = null;
   #closed: ConnectionClosed | null = null;
-  /** The socket stopped reading (the callback said so) until a read waits. */
+  /** The socket stopped reading (the callback said so) until read() finds it no longer #full(). */
   #stopped = false;
 
   /** For a socket made with these options (`net.connect`, `new Socket`); then attach() it. */
