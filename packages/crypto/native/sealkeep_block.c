@@ -7,6 +7,7 @@
 #include <node_api.h>
 #include <stdlib.h>
 
+#include "gcm_in_place.h"
 #include "merkle_root.h"
 #include "sector_crypto.h"
 
@@ -278,11 +279,65 @@ static napi_value MerkleRoot(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The parts of a gcmInPlace call, each a Uint8Array and no two overlapping (each is written where
+ * it lies, so an overlap would be encrypted twice); NULL, or why not (with an exception pending).
+ * Parts come sorted by address only by chance, so overlaps are checked pairwise; the callers pass
+ * a few dozen at most. */
+static const char *gcm_parts(napi_env env, napi_value array, gcm_part *parts, uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value part;
+    if (napi_get_element(env, array, i, &part) != napi_ok) return thrown(env, "ERR_SEALKEEP_NATIVE", "could not read a part"), "part";
+    if (!bytes(env, part, &parts[i].data, &parts[i].length)) return "part";
+    for (uint32_t j = 0; j < i; j++) {
+      if (parts[i].length > 0 && parts[j].length > 0 && parts[i].data < parts[j].data + parts[j].length &&
+          parts[j].data < parts[i].data + parts[i].length)
+        return thrown(env, "ERR_OUT_OF_RANGE", "parts overlap"), "overlap";
+    }
+  }
+  return NULL;
+}
+
+/* gcmInPlace(encrypt, key: Uint8Array(32), iv: Uint8Array(12), aad: Uint8Array, parts: Uint8Array[], tag: Uint8Array(16))
+ * -> boolean. AES-256-GCM over the parts in order, each where it lies (no two may overlap).
+ * Encrypting writes the tag and returns true; decrypting returns whether the tag holds. */
+#define GCM_MAX_PARTS 65536
+static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
+  size_t argc = 6, key_length = 0, iv_length = 0, aad_length = 0, tag_length = 0;
+  napi_value argv[6], result;
+  bool encrypt = true, is_array = false;
+  uint8_t *key = NULL, *iv = NULL, *aad = NULL, *tag = NULL;
+  uint32_t part_count = 0;
+  gcm_part *parts = NULL;
+  const char *error = NULL;
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return throw_error(env, "ERR_MISSING_ARGS", "expected 6 arguments");
+  TRY(napi_get_value_bool(env, argv[0], &encrypt));
+  if (!bytes(env, argv[1], &key, &key_length) || !bytes(env, argv[2], &iv, &iv_length) ||
+      !bytes(env, argv[3], &aad, &aad_length) || !bytes(env, argv[5], &tag, &tag_length))
+    return NULL;
+  if (key_length != GCM_KEY_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-GCM key must be 32 bytes");
+  if (iv_length != GCM_IV_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-GCM IV must be 12 bytes");
+  if (tag_length != GCM_TAG_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-GCM tag must be 16 bytes");
+  TRY(napi_is_array(env, argv[4], &is_array));
+  if (!is_array) return throw_error(env, "ERR_INVALID_ARG_TYPE", "parts must be an array of Uint8Arrays");
+  TRY(napi_get_array_length(env, argv[4], &part_count));
+  if (part_count > GCM_MAX_PARTS) return throw_error(env, "ERR_OUT_OF_RANGE", "at most 65536 parts");
+  parts = calloc(part_count > 0 ? part_count : 1, sizeof *parts);
+  if (parts == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
+  const char *refused = gcm_parts(env, argv[4], parts, part_count);
+  int holds = refused == NULL ? gcm_in_place(encrypt, key, iv, aad, aad_length, parts, part_count, tag, &error) : 0;
+  free(parts);
+  if (refused != NULL) return NULL;
+  if (error != NULL) return throw_error(env, "ERR_SEALKEEP_GCM", error);
+  TRY(napi_get_boolean(env, holds == 1, &result));
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } functions[] = {
     {"openXtsKey", OpenXtsKey}, {"xtsKeyPath", XtsKeyPath}, {"xtsCrypt", XtsCrypt}, {"openTagKey", OpenTagKey},
     {"tagSectors", TagSectors}, {"verifySectorTags", VerifySectorTags}, {"destroy", Destroy},
-    {"merkleRoot", MerkleRoot},
+    {"merkleRoot", MerkleRoot}, {"gcmInPlace", GcmInPlace},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -1,32 +1,60 @@
-// Block sessions' request authentication, both ends (the service checks, the SDK's client
-// signs). How a block request proves it comes from its session's holder, without a database round trip
-// or a pass of SHA-256 over a megabyte: AES-256-GMAC under the session key (agreed by ECDH P-256
-// when the session opened; HKDF-SHA-256, salt = the session id, info below) over the request.
+// Block sessions' sealed bodies, both ends (the service opens requests and seals answers, the
+// SDK's client the other way round). A block session's key (agreed by ECDH P-256 when the session
+// opened; HKDF-SHA-256, salt = the session id, info below) encrypts and authenticates every body
+// that travels under it, so sectors cross the network as ciphertext whatever carries them, and
+// no database round trip or pass of SHA-256 over a megabyte is needed to check a request:
 //
-//   Authorization: Sealkeep-Session <seq>.<tag>          seq: decimal, 1 … 2^53−1, unique per session
-//   tag  = GMAC(key, IV = 0x00000000 ‖ seq u64 BE, AAD = METHOD ‖ " " ‖ path?query ‖ "\n" ‖ body)
+//   request  Authorization: Sealkeep-Session <seq>.<tag>       seq: decimal, 1 … 2^53−1, unique per session
+//            body = AES-256-GCM(key, IV = 0x00000000 ‖ seq u64 BE, AAD = METHOD ‖ " " ‖ path?query ‖ "\n", body)
+//            tag  = its GCM tag (with no body, the GMAC of the AAD alone)
+//   answer   Sealkeep-Session-Tag: <tag>                       (2xx answers to block operations)
+//            body = AES-256-GCM(key, IV = 0x00000001 ‖ seq, the same AAD, answer)
 //
 // The service accepts each seq once, within a window of the highest seen (requests may overtake
-// one another on parallel connections).
+// one another on parallel connections), so no IV repeats under a key. Bodies are sealed and
+// opened where they lie (in place, over a list of parts), on the block engine.
 
-import { createCipheriv, createECDH, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createECDH, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { selectBlockCryptoEngine, type BlockCryptoEngine } from './block/index.js';
 
 export const SESSION_SCHEME = 'Sealkeep-Session';
 export const SESSION_KEY_INFO = 'sealkeep/v1/block-session';
 const WINDOW = 4096;
 
-export function sessionTag(key: Buffer, seq: number, method: string, url: string, body: Uint8Array): Buffer {
+export const ANSWER_TAG_HEADER = 'Sealkeep-Session-Tag';
+export const SESSION_TAG_BYTES = 16;
+
+/** Which way a body travels: the first four bytes of its IV. */
+export type SealDirection = 'request' | 'answer';
+
+let engine: BlockCryptoEngine | undefined;
+
+function gcm(encrypt: boolean, key: Uint8Array, seq: number, direction: SealDirection, method: string, url: string, parts: readonly Uint8Array[], tag: Uint8Array): boolean {
   const iv = Buffer.alloc(12);
+  iv.writeUInt32BE(direction === 'request' ? 0 : 1, 0);
   iv.writeBigUInt64BE(BigInt(seq), 4);
-  const gmac = createCipheriv('aes-256-gcm', key, iv);
-  gmac.setAAD(Buffer.from(`${method.toUpperCase()} ${url}\n`));
-  gmac.setAAD(body);
-  gmac.final();
-  return gmac.getAuthTag();
+  engine ??= selectBlockCryptoEngine();
+  return engine.gcmInPlace(encrypt, key, iv, Buffer.from(`${method.toUpperCase()} ${url}\n`), parts, tag);
 }
 
-export function sessionAuthorization(key: Buffer, seq: number, method: string, url: string, body: Uint8Array): string {
-  return `${SESSION_SCHEME} ${seq}.${sessionTag(key, seq, method, url, body).toString('base64url')}`;
+/** Encrypts a body where it lies (its parts, in order) and answers its 16-byte tag. */
+export function sealBody(key: Uint8Array, seq: number, direction: SealDirection, method: string, url: string, parts: readonly Uint8Array[]): Buffer {
+  const tag = Buffer.alloc(SESSION_TAG_BYTES);
+  gcm(true, key, seq, direction, method, url, parts, tag);
+  return tag;
+}
+
+/**
+ * Decrypts a sealed body where it lies and answers whether its tag holds; when it does not, the
+ * parts hold nothing to use (neither what was sent nor what arrived).
+ */
+export function openBody(key: Uint8Array, seq: number, direction: SealDirection, method: string, url: string, parts: readonly Uint8Array[], tag: Uint8Array): boolean {
+  return tag.length === SESSION_TAG_BYTES && gcm(false, key, seq, direction, method, url, parts, tag);
+}
+
+/** The Authorization header of a request sealed under `seq` with `tag`. */
+export function sessionAuthorization(seq: number, tag: Uint8Array): string {
+  return `${SESSION_SCHEME} ${seq}.${Buffer.from(tag.buffer, tag.byteOffset, tag.length).toString('base64url')}`;
 }
 
 /** The session key both ends derive: ECDH P-256 shared secret, HKDF-SHA-256. */

@@ -22,7 +22,7 @@ export {
   type OpenBlockSessionOptions,
   type VolumeAttestation,
 } from './host/block-session.js';
-export { sessionTagOver } from './host/block-transport.js';
+export { AnswerSealError } from './host/block-transport.js';
 export { startVm, vmBootLog, vmReferenceValues, digestFile, DEFAULT_FIRMWARE, type StartVmOptions, type VmBoot, type VmBootInputs } from './host/vm-start.js';
 export {
   openHostPlatform,

@@ -1,11 +1,12 @@
 // The data-plane benchmark's client, in its own process: `concurrency` loops over keep-alive
 // connections, each sending one batch after another to a block session until the time is up.
-// Every request carries a fresh session MAC (AES-GMAC over the batch), computed here as an
-// adapter would, so the client's share of the two cores is part of the figure.
+// Every request is sealed under the session key (AES-256-GCM over the batch, where it lies) and
+// every answer opened, here, as an adapter would, so the client's share of the two cores is part
+// of the figure.
 
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { sessionAuthorization } from '@sealkeep/crypto';
+import { ANSWER_TAG_HEADER, openBody, sealBody, sessionAuthorization } from '@sealkeep/crypto';
 
 export interface BlockLoadJob {
   port: number;
@@ -19,6 +20,8 @@ export interface BlockLoadJob {
   seconds: number;
   /** The first sequence number to use (each job continues where the last left off). */
   firstSeq: number;
+  /** Answers are not sealed (the transport ceiling's echo): a 200 counts unopened. */
+  unsealedAnswers?: boolean;
 }
 
 export interface BlockLoadResult {
@@ -29,12 +32,19 @@ export interface BlockLoadResult {
   nextSeq: number;
 }
 
-function post(agent: http.Agent, port: number, path: string, authorization: string, body: Buffer): Promise<number> {
+/** One sealed request (the body sealed where it lies); a 200 whose answer does not open counts as status 0. */
+function post(agent: http.Agent, port: number, path: string, key: Buffer, seq: number, body: Buffer, unsealedAnswers: boolean): Promise<number> {
+  const authorization = sessionAuthorization(seq, sealBody(key, seq, 'request', 'POST', path, [body]));
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, agent, headers: { authorization, 'content-type': 'application/octet-stream', 'content-length': String(body.length) } }, (res) => {
-      res.on('data', () => {});
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('end', () => {
+        if (res.statusCode !== 200 || unsealedAnswers) return resolve(res.statusCode ?? 0);
+        const tag = Buffer.from(String(res.headers[ANSWER_TAG_HEADER.toLowerCase()] ?? ''), 'base64url');
+        resolve(openBody(key, seq, 'answer', 'POST', path, chunks, tag) ? 200 : 0);
+      });
     });
     req.on('error', reject);
     req.end(body);
@@ -45,7 +55,7 @@ async function run(job: BlockLoadJob): Promise<BlockLoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency, noDelay: true } as http.AgentOptions);
   const key = Buffer.from(job.key);
   const generations = job.op === 'encrypt-sign' ? Buffer.alloc(8 * job.sectors, 0) : Buffer.alloc(0);
-  const body = Buffer.concat([generations, randomBytes(job.sectorSize * job.sectors)]);
+  const batch = randomBytes(job.sectorSize * job.sectors);
   const statuses: Record<string, number> = {};
   let seq = job.firstSeq;
   let requests = 0;
@@ -53,9 +63,11 @@ async function run(job: BlockLoadJob): Promise<BlockLoadResult> {
   const until = started + job.seconds * 1000;
   const loop = async (lane: number) => {
     // Each lane writes its own stretch of the volume.
+    // and seals its own body (each request seals it again where it lies, as an adapter does).
     const path = `/v1/block-sessions/${job.sessionId}/blocks/${job.op}?lba=${lane * job.sectors}`;
+    const body = Buffer.concat([generations, batch]);
     while (performance.now() < until) {
-      const status = await post(agent, job.port, path, sessionAuthorization(key, seq++, 'POST', path, body), body);
+      const status = await post(agent, job.port, path, key, seq++, body, job.unsealedAnswers === true);
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status === 200) requests++;
     }

@@ -103,7 +103,7 @@ try {
   await d.close();
 }
 
-/** node:http answering each body with itself (no routing, no MAC, no cipher), to the same client and batches. */
+/** node:http answering each body with itself (no routing, no seal, no cipher), to the same client and batches. */
 async function transportCeiling(): Promise<void> {
   const echo = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -117,7 +117,7 @@ async function transportCeiling(): Promise<void> {
   echo.listen(0, '127.0.0.1');
   await once(echo, 'listening');
   try {
-    const job: BlockLoadJob = { port: (echo.address() as { port: number }).port, sessionId: 'echo', key: new Uint8Array(32), op: 'encrypt', sectorSize: 4096, sectors: BATCH / 4096, concurrency: CONCURRENCY, seconds: SECONDS, firstSeq: 1 };
+    const job: BlockLoadJob = { port: (echo.address() as { port: number }).port, sessionId: 'echo', key: new Uint8Array(32), op: 'encrypt', sectorSize: 4096, sectors: BATCH / 4096, concurrency: CONCURRENCY, seconds: SECONDS, firstSeq: 1, unsealedAnswers: true };
     await client.run({ ...job, seconds: 1 });
     const { mbs, perCpuSecond } = await bestOf(job);
     console.log(`transport ceiling: node:http echoing ${BATCH >> 10} KiB bodies to the same client: ${mbs.toFixed(0)} MB/s, ${perCpuSecond.toFixed(0)} MB per CPU-second of the server`);

@@ -30,6 +30,12 @@ export interface BlockCryptoEngine {
   openSectorTagger(options: SectorTaggerOptions): SectorTagger;
   /** The RFC 6962 root of whole 32-byte tags in LBA order (merkle-root.ts defines it). */
   merkleRoot(tags: Uint8Array): Buffer;
+  /**
+   * AES-256-GCM over `parts` in order, each encrypted or decrypted where it lies (block sessions'
+   * sealed bodies, ../block-session.ts). Encrypting writes `tag` (16 bytes) and returns true;
+   * decrypting returns whether `tag` holds — when it does not, the parts hold nothing to use.
+   */
+  gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array): boolean;
 }
 
 function invalid(message: string): BlockCryptoError {

@@ -2,7 +2,7 @@
 // and reads its answer's body straight from the socket into the buffers the caller names (the
 // socket's `onread` buffers are the sinks themselves): no fresh 64 KiB chunk per read, no copy
 // out of an HTTP parser, nothing for the collector. node:http's client allocates and copies every
-// chunk twice, which on a virtual machine's page faults cost more than the session's GMAC.
+// chunk twice, which on a virtual machine's page faults cost more than the session's seal.
 //
 // What it accepts of HTTP/1.1 is what a data plane (or a proxy before it) answers: a status line,
 // headers, and a body sized by Content-Length — read in place — or sent chunked — decoded through
@@ -11,15 +11,17 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
+import { ANSWER_TAG_HEADER } from '@sealkeep/crypto';
 
 const HEAD_BYTES = 16 * 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
 
-/** An answer: its status and content type; its body, when it was not read into the sinks. */
+/** An answer: its status and content type; its body, when it was not read into the sinks; its seal (Sealkeep-Session-Tag), if any. */
 export interface BlockAnswer {
   status: number;
   contentType: string;
   body: Buffer | null;
+  sessionTag: string | null;
 }
 
 /** The connection failed before the answer began: nothing of the request was answered. */
@@ -44,7 +46,7 @@ export class BlockConnection {
   #filled = 0;
   #phase: Phase = 'idle';
   #exchange: Exchange | null = null;
-  #answer: BlockAnswer = { status: 0, contentType: '', body: null };
+  #answer: BlockAnswer = { status: 0, contentType: '', body: null, sessionTag: null };
   #keepAlive = true;
   #answerBegan = false;
   /** Whether this answer's body goes into the exchange's sinks (a 2xx octet-stream). */
@@ -160,7 +162,7 @@ export class BlockConnection {
     const connection = headers.get('connection') ?? '';
     this.#keepAlive = status[1] === '1' ? !/\bclose\b/i.test(connection) : /\bkeep-alive\b/i.test(connection);
     const contentType = headers.get('content-type') ?? '';
-    this.#answer = { status: code, contentType, body: null };
+    this.#answer = { status: code, contentType, body: null, sessionTag: headers.get(ANSWER_TAG_HEADER.toLowerCase()) ?? null };
     const sinks = this.#exchange!.sinks;
     this.#intoSinks = code < 300 && sinks !== null && /^application\/octet-stream/i.test(contentType);
     this.#sinks = this.#intoSinks ? sinks! : [];

@@ -1,6 +1,6 @@
 // The block-session client against a stand-in data plane that checks what the service checks:
-// the session key both ends derive (ECDH + HKDF), the session MAC over the body as received
-// (sent in parts), each sequence number once, whole sectors. Ops run on the block engine of
+// the session key both ends derive (ECDH + HKDF), the body sealed under it (sent in parts, opened
+// whole), each sequence number once, whole sectors; it seals its answers as the service does. Ops run on the block engine of
 // @sealkeep/crypto with the stand-in's own volume key. Problems come back as typed errors; an
 // ended session stays ended; long runs are split into batches sent side by side, and adjacent
 // runs waiting for a connection are merged — an integrity failure still names only its own run.
@@ -11,9 +11,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agreeSessionKey, generateXtsKey, parseSessionAuthorization, sameTag, selectBlockCryptoEngine, sessionAuthorization, sessionTag, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
+import { agreeSessionKey, ANSWER_TAG_HEADER, generateXtsKey, openBody, parseSessionAuthorization, sealBody, selectBlockCryptoEngine, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
 import { IntegrityError, MAX_BATCH_SECTOR_BYTES, openBlockSession, ReleaseRefusedError, SessionEndedError, type BlockSession } from './block-session.js';
-import { sessionTagOver } from './block-transport.js';
 
 const S = 4096;
 const SECTORS = 4096n;
@@ -82,7 +81,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const s = m && sessions.get(m[1]!);
   if (!m || !s) return problem(res, 410, 'session-ended');
   const auth = parseSessionAuthorization(req.headers.authorization);
-  if (!auth || !sameTag(sessionTag(s.key, auth.seq, req.method!, url, body), auth.tag)) return problem(res, 401, 'unauthenticated');
+  if (!auth || !openBody(s.key, auth.seq, 'request', req.method!, url, [body], auth.tag)) return problem(res, 401, 'unauthenticated');
   if (!s.seq.accept(auth.seq)) return problem(res, 401, 'unauthenticated', { detail: 'replay' });
   seen.seqs.push(auth.seq);
   if (s.ended) return problem(res, 410, 'session-ended', { reason: s.ended });
@@ -116,7 +115,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (op === 'verify') out = Buffer.alloc(0);
     else (s.cipher.decrypt(lba, sectors, sectors), (out = sectors));
   }
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length });
+  const tag = sealBody(s.key, auth.seq, 'answer', req.method!, url, [out]);
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [ANSWER_TAG_HEADER]: tag.toString('base64url') });
   res.end(out);
 }
 
@@ -132,11 +132,18 @@ const signer = { principalId: randomUUID(), key: newKeyPair('ed25519').privateKe
 const open = (connections = 4) => openBlockSession({ dataUrl, signer, tenantId, vmId, volumeId, connections });
 const generationsFor = (n: number, g = 1n) => BigUint64Array.from({ length: n }, () => g);
 
-test('a MAC over the body in parts is the MAC over the body whole', () => {
+test('a body sealed in parts opens whole, and is the body sealed whole', () => {
   const key = randomBytes(32);
   const parts = [randomBytes(24), Buffer.alloc(0), randomBytes(8192), randomBytes(96)];
+  const plain = Buffer.concat(parts);
   const url = '/v1/block-sessions/AAAAAAAAAAAAAAAAAAAAAA/blocks/verify?lba=7';
-  assert.equal(`Sealkeep-Session 9.${sessionTagOver(key, 9, 'post', url, parts).toString('base64url')}`, sessionAuthorization(key, 9, 'POST', url, Buffer.concat(parts)));
+  const tag = sealBody(key, 9, 'request', 'post', url, parts);
+  const whole = Buffer.from(plain);
+  assert.deepEqual(sealBody(key, 9, 'request', 'POST', url, [whole]), tag);
+  assert.deepEqual(Buffer.concat(parts), whole, 'the same ciphertext');
+  assert.notDeepEqual(whole, plain);
+  assert.equal(openBody(key, 9, 'request', 'POST', url, [whole], tag), true);
+  assert.deepEqual(whole, plain);
 });
 
 test('encrypt-sign then verify-decrypt round-trips; the ciphertext is not the plaintext; into buffers are filled', async () => {

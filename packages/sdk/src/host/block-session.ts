@@ -5,14 +5,18 @@
 //   openBlockSession()   POST /v1/tenants/{t}/vms/{vm}/volumes/{vol}/sessions with an ephemeral
 //                        ECDH P-256 point; the session key is HKDF(ECDH secret, session id)
 //                        (deriveSessionKey); refusals are ReleaseRefusedError (its condition)
-//   session.<op>()       POST /v1/block-sessions/{id}/blocks/{op}?lba=N, binary, under the
-//                        session key; runs over 4 MiB are split and sent side by side, and
-//                        adjacent runs waiting for a connection are merged (block-batches.ts)
+//   session.<op>()       POST /v1/block-sessions/{id}/blocks/{op}?lba=N, binary, sealed both
+//                        ways under the session key (block-transport.ts); runs over 4 MiB are
+//                        split and sent side by side, and adjacent runs waiting for a
+//                        connection are merged (block-batches.ts)
 //   session.attest()     a signed Merkle root over the volume's tags
 //   session.close()      DELETE /v1/block-sessions/{id}
 //
 // Problems become typed errors: IntegrityError (422, the failing LBAs), SessionEndedError (410,
-// why: the host's attestation lapsed, the VM restarted, the key was disabled…). Once a session
+// why: the host's attestation lapsed, the VM restarted, the key was disabled…); an answer that
+// does not open under the session key is an AnswerSealError. Inputs are sealed where they lie
+// only when the answer is written over them anyway (`into` the input itself); otherwise a copy
+// is sealed and the caller's bytes stay as they were. Once a session
 // has ended every later call fails with the same SessionEndedError, and onEnded listeners hear it
 // once. Generations are one u64 per sector, sent big-endian; tags 32 bytes per sector.
 
@@ -91,6 +95,8 @@ function generationBytes(generations: BigUint64Array): Buffer {
 }
 
 const view = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+/** Whether two views are the same bytes (an answer written over its own input). */
+const sameBytes = (a: Uint8Array, b: Uint8Array | undefined) => b !== undefined && a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length;
 
 export class BlockSession {
   readonly id: string;
@@ -176,7 +182,7 @@ export class BlockSession {
 
   /** A volume attestation: the service's TPM signs the Merkle root over every tag of the volume (in LBA order). */
   async attest(tags: Uint8Array): Promise<VolumeAttestation> {
-    const answer = await this.#call('POST', `/v1/block-sessions/${this.id}/attestation`, [view(tags)], null);
+    const answer = await this.#call('POST', `/v1/block-sessions/${this.id}/attestation`, [Buffer.from(tags)], null);
     return JSON.parse((answer as Buffer).toString('utf8')) as VolumeAttestation;
   }
 
@@ -203,6 +209,9 @@ export class BlockSession {
     const bytes = io.data.length;
     if (bytes <= 0 || bytes % S !== 0) throw new RangeError(`${op} takes whole ${S}-byte sectors, not ${bytes} bytes`);
     if (this.#ended) throw this.#ended;
+    // The transport seals what it sends where it lies: the caller's bytes only when the answer overwrites them.
+    if (!sameBytes(io.data, io.out)) io = { ...io, data: Buffer.from(io.data) };
+    if (io.tags) io = { ...io, tags: Buffer.from(io.tags) };
     const step = Math.max(S, MAX_BATCH_SECTOR_BYTES - (MAX_BATCH_SECTOR_BYTES % S));
     const runs: Array<Promise<void>> = [];
     for (let a = 0; a < bytes; a += step) {

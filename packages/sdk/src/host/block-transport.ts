@@ -1,18 +1,21 @@
 // The wire under a block session (block-session.ts): binary requests on the data plane, each
-// authenticated by the session key (`Authorization: Sealkeep-Session <seq>.<tag>`, the format of
-// @sealkeep/crypto's block-session.ts), sent over a few keep-alive connections at once.
+// sealed under the session key — encrypted and authenticated, `Authorization: Sealkeep-Session
+// <seq>.<tag>` — and block operations' answers sealed back (`Sealkeep-Session-Tag`; the formats
+// of @sealkeep/crypto's block-session.ts), sent over a few keep-alive connections at once.
 //
-// Bodies are lists of buffers written one after another (no concatenation: a megabyte copied is
-// a megabyte of page faults), and the MAC is computed over the same list. Answers are read from
-// the socket straight into buffers the caller names (sinks; block-connection.ts), so a decrypted
-// run lands where the caller wants it. At most `connections` requests are in flight, each on a
-// keep-alive connection of its own; a sequence number is drawn only when a request has its
-// connection, so numbers reach the service in nearly increasing order and stay well inside its
-// replay window. A keep-alive connection the server closed while idle is retried once on a fresh
-// one (block operations are pure functions of their input).
+// Bodies are lists of buffers sealed where they lie and written one after another (no
+// concatenation: a megabyte copied is a megabyte of page faults): a request's parts are the
+// caller's to give up, and hold ciphertext once sent. Answers are read from the socket straight
+// into buffers the caller names (sinks; block-connection.ts) and opened there, so a decrypted run
+// lands where the caller wants it; an answer whose seal does not hold is an error, and its sinks
+// hold nothing to use. A request that got no answer, or a problem, has its parts unsealed again
+// (the same keystream once more), so it can be sent again. At most `connections` requests are in
+// flight, each on a keep-alive connection of its own; a sequence number is drawn only when a
+// request has its connection, so numbers reach the service in nearly increasing order and stay
+// well inside its replay window. A keep-alive connection the server closed while idle is retried
+// once on a fresh one (block operations are pure functions of their input).
 
-import { createCipheriv } from 'node:crypto';
-import { SESSION_SCHEME } from '@sealkeep/crypto';
+import { openBody, sealBody, sessionAuthorization } from '@sealkeep/crypto';
 import { SealkeepError } from '../client.js';
 import { BlockConnection, ConnectionLost } from './block-connection.js';
 
@@ -22,15 +25,12 @@ export interface ProblemAnswer {
   problem: Record<string, unknown>;
 }
 
-/** GMAC over METHOD ‖ " " ‖ path?query ‖ "\n" ‖ body parts, IV = 0⁴ ‖ seq (u64 BE): sessionTag() of @sealkeep/crypto over a body in parts. */
-export function sessionTagOver(key: Buffer, seq: number, method: string, url: string, parts: readonly Uint8Array[]): Buffer {
-  const iv = Buffer.alloc(12);
-  iv.writeBigUInt64BE(BigInt(seq), 4);
-  const gmac = createCipheriv('aes-256-gcm', key, iv);
-  gmac.setAAD(Buffer.from(`${method.toUpperCase()} ${url}\n`));
-  for (const part of parts) if (part.length > 0) gmac.setAAD(part);
-  gmac.final();
-  return gmac.getAuthTag();
+/** A block operation's answer that does not open under the session key: altered on its way, or not the service's. */
+export class AnswerSealError extends Error {
+  constructor(method: string, path: string) {
+    super(`the data plane's answer to ${method.toUpperCase()} ${path} does not hold its seal under the session key (altered on its way, or not from the service)`);
+    this.name = 'AnswerSealError';
+  }
 }
 
 /** A counting semaphore: `acquire` resolves when one of `size` slots is free. */
@@ -83,9 +83,11 @@ export class BlockTransport {
   }
 
   /**
-   * One authenticated request: `parts` are the body in order; a 2xx answer's bytes fill `sinks` in
-   * order (each entirely: the answer must be exactly their total length), or, when sinks is null,
-   * come back as one buffer. A problem answer resolves as a ProblemAnswer.
+   * One sealed request: `parts` are the body in order (sealed where they lie: the caller gives
+   * them up); a 2xx answer's bytes fill `sinks` in order (each entirely: the answer must be
+   * exactly their total length) and are opened there, or, when sinks is null (not a block
+   * operation: its answer is not sealed), come back as one buffer. A problem answer resolves as
+   * a ProblemAnswer, with the parts unsealed again.
    */
   async send(method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | ProblemAnswer | null> {
     await this.#slots.acquire();
@@ -113,11 +115,12 @@ export class BlockTransport {
   async #once(connection: BlockConnection, method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | ProblemAnswer | null> {
     if (this.#destroyed) throw new Error('the block session is closed');
     const seq = ++this.#seq;
-    const tag = sessionTagOver(this.#key, seq, method, path, parts);
+    const tag = sealBody(this.#key, seq, 'request', method, path, parts);
+    const unseal = () => void sealBody(this.#key, seq, 'request', method, path, parts);
     const length = parts.reduce((n, p) => n + p.length, 0);
     const head =
       `${method.toUpperCase()} ${path} HTTP/1.1\r\nHost: ${this.#origin.host}\r\n` +
-      `Authorization: ${SESSION_SCHEME} ${seq}.${tag.toString('base64url')}\r\n` +
+      `Authorization: ${sessionAuthorization(seq, tag)}\r\n` +
       `Content-Type: application/octet-stream\r\nContent-Length: ${length}\r\n` +
       'Accept: application/octet-stream, application/problem+json\r\nConnection: keep-alive\r\n\r\n';
     let answer;
@@ -126,16 +129,20 @@ export class BlockTransport {
     } catch (e) {
       this.#open.delete(connection);
       connection.destroy();
+      if (e instanceof ConnectionLost) unseal();
       throw e;
     }
     if (connection.reusable && !this.#destroyed) this.#idle.push(connection);
     else this.#open.delete(connection);
     const { status, contentType, body } = answer;
     if (status >= 200 && status < 300) {
-      if (body === null) return null; // read into the sinks
-      if (sinks !== null && sinks.some((s) => s.length > 0)) throw new Error(`the data plane answered ${contentType || 'no content type'} where sectors were expected`);
+      if (sinks === null) return body;
+      if (body !== null && sinks.some((s) => s.length > 0)) throw new Error(`the data plane answered ${contentType || 'no content type'} where sectors were expected`);
+      const sealed = body === null ? sinks : [body];
+      if (answer.sessionTag === null || !openBody(this.#key, seq, 'answer', method, path, sealed, Buffer.from(answer.sessionTag, 'base64url'))) throw new AnswerSealError(method, path);
       return body;
     }
+    unseal();
     let problem: Record<string, unknown>;
     try {
       problem = JSON.parse(body!.toString('utf8')) as Record<string, unknown>;

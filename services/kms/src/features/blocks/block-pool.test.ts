@@ -5,13 +5,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { merkleRoot } from '@sealkeep/crypto';
+import { merkleRoot, sealBody } from '@sealkeep/crypto';
 import { BlockPool } from './block-pool.js';
 
 let pool: BlockPool;
+const sessionKey = randomBytes(32);
 before(() => {
   pool = new BlockPool(2);
-  pool.open('vol', '6c1f3c1e-8a43-4b43-9d0c-3f0c0b3a5e11', 4096, randomBytes(64), randomBytes(32), randomBytes(32));
+  pool.open('vol', '6c1f3c1e-8a43-4b43-9d0c-3f0c0b3a5e11', 4096, randomBytes(64), randomBytes(32), sessionKey);
 });
 after(() => pool.destroy());
 
@@ -30,7 +31,9 @@ test('a large root leaves the event loop free, and a batch sent meanwhile does n
   const started = performance.now();
   let batchDoneAt = 0;
   const root = pool.merkleRoot(tags).then(() => performance.now() - started);
-  const batch = pool.run('vol', 'encrypt', 0n, Buffer.alloc(4096 * 16)).then((r) => {
+  const body = Buffer.alloc(4096 * 16);
+  const tag = sealBody(sessionKey, 1, 'request', 'POST', '/batch', [body]);
+  const batch = pool.run('vol', 'encrypt', 0n, body, { seq: 1, method: 'POST', url: '/batch', tag }).then((r) => {
     batchDoneAt = performance.now() - started;
     return r;
   });

@@ -14,7 +14,7 @@ import type { WorkerMessage, WorkerReply } from './block-worker.js';
 import type { PendingMac } from './session-auth.js';
 import { binaryBodies } from '../../http/binary-body.js';
 
-export type PoolResult = { ok: true; data: Buffer; macOk: boolean } | { ok: false; failedLbas: bigint[]; macOk: true } | { ok: false; failedLbas: []; macOk: false };
+export type PoolResult = { ok: true; data: Buffer; tag: Buffer; macOk: true } | { ok: false; failedLbas: bigint[]; macOk: true } | { ok: false; failedLbas: []; macOk: false };
 
 interface Thread {
   worker: Worker;
@@ -57,12 +57,12 @@ export class BlockPool {
     return this.#threads.length;
   }
 
-  /** Give every worker the volume's keys and the session's MAC key (copies); the caller's XTS and tag key buffers are wiped. */
-  open(handle: string, volumeId: string, sectorSize: 512 | 4096, xtsKey: Buffer, integrityKey: Buffer, macKey: Buffer): void {
+  /** Give every worker the volume's keys and the session key (copies); the caller's XTS and tag key buffers are wiped. */
+  open(handle: string, volumeId: string, sectorSize: 512 | 4096, xtsKey: Buffer, integrityKey: Buffer, sessionKey: Buffer): void {
     try {
       for (const t of this.#threads) {
-        const msg = { kind: 'open', handle, volumeId, sectorSize, xtsKey: Uint8Array.from(xtsKey), integrityKey: Uint8Array.from(integrityKey), macKey: Uint8Array.from(macKey) } satisfies WorkerMessage;
-        t.worker.postMessage(msg, [msg.xtsKey.buffer as ArrayBuffer, msg.integrityKey.buffer as ArrayBuffer, msg.macKey.buffer as ArrayBuffer]);
+        const msg = { kind: 'open', handle, volumeId, sectorSize, xtsKey: Uint8Array.from(xtsKey), integrityKey: Uint8Array.from(integrityKey), sessionKey: Uint8Array.from(sessionKey) } satisfies WorkerMessage;
+        t.worker.postMessage(msg, [msg.xtsKey.buffer as ArrayBuffer, msg.integrityKey.buffer as ArrayBuffer, msg.sessionKey.buffer as ArrayBuffer]);
       }
     } finally {
       xtsKey.fill(0);
@@ -74,15 +74,15 @@ export class BlockPool {
     for (const t of this.#threads) t.worker.postMessage({ kind: 'close', handle } satisfies WorkerMessage);
   }
 
-  /** Run a batch; with `mac`, the worker checks the session MAC first and runs nothing when it fails. */
-  run(handle: string, op: BlockOp, lba: bigint, body: Buffer, mac: PendingMac | null = null): Promise<PoolResult> {
+  /** Run a sealed batch: the worker opens it under the session (nothing runs when its tag fails) and seals the answer. */
+  run(handle: string, op: BlockOp, lba: bigint, body: Buffer, mac: PendingMac): Promise<PoolResult> {
     const lent = binaryBodies.lent(body);
     const bytes = movable(body, lent);
     const room = lent ? body.buffer.byteLength - body.byteLength : 0;
     return this.#post(bytes.length, (id) => ({ kind: 'run', id, handle, op, lba, body: bytes, room, mac }), bytes, (r): PoolResult => {
       if ('macFailed' in r) return { ok: false, failedLbas: [], macOk: false };
       if ('failedLbas' in r) return { ok: false, failedLbas: r.failedLbas, macOk: true };
-      if ('data' in r) return { ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), macOk: true };
+      if ('data' in r) return { ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), tag: Buffer.from(r.tag), macOk: true };
       throw unexpected(r);
     });
   }

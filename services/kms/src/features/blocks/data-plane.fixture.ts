@@ -2,14 +2,14 @@
 // a tenant with officer alice and user bob) plus VM vTPMs in a temporary directory, block
 // sessions on two worker threads, an attested host whose adapter is `hv`, and acme's cloud
 // management delegate `cms`. `hvToken()` is bob → cms → hv; `startVm` and `openSession` drive
-// the data-plane routes as the adapter does, `blocks` signs with the session key.
+// the data-plane routes as the adapter does, `blocks` seals with the session key (and opens the answer).
 
 import { createECDH, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { deriveSessionKey, jwkThumbprint, publicJwk, sessionAuthorization, newKeyPair } from '@sealkeep/crypto';
+import { ANSWER_TAG_HEADER, deriveSessionKey, jwkThumbprint, openBody, publicJwk, sealBody, sessionAuthorization, newKeyPair } from '@sealkeep/crypto';
 import { authorizationHeader, delegationGrant } from '@sealkeep/sdk';
 import { TpmManager, type CelRecord } from '@sealkeep/tpm';
 import { goodBootLog, recordsOf } from '@sealkeep/tpm/vm-boot-fixture';
@@ -143,20 +143,29 @@ export async function dataPlane(): Promise<DataPlane> {
       if (res.status !== 201) return { res };
       return { res, key: deriveSessionKey(ecdh.computeSecret(Buffer.from(res.body.serviceEcdhPublicKey, 'base64url')), res.body.sessionId) };
     },
-    blocks(sessionId, key, op, lba, body, useSeq) {
+    async blocks(sessionId, key, op, lba, body, useSeq) {
       const url = `/v1/block-sessions/${sessionId}/${op === 'attestation' ? 'attestation' : `blocks/${op}`}${op === 'attestation' ? '' : `?lba=${lba}`}`;
       const s = useSeq ?? ++seq;
-      return request(dataApp)
+      // Sealed as the adapter seals it (a copy: the caller's bytes stay as they were).
+      const sealed = Buffer.from(body);
+      const tag = sealBody(key, s, 'request', 'POST', url, [sealed]);
+      const res = await request(dataApp)
         .post(url)
         .set('content-type', 'application/octet-stream')
-        .set('authorization', sessionAuthorization(key, s, 'POST', url, body))
+        .set('authorization', sessionAuthorization(s, tag))
         .buffer(true)
         .parse((res, cb) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => cb(null, Buffer.concat(chunks)));
         })
-        .send(body);
+        .send(sealed);
+      // A block operation's answer is sealed too: opened here, or the test fails.
+      if (op !== 'attestation' && res.status < 300) {
+        const answerTag = Buffer.from(String(res.headers[ANSWER_TAG_HEADER.toLowerCase()] ?? ''), 'base64url');
+        if (!openBody(key, s, 'answer', 'POST', url, [res.body as Buffer], answerTag)) throw new Error(`the ${op} answer's seal does not hold`);
+      }
+      return res;
     },
     async close() {
       await sessions.closeAll();

@@ -11,7 +11,8 @@ import { BLOCK_OPS, requestBytesPerSector, type BlockOp } from './block-ops.js';
 import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
 import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
-import { macHolds, sessionAuthenticator, sessionMacOf, sessionOf, spendSeq } from './session-auth.js';
+import { macHolds, requireSealed, sessionAuthenticator, sessionOf, spendSeq } from './session-auth.js';
+import { ANSWER_TAG_HEADER } from '@sealkeep/crypto';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 import { binaryBodies } from '../../http/binary-body.js';
 
@@ -24,6 +25,9 @@ export const MAX_ATTESTED_TAGS = 2 ** 21;
 const SessionParams = z.object({ sessionId: z.string().regex(/^[A-Za-z0-9_-]{22}$/) });
 const Lba = z.object({ lba: z.string().regex(/^(?:0|[1-9][0-9]{0,19})$/, 'a sector number') });
 const Bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), 'an application/octet-stream body');
+
+/** Each block answer's seal, until its header is written (responseHeaders below). */
+const answerTags = new WeakMap<Buffer, Buffer>();
 
 export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAttestationDeps | undefined) {
   const authenticate = sessionAuthenticator(() => deps.sessions);
@@ -55,7 +59,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       path: '/v1/block-sessions/:sessionId/blocks/:op',
       plane: 'data',
       permission: 'block.crypt',
-      summary: 'One batch of whole sectors from `lba`: encrypt, encrypt-sign, sign, verify, decrypt or verify-decrypt (binary layouts in docs/service.md#block-operations)',
+      summary: 'One batch of whole sectors from `lba`: encrypt, encrypt-sign, sign, verify, decrypt or verify-decrypt, sealed both ways under the session key (binary layouts in docs/service.md#block-operations)',
       params: SessionParams.extend({ op: z.enum(BLOCK_OPS) }),
       query: Lba,
       body: Bytes,
@@ -63,10 +67,11 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       maxBody: MAX_BATCH_BYTES,
       authenticate,
       admit: false,
+      responseHeaders: (data: Buffer) => ({ [ANSWER_TAG_HEADER]: answerTags.get(data)!.toString('base64url') }),
       handler: async ({ params, query, body, principal, requestId, signed, afterSend }) => {
+        const mac = requireSealed(signed);
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
         const op: BlockOp = params.op;
-        const mac = sessionMacOf(signed);
         // A refusal says something of the volume (its size, its integrity class): only to the session's holder.
         const refuse = (p: Problem): never => {
           spendSeq(s, mac, macHolds(s, mac, body));
@@ -93,6 +98,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
         if (!r.ok) throw new Problem('integrity-check-failed', `sector${r.failedLbas.length > 1 ? 's' : ''} ${r.failedLbas.join(', ')} failed the integrity check`, { lbas: r.failedLbas.map(String) });
         // The answer's memory came back from the worker and is this batch's alone: the pool reuses it once sent.
         afterSend(() => binaryBodies.give(r.data.buffer as ArrayBuffer));
+        answerTags.set(r.data, r.tag);
         return r.data;
       },
     }),

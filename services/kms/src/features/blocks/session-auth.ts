@@ -1,17 +1,17 @@
 // The block routes' authenticator: a request under `Authorization: Sealkeep-Session` is checked
-// against its session in memory (MAC, sequence number, and whether the session still holds);
-// any other request goes to the listener's authenticator (request proofs), so the permission
-// table decides for every caller the same way. A batch of sectors has its MAC checked by the
+// against its session in memory (its sealed body opened, sequence number, and whether the session
+// still holds); any other request goes to the listener's authenticator (request proofs), so the
+// permission table decides for every caller the same way. A batch of sectors is opened by the
 // block worker that runs it, before it touches a sector and off the event loop (sessionMacOf
-// below); nothing it produced is answered, and its sequence number is not spent, unless the MAC
-// holds.
+// below); nothing it produced is answered, and its sequence number is not spent, unless the
+// seal holds. Block operations are taken only sealed (requireSealed).
 
 import type { Request } from 'express';
 import { Problem } from '../../http/problems.js';
 import type { Authenticator, Principal } from '../../http/mount.js';
 import type { ProofRequest } from '../../auth/request-proof.js';
 import type { BlockSession, BlockSessions } from './block-sessions.js';
-import { parseSessionAuthorization, sameTag, sessionTag, SESSION_SCHEME } from '@sealkeep/crypto';
+import { openBody, parseSessionAuthorization, SESSION_SCHEME } from '@sealkeep/crypto';
 
 const NO_BODY = Buffer.alloc(0);
 
@@ -25,8 +25,9 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
     if (!s) throw endedProblem(sessions(), String(req.params.sessionId));
     if (!s.seq.fresh(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
     if (req.params.op === undefined) {
+      // Opened where it lies: for a binary route the raw body is the body its handler is given.
       const body = (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
-      if (!sameTag(sessionTag(s.key, parsed.seq, req.method, req.originalUrl, body), parsed.tag)) throw new Problem('unauthenticated', 'the session MAC does not verify');
+      if (!openBody(s.key, parsed.seq, 'request', req.method, req.originalUrl, [body], parsed.tag)) throw new Problem('unauthenticated', 'the session seal does not verify');
       if (!s.seq.accept(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
     }
     return { id: s.principalId, name: s.principalName, role: 'hypervisor', tenantId: null };
@@ -54,7 +55,7 @@ export async function sessionOf(sessions: BlockSessions | undefined, sessionId: 
   return s;
 }
 
-/** What the block worker checks for a batch under a session MAC: the request's seq, method, URL and tag. */
+/** What the block worker opens a batch with: the request's seq, method, URL and tag. */
 export interface PendingMac {
   seq: number;
   method: string;
@@ -62,19 +63,20 @@ export interface PendingMac {
   tag: Buffer;
 }
 
-export function sessionMacOf(signed: ProofRequest): PendingMac | null {
+/** A block operation's seal: sectors travel only sealed under their session, never under a request proof. */
+export function requireSealed(signed: ProofRequest): PendingMac {
   const parsed = parseSessionAuthorization(signed.authorization);
-  return parsed ? { seq: parsed.seq, method: signed.method, url: signed.url, tag: parsed.tag } : null;
+  if (!parsed) throw new Problem('unauthenticated', `block operations travel sealed under their session: "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
+  return { seq: parsed.seq, method: signed.method, url: signed.url, tag: parsed.tag };
 }
 
-/** The MAC checked here, on the event loop (for refusals, which the worker never sees). */
-export function macHolds(s: BlockSession, mac: PendingMac | null, body: Buffer): boolean {
-  return mac === null || sameTag(sessionTag(s.key, mac.seq, mac.method, mac.url, body), mac.tag);
+/** The seal checked here, on the event loop (for refusals, which the worker never sees); the body is opened in place and dropped. */
+export function macHolds(s: BlockSession, mac: PendingMac, body: Buffer): boolean {
+  return openBody(s.key, mac.seq, 'request', mac.method, mac.url, [body], mac.tag);
 }
 
-/** After the worker (or macHolds) found the MAC good: spend the sequence number (a concurrent twin loses). */
-export function spendSeq(s: BlockSession, mac: PendingMac | null, macOk: boolean): void {
-  if (!mac) return;
-  if (!macOk) throw new Problem('unauthenticated', 'the session MAC does not verify');
+/** After the worker (or macHolds) found the seal good: spend the sequence number (a concurrent twin loses). */
+export function spendSeq(s: BlockSession, mac: PendingMac, macOk: boolean): void {
+  if (!macOk) throw new Problem('unauthenticated', 'the session seal does not verify');
   if (!s.seq.accept(mac.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
 }

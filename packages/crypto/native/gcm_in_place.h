@@ -1,0 +1,27 @@
+/* gcm_in_place: AES-256-GCM over a list of buffers, each encrypted or decrypted where it lies
+ * (block sessions' sealed bodies, packages/crypto/src/block-session.ts). */
+#ifndef SEALKEEP_GCM_IN_PLACE_H
+#define SEALKEEP_GCM_IN_PLACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GCM_KEY_BYTES 32
+#define GCM_IV_BYTES 12
+#define GCM_TAG_BYTES 16
+
+typedef struct {
+  uint8_t *data;
+  size_t length;
+} gcm_part;
+
+/* Encrypting: the parts become ciphertext and tag receives the tag; returns 1 (0 on an OpenSSL
+ * failure, with *error set). Decrypting: the parts become plaintext; returns 1 when tag holds,
+ * 0 when it does not (the parts then hold nothing to use, *error stays NULL), or 0 with *error
+ * set on an OpenSSL failure. */
+int gcm_in_place(bool encrypt, const uint8_t key[GCM_KEY_BYTES], const uint8_t iv[GCM_IV_BYTES], const uint8_t *aad,
+                 size_t aad_length, const gcm_part *parts, size_t part_count, uint8_t tag[GCM_TAG_BYTES],
+                 const char **error);
+
+#endif
