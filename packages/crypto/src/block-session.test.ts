@@ -1,0 +1,103 @@
+// Sealed session bodies: on either engine, a body sealed where it lies, in parts of any sizes,
+// is node:crypto's AES-256-GCM of the whole (IV = direction ‖ seq, AAD = method, URL), and opens
+// back; any other key, seq, direction, method, URL, tag or bit does not open; parts that overlap
+// are refused by the addon, since each would be encrypted twice.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
+import { enginesUnderTest } from './block/engines-under-test.js';
+import { openBody, sealBody, sessionAuthorization, parseSessionAuthorization, SESSION_TAG_BYTES } from './block-session.js';
+
+const URL_ = '/v1/block-sessions/AAAAAAAAAAAAAAAAAAAAAA/blocks/encrypt-sign?lba=8';
+
+/** node:crypto's one-shot GCM of the whole body: what a sealed body must equal. */
+function reference(key: Buffer, direction: 0 | 1, seq: number, method: string, url: string, body: Buffer): { ciphertext: Buffer; tag: Buffer } {
+  const iv = Buffer.alloc(12);
+  iv.writeUInt32BE(direction, 0);
+  iv.writeBigUInt64BE(BigInt(seq), 4);
+  const gcm = createCipheriv('aes-256-gcm', key, iv);
+  gcm.setAAD(Buffer.from(`${method} ${url}\n`));
+  const ciphertext = Buffer.concat([gcm.update(body), gcm.final()]);
+  return { ciphertext, tag: gcm.getAuthTag() };
+}
+
+/** `body` cut into parts at random places (empty parts included). */
+function cut(body: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < body.length; ) {
+    const n = randomInt(0, Math.min(body.length - at, 200_000) + 1);
+    parts.push(Buffer.from(body.subarray(at, at + n)));
+    at += n;
+  }
+  return parts;
+}
+
+for (const { name, engine, skip } of enginesUnderTest()) {
+  test(`${name}: a body sealed in parts is GCM of the whole, and opens back where it lies`, { skip }, () => {
+    for (const size of [0, 1, 15, 16, 4096, 65_536 + 3, 300_000]) {
+      const key = randomBytes(32);
+      const seq = randomInt(1, 2 ** 40);
+      const body = randomBytes(size);
+      const parts = cut(body);
+      for (const [direction, bit] of [['request', 0], ['answer', 1]] as const) {
+        const sealed = parts.map((p) => Buffer.from(p));
+        const iv = Buffer.alloc(12);
+        iv.writeUInt32BE(bit, 0);
+        iv.writeBigUInt64BE(BigInt(seq), 4);
+        const tag = Buffer.alloc(16);
+        assert.equal(engine!.gcmInPlace(true, key, iv, Buffer.from(`POST ${URL_}\n`), sealed, tag), true);
+        const expected = reference(key, bit, seq, 'POST', URL_, body);
+        assert.deepEqual(Buffer.concat(sealed), expected.ciphertext, `${size} bytes, ${direction}`);
+        assert.deepEqual(tag, expected.tag);
+        assert.equal(engine!.gcmInPlace(false, key, iv, Buffer.from(`POST ${URL_}\n`), sealed, tag), true);
+        assert.deepEqual(Buffer.concat(sealed), body);
+      }
+    }
+  });
+}
+
+const [native] = enginesUnderTest();
+test('native: parts that overlap are refused (each would be encrypted twice), and so are wrong key, IV and tag lengths', { skip: native!.skip }, () => {
+  const buffer = randomBytes(100);
+  const gcm = (key: number, iv: number, parts: Buffer[], tag: number) => () => native!.engine!.gcmInPlace(true, randomBytes(key), randomBytes(iv), Buffer.alloc(0), parts, Buffer.alloc(tag));
+  assert.throws(gcm(32, 12, [buffer.subarray(0, 50), buffer.subarray(49)], 16), /parts overlap/);
+  assert.throws(gcm(32, 12, [buffer, buffer], 16), /parts overlap/);
+  assert.doesNotThrow(gcm(32, 12, [buffer.subarray(0, 50), buffer.subarray(50)], 16));
+  assert.throws(gcm(31, 12, [], 16), /32 bytes/);
+  assert.throws(gcm(32, 16, [], 16), /12 bytes/);
+  assert.throws(gcm(32, 12, [], 12), /16 bytes/);
+});
+
+test('a sealed body opens only under its own key, seq, direction, method, URL and tag, and every bit counts', () => {
+  const key = randomBytes(32);
+  const body = randomBytes(10_000);
+  const sealed = Buffer.from(body);
+  const tag = sealBody(key, 7, 'request', 'POST', URL_, [sealed]);
+  assert.equal(tag.length, SESSION_TAG_BYTES);
+  assert.notDeepEqual(sealed, body);
+  const opens = (k: Buffer, seq: number, direction: 'request' | 'answer', method: string, url: string, bytes: Buffer, t: Buffer) => openBody(k, seq, direction, method, url, [Buffer.from(bytes)], t);
+  const flipped = (b: Buffer, i: number) => {
+    const c = Buffer.from(b);
+    c[i]! ^= 1;
+    return c;
+  };
+  assert.equal(opens(key, 7, 'request', 'POST', URL_, sealed, tag), true);
+  assert.equal(opens(key, 7, 'request', 'post', URL_, sealed, tag), true, 'the method is upper-cased on both ends');
+  assert.equal(opens(randomBytes(32), 7, 'request', 'POST', URL_, sealed, tag), false);
+  assert.equal(opens(key, 8, 'request', 'POST', URL_, sealed, tag), false);
+  assert.equal(opens(key, 7, 'answer', 'POST', URL_, sealed, tag), false, 'a request cannot be played back as an answer');
+  assert.equal(opens(key, 7, 'request', 'PUT', URL_, sealed, tag), false);
+  assert.equal(opens(key, 7, 'request', 'POST', URL_.replace('lba=8', 'lba=9'), sealed, tag), false);
+  assert.equal(opens(key, 7, 'request', 'POST', URL_, flipped(sealed, 9_999), tag), false);
+  assert.equal(opens(key, 7, 'request', 'POST', URL_, sealed, flipped(tag, 0)), false);
+  assert.equal(opens(key, 7, 'request', 'POST', URL_, sealed, tag.subarray(0, 12)), false, 'a short tag');
+  assert.equal(opens(key, 7, 'request', 'POST', URL_, sealed.subarray(1), tag), false);
+});
+
+test('the Authorization header carries seq and tag, and parses back', () => {
+  const tag = randomBytes(16);
+  const header = sessionAuthorization(42, tag);
+  assert.match(header, /^Sealkeep-Session 42\.[\w-]{22}$/);
+  assert.deepEqual(parseSessionAuthorization(header), { seq: 42, tag });
+});
