@@ -1,12 +1,16 @@
 // The data plane end to end: a VM started on an attested host with its measured boot, its volume
 // key released into a block session only when every condition holds, sectors encrypted, signed,
-// verified and decrypted through the API, a tampered sector named by its LBA, a volume
-// attestation verified offline, and sessions ended by a disabled key or a VM restart.
+// verified and decrypted through the API — sealed under the session key both ways, so neither a
+// request nor an answer carries a sector in the clear, and an unsealed block request is refused —
+// a tampered sector named by its LBA, a volume attestation verified offline, and sessions ended by
+// a disabled key or a VM restart.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, createPublicKey, randomBytes, verify, X509Certificate } from 'node:crypto';
-import { merkleRoot } from '@sealkeep/crypto';
+import { ANSWER_TAG_HEADER, merkleRoot, openBody, sealBody, sessionAuthorization } from '@sealkeep/crypto';
+import request from 'supertest';
+import { authorizationHeader } from '@sealkeep/sdk';
 import { bootOf, dataPlane, type DataPlane } from './data-plane.fixture.js';
 import { exportChain } from '../../audit/audit-log.js';
 import { wrapForImport } from '../keys/keys-api.fixture.js';
@@ -98,6 +102,47 @@ test('a replayed sequence number, a wrong MAC, a batch past the end and a partia
   // Without the session key, a refusal says nothing of the volume: 401, not the size it passed.
   assert.equal((await d.blocks(id, randomBytes(32), 'encrypt', 15, randomBytes(8192), 6)).status, 401);
   assert.equal((await d.blocks(id, key!, 'encrypt', 15, randomBytes(8192), 6)).status, 400); // and seq 6 was not spent by it
+});
+
+test('sectors cross the data plane sealed both ways: no plaintext in a request or an answer, and an unsealed block request is refused', async () => {
+  const vm = await readyVm({ sectors: 16 });
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  const id = res.body.sessionId as string;
+  const plaintext = Buffer.alloc(4096 * 2, 'a marker the provider must not read ');
+  const post = async (op: string, seq: number, body: Buffer) => {
+    const url = `/v1/block-sessions/${id}/blocks/${op}?lba=0`;
+    const wire = Buffer.from(body);
+    const tag = sealBody(key!, seq, 'request', 'POST', url, [wire]);
+    const answer = await request(d.dataApp).post(url).set('content-type', 'application/octet-stream').set('authorization', sessionAuthorization(seq, tag)).buffer(true).parse((r, cb) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => cb(null, Buffer.concat(chunks)));
+    }).send(wire);
+    return { url, sent: wire, answer, raw: Buffer.from(answer.body as Buffer) };
+  };
+  const enc = await post('encrypt', 1000, plaintext);
+  assert.equal(enc.answer.status, 200);
+  assert.equal(enc.sent.includes('a marker'), false, 'the request carried ciphertext');
+  const ciphertext = Buffer.from(enc.raw);
+  assert.equal(openBody(key!, 1000, 'answer', 'POST', enc.url, [ciphertext], Buffer.from(enc.answer.headers[ANSWER_TAG_HEADER.toLowerCase()] as string, 'base64url')), true);
+  const dec = await post('decrypt', 1001, ciphertext);
+  assert.equal(dec.answer.status, 200);
+  assert.equal(dec.raw.includes('a marker'), false, 'the answer carried its plaintext sealed');
+  const opened = Buffer.from(dec.raw);
+  assert.equal(openBody(key!, 1001, 'answer', 'POST', dec.url, [opened], Buffer.from(dec.answer.headers[ANSWER_TAG_HEADER.toLowerCase()] as string, 'base64url')), true);
+  assert.deepEqual(opened, plaintext);
+  // The session holder's answer is sealed to its own request: another seq's seal does not open it.
+  assert.equal(openBody(key!, 1000, 'answer', 'POST', dec.url, [Buffer.from(dec.raw)], Buffer.from(dec.answer.headers[ANSWER_TAG_HEADER.toLowerCase()] as string, 'base64url')), false);
+
+  // The adapter's own request proof is good for opening sessions, not for sectors in the clear.
+  const url = `/v1/block-sessions/${id}/blocks/encrypt?lba=0`;
+  const unsealed = await request(d.dataApp)
+    .post(url)
+    .set('content-type', 'application/octet-stream')
+    .set('authorization', authorizationHeader({ key: d.hv.key, principalId: d.hv.id, method: 'POST', url, body: plaintext }))
+    .send(plaintext);
+  assert.equal(unsealed.status, 401, unsealed.text);
+  assert.match(unsealed.body.detail, /sealed under their session/);
 });
 
 test('a changed boot volume or configuration digest means no key: release refused, measurements-differ', async () => {
