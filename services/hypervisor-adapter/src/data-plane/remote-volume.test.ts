@@ -2,7 +2,9 @@
 // host attests with its emulated TPM, bob's delegation reaches the adapter through the cloud
 // management delegate, the VM starts measured, the volume's key stays in the service and every
 // sector goes through a block session. qemu-io and nbdcopy write and read it; the backing files
-// hold no plaintext; the audit names bob > cms > hv for the block requests; a VM booted unlike its
+// hold no plaintext, and neither does anything that crossed the data plane (a relay stands where
+// the provider's network does; an answer altered there fails that read with EIO, and the next
+// read is served); the audit names bob > cms > hv for the block requests; a VM booted unlike its
 // policy gets no key (the refusal names measurements-differ); when the tenant's
 // officer disables the key the export stops within the session recheck period (reads fail, the
 // export is gone), and once the key is enabled again a new session reads everything back intact.
@@ -18,6 +20,7 @@ import { adapterCodeManifest } from './code-manifest.js';
 import { HostIdentity } from './host-identity.js';
 import { RemoteVm } from './remote-vm.js';
 import { serviceWorld, type ServiceWorld } from './service.fixture.js';
+import { crossed, wireTap, type WireTap } from './wire-tap.fixture.js';
 import { recordingLogger, runTool, skipWithoutNbdTools, temporaryDirectory } from '../test-kit.fixture.js';
 import { ExportRegistry } from '../nbd/export-registry.js';
 import { NbdServer } from '../nbd/nbd-server.js';
@@ -31,6 +34,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
   const tmp = temporaryDirectory('remote');
   const log = recordingLogger();
   let w: ServiceWorld;
+  let tap: WireTap;
   let platform: HostPlatform;
   let identity: HostIdentity;
   let vm: RemoteVm;
@@ -44,6 +48,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
   before(async () => {
     const mle = adapterCodeManifest();
     w = await serviceWorld({ mle });
+    tap = await wireTap(w.dataUrl);
     // bob registers the VM and its volume; alice (the officer) makes the key and the release policy.
     const approved = await w.approvedVm(tmp.dir, { vmName: 'web-01', volumeName: 'disk', volumeBytes: 16 * MiB });
     const { vmId, volumeId, configuration, bootVolumeDigest } = approved;
@@ -51,7 +56,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
 
     platform = await openHostPlatform({ tpm: w.hostTpmDir, hostName: 'host-07', mle });
     const { key: adapterKey } = await loadAdapterKey(path.join(tmp.dir, 'adapter.pem'));
-    identity = await HostIdentity.attest({ platform, dataUrl: w.dataUrl, hostId: w.hostId, adapterKey, log, renewAt: 0.05 });
+    identity = await HostIdentity.attest({ platform, dataUrl: tap.url, hostId: w.hostId, adapterKey, log, renewAt: 0.05 });
     firstAttestedUntil = identity.attestedUntil.getTime();
     exports = new ExportRegistry();
     vm = await RemoteVm.start({
@@ -73,6 +78,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     await vm?.close();
     identity?.stop();
     await platform?.close();
+    await tap?.close();
     await w?.close();
     tmp.remove();
   });
@@ -111,12 +117,27 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     for (const name of readdirSync(volumeDir)) {
       assert.equal(readFileSync(path.join(volumeDir, name)).indexOf(MARKER), -1, `${name} holds plaintext`);
     }
+    const crossedBytes = (pieces: Buffer[]) => pieces.reduce((n, p) => n + p.length, 0);
+    assert.ok(crossedBytes(tap.toService) > 4 * MiB && crossedBytes(tap.toAdapter) > 4 * MiB, 'the sectors went through the relay');
+    assert.equal(crossed(tap.toService, MARKER), false, 'plaintext on its way to the service');
+    assert.equal(crossed(tap.toAdapter, MARKER), false, 'plaintext on its way back to the adapter');
   });
 
   test('qemu-io patterns at aligned and unaligned offsets round-trip, and write -z reads zeros', async () => {
     const written = await qemuIo('write -z 0 3M', 'write -P 0xab 0 4k', 'write -P 0xcd 1000 3000', 'write -P 0xef 8191 2', 'write -P 0x11 1M 1M', 'write -z 1052672 8k', 'flush');
     assert.equal(written.failed, false, written.stdout + written.stderr);
     const read = await qemuIo('read -P 0xab 0 1000', 'read -P 0xcd 1000 3000', 'read -P 0xab 4000 96', 'read -P 0 4096 4095', 'read -P 0xef 8191 2', 'read -P 0x11 1M 4k', 'read -P 0 1052672 8k', 'read -P 0x11 1060864 1036288', 'read -P 0 2M 1M');
+    assert.equal(read.failed, false, read.stdout + read.stderr);
+  });
+
+  test('an answer altered on the network fails that read with EIO, and the next read is served', async () => {
+    tap.tamper = true;
+    const altered = await qemuIo('read -P 0x11 1060864 64k');
+    tap.tamper = false;
+    assert.ok(tap.altered > 0, 'the relay altered an answer');
+    assert.equal(altered.failed, true, 'an altered answer is not read as data');
+    assert.match(altered.stdout + altered.stderr, /Input\/output error/);
+    const read = await qemuIo('read -P 0x11 1060864 64k');
     assert.equal(read.failed, false, read.stdout + read.stderr);
   });
 
