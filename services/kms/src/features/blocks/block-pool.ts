@@ -11,10 +11,10 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BlockOp } from './block-ops.js';
 import type { WorkerMessage, WorkerReply } from './block-worker.js';
-import type { PendingMac } from './session-auth.js';
+import type { PendingSeal } from './session-auth.js';
 import { binaryBodies } from '../../http/binary-body.js';
 
-export type PoolResult = { ok: true; data: Buffer; tag: Buffer; macOk: true } | { ok: false; failedLbas: bigint[]; macOk: true } | { ok: false; failedLbas: []; macOk: false };
+export type PoolResult = { ok: true; data: Buffer; tag: Buffer; sealOk: true } | { ok: false; failedLbas: bigint[]; sealOk: true } | { ok: false; failedLbas: []; sealOk: false };
 
 interface Thread {
   worker: Worker;
@@ -75,14 +75,14 @@ export class BlockPool {
   }
 
   /** Run a sealed batch: the worker opens it under the session (nothing runs when its tag fails) and seals the answer. */
-  run(handle: string, op: BlockOp, lba: bigint, body: Buffer, mac: PendingMac): Promise<PoolResult> {
+  run(handle: string, op: BlockOp, lba: bigint, body: Buffer, seal: PendingSeal): Promise<PoolResult> {
     const lent = binaryBodies.lent(body);
     const bytes = movable(body, lent);
     const room = lent ? body.buffer.byteLength - body.byteLength : 0;
-    return this.#post(bytes.length, (id) => ({ kind: 'run', id, handle, op, lba, body: bytes, room, mac }), bytes, (r): PoolResult => {
-      if ('macFailed' in r) return { ok: false, failedLbas: [], macOk: false };
-      if ('failedLbas' in r) return { ok: false, failedLbas: r.failedLbas, macOk: true };
-      if ('data' in r) return { ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), tag: Buffer.from(r.tag), macOk: true };
+    return this.#post(bytes.length, (id) => ({ kind: 'run', id, handle, op, lba, body: bytes, room, seal }), bytes, (r): PoolResult => {
+      if ('sealFailed' in r) return { ok: false, failedLbas: [], sealOk: false };
+      if ('failedLbas' in r) return { ok: false, failedLbas: r.failedLbas, sealOk: true };
+      if ('data' in r) return { ok: true, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), tag: Buffer.from(r.tag), sealOk: true };
       throw unexpected(r);
     });
   }

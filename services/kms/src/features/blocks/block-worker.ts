@@ -7,21 +7,21 @@
 
 import { parentPort } from 'node:worker_threads';
 import { openBody, sealBody, selectBlockCryptoEngine, volumeIdFromUuid } from '@sealkeep/crypto';
-import type { PendingMac } from './session-auth.js';
+import type { PendingSeal } from './session-auth.js';
 import { runBlockOp, type BlockOp, type OpenedVolume } from './block-ops.js';
 
 export type WorkerMessage =
   | { kind: 'open'; handle: string; volumeId: string; sectorSize: 512 | 4096; xtsKey: Uint8Array; integrityKey: Uint8Array; sessionKey: Uint8Array }
   | { kind: 'close'; handle: string }
   /** `room`: bytes of the body's ArrayBuffer after its end that the batch may write its answer into. */
-  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array; room: number; mac: PendingMac }
+  | { kind: 'run'; id: number; handle: string; op: BlockOp; lba: bigint; body: Uint8Array; room: number; seal: PendingSeal }
   | { kind: 'merkle'; id: number; tags: Uint8Array };
 
 export type WorkerReply =
   /** `tag`: the answer's seal (the Sealkeep-Session-Tag header). */
   | { id: number; data: Uint8Array; tag: Uint8Array }
   | { id: number; failedLbas: bigint[] }
-  | { id: number; macFailed: true }
+  | { id: number; sealFailed: true }
   | { id: number; root: Uint8Array }
   | { id: number; error: string };
 
@@ -65,9 +65,9 @@ parentPort!.on('message', (m: WorkerMessage) => {
   if (!volume) return parentPort!.postMessage({ id: m.id, error: 'the volume is not open in this worker' } satisfies WorkerReply);
   try {
     // The request's seal first: a batch that is not the session holder's is not used.
-    const { seq, method, url } = m.mac;
-    if (!openBody(volume.sessionKey, seq, 'request', method, url, [m.body], m.mac.tag)) {
-      return parentPort!.postMessage({ id: m.id, macFailed: true } satisfies WorkerReply);
+    const { seq, method, url } = m.seal;
+    if (!openBody(volume.sessionKey, seq, 'request', method, url, [m.body], m.seal.tag)) {
+      return parentPort!.postMessage({ id: m.id, sealFailed: true } satisfies WorkerReply);
     }
     const r = runBlockOp(volume, m.op, m.lba, m.body, m.room);
     if (r.ok) {

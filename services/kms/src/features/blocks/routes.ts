@@ -11,7 +11,7 @@ import { BLOCK_OPS, requestBytesPerSector, type BlockOp } from './block-ops.js';
 import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
 import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
-import { macHolds, requireSealed, sessionAuthenticator, sessionOf, spendSeq } from './session-auth.js';
+import { sealHolds, requireSealed, sessionAuthenticator, sessionOf, spendSeq } from './session-auth.js';
 import { ANSWER_TAG_HEADER } from '@sealkeep/crypto';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 import { binaryBodies } from '../../http/binary-body.js';
@@ -69,12 +69,12 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       admit: false,
       responseHeaders: (data: Buffer) => ({ [ANSWER_TAG_HEADER]: answerTags.get(data)!.toString('base64url') }),
       handler: async ({ params, query, body, principal, requestId, signed, afterSend }) => {
-        const mac = requireSealed(signed);
+        const seal = requireSealed(signed);
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
         const op: BlockOp = params.op;
         // A refusal says something of the volume (its size, its integrity class): only to the session's holder.
         const refuse = (p: Problem): never => {
-          spendSeq(s, mac, macHolds(s, mac, body));
+          spendSeq(s, seal, sealHolds(s, seal, body));
           throw p;
         };
         const per = requestBytesPerSector(op, s.sectorSize);
@@ -87,13 +87,13 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
           refuse(new Problem('operation-not-supported', `the volume's integrity is high: every sector is signed and verified (use ${op === 'encrypt' ? 'encrypt-sign' : 'verify-decrypt'})`));
         }
         const sessions = deps.sessions!;
-        const r = await sessions.pool.run(s.id, op, lba, body, mac).catch((e: unknown) => {
+        const r = await sessions.pool.run(s.id, op, lba, body, seal).catch((e: unknown) => {
           if (sessions.get(s.id) !== s) throw new Problem('session-ended', 'the block session ended while the batch waited', { reason: sessions.endedBecause(s.id) });
           throw e;
         });
         // The session may have ended while the batch ran (a key disabled meanwhile): its output is not answered.
         if (sessions.get(s.id) !== s) throw new Problem('session-ended', 'the block session ended while the batch ran', { reason: sessions.endedBecause(s.id) });
-        spendSeq(s, mac, r.macOk);
+        spendSeq(s, seal, r.sealOk);
         sessions.record(s, op, lba, count, count * s.sectorSize, requestId, r.ok ? [] : r.failedLbas);
         if (!r.ok) throw new Problem('integrity-check-failed', `sector${r.failedLbas.length > 1 ? 's' : ''} ${r.failedLbas.join(', ')} failed the integrity check`, { lbas: r.failedLbas.map(String) });
         // The answer's memory came back from the worker and is this batch's alone: the pool reuses it once sent.

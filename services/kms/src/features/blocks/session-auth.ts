@@ -56,7 +56,7 @@ export async function sessionOf(sessions: BlockSessions | undefined, sessionId: 
 }
 
 /** What the block worker opens a batch with: the request's seq, method, URL and tag. */
-export interface PendingMac {
+export interface PendingSeal {
   seq: number;
   method: string;
   url: string;
@@ -64,19 +64,19 @@ export interface PendingMac {
 }
 
 /** A block operation's seal: sectors travel only sealed under their session, never under a request proof. */
-export function requireSealed(signed: ProofRequest): PendingMac {
+export function requireSealed(signed: ProofRequest): PendingSeal {
   const parsed = parseSessionAuthorization(signed.authorization);
   if (!parsed) throw new Problem('unauthenticated', `block operations travel sealed under their session: "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
   return { seq: parsed.seq, method: signed.method, url: signed.url, tag: parsed.tag };
 }
 
 /** The seal checked here, on the event loop (for refusals, which the worker never sees); the body is opened in place and dropped. */
-export function macHolds(s: BlockSession, mac: PendingMac, body: Buffer): boolean {
-  return openBody(s.key, mac.seq, 'request', mac.method, mac.url, [body], mac.tag);
+export function sealHolds(s: BlockSession, seal: PendingSeal, body: Buffer): boolean {
+  return openBody(s.key, seal.seq, 'request', seal.method, seal.url, [body], seal.tag);
 }
 
-/** After the worker (or macHolds) found the seal good: spend the sequence number (a concurrent twin loses). */
-export function spendSeq(s: BlockSession, mac: PendingMac, macOk: boolean): void {
-  if (!macOk) throw new Problem('unauthenticated', 'the session seal does not verify');
-  if (!s.seq.accept(mac.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+/** After the worker (or sealHolds) found the seal good: spend the sequence number (a concurrent twin loses). */
+export function spendSeq(s: BlockSession, seal: PendingSeal, sealOk: boolean): void {
+  if (!sealOk) throw new Problem('unauthenticated', 'the session seal does not verify');
+  if (!s.seq.accept(seal.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
 }
