@@ -1,13 +1,16 @@
 // Sealed session bodies: on either engine, a body sealed where it lies, in parts of any sizes,
 // is node:crypto's AES-256-GCM of the whole (IV = direction ‖ seq, AAD = method, URL), and opens
 // back; any other key, seq, direction, method, URL, tag or bit does not open; parts that overlap
-// are refused by the addon, since each would be encrypted twice.
+// are refused by the addon, since each would be encrypted twice. A session proof proves exactly
+// its opening, by exactly the trusted key.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
 import { enginesUnderTest } from './block/engines-under-test.js';
-import { openBody, sealBody, sessionAuthorization, parseSessionAuthorization, SESSION_TAG_BYTES } from './block-session.js';
+import { openBody, sealBody, sessionAuthorization, parseSessionAuthorization, sessionProofFault, signSessionOpening, SESSION_PROOF_TYPE, SESSION_TAG_BYTES } from './block-session.js';
+import { jwkThumbprint, publicJwk, signJws } from './jose/jws.js';
+import { newKeyPair } from './key-pairs.js';
 
 const URL_ = '/v1/block-sessions/AAAAAAAAAAAAAAAAAAAAAA/blocks/encrypt-sign?lba=8';
 
@@ -100,4 +103,25 @@ test('the Authorization header carries seq and tag, and parses back', () => {
   const header = sessionAuthorization(42, tag);
   assert.match(header, /^Sealkeep-Session 42\.[\w-]{22}$/);
   assert.deepEqual(parseSessionAuthorization(header), { seq: 42, tag });
+});
+
+test('a session proof holds for its opening under its key, and for nothing else', () => {
+  const service = newKeyPair('ec', { namedCurve: 'P-256' });
+  const kid = jwkThumbprint(publicJwk(service.publicKey));
+  const opening = { sid: 'AAAAAAAAAAAAAAAAAAAAAA', vol: 'v', vm: 'm', boot: 'b', adapter: 'A'.repeat(87), service: 'S'.repeat(87) };
+  const proof = signSessionOpening({ privateKey: service.privateKey, kid }, opening);
+  assert.equal(sessionProofFault(proof, service.publicKey, opening), null);
+  for (const field of Object.keys(opening) as Array<keyof typeof opening>) {
+    assert.match(sessionProofFault(proof, service.publicKey, { ...opening, [field]: 'other' }) ?? '', new RegExp(`another ${field}`));
+  }
+  const other = newKeyPair('ec', { namedCurve: 'P-256' });
+  assert.match(sessionProofFault(proof, other.publicKey, opening) ?? '', /another key/);
+  // Signed by another key that claims the trusted key's kid: the signature fails.
+  const forged = signJws(other.privateKey, { typ: SESSION_PROOF_TYPE, kid }, opening);
+  assert.match(sessionProofFault(forged, service.publicKey, opening) ?? '', /signature does not verify/);
+  // The trusted key's signature on something else (a delegation token, say) is not a session proof.
+  const token = signJws(service.privateKey, { typ: 'sealkeep-delegation+jwt', kid }, opening);
+  assert.match(sessionProofFault(token, service.publicKey, opening) ?? '', /type is not/);
+  assert.match(sessionProofFault(undefined, service.publicKey, opening) ?? '', /no session proof/);
+  assert.match(sessionProofFault('x.y', service.publicKey, opening) ?? '', /not a JWS/);
 });

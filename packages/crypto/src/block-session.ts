@@ -13,9 +13,15 @@
 // The service accepts each seq once, within a window of the highest seen (requests may overtake
 // one another on parallel connections), so no IV repeats under a key. Bodies are sealed and
 // opened where they lie (in place, over a list of parts), on the block engine.
+//
+// The opening itself is signed: the service's answer carries a session proof, a compact JWS
+// (typ sealkeep-session+jwt, ES256) by the service's signing key over the session id, volume,
+// VM, boot and both ECDH points, so an adapter that holds the service's public key knows the
+// point it agrees with is the service's — no one on the network can stand in between.
 
-import { createECDH, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createECDH, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { selectBlockCryptoEngine, type BlockCryptoEngine } from './block/index.js';
+import { decodeJws, jwkThumbprint, publicJwk, signJws, verifyJws } from './jose/jws.js';
 
 export const SESSION_SCHEME = 'Sealkeep-Session';
 export const SESSION_KEY_INFO = 'sealkeep/v1/block-session';
@@ -55,6 +61,44 @@ export function openBody(key: Uint8Array, seq: number, direction: SealDirection,
 /** The Authorization header of a request sealed under `seq` with `tag`. */
 export function sessionAuthorization(seq: number, tag: Uint8Array): string {
   return `${SESSION_SCHEME} ${seq}.${Buffer.from(tag.buffer, tag.byteOffset, tag.length).toString('base64url')}`;
+}
+
+export const SESSION_PROOF_TYPE = 'sealkeep-session+jwt';
+
+/** What a session proof binds: the session, its volume, VM and boot, and the two ECDH points (base64url). */
+export interface SessionOpening {
+  sid: string;
+  vol: string;
+  vm: string;
+  boot: string;
+  adapter: string;
+  service: string;
+}
+
+/** The service's proof of a session's opening: a JWS by its signing key (named by `kid`, the key's JWK thumbprint). */
+export function signSessionOpening(key: { privateKey: KeyObject; kid: string }, opening: SessionOpening): string {
+  return signJws(key.privateKey, { typ: SESSION_PROOF_TYPE, kid: key.kid }, { ...opening, iat: Math.floor(Date.now() / 1000) });
+}
+
+/**
+ * Why a session proof does not prove `expected` under the service's public key, or null when it
+ * does: its type, its key, its signature and every field it binds are checked.
+ */
+export function sessionProofFault(proof: unknown, serviceKey: KeyObject, expected: SessionOpening): string | null {
+  if (typeof proof !== 'string') return 'the answer carries no session proof';
+  let jws;
+  try {
+    jws = decodeJws(proof);
+  } catch {
+    return 'the session proof is not a JWS';
+  }
+  if (jws.header.typ !== SESSION_PROOF_TYPE) return `the session proof's type is not ${SESSION_PROOF_TYPE}`;
+  if (jws.header.kid !== jwkThumbprint(publicJwk(serviceKey))) return 'the session proof is signed by another key than the service key this adapter trusts';
+  if (!verifyJws(jws, serviceKey)) return "the session proof's signature does not verify";
+  for (const field of ['sid', 'vol', 'vm', 'boot', 'adapter', 'service'] as const) {
+    if (jws.payload[field] !== expected[field]) return `the session proof names another ${field}`;
+  }
+  return null;
 }
 
 /** The session key both ends derive: ECDH P-256 shared secret, HKDF-SHA-256. */

@@ -14,6 +14,8 @@ export {
   IntegrityError,
   SessionEndedError,
   ReleaseRefusedError,
+  ServiceIdentityError,
+  fetchServiceKey,
   blockProblem,
   MAX_BATCH_SECTOR_BYTES,
   type BlockOp,

@@ -70,6 +70,9 @@ test('through the data plane: the service, the adapter key, the host TPM and hos
   assert.deepEqual(line.service, { dataUrl: 'http://127.0.0.1:7411', adapterKeyFile: '/k/adapter.pem', hostTpm: '/var/lib/host-tpm', hostId: HOST, hostName: line.service!.hostName, connections: 8 });
   assert.equal(line.volumes[0]!.vmId, VM, 'the only VM is the default');
   assert.equal(parseCommandLine(['attest', ...remote, '--host-name', 'host-07']).service!.hostName, 'host-07');
+  assert.equal(line.service!.serviceKeyFile, undefined, 'without --service-key, the service key is trusted on first use');
+  assert.equal(parseCommandLine(['attest', ...remote, '--service-key', '/k/service-key.json']).service!.serviceKeyFile, '/k/service-key.json');
+  assert.throws(() => parseCommandLine(['--service-key', '/k/s.json', '--volume', 'name=a,dir=/a']), /--service-key: only with --service/);
   assert.deepEqual(parseCommandLine(['host-init', '--host-tpm', 'mssim://127.0.0.1:2321', '--manufacturer', '/ca']).hostTpm, 'mssim://127.0.0.1:2321');
   const vm = ['--vm', `tenant=${T},id=${VM},delegation=/d,boot-log=/l`];
   for (const [args, message] of [

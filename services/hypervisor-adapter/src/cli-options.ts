@@ -10,6 +10,9 @@
 //   key stays in the service and a block session serves it
 //     --service URL                            the data plane, e.g. http://127.0.0.1:7411
 //     --adapter-key FILE                       the adapter's private key (PEM; made if missing)
+//     [--service-key FILE]                     the service's signing key (JWK, as GET /v1/service-key
+//                                              gives it); default: trusted on first use and kept in
+//                                              FILE.service-key.json beside the adapter key
 //     --host-tpm DIR|mssim://HOST:PORT         the host TPM: the emulated one in DIR, or an external one
 //     --host-id ID                             the host, as the cloud-admin registered it
 //     [--host-name NAME]                       in evidence bundles (default: this machine's name)
@@ -22,7 +25,7 @@
 //   host-init --host-tpm DIR|mssim://… [--manufacturer DIR] [--mle FILE]
 //       certify the host TPM if it is not, and print (JSON) its EK certificate, the manufacturer
 //       root and the launch digests the cloud-admin registers and approves
-//   attest --service URL --adapter-key FILE --host-tpm … --host-id ID [--host-name NAME]
+//   attest --service URL --adapter-key FILE [--service-key FILE] --host-tpm … --host-id ID [--host-name NAME]
 //       attest once and print (JSON) the adapter's principal and label (what a delegation names)
 //
 // Sizes take K, M, G or T (powers of 1024), with or without "iB".
@@ -74,6 +77,8 @@ export interface VmOption {
 export interface ServiceOption {
   dataUrl: string;
   adapterKeyFile: string;
+  /** The service's signing key given out of band; without it, trusted on first use (data-plane/service-key.ts). */
+  serviceKeyFile?: string;
   hostTpm: string;
   hostId: string;
   hostName: string;
@@ -100,12 +105,12 @@ export interface CommandLine {
 export const USAGE = `usage: sealkeep-hypervisor-adapter [--listen HOST:PORT] [--log-level LEVEL]
        --volume name=NAME,dir=DIR[,size=SIZE][,sector=512|4096][,key=FILE][,readonly][,pending=SIZE][,journal=SIZE] ...
    or: sealkeep-hypervisor-adapter [--listen HOST:PORT] [--log-level LEVEL]
-       --service URL --adapter-key FILE --host-tpm DIR|mssim://HOST:PORT --host-id ID [--host-name NAME]
+       --service URL --adapter-key FILE [--service-key FILE] --host-tpm DIR|mssim://HOST:PORT --host-id ID [--host-name NAME]
        [--manufacturer DIR] [--mle FILE] [--connections N]
        --vm tenant=ID,id=VM_ID,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE]) ...
        --volume name=NAME,dir=DIR,id=VOLUME_ID[,vm=VM_ID][,readonly][,pending=SIZE][,journal=SIZE] ...
    or: sealkeep-hypervisor-adapter host-init --host-tpm DIR|mssim://HOST:PORT [--manufacturer DIR] [--mle FILE]
-   or: sealkeep-hypervisor-adapter attest --service URL --adapter-key FILE --host-tpm … --host-id ID [--host-name NAME]`;
+   or: sealkeep-hypervisor-adapter attest --service URL --adapter-key FILE [--service-key FILE] --host-tpm … --host-id ID [--host-name NAME]`;
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -223,7 +228,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       const level = value();
       if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new CommandLineError(`--log-level: debug, info, warn or error, not ${level}`);
       line.logLevel = level as LogLevel;
-    } else if (['--service', '--adapter-key', '--host-tpm', '--host-id', '--host-name', '--manufacturer', '--mle', '--connections'].includes(flag)) {
+    } else if (['--service', '--adapter-key', '--service-key', '--host-tpm', '--host-id', '--host-name', '--manufacturer', '--mle', '--connections'].includes(flag)) {
       if (given.has(flag)) throw new CommandLineError(`${flag} given twice`);
       given.set(flag, value());
     } else throw new CommandLineError(`unknown argument ${flag}\n${USAGE}`);
@@ -247,6 +252,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     line.service = {
       dataUrl: parseUrl(given.get('--service')!),
       adapterKeyFile: given.get('--adapter-key')!,
+      ...(given.has('--service-key') ? { serviceKeyFile: given.get('--service-key')! } : {}),
       hostTpm: hostTpm!,
       hostId: hostId.toLowerCase(),
       hostName: given.get('--host-name') ?? os.hostname(),

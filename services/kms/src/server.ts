@@ -69,7 +69,8 @@ export const KEY_ROTATION_DAYS = 365;
 
 /** Every route of the service, as data. */
 export function routeTable(deps: ServiceDeps): AnyRoute[] {
-  const blocks = { keys: deps.keys, vtpms: deps.data?.vtpms, sessions: deps.data?.sessions };
+  const signingKey = deps.tokenKey ?? ephemeralTokenKey();
+  const blocks = { keys: deps.keys, vtpms: deps.data?.vtpms, sessions: deps.data?.sessions, signingKey };
   return [
     ...healthRoutes(deps.store),
     ...principalRoutes(deps.store),
@@ -78,7 +79,7 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...metricsRoutes(deps.metrics ?? new ServiceMetrics()),
     ...quotaRoutes(deps.store),
     ...serviceRoutes(deps.service),
-    ...tokenRoutes(deps.store, deps.tokenKey ?? ephemeralTokenKey()),
+    ...tokenRoutes(deps.store, signingKey),
     ...keyRoutes(deps.store, deps.keys),
     ...vmRoutes(deps.store, blocks, { attestation: deps.data?.attestation, service: deps.service, vtpms: deps.data?.vtpms }),
     ...blockRoutes(deps.store, blocks, deps.data?.attestation),

@@ -1,6 +1,8 @@
 // What can go wrong in a block session, as typed errors (RFC 9457 problems of the data plane):
 // IntegrityError (422: the sectors whose tags do not match), SessionEndedError (410: why the
-// session ended), ReleaseRefusedError (403 when a session opens: the release condition that failed).
+// session ended), ReleaseRefusedError (403 when a session opens: the release condition that failed),
+// and ServiceIdentityError (the session's opening is not proven by the service key the adapter
+// trusts: it may be someone else's).
 
 import { SealkeepError } from '../client.js';
 import { problemError, type ProblemAnswer } from './block-transport.js';
@@ -37,6 +39,14 @@ export class ReleaseRefusedError extends SealkeepError {
     super(e.status, e.type, e.detail, e.problem);
     this.name = 'ReleaseRefusedError';
     this.condition = typeof e.problem.condition === 'string' ? e.problem.condition : 'unknown';
+  }
+}
+
+/** A session's opening that the trusted service key does not prove: no sector is sent under it. */
+export class ServiceIdentityError extends Error {
+  constructor(readonly fault: string) {
+    super(`the block session's opening is not the service's: ${fault}`);
+    this.name = 'ServiceIdentityError';
   }
 }
 

@@ -1,6 +1,8 @@
 // The block-session client against a stand-in data plane that checks what the service checks:
 // the session key both ends derive (ECDH + HKDF), the body sealed under it (sent in parts, opened
-// whole), each sequence number once, whole sectors; it seals its answers as the service does. Ops run on the block engine of
+// whole), each sequence number once, whole sectors; it seals its answers as the service does, and
+// signs each opening with a service key of its own: a client holding another key, or shown a
+// point someone put in place of the service's, refuses the session. Ops run on the block engine of
 // @sealkeep/crypto with the stand-in's own volume key. Problems come back as typed errors; an
 // ended session stays ended; long runs are split into batches sent side by side, and adjacent
 // runs waiting for a connection are merged — an integrity failure still names only its own run.
@@ -11,8 +13,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agreeSessionKey, ANSWER_TAG_HEADER, generateXtsKey, openBody, parseSessionAuthorization, sealBody, selectBlockCryptoEngine, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
-import { IntegrityError, MAX_BATCH_SECTOR_BYTES, openBlockSession, ReleaseRefusedError, SessionEndedError, type BlockSession } from './block-session.js';
+import { agreeSessionKey, ANSWER_TAG_HEADER, jwkThumbprint, publicJwk, signSessionOpening, generateXtsKey, openBody, parseSessionAuthorization, sealBody, selectBlockCryptoEngine, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
+import { IntegrityError, MAX_BATCH_SECTOR_BYTES, openBlockSession, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, type BlockSession } from './block-session.js';
 
 const S = 4096;
 const SECTORS = 4096n;
@@ -32,6 +34,10 @@ interface FakeSession {
 const sessions = new Map<string, FakeSession>();
 const seen = { requests: 0, maxInFlight: 0, inFlight: 0, seqs: [] as number[] };
 let refuse: string | null = null;
+/** The stand-in service's signing key; `standIn` set: the answer carries another ECDH point than the one signed (someone in between). */
+const serviceSigning = newKeyPair('ec', { namedCurve: 'P-256' });
+const serviceKid = jwkThumbprint(publicJwk(serviceSigning.publicKey));
+let standIn = false;
 let server: Server;
 let dataUrl: string;
 
@@ -67,6 +73,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const sessionId = randomBytes(16).toString('base64url');
     const { ecdhPublicKey } = JSON.parse(body.toString()) as { ecdhPublicKey: string };
     const agreed = agreeSessionKey(Buffer.from(ecdhPublicKey, 'base64url'), sessionId);
+    const bootId = randomUUID();
+    const proof = signSessionOpening({ privateKey: serviceSigning.privateKey, kid: serviceKid }, { sid: sessionId, vol: volumeId, vm: vmId, boot: bootId, adapter: ecdhPublicKey, service: agreed.publicPoint.toString('base64url') });
+    const answered = standIn ? agreeSessionKey(Buffer.from(ecdhPublicKey, 'base64url'), sessionId) : agreed;
     sessions.set(sessionId, {
       key: agreed.key,
       seq: new SeqWindow(),
@@ -75,7 +84,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       ended: null,
     });
     res.writeHead(201, { 'content-type': 'application/json' });
-    return void res.end(JSON.stringify({ sessionId, volumeId, vmId, bootId: randomUUID(), sectorSize: S, sectors: String(SECTORS), integrity: 'moderate', keyVersion: 1, expiresAt: new Date(Date.now() + 600_000).toISOString(), serviceEcdhPublicKey: agreed.publicPoint.toString('base64url') }));
+    return void res.end(JSON.stringify({ sessionId, volumeId, vmId, bootId, sectorSize: S, sectors: String(SECTORS), integrity: 'moderate', keyVersion: 1, expiresAt: new Date(Date.now() + 600_000).toISOString(), serviceEcdhPublicKey: answered.publicPoint.toString('base64url'), sessionProof: proof }));
   }
   const m = /^\/v1\/block-sessions\/([\w-]{22})(?:\/blocks\/([a-z-]+)\?lba=(\d+))?$/.exec(url);
   const s = m && sessions.get(m[1]!);
@@ -129,7 +138,7 @@ before(async () => {
 after(() => new Promise<void>((r) => server.close(() => r())));
 
 const signer = { principalId: randomUUID(), key: newKeyPair('ed25519').privateKey };
-const open = (connections = 4) => openBlockSession({ dataUrl, signer, tenantId, vmId, volumeId, connections });
+const open = (connections = 4, serviceKey = serviceSigning.publicKey) => openBlockSession({ dataUrl, signer, tenantId, vmId, volumeId, connections, serviceKey });
 const generationsFor = (n: number, g = 1n) => BigUint64Array.from({ length: n }, () => g);
 
 test('a body sealed in parts opens whole, and is the body sealed whole', () => {
@@ -241,6 +250,20 @@ test('a refused release names its condition', async () => {
   } finally {
     refuse = null;
   }
+});
+
+test("an opening the trusted service key does not prove is refused: another key, or another point in the service's place", async () => {
+  await assert.rejects(open(4, newKeyPair('ec', { namedCurve: 'P-256' }).publicKey), (e: unknown) => e instanceof ServiceIdentityError && /another key/.test(e.message));
+  standIn = true;
+  try {
+    await assert.rejects(open(), (e: unknown) => e instanceof ServiceIdentityError && /another service/.test(e.message));
+  } finally {
+    standIn = false;
+  }
+  const session = await open();
+  const plaintext = randomBytes(S);
+  assert.deepEqual(await session.decrypt(0n, await session.encrypt(0n, plaintext)), plaintext, 'with the right key and point, the session works');
+  await session.close();
 });
 
 test('partial sectors are refused before anything is sent', async () => {

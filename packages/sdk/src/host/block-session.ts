@@ -4,7 +4,11 @@
 //
 //   openBlockSession()   POST /v1/tenants/{t}/vms/{vm}/volumes/{vol}/sessions with an ephemeral
 //                        ECDH P-256 point; the session key is HKDF(ECDH secret, session id)
-//                        (deriveSessionKey); refusals are ReleaseRefusedError (its condition)
+//                        (deriveSessionKey); refusals are ReleaseRefusedError (its condition);
+//                        with `serviceKey`, the answer's session proof must be that key's
+//                        signature over this opening (else ServiceIdentityError)
+//   fetchServiceKey()    GET /v1/service-key: the key to pin (trusted on first use, or checked
+//                        against one given out of band)
 //   session.<op>()       POST /v1/block-sessions/{id}/blocks/{op}?lba=N, binary, sealed both
 //                        ways under the session key (block-transport.ts); runs over 4 MiB are
 //                        split and sent side by side, and adjacent runs waiting for a
@@ -20,15 +24,15 @@
 // has ended every later call fails with the same SessionEndedError, and onEnded listeners hear it
 // once. Generations are one u64 per sector, sent big-endian; tags 32 bytes per sector.
 
-import { createECDH } from 'node:crypto';
-import { deriveSessionKey, TAG_BYTES } from '@sealkeep/crypto';
+import { createECDH, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { deriveSessionKey, importPublicJwk, jwkThumbprint, sessionProofFault, TAG_BYTES } from '@sealkeep/crypto';
 import { SealkeepError, signedRequest, type Signer } from '../client.js';
 import { BatchQueue, type Batch, type BlockOp } from './block-batches.js';
-import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, SessionEndedError } from './block-errors.js';
+import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, ServiceIdentityError, SessionEndedError } from './block-errors.js';
 import { BlockTransport } from './block-transport.js';
 import type { VolumeAttestation } from '@sealkeep/attestation';
 
-export { IntegrityError, ReleaseRefusedError, SessionEndedError, blockProblem, type BlockOp };
+export { IntegrityError, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, blockProblem, type BlockOp };
 export type Integrity = 'low' | 'moderate' | 'high';
 
 const GENERATION_BYTES = 8;
@@ -47,6 +51,12 @@ export interface OpenBlockSessionOptions {
   connections?: number;
   /** Per request, default 60 s. */
   timeoutMs?: number;
+  /**
+   * The service's signing key (fetchServiceKey, pinned): the session's opening must be proven by
+   * it. Without it the service's ECDH point is taken on trust, and someone able to alter traffic
+   * while the session opens could stand in for the service.
+   */
+  serviceKey?: KeyObject;
 }
 
 /** What the service answers when it opens a session. */
@@ -61,6 +71,8 @@ export interface BlockSessionInfo {
   keyVersion: number;
   expiresAt: string;
   serviceEcdhPublicKey: string;
+  /** The opening, signed by the service key (a JWS; @sealkeep/crypto's sessionProofFault checks it). */
+  sessionProof: string;
 }
 
 /** A volume attestation, as the service answers it and `sealkeep verify volume-attestation` reads it. */
@@ -78,6 +90,10 @@ export async function openBlockSession(o: OpenBlockSessionOptions): Promise<Bloc
     if (e instanceof SealkeepError && problemSlug(e.type) === 'release-refused') throw new ReleaseRefusedError(e);
     throw e;
   }
+  if (o.serviceKey) {
+    const fault = sessionProofFault(info.sessionProof, o.serviceKey, { sid: info.sessionId, vol: o.volumeId, vm: o.vmId, boot: info.bootId, adapter: point.toString('base64url'), service: info.serviceEcdhPublicKey });
+    if (fault) throw new ServiceIdentityError(fault);
+  }
   const shared = ecdh.computeSecret(Buffer.from(info.serviceEcdhPublicKey, 'base64url'));
   const key = deriveSessionKey(shared, info.sessionId);
   shared.fill(0);
@@ -85,6 +101,14 @@ export async function openBlockSession(o: OpenBlockSessionOptions): Promise<Bloc
   const transport = new BlockTransport({ baseUrl: o.dataUrl, key, connections, timeoutMs: o.timeoutMs ?? 60_000 });
   key.fill(0);
   return new BlockSession(info, transport, connections);
+}
+
+/** The service's signing key as the data plane publishes it (GET /v1/service-key), its thumbprint checked. */
+export async function fetchServiceKey(dataUrl: string): Promise<{ kid: string; key: KeyObject }> {
+  const answer = (await signedRequest(dataUrl, null, 'GET', '/v1/service-key')) as { kid?: unknown; jwk?: JsonWebKey };
+  const key = importPublicJwk(answer.jwk ?? {});
+  if (answer.kid !== jwkThumbprint(answer.jwk ?? {})) throw new ServiceIdentityError("the service key's kid is not its thumbprint");
+  return { kid: answer.kid as string, key };
 }
 
 /** Generations as the wire wants them: u64 big-endian, one per sector. */

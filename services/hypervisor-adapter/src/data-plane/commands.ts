@@ -11,6 +11,7 @@ import type { CommandLine, ServiceOption, VmOption } from '../cli-options.js';
 import type { Logger } from '../logger.js';
 import type { ExportRegistry } from '../nbd/export-registry.js';
 import { loadAdapterKey } from './adapter-key.js';
+import { pinFileFor, trustedServiceKey } from './service-key.js';
 import { adapterCodeManifest } from './code-manifest.js';
 import { HostIdentity } from './host-identity.js';
 import { RemoteVm } from './remote-vm.js';
@@ -47,14 +48,15 @@ async function openPlatform(service: ServiceOption): Promise<HostPlatform> {
   return openHostPlatform({ tpm: service.hostTpm, hostName: service.hostName, mle: await mleOf(service.mleFile), ...(service.manufacturerDir ? { manufacturerDir: service.manufacturerDir } : {}) });
 }
 
-export async function attestOnce(line: CommandLine, log: Logger): Promise<{ hostId: string; principalId: string; label: string; attestedUntil: string }> {
+export async function attestOnce(line: CommandLine, log: Logger): Promise<{ hostId: string; principalId: string; label: string; attestedUntil: string; serviceKeyId: string }> {
   const service = line.service!;
   const platform = await openPlatform(service);
   try {
     const { key } = await loadAdapterKey(service.adapterKeyFile);
-    const identity = await HostIdentity.attest({ platform, dataUrl: service.dataUrl, hostId: service.hostId, adapterKey: key, log });
+    const trusted = await trustedServiceKey({ dataUrl: service.dataUrl, pinFile: pinFileFor(service.adapterKeyFile), log, ...(service.serviceKeyFile ? { givenFile: service.serviceKeyFile } : {}) });
+    const identity = await HostIdentity.attest({ platform, dataUrl: service.dataUrl, hostId: service.hostId, adapterKey: key, serviceKey: trusted.key, log });
     identity.stop();
-    return { hostId: identity.hostId, principalId: identity.principalId, label: identity.label, attestedUntil: identity.attestedUntil.toISOString() };
+    return { hostId: identity.hostId, principalId: identity.principalId, label: identity.label, attestedUntil: identity.attestedUntil.toISOString(), serviceKeyId: trusted.kid };
   } finally {
     await platform.close();
   }
@@ -93,7 +95,8 @@ export async function serveThroughDataPlane(line: CommandLine, exports: ExportRe
   try {
     const { key, created } = await loadAdapterKey(service.adapterKeyFile);
     if (created) log.warn({ adapterKey: service.adapterKeyFile }, 'made a new adapter key: the host gets a new hypervisor principal when it attests');
-    identity = await HostIdentity.attest({ platform, dataUrl: service.dataUrl, hostId: service.hostId, adapterKey: key, log });
+    const trusted = await trustedServiceKey({ dataUrl: service.dataUrl, pinFile: pinFileFor(service.adapterKeyFile), log, ...(service.serviceKeyFile ? { givenFile: service.serviceKeyFile } : {}) });
+    identity = await HostIdentity.attest({ platform, dataUrl: service.dataUrl, hostId: service.hostId, adapterKey: key, serviceKey: trusted.key, log });
     for (const vm of line.vms) {
       const delegation = (await readFile(vm.delegationFile, 'utf8')).trim();
       const volumes = line.volumes

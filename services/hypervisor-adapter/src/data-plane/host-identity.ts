@@ -11,6 +11,8 @@ import type { Logger } from '../logger.js';
 export interface HostIdentityOptions {
   platform: HostPlatform;
   dataUrl: string;
+  /** The service key block sessions must be proven by (service-key.ts). */
+  serviceKey: KeyObject;
   hostId: string;
   adapterKey: KeyObject;
   log: Logger;
@@ -25,6 +27,7 @@ const RETRY_MS = 5_000;
 export class HostIdentity {
   readonly dataUrl: string;
   readonly hostId: string;
+  readonly serviceKey: KeyObject;
   principalId = '';
   /** How the audit trail names the adapter (`hv:…`): what a delegation's next actor must say. */
   label = '';
@@ -37,6 +40,7 @@ export class HostIdentity {
     this.#o = o;
     this.dataUrl = o.dataUrl;
     this.hostId = o.hostId;
+    this.serviceKey = o.serviceKey;
   }
 
   /** Attests now (a failure throws: nothing can be served), and keeps attesting. */

@@ -83,7 +83,7 @@ export class RemoteVm {
 
   async #serve(spec: RemoteVolumeSpec, signer: ReturnType<HostIdentity['signer']>): Promise<void> {
     const { identity, tenantId, vmId, log, exports } = this.#o;
-    const session = await openBlockSession({ dataUrl: identity.dataUrl, signer, tenantId, vmId, volumeId: spec.volumeId, connections: this.#o.connections ?? 8 });
+    const session = await openBlockSession({ dataUrl: identity.dataUrl, signer, tenantId, vmId, volumeId: spec.volumeId, connections: this.#o.connections ?? 8, serviceKey: identity.serviceKey });
     let crypto: RemoteSectorCrypto | undefined;
     let volume: EncryptedFileVolume;
     try {

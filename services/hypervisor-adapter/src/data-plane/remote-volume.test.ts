@@ -2,7 +2,8 @@
 // host attests with its emulated TPM, bob's delegation reaches the adapter through the cloud
 // management delegate, the VM starts measured, the volume's key stays in the service and every
 // sector goes through a block session. qemu-io and nbdcopy write and read it; the backing files
-// hold no plaintext, and neither does anything that crossed the data plane (a relay stands where
+// hold no plaintext, and neither does anything that crossed the data plane (each session's opening
+// is proven by the service key the adapter pinned on first use; another key is refused) (a relay stands where
 // the provider's network does; an answer altered there fails that read with EIO, and the next
 // read is served); the audit names bob > cms > hv for the block requests; a VM booted unlike its
 // policy gets no key (the refusal names measurements-differ); when the tenant's
@@ -14,13 +15,15 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { exchangeToken, openBlockSession, openHostPlatform, ReleaseRefusedError, vmBootLog, vmReferenceValues, type HostPlatform } from '@sealkeep/sdk';
+import { exchangeToken, openBlockSession, openHostPlatform, ReleaseRefusedError, ServiceIdentityError, vmBootLog, vmReferenceValues, type HostPlatform } from '@sealkeep/sdk';
+import { newKeyPair, publicJwk } from '@sealkeep/crypto';
 import { loadAdapterKey } from './adapter-key.js';
 import { adapterCodeManifest } from './code-manifest.js';
 import { HostIdentity } from './host-identity.js';
 import { RemoteVm } from './remote-vm.js';
 import { serviceWorld, type ServiceWorld } from './service.fixture.js';
 import { crossed, wireTap, type WireTap } from './wire-tap.fixture.js';
+import { trustedServiceKey } from './service-key.js';
 import { recordingLogger, runTool, skipWithoutNbdTools, temporaryDirectory } from '../test-kit.fixture.js';
 import { ExportRegistry } from '../nbd/export-registry.js';
 import { NbdServer } from '../nbd/nbd-server.js';
@@ -44,6 +47,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
   let ids: { vmId: string; volumeId: string; keyId: string };
   let firstAttestedUntil = 0;
   const volumeDir = path.join(tmp.dir, 'disk');
+  const pinFile = () => path.join(tmp.dir, 'service-key.json');
 
   before(async () => {
     const mle = adapterCodeManifest();
@@ -56,7 +60,8 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
 
     platform = await openHostPlatform({ tpm: w.hostTpmDir, hostName: 'host-07', mle });
     const { key: adapterKey } = await loadAdapterKey(path.join(tmp.dir, 'adapter.pem'));
-    identity = await HostIdentity.attest({ platform, dataUrl: tap.url, hostId: w.hostId, adapterKey, log, renewAt: 0.05 });
+    const serviceKey = await trustedServiceKey({ dataUrl: tap.url, pinFile: pinFile(), log });
+    identity = await HostIdentity.attest({ platform, dataUrl: tap.url, hostId: w.hostId, adapterKey, serviceKey: serviceKey.key, log, renewAt: 0.05 });
     firstAttestedUntil = identity.attestedUntil.getTime();
     exports = new ExportRegistry();
     vm = await RemoteVm.start({
@@ -97,6 +102,19 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     assert.equal(served.volume.uuid, ids.volumeId);
     const metadata = JSON.parse(readFileSync(path.join(volumeDir, 'volume.json'), 'utf8')) as { keyCheckLba?: string };
     assert.equal(metadata.keyCheckLba, '0', 'the key check sits inside the volume, where the data plane reaches');
+  });
+
+  test('the service key was trusted on first use and pinned; a service presenting another key is refused before a session opens', async () => {
+    const pinned = JSON.parse(readFileSync(pinFile(), 'utf8')) as { kid: string };
+    assert.equal(pinned.kid, (await trustedServiceKey({ dataUrl: w.dataUrl, pinFile: pinFile(), log })).kid, 'the pin holds on the next start');
+    assert.ok(log.entries.some((e) => e.message.startsWith('trusted the service key on first use') && e.fields.kid === pinned.kid));
+    const otherFile = path.join(tmp.dir, 'other-service-key.json');
+    writeFileSync(otherFile, JSON.stringify(publicJwk(newKeyPair('ec', { namedCurve: 'P-256' }).publicKey)));
+    await assert.rejects(trustedServiceKey({ dataUrl: w.dataUrl, givenFile: otherFile, pinFile: pinFile(), log }), (e: unknown) => e instanceof ServiceIdentityError && e.message.includes(pinned.kid));
+    // A session whose opening that other key would have to prove is not used.
+    const own = await exchangeToken(w.dataUrl, identity.signer(), { subjectToken: await w.delegationFor(identity.label) });
+    const opened = openBlockSession({ dataUrl: w.dataUrl, signer: identity.signer(own.accessToken), tenantId: w.tenantId, vmId: ids.vmId, volumeId: ids.volumeId, serviceKey: newKeyPair('ec', { namedCurve: 'P-256' }).publicKey });
+    await assert.rejects(opened, (e: unknown) => e instanceof ServiceIdentityError && /another key/.test(e.message));
   });
 
   test('nbdcopy moves data in and out unchanged; the backing files hold no plaintext', async (t) => {
@@ -206,7 +224,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     // Not corrupted: with the key enabled again, a new session opens the same directory and reads it all back.
     await w.call(w.tenantUrl, w.officer, 'POST', `/v1/tenants/${w.tenantId}/keys/${ids.keyId}/enable`);
     const own = await exchangeToken(w.dataUrl, identity.signer(), { subjectToken: await w.delegationFor(identity.label) });
-    const session = await openBlockSession({ dataUrl: w.dataUrl, signer: identity.signer(own.accessToken), tenantId: w.tenantId, vmId: ids.vmId, volumeId: ids.volumeId });
+    const session = await openBlockSession({ dataUrl: w.dataUrl, signer: identity.signer(own.accessToken), tenantId: w.tenantId, vmId: ids.vmId, volumeId: ids.volumeId, serviceKey: identity.serviceKey });
     const reopened = await openEncryptedFileVolume({ dir: volumeDir, uuid: ids.volumeId, crypto: () => new RemoteSectorCrypto(session) });
     try {
       const head = await reopened.read(0, 8192);

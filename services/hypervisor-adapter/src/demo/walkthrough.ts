@@ -176,6 +176,7 @@ async function walk(): Promise<void> {
     const a = await attestOnce(parseCommandLine(args), silentLogger);
     w.label = a.label;
     show(`the adapter's key is host-07's hypervisor principal ${bold(a.label)} until ${a.attestedUntil}`);
+    show(`it trusts service key ${a.serviceKeyId} from now on (pinned on first use in host/adapter.pem.service-key.json): that key signs every block session's opening`);
   });
 
   const bootImage = at('vm', 'web-01-boot.img');
@@ -225,7 +226,7 @@ async function walk(): Promise<void> {
     const attached = await w.adapter.waitForLog((e) => e.msg === 'volume attached through the data plane');
     if (boot.policyResult !== 'match') throw new Error(`the VM's measured boot does not meet its policy: ${String(boot.policyResult)}`);
     show(`measured boot: vPCR 1 ${String(boot.vpcr1).slice(0, 16)}…  vPCR 8 ${String(boot.vpcr8).slice(0, 16)}…  policy ${green(String(boot.policyResult))}`);
-    show(`block session ${String(attached.sessionId)}: ${Number(attached.size) / MiB} MiB in ${String(attached.sectorSize)}-byte sectors, integrity ${String(attached.integrity)}`);
+    show(`block session ${String(attached.sessionId)}: ${Number(attached.size) / MiB} MiB in ${String(attached.sectorSize)}-byte sectors, integrity ${String(attached.integrity)}, sealed both ways on the wire`);
     w.nbd = `nbd://127.0.0.1:${String(listening.port)}/web-01-disk`;
     show(`NBD export ${w.nbd}`);
   });

@@ -47,8 +47,10 @@ export interface DataPlane {
   hvToken(): Promise<string>;
   /** POST …/boot as hv acting for bob. */
   startVm(vmId: string, events: CelRecord[], token?: string): Promise<request.Response>;
-  /** POST …/sessions as hv; the session key when it opened. */
-  openSession(vmId: string, volumeId: string, token?: string): Promise<{ res: request.Response; key?: Buffer }>;
+  /** POST …/sessions as hv; the session key when it opened, and the ECDH point hv sent (base64url). */
+  openSession(vmId: string, volumeId: string, token?: string): Promise<{ res: request.Response; key?: Buffer; adapterPoint: string }>;
+  /** The kid of the service's signing key (what GET /v1/service-key answers). */
+  tokenKeyId: string;
   /** A block request in a session, signed with the session key. */
   blocks(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<request.Response>;
   close(): Promise<void>;
@@ -118,6 +120,7 @@ export async function dataPlane(): Promise<DataPlane> {
     cms,
     bob,
     hvToken,
+    tokenKeyId: tokenKey.kid,
     async newVm(opts = {}) {
       const sectorSize = opts.sectorSize ?? 4096;
       const vm = await api.call(api.user, 'post', `${api.base}/vms`, { name: `vm-${randomUUID().slice(0, 8)}` });
@@ -139,9 +142,10 @@ export async function dataPlane(): Promise<DataPlane> {
     async openSession(vmId, volumeId, token) {
       const ecdh = createECDH('prime256v1');
       const point = ecdh.generateKeys();
-      const res = await asHv('post', `${api.base}/vms/${vmId}/volumes/${volumeId}/sessions`, { ecdhPublicKey: point.toString('base64url') }, token ?? (await hvToken()));
-      if (res.status !== 201) return { res };
-      return { res, key: deriveSessionKey(ecdh.computeSecret(Buffer.from(res.body.serviceEcdhPublicKey, 'base64url')), res.body.sessionId) };
+      const adapterPoint = point.toString('base64url');
+      const res = await asHv('post', `${api.base}/vms/${vmId}/volumes/${volumeId}/sessions`, { ecdhPublicKey: adapterPoint }, token ?? (await hvToken()));
+      if (res.status !== 201) return { res, adapterPoint };
+      return { res, adapterPoint, key: deriveSessionKey(ecdh.computeSecret(Buffer.from(res.body.serviceEcdhPublicKey, 'base64url')), res.body.sessionId) };
     },
     async blocks(sessionId, key, op, lba, body, useSeq) {
       const url = `/v1/block-sessions/${sessionId}/${op === 'attestation' ? 'attestation' : `blocks/${op}`}${op === 'attestation' ? '' : `?lba=${lba}`}`;

@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, createPublicKey, randomBytes, verify, X509Certificate } from 'node:crypto';
-import { ANSWER_TAG_HEADER, merkleRoot, openBody, sealBody, sessionAuthorization } from '@sealkeep/crypto';
+import { ANSWER_TAG_HEADER, importPublicJwk, merkleRoot, openBody, sealBody, sessionAuthorization, sessionProofFault } from '@sealkeep/crypto';
 import request from 'supertest';
 import { authorizationHeader } from '@sealkeep/sdk';
 import { bootOf, dataPlane, type DataPlane } from './data-plane.fixture.js';
@@ -102,6 +102,19 @@ test('a replayed sequence number, a wrong MAC, a batch past the end and a partia
   // Without the session key, a refusal says nothing of the volume: 401, not the size it passed.
   assert.equal((await d.blocks(id, randomBytes(32), 'encrypt', 15, randomBytes(8192), 6)).status, 401);
   assert.equal((await d.blocks(id, key!, 'encrypt', 15, randomBytes(8192), 6)).status, 400); // and seq 6 was not spent by it
+});
+
+test("each session's opening is signed by the service key the data plane publishes, over both ECDH points", async () => {
+  const vm = await readyVm({ sectors: 16 });
+  const published = await request(d.dataApp).get('/v1/service-key');
+  assert.equal(published.status, 200);
+  const serviceKey = importPublicJwk(published.body.jwk);
+  assert.equal(published.body.kid, d.tokenKeyId);
+  const { res, adapterPoint } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(res.status, 201, res.text);
+  const opening = { sid: res.body.sessionId, vol: vm.volumeId, vm: vm.vmId, boot: res.body.bootId, adapter: adapterPoint, service: res.body.serviceEcdhPublicKey };
+  assert.equal(sessionProofFault(res.body.sessionProof, serviceKey, opening), null);
+  assert.match(sessionProofFault(res.body.sessionProof, serviceKey, { ...opening, service: adapterPoint }) ?? '', /another service/);
 });
 
 test('sectors cross the data plane sealed both ways: no plaintext in a request or an answer, and an unsealed block request is refused', async () => {

@@ -25,7 +25,8 @@ import { withVmTpm } from '../vms/vm-tpms.js';
 import type { ReferenceValues } from '../vms/service.js';
 import { newDek, openVolumeKey, sealVolumeKey, type VolumeKeyRow, type VolumeKeys } from './volume-keys.js';
 import type { BlockSessions } from './block-sessions.js';
-import { agreeSessionKey } from '@sealkeep/crypto';
+import { agreeSessionKey, signSessionOpening } from '@sealkeep/crypto';
+import type { TokenKey } from '../../auth/token-key.js';
 
 export type ReleaseCondition = 'vm-not-started' | 'vm-on-another-host' | 'no-release-policy' | 'key-not-enabled' | 'measurements-differ';
 
@@ -33,6 +34,8 @@ export interface BlockDeps {
   keys: KeysContext | undefined;
   vtpms: TpmManager | undefined;
   sessions: BlockSessions | undefined;
+  /** The service's signing key: it signs each session's opening (sessionProof), as it signs delegation tokens. */
+  signingKey: TokenKey;
 }
 
 export interface SessionSummary {
@@ -47,6 +50,8 @@ export interface SessionSummary {
   expiresAt: string;
   /** The service's ephemeral ECDH P-256 point (uncompressed, base64url): with the caller's, the session key. */
   serviceEcdhPublicKey: string;
+  /** The opening, signed by the service's signing key (@sealkeep/crypto's block-session.ts). */
+  sessionProof: string;
 }
 
 const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
@@ -58,7 +63,7 @@ class Refused {
 export function requireBlockDeps(deps: BlockDeps): Required<{ [K in keyof BlockDeps]: NonNullable<BlockDeps[K]> }> {
   const keys = requireKeys(deps.keys);
   if (!deps.vtpms || !deps.sessions) throw new Problem('keys-unavailable', 'the data plane needs the unsealed service root');
-  return { keys, vtpms: deps.vtpms, sessions: deps.sessions };
+  return { keys, vtpms: deps.vtpms, sessions: deps.sessions, signingKey: deps.signingKey };
 }
 
 export async function openSession(db: Knex, given: BlockDeps, principal: Principal, actor: AuditActor, tenantId: string, vmId: string, volumeId: string, peerPoint: Buffer): Promise<SessionSummary> {
@@ -156,5 +161,6 @@ export async function openSession(db: Knex, given: BlockDeps, principal: Princip
     keyVersion: outcome.kekVersion,
     expiresAt: new Date(expiresAt).toISOString(),
     serviceEcdhPublicKey: agreed.publicPoint.toString('base64url'),
+    sessionProof: signSessionOpening(deps.signingKey, { sid: sessionId, vol: volumeId, vm: vmId, boot: outcome.boot.boot_id, adapter: peerPoint.toString('base64url'), service: agreed.publicPoint.toString('base64url') }),
   };
 }

@@ -1,7 +1,10 @@
 // The token endpoint: POST /v1/token, OAuth 2.0 Token Exchange (RFC 8693) with a form body, on
-// the tenant plane (delegates) and the data plane (hypervisor adapters).
+// the tenant plane (delegates) and the data plane (hypervisor adapters); and the service's
+// signing key, public on both: what verifies the delegation tokens it issues and the block
+// sessions it opens (an adapter pins it).
 
 import { z } from 'zod';
+import { publicJwk } from '@sealkeep/crypto';
 import type { Store } from '@sealkeep/store';
 import type { TokenKey } from '../../auth/token-key.js';
 import { route } from '../../http/route.js';
@@ -25,8 +28,24 @@ const ExchangeResponse = z.object({
   scope: z.string().optional(),
 });
 
+const ServiceKeyResponse = z.object({
+  kid: z.string().describe("RFC 7638 thumbprint of the key: the `kid` of every token and session proof it signs"),
+  alg: z.literal('ES256'),
+  jwk: z.record(z.string(), z.unknown()).describe('The public key (JWK, EC P-256)'),
+});
+
 export function tokenRoutes(store: Store, key: TokenKey) {
-  return (['tenant', 'data'] as const).map((plane) =>
+  const serviceKey = { kid: key.kid, alg: 'ES256' as const, jwk: publicJwk(key.publicKey) as Record<string, unknown> };
+  return (['tenant', 'data'] as const).flatMap((plane) => [
+    route({
+      method: 'get',
+      path: '/v1/service-key',
+      plane,
+      permission: 'public',
+      summary: "The service's signing key (public): it signs delegation tokens and every block session's opening; derived from the unsealed service root, the same on every node",
+      response: ServiceKeyResponse,
+      handler: () => serviceKey,
+    }),
     route({
       method: 'post',
       path: '/v1/token',
@@ -41,5 +60,5 @@ export function tokenRoutes(store: Store, key: TokenKey) {
       responseHeaders: { 'cache-control': 'no-store' },
       handler: ({ body, principal, actor }) => exchangeToken(store.db, key, principal!, actor!, body),
     }),
-  );
+  ]);
 }

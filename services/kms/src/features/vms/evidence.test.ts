@@ -22,6 +22,7 @@ import { routeTable } from '../../server.js';
 import type { ServiceState } from '../../platform/measured-start.js';
 import type { App, Caller } from '../quotas/api.fixture.js';
 import { vmRoutes } from './routes.js';
+import { ephemeralTokenKey } from '../../auth/token-key.js';
 
 let d: DataPlane;
 let compliance: App;
@@ -41,7 +42,7 @@ before(async () => {
   const service = { measurements: MEASUREMENTS } as unknown as ServiceState;
   compliance = mountListener({
     planes: ['compliance'],
-    routes: vmRoutes(d.api.f.store, { keys: d.api.keys, vtpms: d.vtpms, sessions: d.sessions }, { attestation, service, vtpms: d.vtpms }),
+    routes: vmRoutes(d.api.f.store, { keys: d.api.keys, vtpms: d.vtpms, sessions: d.sessions, signingKey: ephemeralTokenKey() }, { attestation, service, vtpms: d.vtpms }),
     authenticate: (req) => verifyRequestProof(db, signedPartsOf(req)),
     onInternalError: (err) => console.error('internal error:', err),
   }) as unknown as App;

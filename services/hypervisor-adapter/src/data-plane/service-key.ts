@@ -1,0 +1,51 @@
+// The service key this adapter trusts: the service's signing key, which signs every block
+// session's opening (@sealkeep/crypto's session proof), so a session's ECDH point is known to be
+// the service's and no one on the network can stand in between. Given out of band (`--service-key
+// FILE`, the JWK that GET /v1/service-key answers, as the operator read it from the service), or
+// else trusted on first use and kept beside the adapter's key, as SSH keeps a host's key: from then
+// on, a service presenting any other key is refused before a volume opens.
+
+import type { JsonWebKey, KeyObject } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { importPublicJwk, jwkThumbprint } from '@sealkeep/crypto';
+import { fetchServiceKey, ServiceIdentityError } from '@sealkeep/sdk';
+import type { Logger } from '../logger.js';
+
+export interface TrustedServiceKeyOptions {
+  dataUrl: string;
+  /** A key given out of band: a JWK, or GET /v1/service-key's answer (its `jwk`), in a file. */
+  givenFile?: string;
+  /** Where a key trusted on first use is kept (and read back from on later starts). */
+  pinFile: string;
+  log: Logger;
+}
+
+/** The pin file for an adapter key file: beside it. */
+export const pinFileFor = (adapterKeyFile: string) => `${adapterKeyFile}.service-key.json`;
+
+async function readKeyFile(file: string): Promise<KeyObject> {
+  const json = JSON.parse(await readFile(file, 'utf8')) as JsonWebKey & { jwk?: JsonWebKey };
+  return importPublicJwk(json.jwk ?? json);
+}
+
+/** The key sessions must be proven by; refuses a service that presents another than the one given or pinned. */
+export async function trustedServiceKey(o: TrustedServiceKeyOptions): Promise<{ key: KeyObject; kid: string }> {
+  const served = await fetchServiceKey(o.dataUrl);
+  let pinned: KeyObject | null = null;
+  if (o.givenFile) pinned = await readKeyFile(o.givenFile);
+  else {
+    try {
+      pinned = await readKeyFile(o.pinFile);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  if (!pinned) {
+    await writeFile(o.pinFile, JSON.stringify({ kid: served.kid, jwk: served.key.export({ format: 'jwk' }) }, null, 2) + '\n', { flag: 'wx' });
+    o.log.warn({ kid: served.kid, pinFile: o.pinFile }, 'trusted the service key on first use: compare its kid with the one the service operator publishes');
+    return served;
+  }
+  const kid = jwkThumbprint(pinned.export({ format: 'jwk' }));
+  if (kid !== served.kid) throw new ServiceIdentityError(`the service presents key ${served.kid}, not the trusted ${kid} (${o.givenFile ?? o.pinFile})`);
+  return { key: pinned, kid };
+}
