@@ -1,5 +1,6 @@
-// The block engine's public API: AES-256-XTS sectors, HMAC-SHA-256 sector tags and the Merkle
-// root over a volume's tags, on whichever engine selectBlockCryptoEngine() finds (README.md).
+// The block engine's public API: AES-256-XTS sectors, HMAC-SHA-256 sector tags, the Merkle root
+// over a volume's tags and AES-256-GCM in place (block sessions' seals), on whichever engine
+// selectBlockCryptoEngine() finds (README.md).
 export { BlockCryptoError, type BlockCryptoErrorCode } from './block-crypto-error.js';
 export {
   SectorCipher,
