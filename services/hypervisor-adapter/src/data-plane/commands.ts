@@ -48,12 +48,17 @@ async function openPlatform(service: ServiceOption): Promise<HostPlatform> {
   return openHostPlatform({ tpm: service.hostTpm, hostName: service.hostName, mle: await mleOf(service.mleFile), ...(service.manufacturerDir ? { manufacturerDir: service.manufacturerDir } : {}) });
 }
 
+/** The service key this adapter's sessions must be proven by: --service-key, or pinned beside the adapter key. */
+function serviceKeyOf(service: ServiceOption, log: Logger) {
+  return trustedServiceKey({ dataUrl: service.dataUrl, pinFile: pinFileFor(service.adapterKeyFile), log, ...(service.serviceKeyFile ? { givenFile: service.serviceKeyFile } : {}) });
+}
+
 export async function attestOnce(line: CommandLine, log: Logger): Promise<{ hostId: string; principalId: string; label: string; attestedUntil: string; serviceKeyId: string }> {
   const service = line.service!;
   const platform = await openPlatform(service);
   try {
     const { key } = await loadAdapterKey(service.adapterKeyFile);
-    const trusted = await trustedServiceKey({ dataUrl: service.dataUrl, pinFile: pinFileFor(service.adapterKeyFile), log, ...(service.serviceKeyFile ? { givenFile: service.serviceKeyFile } : {}) });
+    const trusted = await serviceKeyOf(service, log);
     const identity = await HostIdentity.attest({ platform, dataUrl: service.dataUrl, hostId: service.hostId, adapterKey: key, serviceKey: trusted.key, log });
     identity.stop();
     return { hostId: identity.hostId, principalId: identity.principalId, label: identity.label, attestedUntil: identity.attestedUntil.toISOString(), serviceKeyId: trusted.kid };
@@ -95,7 +100,7 @@ export async function serveThroughDataPlane(line: CommandLine, exports: ExportRe
   try {
     const { key, created } = await loadAdapterKey(service.adapterKeyFile);
     if (created) log.warn({ adapterKey: service.adapterKeyFile }, 'made a new adapter key: the host gets a new hypervisor principal when it attests');
-    const trusted = await trustedServiceKey({ dataUrl: service.dataUrl, pinFile: pinFileFor(service.adapterKeyFile), log, ...(service.serviceKeyFile ? { givenFile: service.serviceKeyFile } : {}) });
+    const trusted = await serviceKeyOf(service, log);
     identity = await HostIdentity.attest({ platform, dataUrl: service.dataUrl, hostId: service.hostId, adapterKey: key, serviceKey: trusted.key, log });
     for (const vm of line.vms) {
       const delegation = (await readFile(vm.delegationFile, 'utf8')).trim();
