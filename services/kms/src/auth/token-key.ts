@@ -1,5 +1,6 @@
 // The service's token-signing key: the ES256 key that signs delegation tokens (token exchange,
-// features/tokens). It is derived from the service's 32-byte root secret, so every API node that
+// features/tokens) and every block session's opening (features/blocks/release.ts), public at
+// GET /v1/service-key. It is derived from the service's 32-byte root secret, so every API node that
 // unsealed the same root signs and verifies with the same key, and nothing about it is stored:
 //
 //   okm = HKDF-SHA-256(ikm = root, salt = none, info = TOKEN_KEY_INFO, 48 bytes)
