@@ -1,14 +1,14 @@
 // The adapter serving a volume through the real service (in this process, on real ports): the
 // host attests with its emulated TPM, bob's delegation reaches the adapter through the cloud
 // management delegate, the VM starts measured, the volume's key stays in the service and every
-// sector goes through a block session. qemu-io and nbdcopy write and read it; the backing files
-// hold no plaintext, and neither does anything that crossed the data plane (each session's opening
-// is proven by the service key the adapter pinned on first use; another key is refused) (a relay stands where
-// the provider's network does; an answer altered there fails that read with EIO, and the next
-// read is served); the audit names bob > cms > hv for the block requests; a VM booted unlike its
-// policy gets no key (the refusal names measurements-differ); when the tenant's
-// officer disables the key the export stops within the session recheck period (reads fail, the
-// export is gone), and once the key is enabled again a new session reads everything back intact.
+// sector goes through a block session, whose opening is proven by the service key the adapter
+// pinned on first use (another key is refused). qemu-io and nbdcopy write and read it; the backing
+// files hold no plaintext, and neither does anything that crossed the data plane (a relay stands
+// where the provider's network does; an answer altered there fails that read with EIO, and the
+// next read is served); the audit names bob > cms > hv for the block requests; a VM booted unlike
+// its policy gets no key (the refusal names measurements-differ); when the tenant's officer
+// disables the key the export stops within the session recheck period (reads fail, the export is
+// gone), and once the key is enabled again a new session reads everything back intact.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
