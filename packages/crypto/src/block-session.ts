@@ -19,7 +19,7 @@
 // VM, boot and both ECDH points, so an adapter that holds the service's public key knows the
 // point it agrees with is the service's — no one on the network can stand in between.
 
-import { createECDH, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createECDH, hkdfSync, type KeyObject } from 'node:crypto';
 import { selectBlockCryptoEngine, type BlockCryptoEngine } from './block/index.js';
 import { decodeJws, jwkThumbprint, publicJwk, signJws, verifyJws } from './jose/jws.js';
 
@@ -147,5 +147,3 @@ export function parseSessionAuthorization(header: string | undefined): { seq: nu
   const seq = Number(m[1]);
   return Number.isSafeInteger(seq) ? { seq, tag: Buffer.from(m[2]!, 'base64url') } : null;
 }
-
-export const sameTag = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
