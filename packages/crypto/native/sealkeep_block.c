@@ -279,22 +279,21 @@ static napi_value MerkleRoot(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* The parts of a gcmInPlace call, each a Uint8Array and no two overlapping (each is written where
- * it lies, so an overlap would be encrypted twice); NULL, or why not (with an exception pending).
- * Parts come sorted by address only by chance, so overlaps are checked pairwise; the callers pass
- * a few dozen at most. */
-static const char *gcm_parts(napi_env env, napi_value array, gcm_part *parts, uint32_t count) {
+/* The parts of a gcmInPlace call: each a Uint8Array, no two overlapping (each is written where it
+ * lies, so an overlap would be encrypted twice). Parts come sorted by address only by chance, so
+ * overlaps are checked pairwise; the callers pass a few dozen at most. */
+static bool gcm_parts(napi_env env, napi_value array, gcm_part *parts, uint32_t count) {
   for (uint32_t i = 0; i < count; i++) {
     napi_value part;
-    if (napi_get_element(env, array, i, &part) != napi_ok) return thrown(env, "ERR_SEALKEEP_NATIVE", "could not read a part"), "part";
-    if (!bytes(env, part, &parts[i].data, &parts[i].length)) return "part";
+    CHECK(napi_get_element(env, array, i, &part));
+    if (!bytes(env, part, &parts[i].data, &parts[i].length)) return false;
     for (uint32_t j = 0; j < i; j++) {
       if (parts[i].length > 0 && parts[j].length > 0 && parts[i].data < parts[j].data + parts[j].length &&
           parts[j].data < parts[i].data + parts[i].length)
-        return thrown(env, "ERR_OUT_OF_RANGE", "parts overlap"), "overlap";
+        return thrown(env, "ERR_OUT_OF_RANGE", "parts overlap");
     }
   }
-  return NULL;
+  return true;
 }
 
 /* gcmInPlace(encrypt, key: Uint8Array(32), iv: Uint8Array(12), aad: Uint8Array, parts: Uint8Array[], tag: Uint8Array(16))
@@ -324,10 +323,10 @@ static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
   if (part_count > GCM_MAX_PARTS) return throw_error(env, "ERR_OUT_OF_RANGE", "at most 65536 parts");
   parts = calloc(part_count > 0 ? part_count : 1, sizeof *parts);
   if (parts == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
-  const char *refused = gcm_parts(env, argv[4], parts, part_count);
-  int holds = refused == NULL ? gcm_in_place(encrypt, key, iv, aad, aad_length, parts, part_count, tag, &error) : 0;
+  bool usable = gcm_parts(env, argv[4], parts, part_count);
+  int holds = usable ? gcm_in_place(encrypt, key, iv, aad, aad_length, parts, part_count, tag, &error) : 0;
   free(parts);
-  if (refused != NULL) return NULL;
+  if (!usable) return NULL;
   if (error != NULL) return throw_error(env, "ERR_SEALKEEP_GCM", error);
   TRY(napi_get_boolean(env, holds == 1, &result));
   return result;
