@@ -8,8 +8,9 @@
 // caller's to give up, and hold ciphertext once sent. Answers are read from the socket straight
 // into buffers the caller names (sinks; block-connection.ts) and opened there, so a decrypted run
 // lands where the caller wants it; an answer whose seal does not hold is an error, and its sinks
-// hold nothing to use. A request that got no answer, or a problem, has its parts unsealed again
-// (the same keystream once more), so it can be sent again. At most `connections` requests are in
+// hold nothing to use. A request whose connection was lost before its answer began, or that was
+// answered with a problem, has its parts unsealed again (the same keystream once more), so it can
+// be sent again. At most `connections` requests are in
 // flight, each on a keep-alive connection of its own; a sequence number is drawn only when a
 // request has its connection, so numbers reach the service in nearly increasing order and stay
 // well inside its replay window. A keep-alive connection the server closed while idle is retried
