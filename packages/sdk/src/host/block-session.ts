@@ -21,7 +21,8 @@
 // does not open under the session key is an AnswerSealError. Inputs are sealed where they lie
 // only when the answer is written over them anyway (`into` the input itself); otherwise a copy
 // is sealed and the caller's bytes stay as they were. Once a session has ended every later call
-// fails with the same SessionEndedError, and onEnded listeners hear it once. Generations are one u64 per sector, sent big-endian; tags 32 bytes per sector.
+// fails with the same SessionEndedError, and onEnded listeners hear it once. Generations are one
+// u64 per sector, sent big-endian; tags 32 bytes per sector.
 
 import { createECDH, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { deriveSessionKey, importPublicJwk, jwkThumbprint, sessionProofFault, TAG_BYTES } from '@sealkeep/crypto';
