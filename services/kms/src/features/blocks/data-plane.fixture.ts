@@ -51,10 +51,15 @@ export interface DataPlane {
   openSession(vmId: string, volumeId: string, token?: string): Promise<{ res: request.Response; key?: Buffer; adapterPoint: string }>;
   /** The kid of the service's signing key (what GET /v1/service-key answers). */
   tokenKeyId: string;
-  /** A block request in a session, signed with the session key. */
+  /** A block request in a session, sealed with the session key; its answer opened (the test fails if it does not open). */
   blocks(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<request.Response>;
+  /** The same request, its answer left as it came (`res.body`), with the URL, seq and the bytes that were sent. */
+  sealedRequest(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<{ res: request.Response; url: string; seq: number; sent: Buffer }>;
   close(): Promise<void>;
 }
+
+/** The seal a block answer carries (Sealkeep-Session-Tag), as bytes. */
+export const answerTagOf = (res: request.Response) => Buffer.from(String(res.headers[ANSWER_TAG_HEADER.toLowerCase()] ?? ''), 'base64url');
 
 export const bootOf = (opts?: { config?: string; volume?: string }) => {
   const b = goodBootLog(opts);
@@ -109,6 +114,26 @@ export async function dataPlane(): Promise<DataPlane> {
     return req.send(body);
   };
 
+  const sealedRequest: DataPlane['sealedRequest'] = async (sessionId, key, op, lba, body, useSeq) => {
+    const url = `/v1/block-sessions/${sessionId}/${op === 'attestation' ? 'attestation' : `blocks/${op}`}${op === 'attestation' ? '' : `?lba=${lba}`}`;
+    const s = useSeq ?? ++seq;
+    // Sealed as the adapter seals it (a copy: the caller's bytes stay as they were).
+    const sent = Buffer.from(body);
+    const tag = sealBody(key, s, 'request', 'POST', url, [sent]);
+    const res = await request(dataApp)
+      .post(url)
+      .set('content-type', 'application/octet-stream')
+      .set('authorization', sessionAuthorization(s, tag))
+      .buffer(true)
+      .parse((res, cb) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => cb(null, Buffer.concat(chunks)));
+      })
+      .send(sent);
+    return { res, url, seq: s, sent };
+  };
+
   return {
     api,
     vtpms,
@@ -147,27 +172,12 @@ export async function dataPlane(): Promise<DataPlane> {
       if (res.status !== 201) return { res, adapterPoint };
       return { res, adapterPoint, key: deriveSessionKey(ecdh.computeSecret(Buffer.from(res.body.serviceEcdhPublicKey, 'base64url')), res.body.sessionId) };
     },
+    sealedRequest,
     async blocks(sessionId, key, op, lba, body, useSeq) {
-      const url = `/v1/block-sessions/${sessionId}/${op === 'attestation' ? 'attestation' : `blocks/${op}`}${op === 'attestation' ? '' : `?lba=${lba}`}`;
-      const s = useSeq ?? ++seq;
-      // Sealed as the adapter seals it (a copy: the caller's bytes stay as they were).
-      const sealed = Buffer.from(body);
-      const tag = sealBody(key, s, 'request', 'POST', url, [sealed]);
-      const res = await request(dataApp)
-        .post(url)
-        .set('content-type', 'application/octet-stream')
-        .set('authorization', sessionAuthorization(s, tag))
-        .buffer(true)
-        .parse((res, cb) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => cb(null, Buffer.concat(chunks)));
-        })
-        .send(sealed);
+      const { res, url, seq: s } = await sealedRequest(sessionId, key, op, lba, body, useSeq);
       // A block operation's answer is sealed too: opened here, or the test fails.
-      if (op !== 'attestation' && res.status < 300) {
-        const answerTag = Buffer.from(String(res.headers[ANSWER_TAG_HEADER.toLowerCase()] ?? ''), 'base64url');
-        if (!openBody(key, s, 'answer', 'POST', url, [res.body as Buffer], answerTag)) throw new Error(`the ${op} answer's seal does not hold`);
+      if (op !== 'attestation' && res.status < 300 && !openBody(key, s, 'answer', 'POST', url, [res.body as Buffer], answerTagOf(res))) {
+        throw new Error(`the ${op} answer's seal does not hold`);
       }
       return res;
     },

@@ -8,10 +8,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, createPublicKey, randomBytes, verify, X509Certificate } from 'node:crypto';
-import { ANSWER_TAG_HEADER, importPublicJwk, merkleRoot, openBody, sealBody, sessionAuthorization, sessionProofFault } from '@sealkeep/crypto';
+import { importPublicJwk, merkleRoot, openBody, sessionProofFault } from '@sealkeep/crypto';
 import request from 'supertest';
 import { authorizationHeader } from '@sealkeep/sdk';
-import { bootOf, dataPlane, type DataPlane } from './data-plane.fixture.js';
+import { answerTagOf, bootOf, dataPlane, type DataPlane } from './data-plane.fixture.js';
 import { exportChain } from '../../audit/audit-log.js';
 import { wrapForImport } from '../keys/keys-api.fixture.js';
 
@@ -122,30 +122,20 @@ test('sectors cross the data plane sealed both ways: no plaintext in a request o
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   const id = res.body.sessionId as string;
   const plaintext = Buffer.alloc(4096 * 2, 'a marker the provider must not read ');
-  const post = async (op: string, seq: number, body: Buffer) => {
-    const url = `/v1/block-sessions/${id}/blocks/${op}?lba=0`;
-    const wire = Buffer.from(body);
-    const tag = sealBody(key!, seq, 'request', 'POST', url, [wire]);
-    const answer = await request(d.dataApp).post(url).set('content-type', 'application/octet-stream').set('authorization', sessionAuthorization(seq, tag)).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    }).send(wire);
-    return { url, sent: wire, answer, raw: Buffer.from(answer.body as Buffer) };
-  };
-  const enc = await post('encrypt', 1000, plaintext);
-  assert.equal(enc.answer.status, 200);
+  const enc = await d.sealedRequest(id, key!, 'encrypt', 0, plaintext, 1000);
+  assert.equal(enc.res.status, 200);
   assert.equal(enc.sent.includes('a marker'), false, 'the request carried ciphertext');
-  const ciphertext = Buffer.from(enc.raw);
-  assert.equal(openBody(key!, 1000, 'answer', 'POST', enc.url, [ciphertext], Buffer.from(enc.answer.headers[ANSWER_TAG_HEADER.toLowerCase()] as string, 'base64url')), true);
-  const dec = await post('decrypt', 1001, ciphertext);
-  assert.equal(dec.answer.status, 200);
-  assert.equal(dec.raw.includes('a marker'), false, 'the answer carried its plaintext sealed');
-  const opened = Buffer.from(dec.raw);
-  assert.equal(openBody(key!, 1001, 'answer', 'POST', dec.url, [opened], Buffer.from(dec.answer.headers[ANSWER_TAG_HEADER.toLowerCase()] as string, 'base64url')), true);
+  const ciphertext = Buffer.from(enc.res.body as Buffer);
+  assert.equal(openBody(key!, 1000, 'answer', 'POST', enc.url, [ciphertext], answerTagOf(enc.res)), true);
+  const dec = await d.sealedRequest(id, key!, 'decrypt', 0, ciphertext, 1001);
+  assert.equal(dec.res.status, 200);
+  const raw = dec.res.body as Buffer;
+  assert.equal(raw.includes('a marker'), false, 'the answer carried its plaintext sealed');
+  const opened = Buffer.from(raw);
+  assert.equal(openBody(key!, 1001, 'answer', 'POST', dec.url, [opened], answerTagOf(dec.res)), true);
   assert.deepEqual(opened, plaintext);
   // The session holder's answer is sealed to its own request: another seq's seal does not open it.
-  assert.equal(openBody(key!, 1000, 'answer', 'POST', dec.url, [Buffer.from(dec.raw)], Buffer.from(dec.answer.headers[ANSWER_TAG_HEADER.toLowerCase()] as string, 'base64url')), false);
+  assert.equal(openBody(key!, 1000, 'answer', 'POST', dec.url, [Buffer.from(raw)], answerTagOf(dec.res)), false);
 
   // The adapter's own request proof is good for opening sessions, not for sectors in the clear.
   const url = `/v1/block-sessions/${id}/blocks/encrypt?lba=0`;
