@@ -83,18 +83,17 @@ async function writeCut(socket: net.Socket, bytes: Buffer, cuts: number[]): Prom
   }
 }
 
-/** The request's seq and path, from its head. */
-function requestOf(request: Received): { seq: number; method: string; path: string } {
+/** The request's method, path, seq and seal, from its head. */
+function requestOf(request: Received): { seq: number; tag: Buffer; method: string; path: string } {
   const [method, path] = request.head.split(' ');
   const auth = parseSessionAuthorization(/\r\nAuthorization: ([^\r]+)/.exec(request.head)?.[1]);
-  return { seq: auth!.seq, method: method!, path: path! };
+  return { seq: auth!.seq, tag: auth!.tag, method: method!, path: path! };
 }
 
 /** A received request's body opened under the session key (null when its seal does not hold). */
 function opened(request: Received): Buffer | null {
-  const { seq, method, path } = requestOf(request);
+  const { seq, tag, method, path } = requestOf(request);
   const body = Buffer.from(request.body);
-  const tag = parseSessionAuthorization(/\r\nAuthorization: ([^\r]+)/.exec(request.head)?.[1])!.tag;
   return openBody(sessionKey, seq, 'request', method, path, [body], tag) ? body : null;
 }
 
