@@ -26,7 +26,9 @@ export class NbdServer {
     this.#exports = exports;
     this.#log = log;
     // Paused on accept: the socket's reader takes it over before anything is read (socket-reader.ts).
-    this.#server = createServer({ pauseOnConnect: true }, (accepted) => void this.#serve(SocketReader.forAccepted(accepted)));
+    // Half-open: a client's FIN (as after NBD_CMD_DISC) must not end the replies still to come;
+    // #serve ends the socket once every request is answered.
+    this.#server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => void this.#serve(SocketReader.forAccepted(accepted)));
   }
 
   /** Listens (port 0 picks a free one) and resolves with the bound address. */
@@ -57,7 +59,10 @@ export class NbdServer {
     const socket = reader.socket;
     const id = this.#nextConnection++;
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    // Counted until the socket closes, not until #serve returns: an ended socket may still wait
+    // for the client's FIN (never seen if its reader stopped reading), and close() must end it too.
     this.#connections.add(socket);
+    socket.once('close', () => this.#connections.delete(socket));
     socket.setNoDelay(true);
     socket.on('error', () => {}); // reported through the reader; never an uncaught 'error' event
     try {
@@ -74,7 +79,6 @@ export class NbdServer {
       else if (error instanceof ProtocolError) this.#log.warn({ connection: id, peer, err: error }, 'protocol breach: connection closed');
       else this.#log.error({ connection: id, peer, err: error }, 'connection failed');
     } finally {
-      this.#connections.delete(socket);
       // end() lets queued replies (the last option reply, the final read) reach the client first.
       if (!socket.destroyed) socket.end();
       socket.setTimeout(5000, () => socket.destroy());

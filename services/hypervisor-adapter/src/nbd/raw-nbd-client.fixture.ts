@@ -81,11 +81,7 @@ export class RawNbdClient {
 
   /** Sends one option and reads replies up to the final one (ACK or an error; INFO and SERVER are not final). */
   async option(option: number, data: Buffer = Buffer.alloc(0), magic = IHAVEOPT): Promise<OptionReply[]> {
-    const header = Buffer.alloc(16);
-    header.writeBigUInt64BE(magic, 0);
-    header.writeUInt32BE(option, 8);
-    header.writeUInt32BE(data.length, 12);
-    this.socket.write(Buffer.concat([header, data]));
+    this.socket.write(Buffer.concat([optionHeader(option, data.length, magic), data]));
     const replies: OptionReply[] = [];
     for (;;) {
       const head = await this.reader.read(20);
@@ -100,13 +96,7 @@ export class RawNbdClient {
   /** Sends a request (a WRITE carries `data`) and resolves with its reply; several may be in flight. */
   request(type: number, offset: bigint | number, length: number, options: { flags?: number; data?: Buffer } = {}): Promise<Reply> {
     const handle = this.#nextHandle++;
-    const header = Buffer.alloc(28);
-    header.writeUInt32BE(NBD_REQUEST_MAGIC, 0);
-    header.writeUInt16BE(options.flags ?? 0, 4);
-    header.writeUInt16BE(type, 6);
-    header.writeBigUInt64BE(handle, 8);
-    header.writeBigUInt64BE(BigInt(offset), 16);
-    header.writeUInt32BE(length, 24);
+    const header = requestHeader(type, offset, length, { flags: options.flags ?? 0, handle });
     const reply = new Promise<Reply>((resolve, reject) => {
       this.#inFlight.set(handle, { readLength: type === NBD_CMD.READ ? length : 0, resolve, reject });
     });
@@ -117,10 +107,7 @@ export class RawNbdClient {
 
   /** NBD_CMD_DISC, then waits for the server to close. */
   async disconnect(): Promise<void> {
-    const header = Buffer.alloc(28);
-    header.writeUInt32BE(NBD_REQUEST_MAGIC, 0);
-    header.writeUInt16BE(NBD_CMD.DISC, 6);
-    this.socket.end(header);
+    this.socket.end(requestHeader(NBD_CMD.DISC, 0, 0));
     await this.closed();
   }
 
@@ -165,4 +152,30 @@ export function infoRequest(name: string, infos: number[] = []): Buffer {
   data.writeUInt16BE(infos.length, 4 + encoded.length);
   infos.forEach((info, i) => data.writeUInt16BE(info, 6 + encoded.length + 2 * i));
   return data;
+}
+
+/** An option's header; a test may misstate the length of the data that follows, or break the magic. */
+export function optionHeader(option: number, length: number, magic: bigint = IHAVEOPT): Buffer {
+  const header = Buffer.alloc(16);
+  header.writeBigUInt64BE(magic, 0);
+  header.writeUInt32BE(option, 8);
+  header.writeUInt32BE(length, 12);
+  return header;
+}
+
+/** A request's header; a test may misstate the payload's length, or break the magic. */
+export function requestHeader(
+  type: number,
+  offset: bigint | number,
+  length: number,
+  { flags = 0, handle = 0n, magic = NBD_REQUEST_MAGIC }: { flags?: number; handle?: bigint; magic?: number } = {},
+): Buffer {
+  const header = Buffer.alloc(28);
+  header.writeUInt32BE(magic, 0);
+  header.writeUInt16BE(flags, 4);
+  header.writeUInt16BE(type, 6);
+  header.writeBigUInt64BE(handle, 8);
+  header.writeBigUInt64BE(BigInt(offset), 16);
+  header.writeUInt32BE(length, 24);
+  return header;
 }

@@ -72,13 +72,14 @@ export class SocketReader {
    * A reader for a connection a node:net server accepted: the server must have been created with
    * `pauseOnConnect`, so that nothing was read yet. Node offers `onread` only when a socket is
    * made, so the accepted socket's handle moves to a new socket made with it (the accepted one is
-   * left without a handle); write on `reader.socket` from then on.
+   * left without a handle, and the new one keeps its `allowHalfOpen`); write on `reader.socket`
+   * from then on.
    */
   static forAccepted(accepted: Socket): SocketReader {
     const internals = accepted as unknown as { _handle: unknown; server: unknown; _server: unknown };
     if (!internals._handle || !accepted.isPaused() || accepted.bytesRead > 0) throw new Error('SocketReader.forAccepted: the socket must be freshly accepted by a server with pauseOnConnect');
     const reader = new SocketReader();
-    const options = { handle: internals._handle, onread: reader.onread, readable: true, writable: true };
+    const options = { handle: internals._handle, onread: reader.onread, readable: true, writable: true, allowHalfOpen: accepted.allowHalfOpen };
     const socket = new Socket(options as ConstructorParameters<typeof Socket>[0]);
     // The server counts the connection as open until its socket closes: that is this one now, and
     // the accepted one, left with neither handle nor server, can no longer close or count it.
