@@ -30,14 +30,23 @@ test('--volume fields', () => {
 });
 
 test('the whole command line', () => {
-  const line = parseCommandLine(['--listen', '0.0.0.0:10900', '--volume', 'name=a,dir=/a', '--volume', 'name=b,dir=/b', '--log-level', 'debug']);
-  assert.deepEqual([line.host, line.port, line.logLevel, line.volumes.map((v) => v.name)], ['0.0.0.0', 10900, 'debug', ['a', 'b']]);
-  assert.equal(parseCommandLine(['--listen', '[::1]:10809', '--volume', 'name=a,dir=/a']).host, '::1');
+  const line = parseCommandLine(['--listen', '127.0.0.2:10900', '--volume', 'name=a,dir=/a', '--volume', 'name=b,dir=/b', '--log-level', 'debug']);
+  assert.deepEqual([line.listen, line.logLevel, line.volumes.map((v) => v.name)], [{ host: '127.0.0.2', port: 10900 }, 'debug', ['a', 'b']]);
+  assert.deepEqual(parseCommandLine(['--volume', 'name=a,dir=/a']).listen, { host: '127.0.0.1', port: 10809 });
+  assert.deepEqual(parseCommandLine(['--listen', '[::1]:10809', '--volume', 'name=a,dir=/a']).listen, { host: '::1', port: 10809 });
+  assert.deepEqual(parseCommandLine(['--listen', 'unix:/run/sealkeep/vm-1.sock', '--volume', 'name=a,dir=/a']).listen, { socketPath: '/run/sealkeep/vm-1.sock' });
+  assert.deepEqual(parseCommandLine(['--listen', 'unix:vm-1.sock', '--volume', 'name=a,dir=/a']).listen, { socketPath: path.resolve('vm-1.sock') });
   for (const [args, message] of [
     [[], /at least one --volume/],
     [['--volume', 'name=a,dir=/a', '--volume', 'name=a,dir=/b'], /two volumes named a/],
     [['--volume', 'name=a,dir=/a', '--volume', 'name=b,dir=/a/'], /each volume needs its own directory/],
-    [['--volume', 'name=a,dir=/a', '--listen', '10809'], /HOST:PORT/],
+    [['--volume', 'name=a,dir=/a', '--listen', '10809'], /HOST:PORT or unix:PATH/],
+    [['--volume', 'name=a,dir=/a', '--listen', 'unix:'], /needs the socket's path/],
+    // An NBD client reads the plaintext unauthenticated: never on an address other hosts reach.
+    [['--volume', 'name=a,dir=/a', '--listen', '0.0.0.0:10809'], /loopback address or a Unix socket .*never 0\.0\.0\.0/],
+    [['--volume', 'name=a,dir=/a', '--listen', '[::]:10809'], /never ::$/],
+    [['--volume', 'name=a,dir=/a', '--listen', '10.0.0.7:10809'], /never 10\.0\.0\.7/],
+    [['--volume', 'name=a,dir=/a', '--listen', 'host-07.example:10809'], /never host-07\.example/],
     [['--volume', 'name=a,dir=/a', '--log-level', 'loud'], /--log-level/],
     [['--volume'], /needs a value/],
     [['--port', '1'], /unknown argument --port/],

@@ -1,7 +1,9 @@
 // The command line of the adapter. Three commands:
 //
 //   [serve] (default)  serve volumes over NBD, with local keys or through the service's data plane
-//     --listen HOST:PORT                       default 127.0.0.1:10809 (port 0: any free port)
+//     --listen HOST:PORT | unix:PATH           default 127.0.0.1:10809 (port 0: any free port); HOST
+//                                              only a loopback address, PATH a Unix socket only this
+//                                              user may connect to (what connects reads the plaintext)
 //     --log-level debug|info|warn|error        default info
 //     --volume name=N,dir=D[,…]                once per export (fields below)
 //   with local keys (no --service):
@@ -87,10 +89,12 @@ export interface ServiceOption {
   connections: number;
 }
 
+/** Where the NBD server listens: TCP on a loopback address, or a Unix socket. */
+export type ListenOption = { host: string; port: number } | { socketPath: string };
+
 export interface CommandLine {
   command: 'serve' | 'host-init' | 'attest';
-  host: string;
-  port: number;
+  listen: ListenOption;
   volumes: VolumeOption[];
   logLevel: LogLevel;
   /** Data-plane mode (serve), or what attest needs. */
@@ -102,9 +106,9 @@ export interface CommandLine {
   mleFile?: string;
 }
 
-export const USAGE = `usage: sealkeep-hypervisor-adapter [--listen HOST:PORT] [--log-level LEVEL]
+export const USAGE = `usage: sealkeep-hypervisor-adapter [--listen HOST:PORT|unix:PATH] [--log-level LEVEL]
        --volume name=NAME,dir=DIR[,size=SIZE][,sector=512|4096][,key=FILE][,readonly][,pending=SIZE][,journal=SIZE] ...
-   or: sealkeep-hypervisor-adapter [--listen HOST:PORT] [--log-level LEVEL]
+   or: sealkeep-hypervisor-adapter [--listen HOST:PORT|unix:PATH] [--log-level LEVEL]
        --service URL --adapter-key FILE [--service-key FILE] --host-tpm DIR|mssim://HOST:PORT --host-id ID [--host-name NAME]
        [--manufacturer DIR] [--mle FILE] [--connections N]
        --vm tenant=ID,id=VM_ID,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE]) ...
@@ -190,11 +194,22 @@ export function parseVm(text: string): VmOption {
   return vm;
 }
 
-function parseListen(text: string): { host: string; port: number } {
+/** Loopback only: an NBD client is not authenticated, and what it reads is the volume's plaintext. */
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost)$/;
+
+function parseListen(text: string): ListenOption {
+  if (text.startsWith('unix:')) {
+    const socketPath = text.slice('unix:'.length);
+    if (!socketPath) throw new CommandLineError('--listen unix:PATH needs the socket\'s path');
+    return { socketPath: path.resolve(socketPath) };
+  }
   const at = text.lastIndexOf(':');
   const host = text.slice(0, at).replace(/^\[(.*)\]$/, '$1');
   const port = Number(text.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new CommandLineError(`--listen wants HOST:PORT, not ${text}`);
+  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new CommandLineError(`--listen wants HOST:PORT or unix:PATH, not ${text}`);
+  if (!LOOPBACK.test(host)) {
+    throw new CommandLineError(`--listen ${text}: NBD clients are not authenticated and read the volumes' plaintext, so the adapter listens on a loopback address or a Unix socket (unix:PATH), never ${host}`);
+  }
   return { host, port };
 }
 
@@ -212,7 +227,7 @@ function parseUrl(text: string): string {
 export function parseCommandLine(args: readonly string[]): CommandLine {
   const command = args[0] === 'host-init' || args[0] === 'attest' || args[0] === 'serve' ? args[0] : null;
   const rest = command ? args.slice(1) : args;
-  const line: CommandLine = { command: command ?? 'serve', host: '127.0.0.1', port: 10809, volumes: [], logLevel: 'info', vms: [] };
+  const line: CommandLine = { command: command ?? 'serve', listen: { host: '127.0.0.1', port: 10809 }, volumes: [], logLevel: 'info', vms: [] };
   const given = new Map<string, string>();
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i]!;
@@ -221,7 +236,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       if (v === undefined) throw new CommandLineError(`${flag} needs a value`);
       return v;
     };
-    if (flag === '--listen') Object.assign(line, parseListen(value()));
+    if (flag === '--listen') line.listen = parseListen(value());
     else if (flag === '--volume') line.volumes.push(parseVolume(value()));
     else if (flag === '--vm') line.vms.push(parseVm(value()));
     else if (flag === '--log-level') {

@@ -75,14 +75,19 @@ async function serve(options: CommandLine, log: Logger): Promise<void> {
   } else closeVolumes = await serveLocally(options, exports, log);
 
   const server = new NbdServer({ exports, log });
-  let address;
+  const { listen } = options;
   try {
-    address = await server.listen(options.port, options.host);
+    if ('socketPath' in listen) {
+      await server.listenOnSocket(listen.socketPath);
+      log.info({ socket: listen.socketPath, exports: exports.names() }, 'listening');
+    } else {
+      const address = await server.listen(listen.port, listen.host);
+      log.info({ host: address.address, port: address.port, exports: exports.names() }, 'listening');
+    }
   } catch (error) {
     await closeVolumes();
     throw error;
   }
-  log.info({ host: address.address, port: address.port, exports: exports.names() }, 'listening');
 
   let stopping = false;
   const stop = async (signal: string) => {

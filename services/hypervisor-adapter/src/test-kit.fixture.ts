@@ -88,9 +88,12 @@ export function runTool(tool: string, args: string[], timeoutMs = 60_000): Promi
 
 const mainModule = fileURLToPath(new URL('./main.ts', import.meta.url));
 
-/** Starts the CLI (`main.ts`) on a free port; resolves once it logs "listening", with that port. */
-export async function startAdapterProcess(args: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', mainModule, '--listen', '127.0.0.1:0', ...args], {
+/**
+ * Starts the CLI (`main.ts`) listening at `listen` (default: a free loopback port); resolves once
+ * it logs "listening", with the port it took (0 on a Unix socket).
+ */
+export async function startAdapterProcess(args: string[], listen = '127.0.0.1:0'): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+  const child = spawn(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', mainModule, '--listen', listen, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -99,10 +102,10 @@ export async function startAdapterProcess(args: string[]): Promise<{ child: Chil
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (text: string) => {
       stderr += text;
-      const listening = /"port":(\d+),[^\n]*"msg":"listening"/.exec(stderr);
+      const listening = stderr.split('\n').slice(0, -1).find((line) => line.includes('"msg":"listening"'));
       if (listening) {
         clearTimeout(timer);
-        resolve(Number(listening[1]));
+        resolve((JSON.parse(listening) as { port?: number }).port ?? 0);
       }
     });
     child.once('exit', (code) => {

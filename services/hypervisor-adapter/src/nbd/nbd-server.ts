@@ -1,13 +1,14 @@
-// The NBD server on node:net: each connection runs the handshake (option-haggling.ts), then the
-// transmission phase (transmission.ts) on the export it chose. Whatever a client sends, the worst
-// that happens is that its own connection is closed: every failure of a connection is caught,
-// logged and ends only that socket.
+// The NBD server on node:net, on TCP or a Unix socket: each connection runs the handshake
+// (option-haggling.ts), then the transmission phase (transmission.ts) on the export it chose.
+// Whatever a client sends, the worst that happens is that its own connection is closed: every
+// failure of a connection is caught, logged and ends only that socket.
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import type { ExportRegistry } from './export-registry.js';
 import { haggleOptions } from './option-haggling.js';
 import { ConnectionClosed, ProtocolError, SocketReader } from './socket-reader.js';
+import { bindOwnerOnly, claimSocketPath } from './socket-file.js';
 import { serveTransmission } from './transmission.js';
 
 export interface NbdServerOptions {
@@ -31,17 +32,31 @@ export class NbdServer {
     this.#server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => void this.#serve(SocketReader.forAccepted(accepted)));
   }
 
-  /** Listens (port 0 picks a free one) and resolves with the bound address. */
+  /** Listens on TCP (port 0 picks a free one) and resolves with the bound address. */
   async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    await this.#bound(() => this.#server.listen(port, host));
+    return this.#server.address() as AddressInfo;
+  }
+
+  /**
+   * Listens on a Unix socket at `path` that only this process's user may connect to (socket-file.ts);
+   * closing the server removes it.
+   */
+  async listenOnSocket(path: string): Promise<void> {
+    await claimSocketPath(path);
+    await this.#bound(() => bindOwnerOnly(() => this.#server.listen(path)));
+  }
+
+  async #bound(listen: () => void): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
+      this.#server.once('listening', () => {
         this.#server.off('error', reject);
         resolve();
       });
+      listen();
     });
     this.#server.on('error', (err) => this.#log.error({ err }, 'NBD listener error'));
-    return this.#server.address() as AddressInfo;
   }
 
   /** Stops accepting, closes every connection and resolves when the listener is closed. */
@@ -58,7 +73,7 @@ export class NbdServer {
   async #serve(reader: SocketReader): Promise<void> {
     const socket = reader.socket;
     const id = this.#nextConnection++;
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix socket';
     // Counted until the socket closes, not until #serve returns: an ended socket may still wait
     // for the client's FIN (never seen if its reader stopped reading), and close() must end it too.
     this.#connections.add(socket);
