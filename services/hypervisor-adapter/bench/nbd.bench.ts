@@ -86,20 +86,16 @@ function cpuMilliseconds(pid: number): number {
 /** How long after a copy its server's CPU is still counted: the adapter writes a burst back in the pause after it. */
 const SETTLE_MS = 250;
 
-/**
- * Wall-clock seconds of one nbdcopy, and the server's CPU milliseconds for it (all its processes',
- * the pause after included), and of those its first process's alone (the one on the hypervisor host).
- */
-async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ seconds: number; cpu: number; hostCpu: number }> {
-  const cpu = () => (server ? server.pids.map(cpuMilliseconds) : [0]);
+/** Wall-clock seconds of one nbdcopy, and each of the server's processes' CPU milliseconds for it (the pause after included). */
+async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ seconds: number; cpu: number[] }> {
+  const cpu = () => (server ? server.pids.map(cpuMilliseconds) : []);
   const before = cpu();
   const start = process.hrtime.bigint();
   const code = await run('nbdcopy', args);
   if (code !== 0) throw new Error(`nbdcopy ${args.join(' ')}: exit ${code}`);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (server) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const used = cpu().map((ms, i) => ms - before[i]!);
-  return { seconds, cpu: used.reduce((a, b) => a + b, 0), hostCpu: used[0]! };
+  return { seconds, cpu: cpu().map((ms, i) => ms - before[i]!) };
 }
 
 /** A server under test: its URL and the processes whose CPU time it uses, the one on the hypervisor host first. */
@@ -213,10 +209,10 @@ for (const { name, servers, bytes, args } of workloads) {
   let hostCpu = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, server] of servers.entries()) {
-      const { seconds, cpu: used, hostCpu: usedOnHost } = await timeCopy(args(server.url), server);
+      const { seconds, cpu: used } = await timeCopy(args(server.url), server);
       best[i] = Math.min(best[i]!, seconds);
-      cpu[i] = cpu[i]! + used / ROUNDS;
-      if (i === 1) hostCpu += usedOnHost / ROUNDS;
+      cpu[i] = cpu[i]! + used.reduce((a, b) => a + b, 0) / ROUNDS;
+      if (i === 1) hostCpu += used[0]! / ROUNDS; // the service column's adapter, on the host
     }
   }
   const mbps = best.map((seconds) => (bytes / seconds / 1e6).toFixed(0));
