@@ -3,7 +3,7 @@
 // adapter that died is replaced, and anything else at the path — a live listener, a regular file —
 // is refused rather than removed.
 
-import { lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 
 export class SocketPathError extends Error {}
@@ -31,7 +31,7 @@ export async function claimSocketPath(path: string): Promise<void> {
   }
   if (!stat.isSocket()) throw new SocketPathError(`${path} exists and is not a socket: not removed`);
   if (await answers(path)) throw new SocketPathError(`another server listens on ${path}`);
-  unlinkSync(path);
+  rmSync(path, { force: true }); // force: it may have gone since, with the adapter that made it
 }
 
 /** Runs `bind` (which must create the socket synchronously, as net.Server.listen does) with only the owner's read and write bits allowed. */
