@@ -83,7 +83,7 @@ describe('NBD on a Unix socket', { skip: skipWithoutNbdTools }, () => {
     const { child, port, stderr } = await startAdapterProcess(['--volume', `name=vol,dir=${dir},size=4M`], `unix:${socket}`);
     try {
       assert.equal(port, 0);
-      assert.match(stderr(), new RegExp(`"socket":"${socket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"`));
+      assert.ok(stderr().includes(`"socket":${JSON.stringify(socket)}`), stderr());
       assert.equal(statSync(socket).mode & 0o777, 0o600);
       assert.equal((await runTool('nbdinfo', ['--size', urlAt(socket, 'vol')])).stdout.trim(), String(4 * MiB));
     } finally {
