@@ -2,9 +2,10 @@
 // against its session in memory (its sealed body opened, sequence number, and whether the session
 // still holds); any other request goes to the listener's authenticator (request proofs), so the
 // permission table decides for every caller the same way. A batch of sectors is opened by the
-// block worker that runs it, before it touches a sector and off the event loop (sessionMacOf
-// below); nothing it produced is answered, and its sequence number is not spent, unless the
-// seal holds. Block operations are taken only sealed (requireSealed).
+// block worker that runs it, before it touches a sector and off the event loop (with the
+// PendingSeal below; sealHolds when a batch is refused before it reaches a worker); nothing it
+// produced is answered, and its sequence number is not spent, unless the seal holds. Block
+// operations are taken only sealed (requireSealed).
 
 import type { Request } from 'express';
 import { Problem } from '../../http/problems.js';
