@@ -3,4 +3,5 @@ export * from './jose/jws.js';
 export * from './block/index.js';
 export * from './byok/import-format.js';
 export * from './block-session.js';
+export * from './block-stream.js';
 export * from './key-pairs.js';

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Express } from 'express';
+import { serverFor } from '../src/http/listen.js';
 import { describeStoreConfig, openStore, type Store } from '@sealkeep/store';
 import { backendUnderTest, freshStore } from '@sealkeep/store/testing';
 import type { LoadJob, LoadResult } from './http-load.js';
@@ -93,7 +94,7 @@ export async function benchStore(): Promise<{ store: Store; label: string; dispo
 }
 
 export async function listen(app: Express): Promise<{ server: Server; port: number }> {
-  const server = app.listen(0, '127.0.0.1');
+  const server = serverFor(app).listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { server, port: (server.address() as { port: number }).port };
 }

@@ -20,6 +20,7 @@ import { purgeExpiredProofs } from './auth/request-proof.js';
 import { ScanRunner } from './features/scans/runner.js';
 import { failInterruptedScans } from './features/scans/store.js';
 import { buildListeners, type ServiceDeps } from './server.js';
+import { serverFor } from './http/listen.js';
 import { BlockPool } from './features/blocks/block-pool.js';
 import { letHeapGrowForDataPlane } from './platform/heap-growth.js';
 import { BlockSessions } from './features/blocks/block-sessions.js';
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
   );
   const servers: Server[] = [];
   for (const [i, [planes, at]] of layout.entries()) {
-    const server = apps[i]!.listen(at.port, at.host);
+    const server = serverFor(apps[i]!).listen(at.port, at.host);
     await once(server, 'listening');
     servers.push(server);
     log.info({ planes, address: server.address() }, 'listening');
@@ -112,11 +113,13 @@ async function main(): Promise<void> {
 
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    const closed = Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    // Ending the sessions ends their block streams, whose connections the listeners wait for.
+    await data?.sessions.closeAll();
+    await closed;
     clearInterval(purge);
     await scans.stop();
     sweeping?.stop();
-    await data?.sessions.closeAll();
     await data?.sessions.pool.destroy();
     sweeper.stop();
     await checkpointer.stop();

@@ -10,9 +10,10 @@
 // own failing LBAs; batches with none are resolved (verify) or sent again on their own
 // (verify-decrypt: nothing of the failed request was decrypted).
 
+import type { BlockOp } from '@sealkeep/crypto';
 import { IntegrityError } from './block-errors.js';
 
-export type BlockOp = 'encrypt' | 'encrypt-sign' | 'sign' | 'verify' | 'decrypt' | 'verify-decrypt';
+export type { BlockOp };
 
 /** One run of whole sectors for one op: its inputs, and where its answer goes. */
 export interface Batch {

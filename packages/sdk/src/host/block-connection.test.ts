@@ -70,7 +70,7 @@ after(() => {
 });
 
 const sessionKey = Buffer.alloc(32, 7);
-const transport = (timeoutMs = 5000) => new BlockTransport({ baseUrl: origin, key: sessionKey, connections: 2, timeoutMs });
+const transport = (timeoutMs = 5000) => new BlockTransport({ baseUrl: origin, sessionId: 'session-1', key: sessionKey, connections: 2, timeoutMs, stream: false });
 const octets = (n: number, seed = 1) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
 
 /** Writes `bytes` in pieces cut at `cuts`, a moment apart, so each lands in a read of its own. */

@@ -16,6 +16,22 @@ import { ANSWER_TAG_HEADER } from '@sealkeep/crypto';
 const HEAD_BYTES = 16 * 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
 
+/**
+ * A connection to the data plane's origin (http: or https:) whose reads land where `onread`
+ * says; `ready` is the event after which it may be written (a TLS handshake done).
+ */
+export function connectReading(origin: URL, onread: net.OnReadOpts): { socket: net.Socket; ready: 'connect' | 'secureConnect' } {
+  const host = origin.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(origin.port || (origin.protocol === 'https:' ? 443 : 80));
+  const socket =
+    origin.protocol === 'https:'
+      ? // (tls.connect takes onread as net.connect does; @types/node leaves it out)
+        tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, onread, ALPNProtocols: ['http/1.1'] } as tls.ConnectionOptions)
+      : net.connect({ host, port, onread });
+  socket.setNoDelay(true);
+  return { socket, ready: origin.protocol === 'https:' ? 'secureConnect' : 'connect' };
+}
+
 /** An answer: its status and content type; its body, when it was not read into the sinks; its seal (Sealkeep-Session-Tag), if any. */
 export interface BlockAnswer {
   status: number;
@@ -66,18 +82,9 @@ export class BlockConnection {
   static open(origin: URL, timeoutMs: number): Promise<BlockConnection> {
     return new Promise((resolve, reject) => {
       const connection = new BlockConnection();
-      const onread = { buffer: () => connection.#nextBuffer(), callback: (n: number, buffer: Uint8Array) => connection.#onRead(n, buffer) };
-      const host = origin.hostname.replace(/^\[(.*)\]$/, '$1');
-      const port = Number(origin.port || (origin.protocol === 'https:' ? 443 : 80));
-      const socket =
-        origin.protocol === 'https:'
-          ? // (tls.connect takes onread as net.connect does; @types/node leaves it out)
-            tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, onread, ALPNProtocols: ['http/1.1'] } as tls.ConnectionOptions)
-          : net.connect({ host, port, onread });
+      const { socket, ready } = connectReading(origin, { buffer: () => connection.#nextBuffer(), callback: (n: number, buffer: Uint8Array) => connection.#onRead(n, buffer) });
       connection.#socket = socket;
-      socket.setNoDelay(true);
       socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error(`no answer from the data plane within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      const ready = origin.protocol === 'https:' ? 'secureConnect' : 'connect';
       socket.once(ready, () => resolve(connection));
       socket.on('error', (error: NodeJS.ErrnoException) => {
         connection.#fail(error);

@@ -138,7 +138,7 @@ before(async () => {
 after(() => new Promise<void>((r) => server.close(() => r())));
 
 const signer = { principalId: randomUUID(), key: newKeyPair('ed25519').privateKey };
-const open = (connections = 4, serviceKey = serviceSigning.publicKey) => openBlockSession({ dataUrl, signer, tenantId, vmId, volumeId, connections, serviceKey });
+const open = (connections = 4, serviceKey = serviceSigning.publicKey) => openBlockSession({ dataUrl, signer, tenantId, vmId, volumeId, connections, serviceKey, stream: false });
 const generationsFor = (n: number, g = 1n) => BigUint64Array.from({ length: n }, () => g);
 
 test('a body sealed in parts opens whole, and is the body sealed whole', () => {

@@ -29,7 +29,7 @@ import { deriveSessionKey, importPublicJwk, jwkThumbprint, sessionProofFault, TA
 import { SealkeepError, signedRequest, type Signer } from '../client.js';
 import { BatchQueue, type Batch, type BlockOp } from './block-batches.js';
 import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, ServiceIdentityError, SessionEndedError } from './block-errors.js';
-import { BlockTransport } from './block-transport.js';
+import { BlockTransport, type ProblemAnswer } from './block-transport.js';
 import type { VolumeAttestation } from '@sealkeep/attestation';
 
 export { IntegrityError, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, blockProblem, type BlockOp };
@@ -51,6 +51,11 @@ export interface OpenBlockSessionOptions {
   connections?: number;
   /** Per request, default 60 s. */
   timeoutMs?: number;
+  /**
+   * Block operations as frames on the session's block stream (default: one connection,
+   * pipelined), or false: one HTTP request each, on keep-alive connections.
+   */
+  stream?: boolean;
   /**
    * The service's signing key (fetchServiceKey, pinned): the session's opening must be proven by
    * it. Without it the service's ECDH point is taken on trust, and someone able to alter traffic
@@ -98,7 +103,7 @@ export async function openBlockSession(o: OpenBlockSessionOptions): Promise<Bloc
   const key = deriveSessionKey(shared, info.sessionId);
   shared.fill(0);
   const connections = o.connections ?? 8;
-  const transport = new BlockTransport({ baseUrl: o.dataUrl, key, connections, timeoutMs: o.timeoutMs ?? 60_000 });
+  const transport = new BlockTransport({ baseUrl: o.dataUrl, sessionId: info.sessionId, key, connections, timeoutMs: o.timeoutMs ?? 60_000, stream: o.stream ?? true });
   key.fill(0);
   return new BlockSession(info, transport, connections);
 }
@@ -151,7 +156,10 @@ export class BlockSession {
     this.expiresAt = new Date(info.expiresAt);
     this.#transport = transport;
     this.#queue = new BatchQueue(
-      async (op, lba, parts, sinks) => void (await this.#call('POST', `/v1/block-sessions/${this.id}/blocks/${op}?lba=${lba}`, parts, sinks)),
+      async (op, lba, parts, sinks) => {
+        this.#usable();
+        this.#checked(await this.#transport.block(op, lba, parts, sinks));
+      },
       connections,
       MAX_BATCH_SECTOR_BYTES,
     );
@@ -262,9 +270,17 @@ export class BlockSession {
   }
 
   async #call(method: string, path: string, body: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | null> {
+    this.#usable();
+    return this.#checked(await this.#transport.send(method, path, body, sinks));
+  }
+
+  #usable(): void {
     if (this.#ended) throw this.#ended;
     if (this.#closed) throw new Error('the block session is closed');
-    const answer = await this.#transport.send(method, path, body, sinks);
+  }
+
+  /** An answer's bytes (or none); a problem as its typed error, a session-ended one ending the session. */
+  #checked(answer: Buffer | ProblemAnswer | null): Buffer | null {
     if (answer === null || Buffer.isBuffer(answer)) return answer;
     const error = blockProblem(answer);
     if (error instanceof SessionEndedError) this.#end(error);

@@ -16,9 +16,10 @@
 // well inside its replay window. A keep-alive connection the server closed while idle is retried
 // once on a fresh one (block operations are pure functions of their input).
 
-import { openBody, sealBody, sessionAuthorization } from '@sealkeep/crypto';
+import { blockRequestUrl, blockStreamPath, openBody, sealBody, sessionAuthorization, type BlockOp } from '@sealkeep/crypto';
 import { SealkeepError } from '../client.js';
 import { BlockConnection, ConnectionLost } from './block-connection.js';
+import { BlockStream } from './block-stream.js';
 
 /** The session's answer named a problem: the problem document, parsed. */
 export interface ProblemAnswer {
@@ -58,26 +59,35 @@ class Slots {
 export interface BlockTransportOptions {
   /** The data plane's origin, e.g. http://127.0.0.1:7411. */
   baseUrl: string;
+  sessionId: string;
   key: Buffer;
-  /** Requests (and connections) in flight at most. */
+  /** Requests in flight at most (and, without the stream, connections). */
   connections: number;
+  /** Block operations as frames on the session's block stream (true), or one HTTP request each. */
+  stream: boolean;
   /** A request with no answer after this long fails (ETIMEDOUT). */
   timeoutMs: number;
 }
 
 export class BlockTransport {
   readonly #origin: URL;
+  readonly #sessionId: string;
+  readonly #useStream: boolean;
   readonly #key: Buffer;
   readonly #slots: Slots;
   readonly #timeoutMs: number;
   /** Idle keep-alive connections, the most recently used last. */
   readonly #idle: BlockConnection[] = [];
   readonly #open = new Set<BlockConnection>();
+  #stream: BlockStream | null = null;
+  #streamOpening: Promise<BlockStream | ProblemAnswer> | null = null;
   #seq = 0;
   #destroyed = false;
 
   constructor(o: BlockTransportOptions) {
     this.#origin = new URL(o.baseUrl);
+    this.#sessionId = o.sessionId;
+    this.#useStream = o.stream;
     this.#key = Buffer.from(o.key);
     this.#slots = new Slots(o.connections);
     this.#timeoutMs = o.timeoutMs;
@@ -104,6 +114,70 @@ export class BlockTransport {
     } finally {
       this.#slots.release();
     }
+  }
+
+  /**
+   * One block operation: on the session's block stream (opened at the first, and again after it
+   * is lost), or as an HTTP request. Its answer fills `sinks` and is opened there; a problem
+   * resolves as a ProblemAnswer with the parts unsealed again. A request lost with its stream
+   * before any of its answer came is sent once more, on a new one.
+   */
+  async block(op: BlockOp, lba: bigint, parts: readonly Uint8Array[], sinks: readonly Buffer[]): Promise<ProblemAnswer | null> {
+    if (!this.#useStream) return (await this.send('POST', blockRequestUrl(this.#sessionId, op, lba), parts, sinks)) as ProblemAnswer | null;
+    await this.#slots.acquire();
+    try {
+      try {
+        return await this.#onStream(op, lba, parts, sinks);
+      } catch (e) {
+        if (!(e instanceof ConnectionLost)) throw e;
+        return await this.#onStream(op, lba, parts, sinks);
+      }
+    } finally {
+      this.#slots.release();
+    }
+  }
+
+  async #onStream(op: BlockOp, lba: bigint, parts: readonly Uint8Array[], sinks: readonly Buffer[]): Promise<ProblemAnswer | null> {
+    const stream = await this.#openStream();
+    if (!(stream instanceof BlockStream)) return stream;
+    if (this.#destroyed) throw new Error('the block session is closed');
+    const seq = ++this.#seq;
+    const url = blockRequestUrl(this.#sessionId, op, lba);
+    const tag = sealBody(this.#key, seq, 'request', 'POST', url, parts);
+    const unseal = () => void sealBody(this.#key, seq, 'request', 'POST', url, parts);
+    let answer;
+    try {
+      answer = await stream.send({ op, seq, lba, tag }, parts, sinks);
+    } catch (e) {
+      if (e instanceof ConnectionLost) unseal();
+      throw e;
+    }
+    if (answer.sealed) {
+      if (!openBody(this.#key, seq, 'answer', 'POST', url, sinks, answer.tag)) throw new AnswerSealError('POST', url);
+      return null;
+    }
+    unseal();
+    return { status: answer.status, problem: answer.problem };
+  }
+
+  /** The open block stream, or a new one (its upgrade sealed under the session like any request); the problem it was refused with. */
+  #openStream(): Promise<BlockStream | ProblemAnswer> {
+    if (this.#destroyed) return Promise.reject(new Error('the block session is closed'));
+    if (this.#stream?.usable) return Promise.resolve(this.#stream);
+    this.#streamOpening ??= (async () => {
+      try {
+        const seq = ++this.#seq;
+        const tag = sealBody(this.#key, seq, 'request', 'GET', blockStreamPath(this.#sessionId), []);
+        const opened = await BlockStream.open(this.#origin, this.#sessionId, seq, tag, this.#timeoutMs);
+        if (!(opened instanceof BlockStream)) return opened;
+        if (this.#destroyed) opened.destroy();
+        else this.#stream = opened;
+        return opened;
+      } finally {
+        this.#streamOpening = null;
+      }
+    })();
+    return this.#streamOpening;
   }
 
   async #connect(): Promise<BlockConnection> {
@@ -156,6 +230,7 @@ export class BlockTransport {
   destroy(): void {
     this.#destroyed = true;
     this.#key.fill(0);
+    this.#stream?.destroy();
     for (const connection of this.#open) connection.destroy();
     this.#open.clear();
     this.#idle.length = 0;

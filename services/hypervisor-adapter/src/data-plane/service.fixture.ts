@@ -17,6 +17,7 @@ import { TpmManager } from '@sealkeep/tpm';
 import { delegationGrant, exchangeToken, launchDigests, manufactureHostTpm, openHostTpm, signedRequest, vmReferenceValues, type Signer } from '@sealkeep/sdk';
 import { keysApi, type KeysApi } from '../../../kms/src/features/keys/keys-api.fixture.js';
 import { buildListeners } from '../../../kms/src/server.js';
+import { serverFor } from '../../../kms/src/http/listen.js';
 import { BlockPool } from '../../../kms/src/features/blocks/block-pool.js';
 import { BlockSessions } from '../../../kms/src/features/blocks/block-sessions.js';
 import { loadAk } from '../../../kms/src/platform/host-tpm.js';
@@ -87,7 +88,7 @@ export async function serviceWorld(opts: { mle: Buffer; freshSeconds?: number })
   const servers: Server[] = [];
   const urls: string[] = [];
   for (const app of apps) {
-    const server = app.listen(0, '127.0.0.1');
+    const server = serverFor(app).listen(0, '127.0.0.1');
     await once(server, 'listening');
     servers.push(server);
     urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
@@ -144,11 +145,12 @@ export async function serviceWorld(opts: { mle: Buffer; freshSeconds?: number })
       return (await exchangeToken(tenantUrl, cms, { subjectToken: grant, nextActor: label })).accessToken;
     },
     async close() {
+      // Ending the sessions ends their block streams, which the listeners would wait for.
+      await sessions.closeAll();
       for (const server of servers) {
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
       }
-      await sessions.closeAll();
       await sessions.pool.destroy();
       await api.close();
       await rm(dir, { recursive: true, force: true });

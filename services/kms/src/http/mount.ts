@@ -14,7 +14,8 @@ import { Problem, problemHandler } from './problems.js';
 import { readBinaryBody } from './binary-body.js';
 import type { ProofRequest } from '../auth/request-proof.js';
 import type { AuditActor } from '../audit/audit-log.js';
-import type { AnyRoute, Plane } from './route.js';
+import type { AnyRoute, Plane, UpgradedConnection } from './route.js';
+import { upgradeHeadOf } from './listen.js';
 
 /** Who is calling, as established by the authenticator. */
 export interface Principal {
@@ -179,7 +180,7 @@ export function mountListener(opts: ListenerOptions): Express {
     res.setHeader('x-request-id', requestId);
     if (opts.onRequest) {
       const started = process.hrtime.bigint();
-      res.once('finish', () => {
+      const logged = () => {
         const info = res.locals as { route?: string; principal?: string };
         opts.onRequest!({
           requestId,
@@ -190,7 +191,13 @@ export function mountListener(opts: ListenerOptions): Express {
           principal: info.principal ?? null,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
         });
-      });
+      };
+      res.once('finish', logged);
+      // A connection taken over by an upgrade route never finishes an answer: it is logged as it switches.
+      res.locals.switched = () => {
+        res.removeListener('finish', logged);
+        logged();
+      };
     }
     next();
   });
@@ -200,6 +207,7 @@ export function mountListener(opts: ListenerOptions): Express {
     const parseBody = bodyParser(route);
     const mediaType = MEDIA_TYPES[route.bodyType ?? 'json'];
     app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
+      if (upgradeHeadOf(req) && !route.upgrade) return next(new Problem('malformed-request', 'this resource does not switch protocols'));
       if (!route.body) return next();
       if (!req.is(mediaType)) return next(new Problem('unsupported-media-type', `this route takes ${mediaType}`));
       parseBody(req, res, next);
@@ -211,6 +219,7 @@ export function mountListener(opts: ListenerOptions): Express {
         if (principal) res.locals.principal = principalLabel(principal);
         authorize(route, principal, req);
         if (principal && opts.admit && route.admit !== false) await opts.admit(principal, route, targetTenant(req) ?? principal.delegation?.tenantId ?? principal.tenantId ?? undefined);
+        if (route.upgrade) requireUpgrade(req, route.upgrade);
         const input = {
           afterSend: (fn: () => void) => res.once('finish', fn),
           params: validate(route.params, req.params, 'params'),
@@ -220,13 +229,17 @@ export function mountListener(opts: ListenerOptions): Express {
           principal,
           actor: principal ? actorOf(principal, route.plane, res.getHeader('x-request-id') as string) : null,
           signed: signedPartsOf(req),
+          ...(route.upgrade ? { switchProtocols: () => switchProtocols(req, res, route.upgrade!, opts.onInternalError) } : {}),
         };
         const result = await route.handler(input);
+        if (res.statusCode === 101) return;
         if (route.responseHeaders) res.set(typeof route.responseHeaders === 'function' ? route.responseHeaders(result as never) : route.responseHeaders);
         if (Buffer.isBuffer(result)) res.status(route.status ?? 200).type('application/octet-stream').send(result);
         else if (route.produces && typeof result === 'string') res.status(route.status ?? 200).type(route.produces).send(result);
         else res.status(route.status ?? 200).json(result ?? {});
       } catch (err) {
+        // After switching protocols the connection is the handler's: nothing more is answered on it.
+        if (res.statusCode === 101) return opts.onInternalError(err, res.getHeader('x-request-id') as string);
         next(err);
       }
     });
@@ -245,6 +258,25 @@ export function mountListener(opts: ListenerOptions): Express {
   });
   app.use(problemHandler({ onInternalError: opts.onInternalError }));
   return app;
+}
+
+/** An upgrade route is reached only by an upgrade to its protocol that the listener handed on (http/listen.ts). */
+function requireUpgrade(req: Request, protocol: string): void {
+  const asked = (req.header('upgrade') ?? '').split(',').map((p) => p.trim().toLowerCase());
+  const connection = (req.header('connection') ?? '').split(',').map((p) => p.trim().toLowerCase());
+  if (upgradeHeadOf(req) && asked.includes(protocol.toLowerCase()) && connection.includes('upgrade')) return;
+  throw new Problem('upgrade-required', `this resource is reached with "Connection: Upgrade" and "Upgrade: ${protocol}"`, {}, { upgrade: protocol });
+}
+
+/** Answers 101 and hands the connection to the route's handler; the request is logged as it switches. */
+function switchProtocols(req: Request, res: Response, protocol: string, onInternalError: ListenerOptions['onInternalError']): UpgradedConnection {
+  const requestId = res.getHeader('x-request-id') as string;
+  const socket = res.socket!;
+  res.detachSocket(socket);
+  res.statusCode = 101;
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\nX-Request-Id: ${requestId}\r\n\r\n`);
+  (res.locals.switched as (() => void) | undefined)?.();
+  return { socket, head: upgradeHeadOf(req)!, reportInternalError: (err) => onInternalError(err, requestId) };
 }
 
 function pathMatches(pattern: string, path: string): boolean {

@@ -39,6 +39,8 @@ export const PROBLEMS = {
   'session-ended': { status: 410, title: 'The block session has ended: open a new one' },
   'payload-too-large': { status: 413, title: 'The request body is larger than this route accepts' },
   'unsupported-media-type': { status: 415, title: 'The request body is not of the media type this route takes' },
+  // An upgrade route asked for without its protocol in `Upgrade`; the answer names it in `Upgrade`.
+  'upgrade-required': { status: 426, title: 'This resource is reached by upgrading the connection to another protocol' },
   'quota-exceeded': { status: 429, title: 'A tenant limit was reached' },
   'rate-limited': { status: 429, title: 'Too many operations per second' },
   internal: { status: 500, title: 'The service failed to complete the request' },

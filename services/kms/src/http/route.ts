@@ -3,6 +3,7 @@
 // the OpenAPI document and the authorization-matrix test.
 
 import type { Request } from 'express';
+import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
 import type { Permission } from '../auth/permissions.js';
 import type { Authenticator, Principal } from './mount.js';
@@ -34,6 +35,18 @@ export interface HandlerInput<P, Q, B> {
    * or the caller goes away first): a binary answer's memory goes back to the body pool then.
    */
   afterSend(fn: () => void): void;
+  /**
+   * On an upgrade route: answer 101 Switching Protocols and take the connection (the handler
+   * then owns it and answers nothing more). Absent on other routes.
+   */
+  switchProtocols?(): UpgradedConnection;
+}
+
+/** A connection an upgrade route took over: the socket, the bytes already read past the request's head, and where unexpected errors go. */
+export interface UpgradedConnection {
+  socket: Duplex;
+  head: Buffer;
+  reportInternalError(err: unknown): void;
 }
 
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
@@ -68,6 +81,12 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
    * against the permission table is the same either way.
    */
   authenticate?: (req: Request, listener: Authenticator) => Promise<Principal | null>;
+  /**
+   * An upgrade route (RFC 9110 §7.8): the protocol token the request must ask for in `Upgrade`
+   * (else 426); its handler takes the connection with `switchProtocols`. Served only where the
+   * listener hands upgrade requests to the app (http/listen.ts).
+   */
+  upgrade?: string;
   /** False: no per-request admission (block sessions are admitted once, when opened). */
   admit?: false;
   /**

@@ -12,10 +12,9 @@
 //   decrypt         ciphertext                             plaintext
 //   verify-decrypt  generations ‖ ciphertext ‖ tags        plaintext (or the failing LBAs)
 
-import { TAG_BYTES, type SectorCipher, type SectorTagger } from '@sealkeep/crypto';
+import { BLOCK_OPS, TAG_BYTES, type BlockOp, type SectorCipher, type SectorTagger } from '@sealkeep/crypto';
 
-export const BLOCK_OPS = ['encrypt', 'encrypt-sign', 'sign', 'verify', 'decrypt', 'verify-decrypt'] as const;
-export type BlockOp = (typeof BLOCK_OPS)[number];
+export { BLOCK_OPS, type BlockOp };
 
 const GENERATION_BYTES = 8;
 

@@ -42,6 +42,8 @@ export interface BlockSession {
   /** When its last block request came. */
   usedAt: number;
   audit: PendingAudit;
+  /** Its block streams' closers, each called (with the reason) when the session ends. */
+  streams: Set<(reason: EndReason) => void>;
 }
 
 interface PendingAudit {
@@ -76,8 +78,8 @@ export class BlockSessions {
     private readonly onAuditError: (err: unknown) => void = () => {},
   ) {}
 
-  add(s: Omit<BlockSession, 'seq' | 'checkedAt' | 'usedAt' | 'audit'>): BlockSession {
-    const session: BlockSession = { ...s, seq: new SeqWindow(), checkedAt: Date.now(), usedAt: Date.now(), audit: emptyAudit() };
+  add(s: Omit<BlockSession, 'seq' | 'checkedAt' | 'usedAt' | 'audit' | 'streams'>): BlockSession {
+    const session: BlockSession = { ...s, seq: new SeqWindow(), checkedAt: Date.now(), usedAt: Date.now(), audit: emptyAudit(), streams: new Set() };
     this.#sessions.set(s.id, session);
     return session;
   }
@@ -119,7 +121,7 @@ export class BlockSessions {
     return reason;
   }
 
-  /** End one session: its keys leave the workers, its pending audit is written. */
+  /** End one session: its keys leave the workers, its streams close, its pending audit is written. */
   async end(id: string, reason: EndReason): Promise<void> {
     const s = this.#sessions.get(id);
     if (!s) return;
@@ -128,6 +130,8 @@ export class BlockSessions {
     if (this.#ended.size > ENDED_KEPT) this.#ended.delete(this.#ended.keys().next().value!);
     this.pool.close(id);
     s.key.fill(0);
+    for (const close of s.streams) close(reason);
+    s.streams.clear();
     await this.flushAudit(s, reason);
   }
 

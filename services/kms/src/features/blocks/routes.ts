@@ -1,24 +1,23 @@
 // Volume key routes. Tenant plane: the officer imports the tenant's own key for a volume. Data
 // plane (permission block.crypt, hypervisor adapters only): open a block session on a volume of
 // a VM started on the caller's host, run batches of sector operations in it (binary bodies,
-// layouts in block-ops.ts), ask for a signed volume attestation, close it.
+// layouts in block-ops.ts) one request each or as frames on its block stream (block-stream.ts),
+// ask for a signed volume attestation, close it.
 
 import { z } from 'zod';
 import type { Store } from '@sealkeep/store';
 import { route } from '../../http/route.js';
-import { Problem } from '../../http/problems.js';
-import { BLOCK_OPS, requestBytesPerSector, type BlockOp } from './block-ops.js';
+import { BLOCK_OPS } from './block-ops.js';
+import { MAX_BATCH_BYTES, runSealedBatch } from './block-batch.js';
+import { serveBlockStream } from './block-stream.js';
 import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
 import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
-import { sealHolds, requireSealed, sessionAuthenticator, sessionOf, spendSeq } from './session-auth.js';
-import { ANSWER_TAG_HEADER } from '@sealkeep/crypto';
+import { requireSealed, sessionAuthenticator, sessionOf } from './session-auth.js';
+import { ANSWER_TAG_HEADER, BLOCK_STREAM_PROTOCOL } from '@sealkeep/crypto';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 import { binaryBodies } from '../../http/binary-body.js';
 
-/** The largest batch: 16 MiB of sectors, with a generation and a tag for each (up to 32 Ki 512-byte sectors). */
-export const MAX_BATCH_SECTOR_BYTES = 16 * 1024 * 1024;
-export const MAX_BATCH_BYTES = MAX_BATCH_SECTOR_BYTES + (MAX_BATCH_SECTOR_BYTES / 512) * (8 + 32);
 /** Tags of a volume for one attestation: 2^21 sectors (8 GiB of 4 KiB sectors). */
 export const MAX_ATTESTED_TAGS = 2 ** 21;
 
@@ -71,35 +70,26 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       handler: async ({ params, query, body, principal, requestId, signed, afterSend }) => {
         const seal = requireSealed(signed);
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
-        const op: BlockOp = params.op;
-        // A refusal says something of the volume (its size, its integrity class): only to the session's holder.
-        const refuse = (p: Problem): never => {
-          spendSeq(s, seal, sealHolds(s, seal, body));
-          throw p;
-        };
-        const per = requestBytesPerSector(op, s.sectorSize);
-        if (body.length === 0 || body.length % per !== 0) refuse(new Problem('validation-failed', `${op} takes whole sectors: a multiple of ${per} bytes`));
-        const count = body.length / per;
-        if (count * s.sectorSize > MAX_BATCH_SECTOR_BYTES) refuse(new Problem('payload-too-large', `a batch holds at most ${MAX_BATCH_SECTOR_BYTES} bytes of sectors`));
-        const lba = BigInt(query.lba);
-        if (lba + BigInt(count) > s.sectors) refuse(new Problem('validation-failed', `sectors ${lba}…${lba + BigInt(count) - 1n} pass the end of the volume (${s.sectors} sectors)`));
-        if (s.integrity === 'high' && (op === 'encrypt' || op === 'decrypt')) {
-          refuse(new Problem('operation-not-supported', `the volume's integrity is high: every sector is signed and verified (use ${op === 'encrypt' ? 'encrypt-sign' : 'verify-decrypt'})`));
-        }
-        const sessions = deps.sessions!;
-        const r = await sessions.pool.run(s.id, op, lba, body, seal).catch((e: unknown) => {
-          if (sessions.get(s.id) !== s) throw new Problem('session-ended', 'the block session ended while the batch waited', { reason: sessions.endedBecause(s.id) });
-          throw e;
-        });
-        // The session may have ended while the batch ran (a key disabled meanwhile): its output is not answered.
-        if (sessions.get(s.id) !== s) throw new Problem('session-ended', 'the block session ended while the batch ran', { reason: sessions.endedBecause(s.id) });
-        spendSeq(s, seal, r.sealOk);
-        sessions.record(s, op, lba, count, count * s.sectorSize, requestId, r.ok ? [] : r.failedLbas);
-        if (!r.ok) throw new Problem('integrity-check-failed', `sector${r.failedLbas.length > 1 ? 's' : ''} ${r.failedLbas.join(', ')} failed the integrity check`, { lbas: r.failedLbas.map(String) });
+        const answer = await runSealedBatch(deps.sessions!, s, params.op, BigInt(query.lba), body, seal, requestId);
         // The answer's memory came back from the worker and is this batch's alone: the pool reuses it once sent.
-        afterSend(() => binaryBodies.give(r.data.buffer as ArrayBuffer));
-        answerTags.set(r.data, r.tag);
-        return r.data;
+        afterSend(() => binaryBodies.give(answer.data.buffer as ArrayBuffer));
+        answerTags.set(answer.data, answer.tag);
+        return answer.data;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/block-sessions/:sessionId/stream',
+      plane: 'data',
+      permission: 'block.crypt',
+      summary: `The session's block stream: the connection upgraded to ${BLOCK_STREAM_PROTOCOL}, carrying the same sealed block operations as binary frames, pipelined (docs/service.md#the-block-stream)`,
+      params: SessionParams,
+      upgrade: BLOCK_STREAM_PROTOCOL,
+      authenticate,
+      admit: false,
+      handler: async ({ params, principal, requestId, switchProtocols }) => {
+        const s = await sessionOf(deps.sessions, params.sessionId, principal);
+        serveBlockStream(switchProtocols!(), deps.sessions!, s, requestId);
       },
     }),
     route({

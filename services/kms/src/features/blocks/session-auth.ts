@@ -36,7 +36,7 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
 }
 
 /** The answer for a session this process does not hold: why it ended, when it remembers. */
-function endedProblem(sessions: BlockSessions | undefined, id: string): Problem {
+export function endedProblem(sessions: BlockSessions | undefined, id: string): Problem {
   const reason = sessions?.endedBecause(id);
   return reason
     ? new Problem('session-ended', `the block session ended: ${reason}`, { reason })

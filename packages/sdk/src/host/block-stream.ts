@@ -1,0 +1,279 @@
+// A block session's stream, the adapter's end: one connection to the data plane, upgraded to
+// sealkeep-blocks/1, carrying every block operation as a frame (layouts in @sealkeep/crypto's
+// block-stream.ts) — pipelined, answered in any order, each answer naming its seq. Frames are
+// written from the caller's parts where they lie; a sealed answer's body is read from the socket
+// straight into the sinks its request named (node:net's `onread`), and only headers and problem
+// documents pass through a scratch buffer. Sealing and opening are the transport's
+// (block-transport.ts): here a frame is bytes.
+//
+// A request still unanswered when the connection is lost fails with ConnectionLost if no byte of
+// its answer had come (so it may be sent again on a new stream); a problem under seq 0 (the
+// service closing the stream: the session ended, or it could not read a frame) is every waiting
+// request's answer.
+
+import type net from 'node:net';
+import {
+  ANSWER_HEADER_BYTES,
+  ANSWER_SEALED,
+  BLOCK_STREAM_PROTOCOL,
+  blockStreamPath,
+  decodeAnswerHeader,
+  encodeRequestHeader,
+  sessionAuthorization,
+  type RequestFrameHeader,
+} from '@sealkeep/crypto';
+import { ConnectionLost, connectReading } from './block-connection.js';
+
+const SCRATCH_BYTES = 16 * 1024;
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+/** A problem the service answered with: its status and document. */
+export interface StreamProblem {
+  status: number;
+  problem: Record<string, unknown>;
+}
+
+/** A frame's answer: its seal's tag, the body being in the sinks; or a problem. */
+export type StreamAnswer = { sealed: true; tag: Buffer } | ({ sealed: false } & StreamProblem);
+
+interface Waiting {
+  sinks: readonly Buffer[];
+  began: boolean;
+  resolve(answer: StreamAnswer): void;
+  reject(error: Error): void;
+}
+
+type Phase = 'head' | 'header' | 'sinks';
+
+export class BlockStream {
+  #socket!: net.Socket;
+  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  #filled = 0;
+  #phase: Phase = 'head';
+  /** Until the service answers the upgrade: settles the opening. */
+  #opening: { resolve(stream: BlockStream | StreamProblem): void; reject(error: Error): void } | null = null;
+  readonly #waiting = new Map<number, Waiting>();
+  /** The request whose sealed answer is being read into its sinks, and where. */
+  #reading: Waiting | null = null;
+  #readingSeq = 0;
+  #readingTag: Buffer = Buffer.alloc(0);
+  #sinkIndex = 0;
+  #at = 0;
+  #closed = false;
+
+  private constructor() {}
+
+  /**
+   * Opens the stream of session `sessionId`, the upgrade sealed with `seq` and `tag` (an empty
+   * body under the session key): the stream, or the problem the service refused it with.
+   */
+  static open(origin: URL, sessionId: string, seq: number, tag: Buffer, timeoutMs: number): Promise<BlockStream | StreamProblem> {
+    const stream = new BlockStream();
+    return new Promise((resolve, reject) => {
+      stream.#opening = { resolve, reject };
+      const { socket, ready } = connectReading(origin, { buffer: () => stream.#nextBuffer(), callback: (n: number) => stream.#onRead(n) });
+      stream.#socket = socket;
+      socket.setTimeout(timeoutMs, () => {
+        if (stream.#opening || stream.#waiting.size > 0) socket.destroy(Object.assign(new Error(`no answer from the data plane within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) => stream.#fail(error));
+      socket.once('close', () => stream.#fail(new ConnectionLost('ECONNRESET', 'the data plane closed the block stream')));
+      socket.once(ready, () =>
+        socket.write(
+          `GET ${blockStreamPath(sessionId)} HTTP/1.1\r\nHost: ${origin.host}\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\n` +
+            `Authorization: ${sessionAuthorization(seq, tag)}\r\nAccept: application/problem+json\r\n\r\n`,
+        ),
+      );
+    });
+  }
+
+  /** Whether frames may still be sent. */
+  get usable(): boolean {
+    return !this.#closed;
+  }
+
+  /** Sends one request frame (its body: `parts`, already sealed) and resolves with its answer, whose body fills `sinks` exactly. */
+  send(frame: Omit<RequestFrameHeader, 'length'>, parts: readonly Uint8Array[], sinks: readonly Buffer[]): Promise<StreamAnswer> {
+    if (this.#closed) return Promise.reject(new ConnectionLost('ECONNRESET', 'the block stream is closed'));
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(frame.seq, { sinks, began: false, resolve, reject });
+      const length = parts.reduce((n, p) => n + p.length, 0);
+      this.#socket.cork();
+      this.#socket.write(encodeRequestHeader({ ...frame, length }));
+      for (const part of parts) if (part.length > 0) this.#socket.write(part);
+      this.#socket.uncork();
+    });
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #nextBuffer(): Uint8Array {
+    if (this.#phase === 'sinks') return this.#reading!.sinks[this.#sinkIndex]!.subarray(this.#at);
+    return this.#scratch.subarray(this.#filled);
+  }
+
+  #onRead(n: number): true {
+    try {
+      if (this.#phase === 'sinks') {
+        this.#at += n;
+        this.#advanceSinks();
+      } else {
+        this.#filled += n;
+        this.#parse();
+      }
+    } catch (error) {
+      this.#fail(error as Error);
+      this.#socket.destroy();
+    }
+    return true;
+  }
+
+  /** Whatever the scratch buffer holds: the upgrade's answer, then frame headers (and problem documents, whole). */
+  #parse(): void {
+    for (;;) {
+      if (this.#phase === 'head') {
+        if (!this.#parseHead()) return;
+        continue;
+      }
+      if (this.#phase !== 'header' || this.#filled < ANSWER_HEADER_BYTES) return;
+      const header = decodeAnswerHeader(this.#scratch);
+      if (typeof header === 'string') throw new Error(`the data plane sent a malformed block stream frame: ${header}`);
+      if (header.kind === ANSWER_SEALED) {
+        const waiting = this.#waiting.get(header.seq);
+        if (!waiting) throw new Error(`the data plane answered seq ${header.seq}, which no request waits for`);
+        const total = waiting.sinks.reduce((s, sink) => s + sink.length, 0);
+        if (header.length !== total) throw new Error(`the data plane answered ${header.length > total ? 'more' : 'fewer'} bytes than the operation yields`);
+        waiting.began = true;
+        this.#reading = waiting;
+        this.#readingSeq = header.seq;
+        this.#readingTag = header.tag;
+        this.#phase = 'sinks';
+        this.#sinkIndex = 0;
+        this.#at = 0;
+        const rest = this.#scratch.subarray(ANSWER_HEADER_BYTES, this.#filled);
+        const used = this.#copyIntoSinks(rest);
+        this.#consume(ANSWER_HEADER_BYTES + used);
+        this.#advanceSinks();
+        continue;
+      }
+      if (header.length > SCRATCH_BYTES - ANSWER_HEADER_BYTES) throw new Error('the data plane sent a problem document over 16 KiB');
+      if (this.#filled < ANSWER_HEADER_BYTES + header.length) return;
+      const problem = parseProblem(this.#scratch.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + header.length));
+      this.#consume(ANSWER_HEADER_BYTES + header.length);
+      const answer: StreamAnswer = { sealed: false, status: header.status, problem };
+      if (header.seq === 0) {
+        // The service closes the stream, saying why: that is every waiting request's answer.
+        this.#closed = true;
+        for (const w of this.#waiting.values()) w.resolve(answer);
+        this.#waiting.clear();
+        continue;
+      }
+      const waiting = this.#waiting.get(header.seq);
+      if (!waiting) throw new Error(`the data plane answered seq ${header.seq}, which no request waits for`);
+      this.#waiting.delete(header.seq);
+      waiting.resolve(answer);
+    }
+  }
+
+  /** The answer to the upgrade: 101, and the stream is open; any other status, and its problem is the opening's answer. */
+  #parseHead(): boolean {
+    const end = this.#scratch.subarray(0, this.#filled).indexOf(CRLF2);
+    if (end < 0) {
+      if (this.#filled === SCRATCH_BYTES) throw new Error('the data plane’s answer head is over 16 KiB');
+      return false;
+    }
+    const lines = this.#scratch.toString('latin1', 0, end).split('\r\n');
+    const status = Number(/^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]!)?.[1] ?? NaN);
+    const headers = new Map(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    if (status === 101) {
+      if ((headers.get('upgrade') ?? '').toLowerCase() !== BLOCK_STREAM_PROTOCOL) throw new Error(`the data plane switched to another protocol than ${BLOCK_STREAM_PROTOCOL}`);
+      this.#consume(end + 4);
+      this.#phase = 'header';
+      this.#settleOpening(this);
+      return true;
+    }
+    if (!(status >= 400 && status <= 599)) throw new Error(`the data plane answered the block stream's upgrade with ${lines[0]!.slice(0, 40)}`);
+    const length = Number(headers.get('content-length') ?? NaN);
+    if (!Number.isSafeInteger(length) || end + 4 + length > SCRATCH_BYTES) throw new Error('the data plane refused the block stream without a readable problem');
+    if (this.#filled < end + 4 + length) return false;
+    const problem = parseProblem(this.#scratch.subarray(end + 4, end + 4 + length));
+    this.#closed = true;
+    this.#settleOpening({ status, problem });
+    this.#socket.destroy();
+    return false;
+  }
+
+  #settleOpening(result: BlockStream | StreamProblem): void {
+    const opening = this.#opening;
+    this.#opening = null;
+    opening?.resolve(result);
+  }
+
+  /** Copies bytes into the reading request's sinks from where they stand; answers how many it took. */
+  #copyIntoSinks(bytes: Uint8Array): number {
+    let from = 0;
+    const sinks = this.#reading!.sinks;
+    while (from < bytes.length && this.#sinkIndex < sinks.length) {
+      const sink = sinks[this.#sinkIndex]!;
+      const n = Math.min(sink.length - this.#at, bytes.length - from);
+      sink.set(bytes.subarray(from, from + n), this.#at);
+      this.#at += n;
+      from += n;
+      if (this.#at === sink.length) {
+        this.#sinkIndex++;
+        this.#at = 0;
+      }
+    }
+    return from;
+  }
+
+  /** Steps past filled sinks; with all of them full, the request has its answer and the next header is read. */
+  #advanceSinks(): void {
+    const sinks = this.#reading!.sinks;
+    while (this.#sinkIndex < sinks.length && this.#at === sinks[this.#sinkIndex]!.length) {
+      this.#sinkIndex++;
+      this.#at = 0;
+    }
+    if (this.#sinkIndex < sinks.length) return;
+    const done = this.#reading!;
+    this.#waiting.delete(this.#readingSeq);
+    this.#reading = null;
+    this.#phase = 'header';
+    done.resolve({ sealed: true, tag: this.#readingTag });
+    this.#parse();
+  }
+
+  /** Drops the first `n` bytes of the scratch buffer. */
+  #consume(n: number): void {
+    this.#scratch.copy(this.#scratch, 0, n, this.#filled);
+    this.#filled -= n;
+  }
+
+  /** The stream is done for: the opening and every waiting request fail (ConnectionLost for those with no byte of answer). */
+  #fail(error: Error): void {
+    this.#closed = true;
+    this.#opening?.reject(error);
+    this.#opening = null;
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const lost = error instanceof ConnectionLost || code === 'ECONNRESET' || code === 'EPIPE';
+    for (const w of this.#waiting.values()) {
+      if (lost && !w.began) w.reject(error instanceof ConnectionLost ? error : new ConnectionLost(code, error.message));
+      else if (lost) w.reject(new Error('the data plane closed the block stream before the answer was whole'));
+      else w.reject(error);
+    }
+    this.#waiting.clear();
+    this.#reading = null;
+  }
+}
+
+function parseProblem(bytes: Buffer): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (parsed && typeof parsed === 'object') return parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: kept as its detail.
+  }
+  return { type: 'about:blank', detail: bytes.toString('utf8').slice(0, 200) };
+}

@@ -1,0 +1,154 @@
+// A block session's stream: the connection of `GET …/stream` once upgraded, carrying block
+// requests as frames (layouts in @sealkeep/crypto's block-stream.ts). Each request frame is read
+// into memory the body pool lends, run exactly as the block route runs a request
+// (block-batch.ts: the worker opens its seal, the answer is sealed) and answered as soon as its
+// batch is done, so several are in flight at once and answers may overtake one another. A frame
+// holds its place until its answer has left for the socket; with MAX_IN_FLIGHT held, reading
+// stops, and TCP holds the adapter back. A request the session refuses is answered with its
+// problem and the stream goes on; a frame that does not parse is answered with a problem under
+// seq 0 and the stream closes, as it does (saying why) when its session ends.
+
+import type { Duplex } from 'node:stream';
+import { ANSWER_PROBLEM, ANSWER_SEALED, REQUEST_HEADER_BYTES, SESSION_TAG_BYTES, blockRequestUrl, blockStreamPath, decodeRequestHeader, encodeAnswerHeader, type RequestFrameHeader } from '@sealkeep/crypto';
+import { Problem } from '../../http/problems.js';
+import type { UpgradedConnection } from '../../http/route.js';
+import { binaryBodies } from '../../http/binary-body.js';
+import { MAX_BATCH_BYTES, runSealedBatch } from './block-batch.js';
+import type { BlockSession, BlockSessions, EndReason } from './block-sessions.js';
+import { endedProblem } from './session-auth.js';
+
+/** Request frames held (read, and their answers not yet handed to the socket) before reading stops. */
+export const MAX_IN_FLIGHT = 16;
+/** After the stream's last problem, how long the adapter has to close its side. */
+const LINGER_MS = 5_000;
+const NO_TAG = Buffer.alloc(SESSION_TAG_BYTES);
+
+export function serveBlockStream(connection: UpgradedConnection, sessions: BlockSessions, s: BlockSession, requestId: string): void {
+  new BlockStream(connection, sessions, s, requestId);
+}
+
+class BlockStream {
+  readonly #socket: Duplex;
+  readonly #header = Buffer.alloc(REQUEST_HEADER_BYTES);
+  #headerFilled = 0;
+  #frame: RequestFrameHeader | null = null;
+  #body: Buffer = Buffer.alloc(0);
+  #bodyFilled = 0;
+  #inFlight = 0;
+  /** The adapter ended its side: ours ends once every held frame is answered. */
+  #peerEnded = false;
+  /** Closing: nothing more is read or run. */
+  #closing = false;
+  readonly #onSessionEnd = (reason: EndReason) => this.#close(new Problem('session-ended', `the block session ended: ${reason}`, { reason }));
+
+  constructor(
+    private readonly connection: UpgradedConnection,
+    private readonly sessions: BlockSessions,
+    private readonly s: BlockSession,
+    private readonly requestId: string,
+  ) {
+    this.#socket = connection.socket;
+    s.streams.add(this.#onSessionEnd);
+    this.#socket.on('close', () => s.streams.delete(this.#onSessionEnd));
+    this.#socket.on('end', () => {
+      this.#peerEnded = true;
+      if (this.#inFlight === 0) this.#socket.end();
+    });
+    this.#socket.on('data', (chunk: Buffer) => this.#take(chunk));
+    if (connection.head.length > 0) this.#take(connection.head);
+  }
+
+  /** Bytes from the socket: frame headers decoded, bodies gathered into lent memory, each whole frame run. */
+  #take(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && !this.#closing) {
+      if (this.#frame === null) {
+        const n = Math.min(REQUEST_HEADER_BYTES - this.#headerFilled, chunk.length - at);
+        chunk.copy(this.#header, this.#headerFilled, at, at + n);
+        this.#headerFilled += n;
+        at += n;
+        if (this.#headerFilled < REQUEST_HEADER_BYTES) return;
+        this.#headerFilled = 0;
+        const frame = decodeRequestHeader(this.#header, MAX_BATCH_BYTES);
+        if (typeof frame === 'string') return this.#close(new Problem('malformed-request', `not a block stream frame: ${frame}`));
+        this.#frame = frame;
+        this.#body = binaryBodies.take(frame.length);
+        this.#bodyFilled = 0;
+      }
+      const n = Math.min(this.#frame.length - this.#bodyFilled, chunk.length - at);
+      chunk.copy(this.#body, this.#bodyFilled, at, at + n);
+      this.#bodyFilled += n;
+      at += n;
+      if (this.#bodyFilled === this.#frame.length) {
+        void this.#run(this.#frame, this.#body);
+        this.#frame = null;
+      }
+    }
+  }
+
+  async #run(frame: RequestFrameHeader, body: Buffer): Promise<void> {
+    if (++this.#inFlight >= MAX_IN_FLIGHT) this.#socket.pause();
+    const { s, sessions } = this;
+    try {
+      if (sessions.get(s.id) !== s) throw endedProblem(sessions, s.id);
+      const ended = await sessions.stillHolds(s);
+      if (ended) throw new Problem('session-ended', `the block session ended: ${ended}`, { reason: ended });
+      if (!s.seq.fresh(frame.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+      const seal = { seq: frame.seq, method: 'POST', url: blockRequestUrl(s.id, frame.op, frame.lba), tag: frame.tag };
+      const answer = await runSealedBatch(sessions, s, frame.op, frame.lba, body, seal, `${this.requestId}#${frame.seq}`);
+      this.#write(frame.seq, 200, ANSWER_SEALED, answer.tag, answer.data, () => binaryBodies.give(answer.data.buffer as ArrayBuffer));
+    } catch (e) {
+      const problem = this.#problemOf(e);
+      this.#write(frame.seq, problem.status, ANSWER_PROBLEM, NO_TAG, this.#document(problem), () => undefined);
+      // A session that ended ends its streams (its own closer has, when it ended in this process).
+      if (problem.slug === 'session-ended') this.#close(null);
+    }
+  }
+
+  /** Writes one answer frame; the frame it answers stops being held once the answer has left for the socket. */
+  #write(seq: number, status: number, kind: number, tag: Buffer, body: Buffer, sent: () => void): void {
+    if (this.#socket.destroyed || this.#socket.writableEnded) {
+      sent();
+      return this.#settled();
+    }
+    this.#socket.cork();
+    this.#socket.write(encodeAnswerHeader({ length: body.length, status, kind: kind as 0 | 1, seq, tag }));
+    this.#socket.write(body, () => {
+      sent();
+      this.#settled();
+    });
+    this.#socket.uncork();
+  }
+
+  #settled(): void {
+    this.#inFlight--;
+    if (this.#inFlight < MAX_IN_FLIGHT && !this.#closing) this.#socket.resume();
+    if (this.#peerEnded && this.#inFlight === 0 && !this.#socket.writableEnded) this.#socket.end();
+  }
+
+  /** Stops reading and ends the stream, after a problem under seq 0 saying why (when there is one). */
+  #close(problem: Problem | null): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.s.streams.delete(this.#onSessionEnd);
+    if (!this.#socket.destroyed && problem) {
+      const document = this.#document(problem);
+      this.#socket.write(Buffer.concat([encodeAnswerHeader({ length: document.length, status: problem.status, kind: ANSWER_PROBLEM, seq: 0, tag: NO_TAG }), document]));
+    }
+    this.#socket.end();
+    // What the adapter still sends is read and dropped, so its close comes through; it has a while to send it.
+    this.#socket.removeAllListeners('data');
+    this.#socket.resume();
+    setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
+  }
+
+  #problemOf(e: unknown): Problem {
+    if (e instanceof Problem) return e;
+    this.connection.reportInternalError(e);
+    return new Problem('internal', `request ${this.requestId}`);
+  }
+
+  #document(problem: Problem): Buffer {
+    return Buffer.from(JSON.stringify(problem.body(blockStreamPath(this.s.id))));
+  }
+}

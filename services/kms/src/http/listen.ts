@@ -1,0 +1,31 @@
+// Listening for a plane's app: node:http's server, with upgrade requests (RFC 9110 §7.8) handed to
+// the app like any other request, on a response that writes to the raw connection — so an upgrade
+// route (the data plane's block stream) goes through the same pipeline as every route
+// (authentication, authorization, validation, problems) before it takes the connection. A
+// request that ends without switching protocols closes its connection.
+
+import http, { type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Express } from 'express';
+
+/** Requests that arrived as upgrades, with the bytes read past their head. */
+const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
+
+/** The bytes that came after an upgrade request's head, or undefined when the request is not an upgrade this listener handed on. */
+export const upgradeHeadOf = (req: IncomingMessage): Buffer | undefined => upgradeHeads.get(req);
+
+/** An http.Server for `app` that also serves its upgrade routes; call listen() on it. */
+export function serverFor(app: Express): http.Server {
+  const server = http.createServer(app);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgradeHeads.set(req, head);
+    socket.on('error', () => socket.destroy());
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    res.once('finish', () => socket.end());
+    app(req, res);
+  });
+  return server;
+}
