@@ -42,6 +42,8 @@ export interface DataPlane {
   hostId: string;
   cms: Party;
   bob: Party;
+  /** A new VM with one volume, under a release policy naming its boot, started as hv for bob: ready for a session. */
+  readyVm(opts?: Parameters<DataPlane['newVm']>[0]): Promise<{ vmId: string; volumeId: string; kekId: string; boot: ReturnType<typeof bootOf> }>;
   /** A new VM with one volume, and an enabled AES key for its release policy. */
   newVm(opts?: { sectorSize?: 512 | 4096; sectors?: number; integrity?: 'low' | 'moderate' | 'high' }): Promise<{ vmId: string; volumeId: string; kekId: string }>;
   hvToken(): Promise<string>;
@@ -134,7 +136,7 @@ export async function dataPlane(): Promise<DataPlane> {
     return { res, url, seq: s, sent };
   };
 
-  return {
+  const plane: DataPlane = {
     api,
     vtpms,
     sessions,
@@ -160,6 +162,15 @@ export async function dataPlane(): Promise<DataPlane> {
       const kek = await api.call(api.officer, 'post', `${api.base}/keys`, { name: `kek-${vmId.slice(0, 8)}`, type: 'aes-256' });
       if (kek.status !== 201) throw new Error(`key: ${kek.status} ${kek.text}`);
       return { vmId, volumeId: vol.body.volumes[0].volumeId as string, kekId: kek.body.keyId as string };
+    },
+    async readyVm(opts = {}) {
+      const vm = await plane.newVm(opts);
+      const boot = bootOf();
+      const policy = await api.call(api.officer, 'put', `${api.base}/vms/${vm.vmId}/release-policy`, { keyId: vm.kekId, referenceValues: { events: { configuration: boot.configuration, bootVolume: boot.bootVolume } } });
+      if (policy.status !== 200) throw new Error(`release policy: ${policy.status} ${policy.text}`);
+      const started = await plane.startVm(vm.vmId, boot.events);
+      if (started.status !== 200 || started.body.policyResult !== 'match') throw new Error(`boot: ${started.status} ${started.text}`);
+      return { ...vm, boot };
     },
     async startVm(vmId, events, token) {
       return asHv('post', `${api.base}/vms/${vmId}/boot`, { events }, token ?? (await hvToken()));
@@ -188,4 +199,5 @@ export async function dataPlane(): Promise<DataPlane> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return plane;
 }

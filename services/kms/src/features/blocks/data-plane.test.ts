@@ -27,16 +27,7 @@ const gens = (n: number, g = 1n) => {
   return b;
 };
 
-async function readyVm(opts: Parameters<DataPlane['newVm']>[0] = {}) {
-  const vm = await d.newVm(opts);
-  const boot = bootOf();
-  const policy = await d.api.call(d.api.officer, 'put', `${d.api.base}/vms/${vm.vmId}/release-policy`, { keyId: vm.kekId, referenceValues: { events: { configuration: boot.configuration, bootVolume: boot.bootVolume } } });
-  assert.equal(policy.status, 200, policy.text);
-  const started = await d.startVm(vm.vmId, boot.events);
-  assert.equal(started.status, 200, started.text);
-  assert.equal(started.body.policyResult, 'match');
-  return { ...vm, boot };
-}
+const readyVm = (opts: Parameters<DataPlane['newVm']>[0] = {}) => d.readyVm(opts);
 
 test('a VM started in its approved state gets a session; sectors round-trip through encrypt-sign and verify-decrypt', async () => {
   const vm = await readyVm();

@@ -1,0 +1,281 @@
+// The block stream on a listening data plane, driven byte by byte: the upgrade sealed under the
+// session; frames pipelined and answered each under its own seq, sealed as the block route seals
+// them; a frame that does not hold its seal, replays a seq or asks for sectors past the volume is
+// refused and the stream goes on; a frame that does not parse closes the stream with a problem
+// under seq 0, as does the end of its session; the upgrade is refused as any request would be.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import {
+  ANSWER_HEADER_BYTES,
+  ANSWER_PROBLEM,
+  ANSWER_SEALED,
+  BLOCK_STREAM_PROTOCOL,
+  blockRequestUrl,
+  blockStreamPath,
+  decodeAnswerHeader,
+  encodeRequestHeader,
+  openBody,
+  sealBody,
+  sessionAuthorization,
+  type AnswerFrameHeader,
+  type BlockOp,
+} from '@sealkeep/crypto';
+import { dataPlane, type DataPlane } from './data-plane.fixture.js';
+import { serverFor } from '../../http/listen.js';
+import type { Express } from 'express';
+
+/** A test that waits for bytes that never come fails here, instead of holding the suite. */
+const LIMIT = { timeout: 30_000 };
+
+let d: DataPlane;
+let port: number;
+let server: ReturnType<typeof serverFor>;
+before(async () => {
+  d = await dataPlane();
+  server = serverFor(d.dataApp as unknown as Express).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  port = (server.address() as net.AddressInfo).port;
+});
+after(async () => {
+  for (const raw of opened) raw.socket.destroy();
+  await d.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/** Generation 1 for each of n sectors (u64 big-endian). */
+const gens = (n: number) => {
+  const b = Buffer.alloc(8 * n);
+  for (let i = 0; i < n; i++) b.writeBigUInt64BE(1n, 8 * i);
+  return b;
+};
+
+const opened = new Set<Raw>();
+
+/** A connection to the data plane, read by hand: everything received is kept, and taken off the front as it is parsed. */
+class Raw {
+  received = Buffer.alloc(0);
+  readonly closed: Promise<void>;
+  #wake: () => void = () => undefined;
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.received = Buffer.concat([this.received, chunk]);
+      this.#wake();
+    });
+    this.closed = once(socket, 'close').then(() => undefined);
+    socket.on('close', () => this.#wake());
+  }
+  static async connect(): Promise<Raw> {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const raw = new Raw(socket);
+    opened.add(raw);
+    return raw;
+  }
+  async #until(ready: () => boolean): Promise<void> {
+    while (!ready()) {
+      if (this.socket.destroyed && !ready()) throw new Error(`the connection closed; received ${this.received.length} bytes`);
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+  /** The HTTP head of an answer (and its body, by Content-Length). */
+  async http(): Promise<{ status: number; head: string; body: string }> {
+    await this.#until(() => this.received.includes('\r\n\r\n'));
+    const end = this.received.indexOf('\r\n\r\n');
+    const head = this.received.toString('latin1', 0, end);
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    await this.#until(() => this.received.length >= end + 4 + length);
+    const body = this.received.toString('utf8', end + 4, end + 4 + length);
+    this.received = this.received.subarray(end + 4 + length);
+    return { status: Number(head.slice(9, 12)), head, body };
+  }
+  /** The next answer frame. */
+  async answer(): Promise<{ header: AnswerFrameHeader; body: Buffer }> {
+    await this.#until(() => this.received.length >= ANSWER_HEADER_BYTES);
+    const header = decodeAnswerHeader(this.received);
+    assert.equal(typeof header, 'object', String(header));
+    const h = header as AnswerFrameHeader;
+    await this.#until(() => this.received.length >= ANSWER_HEADER_BYTES + h.length);
+    const body = Buffer.from(this.received.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + h.length));
+    this.received = this.received.subarray(ANSWER_HEADER_BYTES + h.length);
+    return { header: h, body };
+  }
+}
+
+let seq = 1_000_000;
+
+/** Opens a session on a ready VM and its stream (the upgrade sealed as the SDK seals it). */
+async function openStream(opts: Parameters<DataPlane['readyVm']>[0] = {}) {
+  const vm = await d.readyVm(opts);
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(res.status, 201, res.text);
+  const sessionId = res.body.sessionId as string;
+  const raw = await Raw.connect();
+  const s = ++seq;
+  const tag = sealBody(key!, s, 'request', 'GET', blockStreamPath(sessionId), []);
+  raw.socket.write(`GET ${blockStreamPath(sessionId)} HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\nAuthorization: ${sessionAuthorization(s, tag)}\r\n\r\n`);
+  const upgraded = await raw.http();
+  assert.equal(upgraded.status, 101, upgraded.head);
+  assert.match(upgraded.head, new RegExp(`upgrade: ${BLOCK_STREAM_PROTOCOL}`, 'i'));
+  return { raw, key: key!, sessionId, vm };
+}
+
+/** A request frame: `body` sealed (a copy) under `frameSeq` for op at lba. */
+function frame(key: Buffer, sessionId: string, op: BlockOp, lba: bigint, body: Buffer, frameSeq = ++seq): { bytes: Buffer; seq: number } {
+  const sealed = Buffer.from(body);
+  const tag = sealBody(key, frameSeq, 'request', 'POST', blockRequestUrl(sessionId, op, lba), [sealed]);
+  return { bytes: Buffer.concat([encodeRequestHeader({ length: sealed.length, op, seq: frameSeq, lba, tag }), sealed]), seq: frameSeq };
+}
+
+const problemOf = (a: { header: AnswerFrameHeader; body: Buffer }) => {
+  assert.equal(a.header.kind, ANSWER_PROBLEM);
+  return JSON.parse(a.body.toString('utf8')) as Record<string, unknown>;
+};
+
+test('pipelined frames are each answered under their own seq, sealed as the block route seals: sectors round-trip', LIMIT, async () => {
+  const { raw, key, sessionId } = await openStream();
+  const n = 8;
+  const plain = Array.from({ length: 4 }, () => randomBytes(4096 * n));
+  const sent = plain.map((p, i) => frame(key, sessionId, 'encrypt-sign', BigInt(i * n), Buffer.concat([gens(n), p])));
+  raw.socket.write(Buffer.concat(sent.map((f) => f.bytes)));
+  const written = new Map<number, Buffer>();
+  for (let i = 0; i < sent.length; i++) {
+    const { header, body } = await raw.answer();
+    assert.equal(header.kind, ANSWER_SEALED, body.toString());
+    const index = sent.findIndex((f) => f.seq === header.seq);
+    assert.ok(index >= 0 && !written.has(index), `seq ${header.seq} answers one request, once`);
+    assert.ok(openBody(key, header.seq, 'answer', 'POST', blockRequestUrl(sessionId, 'encrypt-sign', BigInt(index * n)), [body], header.tag), 'the answer opens under its seq');
+    assert.equal(body.length, n * (4096 + 32));
+    assert.ok(!body.subarray(0, 4096 * n).equals(plain[index]!));
+    written.set(index, body);
+  }
+  const reads = [...written].map(([i, out]) => frame(key, sessionId, 'verify-decrypt', BigInt(i * n), Buffer.concat([gens(n), out])));
+  raw.socket.write(Buffer.concat(reads.map((f) => f.bytes)));
+  for (let i = 0; i < reads.length; i++) {
+    const { header, body } = await raw.answer();
+    const index = [...written.keys()][reads.findIndex((f) => f.seq === header.seq)]!;
+    assert.ok(openBody(key, header.seq, 'answer', 'POST', blockRequestUrl(sessionId, 'verify-decrypt', BigInt(index * n)), [body], header.tag));
+    assert.ok(body.equals(plain[index]!), 'verify-decrypt gives back what was written');
+  }
+  raw.socket.destroy();
+});
+
+test('a frame that does not hold its seal, replays a seq, or passes the end of the volume is refused, and the stream goes on', LIMIT, async () => {
+  const { raw, key, sessionId } = await openStream({ sectors: 64 });
+  const good = frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(1), randomBytes(4096)]));
+  const altered = frame(key, sessionId, 'encrypt-sign', 1n, Buffer.concat([gens(1), randomBytes(4096)]));
+  altered.bytes[altered.bytes.length - 1]! ^= 1;
+  const replay = frame(key, sessionId, 'encrypt-sign', 2n, Buffer.concat([gens(1), randomBytes(4096)]), good.seq);
+  const pastEnd = frame(key, sessionId, 'encrypt-sign', 63n, Buffer.concat([gens(2), randomBytes(8192)]));
+  // Elsewhere in the stream, the seal binds op and LBA: a frame sealed for LBA 5 sent as LBA 6 does not open.
+  const moved = frame(key, sessionId, 'encrypt-sign', 5n, Buffer.concat([gens(1), randomBytes(4096)]));
+  moved.bytes.writeBigUInt64BE(6n, 16);
+  raw.socket.write(good.bytes);
+  assert.equal((await raw.answer()).header.kind, ANSWER_SEALED);
+  for (const [f, status, slug] of [
+    [altered, 401, 'unauthenticated'],
+    [replay, 401, 'unauthenticated'],
+    [pastEnd, 400, 'validation-failed'],
+    [moved, 401, 'unauthenticated'],
+  ] as const) {
+    raw.socket.write(f.bytes);
+    const a = await raw.answer();
+    assert.equal(a.header.seq, f.seq);
+    assert.equal(a.header.status, status);
+    assert.equal(problemOf(a).type, `https://sealkeep.dev/problems/${slug}`);
+  }
+  const after = frame(key, sessionId, 'encrypt-sign', 3n, Buffer.concat([gens(1), randomBytes(4096)]));
+  raw.socket.write(after.bytes);
+  const a = await raw.answer();
+  assert.equal(a.header.kind, ANSWER_SEALED, 'the stream still serves');
+  assert.equal(a.header.seq, after.seq);
+  raw.socket.destroy();
+});
+
+test('a sector that fails its integrity check is named, by LBA, in its frame’s problem', LIMIT, async () => {
+  const { raw, key, sessionId } = await openStream();
+  const w = frame(key, sessionId, 'encrypt-sign', 10n, Buffer.concat([gens(2), randomBytes(8192)]));
+  raw.socket.write(w.bytes);
+  const { header, body: out } = await raw.answer();
+  assert.ok(openBody(key, w.seq, 'answer', 'POST', blockRequestUrl(sessionId, 'encrypt-sign', 10n), [out], header.tag));
+  const tampered = Buffer.concat([gens(2), out]);
+  tampered[16 + 4096 + 9]! ^= 1;
+  const r = frame(key, sessionId, 'verify-decrypt', 10n, tampered);
+  raw.socket.write(r.bytes);
+  const a = await raw.answer();
+  assert.equal(a.header.status, 422);
+  assert.deepEqual(problemOf(a).lbas, ['11']);
+  raw.socket.destroy();
+});
+
+test('a frame that does not parse is answered under seq 0 and the stream closes', LIMIT, async () => {
+  for (const [mangle, detail] of [
+    [(b: Buffer) => void (b[4] = 9), /unknown operation code 9/],
+    [(b: Buffer) => void (b[6] = 1), /reserved bytes/],
+    [(b: Buffer) => b.writeUInt32BE(0x7fffffff, 0), /at most/],
+    [(b: Buffer) => b.writeBigUInt64BE(0n, 8), /sequence number/],
+  ] as const) {
+    const { raw, key, sessionId } = await openStream();
+    const f = frame(key, sessionId, 'encrypt', 0n, randomBytes(4096));
+    mangle(f.bytes);
+    raw.socket.write(f.bytes);
+    const a = await raw.answer();
+    assert.equal(a.header.seq, 0);
+    assert.equal(a.header.status, 400);
+    const problem = problemOf(a);
+    assert.equal(problem.type, 'https://sealkeep.dev/problems/malformed-request');
+    assert.match(String(problem.detail), detail);
+    raw.socket.end();
+    await raw.closed;
+  }
+});
+
+test('when the session ends, its stream is told why under seq 0 and closes', LIMIT, async () => {
+  const { raw, sessionId } = await openStream();
+  await d.sessions.end(sessionId, 'closed');
+  const a = await raw.answer();
+  assert.equal(a.header.seq, 0);
+  assert.equal(a.header.status, 410);
+  assert.equal(problemOf(a).reason, 'closed');
+  raw.socket.end();
+  await raw.closed;
+});
+
+test('the upgrade is refused as any request is: without the protocol 426, a seal that does not hold 401, an ended session 410', LIMIT, async () => {
+  const vm = await d.readyVm();
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  const sessionId = res.body.sessionId as string;
+  const path = blockStreamPath(sessionId);
+  const ask = async (headers: string, withSeq = ++seq, sealKey = key!) => {
+    const raw = await Raw.connect();
+    const tag = sealBody(sealKey, withSeq, 'request', 'GET', path, []);
+    raw.socket.write(`GET ${path} HTTP/1.1\r\nHost: sealkeep\r\n${headers}Authorization: ${sessionAuthorization(withSeq, tag)}\r\n\r\n`);
+    const answer = await raw.http();
+    await raw.closed;
+    return answer;
+  };
+  const plain = await ask('Connection: close\r\n');
+  assert.equal(plain.status, 426);
+  assert.match(plain.head, new RegExp(`upgrade: ${BLOCK_STREAM_PROTOCOL}`, 'i'));
+  const other = await ask('Connection: Upgrade\r\nUpgrade: websocket\r\n');
+  assert.equal(other.status, 426);
+  const forged = await ask(`Connection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\n`, ++seq, randomBytes(32));
+  assert.equal(forged.status, 401);
+  assert.equal(JSON.parse(forged.body).type, 'https://sealkeep.dev/problems/unauthenticated');
+  await d.sessions.end(sessionId, 'closed');
+  const ended = await ask(`Connection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\n`);
+  assert.equal(ended.status, 410);
+  assert.equal(JSON.parse(ended.body).reason, 'closed');
+});
+
+test('an upgrade to a route that does not switch protocols is refused, and nothing is run', LIMIT, async () => {
+  const raw = await Raw.connect();
+  raw.socket.write(`POST /v1/service-key HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\n\r\n`);
+  const answer = await raw.http();
+  assert.ok(answer.status === 400 || answer.status === 405, answer.head);
+  await raw.closed;
+});
