@@ -20,7 +20,7 @@
 //     [--host-name NAME]                       in evidence bundles (default: this machine's name)
 //     [--manufacturer DIR]                     certify an uncertified host TPM with the CA in DIR
 //     [--mle FILE]                             the hypervisor image the launch measures (default: the adapter's code)
-//     [--connections N]                        data-plane connections per volume (default 8)
+//     [--connections N]                        block requests in flight per volume (default 8)
 //     --vm tenant=T,id=VM,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE])
 //     --volume name=N,dir=D,id=VOLUME_ID[,vm=VM][,readonly][,pending=64M][,journal=256M]
 //

@@ -4,6 +4,8 @@
 //   → authorize against the permission table, the tenant and a delegation's tenant and scope (403)
 //   → admission (429: per-tenant operation rates)
 //   → validate params, query and body (400 with the failing paths) → handler → JSON response.
+// An upgrade route (route.upgrade, served by http/listen.ts) takes the same steps, then needs the
+// upgrade to its protocol (426) and answers 101, its handler taking the connection.
 // Handlers see only validated input; errors become RFC 9457 problems (problems.ts).
 
 import { randomUUID } from 'node:crypto';

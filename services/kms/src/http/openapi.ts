@@ -43,8 +43,8 @@ export function openApiDocument(routes: readonly AnyRoute[], planes: readonly Pl
   for (const r of routes) {
     if (!planes.includes(r.plane)) continue;
     const path = r.path.replace(/:([A-Za-z_]\w*)/g, '{$1}');
-    const status = String(r.status ?? 200);
-    const problems = r.permission === 'public' ? ['internal'] : ['unauthenticated', 'forbidden', 'validation-failed', 'internal'];
+    const status = String(r.upgrade ? 101 : (r.status ?? 200));
+    const problems = [...(r.permission === 'public' ? ['internal'] : ['unauthenticated', 'forbidden', 'validation-failed', 'internal']), ...(r.upgrade ? ['upgrade-required'] : [])];
     (paths[path] ??= {})[r.method] = {
       summary: r.summary,
       operationId: `${r.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
@@ -53,7 +53,9 @@ export function openApiDocument(routes: readonly AnyRoute[], planes: readonly Pl
       parameters: parameters(r),
       ...(r.body ? { requestBody: { required: true, content: { [r.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: jsonSchema(r.body) } } } } : {}),
       responses: {
-        [status]: { description: 'success', content: { [r.produces ?? 'application/json']: { schema: r.response ? jsonSchema(r.response) : {} } } },
+        [status]: r.upgrade
+          ? { description: `the connection switches to ${r.upgrade}`, headers: { Upgrade: { schema: { const: r.upgrade } } } }
+          : { description: 'success', content: { [r.produces ?? 'application/json']: { schema: r.response ? jsonSchema(r.response) : {} } } },
         ...Object.fromEntries(
           problems.map((slug) => [
             String(PROBLEMS[slug as keyof typeof PROBLEMS].status),

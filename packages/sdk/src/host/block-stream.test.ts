@@ -1,0 +1,168 @@
+// The adapter's end of the block stream (block-transport.ts over block-stream.ts) against a
+// stand-in data plane that speaks the frames and checks each request's seal: answers arriving out
+// of order and cut at any byte land in the right caller's buffers and open there; a stream lost
+// before a request's answer began is replaced and the request sent again; a problem under seq 0
+// answers every waiting request; an answer that does not hold its seal is an error, never bytes;
+// an upgrade the service refuses comes back as its problem.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import {
+  ANSWER_PROBLEM,
+  ANSWER_SEALED,
+  BLOCK_STREAM_PROTOCOL,
+  REQUEST_HEADER_BYTES,
+  blockRequestUrl,
+  blockStreamPath,
+  decodeRequestHeader,
+  encodeAnswerHeader,
+  openBody,
+  parseSessionAuthorization,
+  sealBody,
+  type RequestFrameHeader,
+} from '@sealkeep/crypto';
+import { AnswerSealError, BlockTransport, type ProblemAnswer } from './block-transport.js';
+
+const key = Buffer.alloc(32, 3);
+const sessionId = 'stream-session-000000x';
+
+/** How the stand-in behaves: answer in reverse order, a byte at a time; drop the first stream after a frame; close every stream with a problem; break the seal; refuse the upgrade. */
+let mode: 'reverse-bytewise' | 'drop-once' | 'close-with-problem' | 'bad-seal' | 'refuse' = 'reverse-bytewise';
+let dropped = 0;
+const upgrades: string[] = [];
+const sockets = new Set<net.Socket>();
+
+const server = net.createServer((socket) => {
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => undefined);
+  let bytes = Buffer.alloc(0);
+  let upgraded = false;
+  const held: Array<{ frame: RequestFrameHeader; body: Buffer }> = [];
+  socket.on('data', (chunk: Buffer) => {
+    bytes = Buffer.concat([bytes, chunk]);
+    if (!upgraded) {
+      const end = bytes.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = bytes.toString('latin1', 0, end);
+      bytes = bytes.subarray(end + 4);
+      const auth = parseSessionAuthorization(/authorization: (.*)/i.exec(head)?.[1]);
+      assert.ok(auth && openBody(key, auth.seq, 'request', 'GET', blockStreamPath(sessionId), [], auth.tag), 'the upgrade is sealed under the session');
+      upgrades.push(head.split('\r\n')[0]!);
+      if (mode === 'refuse') {
+        const problem = JSON.stringify({ type: 'https://sealkeep.dev/problems/session-ended', status: 410, reason: 'closed' });
+        socket.end(`HTTP/1.1 410 Gone\r\nContent-Type: application/problem+json\r\nContent-Length: ${problem.length}\r\nConnection: close\r\n\r\n${problem}`);
+        return;
+      }
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\n\r\n`);
+      upgraded = true;
+    }
+    while (bytes.length >= REQUEST_HEADER_BYTES) {
+      const frame = decodeRequestHeader(bytes, 1 << 24);
+      assert.equal(typeof frame, 'object');
+      const f = frame as RequestFrameHeader;
+      if (bytes.length < REQUEST_HEADER_BYTES + f.length) return;
+      const body = Buffer.from(bytes.subarray(REQUEST_HEADER_BYTES, REQUEST_HEADER_BYTES + f.length));
+      bytes = bytes.subarray(REQUEST_HEADER_BYTES + f.length);
+      assert.ok(openBody(key, f.seq, 'request', 'POST', blockRequestUrl(sessionId, f.op, f.lba), [body], f.tag), 'each frame is sealed under its seq, op and LBA');
+      held.push({ frame: f, body });
+    }
+    if (mode === 'drop-once' && held.length > 0 && dropped === 0) {
+      dropped++;
+      return socket.destroy();
+    }
+    if (mode === 'close-with-problem' && held.length > 0) {
+      const problem = Buffer.from(JSON.stringify({ type: 'https://sealkeep.dev/problems/session-ended', status: 410, reason: 'key-disabled' }));
+      return socket.end(Buffer.concat([encodeAnswerHeader({ length: problem.length, status: 410, kind: ANSWER_PROBLEM, seq: 0, tag: Buffer.alloc(16) }), problem]));
+    }
+    // Three requests at a time (or whatever a single caller sent): answered last first.
+    if (held.length < (mode === 'reverse-bytewise' ? 3 : 1)) return;
+    const answers = held.splice(0).reverse().map(({ frame, body }) => {
+      const answer = Buffer.from(body.map((b) => b ^ 0xff));
+      const tag = sealBody(key, frame.seq, 'answer', 'POST', blockRequestUrl(sessionId, frame.op, frame.lba), [answer]);
+      if (mode === 'bad-seal') tag[0]! ^= 1;
+      return Buffer.concat([encodeAnswerHeader({ length: answer.length, status: 200, kind: ANSWER_SEALED, seq: frame.seq, tag }), answer]);
+    });
+    void writeCut(socket, Buffer.concat(answers));
+  });
+});
+
+/** Writes bytes a piece at a time with pauses, so the client's reads end at odd places: one byte, then across headers. */
+async function writeCut(socket: net.Socket, bytes: Buffer): Promise<void> {
+  const cuts = mode === 'reverse-bytewise' ? [1, 2, 3, 31, 33, 40, 1000, 4133, 4200] : [];
+  let from = 0;
+  for (const cut of [...cuts.filter((c) => c < bytes.length), bytes.length]) {
+    socket.write(bytes.subarray(from, cut));
+    from = cut;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+let transport: BlockTransport;
+before(async () => {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+});
+after(() => {
+  for (const s of sockets) s.destroy();
+  server.close();
+});
+const newTransport = () => new BlockTransport({ baseUrl: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, sessionId, key, connections: 4, timeoutMs: 5000, stream: true });
+const octets = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
+
+/** One encrypt request of `n` bytes: its answer (the stand-in's: each byte inverted) lands in two sinks. */
+async function encrypt(t: BlockTransport, lba: bigint, n: number, seed: number): Promise<{ answer: ProblemAnswer | null; sinks: Buffer[]; plain: Buffer }> {
+  const plain = octets(n, seed);
+  const sinks = [Buffer.alloc(n / 2), Buffer.alloc(n / 2)];
+  const answer = await t.block('encrypt', lba, [Buffer.from(plain)], sinks);
+  return { answer, sinks, plain };
+}
+
+test('answers out of order, cut at any byte, land in their own callers’ sinks and open there', async () => {
+  mode = 'reverse-bytewise';
+  transport = newTransport();
+  const results = await Promise.all([encrypt(transport, 0n, 4096, 1), encrypt(transport, 8n, 8192, 2), encrypt(transport, 16n, 512, 3)]);
+  for (const { answer, sinks, plain } of results) {
+    assert.equal(answer, null);
+    assert.ok(Buffer.concat(sinks).equals(Buffer.from(plain.map((b) => b ^ 0xff))));
+  }
+  transport.destroy();
+});
+
+test('a stream lost before a request’s answer began is replaced, and the request sent again on the new one', async () => {
+  mode = 'drop-once';
+  dropped = 0;
+  const before = upgrades.length;
+  transport = newTransport();
+  const { answer, sinks, plain } = await encrypt(transport, 4n, 4096, 9);
+  assert.equal(answer, null);
+  assert.ok(Buffer.concat(sinks).equals(Buffer.from(plain.map((b) => b ^ 0xff))), 'the answer to the request sent again (its parts unsealed first)');
+  assert.equal(upgrades.length - before, 2, 'a second stream was opened');
+  transport.destroy();
+});
+
+test('a problem under seq 0 answers every waiting request; an answer that does not hold its seal is an error', async () => {
+  mode = 'close-with-problem';
+  transport = newTransport();
+  const answers = await Promise.all([encrypt(transport, 0n, 4096, 1), encrypt(transport, 8n, 4096, 2)]);
+  for (const { answer } of answers) {
+    assert.equal(answer?.status, 410);
+    assert.equal(answer?.problem.reason, 'key-disabled');
+  }
+  transport.destroy();
+  mode = 'bad-seal';
+  transport = newTransport();
+  await assert.rejects(encrypt(transport, 0n, 4096, 1), AnswerSealError);
+  transport.destroy();
+});
+
+test('an upgrade the service refuses comes back as its problem', async () => {
+  mode = 'refuse';
+  transport = newTransport();
+  const { answer } = await encrypt(transport, 0n, 4096, 1);
+  assert.equal(answer?.status, 410);
+  assert.equal(answer?.problem.reason, 'closed');
+  transport.destroy();
+});
