@@ -1,20 +1,24 @@
 // The wire under a block session (block-session.ts): binary requests on the data plane, each
-// sealed under the session key — encrypted and authenticated, `Authorization: Sealkeep-Session
-// <seq>.<tag>` — and block operations' answers sealed back (`Sealkeep-Session-Tag`; the formats
-// of @sealkeep/crypto's block-session.ts), sent over a few keep-alive connections at once.
+// sealed under the session key — encrypted and authenticated — and block operations' answers
+// sealed back (the formats of @sealkeep/crypto's block-session.ts). Block operations go as frames
+// on the session's block stream (block-stream.ts: one connection, pipelined) unless the session
+// was opened without it; everything else (a volume attestation, the close), and block operations
+// without the stream, as HTTP requests (`Authorization: Sealkeep-Session <seq>.<tag>`, the
+// answer's seal in `Sealkeep-Session-Tag`) over a few keep-alive connections at once.
 //
 // Bodies are lists of buffers sealed where they lie and written one after another (no
 // concatenation: a megabyte copied is a megabyte of page faults): a request's parts are the
 // caller's to give up, and hold ciphertext once sent. Answers are read from the socket straight
-// into buffers the caller names (sinks; block-connection.ts) and opened there, so a decrypted run
-// lands where the caller wants it; an answer whose seal does not hold is an error, and its sinks
-// hold nothing to use. A request whose connection was lost before its answer began, or that was
+// into buffers the caller names (sinks) and opened there, so a decrypted run lands where the
+// caller wants it; an answer whose seal does not hold is an error, and its sinks hold nothing to
+// use. A request whose connection (or stream) was lost before its answer began, or that was
 // answered with a problem, has its parts unsealed again (the same keystream once more), so it can
-// be sent again. At most `connections` requests are in
-// flight, each on a keep-alive connection of its own; a sequence number is drawn only when a
-// request has its connection, so numbers reach the service in nearly increasing order and stay
-// well inside its replay window. A keep-alive connection the server closed while idle is retried
-// once on a fresh one (block operations are pure functions of their input).
+// be sent again. At most `connections` requests are in flight (without the stream, each on a
+// keep-alive connection of its own); a sequence number is drawn only when a request is about to
+// be written, so numbers reach the service in nearly increasing order and stay well inside its
+// replay window. A request whose keep-alive connection the server had closed while idle, or
+// whose stream was lost before any of its answer came, is sent once more on a fresh one (block
+// operations are pure functions of their input).
 
 import { blockRequestUrl, blockStreamPath, openBody, sealBody, sessionAuthorization, type BlockOp } from '@sealkeep/crypto';
 import { SealkeepError } from '../client.js';
