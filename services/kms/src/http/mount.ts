@@ -231,7 +231,7 @@ export function mountListener(opts: ListenerOptions): Express {
           principal,
           actor: principal ? actorOf(principal, route.plane, res.getHeader('x-request-id') as string) : null,
           signed: signedPartsOf(req),
-          ...(route.upgrade ? { switchProtocols: () => switchProtocols(req, res, route.upgrade!, opts.onInternalError) } : {}),
+          ...(route.upgrade ? { switchProtocols: () => switchProtocols(req, res, route.upgrade!, opts) } : {}),
         };
         const result = await route.handler(input);
         if (res.statusCode === 101) return;
@@ -271,14 +271,20 @@ function requireUpgrade(req: Request, protocol: string): void {
 }
 
 /** Answers 101 and hands the connection to the route's handler; the request is logged as it switches. */
-function switchProtocols(req: Request, res: Response, protocol: string, onInternalError: ListenerOptions['onInternalError']): UpgradedConnection {
+function switchProtocols(req: Request, res: Response, protocol: string, opts: ListenerOptions): UpgradedConnection {
   const requestId = res.getHeader('x-request-id') as string;
   const socket = res.socket!;
   res.detachSocket(socket);
   res.statusCode = 101;
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\nX-Request-Id: ${requestId}\r\n\r\n`);
   (res.locals.switched as (() => void) | undefined)?.();
-  return { socket, head: upgradeHeadOf(req)!, reportInternalError: (err) => onInternalError(err, requestId) };
+  const principal = (res.locals.principal as string | undefined) ?? null;
+  return {
+    socket,
+    head: upgradeHeadOf(req)!,
+    reportInternalError: (err) => opts.onInternalError(err, requestId),
+    observe: (exchange) => opts.onRequest?.({ ...exchange, planes: opts.planes, principal }),
+  };
 }
 
 function pathMatches(pattern: string, path: string): boolean {

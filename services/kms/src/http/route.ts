@@ -42,11 +42,16 @@ export interface HandlerInput<P, Q, B> {
   switchProtocols?(): UpgradedConnection;
 }
 
-/** A connection an upgrade route took over: the socket, the bytes already read past the request's head, and where unexpected errors go. */
+/**
+ * A connection an upgrade route took over: the socket, the bytes already read past the request's
+ * head, where unexpected errors go, and where each exchange on it is reported, to be logged and
+ * counted as a request of `route` would be (by the same principal, under `requestId`).
+ */
 export interface UpgradedConnection {
   socket: Duplex;
   head: Buffer;
   reportInternalError(err: unknown): void;
+  observe(exchange: { requestId: string; method: string; route: string; status: number; ms: number }): void;
 }
 
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {

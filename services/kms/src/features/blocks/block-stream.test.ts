@@ -162,6 +162,15 @@ test('pipelined frames are each answered under their own seq, sealed as the bloc
     assert.ok(body.equals(plain[index]!), 'verify-decrypt gives back what was written');
   }
   raw.socket.destroy();
+  // The upgrade is logged once (101), and each frame as a request of the block route, under the upgrade's request id and its seq.
+  const upgrade = d.requestLog.find((e) => e.route === '/v1/block-sessions/:sessionId/stream' && e.status === 101);
+  assert.ok(upgrade, 'the upgrade is in the request log');
+  for (const f of [...sent, ...reads]) {
+    const entry = d.requestLog.find((e) => e.requestId.endsWith(`#${f.seq}`));
+    assert.equal(entry?.route, '/v1/block-sessions/:sessionId/blocks/:op');
+    assert.equal(entry?.status, 200);
+    assert.equal(entry?.principal, 'hv:vpxuser@host-07');
+  }
 });
 
 test('a frame that does not hold its seal, replays a seq, or passes the end of the volume is refused, and the stream goes on', LIMIT, async () => {

@@ -6,7 +6,8 @@
 // holds its place until its answer has left for the socket; with MAX_IN_FLIGHT held, reading
 // stops, and TCP holds the adapter back. A request the session refuses is answered with its
 // problem and the stream goes on; a frame that does not parse is answered with a problem under
-// seq 0 and the stream closes, as it does (saying why) when its session ends.
+// seq 0 and the stream closes, as it does (saying why) when its session ends. Each frame is
+// logged and counted (metrics) as a request of the block route, under `<upgrade's request id>#<seq>`.
 
 import type { Duplex } from 'node:stream';
 import { ANSWER_PROBLEM, ANSWER_SEALED, REQUEST_HEADER_BYTES, SESSION_TAG_BYTES, blockRequestUrl, blockStreamPath, decodeRequestHeader, encodeAnswerHeader, type RequestFrameHeader } from '@sealkeep/crypto';
@@ -23,8 +24,9 @@ export const MAX_IN_FLIGHT = 16;
 const LINGER_MS = 5_000;
 const NO_TAG = Buffer.alloc(SESSION_TAG_BYTES);
 
-export function serveBlockStream(connection: UpgradedConnection, sessions: BlockSessions, s: BlockSession, requestId: string): void {
-  new BlockStream(connection, sessions, s, requestId);
+/** Serves the stream of session `s` on a connection its upgrade took; each frame is logged and counted as a request of `frameRoute`. */
+export function serveBlockStream(connection: UpgradedConnection, sessions: BlockSessions, s: BlockSession, requestId: string, frameRoute: string): void {
+  new BlockStream(connection, sessions, s, requestId, frameRoute);
 }
 
 class BlockStream {
@@ -46,6 +48,7 @@ class BlockStream {
     private readonly sessions: BlockSessions,
     private readonly s: BlockSession,
     private readonly requestId: string,
+    private readonly frameRoute: string,
   ) {
     this.#socket = connection.socket;
     s.streams.add(this.#onSessionEnd);
@@ -89,19 +92,26 @@ class BlockStream {
   async #run(frame: RequestFrameHeader, body: Buffer): Promise<void> {
     if (++this.#inFlight >= MAX_IN_FLIGHT) this.#socket.pause();
     const { s, sessions } = this;
+    const started = process.hrtime.bigint();
+    const requestId = `${this.requestId}#${frame.seq}`;
+    let status = 200;
     try {
       if (sessions.get(s.id) !== s) throw endedProblem(sessions, s.id);
       const ended = await sessions.stillHolds(s);
       if (ended) throw new Problem('session-ended', `the block session ended: ${ended}`, { reason: ended });
       if (!s.seq.fresh(frame.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
       const seal = { seq: frame.seq, method: 'POST', url: blockRequestUrl(s.id, frame.op, frame.lba), tag: frame.tag };
-      const answer = await runSealedBatch(sessions, s, frame.op, frame.lba, body, seal, `${this.requestId}#${frame.seq}`);
+      const answer = await runSealedBatch(sessions, s, frame.op, frame.lba, body, seal, requestId);
       this.#write(frame.seq, 200, ANSWER_SEALED, answer.tag, answer.data, () => binaryBodies.give(answer.data.buffer as ArrayBuffer));
     } catch (e) {
       const problem = this.#problemOf(e);
+      status = problem.status;
       this.#write(frame.seq, problem.status, ANSWER_PROBLEM, NO_TAG, this.#document(problem), () => undefined);
       // A session that ended ends its streams (its own closer has, when it ended in this process).
       if (problem.slug === 'session-ended') this.#close(null);
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      this.connection.observe({ requestId, method: 'POST', route: this.frameRoute, status, ms });
     }
   }
 

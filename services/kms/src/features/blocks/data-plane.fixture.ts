@@ -14,6 +14,7 @@ import { authorizationHeader, delegationGrant } from '@sealkeep/sdk';
 import { TpmManager, type CelRecord } from '@sealkeep/tpm';
 import { goodBootLog, recordsOf } from '@sealkeep/tpm/vm-boot-fixture';
 import { buildListeners } from '../../server.js';
+import type { RequestLogEntry } from '../../http/mount.js';
 import { deriveTokenKey } from '../../auth/token-key.js';
 import { DELEGATION_HEADER } from '../../auth/delegation.js';
 import { insertPrincipal } from '../principals/store.js';
@@ -36,6 +37,8 @@ export interface DataPlane {
   api: KeysApi;
   vtpms: TpmManager;
   sessions: BlockSessions;
+  /** Every request the listeners logged, in order. */
+  requestLog: RequestLogEntry[];
   tenantApp: App;
   dataApp: App;
   hv: Party;
@@ -74,11 +77,12 @@ export async function dataPlane(): Promise<DataPlane> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sealkeep-vtpms-'));
   const vtpms = await TpmManager.open({ dir, platformKey: Buffer.alloc(32, 7) });
   const sessions = new BlockSessions(db, new BlockPool(2));
+  const requestLog: RequestLogEntry[] = [];
   api.keys.engine.onForget((keyId) => void sessions.endWhere((s) => keyId === undefined || s.kekId === keyId, 'key-disabled'));
   const ak = await loadAk(api.t.host.client);
   const tokenKey = deriveTokenKey(Buffer.alloc(32, 9));
   const [tenantApp, dataApp] = buildListeners(
-    { store: api.f.store, tokenKey, keys: api.keys, onInternalError: (err) => console.error('internal error:', err), data: { vtpms, sessions, attestation: { tpm: api.t.host.client, akHandle: ak.handle, akCertificatePem: api.keys.endorsement?.akCertificatePem ?? null } } },
+    { store: api.f.store, tokenKey, keys: api.keys, onInternalError: (err) => console.error('internal error:', err), onRequest: (entry) => void requestLog.push(entry), data: { vtpms, sessions, attestation: { tpm: api.t.host.client, akHandle: ak.handle, akCertificatePem: api.keys.endorsement?.akCertificatePem ?? null } } },
     [['tenant'], ['data']],
   ) as unknown as [App, App];
   const add = async (name: string, role: Role, tenantId: string | null): Promise<Party> => {
@@ -140,6 +144,7 @@ export async function dataPlane(): Promise<DataPlane> {
     api,
     vtpms,
     sessions,
+    requestLog,
     tenantApp,
     dataApp,
     hv,

@@ -25,6 +25,9 @@ const SessionParams = z.object({ sessionId: z.string().regex(/^[A-Za-z0-9_-]{22}
 const Lba = z.object({ lba: z.string().regex(/^(?:0|[1-9][0-9]{0,19})$/, 'a sector number') });
 const Bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), 'an application/octet-stream body');
 
+/** The block route: a block stream's frames are logged and counted as requests of it. */
+const BLOCKS_PATH = '/v1/block-sessions/:sessionId/blocks/:op';
+
 /** Each block answer's seal, until its header is written (responseHeaders below). */
 const answerTags = new WeakMap<Buffer, Buffer>();
 
@@ -55,7 +58,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
     }),
     route({
       method: 'post',
-      path: '/v1/block-sessions/:sessionId/blocks/:op',
+      path: BLOCKS_PATH,
       plane: 'data',
       permission: 'block.crypt',
       summary: 'One batch of whole sectors from `lba`: encrypt, encrypt-sign, sign, verify, decrypt or verify-decrypt, sealed both ways under the session key (binary layouts in docs/service.md#block-operations)',
@@ -89,7 +92,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       admit: false,
       handler: async ({ params, principal, requestId, switchProtocols }) => {
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
-        serveBlockStream(switchProtocols!(), deps.sessions!, s, requestId);
+        serveBlockStream(switchProtocols!(), deps.sessions!, s, requestId, BLOCKS_PATH);
       },
     }),
     route({
