@@ -298,3 +298,37 @@ test('over TLS (an https: origin): the answer fills the sinks, and the server ce
   const untrusted = await run(false);
   assert.equal(untrusted.r, 'DEPTH_ZERO_SELF_SIGNED_CERT', 'a certificate nobody vouches for is refused');
 });
+
+test('a problem answered before the body was read: the parts are unsealed only once every byte of them has left, sealed', async () => {
+  const marker = Buffer.alloc(16 << 20, 'SECTOR-PLAINTEXT');
+  let gotAll!: (bytes: Buffer) => void;
+  const all = new Promise<Buffer>((resolve) => (gotAll = resolve));
+  // Answers 410 as soon as the head is in, reads nothing for a while (TCP fills, the client's writes queue up), then keeps whatever comes.
+  const early = net.createServer((socket) => {
+    const kept: Buffer[] = [];
+    socket.on('error', () => undefined);
+    socket.once('data', (chunk: Buffer) => {
+      kept.push(chunk);
+      socket.pause();
+      const problem = JSON.stringify({ type: 'https://sealkeep.dev/problems/session-ended', status: 410, reason: 'key-disabled' });
+      socket.write(`HTTP/1.1 410 Gone\r\nContent-Type: application/problem+json\r\nContent-Length: ${problem.length}\r\n\r\n${problem}`);
+      setTimeout(() => {
+        socket.on('data', (c: Buffer) => kept.push(c));
+        socket.on('close', () => gotAll(Buffer.concat(kept)));
+        setTimeout(() => gotAll(Buffer.concat(kept)), 3000);
+        socket.resume();
+      }, 300);
+    });
+  });
+  early.listen(0, '127.0.0.1');
+  await once(early, 'listening');
+  const t = new BlockTransport({ baseUrl: `http://127.0.0.1:${(early.address() as net.AddressInfo).port}`, sessionId: 'session-1', key: sessionKey, connections: 1, timeoutMs: 5000, stream: false });
+  const parts = [Buffer.from(marker)];
+  const answer = await t.send('POST', '/v1/block-sessions/session-1/blocks/encrypt?lba=0', parts, [Buffer.alloc(marker.length)]);
+  assert.equal((answer as { status: number }).status, 410);
+  assert.ok(parts[0]!.equals(marker), 'the caller has its plaintext back');
+  const wire = await all;
+  t.destroy();
+  assert.equal(wire.indexOf('SECTOR-PLAINTEXT'), -1, `no plaintext on the wire (${wire.length} bytes received)`);
+  early.close();
+});

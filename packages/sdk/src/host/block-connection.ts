@@ -17,6 +17,16 @@ const HEAD_BYTES = 16 * 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
 
 /**
+ * Writes `pieces` in order; settles once the last has left for the kernel or been dropped with the
+ * socket (a write's callback runs either way), so the memory may then be changed.
+ */
+export function writeAll(socket: net.Socket, pieces: readonly Uint8Array[]): Promise<void> {
+  const nonEmpty = pieces.filter((p) => p.length > 0);
+  if (nonEmpty.length === 0) return Promise.resolve();
+  return new Promise((done) => nonEmpty.forEach((piece, i) => socket.write(piece, i === nonEmpty.length - 1 ? () => done() : undefined)));
+}
+
+/**
  * A connection to the data plane's origin (http: or https:) whose reads land where `onread`
  * says; `ready` is the event after which it may be written (a TLS handshake done).
  */
@@ -102,15 +112,21 @@ export class BlockConnection {
   /** Sends a request (its head and its body as parts) and resolves with the answer. */
   request(head: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<BlockAnswer> {
     if (!this.reusable) return Promise.reject(new ConnectionLost('ECONNRESET', 'the connection is closed'));
-    return new Promise((resolve, reject) => {
+    let written!: Promise<void>;
+    const answered = new Promise<BlockAnswer>((resolve, reject) => {
       this.#exchange = { sinks, resolve, reject };
       this.#phase = 'head';
       this.#answerBegan = false;
       this.#filled = 0;
       this.#socket.cork();
-      this.#socket.write(head);
-      for (const part of parts) if (part.length > 0) this.#socket.write(part);
+      written = writeAll(this.#socket, [Buffer.from(head, 'latin1'), ...parts]);
       this.#socket.uncork();
+    });
+    // An answer may come before the body has left (a refusal sent before it was read): the parts are
+    // the caller's again — to unseal in place — only once every write of them is done or dropped.
+    return answered.then(async (answer) => {
+      await written;
+      return answer;
     });
   }
 

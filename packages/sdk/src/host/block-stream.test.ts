@@ -29,7 +29,9 @@ const key = Buffer.alloc(32, 3);
 const sessionId = 'stream-session-000000x';
 
 /** How the stand-in behaves: answer in reverse order, a byte at a time; drop the first stream after a frame; close every stream with a problem; break the seal; refuse the upgrade. */
-let mode: 'reverse-bytewise' | 'drop-once' | 'close-with-problem' | 'bad-seal' | 'refuse' = 'reverse-bytewise';
+let mode: 'reverse-bytewise' | 'drop-once' | 'close-with-problem' | 'bad-seal' | 'refuse' | 'big-problem' | 'stall-then-close' = 'reverse-bytewise';
+/** What a stalled stream received in all, header and body (stall-then-close), once it closed. */
+let stalled: Promise<Buffer> | null = null;
 let dropped = 0;
 const upgrades: string[] = [];
 const sockets = new Set<net.Socket>();
@@ -59,6 +61,24 @@ const server = net.createServer((socket) => {
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\n\r\n`);
       upgraded = true;
     }
+    if (mode === 'stall-then-close' && !stalled) {
+      // Reads nothing more for a while (TCP fills, the client's writes queue up), then closes the
+      // stream with a problem under seq 0, and keeps what still arrives until the client is gone.
+      socket.pause();
+      const kept: Buffer[] = [bytes];
+      stalled = new Promise((resolve) => {
+        setTimeout(() => {
+          const problem = Buffer.from(JSON.stringify({ type: 'https://sealkeep.dev/problems/session-ended', status: 410, reason: 'closed' }));
+          socket.write(Buffer.concat([encodeAnswerHeader({ length: problem.length, status: 410, kind: ANSWER_PROBLEM, seq: 0, tag: Buffer.alloc(16) }), problem]));
+          socket.removeAllListeners('data');
+          socket.on('data', (c: Buffer) => kept.push(c));
+          socket.on('close', () => resolve(Buffer.concat(kept)));
+          setTimeout(() => resolve(Buffer.concat(kept)), 2000); // a client that never closes: what came by then
+          socket.resume();
+        }, 300);
+      });
+      return;
+    }
     while (bytes.length >= REQUEST_HEADER_BYTES) {
       const frame = decodeRequestHeader(bytes, 1 << 24);
       assert.equal(typeof frame, 'object');
@@ -72,6 +92,14 @@ const server = net.createServer((socket) => {
     if (mode === 'drop-once' && held.length > 0 && dropped === 0) {
       dropped++;
       return socket.destroy();
+    }
+    if (mode === 'big-problem' && held.length > 0) {
+      // An integrity failure naming thousands of sectors: far over the client's 16 KiB scratch buffer.
+      const lbas = Array.from({ length: 4096 }, (_, i) => String(1_000_000 + i));
+      const problem = Buffer.from(JSON.stringify({ type: 'https://sealkeep.dev/problems/integrity-check-failed', status: 422, detail: `sectors ${lbas.join(', ')} failed`, lbas }));
+      const { frame } = held.shift()!;
+      void writeCut(socket, Buffer.concat([encodeAnswerHeader({ length: problem.length, status: 422, kind: ANSWER_PROBLEM, seq: frame.seq, tag: Buffer.alloc(16) }), problem]));
+      return;
     }
     if (mode === 'close-with-problem' && held.length > 0) {
       const problem = Buffer.from(JSON.stringify({ type: 'https://sealkeep.dev/problems/session-ended', status: 410, reason: 'key-disabled' }));
@@ -164,5 +192,32 @@ test('an upgrade the service refuses comes back as its problem', async () => {
   const { answer } = await encrypt(transport, 0n, 4096, 1);
   assert.equal(answer?.status, 410);
   assert.equal(answer?.problem.reason, 'closed');
+  transport.destroy();
+});
+
+test('a problem document larger than the scratch buffer is read whole, and the stream goes on', async () => {
+  mode = 'big-problem';
+  transport = newTransport();
+  const { answer } = await encrypt(transport, 0n, 4096, 1);
+  assert.equal(answer?.status, 422);
+  assert.equal((answer?.problem.lbas as string[]).length, 4096);
+  mode = 'reverse-bytewise';
+  const after = await Promise.all([encrypt(transport, 0n, 4096, 1), encrypt(transport, 8n, 4096, 2), encrypt(transport, 16n, 4096, 3)]);
+  assert.deepEqual(after.map((r) => r.answer), [null, null, null], 'the same stream serves on');
+  transport.destroy();
+});
+
+test('closed under seq 0 while a frame still waits to leave: not one byte of it goes out unsealed', async () => {
+  mode = 'stall-then-close';
+  stalled = null;
+  transport = newTransport();
+  const marker = Buffer.alloc(16 << 20, 'SECTOR-PLAINTEXT');
+  const parts = [Buffer.from(marker)];
+  const answer = await transport.block('encrypt', 0n, parts, [Buffer.alloc(marker.length)]);
+  assert.equal(answer?.status, 410);
+  assert.ok(parts[0]!.equals(marker), 'the caller has its plaintext back');
+  const received = await stalled!;
+  assert.ok(received.length > REQUEST_HEADER_BYTES, 'some of the frame was sent before the stream closed');
+  assert.equal(received.indexOf('SECTOR-PLAINTEXT'), -1, `no plaintext on the wire (${received.length} bytes received)`);
   transport.destroy();
 });

@@ -3,13 +3,15 @@
 // block-stream.ts) — pipelined, answered in any order, each answer naming its seq. Frames are
 // written from the caller's parts where they lie; a sealed answer's body is read from the socket
 // straight into the sinks its request named (node:net's `onread`), and only headers and problem
-// documents pass through a scratch buffer. Sealing and opening are the transport's
-// (block-transport.ts): here a frame is bytes.
+// documents pass through a scratch buffer (a problem larger than it, into a buffer of its own).
+// Sealing and opening are the transport's (block-transport.ts): here a frame is bytes.
 //
 // A request still unanswered when the connection is lost fails with ConnectionLost if no byte of
 // its answer had come (so it may be sent again on a new stream); a problem under seq 0 (the
 // service closing the stream: the session ended, or it could not read a frame) is every waiting
-// request's answer.
+// request's answer, the socket destroyed first with any frame still waiting to leave. An answer
+// is handed over only once its request's every write is done or dropped, so the caller may then
+// change (unseal) the parts in place without a byte of that reaching the wire.
 
 import type net from 'node:net';
 import {
@@ -20,11 +22,14 @@ import {
   decodeAnswerHeader,
   encodeRequestHeader,
   sessionAuthorization,
+  type AnswerFrameHeader,
   type RequestFrameHeader,
 } from '@sealkeep/crypto';
-import { ConnectionLost, connectReading } from './block-connection.js';
+import { ConnectionLost, connectReading, writeAll } from './block-connection.js';
 
 const SCRATCH_BYTES = 16 * 1024;
+/** A problem document's size at most (an integrity failure names every failing LBA: a batch's 32 Ki sectors fit). */
+const MAX_PROBLEM_BYTES = 1 << 20;
 const CRLF2 = Buffer.from('\r\n\r\n');
 
 /** A problem the service answered with: its status and document. */
@@ -43,7 +48,7 @@ interface Waiting {
   reject(error: Error): void;
 }
 
-type Phase = 'head' | 'header' | 'sinks';
+type Phase = 'head' | 'header' | 'sinks' | 'problem';
 
 export class BlockStream {
   #socket!: net.Socket;
@@ -57,6 +62,8 @@ export class BlockStream {
   #reading: Waiting | null = null;
   #readingSeq = 0;
   #readingTag: Buffer = Buffer.alloc(0);
+  /** A problem document too large for the scratch buffer, read into its own; its header. */
+  #problem: { header: AnswerFrameHeader; body: Buffer } | null = null;
   #sinkIndex = 0;
   #at = 0;
   #closed = false;
@@ -95,13 +102,19 @@ export class BlockStream {
   /** Sends one request frame (its body: `parts`, already sealed) and resolves with its answer, whose body fills `sinks` exactly. */
   send(frame: Omit<RequestFrameHeader, 'length'>, parts: readonly Uint8Array[], sinks: readonly Buffer[]): Promise<StreamAnswer> {
     if (this.#closed) return Promise.reject(new ConnectionLost('ECONNRESET', 'the block stream is closed'));
-    return new Promise((resolve, reject) => {
+    let written!: Promise<void>;
+    const answered = new Promise<StreamAnswer>((resolve, reject) => {
       this.#waiting.set(frame.seq, { sinks, began: false, resolve, reject });
       const length = parts.reduce((n, p) => n + p.length, 0);
       this.#socket.cork();
-      this.#socket.write(encodeRequestHeader({ ...frame, length }));
-      for (const part of parts) if (part.length > 0) this.#socket.write(part);
+      written = writeAll(this.#socket, [encodeRequestHeader({ ...frame, length }), ...parts]);
       this.#socket.uncork();
+    });
+    // The parts are the caller's again (to unseal in place after a problem) only once every write
+    // of them is done or dropped: a problem under seq 0 can come while frames still wait to leave.
+    return answered.then(async (answer) => {
+      await written;
+      return answer;
     });
   }
 
@@ -111,6 +124,7 @@ export class BlockStream {
 
   #nextBuffer(): Uint8Array {
     if (this.#phase === 'sinks') return this.#reading!.sinks[this.#sinkIndex]!.subarray(this.#at);
+    if (this.#phase === 'problem') return this.#problem!.body.subarray(this.#at);
     return this.#scratch.subarray(this.#filled);
   }
 
@@ -119,6 +133,15 @@ export class BlockStream {
       if (this.#phase === 'sinks') {
         this.#at += n;
         this.#advanceSinks();
+      } else if (this.#phase === 'problem') {
+        this.#at += n;
+        if (this.#at === this.#problem!.body.length) {
+          const { header, body } = this.#problem!;
+          this.#problem = null;
+          this.#phase = 'header';
+          this.#problemAnswer(header, body);
+          this.#parse();
+        }
       } else {
         this.#filled += n;
         this.#parse();
@@ -130,7 +153,7 @@ export class BlockStream {
     return true;
   }
 
-  /** Whatever the scratch buffer holds: the upgrade's answer, then frame headers (and problem documents, whole). */
+  /** Whatever the scratch buffer holds: the upgrade's answer, then frame headers (and problem documents that fit it, whole). */
   #parse(): void {
     for (;;) {
       if (this.#phase === 'head') {
@@ -158,23 +181,41 @@ export class BlockStream {
         this.#advanceSinks();
         continue;
       }
-      if (header.length > SCRATCH_BYTES - ANSWER_HEADER_BYTES) throw new Error('the data plane sent a problem document over 16 KiB');
-      if (this.#filled < ANSWER_HEADER_BYTES + header.length) return;
-      const problem = parseProblem(this.#scratch.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + header.length));
-      this.#consume(ANSWER_HEADER_BYTES + header.length);
-      const answer: StreamAnswer = { sealed: false, status: header.status, problem };
-      if (header.seq === 0) {
-        // The service closes the stream, saying why: that is every waiting request's answer.
-        this.#closed = true;
-        for (const w of this.#waiting.values()) w.resolve(answer);
-        this.#waiting.clear();
+      if (header.length > MAX_PROBLEM_BYTES) throw new Error(`the data plane sent a problem document over ${MAX_PROBLEM_BYTES} bytes`);
+      if (this.#filled >= ANSWER_HEADER_BYTES + header.length) {
+        const body = Buffer.from(this.#scratch.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + header.length));
+        this.#consume(ANSWER_HEADER_BYTES + header.length);
+        this.#problemAnswer(header, body);
         continue;
       }
-      const waiting = this.#waiting.get(header.seq);
-      if (!waiting) throw new Error(`the data plane answered seq ${header.seq}, which no request waits for`);
-      this.#waiting.delete(header.seq);
-      waiting.resolve(answer);
+      if (header.length <= SCRATCH_BYTES - ANSWER_HEADER_BYTES) return; // the rest will fit the scratch buffer
+      // Larger than the scratch buffer: read into a buffer of its own.
+      const body = Buffer.allocUnsafe(header.length);
+      this.#at = this.#scratch.copy(body, 0, ANSWER_HEADER_BYTES, this.#filled);
+      this.#filled = 0;
+      this.#problem = { header, body };
+      this.#phase = 'problem';
+      return;
     }
+  }
+
+  /** A problem answer: its request's, or (seq 0) every waiting request's, the stream then closing. */
+  #problemAnswer(header: AnswerFrameHeader, body: Buffer): void {
+    const answer: StreamAnswer = { sealed: false, status: header.status, problem: parseProblem(body) };
+    if (header.seq === 0) {
+      // The service closes the stream, saying why: that is every waiting request's answer. The
+      // socket goes first, with whatever frames still wait to leave: their parts are about to be
+      // unsealed in place, and not one more byte of them may be sent.
+      this.#closed = true;
+      this.#socket.destroy();
+      for (const w of this.#waiting.values()) w.resolve(answer);
+      this.#waiting.clear();
+      return;
+    }
+    const waiting = this.#waiting.get(header.seq);
+    if (!waiting) throw new Error(`the data plane answered seq ${header.seq}, which no request waits for`);
+    this.#waiting.delete(header.seq);
+    waiting.resolve(answer);
   }
 
   /** The answer to the upgrade: 101, and the stream is open; any other status, and its problem is the opening's answer. */

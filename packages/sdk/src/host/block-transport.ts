@@ -13,7 +13,8 @@
 // caller wants it; an answer whose seal does not hold is an error, and its sinks hold nothing to
 // use. A request whose connection (or stream) was lost before its answer began, or that was
 // answered with a problem, has its parts unsealed again (the same keystream once more), so it can
-// be sent again. At most `connections` requests are in flight (without the stream, each on a
+// be sent again — never before every byte of them has left sealed or been dropped with the
+// socket (an answer can come before the body is read: block-connection.ts, block-stream.ts). At most `connections` requests are in flight (without the stream, each on a
 // keep-alive connection of its own); a sequence number is drawn only when a request is about to
 // be written, so numbers reach the service in nearly increasing order and stay well inside its
 // replay window. A request whose keep-alive connection the server had closed while idle, or

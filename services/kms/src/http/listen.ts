@@ -15,9 +15,14 @@ const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
 /** The bytes that came after an upgrade request's head, or undefined when the request is not an upgrade this listener handed on. */
 export const upgradeHeadOf = (req: IncomingMessage): Buffer | undefined => upgradeHeads.get(req);
 
-/** An http.Server for `app` that also serves its upgrade routes; call listen() on it. */
+/**
+ * An http.Server for `app` that also serves its upgrade routes (when it has any: mount.ts marks
+ * it in `app.locals.upgrades`; without, node:http serves an upgrade request as an ordinary one,
+ * ignoring the offer); call listen() on it.
+ */
 export function serverFor(app: Express): http.Server {
   const server = http.createServer(app);
+  if (app.locals.upgrades !== true) return server;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgradeHeads.set(req, head);
     socket.on('error', () => socket.destroy());

@@ -205,11 +205,13 @@ export function mountListener(opts: ListenerOptions): Express {
   });
 
   const routes = opts.routes.filter((r) => opts.planes.includes(r.plane));
+  app.locals.upgrades = routes.some((r) => r.upgrade !== undefined);
   for (const route of routes) {
     const parseBody = bodyParser(route);
     const mediaType = MEDIA_TYPES[route.bodyType ?? 'json'];
     app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
-      if (upgradeHeadOf(req) && !route.upgrade) return next(new Problem('malformed-request', 'this resource does not switch protocols'));
+      // An upgrade offered to an ordinary route is ignored, but its body would be on the raw connection: refused.
+      if (upgradeHeadOf(req) && !route.upgrade && route.body) return next(new Problem('malformed-request', 'this resource does not switch protocols: send its body without "Upgrade"'));
       if (!route.body) return next();
       if (!req.is(mediaType)) return next(new Problem('unsupported-media-type', `this route takes ${mediaType}`));
       parseBody(req, res, next);

@@ -281,10 +281,47 @@ test('the upgrade is refused as any request is: without the protocol 426, a seal
   assert.equal(JSON.parse(ended.body).reason, 'closed');
 });
 
-test('an upgrade to a route that does not switch protocols is refused, and nothing is run', LIMIT, async () => {
+test('an upgrade offered to an ordinary route is ignored (it answers as usual), unless it has a body', LIMIT, async () => {
   const raw = await Raw.connect();
-  raw.socket.write(`POST /v1/service-key HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\n\r\n`);
+  raw.socket.write(`GET /v1/service-key HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`);
   const answer = await raw.http();
-  assert.ok(answer.status === 400 || answer.status === 405, answer.head);
+  assert.equal(answer.status, 200, answer.head);
+  assert.ok(JSON.parse(answer.body).kid);
   await raw.closed;
+  const withBody = await Raw.connect();
+  withBody.socket.write(`POST /v1/token HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 11\r\n\r\ngrant_type=`);
+  const refused = await withBody.http();
+  assert.equal(refused.status, 400, refused.head);
+  await withBody.closed;
+});
+
+test('the service holds at most 16 frames of a stream at once, however many arrive in one read', LIMIT, async () => {
+  const { raw, key, sessionId } = await openStream();
+  const pool = d.sessions.pool;
+  const run = pool.run.bind(pool);
+  let running = 0;
+  let most = 0;
+  pool.run = async (...args: Parameters<typeof run>) => {
+    most = Math.max(most, ++running);
+    try {
+      return await run(...args);
+    } finally {
+      running--;
+    }
+  };
+  try {
+    const frames = Array.from({ length: 100 }, (_, i) => frame(key, sessionId, 'encrypt-sign', BigInt(i), Buffer.concat([gens(1), randomBytes(4096)])));
+    raw.socket.write(Buffer.concat(frames.map((f) => f.bytes)));
+    const seqs = new Set<number>();
+    for (let i = 0; i < frames.length; i++) {
+      const a = await raw.answer();
+      assert.equal(a.header.kind, ANSWER_SEALED);
+      seqs.add(a.header.seq);
+    }
+    assert.equal(seqs.size, 100, 'every frame answered once');
+    assert.ok(most <= 16, `at most 16 batches ran at once (saw ${most})`);
+  } finally {
+    pool.run = run;
+    raw.socket.destroy();
+  }
 });

@@ -4,7 +4,7 @@
 // (block-batch.ts: the worker opens its seal, the answer is sealed) and answered as soon as its
 // batch is done, so several are in flight at once and answers may overtake one another. A frame
 // holds its place until its answer has left for the socket; with MAX_IN_FLIGHT held, reading
-// stops, and TCP holds the adapter back. A request the session refuses is answered with its
+// stops (what was read past them is put back unread), and TCP holds the adapter back. A request the session refuses is answered with its
 // problem and the stream goes on; a frame that does not parse is answered with a problem under
 // seq 0 and the stream closes, as it does (saying why) when its session ends. Each frame is
 // logged and counted (metrics) as a request of the block route, under `<upgrade's request id>#<seq>`.
@@ -58,13 +58,21 @@ class BlockStream {
       if (this.#inFlight === 0) this.#socket.end();
     });
     this.#socket.on('data', (chunk: Buffer) => this.#take(chunk));
-    if (connection.head.length > 0) this.#take(connection.head);
+    // A session that ended while the upgrade was checked has run its closers already.
+    if (sessions.get(s.id) !== s) this.#close(endedProblem(sessions, s.id));
+    else if (connection.head.length > 0) this.#take(connection.head);
   }
 
   /** Bytes from the socket: frame headers decoded, bodies gathered into lent memory, each whole frame run. */
   #take(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length && !this.#closing) {
+      if (this.#frame === null && this.#inFlight >= MAX_IN_FLIGHT) {
+        // Held to the limit: the rest of this read waits, unread, until an answer leaves.
+        this.#socket.pause();
+        this.#socket.unshift(chunk.subarray(at));
+        return;
+      }
       if (this.#frame === null) {
         const n = Math.min(REQUEST_HEADER_BYTES - this.#headerFilled, chunk.length - at);
         chunk.copy(this.#header, this.#headerFilled, at, at + n);
