@@ -27,6 +27,28 @@ export function writeAll(socket: net.Socket, pieces: readonly Uint8Array[]): Pro
 }
 
 /**
+ * The answer, once the request's writes have settled too: an answer can come before the body has
+ * left, and the caller may change the parts (unseal them in place) as soon as it has the answer —
+ * so not one byte of them may still wait to be sent by then.
+ */
+export async function answerOnceWritten<T>(answered: Promise<T>, written: Promise<void>): Promise<T> {
+  const answer = await answered;
+  await written;
+  return answer;
+}
+
+/** A problem document as the data plane sent it, or (not JSON) its text as the detail. */
+export function problemDocument(bytes: Buffer): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (parsed && typeof parsed === 'object') return parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: kept as its detail.
+  }
+  return { type: 'about:blank', detail: bytes.toString('utf8').slice(0, 200) };
+}
+
+/**
  * A connection to the data plane's origin (http: or https:) whose reads land where `onread`
  * says; `ready` is the event after which it may be written (a TLS handshake done).
  */
@@ -122,12 +144,8 @@ export class BlockConnection {
       written = writeAll(this.#socket, [Buffer.from(head, 'latin1'), ...parts]);
       this.#socket.uncork();
     });
-    // An answer may come before the body has left (a refusal sent before it was read): the parts are
-    // the caller's again — to unseal in place — only once every write of them is done or dropped.
-    return answered.then(async (answer) => {
-      await written;
-      return answer;
-    });
+    // A refusal can come before the body was read.
+    return answerOnceWritten(answered, written);
   }
 
   destroy(): void {

@@ -25,7 +25,7 @@ import {
   type AnswerFrameHeader,
   type RequestFrameHeader,
 } from '@sealkeep/crypto';
-import { ConnectionLost, connectReading, writeAll } from './block-connection.js';
+import { answerOnceWritten, ConnectionLost, connectReading, problemDocument, writeAll } from './block-connection.js';
 
 const SCRATCH_BYTES = 16 * 1024;
 /** A problem document's size at most (an integrity failure names every failing LBA: a batch's 32 Ki sectors fit). */
@@ -110,12 +110,8 @@ export class BlockStream {
       written = writeAll(this.#socket, [encodeRequestHeader({ ...frame, length }), ...parts]);
       this.#socket.uncork();
     });
-    // The parts are the caller's again (to unseal in place after a problem) only once every write
-    // of them is done or dropped: a problem under seq 0 can come while frames still wait to leave.
-    return answered.then(async (answer) => {
-      await written;
-      return answer;
-    });
+    // A problem under seq 0 can come while frames still wait to leave.
+    return answerOnceWritten(answered, written);
   }
 
   destroy(): void {
@@ -201,7 +197,7 @@ export class BlockStream {
 
   /** A problem answer: its request's, or (seq 0) every waiting request's, the stream then closing. */
   #problemAnswer(header: AnswerFrameHeader, body: Buffer): void {
-    const answer: StreamAnswer = { sealed: false, status: header.status, problem: parseProblem(body) };
+    const answer: StreamAnswer = { sealed: false, status: header.status, problem: problemDocument(body) };
     if (header.seq === 0) {
       // The service closes the stream, saying why: that is every waiting request's answer. The
       // socket goes first, with whatever frames still wait to leave: their parts are about to be
@@ -239,7 +235,7 @@ export class BlockStream {
     const length = Number(headers.get('content-length') ?? NaN);
     if (!Number.isSafeInteger(length) || end + 4 + length > SCRATCH_BYTES) throw new Error('the data plane refused the block stream without a readable problem');
     if (this.#filled < end + 4 + length) return false;
-    const problem = parseProblem(this.#scratch.subarray(end + 4, end + 4 + length));
+    const problem = problemDocument(this.#scratch.subarray(end + 4, end + 4 + length));
     this.#closed = true;
     this.#settleOpening({ status, problem });
     this.#socket.destroy();
@@ -307,14 +303,4 @@ export class BlockStream {
     this.#waiting.clear();
     this.#reading = null;
   }
-}
-
-function parseProblem(bytes: Buffer): Record<string, unknown> {
-  try {
-    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
-    if (parsed && typeof parsed === 'object') return parsed as Record<string, unknown>;
-  } catch {
-    // Not JSON: kept as its detail.
-  }
-  return { type: 'about:blank', detail: bytes.toString('utf8').slice(0, 200) };
 }

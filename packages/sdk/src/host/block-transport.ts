@@ -23,7 +23,7 @@
 
 import { blockRequestUrl, blockStreamPath, openBody, sealBody, sessionAuthorization, type BlockOp } from '@sealkeep/crypto';
 import { SealkeepError } from '../client.js';
-import { BlockConnection, ConnectionLost } from './block-connection.js';
+import { BlockConnection, ConnectionLost, problemDocument } from './block-connection.js';
 import { BlockStream } from './block-stream.js';
 
 /** The session's answer named a problem: the problem document, parsed. */
@@ -223,13 +223,7 @@ export class BlockTransport {
       return body;
     }
     unseal();
-    let problem: Record<string, unknown>;
-    try {
-      problem = JSON.parse(body!.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      problem = { type: 'about:blank', detail: body!.toString('utf8').slice(0, 200) };
-    }
-    return { status, problem };
+    return { status, problem: problemDocument(body!) };
   }
 
   destroy(): void {
