@@ -24,7 +24,7 @@ import {
   type AnswerFrameHeader,
   type BlockOp,
 } from '@sealkeep/crypto';
-import { dataPlane, type DataPlane } from './data-plane.fixture.js';
+import { dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { serverFor } from '../../http/listen.js';
 import type { Express } from 'express';
 
@@ -47,12 +47,6 @@ after(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-/** Generation 1 for each of n sectors (u64 big-endian). */
-const gens = (n: number) => {
-  const b = Buffer.alloc(8 * n);
-  for (let i = 0; i < n; i++) b.writeBigUInt64BE(1n, 8 * i);
-  return b;
-};
 
 const opened = new Set<Raw>();
 

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { ANSWER_TAG_HEADER, deriveSessionKey, jwkThumbprint, openBody, publicJwk, sealBody, sessionAuthorization, newKeyPair } from '@sealkeep/crypto';
+import { ANSWER_TAG_HEADER, blockRequestUrl, deriveSessionKey, jwkThumbprint, openBody, publicJwk, sealBody, sessionAuthorization, newKeyPair, type BlockOp } from '@sealkeep/crypto';
 import { authorizationHeader, delegationGrant } from '@sealkeep/sdk';
 import { TpmManager, type CelRecord } from '@sealkeep/tpm';
 import { goodBootLog, recordsOf } from '@sealkeep/tpm/vm-boot-fixture';
@@ -61,6 +61,13 @@ export interface DataPlane {
   /** The same request, its answer left as it came (`res.body`), with the URL, seq and the bytes that were sent. */
   sealedRequest(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<{ res: request.Response; url: string; seq: number; sent: Buffer }>;
   close(): Promise<void>;
+}
+
+/** Generation `g` for each of n sectors, as block requests carry them (u64 big-endian). */
+export function generations(n: number, g = 1n): Buffer {
+  const b = Buffer.alloc(8 * n);
+  for (let i = 0; i < n; i++) b.writeBigUInt64BE(g, 8 * i);
+  return b;
 }
 
 /** The seal a block answer carries (Sealkeep-Session-Tag), as bytes. */
@@ -121,7 +128,7 @@ export async function dataPlane(): Promise<DataPlane> {
   };
 
   const sealedRequest: DataPlane['sealedRequest'] = async (sessionId, key, op, lba, body, useSeq) => {
-    const url = `/v1/block-sessions/${sessionId}/${op === 'attestation' ? 'attestation' : `blocks/${op}`}${op === 'attestation' ? '' : `?lba=${lba}`}`;
+    const url = op === 'attestation' ? `/v1/block-sessions/${sessionId}/attestation` : blockRequestUrl(sessionId, op as BlockOp, BigInt(lba));
     const s = useSeq ?? ++seq;
     // Sealed as the adapter seals it (a copy: the caller's bytes stay as they were).
     const sent = Buffer.from(body);

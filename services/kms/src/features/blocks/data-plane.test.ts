@@ -11,7 +11,7 @@ import { createCipheriv, createHash, createPublicKey, randomBytes, verify, X509C
 import { importPublicJwk, merkleRoot, openBody, sessionProofFault } from '@sealkeep/crypto';
 import request from 'supertest';
 import { authorizationHeader } from '@sealkeep/sdk';
-import { answerTagOf, bootOf, dataPlane, type DataPlane } from './data-plane.fixture.js';
+import { answerTagOf, bootOf, dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { exportChain } from '../../audit/audit-log.js';
 import { wrapForImport } from '../keys/keys-api.fixture.js';
 
@@ -21,16 +21,8 @@ before(async () => {
 });
 after(() => d.close());
 
-const gens = (n: number, g = 1n) => {
-  const b = Buffer.alloc(8 * n);
-  for (let i = 0; i < n; i++) b.writeBigUInt64BE(g, 8 * i);
-  return b;
-};
-
-const readyVm = (opts: Parameters<DataPlane['newVm']>[0] = {}) => d.readyVm(opts);
-
 test('a VM started in its approved state gets a session; sectors round-trip through encrypt-sign and verify-decrypt', async () => {
-  const vm = await readyVm();
+  const vm = await d.readyVm();
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   assert.equal(res.status, 201, res.text);
   assert.equal(res.body.sectorSize, 4096);
@@ -55,7 +47,7 @@ test('a VM started in its approved state gets a session; sectors round-trip thro
 });
 
 test('a flipped bit in one ciphertext sector fails verification, naming that LBA and no other', async () => {
-  const vm = await readyVm();
+  const vm = await d.readyVm();
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   const n = 4;
   const enc = (await d.blocks(res.body.sessionId, key!, 'encrypt-sign', 100, Buffer.concat([gens(n), randomBytes(4096 * n)]))).body as Buffer;
@@ -70,7 +62,7 @@ test('a flipped bit in one ciphertext sector fails verification, naming that LBA
 });
 
 test('with integrity classified high, plain decrypt and unsigned encrypt are refused', async () => {
-  const vm = await readyVm({ integrity: 'high' });
+  const vm = await d.readyVm({ integrity: 'high' });
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   const dec = await d.blocks(res.body.sessionId, key!, 'decrypt', 0, randomBytes(4096));
   assert.equal(dec.status, 400);
@@ -80,7 +72,7 @@ test('with integrity classified high, plain decrypt and unsigned encrypt are ref
 });
 
 test('a replayed sequence number, a wrong MAC, a batch past the end and a partial sector are refused', async () => {
-  const vm = await readyVm({ sectors: 16 });
+  const vm = await d.readyVm({ sectors: 16 });
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   const id = res.body.sessionId;
   const body = randomBytes(4096);
@@ -96,7 +88,7 @@ test('a replayed sequence number, a wrong MAC, a batch past the end and a partia
 });
 
 test("each session's opening is signed by the service key the data plane publishes, over both ECDH points", async () => {
-  const vm = await readyVm({ sectors: 16 });
+  const vm = await d.readyVm({ sectors: 16 });
   const published = await request(d.dataApp).get('/v1/service-key');
   assert.equal(published.status, 200);
   const serviceKey = importPublicJwk(published.body.jwk);
@@ -109,7 +101,7 @@ test("each session's opening is signed by the service key the data plane publish
 });
 
 test('sectors cross the data plane sealed both ways: no plaintext in a request or an answer, and an unsealed block request is refused', async () => {
-  const vm = await readyVm({ sectors: 16 });
+  const vm = await d.readyVm({ sectors: 16 });
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   const id = res.body.sessionId as string;
   const plaintext = Buffer.alloc(4096 * 2, 'a marker the provider must not read ');
@@ -155,7 +147,7 @@ test('a changed boot volume or configuration digest means no key: release refuse
 });
 
 test('the vTPM itself refuses: a key sealed at one boot does not open after the VM restarts into other measurements', async () => {
-  const vm = await readyVm();
+  const vm = await d.readyVm();
   const first = await d.openSession(vm.vmId, vm.volumeId);
   assert.equal(first.res.status, 201);
   // A VM restarted with another boot volume: even if the policy check were skipped, the vTPM would not unseal.
@@ -193,7 +185,7 @@ test('each release condition is named: vm-not-started, no-release-policy, key-no
 });
 
 test('disabling the key or restarting the VM ends open sessions at once; a lapsed host attestation at the next check', async () => {
-  const vm = await readyVm();
+  const vm = await d.readyVm();
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   assert.equal((await d.blocks(res.body.sessionId, key!, 'encrypt', 0, randomBytes(4096))).status, 200);
   await d.api.call(d.api.officer, 'post', `${d.api.base}/keys/${vm.kekId}/disable`);
@@ -226,7 +218,7 @@ test('disabling the key or restarting the VM ends open sessions at once; a lapse
 });
 
 test('a volume attestation verifies offline against the AK certificate, and fails once a tag changes', async () => {
-  const vm = await readyVm({ sectors: 64 });
+  const vm = await d.readyVm({ sectors: 64 });
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   const enc = (await d.blocks(res.body.sessionId, key!, 'encrypt-sign', 0, Buffer.concat([gens(64), randomBytes(4096 * 64)]))).body as Buffer;
   const tags = Buffer.from(enc.subarray(4096 * 64));
@@ -245,7 +237,7 @@ test('a volume attestation verifies offline against the AK certificate, and fail
 });
 
 test("every block batch is audited once per batch with the session's delegation chain, never with data", async () => {
-  const vm = await readyVm();
+  const vm = await d.readyVm();
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   for (let i = 0; i < 3; i++) await d.blocks(res.body.sessionId, key!, 'encrypt', i, randomBytes(4096));
   await d.sessions.end(res.body.sessionId, 'closed');
@@ -293,7 +285,7 @@ test("a tenant's own volume key (BYOK): imported through an import job, sealed l
 });
 
 test('the sweep ends a session nobody uses, and one whose key was disabled where no request saw it', async () => {
-  const vm = await readyVm();
+  const vm = await d.readyVm();
   const idle = await d.openSession(vm.vmId, vm.volumeId);
   const busy = await d.openSession(vm.vmId, vm.volumeId);
   d.sessions.get(idle.res.body.sessionId)!.usedAt = Date.now() - 16 * 60_000;

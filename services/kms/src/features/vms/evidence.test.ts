@@ -14,7 +14,7 @@ import { asProvider } from '@sealkeep/store';
 import { ManufacturerCa } from '@sealkeep/tpm';
 import { verifyVmEvidence, verifyVolumeAttestation, type VmEvidenceBundle, type VmEvidenceResult, type VolumeResult } from '@sealkeep/attestation';
 import { evidenceFixture, MLE, SINIT } from '../../../../../packages/attestation/src/evidence/evidence.fixture.js';
-import { bootOf, dataPlane, type DataPlane } from '../blocks/data-plane.fixture.js';
+import { bootOf, dataPlane, generations as gens, type DataPlane } from '../blocks/data-plane.fixture.js';
 import { mountListener, signedPartsOf } from '../../http/mount.js';
 import { verifyRequestProof } from '../../auth/request-proof.js';
 import { loadAk } from '../../platform/host-tpm.js';
@@ -50,12 +50,6 @@ before(async () => {
 });
 after(() => d.close());
 
-/** Generation 1 for each of n sectors (u64 big-endian). */
-const gens = (n: number) => {
-  const b = Buffer.alloc(8 * n);
-  for (let i = 0; i < n; i++) b.writeBigUInt64BE(1n, 8 * i);
-  return b;
-};
 const errors = (r: VolumeResult | VmEvidenceResult) => r.findings.filter((f) => f.severity === 'error').map((f) => f.id as string);
 
 async function readyVm(sectors = 1024) {
