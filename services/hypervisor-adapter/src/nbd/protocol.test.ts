@@ -11,7 +11,7 @@ import type { EncryptedFileVolume } from '../volume/encrypted-file-volume.js';
 import { openTestVolume, recordingLogger, startServer, temporaryDirectory } from '../test-kit.fixture.js';
 import type { NbdServer } from './nbd-server.js';
 import { NBD_CMD, NBD_CMD_FLAG, NBD_ERROR, NBD_FLAG, NBD_FLAG_C, NBD_FLAG_HANDSHAKE, NBD_INFO, NBD_OPT, NBD_REP } from './nbd-constants.js';
-import { RawNbdClient, infoRequest } from './raw-nbd-client.fixture.js';
+import { RawNbdClient, infoRequest, optionHeader } from './raw-nbd-client.fixture.js';
 
 const SIZE = 4 << 20;
 const S = 4096;
@@ -92,11 +92,7 @@ describe('NBD server, raw client', () => {
     for (const [clientFlags, trailing] of [[NBD_FLAG_C.FIXED_NEWSTYLE, 124], [NBD_FLAG_C.FIXED_NEWSTYLE | NBD_FLAG_C.NO_ZEROES, 0], [0, 124]] as const) {
       const client = await RawNbdClient.connect(port);
       client.sendClientFlags(clientFlags);
-      const header = Buffer.alloc(16);
-      header.write('IHAVEOPT', 0, 'latin1');
-      header.writeUInt32BE(NBD_OPT.EXPORT_NAME, 8);
-      header.writeUInt32BE(4, 12);
-      client.socket.write(Buffer.concat([header, Buffer.from('disk')]));
+      client.socket.write(Buffer.concat([optionHeader(NBD_OPT.EXPORT_NAME, 4), Buffer.from('disk')]));
       const answer = await client.reader.read(10 + trailing);
       assert.equal(answer.readBigUInt64BE(0), BigInt(SIZE));
       assert.ok(answer.readUInt16BE(8) & NBD_FLAG.HAS_FLAGS);
@@ -107,11 +103,7 @@ describe('NBD server, raw client', () => {
     }
     const client = await RawNbdClient.connect(port);
     client.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE);
-    const header = Buffer.alloc(16);
-    header.write('IHAVEOPT', 0, 'latin1');
-    header.writeUInt32BE(NBD_OPT.EXPORT_NAME, 8);
-    header.writeUInt32BE(4, 12);
-    client.socket.write(Buffer.concat([header, Buffer.from('nope')]));
+    client.socket.write(Buffer.concat([optionHeader(NBD_OPT.EXPORT_NAME, 4), Buffer.from('nope')]));
     await client.closed();
     await serverStillServes();
   });
@@ -127,8 +119,8 @@ describe('NBD server, raw client', () => {
     const breaches: Array<[string, (c: RawNbdClient) => void]> = [
       ['unknown client flags', (c) => c.sendClientFlags(0x80)],
       ['an option without IHAVEOPT', (c) => (c.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE), c.socket.write(Buffer.alloc(16, 0x41)))],
-      ['an option of 1 GiB', (c) => (c.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE), c.socket.write(Buffer.from('IHAVEOPT\0\0\0\x07\x40\0\0\0', 'latin1')))],
-      ['NBD_OPT_LIST without fixed newstyle', (c) => (c.sendClientFlags(0), c.socket.write(Buffer.from('IHAVEOPT\0\0\0\x03\0\0\0\0', 'latin1')))],
+      ['an option of 1 GiB', (c) => (c.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE), c.socket.write(optionHeader(NBD_OPT.GO, 0x40000000)))],
+      ['NBD_OPT_LIST without fixed newstyle', (c) => (c.sendClientFlags(0), c.socket.write(optionHeader(NBD_OPT.LIST, 0)))],
       ['random bytes', (c) => c.socket.write(randomBytes(300))],
       ['a hang-up mid-option', (c) => (c.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE), c.socket.end(Buffer.from('IHAVEOPT\0\0', 'latin1')))],
     ];

@@ -80,8 +80,8 @@ export class RawNbdClient {
   }
 
   /** Sends one option and reads replies up to the final one (ACK or an error; INFO and SERVER are not final). */
-  async option(option: number, data: Buffer = Buffer.alloc(0), magic = IHAVEOPT): Promise<OptionReply[]> {
-    this.socket.write(Buffer.concat([optionHeader(option, data.length, magic), data]));
+  async option(option: number, data: Buffer = Buffer.alloc(0)): Promise<OptionReply[]> {
+    this.socket.write(Buffer.concat([optionHeader(option, data.length), data]));
     const replies: OptionReply[] = [];
     for (;;) {
       const head = await this.reader.read(20);
