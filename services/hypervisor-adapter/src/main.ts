@@ -17,6 +17,7 @@ import { attestOnce, hostInit, serveThroughDataPlane } from './data-plane/comman
 import { createJsonLogger, type Logger } from './logger.js';
 import { ExportRegistry } from './nbd/export-registry.js';
 import { NbdServer } from './nbd/nbd-server.js';
+import { claimSocketPath } from './nbd/socket-file.js';
 import type { BlockVolume } from './volume/block-volume.js';
 import { openEncryptedFileVolume } from './volume/open-volume.js';
 import { LocalSectorCrypto, generateVolumeKeys, readVolumeKeyFile, writeVolumeKeyFile, type VolumeKeys } from './volume/sector-crypto.js';
@@ -67,6 +68,9 @@ async function serveLocally(options: CommandLine, exports: ExportRegistry, log: 
 
 /** Attaches the volumes (local keys, or through the data plane), listens, and closes it all cleanly on SIGINT/SIGTERM. */
 async function serve(options: CommandLine, log: Logger): Promise<void> {
+  const { listen } = options;
+  // A socket path another adapter serves (or a file) is refused before any volume opens or the host attests; the bind claims it again.
+  if ('socketPath' in listen) await claimSocketPath(listen.socketPath);
   const exports = new ExportRegistry();
   let closeVolumes: () => Promise<unknown[]>;
   if (options.service) {
@@ -75,7 +79,6 @@ async function serve(options: CommandLine, log: Logger): Promise<void> {
   } else closeVolumes = await serveLocally(options, exports, log);
 
   const server = new NbdServer({ exports, log });
-  const { listen } = options;
   try {
     if ('socketPath' in listen) {
       await server.listenOnSocket(listen.socketPath);
