@@ -205,20 +205,21 @@ console.log(column(['', 'MB/s', '', '', '', '', 'ratio', '', '', 'server CPU ms/
 console.log(column(['workload'.padEnd(22), 'local', 'service', 'LUKS', 'raw', 'no-op', 'local', 'service', 'no-op', 'local', 'service', 'host', 'LUKS'], widths));
 for (const { name, servers, bytes, args } of workloads) {
   const best = servers.map(() => Infinity);
-  const cpu = servers.map(() => 0);
-  let hostCpu = 0;
+  /** Per server, each of its processes' CPU ms per copy (averaged over the rounds), the host's first. */
+  const cpu = servers.map((server) => server.pids.map(() => 0));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, server] of servers.entries()) {
       const { seconds, cpu: used } = await timeCopy(args(server.url), server);
       best[i] = Math.min(best[i]!, seconds);
-      cpu[i] = cpu[i]! + used.reduce((a, b) => a + b, 0) / ROUNDS;
-      if (i === 1) hostCpu += used[0]! / ROUNDS; // the service column's adapter, on the host
+      used.forEach((ms, p) => (cpu[i]![p]! += ms / ROUNDS));
     }
   }
   const mbps = best.map((seconds) => (bytes / seconds / 1e6).toFixed(0));
-  // Columns: local, service, LUKS, raw, no-op (startServers' order); ratios for local, service and no-op.
+  const total = (i: number) => cpu[i]!.reduce((a, b) => a + b, 0).toFixed(0);
+  // Columns: local, service, LUKS, raw, no-op (startServers' order); ratios for local, service and
+  // no-op; CPU of local, service (all of it, then the adapter's alone: the host's) and LUKS.
   const ratios = [0, 1, 4].map((i) => (best[2]! / best[i]!).toFixed(2));
-  console.log(column([name.padEnd(22), ...mbps, ...ratios, cpu[0]!.toFixed(0), cpu[1]!.toFixed(0), hostCpu.toFixed(0), cpu[2]!.toFixed(0)], widths));
+  console.log(column([name.padEnd(22), ...mbps, ...ratios, total(0), total(1), cpu[1]![0]!.toFixed(0), total(2)], widths));
 }
 console.log("local: the adapter with a local key; service: the adapter through a block session of the service's data plane (CPU: adapter + service)");
 console.log("host: of the service column's CPU, the adapter's alone — what the hypervisor host pays when the service runs elsewhere, as in production");
