@@ -10,7 +10,7 @@
 // logged and counted (metrics) as a request of the block route, under `<upgrade's request id>#<seq>`.
 
 import type { Duplex } from 'node:stream';
-import { ANSWER_PROBLEM, ANSWER_SEALED, REQUEST_HEADER_BYTES, SESSION_TAG_BYTES, blockRequestUrl, blockStreamPath, decodeRequestHeader, encodeAnswerHeader, type RequestFrameHeader } from '@sealkeep/crypto';
+import { ANSWER_PROBLEM, ANSWER_SEALED, REQUEST_HEADER_BYTES, SESSION_TAG_BYTES, blockRequestUrl, blockStreamPath, decodeRequestHeader, encodeAnswerHeader, type AnswerFrameHeader, type RequestFrameHeader } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 import type { UpgradedConnection } from '../../http/route.js';
 import { binaryBodies } from '../../http/binary-body.js';
@@ -124,13 +124,13 @@ class BlockStream {
   }
 
   /** Writes one answer frame; the frame it answers stops being held once the answer has left for the socket. */
-  #write(seq: number, status: number, kind: number, tag: Buffer, body: Buffer, sent: () => void): void {
+  #write(seq: number, status: number, kind: AnswerFrameHeader['kind'], tag: Buffer, body: Buffer, sent: () => void): void {
     if (this.#socket.destroyed || this.#socket.writableEnded) {
       sent();
       return this.#settled();
     }
     this.#socket.cork();
-    this.#socket.write(encodeAnswerHeader({ length: body.length, status, kind: kind as 0 | 1, seq, tag }));
+    this.#socket.write(encodeAnswerHeader({ length: body.length, status, kind, seq, tag }));
     this.#socket.write(body, () => {
       sent();
       this.#settled();
