@@ -1,5 +1,6 @@
-/* gcm_in_place: AES-256-GCM over a list of buffers in place, on the OpenSSL Node links (see
- * gcm_in_place.h). OpenSSL's GCM takes output == input; updates are split below INT_MAX. */
+/* gcm_in_place: AES-256-GCM (or GMAC) over a list of buffers in place, on the OpenSSL Node links
+ * (see gcm_in_place.h). OpenSSL's GCM takes output == input, and additional data in several
+ * updates; updates are split below INT_MAX. */
 #include "gcm_in_place.h"
 
 #include <limits.h>
@@ -24,16 +25,18 @@ static int update(EVP_CIPHER_CTX *ctx, bool encrypt, uint8_t *out, const uint8_t
   return 1;
 }
 
-int gcm_in_place(bool encrypt, const uint8_t key[GCM_KEY_BYTES], const uint8_t iv[GCM_IV_BYTES], const uint8_t *aad,
-                 size_t aad_length, const gcm_part *parts, size_t part_count, uint8_t tag[GCM_TAG_BYTES],
-                 const char **error) {
+int gcm_in_place(bool encrypt, bool authenticate_only, const uint8_t key[GCM_KEY_BYTES], const uint8_t iv[GCM_IV_BYTES],
+                 const uint8_t *aad, size_t aad_length, const gcm_part *parts, size_t part_count,
+                 uint8_t tag[GCM_TAG_BYTES], const char **error) {
   *error = NULL;
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (ctx == NULL) return fail(error, "could not allocate a GCM context");
   int ok = encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv)
                    : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv);
   if (ok && aad_length > 0) ok = update(ctx, encrypt, NULL, aad, aad_length);
-  for (size_t i = 0; ok && i < part_count; i++) ok = update(ctx, encrypt, parts[i].data, parts[i].data, parts[i].length);
+  /* Additional data goes in with no output buffer, and all of it before any plaintext. */
+  for (size_t i = 0; ok && i < part_count; i++)
+    ok = update(ctx, encrypt, authenticate_only ? NULL : parts[i].data, parts[i].data, parts[i].length);
   int result = 0;
   uint8_t last[16];
   int written = 0;

@@ -296,14 +296,15 @@ static bool gcm_parts(napi_env env, napi_value array, gcm_part *parts, uint32_t 
   return true;
 }
 
-/* gcmInPlace(encrypt, key: Uint8Array(32), iv: Uint8Array(12), aad: Uint8Array, parts: Uint8Array[], tag: Uint8Array(16))
- * -> boolean. AES-256-GCM over the parts in order, each where it lies (no two may overlap).
+/* gcmInPlace(encrypt, key: Uint8Array(32), iv: Uint8Array(12), aad: Uint8Array, parts: Uint8Array[], tag: Uint8Array(16),
+ * authenticateOnly?: boolean) -> boolean. AES-256-GCM over the parts in order, each where it lies (no two may
+ * overlap), or with authenticateOnly GMAC: the parts as additional data after aad, untouched.
  * Encrypting writes the tag and returns true; decrypting returns whether the tag holds. */
 #define GCM_MAX_PARTS 65536
 static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
-  size_t argc = 6, key_length = 0, iv_length = 0, aad_length = 0, tag_length = 0;
-  napi_value argv[6], result;
-  bool encrypt = true, is_array = false;
+  size_t argc = 7, key_length = 0, iv_length = 0, aad_length = 0, tag_length = 0;
+  napi_value argv[7], result;
+  bool encrypt = true, authenticate_only = false, is_array = false;
   uint8_t *key = NULL, *iv = NULL, *aad = NULL, *tag = NULL;
   uint32_t part_count = 0;
   gcm_part *parts = NULL;
@@ -311,6 +312,7 @@ static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
   TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6) return throw_error(env, "ERR_MISSING_ARGS", "expected 6 arguments");
   TRY(napi_get_value_bool(env, argv[0], &encrypt));
+  if (argc >= 7) TRY(napi_get_value_bool(env, argv[6], &authenticate_only));
   if (!bytes(env, argv[1], &key, &key_length) || !bytes(env, argv[2], &iv, &iv_length) ||
       !bytes(env, argv[3], &aad, &aad_length) || !bytes(env, argv[5], &tag, &tag_length))
     return NULL;
@@ -324,7 +326,7 @@ static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
   parts = calloc(part_count > 0 ? part_count : 1, sizeof *parts);
   if (parts == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
   bool usable = gcm_parts(env, argv[4], parts, part_count);
-  int holds = usable ? gcm_in_place(encrypt, key, iv, aad, aad_length, parts, part_count, tag, &error) : 0;
+  int holds = usable ? gcm_in_place(encrypt, authenticate_only, key, iv, aad, aad_length, parts, part_count, tag, &error) : 0;
   free(parts);
   if (!usable) return NULL;
   if (error != NULL) return throw_error(env, "ERR_SEALKEEP_GCM", error);

@@ -1,14 +1,26 @@
 // Block sessions' sealed bodies, both ends (the service opens requests and seals answers, the
 // SDK's client the other way round). A block session's key (agreed by ECDH P-256 when the session
-// opened; HKDF-SHA-256, salt = the session id, info below) encrypts and authenticates every body
-// that travels under it, so sectors cross the network as ciphertext whatever carries them, and
-// no database round trip or pass of SHA-256 over a megabyte is needed to check a request:
+// opened; HKDF-SHA-256, salt = the session id, info below) authenticates every body that travels
+// under it, and encrypts every body that carries plaintext sectors, so sectors cross the network
+// as ciphertext whatever carries them, and no database round trip or pass of SHA-256 over a
+// megabyte is needed to check a request:
 //
 //   request  Authorization: Sealkeep-Session <seq>.<tag>       seq: decimal, 1 … 2^53−1, unique per session
-//            body = AES-256-GCM(key, IV = 0x00000000 ‖ seq u64 BE, AAD = METHOD ‖ " " ‖ path?query ‖ "\n", body)
-//            tag  = its GCM tag (with no body, the GMAC of the AAD alone)
+//            AAD  = METHOD ‖ " " ‖ path?query ‖ "\n"
+//            encrypted:      body = AES-256-GCM(key, IV = 0x00000000 ‖ seq u64 BE, AAD, body), tag its GCM tag
+//            authenticated:  body as it is, tag = GMAC(key, IV, AAD ‖ body) (GCM with no plaintext)
+//            (with no body, either is the GMAC of the AAD alone)
 //   answer   Sealkeep-Session-Tag: <tag>                       (2xx answers to block operations)
-//            body = AES-256-GCM(key, IV = 0x00000001 ‖ seq, the same AAD, answer)
+//            the same under IV = 0x00000001 ‖ seq and the same AAD
+//
+// Which way a body is sealed follows from what it carries (BODY_SEALS): a block operation's body
+// is encrypted when it holds plaintext sectors — encrypt's and encrypt-sign's requests, decrypt's
+// and verify-decrypt's answers — and only authenticated when it holds nothing but what the
+// volume's files give the provider anyway (XTS ciphertext, generations, tags): an observer of the
+// network learns no more than the provider's disks show, an alteration still fails the seal, and
+// GMAC costs a fraction of GCM's pass. Every other body (the stream's upgrade, volume
+// attestations) is encrypted. The key's HKDF info names this format (v2): a peer of another
+// format derives another key, and every seal between them fails.
 //
 // The service accepts each seq once, within a window of the highest seen (requests may overtake
 // one another on parallel connections), so no IV repeats under a key. Bodies are sealed and
@@ -21,10 +33,11 @@
 
 import { createECDH, hkdfSync, type KeyObject } from 'node:crypto';
 import { selectBlockCryptoEngine, type BlockCryptoEngine } from './block/index.js';
+import type { BlockOp } from './block-stream.js';
 import { decodeJws, jwkThumbprint, publicJwk, signJws, verifyJws } from './jose/jws.js';
 
 export const SESSION_SCHEME = 'Sealkeep-Session';
-export const SESSION_KEY_INFO = 'sealkeep/v1/block-session';
+export const SESSION_KEY_INFO = 'sealkeep/v2/block-session';
 const WINDOW = 4096;
 
 export const ANSWER_TAG_HEADER = 'Sealkeep-Session-Tag';
@@ -33,29 +46,43 @@ export const SESSION_TAG_BYTES = 16;
 /** Which way a body travels: the first four bytes of its IV. */
 export type SealDirection = 'request' | 'answer';
 
+/** How a body is sealed: encrypted and authenticated (GCM), or authenticated only (GMAC), crossing as it is. */
+export type BodySeal = 'encrypted' | 'authenticated';
+
+/** Each block operation's bodies, by what they carry: plaintext sectors are encrypted; ciphertext, generations and tags only authenticated. */
+export const BODY_SEALS: Readonly<Record<BlockOp, Readonly<Record<SealDirection, BodySeal>>>> = {
+  encrypt: { request: 'encrypted', answer: 'authenticated' }, // plaintext → ciphertext
+  'encrypt-sign': { request: 'encrypted', answer: 'authenticated' }, // generations ‖ plaintext → ciphertext ‖ tags
+  sign: { request: 'authenticated', answer: 'authenticated' }, // generations ‖ ciphertext → tags
+  verify: { request: 'authenticated', answer: 'authenticated' }, // generations ‖ ciphertext ‖ tags → nothing
+  decrypt: { request: 'authenticated', answer: 'encrypted' }, // ciphertext → plaintext
+  'verify-decrypt': { request: 'authenticated', answer: 'encrypted' }, // generations ‖ ciphertext ‖ tags → plaintext
+};
+
 let engine: BlockCryptoEngine | undefined;
 
-function gcm(encrypt: boolean, key: Uint8Array, seq: number, direction: SealDirection, method: string, url: string, parts: readonly Uint8Array[], tag: Uint8Array): boolean {
+function gcm(encrypt: boolean, seal: BodySeal, key: Uint8Array, seq: number, direction: SealDirection, method: string, url: string, parts: readonly Uint8Array[], tag: Uint8Array): boolean {
   const iv = Buffer.alloc(12);
   iv.writeUInt32BE(direction === 'request' ? 0 : 1, 0);
   iv.writeBigUInt64BE(BigInt(seq), 4);
   engine ??= selectBlockCryptoEngine();
-  return engine.gcmInPlace(encrypt, key, iv, Buffer.from(`${method.toUpperCase()} ${url}\n`), parts, tag);
+  return engine.gcmInPlace(encrypt, key, iv, Buffer.from(`${method.toUpperCase()} ${url}\n`), parts, tag, seal === 'authenticated');
 }
 
-/** Encrypts a body where it lies (its parts, in order) and answers its 16-byte tag. */
-export function sealBody(key: Uint8Array, seq: number, direction: SealDirection, method: string, url: string, parts: readonly Uint8Array[]): Buffer {
+/** Seals a body where it lies (its parts, in order: encrypted, or left as they are when only authenticated) and answers its 16-byte tag. */
+export function sealBody(key: Uint8Array, seq: number, direction: SealDirection, seal: BodySeal, method: string, url: string, parts: readonly Uint8Array[]): Buffer {
   const tag = Buffer.alloc(SESSION_TAG_BYTES);
-  gcm(true, key, seq, direction, method, url, parts, tag);
+  gcm(true, seal, key, seq, direction, method, url, parts, tag);
   return tag;
 }
 
 /**
- * Decrypts a sealed body where it lies and answers whether its tag holds; when it does not, the
- * parts hold nothing to use (neither what was sent nor what arrived).
+ * Opens a sealed body where it lies (decrypted, or only checked when it was only authenticated)
+ * and answers whether its tag holds; when it does not, the parts hold nothing to use (neither what
+ * was sent nor what arrived).
  */
-export function openBody(key: Uint8Array, seq: number, direction: SealDirection, method: string, url: string, parts: readonly Uint8Array[], tag: Uint8Array): boolean {
-  return tag.length === SESSION_TAG_BYTES && gcm(false, key, seq, direction, method, url, parts, tag);
+export function openBody(key: Uint8Array, seq: number, direction: SealDirection, seal: BodySeal, method: string, url: string, parts: readonly Uint8Array[], tag: Uint8Array): boolean {
+  return tag.length === SESSION_TAG_BYTES && gcm(false, seal, key, seq, direction, method, url, parts, tag);
 }
 
 /** The Authorization header of a request sealed under `seq` with `tag`. */

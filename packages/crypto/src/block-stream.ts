@@ -1,7 +1,7 @@
 // The block stream: a block session's operations as binary frames on one connection, instead of
 // one HTTP request each. The adapter opens it with an HTTP/1.1 upgrade on the data plane
 //
-//   GET /v1/block-sessions/{id}/stream   Connection: Upgrade, Upgrade: sealkeep-blocks/1,
+//   GET /v1/block-sessions/{id}/stream   Connection: Upgrade, Upgrade: sealkeep-blocks/2,
 //                                        Authorization: Sealkeep-Session <seq>.<tag> (no body)
 //
 // and after `101 Switching Protocols` both ends write frames (integers big-endian). Every request
@@ -18,7 +18,7 @@
 //            kind 1: an RFC 9457 problem document (JSON, not sealed), tag zero; status is its
 //                    HTTP status; seq 0 when it is about the stream itself, which then closes
 
-export const BLOCK_STREAM_PROTOCOL = 'sealkeep-blocks/1';
+export const BLOCK_STREAM_PROTOCOL = 'sealkeep-blocks/2';
 export const BLOCK_OPS = ['encrypt', 'encrypt-sign', 'sign', 'verify', 'decrypt', 'verify-decrypt'] as const;
 export type BlockOp = (typeof BLOCK_OPS)[number];
 

@@ -6,7 +6,7 @@
 
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { ANSWER_TAG_HEADER, openBody, sealBody, sessionAuthorization } from '@sealkeep/crypto';
+import { ANSWER_TAG_HEADER, BODY_SEALS, openBody, sealBody, sessionAuthorization } from '@sealkeep/crypto';
 
 export interface BlockLoadJob {
   port: number;
@@ -33,8 +33,8 @@ export interface BlockLoadResult {
 }
 
 /** One sealed request (the body sealed where it lies); a 200 whose answer does not open counts as status 0. */
-function post(agent: http.Agent, port: number, path: string, key: Buffer, seq: number, body: Buffer, unsealedAnswers: boolean): Promise<number> {
-  const authorization = sessionAuthorization(seq, sealBody(key, seq, 'request', 'POST', path, [body]));
+function post(agent: http.Agent, port: number, op: BlockLoadJob['op'], path: string, key: Buffer, seq: number, body: Buffer, unsealedAnswers: boolean): Promise<number> {
+  const authorization = sessionAuthorization(seq, sealBody(key, seq, 'request', BODY_SEALS[op].request, 'POST', path, [body]));
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, agent, headers: { authorization, 'content-type': 'application/octet-stream', 'content-length': String(body.length) } }, (res) => {
       const chunks: Buffer[] = [];
@@ -43,7 +43,7 @@ function post(agent: http.Agent, port: number, path: string, key: Buffer, seq: n
       res.on('end', () => {
         if (res.statusCode !== 200 || unsealedAnswers) return resolve(res.statusCode ?? 0);
         const tag = Buffer.from(String(res.headers[ANSWER_TAG_HEADER.toLowerCase()] ?? ''), 'base64url');
-        resolve(openBody(key, seq, 'answer', 'POST', path, chunks, tag) ? 200 : 0);
+        resolve(openBody(key, seq, 'answer', BODY_SEALS[op].answer, 'POST', path, chunks, tag) ? 200 : 0);
       });
     });
     req.on('error', reject);
@@ -67,7 +67,7 @@ async function run(job: BlockLoadJob): Promise<BlockLoadResult> {
     const path = `/v1/block-sessions/${job.sessionId}/blocks/${job.op}?lba=${lane * job.sectors}`;
     const body = Buffer.concat([generations, batch]);
     while (performance.now() < until) {
-      const status = await post(agent, job.port, path, key, seq++, body, job.unsealedAnswers === true);
+      const status = await post(agent, job.port, job.op, path, key, seq++, body, job.unsealedAnswers === true);
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status === 200) requests++;
     }

@@ -34,8 +34,10 @@ export interface BlockCryptoEngine {
    * AES-256-GCM over `parts` in order, each encrypted or decrypted where it lies (block sessions'
    * sealed bodies, ../block-session.ts). Encrypting writes `tag` (16 bytes) and returns true;
    * decrypting returns whether `tag` holds — when it does not, the parts hold nothing to use.
+   * `authenticateOnly`: GMAC — the parts are additional data after `aad`, authenticated and left
+   * as they are (encrypting only computes the tag, decrypting only checks it).
    */
-  gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array): boolean;
+  gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, authenticateOnly: boolean): boolean;
 }
 
 function invalid(message: string): BlockCryptoError {

@@ -30,7 +30,7 @@ interface BlockAddon {
   verifySectorTags(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): number[];
   destroy(handle: KeyHandle): void;
   merkleRoot(tags: Uint8Array, rootOut: Uint8Array): void;
-  gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array): boolean;
+  gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, authenticateOnly: boolean): boolean;
 }
 
 /** Where node-gyp puts the addon: the same relative path from src/block and from dist/block. */
@@ -99,7 +99,7 @@ function load(): { engine: BlockCryptoEngine; addon: BlockAddon } | { error: Err
           addon.merkleRoot(tags, root);
           return root;
         },
-        gcmInPlace: (encrypt, key, iv, aad, parts, tag) => addon.gcmInPlace(encrypt, key, iv, aad, [...parts], tag),
+        gcmInPlace: (encrypt, key, iv, aad, parts, tag, authenticateOnly) => addon.gcmInPlace(encrypt, key, iv, aad, [...parts], tag, authenticateOnly),
       },
     };
   } catch (e) {

@@ -77,9 +77,11 @@ class NodeSectorTagger extends SectorTagger {
 /** node:crypto's GCM answers each update with a new buffer: copied back in 64 KiB steps. */
 const GCM_STEP = 64 * 1024;
 
-function gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array): boolean {
+function gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, authenticateOnly: boolean): boolean {
   const run = (gcm: { update(data: Uint8Array): Buffer; setAAD(aad: Uint8Array): unknown }) => {
-    gcm.setAAD(aad);
+    // node:crypto takes additional data in one piece: the parts are joined to it when they are some.
+    gcm.setAAD(authenticateOnly ? Buffer.concat([aad, ...parts]) : aad);
+    if (authenticateOnly) return;
     for (const part of parts) {
       for (let at = 0; at < part.length; at += GCM_STEP) part.set(gcm.update(part.subarray(at, at + GCM_STEP)), at);
     }

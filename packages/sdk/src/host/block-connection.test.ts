@@ -94,14 +94,14 @@ function requestOf(request: Received): { seq: number; tag: Buffer; method: strin
 function opened(request: Received): Buffer | null {
   const { seq, tag, method, path } = requestOf(request);
   const body = Buffer.from(request.body);
-  return openBody(sessionKey, seq, 'request', method, path, [body], tag) ? body : null;
+  return openBody(sessionKey, seq, 'request', 'encrypted', method, path, [body], tag) ? body : null;
 }
 
 /** `body` sealed as the service seals an answer to `request`: the ciphertext, and the header line carrying its tag. */
 function sealed(request: Received, body: Buffer): { ciphertext: Buffer; header: string } {
   const { seq, method, path } = requestOf(request);
   const ciphertext = Buffer.from(body);
-  const tag = sealBody(sessionKey, seq, 'answer', method, path, [ciphertext]);
+  const tag = sealBody(sessionKey, seq, 'answer', 'encrypted', method, path, [ciphertext]);
   return { ciphertext, header: `${ANSWER_TAG_HEADER}: ${tag.toString('base64url')}\r\n` };
 }
 

@@ -13,7 +13,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agreeSessionKey, ANSWER_TAG_HEADER, jwkThumbprint, publicJwk, signSessionOpening, generateXtsKey, openBody, parseSessionAuthorization, sealBody, selectBlockCryptoEngine, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
+import { agreeSessionKey, ANSWER_TAG_HEADER, BODY_SEALS, type BlockOp, jwkThumbprint, publicJwk, signSessionOpening, generateXtsKey, openBody, parseSessionAuthorization, sealBody, selectBlockCryptoEngine, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
 import { IntegrityError, MAX_BATCH_SECTOR_BYTES, openBlockSession, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, type BlockSession } from './block-session.js';
 
 const S = 4096;
@@ -90,7 +90,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const s = m && sessions.get(m[1]!);
   if (!m || !s) return problem(res, 410, 'session-ended');
   const auth = parseSessionAuthorization(req.headers.authorization);
-  if (!auth || !openBody(s.key, auth.seq, 'request', req.method!, url, [body], auth.tag)) return problem(res, 401, 'unauthenticated');
+  const seals = m[2] ? BODY_SEALS[m[2] as BlockOp] : ({ request: 'encrypted', answer: 'encrypted' } as const);
+  if (!auth || !openBody(s.key, auth.seq, 'request', seals.request, req.method!, url, [body], auth.tag)) return problem(res, 401, 'unauthenticated');
   if (!s.seq.accept(auth.seq)) return problem(res, 401, 'unauthenticated', { detail: 'replay' });
   seen.seqs.push(auth.seq);
   if (s.ended) return problem(res, 410, 'session-ended', { reason: s.ended });
@@ -124,7 +125,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (op === 'verify') out = Buffer.alloc(0);
     else (s.cipher.decrypt(lba, sectors, sectors), (out = sectors));
   }
-  const tag = sealBody(s.key, auth.seq, 'answer', req.method!, url, [out]);
+  const tag = sealBody(s.key, auth.seq, 'answer', seals.answer, req.method!, url, [out]);
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [ANSWER_TAG_HEADER]: tag.toString('base64url') });
   res.end(out);
 }
@@ -146,12 +147,12 @@ test('a body sealed in parts opens whole, and is the body sealed whole', () => {
   const parts = [randomBytes(24), Buffer.alloc(0), randomBytes(8192), randomBytes(96)];
   const plain = Buffer.concat(parts);
   const url = '/v1/block-sessions/AAAAAAAAAAAAAAAAAAAAAA/blocks/verify?lba=7';
-  const tag = sealBody(key, 9, 'request', 'post', url, parts);
+  const tag = sealBody(key, 9, 'request', 'encrypted', 'post', url, parts);
   const whole = Buffer.from(plain);
-  assert.deepEqual(sealBody(key, 9, 'request', 'POST', url, [whole]), tag);
+  assert.deepEqual(sealBody(key, 9, 'request', 'encrypted', 'POST', url, [whole]), tag);
   assert.deepEqual(Buffer.concat(parts), whole, 'the same ciphertext');
   assert.notDeepEqual(whole, plain);
-  assert.equal(openBody(key, 9, 'request', 'POST', url, [whole], tag), true);
+  assert.equal(openBody(key, 9, 'request', 'encrypted', 'POST', url, [whole], tag), true);
   assert.deepEqual(whole, plain);
 });
 

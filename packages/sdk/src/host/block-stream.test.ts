@@ -18,6 +18,7 @@ import {
   blockStreamPath,
   decodeRequestHeader,
   encodeAnswerHeader,
+  BODY_SEALS,
   openBody,
   parseSessionAuthorization,
   sealBody,
@@ -51,7 +52,7 @@ const server = net.createServer((socket) => {
       const head = bytes.toString('latin1', 0, end);
       bytes = bytes.subarray(end + 4);
       const auth = parseSessionAuthorization(/authorization: (.*)/i.exec(head)?.[1]);
-      assert.ok(auth && openBody(key, auth.seq, 'request', 'GET', blockStreamPath(sessionId), [], auth.tag), 'the upgrade is sealed under the session');
+      assert.ok(auth && openBody(key, auth.seq, 'request', 'encrypted', 'GET', blockStreamPath(sessionId), [], auth.tag), 'the upgrade is sealed under the session');
       upgrades.push(head.split('\r\n')[0]!);
       if (mode === 'refuse') {
         const problem = JSON.stringify({ type: 'https://sealkeep.dev/problems/session-ended', status: 410, reason: 'closed' });
@@ -86,7 +87,7 @@ const server = net.createServer((socket) => {
       if (bytes.length < REQUEST_HEADER_BYTES + f.length) return;
       const body = Buffer.from(bytes.subarray(REQUEST_HEADER_BYTES, REQUEST_HEADER_BYTES + f.length));
       bytes = bytes.subarray(REQUEST_HEADER_BYTES + f.length);
-      assert.ok(openBody(key, f.seq, 'request', 'POST', blockRequestUrl(sessionId, f.op, f.lba), [body], f.tag), 'each frame is sealed under its seq, op and LBA');
+      assert.ok(openBody(key, f.seq, 'request', BODY_SEALS[f.op].request, 'POST', blockRequestUrl(sessionId, f.op, f.lba), [body], f.tag), 'each frame is sealed under its seq, op and LBA');
       held.push({ frame: f, body });
     }
     if (mode === 'drop-once' && held.length > 0 && dropped === 0) {
@@ -109,7 +110,7 @@ const server = net.createServer((socket) => {
     if (held.length < (mode === 'reverse-bytewise' ? 3 : 1)) return;
     const answers = held.splice(0).reverse().map(({ frame, body }) => {
       const answer = Buffer.from(body.map((b) => b ^ 0xff));
-      const tag = sealBody(key, frame.seq, 'answer', 'POST', blockRequestUrl(sessionId, frame.op, frame.lba), [answer]);
+      const tag = sealBody(key, frame.seq, 'answer', BODY_SEALS[frame.op].answer, 'POST', blockRequestUrl(sessionId, frame.op, frame.lba), [answer]);
       if (mode === 'bad-seal') tag[0]! ^= 1;
       return Buffer.concat([encodeAnswerHeader({ length: answer.length, status: 200, kind: ANSWER_SEALED, seq: frame.seq, tag }), answer]);
     });
@@ -140,18 +141,18 @@ after(() => {
 const newTransport = () => new BlockTransport({ baseUrl: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, sessionId, key, connections: 4, timeoutMs: 5000, stream: true });
 const octets = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
 
-/** One encrypt request of `n` bytes: its answer (the stand-in's: each byte inverted) lands in two sinks. */
-async function encrypt(t: BlockTransport, lba: bigint, n: number, seed: number): Promise<{ answer: ProblemAnswer | null; sinks: Buffer[]; plain: Buffer }> {
+/** One encrypt (or decrypt) request of `n` bytes: its answer (the stand-in's: each byte inverted) lands in two sinks. */
+async function encrypt(t: BlockTransport, lba: bigint, n: number, seed: number, op: 'encrypt' | 'decrypt' = 'encrypt'): Promise<{ answer: ProblemAnswer | null; sinks: Buffer[]; plain: Buffer }> {
   const plain = octets(n, seed);
   const sinks = [Buffer.alloc(n / 2), Buffer.alloc(n / 2)];
-  const answer = await t.block('encrypt', lba, [Buffer.from(plain)], sinks);
+  const answer = await t.block(op, lba, [Buffer.from(plain)], sinks);
   return { answer, sinks, plain };
 }
 
-test('answers out of order, cut at any byte, land in their own callers’ sinks and open there', async () => {
+test('answers out of order, cut at any byte, land in their own callers’ sinks and open there (decrypted or only checked)', async () => {
   mode = 'reverse-bytewise';
   transport = newTransport();
-  const results = await Promise.all([encrypt(transport, 0n, 4096, 1), encrypt(transport, 8n, 8192, 2), encrypt(transport, 16n, 512, 3)]);
+  const results = await Promise.all([encrypt(transport, 0n, 4096, 1), encrypt(transport, 8n, 8192, 2, 'decrypt'), encrypt(transport, 16n, 512, 3)]);
   for (const { answer, sinks, plain } of results) {
     assert.equal(answer, null);
     assert.ok(Buffer.concat(sinks).equals(Buffer.from(plain.map((b) => b ^ 0xff))));

@@ -1,5 +1,5 @@
 // A block session's stream, the adapter's end: one connection to the data plane, upgraded to
-// sealkeep-blocks/1, carrying every block operation as a frame (layouts in @sealkeep/crypto's
+// sealkeep-blocks/2, carrying every block operation as a frame (layouts in @sealkeep/crypto's
 // block-stream.ts) — pipelined, answered in any order, each answer naming its seq. Frames are
 // written from the caller's parts where they lie; a sealed answer's body is read from the socket
 // straight into the sinks its request named (node:net's `onread`), and only headers and problem

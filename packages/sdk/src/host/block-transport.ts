@@ -1,6 +1,7 @@
 // The wire under a block session (block-session.ts): binary requests on the data plane, each
-// sealed under the session key — encrypted and authenticated — and block operations' answers
-// sealed back (the formats of @sealkeep/crypto's block-session.ts). Block operations go as frames
+// sealed under the session key — authenticated, and encrypted when it carries plaintext sectors —
+// and block operations' answers sealed back (the formats and BODY_SEALS of @sealkeep/crypto's
+// block-session.ts). Block operations go as frames
 // on the session's block stream (block-stream.ts: one connection, pipelined) unless the session
 // was opened without it; everything else (a volume attestation, the close), and block operations
 // without the stream, as HTTP requests (`Authorization: Sealkeep-Session <seq>.<tag>`, the
@@ -8,23 +9,28 @@
 //
 // Bodies are lists of buffers sealed where they lie and written one after another (no
 // concatenation: a megabyte copied is a megabyte of page faults): a request's parts are the
-// caller's to give up, and hold ciphertext once sent. Answers are read from the socket straight
+// caller's to give up, and hold ciphertext once sent (when encrypted). Answers are read from the socket straight
 // into buffers the caller names (sinks) and opened there, so a decrypted run lands where the
 // caller wants it; an answer whose seal does not hold is an error, and its sinks hold nothing to
 // use. A request whose connection (or stream) was lost before its answer began, or that was
 // answered with a problem, has its parts unsealed again (the same keystream once more), so it can
 // be sent again — never before every byte of them has left sealed or been dropped with the
-// socket (an answer can come before the body is read: block-connection.ts, block-stream.ts). At most `connections` requests are in flight (without the stream, each on a
-// keep-alive connection of its own); a sequence number is drawn only when a request is about to
+// socket (an answer can come before the body is read: block-connection.ts, block-stream.ts). At
+// most `connections` requests are in flight (without the stream, each on a keep-alive connection
+// of its own); a sequence number is drawn only when a request is about to
 // be written, so numbers reach the service in nearly increasing order and stay well inside its
 // replay window. A request whose keep-alive connection the server had closed while idle, or
 // whose stream was lost before any of its answer came, is sent once more on a fresh one (block
 // operations are pure functions of their input).
 
-import { blockRequestUrl, blockStreamPath, openBody, sealBody, sessionAuthorization, type BlockOp } from '@sealkeep/crypto';
+import { BODY_SEALS, blockRequestUrl, blockStreamPath, openBody, sealBody, sessionAuthorization, type BlockOp, type BodySeal, type SealDirection } from '@sealkeep/crypto';
 import { SealkeepError } from '../client.js';
 import { BlockConnection, ConnectionLost, problemDocument } from './block-connection.js';
 import { BlockStream } from './block-stream.js';
+
+/** How a request's body and its answer are sealed: a block operation's as BODY_SEALS says, every other body encrypted. */
+type Seals = Readonly<Record<SealDirection, BodySeal>>;
+const ENCRYPTED: Seals = { request: 'encrypted', answer: 'encrypted' };
 
 /** The session's answer named a problem: the problem document, parsed. */
 export interface ProblemAnswer {
@@ -103,18 +109,19 @@ export class BlockTransport {
    * them up); a 2xx answer's bytes fill `sinks` in order (each entirely: the answer must be
    * exactly their total length) and are opened there, or, when sinks is null (not a block
    * operation: its answer is not sealed), come back as one buffer. A problem answer resolves as
-   * a ProblemAnswer, with the parts unsealed again.
+   * a ProblemAnswer, with the parts unsealed again. `seals`: how the body and the answer are
+   * sealed (a block operation's BODY_SEALS; every other body is encrypted).
    */
-  async send(method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | ProblemAnswer | null> {
+  async send(method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null, seals: Seals = ENCRYPTED): Promise<Buffer | ProblemAnswer | null> {
     await this.#slots.acquire();
     try {
       const reused = this.#idle.pop();
       try {
-        return await this.#once(reused ?? (await this.#connect()), method, path, parts, sinks);
+        return await this.#once(reused ?? (await this.#connect()), method, path, parts, sinks, seals);
       } catch (e) {
         // A keep-alive connection the server closed while it was idle: once more on a fresh one.
         if (!(reused && e instanceof ConnectionLost)) throw e;
-        return await this.#once(await this.#connect(), method, path, parts, sinks);
+        return await this.#once(await this.#connect(), method, path, parts, sinks, seals);
       }
     } finally {
       this.#slots.release();
@@ -128,7 +135,7 @@ export class BlockTransport {
    * before any of its answer came is sent once more, on a new one.
    */
   async block(op: BlockOp, lba: bigint, parts: readonly Uint8Array[], sinks: readonly Buffer[]): Promise<ProblemAnswer | null> {
-    if (!this.#useStream) return (await this.send('POST', blockRequestUrl(this.#sessionId, op, lba), parts, sinks)) as ProblemAnswer | null;
+    if (!this.#useStream) return (await this.send('POST', blockRequestUrl(this.#sessionId, op, lba), parts, sinks, BODY_SEALS[op])) as ProblemAnswer | null;
     await this.#slots.acquire();
     try {
       try {
@@ -148,8 +155,9 @@ export class BlockTransport {
     if (this.#destroyed) throw new Error('the block session is closed');
     const seq = ++this.#seq;
     const url = blockRequestUrl(this.#sessionId, op, lba);
-    const tag = sealBody(this.#key, seq, 'request', 'POST', url, parts);
-    const unseal = () => void sealBody(this.#key, seq, 'request', 'POST', url, parts);
+    const seals = BODY_SEALS[op];
+    const tag = sealBody(this.#key, seq, 'request', seals.request, 'POST', url, parts);
+    const unseal = this.#unsealer(seq, seals.request, 'POST', url, parts);
     let answer;
     try {
       answer = await stream.send({ op, seq, lba, tag }, parts, sinks);
@@ -158,11 +166,16 @@ export class BlockTransport {
       throw e;
     }
     if (answer.sealed) {
-      if (!openBody(this.#key, seq, 'answer', 'POST', url, sinks, answer.tag)) throw new AnswerSealError('POST', url);
+      if (!openBody(this.#key, seq, 'answer', seals.answer, 'POST', url, sinks, answer.tag)) throw new AnswerSealError('POST', url);
       return null;
     }
     unseal();
     return { status: answer.status, problem: answer.problem };
+  }
+
+  /** What gives a sealed request's parts back as they were: the same keystream once more when they were encrypted, nothing when only authenticated. */
+  #unsealer(seq: number, seal: BodySeal, method: string, path: string, parts: readonly Uint8Array[]): () => void {
+    return () => void (seal === 'encrypted' && sealBody(this.#key, seq, 'request', seal, method, path, parts));
   }
 
   /** The open block stream, or a new one (its upgrade sealed under the session like any request); the problem it was refused with. */
@@ -172,7 +185,7 @@ export class BlockTransport {
     this.#streamOpening ??= (async () => {
       try {
         const seq = ++this.#seq;
-        const tag = sealBody(this.#key, seq, 'request', 'GET', blockStreamPath(this.#sessionId), []);
+        const tag = sealBody(this.#key, seq, 'request', 'encrypted', 'GET', blockStreamPath(this.#sessionId), []);
         const opened = await BlockStream.open(this.#origin, this.#sessionId, seq, tag, this.#timeoutMs);
         if (!(opened instanceof BlockStream)) return opened;
         if (this.#destroyed) opened.destroy();
@@ -192,11 +205,11 @@ export class BlockTransport {
     return connection;
   }
 
-  async #once(connection: BlockConnection, method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | ProblemAnswer | null> {
+  async #once(connection: BlockConnection, method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null, seals: Seals): Promise<Buffer | ProblemAnswer | null> {
     if (this.#destroyed) throw new Error('the block session is closed');
     const seq = ++this.#seq;
-    const tag = sealBody(this.#key, seq, 'request', method, path, parts);
-    const unseal = () => void sealBody(this.#key, seq, 'request', method, path, parts);
+    const tag = sealBody(this.#key, seq, 'request', seals.request, method, path, parts);
+    const unseal = this.#unsealer(seq, seals.request, method, path, parts);
     const length = parts.reduce((n, p) => n + p.length, 0);
     const head =
       `${method.toUpperCase()} ${path} HTTP/1.1\r\nHost: ${this.#origin.host}\r\n` +
@@ -219,7 +232,7 @@ export class BlockTransport {
       if (sinks === null) return body;
       if (body !== null && sinks.some((s) => s.length > 0)) throw new Error(`the data plane answered ${contentType || 'no content type'} where sectors were expected`);
       const sealed = body === null ? sinks : [body];
-      if (answer.sessionTag === null || !openBody(this.#key, seq, 'answer', method, path, sealed, Buffer.from(answer.sessionTag, 'base64url'))) throw new AnswerSealError(method, path);
+      if (answer.sessionTag === null || !openBody(this.#key, seq, 'answer', seals.answer, method, path, sealed, Buffer.from(answer.sessionTag, 'base64url'))) throw new AnswerSealError(method, path);
       return body;
     }
     unseal();

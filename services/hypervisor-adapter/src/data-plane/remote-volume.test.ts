@@ -159,6 +159,18 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     assert.equal(read.failed, false, read.stdout + read.stderr);
   });
 
+  test('a write whose answer (ciphertext and tags, authenticated) is altered on the network fails with EIO and leaves the sectors as they were', async () => {
+    tap.tamper = true;
+    const before = tap.altered;
+    const altered = await qemuIo('write -P 0x22 2M 64k');
+    tap.tamper = false;
+    assert.ok(tap.altered > before, 'the relay altered an answer');
+    assert.equal(altered.failed, true, 'an altered answer is not written');
+    assert.match(altered.stdout + altered.stderr, /Input\/output error/);
+    const read = await qemuIo('read -P 0 2M 64k', 'write -P 0x22 2M 64k', 'read -P 0x22 2M 64k');
+    assert.equal(read.failed, false, read.stdout + read.stderr);
+  });
+
   test("the tenant's audit names the whole delegation chain of the block requests", async () => {
     await new Promise((r) => setTimeout(r, 1200)); // block requests are audited in batches of up to a second
     const audit = await w.call(w.tenantUrl, w.officer, 'GET', `/v1/tenants/${w.tenantId}/audit`);

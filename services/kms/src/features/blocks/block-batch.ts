@@ -22,7 +22,7 @@ export interface SealedAnswer {
 
 export async function runSealedBatch(sessions: BlockSessions, s: BlockSession, op: BlockOp, lba: bigint, body: Buffer, seal: PendingSeal, requestId: string): Promise<SealedAnswer> {
   const refuse = (p: Problem): never => {
-    spendSeq(s, seal, sealHolds(s, seal, body));
+    spendSeq(s, seal, sealHolds(s, op, seal, body));
     throw p;
   };
   const per = requestBytesPerSector(op, s.sectorSize);

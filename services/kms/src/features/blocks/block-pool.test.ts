@@ -32,7 +32,7 @@ test('a large root leaves the event loop free, and a batch sent meanwhile does n
   let batchDoneAt = 0;
   const root = pool.merkleRoot(tags).then(() => performance.now() - started);
   const body = Buffer.alloc(4096 * 16);
-  const tag = sealBody(sessionKey, 1, 'request', 'POST', '/batch', [body]);
+  const tag = sealBody(sessionKey, 1, 'request', 'encrypted', 'POST', '/batch', [body]);
   const batch = pool.run('vol', 'encrypt', 0n, body, { seq: 1, method: 'POST', url: '/batch', tag }).then((r) => {
     batchDoneAt = performance.now() - started;
     return r;

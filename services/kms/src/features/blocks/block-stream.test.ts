@@ -18,6 +18,7 @@ import {
   blockStreamPath,
   decodeAnswerHeader,
   encodeRequestHeader,
+  BODY_SEALS,
   openBody,
   sealBody,
   sessionAuthorization,
@@ -110,7 +111,7 @@ async function openStream(opts: Parameters<DataPlane['readyVm']>[0] = {}) {
   const sessionId = res.body.sessionId as string;
   const raw = await Raw.connect();
   const s = ++seq;
-  const tag = sealBody(key!, s, 'request', 'GET', blockStreamPath(sessionId), []);
+  const tag = sealBody(key!, s, 'request', 'encrypted', 'GET', blockStreamPath(sessionId), []);
   raw.socket.write(`GET ${blockStreamPath(sessionId)} HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\nAuthorization: ${sessionAuthorization(s, tag)}\r\n\r\n`);
   const upgraded = await raw.http();
   assert.equal(upgraded.status, 101, upgraded.head);
@@ -121,7 +122,7 @@ async function openStream(opts: Parameters<DataPlane['readyVm']>[0] = {}) {
 /** A request frame: `body` sealed (a copy) under `frameSeq` for op at lba. */
 function frame(key: Buffer, sessionId: string, op: BlockOp, lba: bigint, body: Buffer, frameSeq = ++seq): { bytes: Buffer; seq: number } {
   const sealed = Buffer.from(body);
-  const tag = sealBody(key, frameSeq, 'request', 'POST', blockRequestUrl(sessionId, op, lba), [sealed]);
+  const tag = sealBody(key, frameSeq, 'request', BODY_SEALS[op].request, 'POST', blockRequestUrl(sessionId, op, lba), [sealed]);
   return { bytes: Buffer.concat([encodeRequestHeader({ length: sealed.length, op, seq: frameSeq, lba, tag }), sealed]), seq: frameSeq };
 }
 
@@ -142,7 +143,7 @@ test('pipelined frames are each answered under their own seq, sealed as the bloc
     assert.equal(header.kind, ANSWER_SEALED, body.toString());
     const index = sent.findIndex((f) => f.seq === header.seq);
     assert.ok(index >= 0 && !written.has(index), `seq ${header.seq} answers one request, once`);
-    assert.ok(openBody(key, header.seq, 'answer', 'POST', blockRequestUrl(sessionId, 'encrypt-sign', BigInt(index * n)), [body], header.tag), 'the answer opens under its seq');
+    assert.ok(openBody(key, header.seq, 'answer', 'authenticated', 'POST', blockRequestUrl(sessionId, 'encrypt-sign', BigInt(index * n)), [body], header.tag), 'the answer holds its seal under its seq');
     assert.equal(body.length, n * (4096 + 32));
     assert.ok(!body.subarray(0, 4096 * n).equals(plain[index]!));
     written.set(index, body);
@@ -152,7 +153,8 @@ test('pipelined frames are each answered under their own seq, sealed as the bloc
   for (let i = 0; i < reads.length; i++) {
     const { header, body } = await raw.answer();
     const index = [...written.keys()][reads.findIndex((f) => f.seq === header.seq)]!;
-    assert.ok(openBody(key, header.seq, 'answer', 'POST', blockRequestUrl(sessionId, 'verify-decrypt', BigInt(index * n)), [body], header.tag));
+    assert.ok(!body.equals(plain[index]!), 'plaintext sectors never cross in the clear');
+    assert.ok(openBody(key, header.seq, 'answer', 'encrypted', 'POST', blockRequestUrl(sessionId, 'verify-decrypt', BigInt(index * n)), [body], header.tag));
     assert.ok(body.equals(plain[index]!), 'verify-decrypt gives back what was written');
   }
   raw.socket.destroy();
@@ -204,7 +206,7 @@ test('a sector that fails its integrity check is named, by LBA, in its frame’s
   const w = frame(key, sessionId, 'encrypt-sign', 10n, Buffer.concat([gens(2), randomBytes(8192)]));
   raw.socket.write(w.bytes);
   const { header, body: out } = await raw.answer();
-  assert.ok(openBody(key, w.seq, 'answer', 'POST', blockRequestUrl(sessionId, 'encrypt-sign', 10n), [out], header.tag));
+  assert.ok(openBody(key, w.seq, 'answer', 'authenticated', 'POST', blockRequestUrl(sessionId, 'encrypt-sign', 10n), [out], header.tag));
   const tampered = Buffer.concat([gens(2), out]);
   tampered[16 + 4096 + 9]! ^= 1;
   const r = frame(key, sessionId, 'verify-decrypt', 10n, tampered);
@@ -255,7 +257,7 @@ test('the upgrade is refused as any request is: without the protocol 426, a seal
   const path = blockStreamPath(sessionId);
   const ask = async (headers: string, withSeq = ++seq, sealKey = key!) => {
     const raw = await Raw.connect();
-    const tag = sealBody(sealKey, withSeq, 'request', 'GET', path, []);
+    const tag = sealBody(sealKey, withSeq, 'request', 'encrypted', 'GET', path, []);
     raw.socket.write(`GET ${path} HTTP/1.1\r\nHost: sealkeep\r\n${headers}Authorization: ${sessionAuthorization(withSeq, tag)}\r\n\r\n`);
     const answer = await raw.http();
     await raw.closed;
@@ -266,6 +268,10 @@ test('the upgrade is refused as any request is: without the protocol 426, a seal
   assert.match(plain.head, new RegExp(`upgrade: ${BLOCK_STREAM_PROTOCOL}`, 'i'));
   const other = await ask('Connection: Upgrade\r\nUpgrade: websocket\r\n');
   assert.equal(other.status, 426);
+  // An adapter of the earlier session format (every body encrypted) is told which protocol is spoken here.
+  const earlier = await ask('Connection: Upgrade\r\nUpgrade: sealkeep-blocks/1\r\n');
+  assert.equal(earlier.status, 426);
+  assert.match(earlier.head, /upgrade: sealkeep-blocks\/2/i);
   const forged = await ask(`Connection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\n`, ++seq, randomBytes(32));
   assert.equal(forged.status, 401);
   assert.equal(JSON.parse(forged.body).type, 'https://sealkeep.dev/problems/unauthenticated');

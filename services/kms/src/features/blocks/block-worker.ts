@@ -1,12 +1,13 @@
 // One block worker thread: it holds the opened ciphers and taggers of the volumes whose sessions
 // are open (their keys live only in this thread's native contexts), and each session's key, and
 // runs batches for the pool (block-pool.ts): it opens a batch's sealed body where it lies (the
-// session's GCM tag checked before a sector is touched), runs the op, and seals the answer under
-// the session (@sealkeep/crypto's block-session.ts). Messages: open, close, run, merkle (a volume
+// session's tag checked before a sector is touched), runs the op, and seals the answer under the
+// session (@sealkeep/crypto's block-session.ts: each body encrypted or only authenticated as
+// BODY_SEALS says for the op). Messages: open, close, run, merkle (a volume
 // attestation's root); every run and merkle is answered, errors included.
 
 import { parentPort } from 'node:worker_threads';
-import { openBody, sealBody, selectBlockCryptoEngine, volumeIdFromUuid } from '@sealkeep/crypto';
+import { BODY_SEALS, openBody, sealBody, selectBlockCryptoEngine, volumeIdFromUuid } from '@sealkeep/crypto';
 import type { PendingSeal } from './session-auth.js';
 import { runBlockOp, type BlockOp, type OpenedVolume } from './block-ops.js';
 
@@ -66,12 +67,13 @@ parentPort!.on('message', (m: WorkerMessage) => {
   try {
     // The request's seal first: a batch that is not the session holder's is not used.
     const { seq, method, url } = m.seal;
-    if (!openBody(volume.sessionKey, seq, 'request', method, url, [m.body], m.seal.tag)) {
+    const seals = BODY_SEALS[m.op];
+    if (!openBody(volume.sessionKey, seq, 'request', seals.request, method, url, [m.body], m.seal.tag)) {
       return parentPort!.postMessage({ id: m.id, sealFailed: true } satisfies WorkerReply);
     }
     const r = runBlockOp(volume, m.op, m.lba, m.body, m.room);
     if (r.ok) {
-      const tag = sealBody(volume.sessionKey, seq, 'answer', method, url, [r.data]);
+      const tag = sealBody(volume.sessionKey, seq, 'answer', seals.answer, method, url, [r.data]);
       parentPort!.postMessage({ id: m.id, data: r.data, tag } satisfies WorkerReply, r.data.buffer.byteLength ? [r.data.buffer as ArrayBuffer] : []);
     }
     else parentPort!.postMessage({ id: m.id, failedLbas: r.failedLbas } satisfies WorkerReply);

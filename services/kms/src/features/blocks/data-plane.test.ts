@@ -100,7 +100,7 @@ test("each session's opening is signed by the service key the data plane publish
   assert.match(sessionProofFault(res.body.sessionProof, serviceKey, { ...opening, service: adapterPoint }) ?? '', /another service/);
 });
 
-test('sectors cross the data plane sealed both ways: no plaintext in a request or an answer, and an unsealed block request is refused', async () => {
+test('sectors cross the data plane sealed both ways: no plaintext in a request or an answer, ciphertext only authenticated, and an unsealed block request is refused', async () => {
   const vm = await d.readyVm({ sectors: 16 });
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   const id = res.body.sessionId as string;
@@ -109,16 +109,20 @@ test('sectors cross the data plane sealed both ways: no plaintext in a request o
   assert.equal(enc.res.status, 200);
   assert.equal(enc.sent.includes('a marker'), false, 'the request carried ciphertext');
   const ciphertext = Buffer.from(enc.res.body as Buffer);
-  assert.equal(openBody(key!, 1000, 'answer', 'POST', enc.url, [ciphertext], answerTagOf(enc.res)), true);
+  // Ciphertext is what the volume's files hold: it crosses authenticated, not encrypted again, and an altered byte fails its seal.
+  assert.equal(openBody(key!, 1000, 'answer', 'authenticated', 'POST', enc.url, [ciphertext], answerTagOf(enc.res)), true);
+  const altered = Buffer.from(ciphertext);
+  altered[4096]! ^= 1;
+  assert.equal(openBody(key!, 1000, 'answer', 'authenticated', 'POST', enc.url, [altered], answerTagOf(enc.res)), false);
   const dec = await d.sealedRequest(id, key!, 'decrypt', 0, ciphertext, 1001);
   assert.equal(dec.res.status, 200);
   const raw = dec.res.body as Buffer;
   assert.equal(raw.includes('a marker'), false, 'the answer carried its plaintext sealed');
   const opened = Buffer.from(raw);
-  assert.equal(openBody(key!, 1001, 'answer', 'POST', dec.url, [opened], answerTagOf(dec.res)), true);
+  assert.equal(openBody(key!, 1001, 'answer', 'encrypted', 'POST', dec.url, [opened], answerTagOf(dec.res)), true);
   assert.deepEqual(opened, plaintext);
   // The session holder's answer is sealed to its own request: another seq's seal does not open it.
-  assert.equal(openBody(key!, 1000, 'answer', 'POST', dec.url, [Buffer.from(raw)], answerTagOf(dec.res)), false);
+  assert.equal(openBody(key!, 1000, 'answer', 'encrypted', 'POST', dec.url, [Buffer.from(raw)], answerTagOf(dec.res)), false);
 
   // The adapter's own request proof is good for opening sessions, not for sectors in the clear.
   const url = `/v1/block-sessions/${id}/blocks/encrypt?lba=0`;

@@ -12,7 +12,7 @@ import { Problem } from '../../http/problems.js';
 import type { Authenticator, Principal } from '../../http/mount.js';
 import type { ProofRequest } from '../../auth/request-proof.js';
 import type { BlockSession, BlockSessions } from './block-sessions.js';
-import { openBody, parseSessionAuthorization, SESSION_SCHEME } from '@sealkeep/crypto';
+import { BODY_SEALS, openBody, parseSessionAuthorization, SESSION_SCHEME, type BlockOp } from '@sealkeep/crypto';
 
 const NO_BODY = Buffer.alloc(0);
 
@@ -28,7 +28,7 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
     if (req.params.op === undefined) {
       // Opened where it lies: for a binary route the raw body is the body its handler is given.
       const body = (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
-      if (!openBody(s.key, parsed.seq, 'request', req.method, req.originalUrl, [body], parsed.tag)) throw new Problem('unauthenticated', 'the session seal does not verify');
+      if (!openBody(s.key, parsed.seq, 'request', 'encrypted', req.method, req.originalUrl, [body], parsed.tag)) throw new Problem('unauthenticated', 'the session seal does not verify');
       if (!s.seq.accept(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
     }
     return { id: s.principalId, name: s.principalName, role: 'hypervisor', tenantId: null };
@@ -71,9 +71,9 @@ export function requireSealed(signed: ProofRequest): PendingSeal {
   return { seq: parsed.seq, method: signed.method, url: signed.url, tag: parsed.tag };
 }
 
-/** The seal checked here, on the event loop (for refusals, which the worker never sees); the body is opened in place and dropped. */
-export function sealHolds(s: BlockSession, seal: PendingSeal, body: Buffer): boolean {
-  return openBody(s.key, seal.seq, 'request', seal.method, seal.url, [body], seal.tag);
+/** The seal of a block operation checked here, on the event loop (for refusals, which the worker never sees); the body is opened in place and dropped. */
+export function sealHolds(s: BlockSession, op: BlockOp, seal: PendingSeal, body: Buffer): boolean {
+  return openBody(s.key, seal.seq, 'request', BODY_SEALS[op].request, seal.method, seal.url, [body], seal.tag);
 }
 
 /** After the worker (or sealHolds) found the seal good: spend the sequence number (a concurrent twin loses). */
