@@ -1,8 +1,10 @@
 // The queue between a block session's operations and its connections. At most `connections`
-// requests are in flight; the others wait here, and while they wait, batches of the same operation
-// on consecutive sectors are merged into one request (up to maxSectorBytes): a hypervisor's
-// sequential I/O — many adjacent 256 KiB requests at once — then costs the data plane a few large
-// requests instead of many small ones. A merged request's body is its batches' parts in the op's
+// requests are in flight, and past the first two only while less than SMALL_IN_FLIGHT_BYTES of
+// sectors are: the others wait here, and while they wait, batches of the same operation on
+// consecutive sectors are merged into one request (up to maxSectorBytes). So a hypervisor's
+// sequential I/O — many adjacent 256 KiB requests at once — costs the data plane a few large
+// requests instead of many small ones (two in flight keep both ends busy: one is sealed and sent
+// while the other runs), and small random I/O, which cannot merge, still gets every slot. A merged request's body is its batches' parts in the op's
 // layout (all generations, then all sectors, then all tags) and its answer fills their sinks in
 // the same order: nothing is copied.
 //
@@ -43,9 +45,15 @@ export type SendBatch = (op: BlockOp, lba: bigint, parts: Buffer[], sinks: Buffe
 
 const present = (b: Buffer | null): b is Buffer => b !== null && b.length > 0;
 
+/** Requests that may always be in flight (below `connections`), whatever their size. */
+export const ALWAYS_IN_FLIGHT = 2;
+/** More start only while the sectors in flight are fewer than this. */
+export const SMALL_IN_FLIGHT_BYTES = 512 * 1024;
+
 export class BatchQueue {
   readonly #waiting: Waiting[] = [];
   #inFlight = 0;
+  #bytesInFlight = 0;
 
   constructor(
     private readonly send: SendBatch,
@@ -61,11 +69,14 @@ export class BatchQueue {
   }
 
   #pump(): void {
-    while (this.#inFlight < this.connections && this.#waiting.length > 0) {
+    while (this.#waiting.length > 0 && this.#inFlight < this.connections && (this.#inFlight < ALWAYS_IN_FLIGHT || this.#bytesInFlight < SMALL_IN_FLIGHT_BYTES)) {
       const group = this.#take();
+      const bytes = group.reduce((n, b) => n + b.data.length, 0);
       this.#inFlight++;
+      this.#bytesInFlight += bytes;
       void this.#sendGroup(group).finally(() => {
         this.#inFlight--;
+        this.#bytesInFlight -= bytes;
         this.#pump();
       });
     }

@@ -204,6 +204,22 @@ test('adjacent runs waiting for a connection go out as one request; each gets it
   await session.close();
 });
 
+test('large adjacent runs: two in flight, the rest wait and go out merged; small runs that cannot merge get every connection', async () => {
+  const session = await open(8);
+  const n = (256 * 1024) / S; // a hypervisor's 256 KiB writes, one after another
+  let before = seen.requests;
+  seen.maxInFlight = 0;
+  await Promise.all(Array.from({ length: 16 }, (_, i) => session.encryptSign(BigInt(i * n), generationsFor(n), randomBytes(n * S))));
+  assert.equal(seen.maxInFlight, 2, 'past two requests, 512 KiB in flight holds the others back');
+  assert.ok(seen.requests - before <= 4, `16 runs in ${seen.requests - before} requests: the two first alone, the waiting ones merged`);
+  before = seen.requests;
+  seen.maxInFlight = 0;
+  await Promise.all(Array.from({ length: 40 }, (_, i) => session.encrypt(BigInt(3 * i), randomBytes(S)))); // not adjacent: never merged
+  assert.equal(seen.requests - before, 40);
+  assert.equal(seen.maxInFlight, 8, 'small requests use all eight connections');
+  await session.close();
+});
+
 test('a merged verify-decrypt with one tampered run: that run fails with its LBA, the others are decrypted alone', async () => {
   const session = await open(1);
   const n = 4;
