@@ -12,11 +12,14 @@ export {
   type SectorTaggerOptions,
 } from './engine.js';
 export {
+  GENERATION_BYTES,
   INTEGRITY_KEY_BYTES,
   SECTOR_SIZES,
   TAG_BYTES,
   VOLUME_ID_BYTES,
   XTS_KEY_BYTES,
+  decodeGenerations,
+  encodeGenerations,
   volumeIdFromUuid,
   type SectorSize,
 } from './formats.js';

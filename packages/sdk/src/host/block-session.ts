@@ -25,7 +25,7 @@
 // u64 per sector, sent big-endian; tags 32 bytes per sector.
 
 import { createECDH, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { deriveSessionKey, importPublicJwk, jwkThumbprint, sessionProofFault, TAG_BYTES } from '@sealkeep/crypto';
+import { deriveSessionKey, encodeGenerations, GENERATION_BYTES, importPublicJwk, jwkThumbprint, sessionProofFault, TAG_BYTES } from '@sealkeep/crypto';
 import { SealkeepError, signedRequest, type Signer } from '../client.js';
 import { BatchQueue, type Batch, type BlockOp } from './block-batches.js';
 import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, ServiceIdentityError, SessionEndedError } from './block-errors.js';
@@ -35,7 +35,6 @@ import type { VolumeAttestation } from '@sealkeep/attestation';
 export { IntegrityError, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, blockProblem, type BlockOp };
 export type Integrity = 'low' | 'moderate' | 'high';
 
-const GENERATION_BYTES = 8;
 /** Sector bytes per request at most (the service takes 16 MiB of sectors with their generations and tags). */
 export const MAX_BATCH_SECTOR_BYTES = 4 << 20;
 
@@ -116,13 +115,6 @@ export async function fetchServiceKey(dataUrl: string): Promise<{ kid: string; k
   return { kid: answer.kid as string, key };
 }
 
-/** Generations as the wire wants them: u64 big-endian, one per sector. */
-function generationBytes(generations: BigUint64Array): Buffer {
-  const out = Buffer.allocUnsafe(generations.length * GENERATION_BYTES);
-  for (let i = 0; i < generations.length; i++) out.writeBigUInt64BE(generations[i]!, i * GENERATION_BYTES);
-  return out;
-}
-
 const view = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 /** Whether two views are the same bytes (an answer written over its own input). */
 const sameBytes = (a: Uint8Array, b: Uint8Array | undefined) => b !== undefined && a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length;
@@ -190,25 +182,25 @@ export class BlockSession {
   /** Ciphertext and one tag per sector, in one round trip. */
   async encryptSign(lba: bigint, generations: BigUint64Array, plaintext: Uint8Array, into: Buffer = Buffer.allocUnsafe(plaintext.length)): Promise<{ ciphertext: Buffer; tags: Buffer }> {
     const tags = Buffer.allocUnsafe((plaintext.length / this.sectorSize) * TAG_BYTES);
-    await this.#run('encrypt-sign', lba, { gens: generationBytes(generations), data: view(plaintext), out: into, tagsOut: tags });
+    await this.#run('encrypt-sign', lba, { gens: encodeGenerations(generations), data: view(plaintext), out: into, tagsOut: tags });
     return { ciphertext: into, tags };
   }
 
   /** One tag per sector over (volume, LBA, generation, ciphertext). */
   async sign(lba: bigint, generations: BigUint64Array, ciphertext: Uint8Array): Promise<Buffer> {
     const tags = Buffer.allocUnsafe((ciphertext.length / this.sectorSize) * TAG_BYTES);
-    await this.#run('sign', lba, { gens: generationBytes(generations), data: view(ciphertext), tagsOut: tags });
+    await this.#run('sign', lba, { gens: encodeGenerations(generations), data: view(ciphertext), tagsOut: tags });
     return tags;
   }
 
   /** Resolves when every tag matches; IntegrityError names every sector that does not. */
   async verify(lba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<void> {
-    await this.#run('verify', lba, { gens: generationBytes(generations), data: view(ciphertext), tags: view(tags) });
+    await this.#run('verify', lba, { gens: encodeGenerations(generations), data: view(ciphertext), tags: view(tags) });
   }
 
   /** Verified, then decrypted (into `into`, which may be the ciphertext itself); IntegrityError names every failing sector. */
   async verifyDecrypt(lba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array, into: Buffer = Buffer.allocUnsafe(ciphertext.length)): Promise<Buffer> {
-    await this.#run('verify-decrypt', lba, { gens: generationBytes(generations), data: view(ciphertext), tags: view(tags), out: into });
+    await this.#run('verify-decrypt', lba, { gens: encodeGenerations(generations), data: view(ciphertext), tags: view(tags), out: into });
     return into;
   }
 

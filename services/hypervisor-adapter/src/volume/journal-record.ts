@@ -16,8 +16,7 @@
 // themselves (HMAC over volume id, LBA, generation and ciphertext), checked before replay.
 
 import { createHash } from 'node:crypto';
-import { TAG_BYTES } from '@sealkeep/crypto';
-import { GENERATION_BYTES } from './sector-state.js';
+import { decodeGenerations, encodeGenerations, GENERATION_BYTES, TAG_BYTES } from '@sealkeep/crypto';
 
 export const RECORD_MAGIC = 0x534b4a524e4c3031n;
 export const RECORD_HEADER_BYTES = 64;
@@ -69,7 +68,7 @@ export function encodeRecordHead(record: JournalRecord, volumeId: Uint8Array): B
   head.writeUInt16BE(RECORD_KIND[record.kind], 16);
   head.writeUInt32BE(count, 20);
   head.writeBigUInt64BE(BigInt(record.firstLba), 24);
-  for (let i = 0; i < count; i++) head.writeBigUInt64BE(record.words[i]!, RECORD_HEADER_BYTES + i * GENERATION_BYTES);
+  encodeGenerations(record.words).copy(head, RECORD_HEADER_BYTES);
   if (record.kind === 'sectors') record.tags!.copy(head, RECORD_HEADER_BYTES + count * GENERATION_BYTES);
   checksum(head, volumeId).copy(head, CHECKSUM_OFFSET);
   return head;
@@ -94,8 +93,7 @@ export function checksumHolds(head: Buffer, volumeId: Uint8Array): boolean {
 /** The record from its verified head and its ciphertext (null for zeroes and checkpoints). */
 export function decodeRecord(header: RecordHeader, head: Buffer, ciphertext: Buffer | null): JournalRecord {
   const { count, kind } = header;
-  const words = new BigUint64Array(count);
-  for (let i = 0; i < count; i++) words[i] = head.readBigUInt64BE(RECORD_HEADER_BYTES + i * GENERATION_BYTES);
+  const words = decodeGenerations(head.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + count * GENERATION_BYTES));
   const tagsAt = RECORD_HEADER_BYTES + count * GENERATION_BYTES;
   const tags = kind === 'sectors' ? head.subarray(tagsAt, tagsAt + count * TAG_BYTES) : null;
   return { sequence: header.sequence, kind, firstLba: header.firstLba, words, tags, ciphertext };

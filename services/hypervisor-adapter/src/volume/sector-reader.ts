@@ -9,7 +9,7 @@ import { SectorIntegrityError } from './block-volume.js';
 import type { PendingSector, PendingSectors } from './pending-sectors.js';
 import type { SectorCrypto } from './sector-crypto.js';
 import type { SectorFiles } from './sector-files.js';
-import { decodeEntries, sectorKind } from './sector-state.js';
+import { decodeEntries, decodeWords, sectorKind } from './sector-state.js';
 
 /** Maximal runs [start, end) of indices in 0..count that satisfy `wanted`. */
 function runs(count: number, wanted: (i: number) => boolean): Array<[number, number]> {
@@ -38,7 +38,7 @@ export class SectorReader {
 
   /** The current generation word of each sector of a run. */
   words(first: number, count: number): BigUint64Array {
-    const { words } = decodeEntries(this.#files.readEntries(first, count), count);
+    const words = decodeWords(this.#files.readEntries(first, count), count);
     if (!this.#pending.isEmpty) {
       for (let i = 0; i < count; i++) {
         const word = this.#pending.word(first + i);

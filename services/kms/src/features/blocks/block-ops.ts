@@ -12,11 +12,10 @@
 //   decrypt         ciphertext                             plaintext
 //   verify-decrypt  generations ‖ ciphertext ‖ tags        plaintext (or the failing LBAs)
 
-import { BLOCK_OPS, TAG_BYTES, type BlockOp, type SectorCipher, type SectorTagger } from '@sealkeep/crypto';
+import { BLOCK_OPS, GENERATION_BYTES, TAG_BYTES, decodeGenerations, type BlockOp, type SectorCipher, type SectorTagger } from '@sealkeep/crypto';
 
 export { BLOCK_OPS, type BlockOp };
 
-const GENERATION_BYTES = 8;
 
 /** Bytes per sector of each op's request body: the sector itself, plus its generation and tag where the op takes them. */
 export function requestBytesPerSector(op: BlockOp, sectorSize: number): number {
@@ -46,10 +45,7 @@ export type BlockResult = { ok: true; data: Uint8Array } | { ok: false; failedLb
 
 /** Big-endian u64 generations as the tagger wants them (one value per sector). */
 function generationsOf(body: Uint8Array, count: number): BigUint64Array {
-  const view = new DataView(body.buffer, body.byteOffset, count * GENERATION_BYTES);
-  const out = new BigUint64Array(count);
-  for (let i = 0; i < count; i++) out[i] = view.getBigUint64(i * GENERATION_BYTES, false);
-  return out;
+  return decodeGenerations(body.subarray(0, count * GENERATION_BYTES));
 }
 
 /**
