@@ -11,6 +11,10 @@
 #include "merkle_root.h"
 #include "sector_crypto.h"
 
+/* What the functions below take and do, as native-engine.ts expects it (its NATIVE_ABI): raised
+ * whenever a call changes, so an addon built from older sources is refused rather than misused. */
+#define SEALKEEP_BLOCK_ABI 2
+
 /* Arbitrary constants, unique to this addon: a handle of one kind is never taken for the other. */
 static const napi_type_tag XTS_HANDLE = {0x5ea1b10c0a35f1a5ULL, 0x58545320204b4559ULL};
 static const napi_type_tag TAG_HANDLE = {0x5ea1b10c0a35f1a5ULL, 0x5441472020204b45ULL};
@@ -345,5 +349,8 @@ NAPI_MODULE_INIT() {
     TRY(napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn, NULL, &fn));
     TRY(napi_set_named_property(env, exports, functions[i].name, fn));
   }
+  napi_value abi;
+  TRY(napi_create_uint32(env, SEALKEEP_BLOCK_ABI, &abi));
+  TRY(napi_set_named_property(env, exports, "abi", abi));
   return exports;
 }

@@ -2,8 +2,8 @@
 // and …/blocks/encrypt-sign, 1 MiB batches, sector sizes 4096 and 512), the service and its
 // client sharing this machine's cores, beside `openssl speed -multi <cores>` for AES-256-XTS
 // and HMAC-SHA-256 measured in the same run. Encrypt+sign's reference is the two in series:
-// 1 / (1/xts + 1/hmac). The service is the real one: listeners, sealed sessions (each batch and
-// answer also goes through AES-256-GCM, which the reference leaves out), worker threads,
+// 1 / (1/xts + 1/hmac). The service is the real one: listeners, sealed sessions (each batch also
+// goes through AES-256-GCM and each answer through GMAC, which the reference leaves out), worker threads,
 // the audit of every batch; the store is PGlite (or PostgreSQL with DATABASE_URL).
 //
 // Two ratios: wall-clock MB/s against the reference, with the client (its own process) taking its

@@ -19,7 +19,12 @@ type KeyHandle = object;
 /** How an XTS key reaches AES-XTS: the provider's cipher functions directly, or the EVP API. */
 export type NativeXtsPath = 'provider' | 'evp';
 
+/** The calls this file makes of the addon (sealkeep_block.c's SEALKEEP_BLOCK_ABI; 2: gcmInPlace's authenticateOnly). */
+const NATIVE_ABI = 2;
+
 interface BlockAddon {
+  /** Absent before ABI 2. */
+  abi?: number;
   /** evpOnly: stay on the EVP path (for tests that compare the two). */
   openXtsKey(key: Uint8Array, sectorSize: number, evpOnly?: boolean): KeyHandle;
   xtsKeyPath(handle: KeyHandle): NativeXtsPath;
@@ -87,6 +92,7 @@ function load(): { engine: BlockCryptoEngine; addon: BlockAddon } | { error: Err
   if (loaded) return loaded;
   try {
     const addon = createRequire(import.meta.url)(nativeAddonPath) as BlockAddon;
+    if (addon.abi !== NATIVE_ABI) throw new Error(`${nativeAddonPath} was built from other sources (ABI ${addon.abi ?? 1}, this code needs ${NATIVE_ABI}): run npm run build`);
     loaded = {
       addon,
       engine: {

@@ -79,9 +79,9 @@ const GCM_STEP = 64 * 1024;
 
 function gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, authenticateOnly: boolean): boolean {
   const run = (gcm: { update(data: Uint8Array): Buffer; setAAD(aad: Uint8Array): unknown }) => {
-    // node:crypto takes additional data in one piece: the parts are joined to it when they are some.
-    gcm.setAAD(authenticateOnly ? Buffer.concat([aad, ...parts]) : aad);
-    if (authenticateOnly) return;
+    // Additional data may come in several pieces, all before any plaintext.
+    gcm.setAAD(aad);
+    if (authenticateOnly) return void parts.forEach((part) => gcm.setAAD(part));
     for (const part of parts) {
       for (let at = 0; at < part.length; at += GCM_STEP) part.set(gcm.update(part.subarray(at, at + GCM_STEP)), at);
     }

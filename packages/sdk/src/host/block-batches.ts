@@ -1,10 +1,12 @@
 // The queue between a block session's operations and its connections. At most `connections`
-// requests are in flight, and past the first two only while less than SMALL_IN_FLIGHT_BYTES of
-// sectors are: the others wait here, and while they wait, batches of the same operation on
-// consecutive sectors are merged into one request (up to maxSectorBytes). So a hypervisor's
-// sequential I/O — many adjacent 256 KiB requests at once — costs the data plane a few large
-// requests instead of many small ones (two in flight keep both ends busy: one is sealed and sent
-// while the other runs), and small random I/O, which cannot merge, still gets every slot. A merged request's body is its batches' parts in the op's
+// requests are in flight; the others wait here, and while they wait, batches of the same
+// operation on consecutive sectors are merged into one request (up to maxSectorBytes). Past two
+// in flight, a batch that continues another (the same op, from the LBA where one in flight or
+// waiting ends) waits even when a connection is free, so that those behind it can join it: a
+// hypervisor's sequential I/O — many adjacent 256 KiB requests at once — then costs the data
+// plane a few large requests instead of many small ones (two in flight keep both ends busy: one
+// is sealed and sent while the other runs), and random I/O, which cannot merge, gets every
+// connection. A merged request's body is its batches' parts in the op's
 // layout (all generations, then all sectors, then all tags) and its answer fills their sinks in
 // the same order: nothing is copied.
 //
@@ -45,15 +47,17 @@ export type SendBatch = (op: BlockOp, lba: bigint, parts: Buffer[], sinks: Buffe
 
 const present = (b: Buffer | null): b is Buffer => b !== null && b.length > 0;
 
-/** Requests that may always be in flight (below `connections`), whatever their size. */
+/** Requests in flight before a batch that continues another waits to be merged. */
 export const ALWAYS_IN_FLIGHT = 2;
-/** More start only while the sectors in flight are fewer than this. */
-export const SMALL_IN_FLIGHT_BYTES = 512 * 1024;
+
+/** Where a run ends, for an op: the LBA a batch that continues it starts at. */
+const endKey = (op: BlockOp, lba: bigint) => `${op} ${lba}`;
 
 export class BatchQueue {
   readonly #waiting: Waiting[] = [];
   #inFlight = 0;
-  #bytesInFlight = 0;
+  /** The ends of the requests in flight and of the batches waiting (a count per end). */
+  readonly #ends = new Map<string, number>();
 
   constructor(
     private readonly send: SendBatch,
@@ -63,39 +67,58 @@ export class BatchQueue {
 
   run(batch: Batch): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ ...batch, alone: false, resolve, reject });
+      this.#wait({ ...batch, alone: false, resolve, reject });
       this.#pump();
     });
   }
 
+  #wait(batch: Waiting, first = false): void {
+    if (first) this.#waiting.unshift(batch);
+    else this.#waiting.push(batch);
+    this.#count(endKey(batch.op, batch.lba + BigInt(batch.sectors)), 1);
+  }
+
+  #count(key: string, by: 1 | -1): void {
+    const n = (this.#ends.get(key) ?? 0) + by;
+    if (n > 0) this.#ends.set(key, n);
+    else this.#ends.delete(key);
+  }
+
+  /** Whether a batch could join a run in flight or waiting, if it waited. */
+  #continuesAnother(b: Waiting): boolean {
+    return !b.alone && this.#ends.has(endKey(b.op, b.lba));
+  }
+
   #pump(): void {
-    while (this.#waiting.length > 0 && this.#inFlight < this.connections && (this.#inFlight < ALWAYS_IN_FLIGHT || this.#bytesInFlight < SMALL_IN_FLIGHT_BYTES)) {
-      const group = this.#take();
-      const bytes = group.reduce((n, b) => n + b.data.length, 0);
+    while (this.#inFlight < this.connections) {
+      const next = this.#inFlight < ALWAYS_IN_FLIGHT ? (this.#waiting.length > 0 ? 0 : -1) : this.#waiting.findIndex((b) => !this.#continuesAnother(b));
+      if (next < 0) return;
+      const group = this.#take(next);
+      const last = group.at(-1)!;
+      const end = endKey(last.op, last.lba + BigInt(last.sectors));
       this.#inFlight++;
-      this.#bytesInFlight += bytes;
+      this.#count(end, 1);
       void this.#sendGroup(group).finally(() => {
         this.#inFlight--;
-        this.#bytesInFlight -= bytes;
+        this.#count(end, -1);
         this.#pump();
       });
     }
   }
 
-  /** The first waiting batch, and every waiting batch that continues it (same op, next LBA), while they fit. */
-  #take(): Waiting[] {
-    const head = this.#waiting.shift()!;
-    const group = [head];
-    if (head.alone) return group;
-    let end = head.lba + BigInt(head.sectors);
-    let bytes = head.data.length;
+  /** The waiting batch at `index`, and every waiting batch that continues it (same op, next LBA), while they fit; none of them waiting any more. */
+  #take(index: number): Waiting[] {
+    const [head] = this.#waiting.splice(index, 1);
+    const group = [head!];
     for (;;) {
-      const next = this.#waiting.findIndex((b) => !b.alone && b.op === head.op && b.lba === end && bytes + b.data.length <= this.maxSectorBytes);
+      const last = group.at(-1)!;
+      const end = last.lba + BigInt(last.sectors);
+      this.#count(endKey(last.op, end), -1);
+      if (head!.alone) return group;
+      const bytes = group.reduce((n, b) => n + b.data.length, 0);
+      const next = this.#waiting.findIndex((b) => !b.alone && b.op === head!.op && b.lba === end && bytes + b.data.length <= this.maxSectorBytes);
       if (next < 0) return group;
-      const [b] = this.#waiting.splice(next, 1);
-      group.push(b!);
-      end += BigInt(b!.sectors);
-      bytes += b!.data.length;
+      group.push(this.#waiting.splice(next, 1)[0]!);
     }
   }
 
@@ -111,7 +134,7 @@ export class BatchQueue {
         const own = error.lbas.filter((l) => l >= b.lba && l < b.lba + BigInt(b.sectors));
         if (own.length > 0) b.reject(error.narrowed(own));
         else if (op === 'verify') b.resolve();
-        else this.#waiting.unshift({ ...b, alone: true });
+        else this.#wait({ ...b, alone: true }, true);
       }
       return;
     }

@@ -204,19 +204,24 @@ test('adjacent runs waiting for a connection go out as one request; each gets it
   await session.close();
 });
 
-test('large adjacent runs: two in flight, the rest wait and go out merged; small runs that cannot merge get every connection', async () => {
+test('sequential runs: two in flight, the rest wait and go out merged; runs that cannot merge, small or large, get every connection', async () => {
   const session = await open(8);
   const n = (256 * 1024) / S; // a hypervisor's 256 KiB writes, one after another
   let before = seen.requests;
   seen.maxInFlight = 0;
   await Promise.all(Array.from({ length: 16 }, (_, i) => session.encryptSign(BigInt(i * n), generationsFor(n), randomBytes(n * S))));
-  assert.equal(seen.maxInFlight, 2, 'past two requests, 512 KiB in flight holds the others back');
+  assert.equal(seen.maxInFlight, 2, 'past two in flight, a run that continues another waits');
   assert.ok(seen.requests - before <= 4, `16 runs in ${seen.requests - before} requests: the two first alone, the waiting ones merged`);
-  before = seen.requests;
-  seen.maxInFlight = 0;
-  await Promise.all(Array.from({ length: 40 }, (_, i) => session.encrypt(BigInt(3 * i), randomBytes(S)))); // not adjacent: never merged
-  assert.equal(seen.requests - before, 40);
-  assert.equal(seen.maxInFlight, 8, 'small requests use all eight connections');
+  for (const [runs, sectors, gap] of [
+    [40, 1, 3],
+    [12, 2 * n, 4 * n],
+  ] as const) {
+    before = seen.requests;
+    seen.maxInFlight = 0;
+    await Promise.all(Array.from({ length: runs }, (_, i) => session.encrypt(BigInt(gap * i), randomBytes(sectors * S)))); // not adjacent: never merged
+    assert.equal(seen.requests - before, runs);
+    assert.equal(seen.maxInFlight, 8, `${runs} runs of ${sectors * S} bytes apart from one another use all eight connections`);
+  }
   await session.close();
 });
 

@@ -25,7 +25,7 @@
 // u64 per sector, sent big-endian; tags 32 bytes per sector.
 
 import { createECDH, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { deriveSessionKey, encodeGenerations, GENERATION_BYTES, importPublicJwk, jwkThumbprint, sessionProofFault, TAG_BYTES } from '@sealkeep/crypto';
+import { BODY_SEALS, deriveSessionKey, encodeGenerations, GENERATION_BYTES, importPublicJwk, jwkThumbprint, sessionProofFault, TAG_BYTES } from '@sealkeep/crypto';
 import { SealkeepError, signedRequest, type Signer } from '../client.js';
 import { BatchQueue, type Batch, type BlockOp } from './block-batches.js';
 import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, ServiceIdentityError, SessionEndedError } from './block-errors.js';
@@ -233,9 +233,9 @@ export class BlockSession {
     const bytes = io.data.length;
     if (bytes <= 0 || bytes % S !== 0) throw new RangeError(`${op} takes whole ${S}-byte sectors, not ${bytes} bytes`);
     if (this.#ended) throw this.#ended;
-    // The transport seals what it sends where it lies: the caller's bytes only when the answer overwrites them.
-    if (!sameBytes(io.data, io.out)) io = { ...io, data: Buffer.from(io.data) };
-    if (io.tags) io = { ...io, tags: Buffer.from(io.tags) };
+    // The transport encrypts a body that carries plaintext where it lies: the caller's bytes only
+    // when the answer overwrites them. Bodies only authenticated (ciphertext, tags) are sent as they are.
+    if (BODY_SEALS[op].request === 'encrypted' && !sameBytes(io.data, io.out)) io = { ...io, data: Buffer.from(io.data) };
     const step = Math.max(S, MAX_BATCH_SECTOR_BYTES - (MAX_BATCH_SECTOR_BYTES % S));
     const runs: Array<Promise<void>> = [];
     for (let a = 0; a < bytes; a += step) {

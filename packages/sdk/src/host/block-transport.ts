@@ -173,9 +173,9 @@ export class BlockTransport {
     return { status: answer.status, problem: answer.problem };
   }
 
-  /** What gives a sealed request's parts back as they were: the same keystream once more when they were encrypted, nothing when only authenticated. */
+  /** What gives a sealed request's parts back as they were: the same keystream once more unless they were only authenticated (as sealBody encrypts unless told they are). */
   #unsealer(seq: number, seal: BodySeal, method: string, path: string, parts: readonly Uint8Array[]): () => void {
-    return () => void (seal === 'encrypted' && sealBody(this.#key, seq, 'request', seal, method, path, parts));
+    return () => void (seal !== 'authenticated' && sealBody(this.#key, seq, 'request', seal, method, path, parts));
   }
 
   /** The open block stream, or a new one (its upgrade sealed under the session like any request); the problem it was refused with. */
