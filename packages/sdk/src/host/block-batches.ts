@@ -108,17 +108,18 @@ export class BatchQueue {
 
   /** The waiting batch at `index`, and every waiting batch that continues it (same op, next LBA), while they fit; none of them waiting any more. */
   #take(index: number): Waiting[] {
-    const [head] = this.#waiting.splice(index, 1);
-    const group = [head!];
-    for (;;) {
-      const last = group.at(-1)!;
+    const head = this.#waiting.splice(index, 1)[0]!;
+    const group = [head];
+    let bytes = 0;
+    for (let last = head; ; ) {
       const end = last.lba + BigInt(last.sectors);
       this.#count(endKey(last.op, end), -1);
-      if (head!.alone) return group;
-      const bytes = group.reduce((n, b) => n + b.data.length, 0);
-      const next = this.#waiting.findIndex((b) => !b.alone && b.op === head!.op && b.lba === end && bytes + b.data.length <= this.maxSectorBytes);
+      bytes += last.data.length;
+      if (head.alone) return group;
+      const next = this.#waiting.findIndex((b) => !b.alone && b.op === head.op && b.lba === end && bytes + b.data.length <= this.maxSectorBytes);
       if (next < 0) return group;
-      group.push(this.#waiting.splice(next, 1)[0]!);
+      last = this.#waiting.splice(next, 1)[0]!;
+      group.push(last);
     }
   }
 

@@ -44,6 +44,13 @@ export interface SectorStates {
   tags: Buffer;
 }
 
+// Entries are converted 32 bits at a time (big-endian DataView reads and writes), with a word's
+// two halves taken from or put into the BigUint64Array as the host orders them: no bigint per
+// sector, and no call per field (a Buffer copy of a few bytes costs more than the bytes).
+const HIGH = endianness() === 'LE' ? 1 : 0;
+const LOW = 1 - HIGH;
+const entryView = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
 export function decodeEntries(entries: Buffer, count: number): SectorStates {
   const tags = Buffer.allocUnsafe(count * TAG_BYTES);
   const from = entryView(entries);
@@ -80,10 +87,3 @@ export function encodeEntries(words: BigUint64Array, tags: Buffer | null): Buffe
   }
   return entries;
 }
-
-// Entries are converted 32 bits at a time (big-endian DataView reads and writes), with a word's
-// two halves taken from or put into the BigUint64Array as the host orders them: no bigint per
-// sector, and no call per field (a Buffer copy of a few bytes costs more than the bytes).
-const HIGH = endianness() === 'LE' ? 1 : 0;
-const LOW = 1 - HIGH;
-const entryView = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -16,7 +16,6 @@ import { BLOCK_OPS, GENERATION_BYTES, TAG_BYTES, decodeGenerations, type BlockOp
 
 export { BLOCK_OPS, type BlockOp };
 
-
 /** Bytes per sector of each op's request body: the sector itself, plus its generation and tag where the op takes them. */
 export function requestBytesPerSector(op: BlockOp, sectorSize: number): number {
   switch (op) {
