@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
 import { enginesUnderTest } from './block/engines-under-test.js';
-import { BODY_SEALS, openBody, sealBody, sessionAuthorization, parseSessionAuthorization, sessionProofFault, signSessionOpening, SESSION_PROOF_TYPE, SESSION_TAG_BYTES } from './block-session.js';
+import { BODY_SEALS, bodySealsOf, openBody, sealBody, sessionAuthorization, parseSessionAuthorization, sessionProofFault, signSessionOpening, SESSION_PROOF_TYPE, SESSION_TAG_BYTES } from './block-session.js';
 import { jwkThumbprint, publicJwk, signJws } from './jose/jws.js';
 import { newKeyPair } from './key-pairs.js';
 
@@ -153,7 +153,9 @@ test('every block operation body that carries plaintext sectors is encrypted', (
       const plaintext = (carriesPlaintext as Record<string, string[]>)[op]!.includes(direction);
       assert.equal(ways[direction], plaintext ? 'encrypted' : 'authenticated', `${op} ${direction}`);
     }
+    assert.equal(bodySealsOf(op), ways);
   }
+  for (const other of [undefined, 'attestation', 'constructor']) assert.deepEqual(bodySealsOf(other), { request: 'encrypted', answer: 'encrypted' }, `${other}: every other body encrypted`);
 });
 
 test('the Authorization header carries seq and tag, and parses back', () => {

@@ -49,8 +49,11 @@ export type SealDirection = 'request' | 'answer';
 /** How a body is sealed: encrypted and authenticated (GCM), or authenticated only (GMAC), crossing as it is. */
 export type BodySeal = 'encrypted' | 'authenticated';
 
+/** How a request's body and its answer are sealed. */
+export type BodySeals = Readonly<Record<SealDirection, BodySeal>>;
+
 /** Each block operation's bodies, by what they carry: plaintext sectors are encrypted; ciphertext, generations and tags only authenticated. */
-export const BODY_SEALS: Readonly<Record<BlockOp, Readonly<Record<SealDirection, BodySeal>>>> = {
+export const BODY_SEALS: Readonly<Record<BlockOp, BodySeals>> = {
   encrypt: { request: 'encrypted', answer: 'authenticated' }, // plaintext → ciphertext
   'encrypt-sign': { request: 'encrypted', answer: 'authenticated' }, // generations ‖ plaintext → ciphertext ‖ tags
   sign: { request: 'authenticated', answer: 'authenticated' }, // generations ‖ ciphertext → tags
@@ -58,6 +61,14 @@ export const BODY_SEALS: Readonly<Record<BlockOp, Readonly<Record<SealDirection,
   decrypt: { request: 'authenticated', answer: 'encrypted' }, // ciphertext → plaintext
   'verify-decrypt': { request: 'authenticated', answer: 'encrypted' }, // generations ‖ ciphertext ‖ tags → plaintext
 };
+
+/** Every body that is not a block operation's (the stream's upgrade, volume attestations, the close): encrypted both ways. */
+export const OTHER_BODY_SEALS: BodySeals = { request: 'encrypted', answer: 'encrypted' };
+
+/** How the bodies of a request to the block route `op` (or, undefined or unknown, any other) are sealed. */
+export function bodySealsOf(op: string | undefined): BodySeals {
+  return op !== undefined && Object.hasOwn(BODY_SEALS, op) ? BODY_SEALS[op as BlockOp] : OTHER_BODY_SEALS;
+}
 
 let engine: BlockCryptoEngine | undefined;
 

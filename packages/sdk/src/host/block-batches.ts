@@ -48,7 +48,7 @@ export type SendBatch = (op: BlockOp, lba: bigint, parts: Buffer[], sinks: Buffe
 const present = (b: Buffer | null): b is Buffer => b !== null && b.length > 0;
 
 /** Requests in flight before a batch that continues another waits to be merged. */
-export const ALWAYS_IN_FLIGHT = 2;
+const ALWAYS_IN_FLIGHT = 2;
 
 /** Where a run ends, for an op: the LBA a batch that continues it starts at. */
 const endKey = (op: BlockOp, lba: bigint) => `${op} ${lba}`;

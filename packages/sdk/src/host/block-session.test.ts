@@ -13,7 +13,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agreeSessionKey, ANSWER_TAG_HEADER, BODY_SEALS, type BlockOp, jwkThumbprint, publicJwk, signSessionOpening, generateXtsKey, openBody, parseSessionAuthorization, sealBody, selectBlockCryptoEngine, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
+import { agreeSessionKey, ANSWER_TAG_HEADER, bodySealsOf, jwkThumbprint, publicJwk, signSessionOpening, generateXtsKey, openBody, parseSessionAuthorization, sealBody, selectBlockCryptoEngine, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
 import { IntegrityError, MAX_BATCH_SECTOR_BYTES, openBlockSession, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, type BlockSession } from './block-session.js';
 
 const S = 4096;
@@ -90,7 +90,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const s = m && sessions.get(m[1]!);
   if (!m || !s) return problem(res, 410, 'session-ended');
   const auth = parseSessionAuthorization(req.headers.authorization);
-  const seals = m[2] ? BODY_SEALS[m[2] as BlockOp] : ({ request: 'encrypted', answer: 'encrypted' } as const);
+  const seals = bodySealsOf(m[2]);
   if (!auth || !openBody(s.key, auth.seq, 'request', seals.request, req.method!, url, [body], auth.tag)) return problem(res, 401, 'unauthenticated');
   if (!s.seq.accept(auth.seq)) return problem(res, 401, 'unauthenticated', { detail: 'replay' });
   seen.seqs.push(auth.seq);

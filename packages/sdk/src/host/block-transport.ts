@@ -23,14 +23,10 @@
 // whose stream was lost before any of its answer came, is sent once more on a fresh one (block
 // operations are pure functions of their input).
 
-import { BODY_SEALS, blockRequestUrl, blockStreamPath, openBody, sealBody, sessionAuthorization, type BlockOp, type BodySeal, type SealDirection } from '@sealkeep/crypto';
+import { BODY_SEALS, OTHER_BODY_SEALS, blockRequestUrl, blockStreamPath, openBody, sealBody, sessionAuthorization, type BlockOp, type BodySeal, type BodySeals } from '@sealkeep/crypto';
 import { SealkeepError } from '../client.js';
 import { BlockConnection, ConnectionLost, problemDocument } from './block-connection.js';
 import { BlockStream } from './block-stream.js';
-
-/** How a request's body and its answer are sealed: a block operation's as BODY_SEALS says, every other body encrypted. */
-type Seals = Readonly<Record<SealDirection, BodySeal>>;
-const ENCRYPTED: Seals = { request: 'encrypted', answer: 'encrypted' };
 
 /** The session's answer named a problem: the problem document, parsed. */
 export interface ProblemAnswer {
@@ -112,7 +108,7 @@ export class BlockTransport {
    * a ProblemAnswer, with the parts unsealed again. `seals`: how the body and the answer are
    * sealed (a block operation's BODY_SEALS; every other body is encrypted).
    */
-  async send(method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null, seals: Seals = ENCRYPTED): Promise<Buffer | ProblemAnswer | null> {
+  async send(method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null, seals: BodySeals = OTHER_BODY_SEALS): Promise<Buffer | ProblemAnswer | null> {
     await this.#slots.acquire();
     try {
       const reused = this.#idle.pop();
@@ -185,7 +181,7 @@ export class BlockTransport {
     this.#streamOpening ??= (async () => {
       try {
         const seq = ++this.#seq;
-        const tag = sealBody(this.#key, seq, 'request', 'encrypted', 'GET', blockStreamPath(this.#sessionId), []);
+        const tag = sealBody(this.#key, seq, 'request', OTHER_BODY_SEALS.request, 'GET', blockStreamPath(this.#sessionId), []);
         const opened = await BlockStream.open(this.#origin, this.#sessionId, seq, tag, this.#timeoutMs);
         if (!(opened instanceof BlockStream)) return opened;
         if (this.#destroyed) opened.destroy();
@@ -205,7 +201,7 @@ export class BlockTransport {
     return connection;
   }
 
-  async #once(connection: BlockConnection, method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null, seals: Seals): Promise<Buffer | ProblemAnswer | null> {
+  async #once(connection: BlockConnection, method: string, path: string, parts: readonly Uint8Array[], sinks: readonly Buffer[] | null, seals: BodySeals): Promise<Buffer | ProblemAnswer | null> {
     if (this.#destroyed) throw new Error('the block session is closed');
     const seq = ++this.#seq;
     const tag = sealBody(this.#key, seq, 'request', seals.request, method, path, parts);

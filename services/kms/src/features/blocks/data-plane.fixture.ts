@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { ANSWER_TAG_HEADER, BODY_SEALS, blockRequestUrl, deriveSessionKey, jwkThumbprint, openBody, publicJwk, sealBody, sessionAuthorization, newKeyPair, type BlockOp } from '@sealkeep/crypto';
+import { ANSWER_TAG_HEADER, bodySealsOf, blockRequestUrl, deriveSessionKey, jwkThumbprint, openBody, publicJwk, sealBody, sessionAuthorization, newKeyPair, type BlockOp } from '@sealkeep/crypto';
 import { authorizationHeader, delegationGrant } from '@sealkeep/sdk';
 import { TpmManager, type CelRecord } from '@sealkeep/tpm';
 import { goodBootLog, recordsOf } from '@sealkeep/tpm/vm-boot-fixture';
@@ -127,15 +127,12 @@ export async function dataPlane(): Promise<DataPlane> {
     return req.send(body);
   };
 
-  /** How a request of `op` and its answer are sealed: a block operation's as BODY_SEALS says; anything else (a volume attestation, an op that does not exist) encrypted. */
-  const sealsOf = (op: string) => BODY_SEALS[op as BlockOp] ?? ({ request: 'encrypted', answer: 'encrypted' } as const);
-
   const sealedRequest: DataPlane['sealedRequest'] = async (sessionId, key, op, lba, body, useSeq) => {
     const url = op === 'attestation' ? `/v1/block-sessions/${sessionId}/attestation` : blockRequestUrl(sessionId, op as BlockOp, BigInt(lba));
     const s = useSeq ?? ++seq;
     // Sealed as the adapter seals it (a copy: the caller's bytes stay as they were).
     const sent = Buffer.from(body);
-    const tag = sealBody(key, s, 'request', sealsOf(op).request, 'POST', url, [sent]);
+    const tag = sealBody(key, s, 'request', bodySealsOf(op).request, 'POST', url, [sent]);
     const res = await request(dataApp)
       .post(url)
       .set('content-type', 'application/octet-stream')
@@ -202,7 +199,7 @@ export async function dataPlane(): Promise<DataPlane> {
     async blocks(sessionId, key, op, lba, body, useSeq) {
       const { res, url, seq: s } = await sealedRequest(sessionId, key, op, lba, body, useSeq);
       // A block operation's answer is sealed too: opened here, or the test fails.
-      if (op !== 'attestation' && res.status < 300 && !openBody(key, s, 'answer', sealsOf(op).answer, 'POST', url, [res.body as Buffer], answerTagOf(res))) {
+      if (op !== 'attestation' && res.status < 300 && !openBody(key, s, 'answer', bodySealsOf(op).answer, 'POST', url, [res.body as Buffer], answerTagOf(res))) {
         throw new Error(`the ${op} answer's seal does not hold`);
       }
       return res;

@@ -12,7 +12,7 @@ import { Problem } from '../../http/problems.js';
 import type { Authenticator, Principal } from '../../http/mount.js';
 import type { ProofRequest } from '../../auth/request-proof.js';
 import type { BlockSession, BlockSessions } from './block-sessions.js';
-import { BODY_SEALS, openBody, parseSessionAuthorization, SESSION_SCHEME, type BlockOp } from '@sealkeep/crypto';
+import { BODY_SEALS, OTHER_BODY_SEALS, openBody, parseSessionAuthorization, SESSION_SCHEME, type BlockOp } from '@sealkeep/crypto';
 
 const NO_BODY = Buffer.alloc(0);
 
@@ -28,7 +28,7 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
     if (req.params.op === undefined) {
       // Opened where it lies: for a binary route the raw body is the body its handler is given.
       const body = (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
-      if (!openBody(s.key, parsed.seq, 'request', 'encrypted', req.method, req.originalUrl, [body], parsed.tag)) throw new Problem('unauthenticated', 'the session seal does not verify');
+      if (!openBody(s.key, parsed.seq, 'request', OTHER_BODY_SEALS.request, req.method, req.originalUrl, [body], parsed.tag)) throw new Problem('unauthenticated', 'the session seal does not verify');
       if (!s.seq.accept(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
     }
     return { id: s.principalId, name: s.principalName, role: 'hypervisor', tenantId: null };
