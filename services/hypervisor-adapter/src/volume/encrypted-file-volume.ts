@@ -2,13 +2,14 @@
 // the injected SectorCrypto, one call per run of sectors; every change goes to the journal first
 // and stays in memory (PendingSectors) until a write-back, once the journal is durable, puts it in
 // the data and tag files. Requests run concurrently (volume-locks.ts): reads freely, changes one
-// at a time per sector, write-backs alone. A burst of writes is written back in the pause after
-// it (IDLE_WRITE_BACK_MS without a request), so the guest's next burst finds room instead of
-// waiting for a write-back; only a burst longer than the pending limit waits for one. That
-// write-back ends in a checkpoint (the files' fdatasync beside new requests, the journal's restart
-// alone), so the journal starts over after every burst: it stays about one burst long, and the
-// next burst writes into journal pages the page cache still holds.
-// Open one with openEncryptedFileVolume (open-volume.ts).
+// at a time per sector. Write-backs run beside them, one at a time: one starts when half the
+// pending limit is unwritten, and requests wait for it only when the whole limit is held. A
+// checkpoint (the files made durable, the journal restarted) writes back and syncs beside
+// requests too; only its last step — what was journaled meanwhile, and the restart — holds them
+// back. Checkpoints come in the pause after a burst (IDLE_WRITE_BACK_MS without a request), so the
+// journal starts over after every burst: it stays about one burst long, and the next burst writes
+// into journal pages the page cache still holds; a stream of writes with no pause checkpoints
+// when the journal passes its limit. Open one with openEncryptedFileVolume (open-volume.ts).
 
 import type { SectorSize } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
@@ -23,7 +24,7 @@ import { nextDataGeneration, nextZeroedGeneration } from './sector-state.js';
 import { Gate, SectorLocks } from './volume-locks.js';
 
 export interface VolumeLimits {
-  /** Journaled changes held in memory before a write-back puts them in the files. */
+  /** Journaled changes held in memory, unwritten and being written back; a write-back starts at half of it. */
   pendingBytes: number;
   /** Journal length past which a write-back ends in a checkpoint. */
   journalBytes: number;
@@ -34,7 +35,7 @@ export const DEFAULT_LIMITS: VolumeLimits = { pendingBytes: 64 << 20, journalByt
 /** Unsynced journal bytes past which a sync starts in the background, so a write-back or flush finds little left to sync. */
 const BACKGROUND_SYNC_BYTES = 8 << 20;
 
-/** A pause this long with no request, after changes of a quarter of the pending limit or more, starts a write-back. */
+/** A pause this long with no request, once the journal holds a quarter of the pending limit or more, starts a checkpoint. */
 export const IDLE_WRITE_BACK_MS = 20;
 
 export interface VolumeParts {
@@ -70,6 +71,13 @@ export class EncryptedFileVolume implements BlockVolume {
   #inFlight = 0;
   #lastRequestEnd = 0;
   #idleTimer: NodeJS.Timeout | null = null;
+  /** The write-back running, if one is; it never rejects (a failure is #failed). */
+  #writingBack: Promise<void> | null = null;
+  /** The checkpoint a long journal started beside requests, if one runs. */
+  #checkpointing: Promise<void> | null = null;
+  /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
+  #filesDirty = false;
+  #filesSyncing: Promise<void> | null = null;
 
   constructor(parts: VolumeParts) {
     this.uuid = parts.uuid;
@@ -139,7 +147,7 @@ export class EncryptedFileVolume implements BlockVolume {
     return this.#gate.exclusive(async () => {
       if (this.#closed) throw new VolumeError('CLOSED', 'the volume is closed');
       if (this.#failed) throw this.#failed;
-      await this.#writeBack(true);
+      await this.#checkpointHeld();
     });
   }
 
@@ -153,12 +161,13 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   /** Writes everything back, checkpoints (nothing to replay at the next open) and releases the keys. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    await this.#checkpointing;
     return this.#gate.exclusive(async () => {
       if (this.#closed) return;
       try {
-        if (!this.#failed) await this.#writeBack(true);
+        if (!this.#failed) await this.#checkpointHeld();
       } finally {
         this.#closed = true;
         await Promise.allSettled([this.#files.close(), this.#journal.close()]);
@@ -194,7 +203,7 @@ export class EncryptedFileVolume implements BlockVolume {
       } catch (error) {
         throw toVolumeError(error);
       }
-      // Started inside the gate, so a write-back, whose own sync waits for it, never overlaps it.
+      // Started inside the gate, so it never runs beside a checkpoint's restart of the journal.
       if (changes && this.#journal.unsyncedBytes >= BACKGROUND_SYNC_BYTES) {
         this.#journal.sync().catch((error: unknown) => {
           this.#failed ??= new VolumeError('IO', `the volume stopped: journal sync failed (${(error as Error).message}); reopen it to replay its journal`, { cause: error });
@@ -202,11 +211,26 @@ export class EncryptedFileVolume implements BlockVolume {
       }
       return result;
     });
-    if (changes && this.#pending.bytes >= this.#limits.pendingBytes) {
-      const stillFull = () => !this.#closed && !this.#failed && this.#pending.bytes >= this.#limits.pendingBytes;
-      await this.#gate.exclusive(() => (stillFull() ? this.#writeBack(false) : Promise.resolve()));
-    }
+    if (changes) await this.#afterChange();
     return result;
+  }
+
+  /**
+   * After a change, beside requests: a write-back starts once half the pending limit is unwritten,
+   * and a checkpoint once the journal passes its limit; a change that finds the whole pending limit
+   * held waits for the running write-back (or a new one) before it is answered.
+   */
+  async #afterChange(): Promise<void> {
+    const usable = () => !this.#closed && !this.#failed;
+    const { pendingBytes, journalBytes } = this.#limits;
+    if (this.#pending.newestBytes >= pendingBytes / 2 && !this.#writingBack) void this.#writeBack();
+    if (this.#journal.bytes >= journalBytes && !this.#checkpointing) {
+      // A failure is the volume's (#failed), reported to the requests that follow.
+      this.#checkpointing = this.#checkpoint(false)
+        .catch(() => undefined)
+        .finally(() => (this.#checkpointing = null));
+    }
+    while (usable() && this.#pending.bytes >= pendingBytes) await (this.#writingBack ?? this.#writeBack());
   }
 
   /**
@@ -214,39 +238,15 @@ export class EncryptedFileVolume implements BlockVolume {
    * IDLE_WRITE_BACK_MS: one timer per pause, moved on (not re-made per request) while requests come.
    */
   #writeBackAfterPause(delayMs: number): void {
-    if (this.#closed || this.#pending.bytes < this.#limits.pendingBytes / 4) return;
+    if (this.#closed || this.#journal.bytes < this.#limits.pendingBytes / 4) return;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
       const quiet = performance.now() - this.#lastRequestEnd;
       if (this.#inFlight > 0 || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
       // A failure is the volume's (#failed, set by the write-back), reported to the requests that follow.
-      this.#writeBackAndCheckpoint().catch(() => undefined);
+      this.#checkpoint(true).catch(() => undefined);
     }, delayMs);
     this.#idleTimer.unref();
-  }
-
-  /**
-   * The pause's write-back, then a checkpoint whose fdatasync of the files runs beside new requests
-   * (FileHandle.close waits for it); the journal restarts only if no record was appended meanwhile,
-   * as then every record is in files now durable. Otherwise the next write-back in a pause does.
-   */
-  async #writeBackAndCheckpoint(): Promise<void> {
-    const usable = () => !this.#closed && !this.#failed;
-    let appliedThrough: bigint | null = null;
-    await this.#gate.exclusive(async () => {
-      if (!usable() || this.#pending.isEmpty) return;
-      await this.#writeBack(false);
-      appliedThrough = this.#journal.nextSequence;
-    });
-    if (appliedThrough === null || !usable()) return;
-    await this.#stopOnFailure(() => this.#files.sync());
-    await this.#gate.exclusive(async () => {
-      if (!usable() || this.#journal.nextSequence !== appliedThrough) return;
-      await this.#stopOnFailure(async () => {
-        await this.#journal.restart();
-        await this.#journal.sync();
-      });
-    });
   }
 
   /**
@@ -321,20 +321,74 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   /**
-   * Under the exclusive gate: the journal made durable, then its pending changes written into the
-   * files (the write-ahead rule); then, if the journal grew long (or always, to close), a checkpoint:
-   * the files made durable, so the journal's records are no longer needed and it starts over.
+   * Writes the changes pending now into the files, beside requests: they become the retiring
+   * layer (reads still find them there), the journal is made durable up to them (the write-ahead
+   * rule), then they are written in journal order. Waits for a write-back already running first.
+   * Never rejects: a storage failure stops the volume (#failed).
    */
-  async #writeBack(checkpoint: boolean): Promise<void> {
-    await this.#stopOnFailure(async () => {
+  async #writeBack(): Promise<void> {
+    while (this.#writingBack) await this.#writingBack;
+    if (this.#closed || this.#failed || this.#pending.newestBytes === 0) return;
+    // From the check above to here nothing awaits, so no other write-back can start in between.
+    const changes = this.#pending.retireNewest();
+    this.#writingBack = this.#stopOnFailure(async () => {
       await this.#journal.sync();
-      this.#pending.drain((change) => this.#files.apply(change));
-      if (checkpoint || this.#journal.bytes >= this.#limits.journalBytes) {
-        await this.#files.sync();
-        await this.#journal.restart();
-        await this.#journal.sync();
+      for (const change of changes) {
+        this.#filesDirty = true;
+        await this.#files.apply(change);
       }
+    })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#pending.forgetRetiring();
+        this.#writingBack = null;
+      });
+    await this.#writingBack;
+  }
+
+  /**
+   * A checkpoint beside requests: a write-back and the files' fdatasync run while requests do;
+   * then, holding the gate, what was journaled meanwhile is written back and the journal restarts
+   * (#checkpointHeld). `ifQuiet` (the pause's): if anything was journaled meanwhile, leave the
+   * restart to the next pause rather than hold requests back.
+   */
+  async #checkpoint(ifQuiet: boolean): Promise<void> {
+    const usable = () => !this.#closed && !this.#failed;
+    await this.#writeBack();
+    const through = this.#journal.nextSequence;
+    if (!usable()) return;
+    await this.#syncFiles();
+    await this.#gate.exclusive(async () => {
+      if (!usable() || (ifQuiet && this.#journal.nextSequence !== through)) return;
+      await this.#checkpointHeld();
     });
+  }
+
+  /**
+   * Under the exclusive gate: every pending change written back and the files made durable, so
+   * the journal's records are no longer needed and it starts over.
+   */
+  async #checkpointHeld(): Promise<void> {
+    await this.#writeBack();
+    if (this.#failed) throw this.#failed;
+    await this.#syncFiles();
+    await this.#stopOnFailure(async () => {
+      await this.#journal.restart();
+      await this.#journal.sync();
+    });
+  }
+
+  /** Makes every change applied to the files so far durable; callers share fdatasyncs as the journal's do. */
+  async #syncFiles(): Promise<void> {
+    for (;;) {
+      if (this.#filesSyncing) {
+        await this.#filesSyncing;
+        continue;
+      }
+      if (!this.#filesDirty) return;
+      this.#filesDirty = false;
+      this.#filesSyncing = this.#stopOnFailure(() => this.#files.sync()).finally(() => (this.#filesSyncing = null));
+    }
   }
 
   async #stopOnFailure(work: () => Promise<void>): Promise<void> {

@@ -2,6 +2,8 @@
 // changes; ciphertext from the data file or from pending changes. Sectors from the files are
 // verified against their tags (one SectorCrypto call per run of them) before anything is
 // decrypted; data sectors are decrypted in one call per run; unwritten and zeroed sectors are zeros.
+// A write-back runs beside reads, so a sector read from the data file may be rewritten under the
+// read by a newer change: its generation then moved on, and it is read again instead of failing.
 
 import { TAG_BYTES } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
@@ -10,6 +12,12 @@ import type { PendingSector, PendingSectors } from './pending-sectors.js';
 import type { SectorCrypto } from './sector-crypto.js';
 import type { SectorFiles } from './sector-files.js';
 import { decodeEntries, decodeWords, sectorKind } from './sector-state.js';
+
+/** Reads of a run whose failing sectors changed meanwhile, before the failure stands. */
+const READ_ATTEMPTS = 3;
+
+/** A read's outcome: the plaintext, or the sectors that failed their tags and the words they were read with. */
+type ReadOutcome = { plaintext: Buffer } | { failing: bigint[]; words: BigUint64Array };
 
 /** Maximal runs [start, end) of indices in 0..count that satisfy `wanted`. */
 function runs(count: number, wanted: (i: number) => boolean): Array<[number, number]> {
@@ -50,6 +58,22 @@ export class SectorReader {
 
   /** The plaintext of a run of whole sectors, in a buffer from the pool; SectorIntegrityError names every sector that fails. */
   async read(first: number, count: number): Promise<Buffer> {
+    for (let attempt = 1; ; attempt++) {
+      const release = this.#pending.hold();
+      let outcome: ReadOutcome;
+      try {
+        outcome = await this.#readOnce(first, count);
+      } finally {
+        release();
+      }
+      if ('plaintext' in outcome) return outcome.plaintext;
+      const { failing, words } = outcome;
+      const changed = failing.some((lba) => this.words(Number(lba), 1)[0] !== words[Number(lba) - first]);
+      if (!changed || attempt === READ_ATTEMPTS) throw new SectorIntegrityError(failing);
+    }
+  }
+
+  async #readOnce(first: number, count: number): Promise<ReadOutcome> {
     const S = this.#sectorSize;
     const { words, tags } = decodeEntries(this.#files.readEntries(first, count), count);
     const pending = new Array<PendingSector | undefined>(count);
@@ -80,7 +104,7 @@ export class SectorReader {
     }
     if (failing.length > 0) {
       bufferPool.give(buffer);
-      throw new SectorIntegrityError(failing);
+      return { failing, words };
     }
     // Decrypted in place (the buffer is this read's own); sectors without data are zeros.
     for (const [a, b] of runs(count, isData)) {
@@ -89,7 +113,7 @@ export class SectorReader {
       if (plaintext.buffer !== run.buffer || plaintext.byteOffset !== run.byteOffset) plaintext.copy(run);
     }
     for (const [a, b] of runs(count, (i) => !isData(i))) buffer.fill(0, a * S, b * S);
-    return buffer;
+    return { plaintext: buffer };
   }
 
   /**
@@ -98,7 +122,7 @@ export class SectorReader {
    * pending sectors too costs an HMAC per sector and lets a high-integrity volume, whose plain
    * decrypt the service refuses, be read at all.
    */
-  async #verifyAndDecrypt(first: number, count: number, words: BigUint64Array, tags: Buffer, buffer: Buffer, isData: (i: number) => boolean): Promise<Buffer> {
+  async #verifyAndDecrypt(first: number, count: number, words: BigUint64Array, tags: Buffer, buffer: Buffer, isData: (i: number) => boolean): Promise<ReadOutcome> {
     const S = this.#sectorSize;
     const failing: bigint[] = [];
     const dataRuns = runs(count, isData);
@@ -118,9 +142,9 @@ export class SectorReader {
     }
     if (failing.length > 0) {
       bufferPool.give(buffer);
-      throw new SectorIntegrityError(failing.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+      return { failing: failing.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)), words };
     }
     for (const [a, b] of runs(count, (i) => !isData(i))) buffer.fill(0, a * S, b * S);
-    return buffer;
+    return { plaintext: buffer };
   }
 }

@@ -1,0 +1,197 @@
+// The write-back beside requests: while changes are being written into the files, reads find them
+// and writes go on; a change that finds the whole pending limit held waits; a read whose sector is
+// rewritten under it by a write-back reads it again instead of failing; and a stream of writes with
+// no pause still restarts the journal when it passes its limit.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { SectorFiles, DATA_FILE } from './sector-files.js';
+import { SectorJournal } from './sector-journal.js';
+import { JOURNAL_FILE } from './open-volume.js';
+import type { SectorChange } from './journal-record.js';
+import { keyFactory, openTestVolume, temporaryDirectory } from '../test-kit.fixture.js';
+
+const S = 4096;
+const KiB = 1 << 10;
+
+/** A promise and the function that settles it. */
+function signal(): { done: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const done = new Promise<void>((resolve) => (fire = resolve));
+  return { done, fire };
+}
+
+/** Holds every SectorFiles.apply until released; `started` fires when the first one is asked for. */
+function holdApplies(t: TestContext): { started: Promise<void>; release: () => void; applied: () => number } {
+  const started = signal();
+  const released = signal();
+  let applied = 0;
+  const real = SectorFiles.prototype.apply;
+  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, change: SectorChange) {
+    started.fire();
+    await released.done;
+    await real.call(this, change);
+    applied++;
+  });
+  return { started: started.done, release: released.fire, applied: () => applied };
+}
+
+/** Resolves true if `promise` settles within a few turns of the event loop and timers. */
+async function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return settled;
+}
+
+const dataFileAt = (dir: string, offset: number, length: number) => readFileSync(path.join(dir, DATA_FILE)).subarray(offset, offset + length);
+
+test('while a write-back writes the files, reads find its changes and writes go on', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-beside');
+  t.after(remove);
+  const keys = keyFactory();
+  const volume = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, keys, limits: { pendingBytes: 1 << 20, journalBytes: 64 << 20 } });
+  const files = holdApplies(t);
+  const first = randomBytes(512 * KiB); // half the limit: a write-back starts after it
+  await volume.write(0, Buffer.from(first));
+  await files.started;
+  assert.deepEqual(dataFileAt(dir, 0, 512 * KiB), Buffer.alloc(512 * KiB), 'the write-back is held: nothing in the data file yet');
+  // Reads of the retiring sectors, a write elsewhere and one over them all finish meanwhile.
+  assert.deepEqual(await volume.read(0, 512 * KiB), first);
+  const elsewhere = randomBytes(128 * KiB);
+  await volume.write(2 << 20, Buffer.from(elsewhere));
+  const over = randomBytes(8 * KiB);
+  await volume.write(100 * KiB, Buffer.from(over));
+  over.copy(first, 100 * KiB);
+  assert.deepEqual(await volume.read(0, 512 * KiB), first);
+  assert.deepEqual(await volume.read(2 << 20, 128 * KiB), elsewhere);
+  assert.equal(files.applied(), 0);
+  files.release();
+  await volume.close();
+  const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, keys });
+  assert.deepEqual(await reopened.read(0, 512 * KiB), first);
+  assert.deepEqual(await reopened.read(2 << 20, 128 * KiB), elsewhere);
+  await reopened.close();
+});
+
+test('a change that finds the whole pending limit held waits for the write-back', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-limit');
+  t.after(remove);
+  const volume = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, limits: { pendingBytes: 1 << 20, journalBytes: 64 << 20 } });
+  const files = holdApplies(t);
+  await volume.write(0, randomBytes(512 * KiB));
+  await files.started;
+  await volume.write(1 << 20, randomBytes(256 * KiB)); // under the limit with the retiring half: answered
+  const full = volume.write(2 << 20, randomBytes(256 * KiB)); // reaches it: waits
+  assert.equal(await settlesSoon(full), false, 'answered while the whole limit was held');
+  assert.equal(await settlesSoon(volume.read(0, 4096)), true, 'reads do not wait');
+  files.release();
+  await full;
+  await volume.close();
+});
+
+test('a read whose sector a write-back rewrites under it reads the sector again instead of failing', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-race');
+  t.after(remove);
+  const keys = keyFactory();
+  // A write-back after every change of 8 KiB or more.
+  const volume = await openTestVolume(dir, { size: 1 << 20, sectorSize: S, keys, limits: { pendingBytes: 16 * KiB, journalBytes: 64 << 20 } });
+  await volume.write(0, randomBytes(64 * KiB));
+  await volume.checkpoint(); // the sectors now live in the files
+  // The read's ciphertext is read from the data file only after a newer write reached it.
+  const readStarted = signal();
+  const rewritten = signal();
+  let reads = 0;
+  // (without the second read, the first — newer ciphertext against the tags it began with — fails)
+  const realRead = SectorFiles.prototype.readCiphertext;
+  t.mock.method(SectorFiles.prototype, 'readCiphertext', async function (this: SectorFiles, lba: number, count: number, into: Buffer) {
+    if (reads++ === 0) {
+      readStarted.fire();
+      await rewritten.done;
+    }
+    return realRead.call(this, lba, count, into);
+  });
+  const realApply = SectorFiles.prototype.apply;
+  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, change: SectorChange) {
+    await realApply.call(this, change);
+    rewritten.fire();
+  });
+  const reading = volume.read(0, 64 * KiB);
+  await readStarted.done;
+  const newer = randomBytes(64 * KiB);
+  await volume.write(0, Buffer.from(newer));
+  await rewritten.done;
+  assert.deepEqual(await reading, newer, 'the sectors as they now stand');
+  await volume.close();
+});
+
+test('a stream of writes with no pause restarts the journal once it passes its limit, and loses nothing', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-stream');
+  t.after(remove);
+  const keys = keyFactory();
+  const size = 4 << 20;
+  const limits = { pendingBytes: 256 * KiB, journalBytes: 1 << 20 };
+  const volume = await openTestVolume(dir, { size, sectorSize: S, keys, limits });
+  let restarts = 0;
+  const restart = SectorJournal.prototype.restart;
+  t.mock.method(SectorJournal.prototype, 'restart', async function (this: SectorJournal) {
+    await restart.call(this);
+    restarts++;
+  });
+  const model = Buffer.alloc(size);
+  let longest = 0;
+  // The volume written over twice: 8 MiB journaled, eight times the journal's limit.
+  for (let offset = 0; offset < 2 * size; offset += 64 * KiB) {
+    const data = randomBytes(64 * KiB);
+    data.copy(model, offset % size);
+    await volume.write(offset % size, data);
+    longest = Math.max(longest, statSync(path.join(dir, JOURNAL_FILE)).size);
+  }
+  assert.ok(restarts >= 2, `the journal restarted ${restarts} times`);
+  assert.ok(longest < size, `the journal grew to ${longest} bytes`);
+  assert.deepEqual(await volume.read(0, size), model);
+  await volume.close();
+  const reopened = await openTestVolume(dir, { size, sectorSize: S, keys });
+  assert.deepEqual(await reopened.read(0, size), model);
+  await reopened.close();
+});
+
+test('reads beside write-backs of every size see every write answered before them', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-reads');
+  t.after(remove);
+  const keys = keyFactory();
+  const size = 1 << 20;
+  const model = Buffer.alloc(size);
+  // Tiny limits: write-backs start after almost every round and run under the next round's reads.
+  const volume = await openTestVolume(dir, { size, sectorSize: 512, keys, limits: { pendingBytes: 32 * KiB, journalBytes: 256 * KiB } });
+  const range = () => {
+    const offset = Math.floor(Math.random() * (size - 20_000));
+    return [offset, 1 + Math.floor(Math.random() * 20_000)] as const;
+  };
+  for (let round = 0; round < 40; round++) {
+    await Promise.all(
+      Array.from({ length: 6 }, () => {
+        const [offset, length] = range();
+        const data = randomBytes(length);
+        data.copy(model, offset); // (overlapping writes of one round: the later one issued wins)
+        return volume.write(offset, data);
+      }),
+    );
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const [offset, length] = range();
+        assert.deepEqual(await volume.read(offset, length), model.subarray(offset, offset + length));
+      }),
+    );
+  }
+  await volume.close();
+  const reopened = await openTestVolume(dir, { size, sectorSize: 512, keys });
+  assert.deepEqual(await reopened.read(0, size), model);
+  await reopened.close();
+});
