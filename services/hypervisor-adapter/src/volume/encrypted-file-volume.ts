@@ -26,7 +26,7 @@ import { Gate, SectorLocks } from './volume-locks.js';
 export interface VolumeLimits {
   /** Journaled changes held in memory, unwritten and being written back; a write-back starts at half of it. */
   pendingBytes: number;
-  /** Journal length past which a write-back ends in a checkpoint. */
+  /** Journal length past which a checkpoint starts (beside requests), so that the journal restarts. */
   journalBytes: number;
 }
 
@@ -73,7 +73,7 @@ export class EncryptedFileVolume implements BlockVolume {
   #idleTimer: NodeJS.Timeout | null = null;
   /** The write-back running, if one is; it never rejects (a failure is #failed). */
   #writingBack: Promise<void> | null = null;
-  /** The checkpoint a long journal started beside requests, if one runs. */
+  /** The checkpoint a pause or a long journal started beside requests, if one runs; it never rejects. */
   #checkpointing: Promise<void> | null = null;
   /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
   #filesDirty = false;
@@ -164,6 +164,7 @@ export class EncryptedFileVolume implements BlockVolume {
   async close(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     await this.#checkpointing;
+    await this.#writingBack;
     return this.#gate.exclusive(async () => {
       if (this.#closed) return;
       try {
@@ -224,12 +225,7 @@ export class EncryptedFileVolume implements BlockVolume {
     const usable = () => !this.#closed && !this.#failed;
     const { pendingBytes, journalBytes } = this.#limits;
     if (this.#pending.newestBytes >= pendingBytes / 2 && !this.#writingBack) void this.#writeBack();
-    if (this.#journal.bytes >= journalBytes && !this.#checkpointing) {
-      // A failure is the volume's (#failed), reported to the requests that follow.
-      this.#checkpointing = this.#checkpoint(false)
-        .catch(() => undefined)
-        .finally(() => (this.#checkpointing = null));
-    }
+    if (this.#journal.bytes >= journalBytes) this.#startCheckpoint(false);
     while (usable() && this.#pending.bytes >= pendingBytes) await (this.#writingBack ?? this.#writeBack());
   }
 
@@ -243,8 +239,7 @@ export class EncryptedFileVolume implements BlockVolume {
       this.#idleTimer = null;
       const quiet = performance.now() - this.#lastRequestEnd;
       if (this.#inFlight > 0 || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
-      // A failure is the volume's (#failed, set by the write-back), reported to the requests that follow.
-      this.#checkpoint(true).catch(() => undefined);
+      this.#startCheckpoint(true);
     }, delayMs);
     this.#idleTimer.unref();
   }
@@ -314,6 +309,8 @@ export class EncryptedFileVolume implements BlockVolume {
 
   /** Journals a change, then makes it the sectors' newest state (the caller holds their sector lock). */
   async #commit(change: SectorChange): Promise<void> {
+    // After a failure, the newest state of the change's sectors may not be where their words were read from.
+    if (this.#failed) throw this.#failed;
     await this.#stopOnFailure(async () => {
       this.#journal.append(change);
       this.#pending.add(change);
@@ -323,8 +320,9 @@ export class EncryptedFileVolume implements BlockVolume {
   /**
    * Writes the changes pending now into the files, beside requests: they become the retiring
    * layer (reads still find them there), the journal is made durable up to them (the write-ahead
-   * rule), then they are written in journal order. Waits for a write-back already running first.
-   * Never rejects: a storage failure stops the volume (#failed).
+   * rule), then they are written, in journal order. Waits for a write-back already running first.
+   * Never rejects: a storage failure stops the volume (#failed), and the retiring changes are then
+   * kept, so that nothing in memory falls back to files that may be behind or torn.
    */
   async #writeBack(): Promise<void> {
     while (this.#writingBack) await this.#writingBack;
@@ -333,17 +331,25 @@ export class EncryptedFileVolume implements BlockVolume {
     const changes = this.#pending.retireNewest();
     this.#writingBack = this.#stopOnFailure(async () => {
       await this.#journal.sync();
-      for (const change of changes) {
+      try {
+        await this.#files.apply(changes);
+      } finally {
+        // Only now: an fdatasync that began while these writes ran need not cover them.
         this.#filesDirty = true;
-        await this.#files.apply(change);
       }
+      this.#pending.forgetRetiring();
     })
       .catch(() => undefined)
-      .finally(() => {
-        this.#pending.forgetRetiring();
-        this.#writingBack = null;
-      });
+      .finally(() => (this.#writingBack = null));
     await this.#writingBack;
+  }
+
+  /** Starts a checkpoint beside requests unless one runs; a failure is the volume's (#failed), reported to the requests that follow. */
+  #startCheckpoint(ifQuiet: boolean): void {
+    if (this.#checkpointing) return;
+    this.#checkpointing = this.#checkpoint(ifQuiet)
+      .catch(() => undefined)
+      .finally(() => (this.#checkpointing = null));
   }
 
   /**
@@ -354,8 +360,8 @@ export class EncryptedFileVolume implements BlockVolume {
    */
   async #checkpoint(ifQuiet: boolean): Promise<void> {
     const usable = () => !this.#closed && !this.#failed;
-    await this.#writeBack();
     const through = this.#journal.nextSequence;
+    await this.#writeBack();
     if (!usable()) return;
     await this.#syncFiles();
     await this.#gate.exclusive(async () => {
@@ -381,6 +387,8 @@ export class EncryptedFileVolume implements BlockVolume {
   /** Makes every change applied to the files so far durable; callers share fdatasyncs as the journal's do. */
   async #syncFiles(): Promise<void> {
     for (;;) {
+      // A failed fdatasync may have dropped what it could not write: the failure stands for good.
+      if (this.#failed) throw this.#failed;
       if (this.#filesSyncing) {
         await this.#filesSyncing;
         continue;

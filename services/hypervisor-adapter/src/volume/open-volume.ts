@@ -95,7 +95,7 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
         const failing = await crypto.verify(BigInt(record.firstLba), record.words, record.ciphertext!, record.tags!);
         if (failing.length > 0) return false;
       }
-      await files.apply(record);
+      await files.apply([record]);
       return true;
     }, log);
     await files.sync();

@@ -41,9 +41,15 @@ export function readFullySync(file: FileHandle, position: number, length: number
   return filled === length ? into : into.subarray(0, filled);
 }
 
-async function writeFully(file: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let written = 0;
-  while (written < data.length) written += (await file.write(data, written, data.length - written, position + written)).bytesWritten;
+/** Writes every buffer, one after another from `position`, in as few writev calls as the kernel allows. */
+async function writevFully(file: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    let { bytesWritten } = await file.writev(rest, position);
+    position += bytesWritten;
+    while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+    if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
+  }
 }
 
 export class SectorFiles {
@@ -86,13 +92,31 @@ export class SectorFiles {
     return got.length === length ? got : Buffer.concat([got, Buffer.alloc(length - got.length)]);
   }
 
-  /** Writes a journaled change's sectors and entries in place. Zeroed sectors keep their old ciphertext: it is never read again. */
-  async apply(change: SectorChange): Promise<void> {
-    if (change.kind === 'checkpoint') return;
-    await Promise.all([
-      change.ciphertext ? writeFully(this.#data, change.ciphertext, change.firstLba * this.#sectorSize) : undefined,
-      writeFully(this.#tags, encodeEntries(change.words, change.tags), change.firstLba * TAG_ENTRY_BYTES),
-    ]);
+  /**
+   * Writes journaled changes' sectors and entries in place, in journal order; a run of changes of
+   * one kind that continue one another goes in one writev per file (a sequential burst: a few
+   * calls). Zeroed sectors keep their old ciphertext: it is never read again.
+   */
+  async apply(changes: readonly SectorChange[]): Promise<void> {
+    for (let start = 0; start < changes.length; ) {
+      const first = changes[start]!;
+      let end = start + 1;
+      for (let last = first; end < changes.length; end++) {
+        const next = changes[end]!;
+        if (next.kind !== first.kind || next.firstLba !== last.firstLba + last.words.length) break;
+        last = next;
+      }
+      const run = changes.slice(start, end);
+      start = end;
+      if (first.kind === 'checkpoint') continue;
+      // Settled, not raced: the ciphertext may go back to the pool once this returns, so no write may still read it.
+      const written = await Promise.allSettled([
+        first.kind === 'sectors' ? writevFully(this.#data, run.map((c) => c.ciphertext!), first.firstLba * this.#sectorSize) : undefined,
+        writevFully(this.#tags, run.map((c) => encodeEntries(c.words, c.tags)), first.firstLba * TAG_ENTRY_BYTES),
+      ]);
+      const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
   }
 
   /** Both files on stable storage (fdatasync). */

@@ -3,7 +3,9 @@
 // verified against their tags (one SectorCrypto call per run of them) before anything is
 // decrypted; data sectors are decrypted in one call per run; unwritten and zeroed sectors are zeros.
 // A write-back runs beside reads, so a sector read from the data file may be rewritten under the
-// read by a newer change: its generation then moved on, and it is read again instead of failing.
+// read by a newer change: its generation then moved on, and it is read again instead of failing
+// (as often as that happens: each time, a newer write reached the files). A sector that fails
+// with its generation unchanged is an integrity error.
 
 import { TAG_BYTES } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
@@ -12,9 +14,6 @@ import type { PendingSector, PendingSectors } from './pending-sectors.js';
 import type { SectorCrypto } from './sector-crypto.js';
 import type { SectorFiles } from './sector-files.js';
 import { decodeEntries, decodeWords, sectorKind } from './sector-state.js';
-
-/** Reads of a run whose failing sectors changed meanwhile, before the failure stands. */
-const READ_ATTEMPTS = 3;
 
 /** A read's outcome: the plaintext, or the sectors that failed their tags and the words they were read with. */
 type ReadOutcome = { plaintext: Buffer } | { failing: bigint[]; words: BigUint64Array };
@@ -58,7 +57,7 @@ export class SectorReader {
 
   /** The plaintext of a run of whole sectors, in a buffer from the pool; SectorIntegrityError names every sector that fails. */
   async read(first: number, count: number): Promise<Buffer> {
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       const release = this.#pending.hold();
       let outcome: ReadOutcome;
       try {
@@ -69,7 +68,7 @@ export class SectorReader {
       if ('plaintext' in outcome) return outcome.plaintext;
       const { failing, words } = outcome;
       const changed = failing.some((lba) => this.words(Number(lba), 1)[0] !== words[Number(lba) - first]);
-      if (!changed || attempt === READ_ATTEMPTS) throw new SectorIntegrityError(failing);
+      if (!changed) throw new SectorIntegrityError(failing);
     }
   }
 

@@ -30,10 +30,10 @@ function holdApplies(t: TestContext): { started: Promise<void>; release: () => v
   const released = signal();
   let applied = 0;
   const real = SectorFiles.prototype.apply;
-  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, change: SectorChange) {
+  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, changes: readonly SectorChange[]) {
     started.fire();
     await released.done;
-    await real.call(this, change);
+    await real.call(this, changes);
     applied++;
   });
   return { started: started.done, release: released.fire, applied: () => applied };
@@ -48,6 +48,17 @@ async function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
   );
   await new Promise((resolve) => setTimeout(resolve, 50));
   return settled;
+}
+
+/**
+ * What makes a journal restart safe after a power loss, on a log of 'applied' (a write into the
+ * files ended), 'sync' and 'synced' (the files' fdatasync began, ended): every write that ended
+ * before now ended before an fdatasync began that has ended.
+ */
+function assertFilesDurable(events: readonly string[]): void {
+  const synced = events.lastIndexOf('synced');
+  const covering = events.lastIndexOf('sync', synced);
+  assert.ok(synced >= 0 && events.indexOf('applied', covering) === -1, `the journal restarts with a write into the files no fdatasync covers: ${events.join(' ')}`);
 }
 
 const dataFileAt = (dir: string, offset: number, length: number) => readFileSync(path.join(dir, DATA_FILE)).subarray(offset, offset + length);
@@ -118,8 +129,8 @@ test('a read whose sector a write-back rewrites under it reads the sector again 
     return realRead.call(this, lba, count, into);
   });
   const realApply = SectorFiles.prototype.apply;
-  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, change: SectorChange) {
-    await realApply.call(this, change);
+  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, changes: readonly SectorChange[]) {
+    await realApply.call(this, changes);
     rewritten.fire();
   });
   const reading = volume.read(0, 64 * KiB);
@@ -131,16 +142,31 @@ test('a read whose sector a write-back rewrites under it reads the sector again 
   await volume.close();
 });
 
-test('a stream of writes with no pause restarts the journal once it passes its limit, and loses nothing', async (t) => {
+test('a stream of writes with no pause restarts the journal once it passes its limit, each time after the files are durable, and loses nothing', async (t) => {
   const { dir, remove } = temporaryDirectory('write-back-stream');
   t.after(remove);
   const keys = keyFactory();
   const size = 4 << 20;
   const limits = { pendingBytes: 256 * KiB, journalBytes: 1 << 20 };
   const volume = await openTestVolume(dir, { size, sectorSize: S, keys, limits });
+  // The order that makes a restart safe after a power loss: every write into the files that ended
+  // before the journal restarts ended before an fdatasync of the files began that ended before it.
+  const events: string[] = [];
+  const realApply = SectorFiles.prototype.apply;
+  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, changes: readonly SectorChange[]) {
+    await realApply.call(this, changes);
+    events.push('applied');
+  });
+  const realSync = SectorFiles.prototype.sync;
+  t.mock.method(SectorFiles.prototype, 'sync', async function (this: SectorFiles) {
+    events.push('sync');
+    await realSync.call(this);
+    events.push('synced');
+  });
   let restarts = 0;
   const restart = SectorJournal.prototype.restart;
   t.mock.method(SectorJournal.prototype, 'restart', async function (this: SectorJournal) {
+    assertFilesDurable(events);
     await restart.call(this);
     restarts++;
   });
@@ -193,5 +219,100 @@ test('reads beside write-backs of every size see every write answered before the
   await volume.close();
   const reopened = await openTestVolume(dir, { size, sectorSize: 512, keys });
   assert.deepEqual(await reopened.read(0, size), model);
+  await reopened.close();
+});
+
+test('a write-back that fails stops the volume; reopened, it replays every write answered', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-failure');
+  t.after(remove);
+  const keys = keyFactory();
+  const volume = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, keys, limits: { pendingBytes: 1 << 20, journalBytes: 64 << 20 } });
+  const failed = signal();
+  t.mock.method(SectorFiles.prototype, 'apply', async () => {
+    failed.fire();
+    throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  });
+  const answered = randomBytes(512 * KiB);
+  await volume.write(0, Buffer.from(answered)); // half the limit: the write-back starts, and fails
+  await failed.done;
+  await new Promise((resolve) => setImmediate(resolve));
+  await assert.rejects(volume.write(1 << 20, randomBytes(4096)), /storage failure/);
+  await assert.rejects(volume.read(0, 4096), /storage failure/);
+  await volume.close();
+  t.mock.restoreAll();
+  const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, keys });
+  assert.deepEqual(await reopened.read(0, 512 * KiB), answered);
+  assert.deepEqual(await reopened.read(1 << 20, 4096), Buffer.alloc(4096), 'the write refused after the failure is not there');
+  await reopened.close();
+});
+
+test('a checkpoint restarts the journal only after an fdatasync begun after every write into the files', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-durable');
+  t.after(remove);
+  const keys = keyFactory();
+  const volume = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, keys, limits: { pendingBytes: 1 << 20, journalBytes: 1 << 20 } });
+  const events: string[] = [];
+  // A write-back's writes are held while a checkpoint's fdatasync of the files runs beside them.
+  const syncHeld = signal();
+  const syncReleased = signal();
+  const applyHeld = signal();
+  const applyReleased = signal();
+  let holdSync = false;
+  let holdApply = false;
+  const realApply = SectorFiles.prototype.apply;
+  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, changes: readonly SectorChange[]) {
+    if (holdApply) {
+      holdApply = false;
+      applyHeld.fire();
+      await applyReleased.done;
+    }
+    await realApply.call(this, changes);
+    events.push('applied');
+  });
+  const realSync = SectorFiles.prototype.sync;
+  t.mock.method(SectorFiles.prototype, 'sync', async function (this: SectorFiles) {
+    events.push('sync');
+    if (holdSync) {
+      holdSync = false;
+      syncHeld.fire();
+      await syncReleased.done;
+    }
+    await realSync.call(this);
+    events.push('synced');
+  });
+  const restarted = signal();
+  let unsafeRestart: unknown = null;
+  const restart = SectorJournal.prototype.restart;
+  t.mock.method(SectorJournal.prototype, 'restart', async function (this: SectorJournal) {
+    try {
+      assertFilesDurable(events);
+    } catch (error) {
+      unsafeRestart ??= error;
+    }
+    await restart.call(this);
+    restarted.fire();
+  });
+  const written: Array<[number, Buffer]> = [];
+  const write = async (offset: number, bytes: number) => {
+    const data = randomBytes(bytes);
+    written.push([offset, data]);
+    await volume.write(offset, Buffer.from(data));
+  };
+  // No pause between the writes until the checkpoint runs: the pause's own checkpoint would come first.
+  holdSync = true;
+  await write(0, 600 * KiB); // over half the limit: a write-back, not held
+  await write(1 << 20, 450 * KiB); // the journal passes its limit: a checkpoint writes back, then syncs (held)
+  await syncHeld.done;
+  holdApply = true;
+  await write(2 << 20, 512 * KiB); // half the limit: a write-back beside the checkpoint, its writes held
+  await applyHeld.done;
+  syncReleased.fire();
+  await new Promise((resolve) => setTimeout(resolve, 100)); // (time for the checkpoint to go on, had it not waited)
+  applyReleased.fire();
+  await restarted.done;
+  if (unsafeRestart) throw unsafeRestart;
+  await volume.close();
+  const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, keys });
+  for (const [offset, data] of written) assert.deepEqual(await reopened.read(offset, data.length), data);
   await reopened.close();
 });
