@@ -19,7 +19,10 @@
 // 32 MiB nbdcopy's own start (~8,600 page faults on fresh memory) and qemu-nbd's handshake take
 // much of every copy, at 256 MiB the servers' own speed shows. Every export is as large as its
 // copies, so "out" (which reads a whole export) moves what "in" wrote and no server is spared
-// reading never-written sectors. Not a test: nothing passes or fails on speed.
+// reading never-written sectors. Last, what a guest's writes wait for while it keeps writing:
+// 512 MiB of 256 KiB writes, 16 in flight, into a fresh 1 GiB export of each server, every write's
+// time from request to reply (the tail shows whatever holds writes back, such as a write-back of
+// the adapter's journal into its data file). Not a test: nothing passes or fails on speed.
 //   npm run bench -- hypervisor-adapter          (BENCH_ROUNDS, default 3)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -30,12 +33,19 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NBD_CMD } from '../src/nbd/nbd-constants.js';
+import { RawNbdClient } from '../src/nbd/raw-nbd-client.fixture.js';
 import { throughService } from './through-service.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const COPY_BYTES = 32 << 20;
 /** The sustained rows: long enough that nbdcopy's start and qemu-nbd's handshake no longer dominate. */
 const SUSTAINED_BYTES = 256 << 20;
+/** The latency rows: LATENCY_BYTES written in LATENCY_WRITE requests, LATENCY_DEPTH in flight, into a fresh export of LATENCY_EXPORT. */
+const LATENCY_EXPORT = 1 << 30;
+const LATENCY_BYTES = 512 << 20;
+const LATENCY_WRITE = 256 << 10;
+const LATENCY_DEPTH = 16;
 
 const missing = ['nbdcopy', 'nbdinfo', 'qemu-nbd', 'qemu-img', 'nbdkit'].filter((tool) => spawnSync('which', [tool]).status !== 0);
 if (missing.length > 0) {
@@ -236,6 +246,41 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 console.log(column(['1 MiB in, ms'.padEnd(22), ...startCost.map((s) => (s * 1000).toFixed(0))], widths));
 console.log("1 MiB in: what every copy includes beside its bytes (nbdcopy's start, the server's handshake; qemu-nbd's waits on delayed ACKs)");
+
+/** Sequential writes at LATENCY_DEPTH through one connection: MB/s and each write's milliseconds, sorted. */
+async function timeWrites(url: string): Promise<{ mbps: number; latencies: number[] }> {
+  const port = Number(new URL(url).port);
+  const { client } = await RawNbdClient.open(port, 'bench');
+  const data = randomBytes(LATENCY_WRITE);
+  const latencies: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: LATENCY_DEPTH }, async () => {
+      while (next * LATENCY_WRITE < LATENCY_BYTES) {
+        const offset = next++ * LATENCY_WRITE;
+        const sent = performance.now();
+        const { error } = await client.request(NBD_CMD.WRITE, offset, LATENCY_WRITE, { data });
+        if (error !== 0) throw new Error(`${url}: write at ${offset} failed (NBD error ${error})`);
+        latencies.push(performance.now() - sent);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  await client.disconnect();
+  return { mbps: LATENCY_BYTES / seconds / 1e6, latencies: latencies.sort((a, b) => a - b) };
+}
+
+const fresh = await startServers('latency', LATENCY_EXPORT);
+const latencyWidths = [22, 6, 8, 8, 8, 8];
+console.log(`\n${LATENCY_BYTES >> 20} MiB of ${LATENCY_WRITE >> 10} KiB writes, ${LATENCY_DEPTH} in flight, into a fresh ${LATENCY_EXPORT >> 30} GiB export (one run each)`);
+console.log(column(['server'.padEnd(22), 'MB/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], latencyWidths));
+for (const [i, name] of ['local', 'service', 'LUKS', 'raw', 'no-op'].entries()) {
+  const { mbps, latencies } = await timeWrites(fresh[i]!.url);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1);
+  console.log(column([name.padEnd(22), mbps.toFixed(0), at(0.5), at(0.9), at(0.99), at(1)], latencyWidths));
+}
+
 // The servers close their volumes (and the adapters their host TPMs) before their files go.
 await Promise.all(children.map((child) => (child.exitCode === null ? (child.kill('SIGTERM'), once(child, 'exit')) : null)));
 for (const service of services) await service.close();

@@ -5,12 +5,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, openSync, readFileSync, readdirSync, writeSync, closeSync, readSync, statSync } from 'node:fs';
+import { cpSync, openSync, readFileSync, readdirSync, writeSync, closeSync, readSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { SectorIntegrityError, VolumeError } from './block-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
-import { DATA_FILE, SectorFiles } from './sector-files.js';
-import { JOURNAL_FILE } from './open-volume.js';
+import { DATA_FILE, SectorFiles, TAGS_FILE } from './sector-files.js';
+import { JOURNAL_FILES } from './open-volume.js';
 import { SectorJournal } from './sector-journal.js';
 import { IDLE_WRITE_BACK_MS } from './encrypted-file-volume.js';
 import { keyFactory, openTestVolume, temporaryDirectory } from '../test-kit.fixture.js';
@@ -169,7 +169,7 @@ test('ranges past the end, writes to a read-only volume and use after close are 
   await volume.close();
 });
 
-test('small limits: pending changes reach the files and the journal restarts, with nothing lost', async (t) => {
+test('small limits: pending changes reach the files and the journal moves through its rounds, with nothing lost', async (t) => {
   const { dir, remove } = temporaryDirectory('limits');
   t.after(remove);
   const keys = keyFactory();
@@ -190,15 +190,15 @@ test('small limits: pending changes reach the files and the journal restarts, wi
 });
 
 /**
- * Counts the journal's restarts (checkpoints) from now on; `reached(n)` waits for the n-th with a
- * timer that keeps the process alive (the pause's own does not) and fails after 5 s.
+ * Counts the checkpoints from now on (each retires the journal round it left); `reached(n)` waits
+ * for the n-th with a timer that keeps the process alive (the pause's own does not) and fails after 5 s.
  */
 function watchCheckpoints(t: TestContext): { reached(n: number): Promise<void> } {
   let count = 0;
   const waiters: Array<{ n: number; done: () => void }> = [];
-  const restart = SectorJournal.prototype.restart;
-  t.mock.method(SectorJournal.prototype, 'restart', async function (this: SectorJournal) {
-    await restart.call(this);
+  const retire = SectorJournal.prototype.retirePrevious;
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', function (this: SectorJournal) {
+    retire.call(this);
     count++;
     for (const w of waiters) if (w.n <= count) w.done();
   });
@@ -212,7 +212,7 @@ function watchCheckpoints(t: TestContext): { reached(n: number): Promise<void> }
   };
 }
 
-test('a burst of writes is written back in the pause after it, and the journal starts over; a small one waits for the limit', async (t) => {
+test('a burst of writes is written back in the pause after it, and the journal starts its next round; a small one waits for the limit', async (t) => {
   const { dir, remove } = temporaryDirectory('pause');
   t.after(remove);
   const keys = keyFactory();
@@ -233,23 +233,32 @@ test('a burst of writes is written back in the pause after it, and the journal s
   assert.equal(inDataFile(0), true);
   assert.equal(inDataFile((1 << 20) + (192 << 10)), true);
   assert.deepEqual(await volume.read(1 << 20, 256 << 10), burst);
-  // The pause ended in a checkpoint: a second burst's records overwrite the first's from the start.
-  const journalLength = () => statSync(path.join(dir, JOURNAL_FILE)).size;
-  const afterFirst = journalLength();
+  // The pause ended in a checkpoint: the next burst goes to the journal's other file, the one after
+  // it back to the first, from the start: each file holds about one burst.
+  const journalLength = (i: number) => statSync(path.join(dir, JOURNAL_FILES[i]!)).size;
+  const afterFirst = journalLength(0);
   assert.ok(afterFirst > 384 << 10, `both writes journaled (${afterFirst} bytes)`);
-  const second = randomBytes(256 << 10);
-  await Promise.all(Array.from({ length: 4 }, (_, i) => volume.write((2 << 20) + i * (64 << 10), Buffer.from(second.subarray(i * (64 << 10), (i + 1) * (64 << 10))))));
-  assert.equal(journalLength(), afterFirst, 'the second burst did not lengthen the journal');
+  const burstAt = async (offset: number) => {
+    const data = randomBytes(256 << 10);
+    await Promise.all(Array.from({ length: 4 }, (_, i) => volume.write(offset + i * (64 << 10), Buffer.from(data.subarray(i * (64 << 10), (i + 1) * (64 << 10))))));
+    return data;
+  };
+  const second = await burstAt(2 << 20);
+  assert.equal(journalLength(0), afterFirst, 'the second burst is not in the first file');
+  assert.ok(journalLength(1) > 256 << 10, 'the second burst is in the other file');
   await checkpoints.reached(2);
   assert.equal(inDataFile(2 << 20), true);
+  const third = await burstAt(3 << 20);
+  assert.equal(journalLength(0), afterFirst, 'the third burst wrote the first file again from its start');
   await volume.close();
   const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: 4096, keys });
   assert.deepEqual(await reopened.read(1 << 20, 256 << 10), burst);
   assert.deepEqual(await reopened.read(2 << 20, 256 << 10), second);
+  assert.deepEqual(await reopened.read(3 << 20, 256 << 10), third);
   await reopened.close();
 });
 
-test("a write that comes while the pause's checkpoint syncs the files keeps the journal from starting over", async (t) => {
+test('a crash while a checkpoint makes the files durable replays the round it left, then the round it began', async (t) => {
   const { dir, remove } = temporaryDirectory('pause-race');
   t.after(remove);
   const keys = keyFactory();
@@ -261,12 +270,11 @@ test("a write that comes while the pause's checkpoint syncs the files keeps the 
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
   const realSync = SectorFiles.prototype.sync;
-  let syncing: Promise<void> | null = null;
   t.mock.method(SectorFiles.prototype, 'sync', function (this: SectorFiles) {
     syncStarted();
-    syncing = held.then(() => realSync.call(this));
-    return syncing;
+    return held.then(() => realSync.call(this));
   });
+  const checkpoints = watchCheckpoints(t);
   // (a write encrypts whole sectors in the buffer it is given: each gets a copy)
   const burst = randomBytes(256 << 10);
   await volume.write(0, Buffer.from(burst));
@@ -275,21 +283,29 @@ test("a write that comes while the pause's checkpoint syncs the files keeps the 
   const keepAlive = setInterval(() => {}, 1000);
   t.after(() => clearInterval(keepAlive));
   await Promise.race([started, tooLong]);
+  // The checkpoint began the next round before it wrote back: a write now goes there, not held back.
   const late = randomBytes(8 << 10);
   await volume.write(1 << 20, Buffer.from(late));
-  const journalBefore = readFileSync(path.join(live, JOURNAL_FILE));
+  assert.ok(statSync(path.join(live, JOURNAL_FILES[1])).size > 8 << 10, 'the late write is in the new round');
+  const crashedEarly = path.join(dir, 'crashed-early');
+  cpSync(live, crashedEarly, { recursive: true });
+  // A power loss now may leave the files without the write-back (never synced): only replay of the round left brings the burst back.
+  for (const file of [DATA_FILE, TAGS_FILE]) {
+    const at = path.join(crashedEarly, file);
+    const size = statSync(at).size;
+    truncateSync(at, 0);
+    truncateSync(at, size);
+  }
   release();
-  // The checkpoint asks for the gate right after its sync; a read asked for later waits for it.
-  await syncing;
-  await new Promise((resolve) => setImmediate(resolve));
-  await volume.read(0, 4096);
-  // The late write is only in the journal and in memory: the journal must still hold it, as kill -9 would leave it.
-  assert.deepEqual(readFileSync(path.join(live, JOURNAL_FILE)).subarray(0, journalBefore.length), journalBefore, 'the journal did not start over');
-  cpSync(live, path.join(dir, 'crashed'), { recursive: true });
-  const crashed = await openTestVolume(path.join(dir, 'crashed'), { size: 4 << 20, sectorSize: 4096, keys });
-  assert.deepEqual(await crashed.read(0, 256 << 10), burst);
-  assert.deepEqual(await crashed.read(1 << 20, 8 << 10), late);
-  await crashed.close();
+  await checkpoints.reached(1);
+  const crashedLate = path.join(dir, 'crashed-late');
+  cpSync(live, crashedLate, { recursive: true });
+  for (const copy of [crashedEarly, crashedLate]) {
+    const crashed = await openTestVolume(copy, { size: 4 << 20, sectorSize: 4096, keys });
+    assert.deepEqual(await crashed.read(0, 256 << 10), burst);
+    assert.deepEqual(await crashed.read(1 << 20, 8 << 10), late);
+    await crashed.close();
+  }
   await volume.close();
 });
 

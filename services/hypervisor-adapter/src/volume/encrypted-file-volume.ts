@@ -4,12 +4,12 @@
 // the data and tag files. Requests run concurrently (volume-locks.ts): reads freely, changes one
 // at a time per sector. Write-backs run beside them, one at a time: one starts when half the
 // pending limit is unwritten, and requests wait for it only when the whole limit is held. A
-// checkpoint (the files made durable, the journal restarted) writes back and syncs beside
-// requests too; only its last step — what was journaled meanwhile, and the restart — holds them
-// back. Checkpoints come in the pause after a burst (IDLE_WRITE_BACK_MS without a request), so the
-// journal starts over after every burst: it stays about one burst long, and the next burst writes
-// into journal pages the page cache still holds; a stream of writes with no pause checkpoints
-// when the journal passes its limit. Open one with openEncryptedFileVolume (open-volume.ts).
+// checkpoint runs beside them too: the journal starts its next round in its other file at once,
+// and the round left is written back, made durable in the files and retired meanwhile.
+// Checkpoints come in the pause after a burst (IDLE_WRITE_BACK_MS without a request), so each
+// round stays about one burst long and the next burst writes into journal pages the page cache
+// still holds; a stream of writes with no pause checkpoints when a round passes the journal limit.
+// Only close() and checkpoint() hold requests back. Open one with openEncryptedFileVolume (open-volume.ts).
 
 import type { SectorSize } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
@@ -26,7 +26,7 @@ import { Gate, SectorLocks } from './volume-locks.js';
 export interface VolumeLimits {
   /** Journaled changes held in memory, unwritten and being written back; a write-back starts at half of it. */
   pendingBytes: number;
-  /** Journal length past which a checkpoint starts (beside requests), so that the journal restarts. */
+  /** Length of a journal round past which a checkpoint starts the next one. */
   journalBytes: number;
 }
 
@@ -35,7 +35,7 @@ export const DEFAULT_LIMITS: VolumeLimits = { pendingBytes: 64 << 20, journalByt
 /** Unsynced journal bytes past which a sync starts in the background, so a write-back or flush finds little left to sync. */
 const BACKGROUND_SYNC_BYTES = 8 << 20;
 
-/** A pause this long with no request, once the journal holds a quarter of the pending limit or more, starts a checkpoint. */
+/** A pause this long with no request, once the journal's round holds a quarter of the pending limit or more, starts a checkpoint. */
 export const IDLE_WRITE_BACK_MS = 20;
 
 export interface VolumeParts {
@@ -73,7 +73,7 @@ export class EncryptedFileVolume implements BlockVolume {
   #idleTimer: NodeJS.Timeout | null = null;
   /** The write-back running, if one is; it never rejects (a failure is #failed). */
   #writingBack: Promise<void> | null = null;
-  /** The checkpoint a pause or a long journal started beside requests, if one runs; it never rejects. */
+  /** The checkpoint running, if one is (they run one at a time); it never rejects. */
   #checkpointing: Promise<void> | null = null;
   /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
   #filesDirty = false;
@@ -204,7 +204,6 @@ export class EncryptedFileVolume implements BlockVolume {
       } catch (error) {
         throw toVolumeError(error);
       }
-      // Started inside the gate, so it never runs beside a checkpoint's restart of the journal.
       if (changes && this.#journal.unsyncedBytes >= BACKGROUND_SYNC_BYTES) {
         this.#journal.sync().catch((error: unknown) => {
           this.#failed ??= new VolumeError('IO', `the volume stopped: journal sync failed (${(error as Error).message}); reopen it to replay its journal`, { cause: error });
@@ -225,7 +224,7 @@ export class EncryptedFileVolume implements BlockVolume {
     const usable = () => !this.#closed && !this.#failed;
     const { pendingBytes, journalBytes } = this.#limits;
     if (this.#pending.newestBytes >= pendingBytes / 2 && !this.#writingBack) void this.#writeBack();
-    if (this.#journal.bytes >= journalBytes) this.#startCheckpoint(false);
+    if (this.#journal.bytes >= journalBytes) this.#startCheckpoint();
     while (usable() && this.#pending.bytes >= pendingBytes) await (this.#writingBack ?? this.#writeBack());
   }
 
@@ -239,7 +238,7 @@ export class EncryptedFileVolume implements BlockVolume {
       this.#idleTimer = null;
       const quiet = performance.now() - this.#lastRequestEnd;
       if (this.#inFlight > 0 || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
-      this.#startCheckpoint(true);
+      this.#startCheckpoint();
     }, delayMs);
     this.#idleTimer.unref();
   }
@@ -345,42 +344,50 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   /** Starts a checkpoint beside requests unless one runs; a failure is the volume's (#failed), reported to the requests that follow. */
-  #startCheckpoint(ifQuiet: boolean): void {
+  #startCheckpoint(): void {
     if (this.#checkpointing) return;
-    this.#checkpointing = this.#checkpoint(ifQuiet)
-      .catch(() => undefined)
-      .finally(() => (this.#checkpointing = null));
+    this.#oneCheckpointAtATime(() => this.#checkpointBeside()).catch(() => undefined);
+  }
+
+  /** Runs `checkpoint` once no other runs, as the one running (#checkpointing). */
+  async #oneCheckpointAtATime(checkpoint: () => Promise<void>): Promise<void> {
+    while (this.#checkpointing) await this.#checkpointing;
+    // From the check above to here nothing awaits: no other checkpoint can start in between.
+    const run = checkpoint();
+    const running = run.catch(() => undefined);
+    this.#checkpointing = running;
+    try {
+      await run;
+    } finally {
+      if (this.#checkpointing === running) this.#checkpointing = null;
+    }
   }
 
   /**
-   * A checkpoint beside requests: a write-back and the files' fdatasync run while requests do;
-   * then, holding the gate, what was journaled meanwhile is written back and the journal restarts
-   * (#checkpointHeld). `ifQuiet` (the pause's): if anything was journaled meanwhile, leave the
-   * restart to the next pause rather than hold requests back.
+   * A checkpoint beside requests: the journal's next round starts at once (it follows this one,
+   * which replay would take first), and this round's changes are written back and made durable in
+   * the files; then the round is retired, and its file may take the round after next.
    */
-  async #checkpoint(ifQuiet: boolean): Promise<void> {
-    const usable = () => !this.#closed && !this.#failed;
-    const through = this.#journal.nextSequence;
+  async #checkpointBeside(): Promise<void> {
+    if (this.#closed || this.#failed) return;
+    await this.#stopOnFailure(async () => this.#journal.switchRound(true));
     await this.#writeBack();
-    if (!usable()) return;
     await this.#syncFiles();
-    await this.#gate.exclusive(async () => {
-      if (!usable() || (ifQuiet && this.#journal.nextSequence !== through)) return;
-      await this.#checkpointHeld();
-    });
+    this.#journal.retirePrevious();
   }
 
   /**
-   * Under the exclusive gate: every pending change written back and the files made durable, so
-   * the journal's records are no longer needed and it starts over.
+   * Under the exclusive gate (no append can run): every pending change written back and the files
+   * made durable, so every round is retired and the next one stands alone.
    */
   async #checkpointHeld(): Promise<void> {
-    await this.#writeBack();
-    if (this.#failed) throw this.#failed;
-    await this.#syncFiles();
-    await this.#stopOnFailure(async () => {
-      await this.#journal.restart();
-      await this.#journal.sync();
+    await this.#oneCheckpointAtATime(async () => {
+      await this.#writeBack();
+      await this.#syncFiles();
+      await this.#stopOnFailure(async () => {
+        this.#journal.switchRound(false);
+        await this.#journal.sync();
+      });
     });
   }
 

@@ -6,7 +6,8 @@
 //   16          2      kind: 1 sectors, 2 zeroes, 3 checkpoint
 //   18          2      reserved, zero
 //   20          4      sector count n (0 for a checkpoint)
-//   24          8      first LBA
+//   24          8      first LBA; a checkpoint: the last sequence number of the round it follows
+//                      (whose records replay takes first), 0 if it stands alone
 //   32          32     SHA-256(volume id ‖ bytes 0..31 ‖ metadata)
 //   64          8n     metadata: the new generation word of each sector
 //   64+8n       32n    metadata: each sector's tag                        (sectors only)
@@ -37,6 +38,16 @@ export interface JournalRecord {
   tags: Buffer | null;
   /** sectors only. */
   ciphertext: Buffer | null;
+}
+
+/** The record that starts a round: `follows` is the last sequence number of the round before it, 0n if it stands alone. */
+export function checkpointRecord(sequence: bigint, follows: bigint): JournalRecord {
+  return { sequence, kind: 'checkpoint', firstLba: Number(follows), words: new BigUint64Array(0), tags: null, ciphertext: null };
+}
+
+/** The round a checkpoint record follows (see checkpointRecord). */
+export function followsOf(checkpoint: JournalRecord): bigint {
+  return BigInt(checkpoint.firstLba);
 }
 
 /** A record without its sequence number: a change to a run of sectors, as the volume makes it. */

@@ -22,7 +22,8 @@ import {
   type VolumeMetadata,
 } from './volume-metadata.js';
 
-export const JOURNAL_FILE = 'journal';
+/** The journal's two files, used in turn (sector-journal.ts); a volume of an earlier version has the first only. */
+export const JOURNAL_FILES = ['journal', 'journal.1'] as const;
 
 export interface VolumeIdentity {
   uuid: string;
@@ -79,7 +80,7 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     const sectorCount = size / sectorSize;
     const files = await SectorFiles.open(dir, sectorSize, sectorCount, !existing);
     opened.push(files);
-    const journal = await SectorJournal.open(path.join(dir, JOURNAL_FILE), volumeId, sectorSize, !existing);
+    const journal = await SectorJournal.open([path.join(dir, JOURNAL_FILES[0]), path.join(dir, JOURNAL_FILES[1])], volumeId, sectorSize, !existing);
     opened.push(journal);
     if (!metadata) {
       const keyCheck = (await crypto.tag(...keyCheckInput)).toString('hex');
@@ -88,7 +89,8 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
       log.info({ dir, uuid, size, sectorSize }, 'volume created');
     }
 
-    // Replay: every record of the journal's current round, checked against its tags, into the files.
+    // Replay: every record a crash may have left unapplied, checked against its tags, into the files;
+    // then the files made durable and a round begun that stands alone.
     const { records } = await journal.replay(async (record) => {
       if (record.firstLba + record.words.length > sectorCount) return false;
       if (record.kind === 'sectors') {
@@ -99,7 +101,7 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
       return true;
     }, log);
     await files.sync();
-    await journal.restart();
+    journal.switchRound(false);
     if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
 
     const limits = { ...DEFAULT_LIMITS, ...options.limits };

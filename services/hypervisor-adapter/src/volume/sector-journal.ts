@@ -1,17 +1,24 @@
-// The write-ahead journal of a volume (README.md, "Crash safety"). Records are appended at the
-// tail, one positional writev each, and made durable by sync() (fdatasync). After a checkpoint the
-// journal restarts at offset 0 with a checkpoint record, sequence numbers carrying on, so bytes of
-// earlier rounds left beyond the tail are never mistaken for records: replay follows records from
-// offset 0 while each is whole, its checksum holds and its sequence number is the next one.
+// The write-ahead journal of a volume (README.md, "Crash safety"): two files, used in turn, each
+// holding one round of records. Records are appended at the tail of the active file, one
+// positional writev each, and made durable by sync() (fdatasync). A checkpoint starts the next
+// round in the other file, at offset 0, with a checkpoint record — sequence numbers carrying on —
+// that names the last record of the round it follows; that round, in the file just left, stays
+// what replay takes first until retirePrevious() says its records are all in durable data files.
+// Only then may the next round reuse its file, so a checkpoint never waits for the files to be
+// written: appends go on in the new round meanwhile. Replay follows records from offset 0 of each
+// file while each is whole, its checksum holds and its sequence number is the next one, so bytes
+// of earlier rounds beyond a tail are never mistaken for records.
 
-import { constants, writevSync } from 'node:fs';
+import { constants, writeSync, writevSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
 import {
   RECORD_HEADER_BYTES,
+  checkpointRecord,
   checksumHolds,
   decodeRecord,
   encodeRecordHead,
+  followsOf,
   metadataBytes,
   parseRecordHeader,
   recordBytes,
@@ -36,35 +43,50 @@ type ReadResult =
   | { ok: true; record: JournalRecord; length: number }
   | { ok: false; reason: string; header: RecordHeader | null; length: number };
 
+type FileIndex = 0 | 1;
+
+interface JournalFile {
+  readonly handle: FileHandle;
+  /** End of the last appended record (everything before it is whole). */
+  tail: number;
+  /** How far the file is known to be on stable storage. */
+  durable: number;
+  syncing: Promise<void> | null;
+  /** Counts the rounds started in this file, so that a sync of an earlier one never vouches for a later one. */
+  round: number;
+}
+
 export class SectorJournal {
-  readonly #file: FileHandle;
+  readonly #files: [JournalFile, JournalFile];
+  #active: FileIndex = 0;
+  /** The round before the active one while its records may not all be in durable data files. */
+  #previous: FileIndex | null = null;
   readonly #volumeId: Uint8Array;
   readonly #sectorSize: number;
-  /** End of the last appended record (everything before it is whole). */
-  #tail = 0;
-  /** How far the file is known to be on stable storage. */
-  #durable = 0;
   #nextSequence = 1n;
-  #syncing: Promise<void> | null = null;
-  /** Counts restarts, so that a sync of an earlier round never vouches for this one. */
-  #round = 0;
   #syncFailure: Error | null = null;
 
-  private constructor(file: FileHandle, volumeId: Uint8Array, sectorSize: number) {
-    this.#file = file;
+  private constructor(handles: [FileHandle, FileHandle], volumeId: Uint8Array, sectorSize: number) {
+    const file = (handle: FileHandle): JournalFile => ({ handle, tail: 0, durable: 0, syncing: null, round: 0 });
+    this.#files = [file(handles[0]), file(handles[1])];
     this.#volumeId = volumeId;
     this.#sectorSize = sectorSize;
   }
 
-  /** Opens the journal file; `create` starts it empty. Call replay() before the first append. */
-  static async open(path: string, volumeId: Uint8Array, sectorSize: number, create: boolean): Promise<SectorJournal> {
-    const file = await open(path, constants.O_RDWR | constants.O_CREAT | (create ? constants.O_TRUNC : 0), 0o600);
-    return new SectorJournal(file, volumeId, sectorSize);
+  /** Opens (or makes) the two journal files; `create` starts them empty. Call replay() before the first append. */
+  static async open(paths: readonly [string, string], volumeId: Uint8Array, sectorSize: number, create: boolean): Promise<SectorJournal> {
+    const flags = constants.O_RDWR | constants.O_CREAT | (create ? constants.O_TRUNC : 0);
+    const first = await open(paths[0], flags, 0o600);
+    const second = await open(paths[1], flags, 0o600).catch(async (error: unknown) => {
+      await first.close();
+      throw error;
+    });
+    return new SectorJournal([first, second], volumeId, sectorSize);
   }
 
-  /** Bytes from offset 0 to the tail: what the next checkpoint would retire. */
+  /** Bytes of the active round: how long it has grown since the last checkpoint. */
   get bytes(): number {
-    return this.#tail;
+    return this.#files[this.#active].tail;
   }
 
   /** The sequence number the next record (or checkpoint) takes: it only grows, across rounds too. */
@@ -72,43 +94,44 @@ export class SectorJournal {
     return this.#nextSequence;
   }
 
+  /** Whether the round before the active one still waits for retirePrevious(). */
+  get hasPrevious(): boolean {
+    return this.#previous !== null;
+  }
+
   /**
-   * Hands every record of the current round to `apply`, in order, and leaves the tail after the
-   * last one. A record that fails its checks ends the replay as the torn tail of the crash, unless
-   * a valid record follows it: that is damage, and JournalDamaged is thrown instead.
+   * Hands every record that a crash may have left unapplied to `apply`, in order: the newest
+   * round's, after those of the round it follows if it follows one. A record that fails its checks
+   * ends its round as the torn tail of the crash, unless a valid record follows it: that is damage,
+   * and JournalDamaged is thrown instead. A followed round found shorter than the newest round
+   * says was a power loss before it was synced — so no flush since vouched for any write after
+   * the cut, and each sector the newest round changes is still its old or its new content — or
+   * a round already retired whose file the next one began to overwrite: the newest round is
+   * replayed either way. Leaves the newest round's file active, its tail after its last record.
    */
   async replay(apply: ReplayRecord, log: Logger): Promise<{ records: number }> {
-    let offset = 0;
-    let expected: bigint | null = null;
-    let records = 0;
-    for (;;) {
-      const read = await this.#readAt(offset);
-      let failure: string | null = null;
-      let claimed: bigint | null = null; // the sequence number a failing record claims, if legible
-      if (!read.ok) {
-        failure = read.reason;
-        claimed = read.header?.sequence ?? null;
-      } else if (expected !== null && read.record.sequence !== expected) {
-        break; // a whole record of an earlier round: the current round ends here
-      } else if (read.record.kind !== 'checkpoint' && !(await apply(read.record))) {
-        failure = 'ciphertext does not match its tags';
-        claimed = read.record.sequence;
-      }
-      if (failure !== null) {
-        const inRound = claimed !== null && (expected === null || claimed === expected);
-        if (inRound && (await this.#recordFollows(offset + read.length, claimed! + 1n))) {
-          throw new JournalDamaged(`journal record ${claimed} at offset ${offset}: ${failure}, yet record ${claimed! + 1n} follows it`);
-        }
-        if (inRound) log.warn({ offset, sequence: claimed, reason: failure }, 'journal replay: torn last record dropped (its write was never flushed)');
-        break;
-      }
-      if (!read.ok) break; // (narrowing: failure is set whenever the read failed)
-      if (read.record.kind !== 'checkpoint') records++;
-      expected = read.record.sequence + 1n;
-      offset += read.length;
+    const starts = await Promise.all(([0, 1] as const).map((i) => this.#readAt(i, 0)));
+    const start = (i: FileIndex) => {
+      const read = starts[i]!;
+      return read.ok && read.record.kind === 'checkpoint' ? read.record : null;
+    };
+    const rounds = ([0, 1] as const).filter((i) => start(i) !== null).sort((a, b) => (start(a)!.sequence < start(b)!.sequence ? -1 : 1));
+    const newest = rounds.at(-1);
+    if (newest === undefined) {
+      this.#active = 1; // nothing to replay (a new journal): the first round starts in the first file
+      return { records: 0 };
     }
-    this.#tail = offset;
-    this.#nextSequence = expected ?? 1n;
+    const follows = followsOf(start(newest)!);
+    let records = 0;
+    if (follows !== 0n && rounds.length === 2) {
+      const earlier = await this.#replayRound(rounds[0]!, apply, log);
+      records += earlier.records;
+      if (earlier.last < follows) log.warn({ expected: follows, found: earlier.last }, 'journal replay: the round before the newest ends early (never synced, or already retired)');
+    }
+    const last = await this.#replayRound(newest, apply, log);
+    records += last.records;
+    this.#active = newest;
+    this.#nextSequence = last.last + 1n;
     return { records };
   }
 
@@ -122,79 +145,138 @@ export class SectorJournal {
     const head = encodeRecordHead(full, this.#volumeId);
     const parts = record.ciphertext ? [head, record.ciphertext] : [head];
     const length = head.length + (record.ciphertext?.length ?? 0);
-    const written = writevSync(this.#file.fd, parts, this.#tail);
+    const file = this.#files[this.#active];
+    const written = writevSync(file.handle.fd, parts, file.tail);
     if (written !== length) throw new Error(`journal append wrote ${written} of ${length} bytes`);
-    this.#tail += length;
+    file.tail += length;
     this.#nextSequence++;
   }
 
   /**
-   * Makes every record appended so far durable (fdatasync). Callers share syncs: one that arrives
-   * while a sync runs waits for it, then starts another only if records came after it began.
+   * Makes every record appended so far durable (fdatasync), the previous round's too while it is
+   * not retired. Callers share syncs: one that arrives while a sync runs waits for it, then starts
+   * another only if records came after it began.
    */
   async sync(): Promise<void> {
-    const target = this.#tail;
-    const round = this.#round;
-    while (this.#durable < target && round === this.#round) {
+    await Promise.all([this.#previous === null ? undefined : this.#syncFile(this.#previous), this.#syncFile(this.#active)]);
+  }
+
+  /** Appended bytes of the active round not yet known durable. */
+  get unsyncedBytes(): number {
+    const file = this.#files[this.#active];
+    return file.tail - file.durable;
+  }
+
+  /**
+   * Starts the next round in the other file, with no append running. `follows`: the records so
+   * far are not all in durable data files yet, so replay takes them first, until
+   * retirePrevious(); otherwise they all are and the new round stands alone. Either way the other
+   * file's own round must be retired (or stand behind this one's): it is overwritten from offset 0.
+   */
+  switchRound(follows: boolean): void {
+    if (this.#previous !== null && follows) throw new Error('the previous round is not retired yet');
+    const next: FileIndex = this.#active === 0 ? 1 : 0;
+    const file = this.#files[next];
+    const head = encodeRecordHead(checkpointRecord(this.#nextSequence, follows ? this.#nextSequence - 1n : 0n), this.#volumeId);
+    file.round++;
+    file.tail = 0;
+    file.durable = 0;
+    const written = writeSync(file.handle.fd, head, 0, head.length, 0);
+    if (written !== head.length) throw new Error(`journal checkpoint wrote ${written} of ${head.length} bytes`);
+    file.tail = head.length;
+    this.#previous = follows ? this.#active : null;
+    this.#active = next;
+    this.#nextSequence++;
+  }
+
+  /** The previous round's records are all in durable data files: replay no longer needs them, and the next round may reuse its file. */
+  retirePrevious(): void {
+    this.#previous = null;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#files.map((file) => file.handle.close()));
+  }
+
+  async #syncFile(index: FileIndex): Promise<void> {
+    const file = this.#files[index];
+    const target = file.tail;
+    const round = file.round;
+    while (file.durable < target && round === file.round) {
       if (this.#syncFailure) throw this.#syncFailure;
-      if (!this.#syncing) {
-        const covering = this.#tail;
-        this.#syncing = this.#file.datasync().then(
+      if (!file.syncing) {
+        const covering = file.tail;
+        file.syncing = file.handle.datasync().then(
           () => {
-            if (round === this.#round) this.#durable = Math.max(this.#durable, covering);
-            this.#syncing = null;
+            if (round === file.round) file.durable = Math.max(file.durable, covering);
+            file.syncing = null;
           },
           (error: unknown) => {
             // A failed fdatasync may have dropped the dirty pages it could not write; a later one
             // could then succeed without them. So the failure stands for good.
             this.#syncFailure = error instanceof Error ? error : new Error(String(error));
-            this.#syncing = null;
+            file.syncing = null;
             throw this.#syncFailure;
           },
         );
       }
-      await this.#syncing;
+      await file.syncing;
     }
   }
 
-  /** Appended bytes not yet known durable. */
-  get unsyncedBytes(): number {
-    return this.#tail - this.#durable;
+  /** Replays one file's round from its checkpoint record; leaves its tail after the last record taken. */
+  async #replayRound(index: FileIndex, apply: ReplayRecord, log: Logger): Promise<{ records: number; last: bigint }> {
+    let offset = 0;
+    let expected: bigint | null = null;
+    let records = 0;
+    for (;;) {
+      const read = await this.#readAt(index, offset);
+      let failure: string | null = null;
+      let claimed: bigint | null = null; // the sequence number a failing record claims, if legible
+      if (!read.ok) {
+        failure = read.reason;
+        claimed = read.header?.sequence ?? null;
+      } else if (expected !== null && read.record.sequence !== expected) {
+        break; // a whole record of an earlier round: this round ends here
+      } else if (read.record.kind !== 'checkpoint' && !(await apply(read.record))) {
+        failure = 'ciphertext does not match its tags';
+        claimed = read.record.sequence;
+      }
+      if (failure !== null) {
+        const inRound = claimed !== null && (expected === null || claimed === expected);
+        if (inRound && (await this.#recordFollows(index, offset + read.length, claimed! + 1n))) {
+          throw new JournalDamaged(`journal record ${claimed} at offset ${offset}: ${failure}, yet record ${claimed! + 1n} follows it`);
+        }
+        if (inRound) log.warn({ offset, sequence: claimed, reason: failure }, 'journal replay: torn last record dropped (its write was never flushed)');
+        break;
+      }
+      if (!read.ok) break; // (narrowing: failure is set whenever the read failed)
+      if (read.record.kind !== 'checkpoint') records++;
+      expected = read.record.sequence + 1n;
+      offset += read.length;
+    }
+    this.#files[index].tail = offset;
+    return { records, last: (expected ?? 1n) - 1n };
   }
 
-  /** Starts a new round at offset 0. Only once every record is applied and the data files are synced, with no append running. */
-  async restart(): Promise<void> {
-    while (this.#syncing) await this.#syncing.catch(() => {});
-    this.#round++;
-    const checkpoint: JournalRecord = { sequence: this.#nextSequence, kind: 'checkpoint', firstLba: 0, words: new BigUint64Array(0), tags: null, ciphertext: null };
-    const head = encodeRecordHead(checkpoint, this.#volumeId);
-    await this.#file.write(head, 0, head.length, 0);
-    this.#tail = head.length;
-    this.#durable = 0;
-    this.#nextSequence++;
-  }
-
-  async close(): Promise<void> {
-    await this.#file.close();
-  }
-
-  async #recordFollows(offset: number, sequence: bigint): Promise<boolean> {
-    const next = await this.#readAt(offset);
+  async #recordFollows(index: FileIndex, offset: number, sequence: bigint): Promise<boolean> {
+    const next = await this.#readAt(index, offset);
     return next.ok && next.record.sequence === sequence;
   }
 
-  async #readAt(offset: number): Promise<ReadResult> {
-    const header = await readFully(this.#file, offset, RECORD_HEADER_BYTES);
+  async #readAt(index: FileIndex, offset: number): Promise<ReadResult> {
+    const file = this.#files[index].handle;
+    const header = await readFully(file, offset, RECORD_HEADER_BYTES);
     const parsed = header.length === RECORD_HEADER_BYTES ? parseRecordHeader(header) : null;
     if (!parsed) return { ok: false, reason: 'no record header', header: null, length: 0 };
     const length = recordBytes(parsed.kind, parsed.count, this.#sectorSize);
     const headBytes = RECORD_HEADER_BYTES + metadataBytes(parsed.kind, parsed.count);
-    const head = await readFully(this.#file, offset, headBytes);
+    const head = await readFully(file, offset, headBytes);
     if (head.length !== headBytes) return { ok: false, reason: 'record cut short', header: parsed, length };
     if (!checksumHolds(head, this.#volumeId)) return { ok: false, reason: 'checksum does not hold', header: parsed, length };
     let ciphertext: Buffer | null = null;
     if (parsed.kind === 'sectors') {
-      ciphertext = await readFully(this.#file, offset + headBytes, length - headBytes);
+      ciphertext = await readFully(file, offset + headBytes, length - headBytes);
       if (ciphertext.length !== length - headBytes) return { ok: false, reason: 'record cut short', header: parsed, length };
     }
     return { ok: true, record: decodeRecord(parsed, head, ciphertext), length };

@@ -1,8 +1,7 @@
 // The two locks that let a volume serve many requests at once (README.md, "Concurrency"):
-//   Gate        requests pass together (shared); a checkpoint's last step (what was journaled
-//               during it written back, the journal restarted), close() and checkpoint() wait
-//               for them to finish and hold the next ones back (exclusive). Write-backs pass
-//               beside requests and take neither.
+//   Gate        requests pass together (shared); close() and checkpoint() wait for them to
+//               finish and hold the next ones back (exclusive). Write-backs and the checkpoints
+//               of pauses and long journal rounds pass beside requests and take neither.
 //   SectorLocks a change holds its run of sectors from its read-modify-write to its journal
 //               append, so changes to one sector are sealed, numbered and journaled in order.
 // Both are first come, first served: a shared entrant queues behind a waiting exclusive one, and

@@ -1,16 +1,17 @@
 // The write-back beside requests: while changes are being written into the files, reads find them
 // and writes go on; a change that finds the whole pending limit held waits; a read whose sector is
 // rewritten under it by a write-back reads it again instead of failing; and a stream of writes with
-// no pause still restarts the journal when it passes its limit.
+// no pause still moves the journal to its next round when one passes its limit, and a round is
+// retired only once what was written into the files is durable.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SectorFiles, DATA_FILE } from './sector-files.js';
 import { SectorJournal } from './sector-journal.js';
-import { JOURNAL_FILE } from './open-volume.js';
+import { JOURNAL_FILES } from './open-volume.js';
 import type { SectorChange } from './journal-record.js';
 import { keyFactory, openTestVolume, temporaryDirectory } from '../test-kit.fixture.js';
 
@@ -51,14 +52,14 @@ async function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
 }
 
 /**
- * What makes a journal restart safe after a power loss, on a log of 'applied' (a write into the
- * files ended), 'sync' and 'synced' (the files' fdatasync began, ended): every write that ended
- * before now ended before an fdatasync began that has ended.
+ * What makes retiring a journal round safe after a power loss, on a log of 'applied' (a write into
+ * the files ended), 'sync' and 'synced' (the files' fdatasync began, ended): every write that
+ * ended before now ended before an fdatasync began that has ended.
  */
 function assertFilesDurable(events: readonly string[]): void {
   const synced = events.lastIndexOf('synced');
   const covering = events.lastIndexOf('sync', synced);
-  assert.ok(synced >= 0 && events.indexOf('applied', covering) === -1, `the journal restarts with a write into the files no fdatasync covers: ${events.join(' ')}`);
+  assert.ok(synced >= 0 && events.indexOf('applied', covering) === -1, `a journal round retired with a write into the files no fdatasync covers: ${events.join(' ')}`);
 }
 
 const dataFileAt = (dir: string, offset: number, length: number) => readFileSync(path.join(dir, DATA_FILE)).subarray(offset, offset + length);
@@ -142,15 +143,14 @@ test('a read whose sector a write-back rewrites under it reads the sector again 
   await volume.close();
 });
 
-test('a stream of writes with no pause restarts the journal once it passes its limit, each time after the files are durable, and loses nothing', async (t) => {
+test('a stream of writes with no pause moves the journal to its next round at its limit, retires each once the files are durable, and loses nothing', async (t) => {
   const { dir, remove } = temporaryDirectory('write-back-stream');
   t.after(remove);
   const keys = keyFactory();
   const size = 4 << 20;
   const limits = { pendingBytes: 256 * KiB, journalBytes: 1 << 20 };
   const volume = await openTestVolume(dir, { size, sectorSize: S, keys, limits });
-  // The order that makes a restart safe after a power loss: every write into the files that ended
-  // before the journal restarts ended before an fdatasync of the files began that ended before it.
+  // The order that makes retiring a round safe after a power loss (assertFilesDurable).
   const events: string[] = [];
   const realApply = SectorFiles.prototype.apply;
   t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, changes: readonly SectorChange[]) {
@@ -163,12 +163,12 @@ test('a stream of writes with no pause restarts the journal once it passes its l
     await realSync.call(this);
     events.push('synced');
   });
-  let restarts = 0;
-  const restart = SectorJournal.prototype.restart;
-  t.mock.method(SectorJournal.prototype, 'restart', async function (this: SectorJournal) {
+  let retired = 0;
+  const retire = SectorJournal.prototype.retirePrevious;
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', function (this: SectorJournal) {
     assertFilesDurable(events);
-    await restart.call(this);
-    restarts++;
+    retire.call(this);
+    retired++;
   });
   const model = Buffer.alloc(size);
   let longest = 0;
@@ -177,10 +177,10 @@ test('a stream of writes with no pause restarts the journal once it passes its l
     const data = randomBytes(64 * KiB);
     data.copy(model, offset % size);
     await volume.write(offset % size, data);
-    longest = Math.max(longest, statSync(path.join(dir, JOURNAL_FILE)).size);
+    for (const file of JOURNAL_FILES) longest = Math.max(longest, statSync(path.join(dir, file)).size);
   }
-  assert.ok(restarts >= 2, `the journal restarted ${restarts} times`);
-  assert.ok(longest < size, `the journal grew to ${longest} bytes`);
+  assert.ok(retired >= 2, `${retired} journal rounds retired`);
+  assert.ok(longest < size, `a journal file grew to ${longest} bytes`);
   assert.deepEqual(await volume.read(0, size), model);
   await volume.close();
   const reopened = await openTestVolume(dir, { size, sectorSize: S, keys });
@@ -246,7 +246,7 @@ test('a write-back that fails stops the volume; reopened, it replays every write
   await reopened.close();
 });
 
-test('a checkpoint restarts the journal only after an fdatasync begun after every write into the files', async (t) => {
+test('a checkpoint retires its round only after an fdatasync begun after every write into the files ended', async (t) => {
   const { dir, remove } = temporaryDirectory('write-back-durable');
   t.after(remove);
   const keys = keyFactory();
@@ -280,17 +280,17 @@ test('a checkpoint restarts the journal only after an fdatasync begun after ever
     await realSync.call(this);
     events.push('synced');
   });
-  const restarted = signal();
-  let unsafeRestart: unknown = null;
-  const restart = SectorJournal.prototype.restart;
-  t.mock.method(SectorJournal.prototype, 'restart', async function (this: SectorJournal) {
+  const retired = signal();
+  let unsafeRetire: unknown = null;
+  const retire = SectorJournal.prototype.retirePrevious;
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', function (this: SectorJournal) {
     try {
       assertFilesDurable(events);
     } catch (error) {
-      unsafeRestart ??= error;
+      unsafeRetire ??= error;
     }
-    await restart.call(this);
-    restarted.fire();
+    retire.call(this);
+    retired.fire();
   });
   const written: Array<[number, Buffer]> = [];
   const write = async (offset: number, bytes: number) => {
@@ -309,10 +309,55 @@ test('a checkpoint restarts the journal only after an fdatasync begun after ever
   syncReleased.fire();
   await new Promise((resolve) => setTimeout(resolve, 100)); // (time for the checkpoint to go on, had it not waited)
   applyReleased.fire();
-  await restarted.done;
-  if (unsafeRestart) throw unsafeRestart;
+  await retired.done;
+  if (unsafeRetire) throw unsafeRetire;
   await volume.close();
   const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, keys });
   for (const [offset, data] of written) assert.deepEqual(await reopened.read(offset, data.length), data);
   await reopened.close();
+});
+
+test('a journal round is retired only once the files alone hold every write journaled in it', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-retire');
+  t.after(remove);
+  const keys = keyFactory();
+  const size = 4 << 20;
+  const live = path.join(dir, 'live');
+  const volume = await openTestVolume(live, { size, sectorSize: S, keys, limits: { pendingBytes: 256 * KiB, journalBytes: 1 << 20 } });
+  const model = Buffer.alloc(size);
+  // At each switch, the writes so far; at each retirement, the files as they stand (copied, journal left out).
+  let atSwitch: Buffer | null = null;
+  let since: Array<[number, number]> = [];
+  const checks: Array<{ copy: string; expected: Buffer; since: Array<[number, number]> }> = [];
+  const realSwitch = SectorJournal.prototype.switchRound;
+  t.mock.method(SectorJournal.prototype, 'switchRound', function (this: SectorJournal, follows: boolean) {
+    realSwitch.call(this, follows);
+    atSwitch = Buffer.from(model);
+    since = [];
+  });
+  const realRetire = SectorJournal.prototype.retirePrevious;
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', function (this: SectorJournal) {
+    const copy = path.join(dir, `retired-${checks.length}`);
+    cpSync(live, copy, { recursive: true });
+    for (const file of JOURNAL_FILES) rmSync(path.join(copy, file), { force: true });
+    checks.push({ copy, expected: atSwitch!, since: [...since] });
+    realRetire.call(this);
+  });
+  for (let i = 0; i < 96; i++) {
+    const offset = Math.floor(Math.random() * (size / (64 * KiB))) * 64 * KiB;
+    const data = randomBytes(64 * KiB);
+    data.copy(model, offset);
+    since.push([offset, offset + data.length]);
+    await volume.write(offset, data);
+  }
+  await volume.close();
+  assert.ok(checks.length >= 2, `${checks.length} rounds retired`);
+  for (const { copy, expected, since: later } of checks) {
+    const files = await openTestVolume(copy, { size, sectorSize: S, keys });
+    const found = await files.read(0, size);
+    await files.close();
+    // Writes after the switch may be in the files too; every other byte is as it was at the switch.
+    for (const [from, to] of later) expected.fill(0, from, to), found.fill(0, from, to);
+    assert.deepEqual(found, expected, `the files when round ${copy} was retired`);
+  }
 });
