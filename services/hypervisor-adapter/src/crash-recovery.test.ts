@@ -5,7 +5,7 @@
 // after it. That is stronger than what NBD asks (the last one acknowledged with FUA or before an
 // acknowledged flush), and holds because kill -9 leaves the page cache and every journal append
 // completes before its reply; the journal tests cover what a power loss can leave. Three crashes in
-// a row, with small limits so that write-backs and journal restarts happen under the kill as well.
+// a row, with small limits so that write-backs and checkpoints happen under the kill as well.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

@@ -197,8 +197,8 @@ function watchCheckpoints(t: TestContext): { reached(n: number): Promise<void> }
   let count = 0;
   const waiters: Array<{ n: number; done: () => void }> = [];
   const retire = SectorJournal.prototype.retirePrevious;
-  t.mock.method(SectorJournal.prototype, 'retirePrevious', function (this: SectorJournal) {
-    retire.call(this);
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', async function (this: SectorJournal) {
+    await retire.call(this);
     count++;
     for (const w of waiters) if (w.n <= count) w.done();
   });
@@ -238,6 +238,7 @@ test('a burst of writes is written back in the pause after it, and the journal s
   const journalLength = (i: number) => statSync(path.join(dir, JOURNAL_FILES[i]!)).size;
   const afterFirst = journalLength(0);
   assert.ok(afterFirst > 384 << 10, `both writes journaled (${afterFirst} bytes)`);
+  const firstRoundStart = readAt(path.join(dir, JOURNAL_FILES[0]), 0, 64);
   const burstAt = async (offset: number) => {
     const data = randomBytes(256 << 10);
     await Promise.all(Array.from({ length: 4 }, (_, i) => volume.write(offset + i * (64 << 10), Buffer.from(data.subarray(i * (64 << 10), (i + 1) * (64 << 10))))));
@@ -250,6 +251,7 @@ test('a burst of writes is written back in the pause after it, and the journal s
   assert.equal(inDataFile(2 << 20), true);
   const third = await burstAt(3 << 20);
   assert.equal(journalLength(0), afterFirst, 'the third burst wrote the first file again from its start');
+  assert.notDeepEqual(readAt(path.join(dir, JOURNAL_FILES[0]), 0, 64), firstRoundStart, 'a new round began there');
   await volume.close();
   const reopened = await openTestVolume(dir, { size: 4 << 20, sectorSize: 4096, keys });
   assert.deepEqual(await reopened.read(1 << 20, 256 << 10), burst);

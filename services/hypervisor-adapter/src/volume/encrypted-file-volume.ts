@@ -237,7 +237,8 @@ export class EncryptedFileVolume implements BlockVolume {
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
       const quiet = performance.now() - this.#lastRequestEnd;
-      if (this.#inFlight > 0 || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
+      // (a checkpoint still running, of the journal's limit or of the last pause: try again after it)
+      if (this.#inFlight > 0 || this.#checkpointing || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 || this.#checkpointing ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
       this.#startCheckpoint();
     }, delayMs);
     this.#idleTimer.unref();
@@ -373,7 +374,7 @@ export class EncryptedFileVolume implements BlockVolume {
     await this.#stopOnFailure(async () => this.#journal.switchRound(true));
     await this.#writeBack();
     await this.#syncFiles();
-    this.#journal.retirePrevious();
+    await this.#stopOnFailure(() => this.#journal.retirePrevious());
   }
 
   /**

@@ -6,8 +6,9 @@
 //   16          2      kind: 1 sectors, 2 zeroes, 3 checkpoint
 //   18          2      reserved, zero
 //   20          4      sector count n (0 for a checkpoint)
-//   24          8      first LBA; a checkpoint: the last sequence number of the round it follows
-//                      (whose records replay takes first), 0 if it stands alone
+//   24          8      first LBA; a checkpoint: the sequence number of the checkpoint record that
+//                      began the round it follows (whose records replay takes first), 0 if it
+//                      stands alone
 //   32          32     SHA-256(volume id ‖ bytes 0..31 ‖ metadata)
 //   64          8n     metadata: the new generation word of each sector
 //   64+8n       32n    metadata: each sector's tag                        (sectors only)
@@ -40,7 +41,7 @@ export interface JournalRecord {
   ciphertext: Buffer | null;
 }
 
-/** The record that starts a round: `follows` is the last sequence number of the round before it, 0n if it stands alone. */
+/** The record that starts a round: `follows` is the sequence number of the checkpoint record that began the round before it, 0n if it stands alone. */
 export function checkpointRecord(sequence: bigint, follows: bigint): JournalRecord {
   return { sequence, kind: 'checkpoint', firstLba: Number(follows), words: new BigUint64Array(0), tags: null, ciphertext: null };
 }

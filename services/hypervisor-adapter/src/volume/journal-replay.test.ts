@@ -7,9 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, statSync, truncateSync, openSync, writeSync, readSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, statSync, truncateSync, openSync, writeSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { JournalDamaged } from './sector-journal.js';
+import { JOURNAL_FILES } from './open-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
 import { keyFactory, openTestVolume, recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
 
@@ -136,5 +137,45 @@ test('sectors torn in the data and tag files by a write-back are rewritten by re
   // (generation 0), so the garbage in their files is never read.
   assert.deepEqual(await reopened.read(0, SIZE), models[8]);
   await reopened.close();
+  await volume.close();
+});
+
+test('a volume of the version with one journal file opens, replays it and gets its second file', async (t) => {
+  const { dir, remove } = temporaryDirectory('one-file');
+  t.after(remove);
+  const keys = keyFactory();
+  const live = path.join(dir, 'live');
+  const { volume, models } = await journaledWrites(live, keys, 5);
+  const old = path.join(dir, 'old');
+  snapshot(live, old);
+  rmSync(path.join(old, JOURNAL_FILES[1])); // its one round, begun by a checkpoint record that follows nothing
+  const reopened = await openTestVolume(old, { size: SIZE, sectorSize: S, keys });
+  assert.deepEqual(await reopened.read(0, SIZE), models[5]);
+  assert.ok(existsSync(path.join(old, JOURNAL_FILES[1])));
+  await reopened.close();
+  await volume.close();
+});
+
+test("after a checkpoint the new round replays alone; a damaged checkpoint record with records after it refuses the open", async (t) => {
+  const { dir, remove } = temporaryDirectory('rounds');
+  t.after(remove);
+  const keys = keyFactory();
+  const live = path.join(dir, 'live');
+  const { volume, models } = await journaledWrites(live, keys, 3);
+  await volume.checkpoint(); // all in the files; the next round, in the other file, stands alone
+  const after = randomBytes(8192);
+  await volume.write(0, Buffer.from(after));
+  const model = Buffer.from(models[3]!);
+  after.copy(model, 0);
+  const crashed = path.join(dir, 'crashed');
+  snapshot(live, crashed);
+  const reopened = await openTestVolume(crashed, { size: SIZE, sectorSize: S, keys });
+  assert.deepEqual(await reopened.read(0, SIZE), model);
+  await reopened.close();
+  // The new round's checkpoint record damaged, its record after it whole: damage, not a torn tail.
+  const damaged = path.join(dir, 'damaged');
+  snapshot(live, damaged);
+  flipByte(path.join(damaged, JOURNAL_FILES[1]), 40);
+  await assert.rejects(openTestVolume(damaged, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
   await volume.close();
 });

@@ -102,6 +102,7 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     }, log);
     await files.sync();
     journal.switchRound(false);
+    await journal.sync();
     if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
 
     const limits = { ...DEFAULT_LIMITS, ...options.limits };

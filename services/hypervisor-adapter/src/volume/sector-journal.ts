@@ -2,15 +2,17 @@
 // holding one round of records. Records are appended at the tail of the active file, one
 // positional writev each, and made durable by sync() (fdatasync). A checkpoint starts the next
 // round in the other file, at offset 0, with a checkpoint record — sequence numbers carrying on —
-// that names the last record of the round it follows; that round, in the file just left, stays
-// what replay takes first until retirePrevious() says its records are all in durable data files.
-// Only then may the next round reuse its file, so a checkpoint never waits for the files to be
-// written: appends go on in the new round meanwhile. Replay follows records from offset 0 of each
-// file while each is whole, its checksum holds and its sequence number is the next one, so bytes
-// of earlier rounds beyond a tail are never mistaken for records.
+// that names the round it follows (by its checkpoint record's sequence number); that round, in the
+// file just left, stays what replay takes first until retirePrevious() says its records are all
+// in durable data files, and erases its checkpoint record durably: a retired round is never taken
+// for a round again. Only then may the round after next reuse its file, so a checkpoint never
+// waits for the files to be written: appends go on in the new round meanwhile. Replay follows
+// records from offset 0 of each file while each is whole, its checksum holds and its sequence
+// number is the next one, so bytes of earlier rounds beyond a tail are never mistaken for records.
 
 import { constants, writeSync, writevSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { access, open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from '../logger.js';
 import {
   RECORD_HEADER_BYTES,
@@ -61,6 +63,8 @@ export class SectorJournal {
   #active: FileIndex = 0;
   /** The round before the active one while its records may not all be in durable data files. */
   #previous: FileIndex | null = null;
+  /** The sequence number of the active round's checkpoint record: what the next round follows. */
+  #roundStart = 0n;
   readonly #volumeId: Uint8Array;
   readonly #sectorSize: number;
   #nextSequence = 1n;
@@ -73,15 +77,30 @@ export class SectorJournal {
     this.#sectorSize = sectorSize;
   }
 
-  /** Opens (or makes) the two journal files; `create` starts them empty. Call replay() before the first append. */
+  /**
+   * Opens (or makes) the two journal files; `create` starts them empty. A file made here (a volume
+   * of a version with one journal file gets its second) is made durable with its directory's
+   * fsync. Call replay() before the first append.
+   */
   static async open(paths: readonly [string, string], volumeId: Uint8Array, sectorSize: number, create: boolean): Promise<SectorJournal> {
     const flags = constants.O_RDWR | constants.O_CREAT | (create ? constants.O_TRUNC : 0);
+    const existed = await Promise.all(paths.map((p) => access(p).then(() => true, () => false)));
     const first = await open(paths[0], flags, 0o600);
     const second = await open(paths[1], flags, 0o600).catch(async (error: unknown) => {
       await first.close();
       throw error;
     });
-    return new SectorJournal([first, second], volumeId, sectorSize);
+    const journal = new SectorJournal([first, second], volumeId, sectorSize);
+    try {
+      if (!create && existed.includes(false)) {
+        const directory = await open(path.dirname(paths[0]), 'r');
+        await directory.sync().finally(() => directory.close());
+      }
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
+    return journal;
   }
 
   /** Bytes of the active round: how long it has grown since the last checkpoint. */
@@ -101,16 +120,23 @@ export class SectorJournal {
 
   /**
    * Hands every record that a crash may have left unapplied to `apply`, in order: the newest
-   * round's, after those of the round it follows if it follows one. A record that fails its checks
-   * ends its round as the torn tail of the crash, unless a valid record follows it: that is damage,
-   * and JournalDamaged is thrown instead. A followed round found shorter than the newest round
-   * says was a power loss before it was synced — so no flush since vouched for any write after
-   * the cut, and each sector the newest round changes is still its old or its new content — or
-   * a round already retired whose file the next one began to overwrite: the newest round is
-   * replayed either way. Leaves the newest round's file active, its tail after its last record.
+   * round's, after those of the round it follows if the other file still holds that round (if it
+   * does not, that round's checkpoint record never became durable, so no sync — no flush, no
+   * write-back — since it began completed, and each sector the newest round changes is still
+   * its old or its new content). A record that fails its checks ends its round as the torn tail
+   * of the crash, unless a valid record follows it: that is damage, and JournalDamaged is thrown
+   * instead — for a round's checkpoint record too. Leaves the newest round's file active, its
+   * tail after its last record.
    */
   async replay(apply: ReplayRecord, log: Logger): Promise<{ records: number }> {
     const starts = await Promise.all(([0, 1] as const).map((i) => this.#readAt(i, 0)));
+    for (const i of [0, 1] as const) {
+      const read = starts[i]!;
+      const claimed = read.ok ? null : read.header?.sequence;
+      if (claimed !== undefined && claimed !== null && (await this.#recordFollows(i, read.length, claimed + 1n))) {
+        throw new JournalDamaged(`journal file ${i}: the checkpoint record ${claimed} that begins its round fails (${(read as { reason: string }).reason}), yet record ${claimed + 1n} follows it`);
+      }
+    }
     const start = (i: FileIndex) => {
       const read = starts[i]!;
       return read.ok && read.record.kind === 'checkpoint' ? read.record : null;
@@ -123,14 +149,15 @@ export class SectorJournal {
     }
     const follows = followsOf(start(newest)!);
     let records = 0;
-    if (follows !== 0n && rounds.length === 2) {
-      const earlier = await this.#replayRound(rounds[0]!, apply, log);
-      records += earlier.records;
-      if (earlier.last < follows) log.warn({ expected: follows, found: earlier.last }, 'journal replay: the round before the newest ends early (never synced, or already retired)');
+    if (follows !== 0n) {
+      const other: FileIndex = newest === 0 ? 1 : 0;
+      if (start(other)?.sequence === follows) records += (await this.#replayRound(other, apply, log)).records;
+      else log.info({ follows }, 'journal replay: the round the newest follows is retired (or never became durable); the newest round alone is replayed');
     }
     const last = await this.#replayRound(newest, apply, log);
     records += last.records;
     this.#active = newest;
+    this.#roundStart = start(newest)!.sequence;
     this.#nextSequence = last.last + 1n;
     return { records };
   }
@@ -177,7 +204,7 @@ export class SectorJournal {
     if (this.#previous !== null && follows) throw new Error('the previous round is not retired yet');
     const next: FileIndex = this.#active === 0 ? 1 : 0;
     const file = this.#files[next];
-    const head = encodeRecordHead(checkpointRecord(this.#nextSequence, follows ? this.#nextSequence - 1n : 0n), this.#volumeId);
+    const head = encodeRecordHead(checkpointRecord(this.#nextSequence, follows ? this.#roundStart : 0n), this.#volumeId);
     file.round++;
     file.tail = 0;
     file.durable = 0;
@@ -186,11 +213,22 @@ export class SectorJournal {
     file.tail = head.length;
     this.#previous = follows ? this.#active : null;
     this.#active = next;
+    this.#roundStart = this.#nextSequence;
     this.#nextSequence++;
   }
 
-  /** The previous round's records are all in durable data files: replay no longer needs them, and the next round may reuse its file. */
-  retirePrevious(): void {
+  /**
+   * The previous round's records are all in durable data files: its checkpoint record is erased
+   * and that made durable, so replay never takes the round again, nor anything later written over
+   * part of its file; then the round after next may reuse the file.
+   */
+  async retirePrevious(): Promise<void> {
+    const index = this.#previous;
+    if (index === null) return;
+    const file = this.#files[index];
+    const erased = Buffer.alloc(RECORD_HEADER_BYTES);
+    await file.handle.write(erased, 0, erased.length, 0);
+    await file.handle.datasync();
     this.#previous = null;
   }
 

@@ -165,9 +165,9 @@ test('a stream of writes with no pause moves the journal to its next round at it
   });
   let retired = 0;
   const retire = SectorJournal.prototype.retirePrevious;
-  t.mock.method(SectorJournal.prototype, 'retirePrevious', function (this: SectorJournal) {
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', async function (this: SectorJournal) {
     assertFilesDurable(events);
-    retire.call(this);
+    await retire.call(this);
     retired++;
   });
   const model = Buffer.alloc(size);
@@ -283,13 +283,13 @@ test('a checkpoint retires its round only after an fdatasync begun after every w
   const retired = signal();
   let unsafeRetire: unknown = null;
   const retire = SectorJournal.prototype.retirePrevious;
-  t.mock.method(SectorJournal.prototype, 'retirePrevious', function (this: SectorJournal) {
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', async function (this: SectorJournal) {
     try {
       assertFilesDurable(events);
     } catch (error) {
       unsafeRetire ??= error;
     }
-    retire.call(this);
+    await retire.call(this);
     retired.fire();
   });
   const written: Array<[number, Buffer]> = [];
@@ -336,12 +336,12 @@ test('a journal round is retired only once the files alone hold every write jour
     since = [];
   });
   const realRetire = SectorJournal.prototype.retirePrevious;
-  t.mock.method(SectorJournal.prototype, 'retirePrevious', function (this: SectorJournal) {
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', async function (this: SectorJournal) {
     const copy = path.join(dir, `retired-${checks.length}`);
     cpSync(live, copy, { recursive: true });
     for (const file of JOURNAL_FILES) rmSync(path.join(copy, file), { force: true });
     checks.push({ copy, expected: atSwitch!, since: [...since] });
-    realRetire.call(this);
+    await realRetire.call(this);
   });
   for (let i = 0; i < 96; i++) {
     const offset = Math.floor(Math.random() * (size / (64 * KiB))) * 64 * KiB;
