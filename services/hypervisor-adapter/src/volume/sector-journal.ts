@@ -113,20 +113,15 @@ export class SectorJournal {
     return this.#nextSequence;
   }
 
-  /** Whether the round before the active one still waits for retirePrevious(). */
-  get hasPrevious(): boolean {
-    return this.#previous !== null;
-  }
-
   /**
    * Hands every record that a crash may have left unapplied to `apply`, in order: the newest
-   * round's, after those of the round it follows if the other file still holds that round (if it
-   * does not, that round's checkpoint record never became durable, so no sync — no flush, no
-   * write-back — since it began completed, and each sector the newest round changes is still
-   * its old or its new content). A record that fails its checks ends its round as the torn tail
-   * of the crash, unless a valid record follows it: that is damage, and JournalDamaged is thrown
-   * instead — for a round's checkpoint record too. Leaves the newest round's file active, its
-   * tail after its last record.
+   * round's, after those of the round it follows if the other file still begins with that round.
+   * If it does not, that round was retired (its changes are in durable files), or its checkpoint
+   * record never became durable — then no sync (no flush, no write-back) completed since it began,
+   * and each sector the newest round changes is still its old or its new content. A record that
+   * fails its checks ends its round as the torn tail of the crash, unless a valid record follows
+   * it: that is damage, and JournalDamaged is thrown instead — for a round's checkpoint record
+   * too. Leaves the newest round's file active, its tail after its last record.
    */
   async replay(apply: ReplayRecord, log: Logger): Promise<{ records: number }> {
     const starts = await Promise.all(([0, 1] as const).map((i) => this.#readAt(i, 0)));
