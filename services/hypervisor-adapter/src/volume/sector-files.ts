@@ -4,7 +4,7 @@
 // They are written only by applying journal records that are already durable, so whatever a
 // crash leaves in them, replaying the journal puts right.
 // Tag entries are read with synchronous pread: they are small and come from the page cache, where
-// a thread-pool round trip costs several times the copy (README.md, "Performance"). Ciphertext,
+// a thread-pool round trip costs several times the copy (PERFORMANCE.md). Ciphertext,
 // which may not be cached, is read asynchronously; changes are applied asynchronously too, as a
 // write-back runs beside requests (~95 MB into pages not cached yet took ~250 ms here); fdatasync
 // always is.
