@@ -387,7 +387,7 @@ export class EncryptedFileVolume implements BlockVolume {
       await this.#syncFiles();
       await this.#stopOnFailure(async () => {
         this.#journal.switchRound(false);
-        await this.#journal.sync();
+        await this.#journal.retirePrevious();
       });
     });
   }

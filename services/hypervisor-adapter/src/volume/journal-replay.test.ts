@@ -4,12 +4,13 @@
 // content of a prefix of the writes — never a mix — or refuse with JournalDamaged when a damaged
 // record has valid records after it.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, rmSync, statSync, truncateSync, openSync, writeSync, readSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, openSync, writeFileSync, writeSync, readSync, closeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { JournalDamaged } from './sector-journal.js';
+import { JournalDamaged, SectorJournal } from './sector-journal.js';
 import { JOURNAL_FILES } from './open-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
 import { keyFactory, openTestVolume, recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
@@ -149,9 +150,13 @@ test('a volume of the version with one journal file opens, replays it and gets i
   const old = path.join(dir, 'old');
   snapshot(live, old);
   rmSync(path.join(old, JOURNAL_FILES[1])); // its one round, begun by a checkpoint record that follows nothing
+  const metadataFile = path.join(old, 'volume.json');
+  const format = () => (JSON.parse(readFileSync(metadataFile, 'utf8')) as { format: string }).format;
+  writeFileSync(metadataFile, JSON.stringify({ ...JSON.parse(readFileSync(metadataFile, 'utf8')), format: 'sealkeep-volume/1' }));
   const reopened = await openTestVolume(old, { size: SIZE, sectorSize: S, keys });
   assert.deepEqual(await reopened.read(0, SIZE), models[5]);
   assert.ok(existsSync(path.join(old, JOURNAL_FILES[1])));
+  assert.equal(format(), 'sealkeep-volume/2', 'format 2 from now on: a version with one journal file refuses it');
   await reopened.close();
   await volume.close();
 });
@@ -178,4 +183,82 @@ test("after a checkpoint the new round replays alone; a damaged checkpoint recor
   flipByte(path.join(damaged, JOURNAL_FILES[1]), 40);
   await assert.rejects(openTestVolume(damaged, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
   await volume.close();
+});
+
+/**
+ * What a power loss keeps: every file as it was when its last fdatasync (or fsync) began, taken
+ * as that call ends; `imageTo(dir)` writes those contents (volume.json as it stands: it is only
+ * ever replaced whole and durably).
+ */
+async function durableContents(t: TestContext, live: string): Promise<{ imageTo(to: string): void }> {
+  const kept = new Map<string, Buffer>();
+  const probe = await open(path.join(live, 'volume.json'), 'r');
+  const FileHandle = Object.getPrototypeOf(probe) as FileHandlePrototype;
+  await probe.close();
+  for (const method of ['datasync', 'sync'] as const) {
+    const real = FileHandle[method];
+    t.mock.method(FileHandle, method, async function (this: { fd: number }) {
+      const file = readlinkSync(`/proc/self/fd/${this.fd}`);
+      const content = statSync(file).isFile() ? readFileSync(file) : null;
+      await real.call(this);
+      if (content && path.dirname(file) === live) kept.set(path.basename(file), content);
+    });
+  }
+  return {
+    imageTo(to) {
+      mkdirSync(to);
+      for (const name of readdirSync(live)) writeFileSync(path.join(to, name), name === 'volume.json' ? readFileSync(path.join(live, name)) : (kept.get(name) ?? Buffer.alloc(0)));
+    },
+  };
+}
+type FileHandlePrototype = Record<'datasync' | 'sync', (this: unknown) => Promise<void>>;
+
+test('a power loss at any checkpoint keeps every flushed write, and every sector is its old or its new content', async (t) => {
+  const { dir, remove } = temporaryDirectory('power-loss');
+  t.after(remove);
+  const keys = keyFactory();
+  const live = path.join(dir, 'live');
+  // Small limits: write-backs and checkpoints (journal rounds switched and retired) all through the run.
+  let volume = await openTestVolume(live, { size: SIZE, sectorSize: S, keys, limits: { pendingBytes: 64 << 10, journalBytes: 256 << 10 } });
+  const durable = await durableContents(t, live);
+  let before = Buffer.alloc(SIZE); // every write flushed
+  let after = Buffer.alloc(SIZE); // and the one in flight, if any
+  const images: Array<{ at: string; before: Buffer; after: Buffer }> = [];
+  const takeImage = () => {
+    const at = path.join(dir, `image-${images.length}`);
+    durable.imageTo(at);
+    images.push({ at, before: Buffer.from(before), after: Buffer.from(after) });
+  };
+  // An image right after every round is retired: the moment a round stops being replayed.
+  const retire = SectorJournal.prototype.retirePrevious;
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', async function (this: SectorJournal) {
+    await retire.call(this);
+    takeImage();
+  });
+  for (let i = 0; i < 60; i++) {
+    const offset = Math.floor(Math.random() * (SIZE / S - 4)) * S;
+    const data = randomBytes(S * (1 + Math.floor(Math.random() * 4)));
+    data.copy(after, offset);
+    await volume.write(offset, Buffer.from(data));
+    await volume.flush();
+    before = Buffer.from(after);
+    if (i % 7 === 0) takeImage();
+    if (i === 30) {
+      await volume.close(); // and reopened: rounds begun by close and by open, too
+      volume = await openTestVolume(live, { size: SIZE, sectorSize: S, keys, limits: { pendingBytes: 64 << 10, journalBytes: 256 << 10 } });
+    }
+  }
+  await volume.close();
+  t.mock.restoreAll();
+  assert.ok(images.length > 10, `${images.length} power-loss images`);
+  for (const image of images) {
+    const reopened = await openTestVolume(image.at, { size: SIZE, sectorSize: S, keys });
+    const found = await reopened.read(0, SIZE);
+    await reopened.close();
+    for (let lba = 0; lba < SIZE / S; lba++) {
+      const sector = found.subarray(lba * S, (lba + 1) * S);
+      const flushed = image.before.subarray(lba * S, (lba + 1) * S);
+      assert.ok(sector.equals(flushed) || sector.equals(image.after.subarray(lba * S, (lba + 1) * S)), `${image.at}: sector ${lba} is neither its flushed nor its newest content`);
+    }
+  }
 });

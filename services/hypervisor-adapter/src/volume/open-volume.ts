@@ -11,6 +11,7 @@ import type { SectorCrypto } from './sector-crypto.js';
 import { SectorFiles } from './sector-files.js';
 import { SectorJournal } from './sector-journal.js';
 import {
+  FORMAT,
   KEY_CHECK_GENERATION,
   KEY_CHECK_LBA,
   METADATA_FILE,
@@ -84,7 +85,7 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     opened.push(journal);
     if (!metadata) {
       const keyCheck = (await crypto.tag(...keyCheckInput)).toString('hex');
-      metadata = { format: 'sealkeep-volume/1', uuid, size, sectorSize, keyCheck, ...(keyCheckLba === KEY_CHECK_LBA ? {} : { keyCheckLba: keyCheckLba.toString() }) };
+      metadata = { format: FORMAT, uuid, size, sectorSize, keyCheck, ...(keyCheckLba === KEY_CHECK_LBA ? {} : { keyCheckLba: keyCheckLba.toString() }) };
       await writeVolumeMetadata(dir, metadata);
       log.info({ dir, uuid, size, sectorSize }, 'volume created');
     }
@@ -102,7 +103,8 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     }, log);
     await files.sync();
     journal.switchRound(false);
-    await journal.sync();
+    await journal.retirePrevious();
+    if (metadata.format !== FORMAT) await writeVolumeMetadata(dir, { ...metadata, format: FORMAT });
     if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
 
     const limits = { ...DEFAULT_LIMITS, ...options.limits };

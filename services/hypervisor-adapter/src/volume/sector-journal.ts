@@ -47,6 +47,13 @@ type ReadResult =
 
 type FileIndex = 0 | 1;
 
+/**
+ * How far past the last replayed record the sequence numbers go on after a replay: records of a
+ * torn round may lie beyond its tear, and a later round in that file must never number a record
+ * as one of them so that a replay could chain into it.
+ */
+const SEQUENCE_GAP_AFTER_REPLAY = 1n << 32n;
+
 interface JournalFile {
   readonly handle: FileHandle;
   /** End of the last appended record (everything before it is whole). */
@@ -153,7 +160,7 @@ export class SectorJournal {
     records += last.records;
     this.#active = newest;
     this.#roundStart = start(newest)!.sequence;
-    this.#nextSequence = last.last + 1n;
+    this.#nextSequence = last.last + 1n + SEQUENCE_GAP_AFTER_REPLAY;
     return { records };
   }
 
@@ -190,13 +197,13 @@ export class SectorJournal {
   }
 
   /**
-   * Starts the next round in the other file, with no append running. `follows`: the records so
-   * far are not all in durable data files yet, so replay takes them first, until
-   * retirePrevious(); otherwise they all are and the new round stands alone. Either way the other
-   * file's own round must be retired (or stand behind this one's): it is overwritten from offset 0.
+   * Starts the next round in the other file, whose own round must be retired: it is overwritten
+   * from offset 0. `follows`: the records so far are not all in durable data files yet, so replay
+   * takes them first; otherwise they all are and the new round stands alone. Either way the round
+   * left is the previous one until retirePrevious().
    */
   switchRound(follows: boolean): void {
-    if (this.#previous !== null && follows) throw new Error('the previous round is not retired yet');
+    if (this.#previous !== null) throw new Error('the previous round is not retired yet');
     const next: FileIndex = this.#active === 0 ? 1 : 0;
     const file = this.#files[next];
     const head = encodeRecordHead(checkpointRecord(this.#nextSequence, follows ? this.#roundStart : 0n), this.#volumeId);
@@ -206,20 +213,23 @@ export class SectorJournal {
     const written = writeSync(file.handle.fd, head, 0, head.length, 0);
     if (written !== head.length) throw new Error(`journal checkpoint wrote ${written} of ${head.length} bytes`);
     file.tail = head.length;
-    this.#previous = follows ? this.#active : null;
+    this.#previous = this.#active;
     this.#active = next;
     this.#roundStart = this.#nextSequence;
     this.#nextSequence++;
   }
 
   /**
-   * The previous round's records are all in durable data files: its checkpoint record is erased
-   * and that made durable, so replay never takes the round again, nor anything later written over
-   * part of its file; then the round after next may reuse the file.
+   * The previous round's records are all in durable data files: once the active round's start is
+   * durable (else a power loss could leave neither file beginning with a round newer than stale
+   * ones), the previous round's checkpoint record is erased and that made durable, so replay
+   * never takes the round again, nor anything later written over part of its file; then the round
+   * after next may reuse the file.
    */
   async retirePrevious(): Promise<void> {
     const index = this.#previous;
     if (index === null) return;
+    await this.#syncFile(this.#active);
     const file = this.#files[index];
     const erased = Buffer.alloc(RECORD_HEADER_BYTES);
     await file.handle.write(erased, 0, erased.length, 0);

@@ -10,11 +10,13 @@ import path from 'node:path';
 import { SECTOR_SIZES, type SectorSize } from '@sealkeep/crypto';
 
 export const METADATA_FILE = 'volume.json';
-const FORMAT = 'sealkeep-volume/1';
+/** Two journal files (sector-journal.ts). A volume of format 1, with one, is opened and made format 2; a version that knows only format 1 refuses it then, instead of replaying half of its journal. */
+export const FORMAT = 'sealkeep-volume/2';
+const FORMAT_ONE_JOURNAL_FILE = 'sealkeep-volume/1';
 const MAX_U64 = (1n << 64n) - 1n;
 
 export interface VolumeMetadata {
-  format: typeof FORMAT;
+  format: typeof FORMAT | typeof FORMAT_ONE_JOURNAL_FILE;
   uuid: string;
   size: number;
   sectorSize: SectorSize;
@@ -54,7 +56,7 @@ export async function readVolumeMetadata(dir: string): Promise<VolumeMetadata | 
     throw error;
   }
   const parsed = JSON.parse(text) as Partial<VolumeMetadata>;
-  if (parsed.format !== FORMAT) throw new Error(`${dir}: ${METADATA_FILE} is not of format ${FORMAT}`);
+  if (parsed.format !== FORMAT && parsed.format !== FORMAT_ONE_JOURNAL_FILE) throw new Error(`${dir}: ${METADATA_FILE} is not of format ${FORMAT} (or ${FORMAT_ONE_JOURNAL_FILE})`);
   if (typeof parsed.uuid !== 'string' || typeof parsed.keyCheck !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.keyCheck)) {
     throw new Error(`${dir}: ${METADATA_FILE} lacks a uuid or key check`);
   }

@@ -351,13 +351,16 @@ test('a journal round is retired only once the files alone hold every write jour
     await volume.write(offset, data);
   }
   await volume.close();
+  t.mock.restoreAll(); // (opening the copies retires rounds of their own)
   assert.ok(checks.length >= 2, `${checks.length} rounds retired`);
   for (const { copy, expected, since: later } of checks) {
     const files = await openTestVolume(copy, { size, sectorSize: S, keys });
-    const found = await files.read(0, size);
+    // Blocks written after the switch may be anything there (a write-back of them may have been
+    // under way when the files were copied); every other block is as it was at the switch.
+    for (let block = 0; block < size; block += 64 * KiB) {
+      if (later.some(([from, to]) => from < block + 64 * KiB && block < to)) continue;
+      assert.deepEqual(await files.read(block, 64 * KiB), expected.subarray(block, block + 64 * KiB), `block ${block} of the files when ${copy} was retired`);
+    }
     await files.close();
-    // Writes after the switch may be in the files too; every other byte is as it was at the switch.
-    for (const [from, to] of later) expected.fill(0, from, to), found.fill(0, from, to);
-    assert.deepEqual(found, expected, `the files when round ${copy} was retired`);
   }
 });
