@@ -104,6 +104,8 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     await files.sync();
     journal.switchRound(false);
     await journal.retirePrevious();
+    // A volume of format 1 got its second journal file above: volume.json's durable rewrite (with
+    // the directory's fsync, which makes that file's entry durable too) tells older versions off.
     if (metadata.format !== FORMAT) await writeVolumeMetadata(dir, { ...metadata, format: FORMAT });
     if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
 

@@ -11,8 +11,7 @@
 // number is the next one, so bytes of earlier rounds beyond a tail are never mistaken for records.
 
 import { constants, writeSync, writevSync } from 'node:fs';
-import { access, open, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
 import {
   RECORD_HEADER_BYTES,
@@ -85,29 +84,19 @@ export class SectorJournal {
   }
 
   /**
-   * Opens (or makes) the two journal files; `create` starts them empty. A file made here (a volume
-   * of a version with one journal file gets its second) is made durable with its directory's
-   * fsync. Call replay() before the first append.
+   * Opens (or makes) the two journal files; `create` starts them empty. A file made here is made
+   * durable by the caller's fsync of the directory (open-volume.ts writes volume.json, whose write
+   * does it, whenever it makes a volume or gives one its second journal file). Call replay()
+   * before the first append.
    */
   static async open(paths: readonly [string, string], volumeId: Uint8Array, sectorSize: number, create: boolean): Promise<SectorJournal> {
     const flags = constants.O_RDWR | constants.O_CREAT | (create ? constants.O_TRUNC : 0);
-    const existed = await Promise.all(paths.map((p) => access(p).then(() => true, () => false)));
     const first = await open(paths[0], flags, 0o600);
     const second = await open(paths[1], flags, 0o600).catch(async (error: unknown) => {
       await first.close();
       throw error;
     });
-    const journal = new SectorJournal([first, second], volumeId, sectorSize);
-    try {
-      if (!create && existed.includes(false)) {
-        const directory = await open(path.dirname(paths[0]), 'r');
-        await directory.sync().finally(() => directory.close());
-      }
-    } catch (error) {
-      await journal.close();
-      throw error;
-    }
-    return journal;
+    return new SectorJournal([first, second], volumeId, sectorSize);
   }
 
   /** Bytes of the active round: how long it has grown since the last checkpoint. */
