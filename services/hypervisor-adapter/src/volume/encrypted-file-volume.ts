@@ -238,7 +238,8 @@ export class EncryptedFileVolume implements BlockVolume {
       this.#idleTimer = null;
       const quiet = performance.now() - this.#lastRequestEnd;
       // (a checkpoint still running, of the journal's limit or of the last pause: try again after it)
-      if (this.#inFlight > 0 || this.#checkpointing || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(this.#inFlight > 0 || this.#checkpointing ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
+      const busy = this.#inFlight > 0 || this.#checkpointing !== null;
+      if (busy || quiet < IDLE_WRITE_BACK_MS) return this.#writeBackAfterPause(busy ? IDLE_WRITE_BACK_MS : IDLE_WRITE_BACK_MS - quiet);
       this.#startCheckpoint();
     }, delayMs);
     this.#idleTimer.unref();

@@ -108,7 +108,6 @@ export class SectorFiles {
       }
       const run = changes.slice(start, end);
       start = end;
-      if (first.kind === 'checkpoint') continue;
       // Settled, not raced: the ciphertext may go back to the pool once this returns, so no write may still read it.
       const written = await Promise.allSettled([
         first.kind === 'sectors' ? writevFully(this.#data, run.map((c) => c.ciphertext!), first.firstLba * this.#sectorSize) : undefined,

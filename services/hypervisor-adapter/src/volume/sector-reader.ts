@@ -67,7 +67,8 @@ export class SectorReader {
       }
       if ('plaintext' in outcome) return outcome.plaintext;
       const { failing, words } = outcome;
-      const changed = failing.some((lba) => this.words(Number(lba), 1)[0] !== words[Number(lba) - first]);
+      const now = this.words(first, count);
+      const changed = failing.some((lba) => now[Number(lba) - first] !== words[Number(lba) - first]);
       if (!changed) throw new SectorIntegrityError(failing);
     }
   }
