@@ -62,6 +62,28 @@ function assertFilesDurable(events: readonly string[]): void {
   assert.ok(synced >= 0 && events.indexOf('applied', covering) === -1, `a journal round retired with a write into the files no fdatasync covers: ${events.join(' ')}`);
 }
 
+/**
+ * Logs the files' writes and fdatasyncs for assertFilesDurable; `before` hooks run (and are
+ * awaited) as an apply or a sync begins, before the real one.
+ */
+function logFileWrites(t: TestContext, before: { apply?: () => Promise<void>; sync?: () => Promise<void> } = {}): string[] {
+  const events: string[] = [];
+  const realApply = SectorFiles.prototype.apply;
+  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, changes: readonly SectorChange[]) {
+    await before.apply?.();
+    await realApply.call(this, changes);
+    events.push('applied');
+  });
+  const realSync = SectorFiles.prototype.sync;
+  t.mock.method(SectorFiles.prototype, 'sync', async function (this: SectorFiles) {
+    events.push('sync');
+    await before.sync?.();
+    await realSync.call(this);
+    events.push('synced');
+  });
+  return events;
+}
+
 const dataFileAt = (dir: string, offset: number, length: number) => readFileSync(path.join(dir, DATA_FILE)).subarray(offset, offset + length);
 
 test('while a write-back writes the files, reads find its changes and writes go on', async (t) => {
@@ -151,18 +173,7 @@ test('a stream of writes with no pause moves the journal to its next round at it
   const limits = { pendingBytes: 256 * KiB, journalBytes: 1 << 20 };
   const volume = await openTestVolume(dir, { size, sectorSize: S, keys, limits });
   // The order that makes retiring a round safe after a power loss (assertFilesDurable).
-  const events: string[] = [];
-  const realApply = SectorFiles.prototype.apply;
-  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, changes: readonly SectorChange[]) {
-    await realApply.call(this, changes);
-    events.push('applied');
-  });
-  const realSync = SectorFiles.prototype.sync;
-  t.mock.method(SectorFiles.prototype, 'sync', async function (this: SectorFiles) {
-    events.push('sync');
-    await realSync.call(this);
-    events.push('synced');
-  });
+  const events = logFileWrites(t);
   let retired = 0;
   const retire = SectorJournal.prototype.retirePrevious;
   t.mock.method(SectorJournal.prototype, 'retirePrevious', async function (this: SectorJournal) {
@@ -251,7 +262,6 @@ test('a checkpoint retires its round only after an fdatasync begun after every w
   t.after(remove);
   const keys = keyFactory();
   const volume = await openTestVolume(dir, { size: 4 << 20, sectorSize: S, keys, limits: { pendingBytes: 1 << 20, journalBytes: 1 << 20 } });
-  const events: string[] = [];
   // A write-back's writes are held while a checkpoint's fdatasync of the files runs beside them.
   const syncHeld = signal();
   const syncReleased = signal();
@@ -259,26 +269,19 @@ test('a checkpoint retires its round only after an fdatasync begun after every w
   const applyReleased = signal();
   let holdSync = false;
   let holdApply = false;
-  const realApply = SectorFiles.prototype.apply;
-  t.mock.method(SectorFiles.prototype, 'apply', async function (this: SectorFiles, changes: readonly SectorChange[]) {
-    if (holdApply) {
+  const events = logFileWrites(t, {
+    apply: async () => {
+      if (!holdApply) return;
       holdApply = false;
       applyHeld.fire();
       await applyReleased.done;
-    }
-    await realApply.call(this, changes);
-    events.push('applied');
-  });
-  const realSync = SectorFiles.prototype.sync;
-  t.mock.method(SectorFiles.prototype, 'sync', async function (this: SectorFiles) {
-    events.push('sync');
-    if (holdSync) {
+    },
+    sync: async () => {
+      if (!holdSync) return;
       holdSync = false;
       syncHeld.fire();
       await syncReleased.done;
-    }
-    await realSync.call(this);
-    events.push('synced');
+    },
   });
   const retired = signal();
   let unsafeRetire: unknown = null;
