@@ -168,7 +168,10 @@ export class EncryptedFileVolume implements BlockVolume {
     return this.#gate.exclusive(async () => {
       if (this.#closed) return;
       try {
-        if (!this.#failed) await this.#checkpointHeld();
+        if (!this.#failed) {
+          await this.#checkpointHeld();
+          await this.#journal.trimToRound();
+        }
       } finally {
         this.#closed = true;
         await Promise.allSettled([this.#files.close(), this.#journal.close()]);

@@ -1,7 +1,7 @@
 // One journal record's bytes, declared once (README.md, "Journal"). All integers big-endian.
 //
 //   offset      size   field
-//   0           8      magic 'SKJRNL01'
+//   0           8      magic 'SKJRNL02'
 //   8           8      sequence number: one more than the record before it
 //   16          2      kind: 1 sectors, 2 zeroes, 3 checkpoint
 //   18          2      reserved, zero
@@ -9,20 +9,33 @@
 //   24          8      first LBA; a checkpoint: the sequence number of the checkpoint record that
 //                      began the round it follows (whose records replay takes first), 0 if it
 //                      stands alone
-//   32          32     SHA-256(volume id ‖ bytes 0..31 ‖ metadata)
-//   64          8n     metadata: the new generation word of each sector
-//   64+8n       32n    metadata: each sector's tag                        (sectors only)
-//   64+40n      S·n    the sectors' ciphertext, as it goes to the data file (sectors only)
+//   32          8      durable through: when this record was appended, every record up to this
+//                      sequence number was known to be on stable storage (a completed fdatasync)
+//   40          32     SHA-256(volume id ‖ bytes 0..39 ‖ metadata)
+//   72          8n     metadata: the new generation word of each sector
+//   72+8n       32n    metadata: each sector's tag                        (sectors only)
+//   72+40n      S·n    the sectors' ciphertext, as it goes to the data file (sectors only)
 //
 // The checksum binds header and metadata to the volume; the ciphertext is bound by the tags
 // themselves (HMAC over volume id, LBA, generation and ciphertext), checked before replay.
+//
+// Records of volume formats 1 and 2 ('SKJRNL01') have a 64-byte header with no durable-through
+// field (the checksum at 32, over bytes 0..31 and the metadata); they are still read, as durable
+// through the record before them — what those formats' replay assumed of a record that follows
+// a damaged one.
 
 import { createHash } from 'node:crypto';
 import { decodeGenerations, encodeGenerations, GENERATION_BYTES, TAG_BYTES } from '@sealkeep/crypto';
 
-export const RECORD_MAGIC = 0x534b4a524e4c3031n;
-export const RECORD_HEADER_BYTES = 64;
-const CHECKSUM_OFFSET = 32;
+export const RECORD_MAGIC = 0x534b4a524e4c3032n;
+/** The magic of records written by volume formats 1 and 2: a 64-byte header, no durable-through field. */
+const EARLIER_RECORD_MAGIC = 0x534b4a524e4c3031n;
+export const RECORD_HEADER_BYTES = 72;
+const EARLIER_HEADER_BYTES = 64;
+/** What both versions' magics begin with, as it lies in a file: what the search for records past a damaged one looks for (seven bytes: Buffer.indexOf finds them several times faster than eight). */
+export const RECORD_MAGIC_PREFIX = Buffer.from('SKJRNL0', 'latin1');
+/** Where each header version's checksum lies (its header ends 32 bytes later). */
+const checksumOffset = (headerBytes: number) => headerBytes - 32;
 /** The largest record: one 32 MiB request of 512-byte sectors. */
 export const MAX_RECORD_SECTORS = 1 << 16;
 
@@ -31,6 +44,8 @@ export type RecordKind = keyof typeof RECORD_KIND;
 
 export interface JournalRecord {
   sequence: bigint;
+  /** Every record up to this sequence number was known durable when this one was appended. */
+  durableThrough: bigint;
   kind: RecordKind;
   firstLba: number;
   /** The generation word each sector has once the record is applied. */
@@ -42,8 +57,8 @@ export interface JournalRecord {
 }
 
 /** The record that starts a round: `follows` is the sequence number of the checkpoint record that began the round before it, 0n if it stands alone. */
-export function checkpointRecord(sequence: bigint, follows: bigint): JournalRecord {
-  return { sequence, kind: 'checkpoint', firstLba: Number(follows), words: new BigUint64Array(0), tags: null, ciphertext: null };
+export function checkpointRecord(sequence: bigint, follows: bigint, durableThrough: bigint): JournalRecord {
+  return { sequence, durableThrough, kind: 'checkpoint', firstLba: Number(follows), words: new BigUint64Array(0), tags: null, ciphertext: null };
 }
 
 /** The round a checkpoint record follows (see checkpointRecord). */
@@ -51,15 +66,18 @@ export function followsOf(checkpoint: JournalRecord): bigint {
   return BigInt(checkpoint.firstLba);
 }
 
-/** A record without its sequence number: a change to a run of sectors, as the volume makes it. */
-export type SectorChange = Omit<JournalRecord, 'sequence'>;
+/** A record without what the journal gives it as it appends: a change to a run of sectors, as the volume makes it. */
+export type SectorChange = Omit<JournalRecord, 'sequence' | 'durableThrough'>;
 
 /** What a record header says, before its checksum is known to hold. */
 export interface RecordHeader {
   sequence: bigint;
+  durableThrough: bigint;
   kind: RecordKind;
   count: number;
   firstLba: number;
+  /** 72, or 64 for a record of volume formats 1 and 2. */
+  headerBytes: number;
 }
 
 export function metadataBytes(kind: RecordKind, count: number): number {
@@ -67,8 +85,13 @@ export function metadataBytes(kind: RecordKind, count: number): number {
 }
 
 /** Header, metadata and ciphertext together. */
-export function recordBytes(kind: RecordKind, count: number, sectorSize: number): number {
-  return RECORD_HEADER_BYTES + metadataBytes(kind, count) + (kind === 'sectors' ? count * sectorSize : 0);
+export function recordBytes(header: RecordHeader, sectorSize: number): number {
+  return headBytes(header) + (header.kind === 'sectors' ? header.count * sectorSize : 0);
+}
+
+/** Header and metadata: what the checksum covers, with the checksum itself. */
+export function headBytes(header: RecordHeader): number {
+  return header.headerBytes + metadataBytes(header.kind, header.count);
 }
 
 /** The header and metadata of a record, checksum included; the ciphertext is written after it as is. */
@@ -80,41 +103,48 @@ export function encodeRecordHead(record: JournalRecord, volumeId: Uint8Array): B
   head.writeUInt16BE(RECORD_KIND[record.kind], 16);
   head.writeUInt32BE(count, 20);
   head.writeBigUInt64BE(BigInt(record.firstLba), 24);
+  head.writeBigUInt64BE(record.durableThrough, 32);
   encodeGenerations(record.words).copy(head, RECORD_HEADER_BYTES);
   if (record.kind === 'sectors') record.tags!.copy(head, RECORD_HEADER_BYTES + count * GENERATION_BYTES);
-  checksum(head, volumeId).copy(head, CHECKSUM_OFFSET);
+  checksum(head, RECORD_HEADER_BYTES, volumeId).copy(head, checksumOffset(RECORD_HEADER_BYTES));
   return head;
 }
 
-/** The header's fields, or null if these 64 bytes cannot be the start of a record. */
+/** The header's fields, or null if these bytes (up to RECORD_HEADER_BYTES of them) cannot be the start of a record. */
 export function parseRecordHeader(header: Buffer): RecordHeader | null {
-  if (header.length < RECORD_HEADER_BYTES || header.readBigUInt64BE(0) !== RECORD_MAGIC) return null;
+  const magic = header.length >= EARLIER_HEADER_BYTES ? header.readBigUInt64BE(0) : 0n;
+  const headerBytes = magic === RECORD_MAGIC ? RECORD_HEADER_BYTES : magic === EARLIER_RECORD_MAGIC ? EARLIER_HEADER_BYTES : 0;
+  if (headerBytes === 0 || header.length < headerBytes) return null;
   const kind = (Object.keys(RECORD_KIND) as RecordKind[]).find((k) => RECORD_KIND[k] === header.readUInt16BE(16));
   const count = header.readUInt32BE(20);
   const firstLba = header.readBigUInt64BE(24);
   if (!kind || header.readUInt16BE(18) !== 0 || count > MAX_RECORD_SECTORS) return null;
   if ((kind === 'checkpoint') !== (count === 0) || firstLba > BigInt(Number.MAX_SAFE_INTEGER)) return null;
-  return { sequence: header.readBigUInt64BE(8), kind, count, firstLba: Number(firstLba) };
+  const sequence = header.readBigUInt64BE(8);
+  const durableThrough = headerBytes === RECORD_HEADER_BYTES ? header.readBigUInt64BE(32) : sequence - 1n;
+  if (durableThrough >= sequence) return null;
+  return { sequence, durableThrough, kind, count, firstLba: Number(firstLba), headerBytes };
 }
 
-/** Whether header ‖ metadata carry a checksum that holds for this volume. */
-export function checksumHolds(head: Buffer, volumeId: Uint8Array): boolean {
-  return checksum(head, volumeId).equals(head.subarray(CHECKSUM_OFFSET, CHECKSUM_OFFSET + 32));
+/** Whether header ‖ metadata (of the header version `header` names) carry a checksum that holds for this volume. */
+export function checksumHolds(header: RecordHeader, head: Buffer, volumeId: Uint8Array): boolean {
+  const at = checksumOffset(header.headerBytes);
+  return checksum(head, header.headerBytes, volumeId).equals(head.subarray(at, at + 32));
 }
 
 /** The record from its verified head and its ciphertext (null for zeroes and checkpoints). */
 export function decodeRecord(header: RecordHeader, head: Buffer, ciphertext: Buffer | null): JournalRecord {
-  const { count, kind } = header;
-  const words = decodeGenerations(head.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + count * GENERATION_BYTES));
-  const tagsAt = RECORD_HEADER_BYTES + count * GENERATION_BYTES;
+  const { count, kind, headerBytes } = header;
+  const words = decodeGenerations(head.subarray(headerBytes, headerBytes + count * GENERATION_BYTES));
+  const tagsAt = headerBytes + count * GENERATION_BYTES;
   const tags = kind === 'sectors' ? head.subarray(tagsAt, tagsAt + count * TAG_BYTES) : null;
-  return { sequence: header.sequence, kind, firstLba: header.firstLba, words, tags, ciphertext };
+  return { sequence: header.sequence, durableThrough: header.durableThrough, kind, firstLba: header.firstLba, words, tags, ciphertext };
 }
 
-function checksum(head: Buffer, volumeId: Uint8Array): Buffer {
+function checksum(head: Buffer, headerBytes: number, volumeId: Uint8Array): Buffer {
   return createHash('sha256')
     .update(volumeId)
-    .update(head.subarray(0, CHECKSUM_OFFSET))
-    .update(head.subarray(RECORD_HEADER_BYTES))
+    .update(head.subarray(0, checksumOffset(headerBytes)))
+    .update(head.subarray(headerBytes))
     .digest();
 }

@@ -2,15 +2,17 @@
 // completed write is in the page cache), and cutting or damaging the copy's journal is what a
 // crash mid-append or a power loss can leave. Opening the copy must give, for every sector, the
 // content of a prefix of the writes — never a mix — or refuse with JournalDamaged when a damaged
-// record has valid records after it.
+// record had been made durable (a record appended after the sync that made it so says so).
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { volumeIdFromUuid } from '@sealkeep/crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, openSync, writeFileSync, writeSync, readSync, closeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { JournalDamaged, SectorJournal } from './sector-journal.js';
+import { RECORD_HEADER_BYTES, metadataBytes, parseRecordHeader, recordBytes } from './journal-record.js';
 import { JOURNAL_FILES } from './open-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
 import { keyFactory, openTestVolume, recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
@@ -19,10 +21,11 @@ const SIZE = 256 << 10;
 const S = 4096;
 
 /**
- * A volume with `count` random writes in its journal (and, with writeBack, also in its files), the
- * model after each write, and each record's end offset in the journal.
+ * A volume with `count` random writes in its journal (and, with writeBack, also in its files;
+ * with flushThrough, each write up to that one flushed), the model after each write, and each
+ * record's end offset in the journal.
  */
-async function journaledWrites(dir: string, keys: ReturnType<typeof keyFactory>, count: number, writeBack = false) {
+async function journaledWrites(dir: string, keys: ReturnType<typeof keyFactory>, count: number, { writeBack = false, flushThrough = 0 } = {}) {
   const limits = writeBack ? { pendingBytes: 1, journalBytes: 1 << 30 } : {};
   const volume = await openTestVolume(dir, { size: SIZE, sectorSize: S, keys, limits });
   const models = [Buffer.alloc(SIZE)];
@@ -33,6 +36,7 @@ async function journaledWrites(dir: string, keys: ReturnType<typeof keyFactory>,
     const model = Buffer.from(models[models.length - 1]!);
     data.copy(model, offset);
     await volume.write(offset, data);
+    if (i < flushThrough) await volume.flush();
     models.push(model);
     recordEnds.push(statSync(path.join(dir, 'journal')).size);
   }
@@ -91,12 +95,12 @@ test('a journal cut anywhere inside a record gives exactly the writes before tha
   await volume.close();
 });
 
-test('a damaged last record is dropped; a damaged record with records after it refuses the open', async (t) => {
+test('a damaged last record is dropped; a damaged record that a later record says was durable refuses the open', async (t) => {
   const { dir, remove } = temporaryDirectory('damage');
   t.after(remove);
   const keys = keyFactory();
   const live = path.join(dir, 'live');
-  const { volume, models, recordEnds } = await journaledWrites(live, keys, 5);
+  const { volume, models, recordEnds } = await journaledWrites(live, keys, 5, { flushThrough: 5 });
 
   const tail = path.join(dir, 'tail');
   snapshot(live, tail);
@@ -104,19 +108,59 @@ test('a damaged last record is dropped; a damaged record with records after it r
   const log = recordingLogger();
   const reopened = await openTestVolume(tail, { size: SIZE, sectorSize: S, keys, log });
   assert.deepEqual(await reopened.read(0, SIZE), models[4]);
-  assert.ok(log.entries.some((e) => e.level === 'warn' && e.message.includes('torn last record')));
+  assert.ok(log.entries.some((e) => e.level === 'warn' && e.message.includes('torn tail')));
   await reopened.close();
 
+  // Record 2 of 5, flushed before record 3 was appended.
   for (const [what, position] of [
     ['ciphertext', recordEnds[2]! - 10],
     ['header', recordEnds[1]! + 30],
-    ['generation', recordEnds[1]! + 64 + 3],
+    ['durable-through', recordEnds[1]! + 39],
+    ['generation', recordEnds[1]! + 72 + 3],
+    ['magic', recordEnds[1]!],
   ] as const) {
     const middle = path.join(dir, `middle-${what}`);
     snapshot(live, middle);
-    flipByte(path.join(middle, 'journal'), position); // inside record 2 of 5
+    flipByte(path.join(middle, 'journal'), position);
     await assert.rejects(openTestVolume(middle, { size: SIZE, sectorSize: S, keys }), JournalDamaged, `damaged ${what}`);
   }
+  // Its whole header gone: the records after it are found by their magic.
+  const erased = path.join(dir, 'erased');
+  snapshot(live, erased);
+  const fd = openSync(path.join(erased, 'journal'), 'r+');
+  writeSync(fd, Buffer.alloc(72), 0, 72, recordEnds[1]!);
+  closeSync(fd);
+  await assert.rejects(openTestVolume(erased, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
+  await volume.close();
+});
+
+test('records torn by a power loss with whole records after them are dropped, not taken for damage, when none was flushed', async (t) => {
+  const { dir, remove } = temporaryDirectory('unordered');
+  t.after(remove);
+  const keys = keyFactory();
+  const live = path.join(dir, 'live');
+  // Writes 1 and 2 flushed, 3 to 6 not: their pages may reach the disk in any order.
+  const { volume, models, recordEnds } = await journaledWrites(live, keys, 6, { flushThrough: 2 });
+  for (const torn of [3, 4, 5]) {
+    for (const how of ['ciphertext', 'header'] as const) {
+      const image = path.join(dir, `torn-${torn}-${how}`);
+      snapshot(live, image);
+      const fd = openSync(path.join(image, 'journal'), 'r+');
+      // A page of the record that never reached the disk: zeros where it should be.
+      const at = how === 'header' ? recordEnds[torn - 1]! : recordEnds[torn]! - 100;
+      writeSync(fd, Buffer.alloc(how === 'header' ? 72 : 50), 0, how === 'header' ? 72 : 50, at);
+      closeSync(fd);
+      const log = recordingLogger();
+      const reopened = await openTestVolume(image, { size: SIZE, sectorSize: S, keys, log });
+      assert.deepEqual(await reopened.read(0, SIZE), models[torn - 1], `record ${torn} torn (${how}): the writes before it, none after`);
+      await reopened.close();
+    }
+  }
+  // Record 2 was flushed, and records 3 on were appended after that flush: its damage is damage.
+  const flushed = path.join(dir, 'flushed');
+  snapshot(live, flushed);
+  flipByte(path.join(flushed, 'journal'), recordEnds[2]! - 10);
+  await assert.rejects(openTestVolume(flushed, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
   await volume.close();
 });
 
@@ -125,7 +169,7 @@ test('sectors torn in the data and tag files by a write-back are rewritten by re
   t.after(remove);
   const keys = keyFactory();
   const live = path.join(dir, 'live');
-  const { volume, models } = await journaledWrites(live, keys, 8, true); // each write goes back to the files at once
+  const { volume, models } = await journaledWrites(live, keys, 8, { writeBack: true }); // each write goes back to the files at once
   const torn = path.join(dir, 'torn');
   snapshot(live, torn);
   // A power loss mid-write-back: half of the sectors' ciphertext and tag entries are garbage.
@@ -141,23 +185,53 @@ test('sectors torn in the data and tag files by a write-back are rewritten by re
   await volume.close();
 });
 
-test('a volume of the version with one journal file opens, replays it and gets its second file', async (t) => {
-  const { dir, remove } = temporaryDirectory('one-file');
+/** A journal file as volume formats 1 and 2 wrote it: 'SKJRNL01' records, 64-byte headers without durable-through (anything after its records dropped). */
+function asEarlierFormat(file: string, volumeId: Buffer): void {
+  const bytes = readFileSync(file);
+  const records: Buffer[] = [];
+  for (let at = 0; ; ) {
+    const header = parseRecordHeader(bytes.subarray(at, at + RECORD_HEADER_BYTES));
+    if (!header || at + recordBytes(header, S) > bytes.length) break;
+    const record = bytes.subarray(at, at + recordBytes(header, S));
+    const earlier = Buffer.concat([record.subarray(0, 32), Buffer.alloc(32), record.subarray(RECORD_HEADER_BYTES)]);
+    earlier.write('SKJRNL01', 0, 'latin1');
+    const metadataEnd = 64 + metadataBytes(header.kind, header.count);
+    createHash('sha256').update(volumeId).update(earlier.subarray(0, 32)).update(earlier.subarray(64, metadataEnd)).digest().copy(earlier, 32);
+    records.push(earlier);
+    at += record.length;
+  }
+  writeFileSync(file, Buffer.concat(records));
+}
+
+test('volumes of the earlier formats (one journal file; records without durable-through) replay as written and become format 3', async (t) => {
+  const { dir, remove } = temporaryDirectory('earlier-formats');
   t.after(remove);
   const keys = keyFactory();
   const live = path.join(dir, 'live');
-  const { volume, models } = await journaledWrites(live, keys, 5);
-  const old = path.join(dir, 'old');
-  snapshot(live, old);
-  rmSync(path.join(old, JOURNAL_FILES[1])); // its one round, begun by a checkpoint record that follows nothing
-  const metadataFile = path.join(old, 'volume.json');
-  const format = () => (JSON.parse(readFileSync(metadataFile, 'utf8')) as { format: string }).format;
-  writeFileSync(metadataFile, JSON.stringify({ ...JSON.parse(readFileSync(metadataFile, 'utf8')), format: 'sealkeep-volume/1' }));
-  const reopened = await openTestVolume(old, { size: SIZE, sectorSize: S, keys });
-  assert.deepEqual(await reopened.read(0, SIZE), models[5]);
-  assert.ok(existsSync(path.join(old, JOURNAL_FILES[1])));
-  assert.equal(format(), 'sealkeep-volume/2', 'format 2 from now on: a version with one journal file refuses it');
-  await reopened.close();
+  const { volume, models, recordEnds } = await journaledWrites(live, keys, 5);
+  const format = (at: string) => (JSON.parse(readFileSync(path.join(at, 'volume.json'), 'utf8')) as { format: string }).format;
+  const earlier = (name: string, version: 1 | 2) => {
+    const at = path.join(dir, name);
+    snapshot(live, at);
+    const metadata = JSON.parse(readFileSync(path.join(at, 'volume.json'), 'utf8')) as { uuid: string };
+    writeFileSync(path.join(at, 'volume.json'), JSON.stringify({ ...metadata, format: `sealkeep-volume/${version}` }));
+    asEarlierFormat(path.join(at, JOURNAL_FILES[0]), volumeIdFromUuid(metadata.uuid));
+    if (version === 1) rmSync(path.join(at, JOURNAL_FILES[1])); // its one round, begun by a checkpoint record that follows nothing
+    else asEarlierFormat(path.join(at, JOURNAL_FILES[1]), volumeIdFromUuid(metadata.uuid));
+    return at;
+  };
+  for (const version of [1, 2] as const) {
+    const at = earlier(`format-${version}`, version);
+    const reopened = await openTestVolume(at, { size: SIZE, sectorSize: S, keys });
+    assert.deepEqual(await reopened.read(0, SIZE), models[5]);
+    assert.ok(existsSync(path.join(at, JOURNAL_FILES[1])));
+    assert.equal(format(at), 'sealkeep-volume/3', 'format 3 from now on: a version that knows only an earlier one refuses it');
+    await reopened.close();
+    // Their records say nothing of durability: as those formats did, a failing record with whole ones after it is damage.
+    const damaged = earlier(`format-${version}-damaged`, version);
+    flipByte(path.join(damaged, JOURNAL_FILES[0]), recordEnds[2]! - 3 * 8 - 10); // record 2's ciphertext (the three records to its end have headers 8 bytes shorter)
+    await assert.rejects(openTestVolume(damaged, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
+  }
   await volume.close();
 });
 
@@ -185,12 +259,28 @@ test("after a checkpoint the new round replays alone; a damaged checkpoint recor
   await volume.close();
 });
 
+test('a clean close cuts the file of the round it leaves to that round: the next open has nothing past it to search', async (t) => {
+  const { dir, remove } = temporaryDirectory('trim');
+  t.after(remove);
+  const keys = keyFactory();
+  const live = path.join(dir, 'live');
+  const { volume, models } = await journaledWrites(live, keys, 6);
+  await volume.checkpoint(); // the writes' round retired; the next one (in the other file) stands alone
+  await volume.close(); // and its round begins in the file the writes filled
+  const sizes = JOURNAL_FILES.map((name) => statSync(path.join(live, name)).size).sort((a, b) => a - b);
+  assert.deepEqual(sizes, [RECORD_HEADER_BYTES, RECORD_HEADER_BYTES], "the file the writes filled holds only the close's checkpoint record (the other, the checkpoint's)");
+  const reopened = await openTestVolume(live, { size: SIZE, sectorSize: S, keys });
+  assert.deepEqual(await reopened.read(0, SIZE), models[6]);
+  await reopened.close();
+});
+
 /**
  * What a power loss keeps: every file as it was when its last fdatasync (or fsync) began, taken
  * as that call ends; `imageTo(dir)` writes those contents (volume.json as it stands: it is only
- * ever replaced whole and durably).
+ * ever replaced whole and durably). With `unsyncedPages` (0 to 1), each 4 KiB page written since
+ * then reaches the image with that chance, in no order — as the kernel writes dirty pages back.
  */
-async function durableContents(t: TestContext, live: string): Promise<{ imageTo(to: string): void }> {
+async function durableContents(t: TestContext, live: string): Promise<{ imageTo(to: string, unsyncedPages?: number): void }> {
   const kept = new Map<string, Buffer>();
   const probe = await open(path.join(live, 'volume.json'), 'r');
   const FileHandle = Object.getPrototypeOf(probe) as FileHandlePrototype;
@@ -205,9 +295,21 @@ async function durableContents(t: TestContext, live: string): Promise<{ imageTo(
     });
   }
   return {
-    imageTo(to) {
+    imageTo(to, unsyncedPages = 0) {
       mkdirSync(to);
-      for (const name of readdirSync(live)) writeFileSync(path.join(to, name), name === 'volume.json' ? readFileSync(path.join(live, name)) : (kept.get(name) ?? Buffer.alloc(0)));
+      for (const name of readdirSync(live)) {
+        const now = readFileSync(path.join(live, name));
+        if (name === 'volume.json') {
+          writeFileSync(path.join(to, name), now);
+          continue;
+        }
+        const image = Buffer.alloc(now.length);
+        (kept.get(name) ?? Buffer.alloc(0)).copy(image);
+        for (let page = 0; page < now.length; page += 4096) {
+          if (Math.random() < unsyncedPages) now.copy(image, page, page, Math.min(page + 4096, now.length));
+        }
+        writeFileSync(path.join(to, name), image);
+      }
     },
   };
 }
@@ -259,6 +361,48 @@ test('a power loss at any checkpoint keeps every flushed write, and every sector
       const sector = found.subarray(lba * S, (lba + 1) * S);
       const flushed = image.before.subarray(lba * S, (lba + 1) * S);
       assert.ok(sector.equals(flushed) || sector.equals(image.after.subarray(lba * S, (lba + 1) * S)), `${image.at}: sector ${lba} is neither its flushed nor its newest content`);
+    }
+  }
+});
+
+test('a power loss that keeps unsynced pages in any order opens with every flushed write, and every sector one of its contents since', async (t) => {
+  const { dir, remove } = temporaryDirectory('unordered-power-loss');
+  t.after(remove);
+  const keys = keyFactory();
+  const live = path.join(dir, 'live');
+  const limits = { pendingBytes: 96 << 10, journalBytes: 384 << 10 };
+  const volume = await openTestVolume(live, { size: SIZE, sectorSize: S, keys, limits });
+  const durable = await durableContents(t, live);
+  const sectors = SIZE / S;
+  // Per sector: its content as of the last flush, then every content written since.
+  let flushed: Uint8Array[] = Array.from({ length: sectors }, () => Buffer.alloc(S));
+  let since: Uint8Array[][] = flushed.map(() => []);
+  const images: Array<{ at: string; allowed: Uint8Array[][] }> = [];
+  for (let i = 0; i < 80; i++) {
+    const first = Math.floor(Math.random() * (sectors - 3));
+    const data = randomBytes(S * (1 + Math.floor(Math.random() * 3)));
+    await volume.write(first * S, Buffer.from(data));
+    for (let k = 0; k < data.length / S; k++) since[first + k]!.push(data.subarray(k * S, (k + 1) * S));
+    if (i % 5 === 4) {
+      await volume.flush();
+      flushed = flushed.map((sector, lba) => since[lba]!.at(-1) ?? sector);
+      since = flushed.map(() => []);
+    }
+    if (i % 3 === 2) {
+      const at = path.join(dir, `image-${images.length}`);
+      durable.imageTo(at, 0.5);
+      images.push({ at, allowed: flushed.map((sector, lba) => [sector, ...since[lba]!]) });
+    }
+  }
+  await volume.close();
+  t.mock.restoreAll();
+  for (const image of images) {
+    const reopened = await openTestVolume(image.at, { size: SIZE, sectorSize: S, keys });
+    const found = await reopened.read(0, SIZE);
+    await reopened.close();
+    for (let lba = 0; lba < sectors; lba++) {
+      const sector = found.subarray(lba * S, (lba + 1) * S);
+      assert.ok(image.allowed[lba]!.some((content) => sector.equals(content)), `${image.at}: sector ${lba} is none of its contents since the last flush`);
     }
   }
 });

@@ -104,8 +104,10 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     await files.sync();
     journal.switchRound(false);
     await journal.retirePrevious();
-    // A volume of format 1 got its second journal file above: volume.json's durable rewrite (with
-    // the directory's fsync, which makes that file's entry durable too) tells older versions off.
+    // A volume of an earlier format is now of this one (a format-1 volume got its second journal
+    // file above, the new round's records have this format's header): volume.json's durable
+    // rewrite (with the directory's fsync, which makes that file's entry durable too) tells older
+    // versions off.
     if (metadata.format !== FORMAT) await writeVolumeMetadata(dir, { ...metadata, format: FORMAT });
     if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
 

@@ -9,18 +9,22 @@
 // waits for the files to be written: appends go on in the new round meanwhile. Replay follows
 // records from offset 0 of each file while each is whole, its checksum holds and its sequence
 // number is the next one, so bytes of earlier rounds beyond a tail are never mistaken for records.
+// Each record says how far the journal was known durable when it was appended: a record that
+// fails is the torn tail of a power loss (nothing after it was ever promised) unless a later
+// record says it had been made durable — that is damage.
 
 import { constants, writeSync, writevSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
 import {
   RECORD_HEADER_BYTES,
+  RECORD_MAGIC_PREFIX,
   checkpointRecord,
   checksumHolds,
   decodeRecord,
   encodeRecordHead,
   followsOf,
-  metadataBytes,
+  headBytes,
   parseRecordHeader,
   recordBytes,
   type JournalRecord,
@@ -29,7 +33,7 @@ import {
 } from './journal-record.js';
 import { readFully } from './sector-files.js';
 
-/** A record that is not the journal's torn tail failed its checks: replaying past it would lose acknowledged writes. */
+/** A record that had been made durable fails its checks (a later record says so): replaying past it would lose acknowledged writes. */
 export class JournalDamaged extends Error {
   constructor(message: string) {
     super(message);
@@ -62,7 +66,14 @@ interface JournalFile {
   syncing: Promise<void> | null;
   /** Counts the rounds started in this file, so that a sync of an earlier one never vouches for a later one. */
   round: number;
+  /** The sequence number of the last record appended to this file's round (its checkpoint record, at first). */
+  last: bigint;
+  /** Every record up to this sequence number is durable: this file's records by a completed fdatasync, earlier ones as the round began. */
+  durableThrough: bigint;
 }
+
+/** How much of a file the search for later records reads at a time (a record's magic may straddle two reads). */
+const SCAN_CHUNK_BYTES = 4 << 20;
 
 export class SectorJournal {
   readonly #files: [JournalFile, JournalFile];
@@ -77,7 +88,7 @@ export class SectorJournal {
   #syncFailure: Error | null = null;
 
   private constructor(handles: [FileHandle, FileHandle], volumeId: Uint8Array, sectorSize: number) {
-    const file = (handle: FileHandle): JournalFile => ({ handle, tail: 0, durable: 0, syncing: null, round: 0 });
+    const file = (handle: FileHandle): JournalFile => ({ handle, tail: 0, durable: 0, syncing: null, round: 0, last: 0n, durableThrough: 0n });
     this.#files = [file(handles[0]), file(handles[1])];
     this.#volumeId = volumeId;
     this.#sectorSize = sectorSize;
@@ -114,18 +125,22 @@ export class SectorJournal {
    * round's, after those of the round it follows if the other file still begins with that round.
    * If it does not, that round was retired (its changes are in durable files), or its checkpoint
    * record never became durable — then no sync (no flush, no write-back) completed since it began,
-   * and each sector the newest round changes is still its old or its new content. A record that
-   * fails its checks ends its round as the torn tail of the crash, unless a valid record follows
-   * it: that is damage, and JournalDamaged is thrown instead — for a round's checkpoint record
-   * too. Leaves the newest round's file active, its tail after its last record.
+   * and each sector the newest round changes is still its old or its new content. Where a record
+   * fails its checks (or is missing) its round ends: the torn tail of a power loss, whose pages may
+   * reach the disk in any order, so records after it are dropped too — none was ever promised
+   * durable. Unless a later record says the failing one had been made durable: then it is damage,
+   * and JournalDamaged is thrown instead (for a round's checkpoint record too). Leaves the newest
+   * round's file active, its tail after its last record.
    */
   async replay(apply: ReplayRecord, log: Logger): Promise<{ records: number }> {
     const starts = await Promise.all(([0, 1] as const).map((i) => this.#readAt(i, 0)));
     for (const i of [0, 1] as const) {
       const read = starts[i]!;
       const claimed = read.ok ? null : read.header?.sequence;
-      if (claimed !== undefined && claimed !== null && (await this.#recordFollows(i, read.length, claimed + 1n))) {
-        throw new JournalDamaged(`journal file ${i}: the checkpoint record ${claimed} that begins its round fails (${(read as { reason: string }).reason}), yet record ${claimed + 1n} follows it`);
+      if (claimed === undefined || claimed === null) continue;
+      const evidence = await this.#durableLater(claimed, [{ index: i, from: read.length }, { index: i === 0 ? 1 : 0, from: 0 }]);
+      if (evidence) {
+        throw new JournalDamaged(`journal file ${i}: the checkpoint record ${claimed} that begins its round fails (${(read as { reason: string }).reason}), yet record ${evidence.sequence} says it was durable`);
       }
     }
     const start = (i: FileIndex) => {
@@ -138,18 +153,23 @@ export class SectorJournal {
       this.#active = 1; // nothing to replay (a new journal): the first round starts in the first file
       return { records: 0 };
     }
-    const follows = followsOf(start(newest)!);
+    const newestStart = start(newest)!;
+    const follows = followsOf(newestStart);
     let records = 0;
     if (follows !== 0n) {
       const other: FileIndex = newest === 0 ? 1 : 0;
-      if (start(other)?.sequence === follows) records += (await this.#replayRound(other, apply, log)).records;
+      // The round followed ends where the newest begins: its records after that are the newest's.
+      if (start(other)?.sequence === follows) records += (await this.#replayRound(other, apply, log, newestStart.sequence - 1n, newest)).records;
       else log.info({ follows }, 'journal replay: the round the newest follows is retired (or never became durable); the newest round alone is replayed');
     }
-    const last = await this.#replayRound(newest, apply, log);
+    const last = await this.#replayRound(newest, apply, log, null, null);
     records += last.records;
     this.#active = newest;
-    this.#roundStart = start(newest)!.sequence;
+    this.#roundStart = newestStart.sequence;
     this.#nextSequence = last.last + 1n + SEQUENCE_GAP_AFTER_REPLAY;
+    const file = this.#files[newest];
+    file.last = last.last;
+    file.durableThrough = newestStart.durableThrough;
     return { records };
   }
 
@@ -159,7 +179,7 @@ export class SectorJournal {
    * the next sync().
    */
   append(record: SectorChange): void {
-    const full: JournalRecord = { ...record, sequence: this.#nextSequence };
+    const full: JournalRecord = { ...record, sequence: this.#nextSequence, durableThrough: this.#durableThrough() };
     const head = encodeRecordHead(full, this.#volumeId);
     const parts = record.ciphertext ? [head, record.ciphertext] : [head];
     const length = head.length + (record.ciphertext?.length ?? 0);
@@ -167,6 +187,7 @@ export class SectorJournal {
     const written = writevSync(file.handle.fd, parts, file.tail);
     if (written !== length) throw new Error(`journal append wrote ${written} of ${length} bytes`);
     file.tail += length;
+    file.last = full.sequence;
     this.#nextSequence++;
   }
 
@@ -195,10 +216,16 @@ export class SectorJournal {
     if (this.#previous !== null) throw new Error('the previous round is not retired yet');
     const next: FileIndex = this.#active === 0 ? 1 : 0;
     const file = this.#files[next];
-    const head = encodeRecordHead(checkpointRecord(this.#nextSequence, follows ? this.#roundStart : 0n), this.#volumeId);
+    const sequence = this.#nextSequence;
+    // A round that stands alone: every record before it is in durable data files.
+    if (!follows) this.#files[this.#active].durableThrough = this.#files[this.#active].last;
+    const durableThrough = follows ? this.#durableThrough() : sequence - 1n;
+    const head = encodeRecordHead(checkpointRecord(sequence, follows ? this.#roundStart : 0n, durableThrough), this.#volumeId);
     file.round++;
     file.tail = 0;
     file.durable = 0;
+    file.last = sequence;
+    file.durableThrough = durableThrough;
     const written = writeSync(file.handle.fd, head, 0, head.length, 0);
     if (written !== head.length) throw new Error(`journal checkpoint wrote ${written} of ${head.length} bytes`);
     file.tail = head.length;
@@ -226,8 +253,29 @@ export class SectorJournal {
     this.#previous = null;
   }
 
+  /**
+   * On a clean close, after a checkpoint: the active file is cut to its round, so the next open's
+   * replay finds nothing past the round to search for later records (it reads to the file's end).
+   * The other file keeps its length: the next round writes over it, into pages still cached.
+   */
+  async trimToRound(): Promise<void> {
+    const file = this.#files[this.#active];
+    await file.handle.truncate(file.tail);
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled(this.#files.map((file) => file.handle.close()));
+  }
+
+  /**
+   * How far every record is known durable: through the previous round's last durable record while
+   * that round has records not yet synced, else through the active round's.
+   */
+  #durableThrough(): bigint {
+    const active = this.#files[this.#active];
+    const previous = this.#previous === null ? null : this.#files[this.#previous];
+    if (previous && previous.durableThrough < previous.last) return previous.durableThrough;
+    return active.durableThrough;
   }
 
   async #syncFile(index: FileIndex): Promise<void> {
@@ -238,9 +286,13 @@ export class SectorJournal {
       if (this.#syncFailure) throw this.#syncFailure;
       if (!file.syncing) {
         const covering = file.tail;
+        const coveringRecord = file.last;
         file.syncing = file.handle.datasync().then(
           () => {
-            if (round === file.round) file.durable = Math.max(file.durable, covering);
+            if (round === file.round) {
+              file.durable = Math.max(file.durable, covering);
+              if (file.durableThrough < coveringRecord) file.durableThrough = coveringRecord;
+            }
             file.syncing = null;
           },
           (error: unknown) => {
@@ -256,30 +308,29 @@ export class SectorJournal {
     }
   }
 
-  /** Replays one file's round from its checkpoint record; leaves its tail after the last record taken. */
-  async #replayRound(index: FileIndex, apply: ReplayRecord, log: Logger): Promise<{ records: number; last: bigint }> {
+  /**
+   * Replays one file's round from its checkpoint record, through record `until` if it is given
+   * (the round followed: the newest round, in file `next`, begins after it); leaves its tail after
+   * the last record taken.
+   */
+  async #replayRound(index: FileIndex, apply: ReplayRecord, log: Logger, until: bigint | null, next: FileIndex | null): Promise<{ records: number; last: bigint }> {
     let offset = 0;
     let expected: bigint | null = null;
     let records = 0;
-    for (;;) {
+    while (until === null || expected === null || expected <= until) {
       const read = await this.#readAt(index, offset);
       let failure: string | null = null;
-      let claimed: bigint | null = null; // the sequence number a failing record claims, if legible
-      if (!read.ok) {
-        failure = read.reason;
-        claimed = read.header?.sequence ?? null;
-      } else if (expected !== null && read.record.sequence !== expected) {
-        break; // a whole record of an earlier round: this round ends here
-      } else if (read.record.kind !== 'checkpoint' && !(await apply(read.record))) {
-        failure = 'ciphertext does not match its tags';
-        claimed = read.record.sequence;
-      }
+      if (!read.ok) failure = read.reason;
+      else if (expected !== null && read.record.sequence !== expected) failure = `record ${read.record.sequence} of an earlier round lies there`;
+      else if (read.record.kind !== 'checkpoint' && !(await apply(read.record))) failure = 'ciphertext does not match its tags';
       if (failure !== null) {
-        const inRound = claimed !== null && (expected === null || claimed === expected);
-        if (inRound && (await this.#recordFollows(index, offset + read.length, claimed! + 1n))) {
-          throw new JournalDamaged(`journal record ${claimed} at offset ${offset}: ${failure}, yet record ${claimed! + 1n} follows it`);
-        }
-        if (inRound) log.warn({ offset, sequence: claimed, reason: failure }, 'journal replay: torn last record dropped (its write was never flushed)');
+        // (A round is replayed only when its checkpoint record is whole: expected is set here.)
+        const missing = expected!;
+        const places = [{ index, from: offset + read.length }, ...(next === null ? [] : [{ index: next, from: 0 }])];
+        const evidence = await this.#durableLater(missing, places);
+        if (evidence) throw new JournalDamaged(`journal record ${missing} at offset ${offset}: ${failure}, yet record ${evidence.sequence} says it was durable`);
+        const legible = (read.ok ? read.record.sequence : read.header?.sequence) === missing;
+        if (legible || until !== null) log.warn({ offset, sequence: missing, reason: failure }, 'journal replay: a torn tail dropped (its writes were never flushed)');
         break;
       }
       if (!read.ok) break; // (narrowing: failure is set whenever the read failed)
@@ -291,25 +342,50 @@ export class SectorJournal {
     return { records, last: (expected ?? 1n) - 1n };
   }
 
-  async #recordFollows(index: FileIndex, offset: number, sequence: bigint): Promise<boolean> {
-    const next = await this.#readAt(index, offset);
-    return next.ok && next.record.sequence === sequence;
+  /**
+   * A record after `sequence`, whole, that says `sequence` had been made durable when it was
+   * appended — searched for from each place given to the end of its file, by the records' magic
+   * (a failing record's length may be unknown, and pages past it may have reached the disk before
+   * it); null if there is none.
+   */
+  async #durableLater(sequence: bigint, places: ReadonlyArray<{ index: FileIndex; from: number }>): Promise<JournalRecord | null> {
+    const buffer = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+    for (const { index, from } of places) {
+      const { size } = await this.#files[index].handle.stat();
+      let at = from;
+      while (at < size) {
+        const length = Math.min(SCAN_CHUNK_BYTES, size - at);
+        const chunk = await readFully(this.#files[index].handle, at, length, buffer.subarray(0, length));
+        const next = chunk.length - (RECORD_MAGIC_PREFIX.length - 1); // where the next read starts: a magic may straddle
+        for (let hit = chunk.indexOf(RECORD_MAGIC_PREFIX); hit !== -1; hit = chunk.indexOf(RECORD_MAGIC_PREFIX, hit + 1)) {
+          // Most hits are records of earlier rounds: their header alone rules them out.
+          if (hit + RECORD_HEADER_BYTES <= chunk.length) {
+            const header = parseRecordHeader(chunk.subarray(hit, hit + RECORD_HEADER_BYTES));
+            if (!header || !(header.sequence > sequence && header.durableThrough >= sequence)) continue;
+          }
+          const read = await this.#readAt(index, at + hit);
+          if (read.ok && read.record.sequence > sequence && read.record.durableThrough >= sequence) return read.record;
+        }
+        if (at + chunk.length >= size) break;
+        at += Math.max(next, 1);
+      }
+    }
+    return null;
   }
 
   async #readAt(index: FileIndex, offset: number): Promise<ReadResult> {
     const file = this.#files[index].handle;
-    const header = await readFully(file, offset, RECORD_HEADER_BYTES);
-    const parsed = header.length === RECORD_HEADER_BYTES ? parseRecordHeader(header) : null;
+    const parsed = parseRecordHeader(await readFully(file, offset, RECORD_HEADER_BYTES));
     if (!parsed) return { ok: false, reason: 'no record header', header: null, length: 0 };
-    const length = recordBytes(parsed.kind, parsed.count, this.#sectorSize);
-    const headBytes = RECORD_HEADER_BYTES + metadataBytes(parsed.kind, parsed.count);
-    const head = await readFully(file, offset, headBytes);
-    if (head.length !== headBytes) return { ok: false, reason: 'record cut short', header: parsed, length };
-    if (!checksumHolds(head, this.#volumeId)) return { ok: false, reason: 'checksum does not hold', header: parsed, length };
+    const length = recordBytes(parsed, this.#sectorSize);
+    const headLength = headBytes(parsed);
+    const head = await readFully(file, offset, headLength);
+    if (head.length !== headLength) return { ok: false, reason: 'record cut short', header: parsed, length };
+    if (!checksumHolds(parsed, head, this.#volumeId)) return { ok: false, reason: 'checksum does not hold', header: parsed, length };
     let ciphertext: Buffer | null = null;
     if (parsed.kind === 'sectors') {
-      ciphertext = await readFully(file, offset + headBytes, length - headBytes);
-      if (ciphertext.length !== length - headBytes) return { ok: false, reason: 'record cut short', header: parsed, length };
+      ciphertext = await readFully(file, offset + headLength, length - headLength);
+      if (ciphertext.length !== length - headLength) return { ok: false, reason: 'record cut short', header: parsed, length };
     }
     return { ok: true, record: decodeRecord(parsed, head, ciphertext), length };
   }

@@ -10,13 +10,18 @@ import path from 'node:path';
 import { SECTOR_SIZES, type SectorSize } from '@sealkeep/crypto';
 
 export const METADATA_FILE = 'volume.json';
-/** Two journal files (sector-journal.ts). A volume of format 1, with one, is opened and made format 2; a version that knows only format 1 refuses it then, instead of replaying half of its journal. */
-export const FORMAT = 'sealkeep-volume/2';
-const FORMAT_ONE_JOURNAL_FILE = 'sealkeep-volume/1';
+/**
+ * Two journal files whose records say how far the journal was durable (sector-journal.ts,
+ * journal-record.ts). A volume of an earlier format is opened (its journal replayed as it was
+ * written) and made format 3, so a version that knows only an earlier one refuses it instead of
+ * misreading its journal: format 1 had one journal file, format 2 records without durable-through.
+ */
+export const FORMAT = 'sealkeep-volume/3';
+const EARLIER_FORMATS = ['sealkeep-volume/1', 'sealkeep-volume/2'] as const;
 const MAX_U64 = (1n << 64n) - 1n;
 
 export interface VolumeMetadata {
-  format: typeof FORMAT | typeof FORMAT_ONE_JOURNAL_FILE;
+  format: typeof FORMAT | (typeof EARLIER_FORMATS)[number];
   uuid: string;
   size: number;
   sectorSize: SectorSize;
@@ -56,7 +61,7 @@ export async function readVolumeMetadata(dir: string): Promise<VolumeMetadata | 
     throw error;
   }
   const parsed = JSON.parse(text) as Partial<VolumeMetadata>;
-  if (parsed.format !== FORMAT && parsed.format !== FORMAT_ONE_JOURNAL_FILE) throw new Error(`${dir}: ${METADATA_FILE} is not of format ${FORMAT} (or ${FORMAT_ONE_JOURNAL_FILE})`);
+  if (parsed.format !== FORMAT && !(EARLIER_FORMATS as readonly unknown[]).includes(parsed.format)) throw new Error(`${dir}: ${METADATA_FILE} is not of format ${FORMAT} (or ${EARLIER_FORMATS.join(', ')})`);
   if (typeof parsed.uuid !== 'string' || typeof parsed.keyCheck !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.keyCheck)) {
     throw new Error(`${dir}: ${METADATA_FILE} lacks a uuid or key check`);
   }
