@@ -20,9 +20,9 @@
 // themselves (HMAC over volume id, LBA, generation and ciphertext), checked before replay.
 //
 // Records of volume formats 1 and 2 ('SKJRNL01') have a 64-byte header with no durable-through
-// field (the checksum at 32, over bytes 0..31 and the metadata); they are still read, as durable
-// through the record before them — what those formats' replay assumed of a record that follows
-// a damaged one.
+// field (the checksum at 32, over bytes 0..31 and the metadata). They are still read, as saying
+// nothing of durability (durable through 0); replay judges damage among them as those formats
+// did (sector-journal.ts).
 
 import { createHash } from 'node:crypto';
 import { decodeGenerations, encodeGenerations, GENERATION_BYTES, TAG_BYTES } from '@sealkeep/crypto';
@@ -76,13 +76,16 @@ export interface RecordHeader {
   kind: RecordKind;
   count: number;
   firstLba: number;
-  /** 72, or 64 for a record of volume formats 1 and 2. */
+  /** 72, or 64 for a record of volume formats 1 and 2 (isEarlierFormat). */
   headerBytes: number;
 }
 
 export function metadataBytes(kind: RecordKind, count: number): number {
   return count * (GENERATION_BYTES + (kind === 'sectors' ? TAG_BYTES : 0));
 }
+
+/** A record of volume formats 1 and 2: it says nothing of durability. */
+export const isEarlierFormat = (header: RecordHeader) => header.headerBytes < RECORD_HEADER_BYTES;
 
 /** Header, metadata and ciphertext together. */
 export function recordBytes(header: RecordHeader, sectorSize: number): number {
@@ -121,7 +124,7 @@ export function parseRecordHeader(header: Buffer): RecordHeader | null {
   if (!kind || header.readUInt16BE(18) !== 0 || count > MAX_RECORD_SECTORS) return null;
   if ((kind === 'checkpoint') !== (count === 0) || firstLba > BigInt(Number.MAX_SAFE_INTEGER)) return null;
   const sequence = header.readBigUInt64BE(8);
-  const durableThrough = headerBytes === RECORD_HEADER_BYTES ? header.readBigUInt64BE(32) : sequence - 1n;
+  const durableThrough = headerBytes === RECORD_HEADER_BYTES ? header.readBigUInt64BE(32) : 0n;
   if (durableThrough >= sequence) return null;
   return { sequence, durableThrough, kind, count, firstLba: Number(firstLba), headerBytes };
 }

@@ -124,6 +124,11 @@ test('a damaged last record is dropped; a damaged record that a later record say
     flipByte(path.join(middle, 'journal'), position);
     await assert.rejects(openTestVolume(middle, { size: SIZE, sectorSize: S, keys }), JournalDamaged, `damaged ${what}`);
   }
+  // Its sector count damaged but in range: the length it claims is not trusted for the search.
+  const count = path.join(dir, 'count');
+  snapshot(live, count);
+  flipByte(path.join(count, 'journal'), recordEnds[1]! + 22);
+  await assert.rejects(openTestVolume(count, { size: SIZE, sectorSize: S, keys }), JournalDamaged, 'damaged count');
   // Its whole header gone: the records after it are found by their magic.
   const erased = path.join(dir, 'erased');
   snapshot(live, erased);
@@ -231,6 +236,14 @@ test('volumes of the earlier formats (one journal file; records without durable-
     const damaged = earlier(`format-${version}-damaged`, version);
     flipByte(path.join(damaged, JOURNAL_FILES[0]), recordEnds[2]! - 3 * 8 - 10); // record 2's ciphertext (the three records to its end have headers 8 bytes shorter)
     await assert.rejects(openTestVolume(damaged, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
+    // Nor more than they did: a record whose header page never reached the disk ends the round, whatever lies after it.
+    const torn = earlier(`format-${version}-torn`, version);
+    const fd = openSync(path.join(torn, JOURNAL_FILES[0]), 'r+');
+    writeSync(fd, Buffer.alloc(64), 0, 64, recordEnds[2]! - 3 * 8); // record 3's header
+    closeSync(fd);
+    const reopenedTorn = await openTestVolume(torn, { size: SIZE, sectorSize: S, keys });
+    assert.deepEqual(await reopenedTorn.read(0, SIZE), models[2]);
+    await reopenedTorn.close();
   }
   await volume.close();
 });

@@ -25,6 +25,7 @@ import {
   encodeRecordHead,
   followsOf,
   headBytes,
+  isEarlierFormat,
   parseRecordHeader,
   recordBytes,
   type JournalRecord,
@@ -45,7 +46,7 @@ export class JournalDamaged extends Error {
 export type ReplayRecord = (record: JournalRecord) => Promise<boolean>;
 
 type ReadResult =
-  | { ok: true; record: JournalRecord; length: number }
+  | { ok: true; record: JournalRecord; header: RecordHeader; length: number }
   | { ok: false; reason: string; header: RecordHeader | null; length: number };
 
 type FileIndex = 0 | 1;
@@ -138,10 +139,11 @@ export class SectorJournal {
       const read = starts[i]!;
       const claimed = read.ok ? null : read.header?.sequence;
       if (claimed === undefined || claimed === null) continue;
-      const evidence = await this.#durableLater(claimed, [{ index: i, from: read.length }, { index: i === 0 ? 1 : 0, from: 0 }]);
+      const evidence = (await this.#earlierFormatFollows(i, 0, read, claimed)) ?? (await this.#durableLater(claimed, [{ index: i, from: 1 }, { index: i === 0 ? 1 : 0, from: 0 }]));
       if (evidence) {
         throw new JournalDamaged(`journal file ${i}: the checkpoint record ${claimed} that begins its round fails (${(read as { reason: string }).reason}), yet record ${evidence.sequence} says it was durable`);
       }
+      log.warn({ file: i, sequence: claimed, reason: (read as { reason: string }).reason }, 'journal replay: a round whose checkpoint record is torn (never flushed) is not replayed');
     }
     const start = (i: FileIndex) => {
       const read = starts[i]!;
@@ -150,7 +152,12 @@ export class SectorJournal {
     const rounds = ([0, 1] as const).filter((i) => start(i) !== null).sort((a, b) => (start(a)!.sequence < start(b)!.sequence ? -1 : 1));
     const newest = rounds.at(-1);
     if (newest === undefined) {
-      this.#active = 1; // nothing to replay (a new journal): the first round starts in the first file
+      // Nothing to replay: a new journal (the first round starts in the first file), or both
+      // rounds' starts lost — then numbering goes on past any record left in the files, so none
+      // can be taken for a later one.
+      this.#active = 1;
+      const highest = await this.#highestSequence();
+      if (highest > 0n) this.#nextSequence = highest + 1n + SEQUENCE_GAP_AFTER_REPLAY;
       return { records: 0 };
     }
     const newestStart = start(newest)!;
@@ -260,7 +267,8 @@ export class SectorJournal {
    */
   async trimToRound(): Promise<void> {
     const file = this.#files[this.#active];
-    await file.handle.truncate(file.tail);
+    // Everything is durable already: a file left uncut costs the next open a search, nothing more.
+    await file.handle.truncate(file.tail).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -326,8 +334,9 @@ export class SectorJournal {
       if (failure !== null) {
         // (A round is replayed only when its checkpoint record is whole: expected is set here.)
         const missing = expected!;
-        const places = [{ index, from: offset + read.length }, ...(next === null ? [] : [{ index: next, from: 0 }])];
-        const evidence = await this.#durableLater(missing, places);
+        // Past the failing record when its checksum held (its length is known), else from its next byte.
+        const places = [{ index, from: offset + (read.ok ? read.length : 1) }, ...(next === null ? [] : [{ index: next, from: 0 }])];
+        const evidence = (await this.#earlierFormatFollows(index, offset, read, missing)) ?? (await this.#durableLater(missing, places));
         if (evidence) throw new JournalDamaged(`journal record ${missing} at offset ${offset}: ${failure}, yet record ${evidence.sequence} says it was durable`);
         const legible = (read.ok ? read.record.sequence : read.header?.sequence) === missing;
         if (legible || until !== null) log.warn({ offset, sequence: missing, reason: failure }, 'journal replay: a torn tail dropped (its writes were never flushed)');
@@ -344,33 +353,59 @@ export class SectorJournal {
 
   /**
    * A record after `sequence`, whole, that says `sequence` had been made durable when it was
-   * appended — searched for from each place given to the end of its file, by the records' magic
-   * (a failing record's length may be unknown, and pages past it may have reached the disk before
-   * it); null if there is none.
+   * appended — searched for from each place given to the end of its file (a failing record's
+   * length may be unknown, and pages past it may have reached the disk before it); null if there
+   * is none.
    */
   async #durableLater(sequence: bigint, places: ReadonlyArray<{ index: FileIndex; from: number }>): Promise<JournalRecord | null> {
-    const buffer = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
     for (const { index, from } of places) {
-      const { size } = await this.#files[index].handle.stat();
-      let at = from;
-      while (at < size) {
-        const length = Math.min(SCAN_CHUNK_BYTES, size - at);
-        const chunk = await readFully(this.#files[index].handle, at, length, buffer.subarray(0, length));
-        const next = chunk.length - (RECORD_MAGIC_PREFIX.length - 1); // where the next read starts: a magic may straddle
-        for (let hit = chunk.indexOf(RECORD_MAGIC_PREFIX); hit !== -1; hit = chunk.indexOf(RECORD_MAGIC_PREFIX, hit + 1)) {
-          // Most hits are records of earlier rounds: their header alone rules them out.
-          if (hit + RECORD_HEADER_BYTES <= chunk.length) {
-            const header = parseRecordHeader(chunk.subarray(hit, hit + RECORD_HEADER_BYTES));
-            if (!header || !(header.sequence > sequence && header.durableThrough >= sequence)) continue;
-          }
-          const read = await this.#readAt(index, at + hit);
-          if (read.ok && read.record.sequence > sequence && read.record.durableThrough >= sequence) return read.record;
-        }
-        if (at + chunk.length >= size) break;
-        at += Math.max(next, 1);
+      for await (const { header, at } of this.#headersFrom(index, from)) {
+        if (header.sequence <= sequence || header.durableThrough < sequence) continue; // most: records of earlier rounds
+        const read = await this.#readAt(index, at);
+        if (read.ok) return read.record;
       }
     }
     return null;
+  }
+
+  /**
+   * Formats 1 and 2 judged damage this way, their records saying nothing of durability: a failing
+   * record whose header is legible, followed by a whole record of theirs with the next sequence
+   * number. That record, or null.
+   */
+  async #earlierFormatFollows(index: FileIndex, offset: number, read: ReadResult, missing: bigint): Promise<JournalRecord | null> {
+    if (read.header?.sequence !== missing) return null;
+    const next = await this.#readAt(index, offset + read.length);
+    return next.ok && isEarlierFormat(next.header) && next.record.sequence === missing + 1n ? next.record : null;
+  }
+
+  /** The highest sequence number of a whole record anywhere in the two files; 0 if there is none. */
+  async #highestSequence(): Promise<bigint> {
+    let highest = 0n;
+    for (const index of [0, 1] as const) {
+      for await (const { header, at } of this.#headersFrom(index, 0)) {
+        if (header.sequence > highest && (await this.#readAt(index, at)).ok) highest = header.sequence;
+      }
+    }
+    return highest;
+  }
+
+  /** Every header (parsed, not yet checked) that begins at a record magic in file `index`, from `from` to the file's end, and where it lies. */
+  async *#headersFrom(index: FileIndex, from: number): AsyncGenerator<{ header: RecordHeader; at: number }> {
+    const handle = this.#files[index].handle;
+    const { size } = await handle.stat();
+    const buffer = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+    for (let at = from; at < size; ) {
+      const length = Math.min(SCAN_CHUNK_BYTES, size - at);
+      const chunk = await readFully(handle, at, length, buffer.subarray(0, length));
+      for (let hit = chunk.indexOf(RECORD_MAGIC_PREFIX); hit !== -1; hit = chunk.indexOf(RECORD_MAGIC_PREFIX, hit + 1)) {
+        const end = hit + RECORD_HEADER_BYTES;
+        const header = parseRecordHeader(end <= chunk.length ? chunk.subarray(hit, end) : await readFully(handle, at + hit, RECORD_HEADER_BYTES));
+        if (header) yield { header, at: at + hit };
+      }
+      if (at + chunk.length >= size) break;
+      at += chunk.length - (RECORD_MAGIC_PREFIX.length - 1); // a magic may straddle two reads
+    }
   }
 
   async #readAt(index: FileIndex, offset: number): Promise<ReadResult> {
@@ -387,6 +422,6 @@ export class SectorJournal {
       ciphertext = await readFully(file, offset + headLength, length - headLength);
       if (ciphertext.length !== length - headLength) return { ok: false, reason: 'record cut short', header: parsed, length };
     }
-    return { ok: true, record: decodeRecord(parsed, head, ciphertext), length };
+    return { ok: true, record: decodeRecord(parsed, head, ciphertext), header: parsed, length };
   }
 }
