@@ -10,7 +10,8 @@
 //                      began the round it follows (whose records replay takes first), 0 if it
 //                      stands alone
 //   32          8      durable through: when this record was appended, every record up to this
-//                      sequence number was known to be on stable storage (a completed fdatasync)
+//                      sequence number was known durable (a completed fdatasync of its file;
+//                      before a round that stands alone, its changes in durable data files)
 //   40          32     SHA-256(volume id ‖ bytes 0..39 ‖ metadata)
 //   72          8n     metadata: the new generation word of each sector
 //   72+8n       32n    metadata: each sector's tag                        (sectors only)
