@@ -27,6 +27,7 @@ import {
 } from '@sealkeep/crypto';
 import { dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { serverFor } from '../../http/listen.js';
+import { MAX_STREAM_BYTES, streamBodies } from './block-stream.js';
 import type { Express } from 'express';
 
 /** A test that waits for bytes that never come fails here, instead of holding the suite. */
@@ -324,4 +325,49 @@ test('the service holds at most 16 frames of a stream at once, however many arri
     pool.run = run;
     raw.socket.destroy();
   }
+});
+
+/** Waits (a while at most) until `ready` holds. */
+async function eventually(ready: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(ready(), what);
+}
+
+test(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a stream's bodies at once, and gives every byte back`, LIMIT, async () => {
+  const { raw, key, sessionId } = await openStream({ sectors: 12 * 2048 });
+  const pool = d.sessions.pool;
+  const run = pool.run.bind(pool);
+  let running = 0;
+  let most = 0;
+  pool.run = async (...args: Parameters<typeof run>) => {
+    const bytes = args[3].length;
+    most = Math.max(most, (running += bytes));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // slower than the frames arrive: they pile up
+      return await run(...args);
+    } finally {
+      running -= bytes;
+    }
+  };
+  try {
+    const sectors = 2048; // 8 MiB of sectors a frame: the byte limit binds before the frame count
+    const frames = Array.from({ length: 12 }, (_, i) => frame(key, sessionId, 'encrypt-sign', BigInt(i * sectors), Buffer.concat([gens(sectors), randomBytes(sectors * 4096)])));
+    for (const f of frames) raw.socket.write(f.bytes);
+    for (let i = 0; i < frames.length; i++) assert.equal((await raw.answer()).header.kind, ANSWER_SEALED);
+    assert.ok(most <= MAX_STREAM_BYTES, `at most ${MAX_STREAM_BYTES} body bytes ran at once (saw ${most})`);
+    assert.ok(most > MAX_STREAM_BYTES / 2, `frames did pile up (${most} bytes at once)`);
+    await eventually(() => streamBodies.used === 0, `every byte given back (${streamBodies.used} held)`);
+  } finally {
+    pool.run = run;
+    raw.socket.destroy();
+  }
+});
+
+test('a stream that closes in the middle of a frame gives its bytes back', LIMIT, async () => {
+  const { raw, key, sessionId } = await openStream();
+  const f = frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(64), randomBytes(64 * 4096)]));
+  raw.socket.write(f.bytes.subarray(0, f.bytes.length / 2));
+  await eventually(() => streamBodies.used > 0, 'the frame is being read');
+  raw.socket.destroy();
+  await eventually(() => streamBodies.used === 0, `every byte given back (${streamBodies.used} held)`);
 });

@@ -3,8 +3,11 @@
 // into memory the body pool lends, run exactly as the block route runs a request
 // (block-batch.ts: the worker opens its seal, the answer is sealed) and answered as soon as its
 // batch is done, so several are in flight at once and answers may overtake one another. A frame
-// holds its place until its answer has left for the socket; with MAX_IN_FLIGHT held, reading
-// stops (what was read past them is put back unread), and TCP holds the adapter back. A request the session refuses is answered with its
+// holds its place, and its body's bytes, from when its body is read until its answer has left for
+// the socket; a frame is read only while the stream holds fewer than MAX_IN_FLIGHT frames and
+// MAX_STREAM_BYTES, and all streams together fewer than streamBodies' limit (body-budget.ts) — a
+// stream that holds none may always read one. Otherwise reading stops (what was read past its
+// header is put back unread) and TCP holds the adapter back. A request the session refuses is answered with its
 // problem and the stream goes on; a frame that does not parse is answered with a problem under
 // seq 0 and the stream closes, as it does (saying why) when its session ends. Each frame is
 // logged and counted (metrics) as a request of the block route, under `<upgrade's request id>#<seq>`.
@@ -17,9 +20,14 @@ import { binaryBodies } from '../../http/binary-body.js';
 import { MAX_BATCH_BYTES, runSealedBatch } from './block-batch.js';
 import type { BlockSession, BlockSessions, EndReason } from './block-sessions.js';
 import { endedProblem } from './session-auth.js';
+import { BodyBudget } from './body-budget.js';
 
 /** Request frames held (read, and their answers not yet handed to the socket) before reading stops. */
 export const MAX_IN_FLIGHT = 16;
+/** Body bytes one stream may hold in frames read and not yet answered (one frame, however large, always). */
+export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
+/** Body bytes every stream of the service together may hold: one adapter cannot take the memory every other tenant's needs. */
+export const streamBodies = new BodyBudget(512 * 1024 * 1024);
 /** After the stream's last problem, how long the adapter has to close its side. */
 const LINGER_MS = 5_000;
 const NO_TAG = Buffer.alloc(SESSION_TAG_BYTES);
@@ -34,9 +42,15 @@ class BlockStream {
   readonly #header = Buffer.alloc(REQUEST_HEADER_BYTES);
   #headerFilled = 0;
   #frame: RequestFrameHeader | null = null;
-  #body: Buffer = Buffer.alloc(0);
+  /** The body being read, once the frame's bytes are held (null: its header read, its bytes not yet). */
+  #body: Buffer | null = null;
   #bodyFilled = 0;
   #inFlight = 0;
+  /** Body bytes of the frames held: the one being read and those in flight. */
+  #held = 0;
+  readonly #wake = () => {
+    if (!this.#closing) this.#socket.resume();
+  };
   /** The adapter ended its side: ours ends once every held frame is answered. */
   #peerEnded = false;
   /** Closing: nothing more is read or run. */
@@ -52,7 +66,10 @@ class BlockStream {
   ) {
     this.#socket = connection.socket;
     s.streams.add(this.#onSessionEnd);
-    this.#socket.on('close', () => s.streams.delete(this.#onSessionEnd));
+    this.#socket.on('close', () => {
+      s.streams.delete(this.#onSessionEnd);
+      this.#dropUnfinishedBody();
+    });
     this.#socket.on('end', () => {
       this.#peerEnded = true;
       if (this.#inFlight === 0) this.#socket.end();
@@ -67,12 +84,6 @@ class BlockStream {
   #take(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length && !this.#closing) {
-      if (this.#frame === null && this.#inFlight >= MAX_IN_FLIGHT) {
-        // Held to the limit: the rest of this read waits, unread, until an answer leaves.
-        this.#socket.pause();
-        this.#socket.unshift(chunk.subarray(at));
-        return;
-      }
       if (this.#frame === null) {
         const n = Math.min(REQUEST_HEADER_BYTES - this.#headerFilled, chunk.length - at);
         chunk.copy(this.#header, this.#headerFilled, at, at + n);
@@ -83,7 +94,15 @@ class BlockStream {
         const frame = decodeRequestHeader(this.#header, MAX_BATCH_BYTES);
         if (typeof frame === 'string') return this.#close(new Problem('malformed-request', `not a block stream frame: ${frame}`));
         this.#frame = frame;
-        this.#body = binaryBodies.take(frame.length);
+      }
+      if (this.#body === null) {
+        if (!this.#hold(this.#frame.length)) {
+          // Held to the limit: the rest of this read waits, unread, until an answer leaves.
+          this.#socket.pause();
+          this.#socket.unshift(chunk.subarray(at));
+          return;
+        }
+        this.#body = binaryBodies.take(this.#frame.length);
         this.#bodyFilled = 0;
       }
       const n = Math.min(this.#frame.length - this.#bodyFilled, chunk.length - at);
@@ -93,12 +112,33 @@ class BlockStream {
       if (this.#bodyFilled === this.#frame.length) {
         void this.#run(this.#frame, this.#body);
         this.#frame = null;
+        this.#body = null;
       }
     }
   }
 
+  /** Whether a frame of `bytes` may be read now; if so its bytes are held (until #settled). */
+  #hold(bytes: number): boolean {
+    const alone = this.#inFlight === 0; // (no other body is being read: frames are read one at a time)
+    if (!alone && (this.#inFlight >= MAX_IN_FLIGHT || this.#held + bytes > MAX_STREAM_BYTES)) return false;
+    if (!streamBodies.take(bytes, alone, this.#wake)) return false;
+    this.#held += bytes;
+    return true;
+  }
+
+  /** A body the stream stopped reading (it closed): its memory and its bytes go back. */
+  #dropUnfinishedBody(): void {
+    streamBodies.forget(this.#wake);
+    if (this.#frame === null || this.#body === null) return;
+    this.#held -= this.#frame.length;
+    streamBodies.give(this.#frame.length);
+    binaryBodies.give(this.#body.buffer as ArrayBuffer);
+    this.#frame = null;
+    this.#body = null;
+  }
+
   async #run(frame: RequestFrameHeader, body: Buffer): Promise<void> {
-    if (++this.#inFlight >= MAX_IN_FLIGHT) this.#socket.pause();
+    this.#inFlight++;
     const { s, sessions } = this;
     const started = process.hrtime.bigint();
     const requestId = `${this.requestId}#${frame.seq}`;
@@ -110,11 +150,11 @@ class BlockStream {
       if (!s.seq.fresh(frame.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
       const seal = { seq: frame.seq, method: 'POST', url: blockRequestUrl(s.id, frame.op, frame.lba), tag: frame.tag };
       const answer = await runSealedBatch(sessions, s, frame.op, frame.lba, body, seal, requestId);
-      this.#write(frame.seq, 200, ANSWER_SEALED, answer.tag, answer.data, () => binaryBodies.give(answer.data.buffer as ArrayBuffer));
+      this.#write(frame, 200, ANSWER_SEALED, answer.tag, answer.data, () => binaryBodies.give(answer.data.buffer as ArrayBuffer));
     } catch (e) {
       const problem = this.#problemOf(e);
       status = problem.status;
-      this.#write(frame.seq, problem.status, ANSWER_PROBLEM, NO_TAG, this.#document(problem), () => undefined);
+      this.#write(frame, problem.status, ANSWER_PROBLEM, NO_TAG, this.#document(problem), () => undefined);
       // A session that ended ends its streams (its own closer has, when it ended in this process).
       if (problem.slug === 'session-ended') this.#close(null);
     } finally {
@@ -123,24 +163,26 @@ class BlockStream {
     }
   }
 
-  /** Writes one answer frame; the frame it answers stops being held once the answer has left for the socket. */
-  #write(seq: number, status: number, kind: AnswerFrameHeader['kind'], tag: Buffer, body: Buffer, sent: () => void): void {
+  /** Writes the answer to `frame`; the frame stops being held once the answer has left for the socket. */
+  #write(frame: RequestFrameHeader, status: number, kind: AnswerFrameHeader['kind'], tag: Buffer, body: Buffer, sent: () => void): void {
     if (this.#socket.destroyed || this.#socket.writableEnded) {
       sent();
-      return this.#settled();
+      return this.#settled(frame.length);
     }
     this.#socket.cork();
-    this.#socket.write(encodeAnswerHeader({ length: body.length, status, kind, seq, tag }));
+    this.#socket.write(encodeAnswerHeader({ length: body.length, status, kind, seq: frame.seq, tag }));
     this.#socket.write(body, () => {
       sent();
-      this.#settled();
+      this.#settled(frame.length);
     });
     this.#socket.uncork();
   }
 
-  #settled(): void {
+  #settled(bytes: number): void {
     this.#inFlight--;
-    if (this.#inFlight < MAX_IN_FLIGHT && !this.#closing) this.#socket.resume();
+    this.#held -= bytes;
+    streamBodies.give(bytes); // (wakes this stream too, if it waits)
+    if (!this.#closing) this.#socket.resume();
     if (this.#peerEnded && this.#inFlight === 0 && !this.#socket.writableEnded) this.#socket.end();
   }
 
@@ -149,6 +191,7 @@ class BlockStream {
     if (this.#closing) return;
     this.#closing = true;
     this.s.streams.delete(this.#onSessionEnd);
+    this.#dropUnfinishedBody();
     if (!this.#socket.destroyed && problem) {
       const document = this.#document(problem);
       this.#socket.write(Buffer.concat([encodeAnswerHeader({ length: document.length, status: problem.status, kind: ANSWER_PROBLEM, seq: 0, tag: NO_TAG }), document]));
