@@ -12,6 +12,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { Problem } from './problems.js';
+import { BodyBudget } from './body-budget.js';
 
 const MIN_STEP = 64 * 1024;
 /** What the pool keeps between requests; beyond it, the memory least recently used goes to the collector. */
@@ -88,6 +89,10 @@ export class BodyPool {
 
 /** The process's pool of binary bodies. */
 export const binaryBodies = new BodyPool();
+
+/** Bytes of binary bodies held at once, every block stream's and block request's together (body-budget.ts): one tenant's adapter cannot take the memory the others' need. */
+export const MAX_HELD_BODY_BYTES = 512 * 1024 * 1024;
+export const binaryBodyBytes = new BodyBudget(MAX_HELD_BODY_BYTES);
 
 /**
  * Read a binary body of at most `limit` bytes. With a Content-Length (every data-plane client

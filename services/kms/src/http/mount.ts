@@ -13,7 +13,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { z } from 'zod';
 import { roleHolds, TENANT_ROLES, type Permission, type Role } from '../auth/permissions.js';
 import { Problem, problemHandler } from './problems.js';
-import { readBinaryBody } from './binary-body.js';
+import { binaryBodyBytes, readBinaryBody } from './binary-body.js';
 import type { ProofRequest } from '../auth/request-proof.js';
 import type { AuditActor } from '../audit/audit-log.js';
 import type { AnyRoute, Plane, UpgradedConnection } from './route.js';
@@ -158,12 +158,23 @@ function bodyParser(route: AnyRoute) {
     (req as { rawBody: Buffer }).rawBody = buf;
   };
   if (route.bodyType === 'binary') {
-    return (req: Request, _res: Response, next: NextFunction) =>
-      readBinaryBody(req, limit).then((body) => {
-        (req as Request & { rawBody: Buffer }).rawBody = body;
-        req.body = body;
-        next();
-      }, next);
+    // The body's bytes are held (binaryBodyBytes) from before it is read until the answer has left;
+    // with no room, it is not read until there is (its sender waits, as TCP makes it).
+    return (req: Request, res: Response, next: NextFunction) => {
+      const declared = Number(req.headers['content-length']);
+      const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, limit) : limit;
+      binaryBodyBytes.acquire(bytes, req).then(
+        () => {
+          res.once('close', () => binaryBodyBytes.give(bytes));
+          readBinaryBody(req, limit).then((body) => {
+            (req as Request & { rawBody: Buffer }).rawBody = body;
+            req.body = body;
+            next();
+          }, next);
+        },
+        () => undefined, // the client went away while it waited: nothing to answer
+      );
+    };
   }
   return route.bodyType === 'form'
     ? express.urlencoded({ limit, extended: false, parameterLimit: MAX_FORM_PARAMETERS, type: () => true, verify })

@@ -27,7 +27,8 @@ import {
 } from '@sealkeep/crypto';
 import { dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { serverFor } from '../../http/listen.js';
-import { MAX_STREAM_BYTES, streamBodies } from './block-stream.js';
+import { MAX_STREAM_BYTES } from './block-stream.js';
+import { binaryBodyBytes } from '../../http/binary-body.js';
 import type { Express } from 'express';
 
 /** A test that waits for bytes that never come fails here, instead of holding the suite. */
@@ -356,7 +357,7 @@ test(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a stream's bodi
     for (let i = 0; i < frames.length; i++) assert.equal((await raw.answer()).header.kind, ANSWER_SEALED);
     assert.ok(most <= MAX_STREAM_BYTES, `at most ${MAX_STREAM_BYTES} body bytes ran at once (saw ${most})`);
     assert.ok(most > MAX_STREAM_BYTES / 2, `frames did pile up (${most} bytes at once)`);
-    await eventually(() => streamBodies.used === 0, `every byte given back (${streamBodies.used} held)`);
+    await eventually(() => binaryBodyBytes.used === 0, `every byte given back (${binaryBodyBytes.used} held)`);
   } finally {
     pool.run = run;
     raw.socket.destroy();
@@ -367,7 +368,7 @@ test('a stream that closes in the middle of a frame gives its bytes back', LIMIT
   const { raw, key, sessionId } = await openStream();
   const f = frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(64), randomBytes(64 * 4096)]));
   raw.socket.write(f.bytes.subarray(0, f.bytes.length / 2));
-  await eventually(() => streamBodies.used > 0, 'the frame is being read');
+  await eventually(() => binaryBodyBytes.used > 0, 'the frame is being read');
   raw.socket.destroy();
-  await eventually(() => streamBodies.used === 0, `every byte given back (${streamBodies.used} held)`);
+  await eventually(() => binaryBodyBytes.used === 0, `every byte given back (${binaryBodyBytes.used} held)`);
 });

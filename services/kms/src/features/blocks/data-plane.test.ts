@@ -14,6 +14,7 @@ import { authorizationHeader } from '@sealkeep/sdk';
 import { answerTagOf, bootOf, dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { exportChain } from '../../audit/audit-log.js';
 import { wrapForImport } from '../keys/keys-api.fixture.js';
+import { binaryBodyBytes } from '../../http/binary-body.js';
 
 let d: DataPlane;
 before(async () => {
@@ -303,4 +304,24 @@ test('the sweep ends a session nobody uses, and one whose key was disabled where
   await d.sessions.sweep();
   assert.equal(d.sessions.endedBecause(busy.res.body.sessionId), 'key-disabled');
   await d.api.f.store.db('keys').where({ key_id: vm.kekId }).update({ state: 'enabled' });
+});
+
+test("a block request waits, unread, while the service's block bodies fill their budget, and runs once room comes back", async () => {
+  const vm = await d.readyVm();
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(res.status, 201, res.text);
+  binaryBodyBytes.take(binaryBodyBytes.limit - binaryBodyBytes.used, true); // as if other tenants' batches held it all
+  const held = binaryBodyBytes.used;
+  let answered = false;
+  const request = d.blocks(res.body.sessionId, key!, 'encrypt-sign', 0, Buffer.concat([gens(4), randomBytes(4 * 4096)])).then((r) => {
+    answered = true;
+    return r;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(answered, false, 'not read while there is no room');
+  binaryBodyBytes.give(held);
+  const enc = await request;
+  assert.equal(enc.status, 200, enc.text);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(binaryBodyBytes.used, 0, 'its bytes given back once answered');
 });
