@@ -90,8 +90,13 @@ export class BodyPool {
 /** The process's pool of binary bodies. */
 export const binaryBodies = new BodyPool();
 
-/** Bytes of binary bodies held at once, every block stream's and block request's together (body-budget.ts): one tenant's adapter cannot take the memory the others' need. */
-export const MAX_HELD_BODY_BYTES = 512 * 1024 * 1024;
+/**
+ * Bytes of binary request bodies held at once (body-budget.ts), from before each is read until
+ * its answer has left. A body may be read before its caller is known (a request proof covers it),
+ * so these are not the block streams' bytes: streams, authenticated when they open, have a budget
+ * of their own that no one else can fill.
+ */
+export const MAX_HELD_BODY_BYTES = 256 * 1024 * 1024;
 export const binaryBodyBytes = new BodyBudget(MAX_HELD_BODY_BYTES);
 
 /**

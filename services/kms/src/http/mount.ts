@@ -158,9 +158,15 @@ function bodyParser(route: AnyRoute) {
     (req as { rawBody: Buffer }).rawBody = buf;
   };
   if (route.bodyType === 'binary') {
-    // The body's bytes are held (binaryBodyBytes) from before it is read until the answer has left;
-    // with no room, it is not read until there is (its sender waits, as TCP makes it).
+    // The body's bytes are held (binaryBodyBytes) from before it is read until the answer has left,
+    // once the route's checks that need no body pass; with no room, it is not read until there is
+    // (its sender waits, as TCP makes it).
     return (req: Request, res: Response, next: NextFunction) => {
+      try {
+        route.beforeBody?.(req);
+      } catch (error) {
+        return next(error);
+      }
       const declared = Number(req.headers['content-length']);
       const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, limit) : limit;
       binaryBodyBytes.acquire(bytes, req).then(

@@ -81,6 +81,11 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
    */
   bodyType?: BodyType;
   /**
+   * What can be checked of a binary request before its body is read (and held in the block-body
+   * budget, http/body-budget.ts): a caller that fails it never holds memory others need.
+   */
+  beforeBody?: (req: Request) => void;
+  /**
    * Who the caller is, for routes with an authenticator of their own (the data plane's block
    * sessions), given the listener's to fall back on; the listener's otherwise. Authorization
    * against the permission table is the same either way.

@@ -27,8 +27,7 @@ import {
 } from '@sealkeep/crypto';
 import { dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { serverFor } from '../../http/listen.js';
-import { MAX_STREAM_BYTES } from './block-stream.js';
-import { binaryBodyBytes } from '../../http/binary-body.js';
+import { MAX_STREAM_BYTES, streamBodyBytes } from './block-stream.js';
 import type { Express } from 'express';
 
 /** A test that waits for bytes that never come fails here, instead of holding the suite. */
@@ -340,11 +339,17 @@ test(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a stream's bodi
   const run = pool.run.bind(pool);
   let running = 0;
   let most = 0;
+  // The first batches wait until no frame has arrived for a while: as many pile up as the service reads.
+  let release!: () => void;
+  const piled = new Promise<void>((resolve) => (release = resolve));
+  let quiet: NodeJS.Timeout | undefined;
   pool.run = async (...args: Parameters<typeof run>) => {
     const bytes = args[3].length;
     most = Math.max(most, (running += bytes));
+    clearTimeout(quiet);
+    quiet = setTimeout(release, 300);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100)); // slower than the frames arrive: they pile up
+      await piled;
       return await run(...args);
     } finally {
       running -= bytes;
@@ -357,7 +362,7 @@ test(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a stream's bodi
     for (let i = 0; i < frames.length; i++) assert.equal((await raw.answer()).header.kind, ANSWER_SEALED);
     assert.ok(most <= MAX_STREAM_BYTES, `at most ${MAX_STREAM_BYTES} body bytes ran at once (saw ${most})`);
     assert.ok(most > MAX_STREAM_BYTES / 2, `frames did pile up (${most} bytes at once)`);
-    await eventually(() => binaryBodyBytes.used === 0, `every byte given back (${binaryBodyBytes.used} held)`);
+    await eventually(() => streamBodyBytes.used === 0, `every byte given back (${streamBodyBytes.used} held)`);
   } finally {
     pool.run = run;
     raw.socket.destroy();
@@ -368,7 +373,27 @@ test('a stream that closes in the middle of a frame gives its bytes back', LIMIT
   const { raw, key, sessionId } = await openStream();
   const f = frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(64), randomBytes(64 * 4096)]));
   raw.socket.write(f.bytes.subarray(0, f.bytes.length / 2));
-  await eventually(() => binaryBodyBytes.used > 0, 'the frame is being read');
+  await eventually(() => streamBodyBytes.used > 0, 'the frame is being read');
   raw.socket.destroy();
-  await eventually(() => binaryBodyBytes.used === 0, `every byte given back (${binaryBodyBytes.used} held)`);
+  await eventually(() => streamBodyBytes.used === 0, `every byte given back (${streamBodyBytes.used} held)`);
+});
+
+test('a sealed block request for a session this process does not hold, or with a spent seq, is refused before its body is read', LIMIT, async () => {
+  const { raw: stream, key, sessionId } = await openStream();
+  stream.socket.destroy();
+  const url = blockRequestUrl(sessionId, 'encrypt-sign', 0n);
+  const ask = async (path: string, frameSeq: number) => {
+    const raw = await Raw.connect();
+    const tag = sealBody(key, frameSeq, 'request', 'encrypted', 'POST', path, [Buffer.alloc(0)]);
+    // A body is announced and never sent: only an answer given before reading it arrives.
+    raw.socket.write(`POST ${path} HTTP/1.1\r\nHost: sealkeep\r\nContent-Type: application/octet-stream\r\nContent-Length: 16000000\r\nAuthorization: ${sessionAuthorization(frameSeq, tag)}\r\n\r\n`);
+    const answer = await raw.http();
+    raw.socket.destroy();
+    return answer;
+  };
+  const unknown = await ask(url.replace(sessionId, '00000000-0000-4000-8000-000000000000'), ++seq);
+  assert.equal(unknown.status, 410, unknown.head);
+  assert.equal((JSON.parse(unknown.body) as { type: string }).type.endsWith('/session-ended'), true);
+  const spent = await ask(url, 1); // the upgrade spent seqs above it: 1 is outside the window
+  assert.equal(spent.status, 401, spent.head);
 });

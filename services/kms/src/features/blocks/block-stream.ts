@@ -5,7 +5,7 @@
 // batch is done, so several are in flight at once and answers may overtake one another. A frame
 // holds its place, and its body's bytes, from when its body is read until its answer has left for
 // the socket. A frame is read only while the stream holds fewer than MAX_IN_FLIGHT frames and
-// MAX_STREAM_BYTES, and the service's block bodies together less than binaryBodyBytes' limit
+// MAX_STREAM_BYTES, and every stream together less than streamBodyBytes' limit
 // (http/body-budget.ts); a stream that holds none may always read one. Otherwise reading stops
 // (what was read past the frame's header is put back unread) and TCP holds the adapter back. A
 // request the session refuses is answered with its problem and the stream goes on; a frame that
@@ -17,7 +17,8 @@ import type { Duplex } from 'node:stream';
 import { ANSWER_PROBLEM, ANSWER_SEALED, REQUEST_HEADER_BYTES, SESSION_TAG_BYTES, blockRequestUrl, blockStreamPath, decodeRequestHeader, encodeAnswerHeader, type AnswerFrameHeader, type RequestFrameHeader } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 import type { UpgradedConnection } from '../../http/route.js';
-import { binaryBodies, binaryBodyBytes } from '../../http/binary-body.js';
+import { binaryBodies } from '../../http/binary-body.js';
+import { BodyBudget } from '../../http/body-budget.js';
 import { MAX_BATCH_BYTES, runSealedBatch } from './block-batch.js';
 import type { BlockSession, BlockSessions, EndReason } from './block-sessions.js';
 import { endedProblem } from './session-auth.js';
@@ -26,6 +27,8 @@ import { endedProblem } from './session-auth.js';
 export const MAX_IN_FLIGHT = 16;
 /** Body bytes one stream may hold in frames read and not yet answered (one frame, however large, always). */
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
+/** Body bytes every block stream together may hold: one tenant's adapter cannot take the memory the others' need. */
+export const streamBodyBytes = new BodyBudget(512 * 1024 * 1024);
 /** After the stream's last problem, how long the adapter has to close its side. */
 const LINGER_MS = 5_000;
 const NO_TAG = Buffer.alloc(SESSION_TAG_BYTES);
@@ -119,17 +122,17 @@ class BlockStream {
   #hold(bytes: number): boolean {
     const alone = this.#inFlight === 0; // (no other body is being read: frames are read one at a time)
     if (!alone && (this.#inFlight >= MAX_IN_FLIGHT || this.#held + bytes > MAX_STREAM_BYTES)) return false;
-    if (!binaryBodyBytes.take(bytes, alone, this.#wake)) return false;
+    if (!streamBodyBytes.take(bytes, alone, this.#wake)) return false;
     this.#held += bytes;
     return true;
   }
 
   /** A body the stream stopped reading (it closed): its memory and its bytes go back. */
   #dropUnfinishedBody(): void {
-    binaryBodyBytes.forget(this.#wake);
+    streamBodyBytes.forget(this.#wake);
     if (this.#frame === null || this.#body === null) return;
     this.#held -= this.#frame.length;
-    binaryBodyBytes.give(this.#frame.length);
+    streamBodyBytes.give(this.#frame.length);
     binaryBodies.give(this.#body.buffer as ArrayBuffer);
     this.#frame = null;
     this.#body = null;
@@ -179,7 +182,7 @@ class BlockStream {
   #settled(bytes: number): void {
     this.#inFlight--;
     this.#held -= bytes;
-    binaryBodyBytes.give(bytes); // (wakes this stream too, if it waits)
+    streamBodyBytes.give(bytes); // (wakes this stream too, if it waits)
     if (!this.#closing) this.#socket.resume();
     if (this.#peerEnded && this.#inFlight === 0 && !this.#socket.writableEnded) this.#socket.end();
   }

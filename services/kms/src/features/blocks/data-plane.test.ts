@@ -306,7 +306,7 @@ test('the sweep ends a session nobody uses, and one whose key was disabled where
   await d.api.f.store.db('keys').where({ key_id: vm.kekId }).update({ state: 'enabled' });
 });
 
-test("a block request waits, unread, while the service's block bodies fill their budget, and runs once room comes back", async () => {
+test("a block request waits, unread, while binary bodies fill their budget, and runs once room comes back", async () => {
   const vm = await d.readyVm();
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   assert.equal(res.status, 201, res.text);

@@ -13,7 +13,7 @@ import { serveBlockStream } from './block-stream.js';
 import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
 import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
-import { requireSealed, sessionAuthenticator, sessionOf } from './session-auth.js';
+import { requireSealed, sessionAuthenticator, sessionBeforeBody, sessionOf } from './session-auth.js';
 import { ANSWER_TAG_HEADER, BLOCK_STREAM_PROTOCOL } from '@sealkeep/crypto';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 import { binaryBodies } from '../../http/binary-body.js';
@@ -67,6 +67,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       body: Bytes,
       bodyType: 'binary',
       maxBody: MAX_BATCH_BYTES,
+      beforeBody: sessionBeforeBody(() => deps.sessions),
       authenticate,
       admit: false,
       responseHeaders: (data: Buffer) => ({ [ANSWER_TAG_HEADER]: answerTags.get(data)!.toString('base64url') }),

@@ -35,6 +35,23 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
   };
 }
 
+/**
+ * A sealed block operation's checks that need no body, before it is read: a session this process
+ * holds, a fresh sequence number. (A request under another scheme goes on to the listener's
+ * authenticator and the permission table, which need its body.)
+ */
+export function sessionBeforeBody(sessions: () => BlockSessions | undefined) {
+  return (req: Request): void => {
+    const header = req.header('authorization');
+    if (!header?.startsWith(`${SESSION_SCHEME} `)) return;
+    const parsed = parseSessionAuthorization(header);
+    if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
+    const s = sessions()?.get(String(req.params.sessionId));
+    if (!s) throw endedProblem(sessions(), String(req.params.sessionId));
+    if (!s.seq.fresh(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+  };
+}
+
 /** The answer for a session this process does not hold: why it ended, when it remembers. */
 export function endedProblem(sessions: BlockSessions | undefined, id: string): Problem {
   const reason = sessions?.endedBecause(id);
