@@ -158,25 +158,30 @@ function bodyParser(route: AnyRoute) {
     (req as { rawBody: Buffer }).rawBody = buf;
   };
   if (route.bodyType === 'binary') {
-    // The body's bytes are held (binaryBodyBytes) from before it is read until the answer has left,
-    // once the route's checks that need no body pass; with no room, it is not read until there is
-    // (its sender waits, as TCP makes it).
+    // Past a JSON request's size, a body's bytes are held (binaryBodyBytes) from before it is read
+    // until its exchange is over — the response closed, or its connection; with no room, it is
+    // not read until there is (its sender waits, as TCP makes it).
     return (req: Request, res: Response, next: NextFunction) => {
+      let allowed: number;
       try {
-        route.beforeBody?.(req);
+        allowed = Math.min(limit, route.beforeBody ? route.beforeBody(req) : limit);
       } catch (error) {
         return next(error);
       }
       const declared = Number(req.headers['content-length']);
-      const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, limit) : limit;
+      if (declared > allowed) return next(new Problem('payload-too-large', `this request may carry at most ${allowed} bytes`));
+      const bytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : allowed;
+      const read = () =>
+        readBinaryBody(req, allowed).then((body) => {
+          (req as Request & { rawBody: Buffer }).rawBody = body;
+          req.body = body;
+          next();
+        }, next);
+      if (bytes <= DEFAULT_MAX_BODY) return void read();
       binaryBodyBytes.acquire(bytes, req).then(
         () => {
-          res.once('close', () => binaryBodyBytes.give(bytes));
-          readBinaryBody(req, limit).then((body) => {
-            (req as Request & { rawBody: Buffer }).rawBody = body;
-            req.body = body;
-            next();
-          }, next);
+          holdUntilOver(req, res, () => binaryBodyBytes.give(bytes));
+          void read();
         },
         () => undefined, // the client went away while it waited: nothing to answer
       );
@@ -185,6 +190,23 @@ function bodyParser(route: AnyRoute) {
   return route.bodyType === 'form'
     ? express.urlencoded({ limit, extended: false, parameterLimit: MAX_FORM_PARAMETERS, type: () => true, verify })
     : express.json({ limit, strict: true, type: () => true, verify });
+}
+
+/**
+ * Calls `over` once, when the exchange of `req` is over: its response closed, or its connection
+ * (a pipelined request whose response never began gets no 'close' of its own) — at once if it is
+ * over already.
+ */
+function holdUntilOver(req: Request, res: Response, over: () => void): void {
+  const socket = req.socket;
+  const done = () => {
+    res.removeListener('close', done);
+    socket.removeListener('close', done);
+    over();
+  };
+  if (res.destroyed || socket.destroyed) return done();
+  res.once('close', done);
+  socket.once('close', done);
 }
 
 export function mountListener(opts: ListenerOptions): Express {

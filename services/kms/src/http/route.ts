@@ -81,10 +81,12 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
    */
   bodyType?: BodyType;
   /**
-   * What can be checked of a binary request before its body is read (and held in the block-body
-   * budget, http/body-budget.ts): a caller that fails it never holds memory others need.
+   * What can be checked of a binary request before its body is read: throws to refuse it, else
+   * answers the largest body this caller may send (at most maxBody). Bodies larger than a JSON
+   * request's are held in the binary-body budget (http/body-budget.ts) while they are read and
+   * answered, so a caller not yet known should be held to less.
    */
-  beforeBody?: (req: Request) => void;
+  beforeBody?: (req: Request) => number;
   /**
    * Who the caller is, for routes with an authenticator of their own (the data plane's block
    * sessions), given the listener's to fall back on; the listener's otherwise. Authorization

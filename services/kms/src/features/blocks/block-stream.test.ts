@@ -28,6 +28,7 @@ import {
 import { dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { serverFor } from '../../http/listen.js';
 import { MAX_STREAM_BYTES, streamBodyBytes } from './block-stream.js';
+import { binaryBodyBytes } from '../../http/binary-body.js';
 import type { Express } from 'express';
 
 /** A test that waits for bytes that never come fails here, instead of holding the suite. */
@@ -396,4 +397,42 @@ test('a sealed block request for a session this process does not hold, or with a
   assert.equal((JSON.parse(unknown.body) as { type: string }).type.endsWith('/session-ended'), true);
   const spent = await ask(url, 1); // the upgrade spent seqs above it: 1 is outside the window
   assert.equal(spent.status, 401, spent.head);
+  // Not sealed under a session: the permission table decides, on a body no larger than a JSON request's.
+  const raw = await Raw.connect();
+  raw.socket.write(`POST ${url} HTTP/1.1\r\nHost: sealkeep\r\nContent-Type: application/octet-stream\r\nContent-Length: 16000000\r\n\r\n`);
+  const unsealed = await raw.http();
+  raw.socket.destroy();
+  assert.equal(unsealed.status, 413, unsealed.head);
+});
+
+test('a block request whose connection closes before its answer began gives its bytes back (pipelined behind a slow one)', LIMIT, async () => {
+  const { raw: stream, key, sessionId } = await openStream();
+  stream.socket.destroy();
+  const pool = d.sessions.pool;
+  const run = pool.run.bind(pool);
+  let release!: () => void;
+  const slow = new Promise<void>((resolve) => (release = resolve));
+  pool.run = async (...args: Parameters<typeof run>) => {
+    await slow;
+    return run(...args);
+  };
+  try {
+    const sealed = (body: Buffer, op: BlockOp = 'encrypt-sign') => {
+      const s = ++seq;
+      const url = blockRequestUrl(sessionId, op, 0n);
+      const tag = sealBody(key, s, 'request', BODY_SEALS[op].request, 'POST', url, [Buffer.from(body)]);
+      return `POST ${url} HTTP/1.1\r\nHost: sealkeep\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\nAuthorization: ${sessionAuthorization(s, tag)}\r\n\r\n`;
+    };
+    const first = Buffer.concat([gens(1), randomBytes(4096)]);
+    const second = Buffer.concat([gens(256), randomBytes(256 * 4096)]); // past a JSON request's size: held in the budget
+    const raw = await Raw.connect();
+    raw.socket.write(Buffer.concat([Buffer.from(sealed(first)), first, Buffer.from(sealed(second)), second.subarray(0, 100_000)]));
+    await eventually(() => binaryBodyBytes.used >= second.length, 'the second body is held while the first runs');
+    raw.socket.destroy();
+    release();
+    await eventually(() => binaryBodyBytes.used === 0, `every byte given back (${binaryBodyBytes.used} held)`);
+  } finally {
+    release();
+    pool.run = run;
+  }
 });

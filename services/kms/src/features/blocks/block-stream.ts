@@ -111,9 +111,10 @@ class BlockStream {
       this.#bodyFilled += n;
       at += n;
       if (this.#bodyFilled === this.#frame.length) {
-        void this.#run(this.#frame, this.#body);
+        const [frame, body] = [this.#frame, this.#body];
         this.#frame = null;
-        this.#body = null;
+        this.#body = null; // (the frame's bytes are #run's to give back now, not a close's)
+        void this.#run(frame, body);
       }
     }
   }

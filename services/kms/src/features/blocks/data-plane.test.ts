@@ -313,7 +313,7 @@ test("a block request waits, unread, while binary bodies fill their budget, and 
   binaryBodyBytes.take(binaryBodyBytes.limit - binaryBodyBytes.used, true); // as if other tenants' batches held it all
   const held = binaryBodyBytes.used;
   let answered = false;
-  const request = d.blocks(res.body.sessionId, key!, 'encrypt-sign', 0, Buffer.concat([gens(4), randomBytes(4 * 4096)])).then((r) => {
+  const request = d.blocks(res.body.sessionId, key!, 'encrypt-sign', 0, Buffer.concat([gens(32), randomBytes(32 * 4096)])).then((r) => { // past a JSON request's size: held in the budget
     answered = true;
     return r;
   });

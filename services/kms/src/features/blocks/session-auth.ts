@@ -36,19 +36,22 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
 }
 
 /**
- * A sealed block operation's checks that need no body, before it is read: a session this process
- * holds, a fresh sequence number. (A request under another scheme goes on to the listener's
- * authenticator and the permission table, which need its body.)
+ * What a session route's binary request may send before its body is read. Sealed under a session:
+ * that session held by this process and the sequence number fresh (else 410 or 401 at once), and
+ * then the route's whole limit. Under any other scheme the listener's authenticator and the
+ * permission table decide, after the body — which may then be no larger than a JSON request's:
+ * a caller not yet known holds none of the memory sessions need (sectors travel only sealed).
  */
-export function sessionBeforeBody(sessions: () => BlockSessions | undefined) {
-  return (req: Request): void => {
+export function sessionBeforeBody(sessions: () => BlockSessions | undefined, unsealedLimit: number) {
+  return (req: Request): number => {
     const header = req.header('authorization');
-    if (!header?.startsWith(`${SESSION_SCHEME} `)) return;
+    if (!header?.startsWith(`${SESSION_SCHEME} `)) return unsealedLimit;
     const parsed = parseSessionAuthorization(header);
     if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
     const s = sessions()?.get(String(req.params.sessionId));
     if (!s) throw endedProblem(sessions(), String(req.params.sessionId));
     if (!s.seq.fresh(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+    return Infinity;
   };
 }
 
