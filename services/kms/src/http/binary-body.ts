@@ -96,8 +96,7 @@ export const binaryBodies = new BodyPool();
  * so these are not the block streams' bytes: streams, authenticated when they open, have a budget
  * of their own that no one else can fill.
  */
-export const MAX_HELD_BODY_BYTES = 256 * 1024 * 1024;
-export const binaryBodyBytes = new BodyBudget(MAX_HELD_BODY_BYTES);
+export const binaryBodyBytes = new BodyBudget(256 * 1024 * 1024);
 
 /**
  * Read a binary body of at most `limit` bytes. With a Content-Length (every data-plane client

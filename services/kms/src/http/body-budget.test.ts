@@ -1,5 +1,5 @@
-// The budget every block stream and block request shares: a take that does not fit waits and is
-// woken when bytes come back; one that holds nothing else may always take one body, so none
+// A budget of body bytes (the block streams', or binary request bodies'): a take that does not fit
+// waits and is woken when bytes come back; one that holds nothing else may always take one body, so none
 // starves; a request that waits and is abandoned stops waiting.
 
 import { test } from 'node:test';

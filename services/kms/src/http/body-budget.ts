@@ -1,6 +1,6 @@
 // How many bytes of binary bodies (the data plane's batches of sectors) the service holds at once,
-// over every block stream and block request together: a body is counted from when it starts to be
-// read until its answer has left. Who finds no room does not read on (TCP holds its sender back)
+// in one budget (the block streams have one, binary request bodies another: binary-body.ts): a
+// body is counted from when it starts to be read until its answer has left. Who finds no room does not read on (TCP holds its sender back)
 // and is woken when bytes come back. Whoever holds nothing else (a stream with no frame in flight)
 // may always take one body, so none starves; the limit can be passed by one body per such holder.
 

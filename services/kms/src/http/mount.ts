@@ -77,7 +77,7 @@ export interface ListenerOptions {
   onRequest?(entry: RequestLogEntry): void;
 }
 
-const DEFAULT_MAX_BODY = 64 * 1024;
+export const DEFAULT_MAX_BODY = 64 * 1024;
 const NO_BODY = Buffer.alloc(0);
 
 const ROLE_PREFIX: Record<Role, string> = {

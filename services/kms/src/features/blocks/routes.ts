@@ -20,8 +20,6 @@ import { binaryBodies } from '../../http/binary-body.js';
 
 /** Tags of a volume for one attestation: 2^21 sectors (8 GiB of 4 KiB sectors). */
 export const MAX_ATTESTED_TAGS = 2 ** 21;
-/** A session route's body under any other scheme than the session's seal (refused there after the permission table, as sectors travel only sealed): no larger than a JSON request's. */
-const UNSEALED_BODY_BYTES = 64 * 1024;
 
 const SessionParams = z.object({ sessionId: z.string().regex(/^[A-Za-z0-9_-]{22}$/) });
 const Lba = z.object({ lba: z.string().regex(/^(?:0|[1-9][0-9]{0,19})$/, 'a sector number') });
@@ -35,7 +33,7 @@ const answerTags = new WeakMap<Buffer, Buffer>();
 
 export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAttestationDeps | undefined) {
   const authenticate = sessionAuthenticator(() => deps.sessions);
-  const beforeBody = sessionBeforeBody(() => deps.sessions, UNSEALED_BODY_BYTES);
+  const beforeBody = sessionBeforeBody(() => deps.sessions);
   return [
     route({
       method: 'post',

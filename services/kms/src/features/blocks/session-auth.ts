@@ -9,7 +9,7 @@
 
 import type { Request } from 'express';
 import { Problem } from '../../http/problems.js';
-import type { Authenticator, Principal } from '../../http/mount.js';
+import { DEFAULT_MAX_BODY, type Authenticator, type Principal } from '../../http/mount.js';
 import type { ProofRequest } from '../../auth/request-proof.js';
 import type { BlockSession, BlockSessions } from './block-sessions.js';
 import { BODY_SEALS, OTHER_BODY_SEALS, openBody, parseSessionAuthorization, SESSION_SCHEME, type BlockOp } from '@sealkeep/crypto';
@@ -42,10 +42,10 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
  * permission table decide, after the body — which may then be no larger than a JSON request's:
  * a caller not yet known holds none of the memory sessions need (sectors travel only sealed).
  */
-export function sessionBeforeBody(sessions: () => BlockSessions | undefined, unsealedLimit: number) {
+export function sessionBeforeBody(sessions: () => BlockSessions | undefined) {
   return (req: Request): number => {
     const header = req.header('authorization');
-    if (!header?.startsWith(`${SESSION_SCHEME} `)) return unsealedLimit;
+    if (!header?.startsWith(`${SESSION_SCHEME} `)) return DEFAULT_MAX_BODY;
     const parsed = parseSessionAuthorization(header);
     if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
     const s = sessions()?.get(String(req.params.sessionId));
