@@ -137,13 +137,11 @@ export class SectorJournal {
     const starts = await Promise.all(([0, 1] as const).map((i) => this.#readAt(i, 0)));
     for (const i of [0, 1] as const) {
       const read = starts[i]!;
-      const claimed = read.ok ? null : read.header?.sequence;
-      if (claimed === undefined || claimed === null) continue;
-      const evidence = (await this.#earlierFormatFollows(i, 0, read, claimed)) ?? (await this.#durableLater(claimed, [{ index: i, from: 1 }, { index: i === 0 ? 1 : 0, from: 0 }]));
-      if (evidence) {
-        throw new JournalDamaged(`journal file ${i}: the checkpoint record ${claimed} that begins its round fails (${(read as { reason: string }).reason}), yet record ${evidence.sequence} says it was durable`);
-      }
-      log.warn({ file: i, sequence: claimed, reason: (read as { reason: string }).reason }, 'journal replay: a round whose checkpoint record is torn (never flushed) is not replayed');
+      if (read.ok || read.header === null) continue; // a round's start, or none
+      const claimed = read.header.sequence;
+      const evidence = await this.#saysDurable(claimed, i, 0, read, i === 0 ? 1 : 0);
+      if (evidence) throw new JournalDamaged(`journal file ${i}: the checkpoint record ${claimed} that begins its round fails (${read.reason}), yet record ${evidence.sequence} says it was durable`);
+      log.warn({ file: i, sequence: claimed, reason: read.reason }, 'journal replay: a round whose checkpoint record is torn (never flushed) is not replayed');
     }
     const start = (i: FileIndex) => {
       const read = starts[i]!;
@@ -174,9 +172,7 @@ export class SectorJournal {
     this.#active = newest;
     this.#roundStart = newestStart.sequence;
     this.#nextSequence = last.last + 1n + SEQUENCE_GAP_AFTER_REPLAY;
-    const file = this.#files[newest];
-    file.last = last.last;
-    file.durableThrough = newestStart.durableThrough;
+    this.#files[newest].last = last.last; // (what a round that stands alone next takes as durable)
     return { records };
   }
 
@@ -334,9 +330,7 @@ export class SectorJournal {
       if (failure !== null) {
         // (A round is replayed only when its checkpoint record is whole: expected is set here.)
         const missing = expected!;
-        // Past the failing record when its checksum held (its length is known), else from its next byte.
-        const places = [{ index, from: offset + (read.ok ? read.length : 1) }, ...(next === null ? [] : [{ index: next, from: 0 }])];
-        const evidence = (await this.#earlierFormatFollows(index, offset, read, missing)) ?? (await this.#durableLater(missing, places));
+        const evidence = await this.#saysDurable(missing, index, offset, read, next);
         if (evidence) throw new JournalDamaged(`journal record ${missing} at offset ${offset}: ${failure}, yet record ${evidence.sequence} says it was durable`);
         const legible = (read.ok ? read.record.sequence : read.header?.sequence) === missing;
         if (legible || until !== null) log.warn({ offset, sequence: missing, reason: failure }, 'journal replay: a torn tail dropped (its writes were never flushed)');
@@ -349,6 +343,17 @@ export class SectorJournal {
     }
     this.#files[index].tail = offset;
     return { records, last: (expected ?? 1n) - 1n };
+  }
+
+  /**
+   * A whole record that says record `sequence` — failing (`read`) at `offset` of file `index` —
+   * had been made durable: searched for past it in its file (past its length when its checksum
+   * held, else from its next byte: a damaged length is not trusted) and all through file `other`
+   * if given; among records of the earlier formats, as those formats judged. Null if none.
+   */
+  async #saysDurable(sequence: bigint, index: FileIndex, offset: number, read: ReadResult, other: FileIndex | null): Promise<JournalRecord | null> {
+    const places = [{ index, from: offset + (read.ok ? read.length : 1) }, ...(other === null ? [] : [{ index: other, from: 0 }])];
+    return (await this.#earlierFormatFollows(index, offset, read, sequence)) ?? (await this.#durableLater(sequence, places));
   }
 
   /**
