@@ -1,5 +1,6 @@
-// Block-crypto throughput on one core: AES-256-XTS encryption and decryption alone, and XTS +
-// HMAC-SHA-256 sector tags, for 512 B and 4 KiB sectors in 1 MiB batches, on the native addon and
+// Block-crypto throughput on one core: AES-256-XTS encryption and decryption alone, HMAC-SHA-256
+// sector tags alone (on the native engine, both its paths: AVX-512 lanes where the CPU has them,
+// and OpenSSL's HMAC), and XTS + tags, for 512 B and 4 KiB sectors in 1 MiB batches, on the native addon and
 // on pure Node, each beside OpenSSL measured in the same run (`openssl speed`, one process, no
 // -multi, -bytes = the sector size: one EVP_EncryptUpdate per data unit on one small buffer, its IV
 // set once). The encrypt+tag reference is the two openssl figures in series: 1 / (1/xts + 1/hmac).
@@ -16,8 +17,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { enginesUnderTest } from '../src/block/engines-under-test.js';
 import { generateXtsKey } from '../src/block/engine.js';
-import { openNativeSectorCipher } from '../src/block/native-engine.js';
-import type { BlockCryptoEngine } from '../src/block/engine.js';
+import { openNativeSectorCipher, openNativeSectorTagger } from '../src/block/native-engine.js';
+import type { BlockCryptoEngine, SectorTagger } from '../src/block/engine.js';
 import type { SectorSize } from '../src/block/formats.js';
 import { opensslSpeed } from './openssl-speed.js';
 
@@ -44,7 +45,16 @@ function megabytesPerSecond(bytes: number, fn: (round: number) => void): number 
 interface Figures {
   xts: number;
   xtsDecrypt: number;
+  tag: number;
   xtsAndTag: number;
+}
+
+/** MB per CPU second of tagging 1 MiB batches with tagger. */
+function tagRate(tagger: SectorTagger, sectorSize: SectorSize): number {
+  const sectors = BATCH_BYTES / sectorSize;
+  const ciphertext = randomBytes(BATCH_BYTES);
+  const tags = Buffer.alloc(sectors * 32);
+  return megabytesPerSecond(BATCH_BYTES, (round) => tagger.tag(BigInt(round % 1000) * BigInt(sectors), 1n, ciphertext, tags));
 }
 
 function measure(engine: BlockCryptoEngine, sectorSize: SectorSize): Figures {
@@ -58,13 +68,14 @@ function measure(engine: BlockCryptoEngine, sectorSize: SectorSize): Figures {
   const xts = megabytesPerSecond(BATCH_BYTES, (round) => cipher.encrypt(lba(round), plaintext, ciphertext));
   const decrypted = Buffer.alloc(BATCH_BYTES);
   const xtsDecrypt = megabytesPerSecond(BATCH_BYTES, (round) => cipher.decrypt(lba(round), ciphertext, decrypted));
+  const tag = tagRate(tagger, sectorSize);
   const xtsAndTag = megabytesPerSecond(BATCH_BYTES, (round) => {
     cipher.encrypt(lba(round), plaintext, ciphertext);
     tagger.tag(lba(round), 1n, ciphertext, tags);
   });
   cipher.destroy();
   tagger.destroy();
-  return { xts, xtsDecrypt, xtsAndTag };
+  return { xts, xtsDecrypt, tag, xtsAndTag };
 }
 
 const cell = (v: number | null, width = 9) => (v === null ? '-' : v.toFixed(0)).padStart(width);
@@ -76,8 +87,18 @@ const measured = engines.filter((e) => e.engine !== null);
 
 console.log(`MB per CPU second (user time, as openssl speed), one thread, 1 MiB batches, best of ${ROUNDS} runs of ${SECONDS} s; ratio = engine / openssl`);
 const probe = openNativeSectorCipher({ key: generateXtsKey(), sectorSize: 512 });
-if (probe) console.log(`native AES-XTS path: ${probe.xtsPath} (native/sector_crypto.h)`);
+const tagProbe = openNativeSectorTagger({ key: randomBytes(32), volumeId: randomBytes(16), sectorSize: 512 });
+if (probe && tagProbe) console.log(`native paths (native/sector_crypto.h): AES-XTS ${probe.xtsPath}, tags ${tagProbe.tagPath}`);
 probe?.destroy();
+tagProbe?.destroy();
+/** The native engine's tags on its EVP path, for the row beside the lanes; null without the addon or without lanes. */
+function evpTagRate(sectorSize: SectorSize): number | null {
+  if (tagProbe?.tagPath !== 'lanes') return null;
+  const evp = openNativeSectorTagger({ key: randomBytes(32), volumeId: randomBytes(16), sectorSize }, { evpOnly: true })!;
+  const rate = tagRate(evp, sectorSize);
+  evp.destroy();
+  return rate;
+}
 console.log(
   ['sector', 'workload'.padEnd(12), ...measured.flatMap((e) => [e.name.padStart(9), 'ratio']), 'openssl'.padStart(9), ' openssl reference'].join(' '),
 );
@@ -88,6 +109,7 @@ for (const sectorSize of [512, 4096] as const) {
     xtsDecryptRef: opensslSpeedOf(['-decrypt', '-evp', 'aes-256-xts'], sectorSize),
     hmacRef: opensslSpeedOf(['-hmac', 'sha256'], sectorSize),
     engines: measured.map((e) => measure(e.engine!, sectorSize)),
+    evpTag: evpTagRate(sectorSize),
   }));
   const xtsRef = best(rounds.map((r) => r.xtsRef));
   const xtsDecryptRef = best(rounds.map((r) => r.xtsDecryptRef));
@@ -96,6 +118,7 @@ for (const sectorSize of [512, 4096] as const) {
   const results = measured.map((_, i) => ({
     xts: best(rounds.map((r) => r.engines[i]!.xts))!,
     xtsDecrypt: best(rounds.map((r) => r.engines[i]!.xtsDecrypt))!,
+    tag: best(rounds.map((r) => r.engines[i]!.tag))!,
     xtsAndTag: best(rounds.map((r) => r.engines[i]!.xtsAndTag))!,
   }));
   const size = `${sectorSize} B`.padEnd(6);
@@ -105,6 +128,12 @@ for (const sectorSize of [512, 4096] as const) {
   console.log(
     [size, 'XTS decrypt'.padEnd(12), ...results.flatMap((r) => [cell(r.xtsDecrypt), ratio(r.xtsDecrypt, xtsDecryptRef)]), cell(xtsDecryptRef), ' speed -decrypt -evp aes-256-xts'].join(' '),
   );
+  console.log(
+    [size, 'tag'.padEnd(12), ...results.flatMap((r) => [cell(r.tag), ratio(r.tag, hmacRef)]), cell(hmacRef), ' speed -hmac sha256'].join(' '),
+  );
+  const evpTag = best(rounds.map((r) => r.evpTag));
+  if (evpTag !== null && measured[0]?.name === 'native')
+    console.log([size, 'tag, EVP'.padEnd(12), cell(evpTag), ratio(evpTag, hmacRef), ...measured.slice(1).flatMap(() => [cell(null), '     -']), cell(hmacRef), ' the native engine held on its EVP path'].join(' '));
   console.log(
     [size, 'XTS + tag'.padEnd(12), ...results.flatMap((r) => [cell(r.xtsAndTag), ratio(r.xtsAndTag, seriesRef)]), cell(seriesRef), ` xts and speed -hmac sha256 (${cell(hmacRef, 0)}) in series`].join(' '),
   );

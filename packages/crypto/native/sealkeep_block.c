@@ -13,7 +13,7 @@
 
 /* What the functions below take and do, as native-engine.ts expects it (its NATIVE_ABI): raised
  * whenever a call changes, so an addon built from older sources is refused rather than misused. */
-#define SEALKEEP_BLOCK_ABI 2
+#define SEALKEEP_BLOCK_ABI 3
 
 /* Arbitrary constants, unique to this addon: a handle of one kind is never taken for the other. */
 static const napi_type_tag XTS_HANDLE = {0x5ea1b10c0a35f1a5ULL, 0x58545320204b4559ULL};
@@ -106,6 +106,15 @@ static napi_value wrap(napi_env env, void *key, napi_finalize finalize, const na
   return external;
 }
 
+/* argv[index] as a boolean, false when absent or undefined. */
+static bool optional_bool(napi_env env, size_t argc, napi_value *argv, size_t index, bool *out) {
+  napi_valuetype type = napi_undefined;
+  *out = false;
+  if (argc > index) CHECK(napi_typeof(env, argv[index], &type));
+  if (type != napi_undefined) CHECK(napi_get_value_bool(env, argv[index], out));
+  return true;
+}
+
 /* openXtsKey(key: Uint8Array(64), sectorSize: 512 | 4096, evpOnly?: boolean) -> handle.
  * evpOnly keeps the key on the EVP path (for tests that compare the two paths). */
 static napi_value OpenXtsKey(napi_env env, napi_callback_info info) {
@@ -116,12 +125,9 @@ static napi_value OpenXtsKey(napi_env env, napi_callback_info info) {
   const char *error = NULL;
   TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) return throw_error(env, "ERR_MISSING_ARGS", "expected 2 arguments");
-  if (!bytes(env, argv[0], &material, &length) || !sector_size_arg(env, argv[1], &sector_size)) return NULL;
-  if (argc > 2) {
-    napi_valuetype type;
-    TRY(napi_typeof(env, argv[2], &type));
-    if (type != napi_undefined) TRY(napi_get_value_bool(env, argv[2], &evp_only));
-  }
+  if (!bytes(env, argv[0], &material, &length) || !sector_size_arg(env, argv[1], &sector_size) ||
+      !optional_bool(env, argc, argv, 2, &evp_only))
+    return NULL;
   if (length != XTS_KEY_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-XTS key must be 64 bytes");
   xts_key *key = malloc(sizeof *key);
   if (key == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
@@ -170,26 +176,41 @@ static napi_value XtsCrypt(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* openTagKey(key: Uint8Array(32), volumeId: Uint8Array(16), sectorSize: 512 | 4096) -> handle */
+/* openTagKey(key: Uint8Array(32), volumeId: Uint8Array(16), sectorSize: 512 | 4096, evpOnly?: boolean)
+ * -> handle. evpOnly keeps the key on the EVP path (for tests that compare the two paths). */
 static napi_value OpenTagKey(napi_env env, napi_callback_info info) {
-  size_t argc = 3, key_length = 0, id_length = 0, sector_size = 0;
-  napi_value argv[3];
+  size_t argc = 4, key_length = 0, id_length = 0, sector_size = 0;
+  napi_value argv[4];
   uint8_t *material = NULL, *volume_id = NULL;
+  bool evp_only = false;
   const char *error = NULL;
   TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) return throw_error(env, "ERR_MISSING_ARGS", "expected 3 arguments");
   if (!bytes(env, argv[0], &material, &key_length) || !bytes(env, argv[1], &volume_id, &id_length) ||
-      !sector_size_arg(env, argv[2], &sector_size))
+      !sector_size_arg(env, argv[2], &sector_size) || !optional_bool(env, argc, argv, 3, &evp_only))
     return NULL;
   if (key_length != TAG_KEY_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "integrity key must be 32 bytes");
   if (id_length != VOLUME_ID_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "volume id must be 16 bytes");
   tag_key *key = malloc(sizeof *key);
   if (key == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
-  if (!tag_key_open(key, material, volume_id, sector_size, &error)) {
+  if (!tag_key_open(key, material, volume_id, sector_size, !evp_only, &error)) {
     free(key);
     return throw_error(env, "ERR_SEALKEEP_TAG_KEY", error);
   }
   return wrap(env, key, finalize_tag, &TAG_HANDLE);
+}
+
+/* tagKeyPath(handle) -> 'lanes' | 'evp': how the key computes tags (see sector_crypto.h). */
+static napi_value TagKeyPath(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], path;
+  tag_key *key = NULL;
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return throw_error(env, "ERR_MISSING_ARGS", "expected a key handle");
+  if (!handle(env, argv[0], &TAG_HANDLE, (void **)&key)) return NULL;
+  if (key->path == TAG_PATH_CLOSED) return throw_error(env, "ERR_SEALKEEP_KEY_DESTROYED", "the integrity key was destroyed");
+  TRY(napi_create_string_utf8(env, key->path == TAG_PATH_LANES ? "lanes" : "evp", NAPI_AUTO_LENGTH, &path));
+  return path;
 }
 
 /* The arguments tagSectors and verifySectorTags share: handle, firstLba, generations
@@ -212,7 +233,7 @@ static bool tag_batch_args(napi_env env, napi_callback_info info, tag_batch *b) 
                    &b->generation_count) ||
       !bytes(env, argv[3], &b->ciphertext, &ciphertext_length) || !bytes(env, argv[4], &b->tags, &tags_length))
     return false;
-  if (b->key->mac == NULL) return thrown(env, "ERR_SEALKEEP_KEY_DESTROYED", "the integrity key was destroyed");
+  if (b->key->path == TAG_PATH_CLOSED) return thrown(env, "ERR_SEALKEEP_KEY_DESTROYED", "the integrity key was destroyed");
   if (!sector_run(env, b->first_lba, ciphertext_length, b->key->sector_size, &b->count)) return false;
   if (tags_length != b->count * TAG_BYTES) return thrown(env, "ERR_OUT_OF_RANGE", "tags length is not 32 bytes per sector");
   if (b->generation_count != 1 && b->generation_count != b->count)
@@ -237,16 +258,20 @@ static napi_value VerifySectorTags(napi_env env, napi_callback_info info) {
   uint32_t failed = 0;
   const char *error = NULL;
   if (!tag_batch_args(env, info, &b)) return NULL;
-  TRY(napi_create_array(env, &failures));
-  for (size_t i = 0; i < b.count; i++) {
-    uint64_t generation = b.generations[b.generation_count == 1 ? 0 : i];
-    int equal = verify_sector_tag(b.key, b.first_lba + i, generation, b.ciphertext + i * b.key->sector_size,
-                                  b.tags + i * TAG_BYTES, &error);
-    if (equal < 0) return throw_error(env, "ERR_SEALKEEP_TAG", error);
-    if (equal) continue;
-    TRY(napi_create_double(env, (double)i, &index));
-    TRY(napi_set_element(env, failures, failed++, index));
+  uint8_t *equal = malloc(b.count > 0 ? b.count : 1);
+  if (equal == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
+  if (!verify_sector_tags(b.key, b.first_lba, b.generations, b.generation_count, b.ciphertext, b.count, b.tags, equal,
+                          &error)) {
+    free(equal);
+    return throw_error(env, "ERR_SEALKEEP_TAG", error);
   }
+  bool made = napi_create_array(env, &failures) == napi_ok;
+  for (size_t i = 0; made && i < b.count; i++) {
+    if (equal[i]) continue;
+    made = napi_create_double(env, (double)i, &index) == napi_ok && napi_set_element(env, failures, failed++, index) == napi_ok;
+  }
+  free(equal);
+  if (!made) return throw_error(env, "ERR_SEALKEEP_NATIVE", "Node-API call failed: building the list of failing sectors");
   return failures;
 }
 
@@ -340,9 +365,10 @@ static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } functions[] = {
-    {"openXtsKey", OpenXtsKey}, {"xtsKeyPath", XtsKeyPath}, {"xtsCrypt", XtsCrypt}, {"openTagKey", OpenTagKey},
-    {"tagSectors", TagSectors}, {"verifySectorTags", VerifySectorTags}, {"destroy", Destroy},
-    {"merkleRoot", MerkleRoot}, {"gcmInPlace", GcmInPlace},
+    {"openXtsKey", OpenXtsKey}, {"xtsKeyPath", XtsKeyPath}, {"xtsCrypt", XtsCrypt},
+    {"openTagKey", OpenTagKey}, {"tagKeyPath", TagKeyPath}, {"tagSectors", TagSectors},
+    {"verifySectorTags", VerifySectorTags}, {"destroy", Destroy}, {"merkleRoot", MerkleRoot},
+    {"gcmInPlace", GcmInPlace},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -1,7 +1,8 @@
 /* sector_crypto: AES-256-XTS sectors and HMAC-SHA-256 sector tags on the OpenSSL that Node
  * itself links (see sector_crypto.h). Layouts:
  *   XTS IV  = sector number, u64 little-endian, then 8 zero bytes (dm-crypt plain64)
- *   tag     = HMAC-SHA-256(key, volume id[16] || LBA u64 BE || generation u64 BE || ciphertext) */
+ *   tag     = HMAC-SHA-256(key, volume id[16] || LBA u64 BE || generation u64 BE || ciphertext)
+ * Tags go sixteen sectors at a time through sector_tags_lanes where the CPU has AVX-512. */
 #include "sector_crypto.h"
 
 #include <endian.h>
@@ -131,7 +132,7 @@ void xts_key_close(xts_key *key) {
 }
 
 int tag_key_open(tag_key *key, const uint8_t material[TAG_KEY_BYTES], const uint8_t volume_id[VOLUME_ID_BYTES],
-                 size_t sector_size, const char **error) {
+                 size_t sector_size, int allow_lanes, const char **error) {
   memset(key, 0, sizeof *key);
   EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   if (hmac == NULL) return fail(error, "OpenSSL has no HMAC");
@@ -145,6 +146,11 @@ int tag_key_open(tag_key *key, const uint8_t material[TAG_KEY_BYTES], const uint
   if (key->mac == NULL || !EVP_MAC_init(key->mac, material, TAG_KEY_BYTES, params)) {
     tag_key_close(key);
     return fail(error, "OpenSSL refused the HMAC-SHA-256 key");
+  }
+  key->path = TAG_PATH_EVP;
+  if (allow_lanes && sha256_lanes_supported()) {
+    hmac_sha256_lanes_pads(material, &key->pads);
+    key->path = TAG_PATH_LANES;
   }
   memcpy(key->volume_id, volume_id, VOLUME_ID_BYTES);
   key->sector_size = sector_size;
@@ -162,9 +168,36 @@ static int tag_one(tag_key *key, uint64_t lba, uint64_t generation, const uint8_
          length == TAG_BYTES;
 }
 
+/* A run of lanes costs the same however many are filled: below this many sectors, one at a time
+ * through EVP is cheaper (the lanes run at about twice EVP's rate). */
+#define LANES_WORTH_FILLING 8
+
+/* Sectors first..first+n-1 of a batch (n <= LANES) in one run of lanes; unfilled lanes repeat the last. */
+static void tag_in_lanes(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
+                         const uint8_t *ciphertext, size_t first, size_t n, uint8_t *tags_out) {
+  uint64_t lbas[LANES], lane_generations[LANES];
+  const uint8_t *sectors[LANES];
+  uint8_t tags[LANES][TAG_BYTES];
+  for (size_t j = 0; j < LANES; j++) {
+    const size_t i = first + (j < n ? j : n - 1);
+    lbas[j] = first_lba + i;
+    lane_generations[j] = generations[generation_count == 1 ? 0 : i];
+    sectors[j] = ciphertext + i * key->sector_size;
+  }
+  tag_lanes(&key->pads, key->volume_id, lbas, lane_generations, sectors, key->sector_size, tags);
+  memcpy(tags_out + first * TAG_BYTES, tags, n * TAG_BYTES);
+}
+
 int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
                 const uint8_t *ciphertext, size_t sector_count, uint8_t *tags_out, const char **error) {
-  for (size_t i = 0; i < sector_count; i++) {
+  size_t i = 0;
+  if (key->path == TAG_PATH_LANES)
+    for (; sector_count - i >= LANES_WORTH_FILLING; i += LANES) {
+      const size_t n = sector_count - i < LANES ? sector_count - i : LANES;
+      tag_in_lanes(key, first_lba, generations, generation_count, ciphertext, i, n, tags_out);
+      if (n < LANES) return 1;
+    }
+  for (; i < sector_count; i++) {
     uint64_t generation = generations[generation_count == 1 ? 0 : i];
     if (!tag_one(key, first_lba + i, generation, ciphertext + i * key->sector_size, tags_out + i * TAG_BYTES))
       return fail(error, "HMAC-SHA-256 failed on a sector");
@@ -172,14 +205,21 @@ int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, s
   return 1;
 }
 
-int verify_sector_tag(tag_key *key, uint64_t lba, uint64_t generation, const uint8_t *ciphertext,
-                      const uint8_t expected[TAG_BYTES], const char **error) {
-  uint8_t tag[TAG_BYTES];
-  if (!tag_one(key, lba, generation, ciphertext, tag)) {
-    fail(error, "HMAC-SHA-256 failed on a sector");
-    return -1;
+int verify_sector_tags(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
+                       const uint8_t *ciphertext, size_t sector_count, const uint8_t *expected, uint8_t *equal,
+                       const char **error) {
+  enum { CHUNK = 4 * LANES };
+  uint8_t tags[CHUNK * TAG_BYTES];
+  for (size_t first = 0; first < sector_count; first += CHUNK) {
+    const size_t n = sector_count - first < CHUNK ? sector_count - first : CHUNK;
+    const uint64_t *chunk_generations = generation_count == 1 ? generations : generations + first;
+    if (!tag_sectors(key, first_lba + first, chunk_generations, generation_count, ciphertext + first * key->sector_size,
+                     n, tags, error))
+      return 0;
+    for (size_t i = 0; i < n; i++)
+      equal[first + i] = CRYPTO_memcmp(tags + i * TAG_BYTES, expected + (first + i) * TAG_BYTES, TAG_BYTES) == 0;
   }
-  return CRYPTO_memcmp(tag, expected, TAG_BYTES) == 0;
+  return 1;
 }
 
 void tag_key_close(tag_key *key) {

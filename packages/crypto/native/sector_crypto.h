@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 
+#include "sector_tags_lanes.h"
 #include "xts_provider.h"
 
 #define XTS_KEY_BYTES 64
@@ -33,10 +34,19 @@ typedef struct {
   size_t sector_size;
 } xts_key;
 
-/* One HMAC context keyed at open; per sector it is re-initialised without a key, which restores
- * the precomputed inner/outer pads instead of hashing the key again. NULL once closed. */
+/* How a key computes tags. Both are keyed once at open. */
+typedef enum {
+  TAG_PATH_CLOSED = 0, /* destroyed: every call is refused */
+  TAG_PATH_EVP,        /* one sector at a time through an OpenSSL HMAC context */
+  TAG_PATH_LANES,      /* sixteen at a time in AVX-512 lanes (sector_tags_lanes.h); EVP for short rests */
+} tag_path;
+
+/* The HMAC context is re-initialised per sector without a key, which restores the precomputed
+ * inner/outer pads instead of hashing the key again; the lanes path holds the same pads' states. */
 typedef struct {
+  tag_path path;
   EVP_MAC_CTX *mac;
+  hmac_sha256_pads pads; /* TAG_PATH_LANES */
   uint8_t volume_id[VOLUME_ID_BYTES];
   size_t sector_size;
 } tag_key;
@@ -50,15 +60,17 @@ int xts_crypt_sectors(xts_key *key, int encrypt, uint64_t first_lba, const uint8
                       size_t sector_count, const char **error);
 void xts_key_close(xts_key *key);
 
+/* Opens the lanes path when allow_lanes is set and sha256_lanes_supported(), else the EVP path. */
 int tag_key_open(tag_key *key, const uint8_t material[TAG_KEY_BYTES], const uint8_t volume_id[VOLUME_ID_BYTES],
-                 size_t sector_size, const char **error);
+                 size_t sector_size, int allow_lanes, const char **error);
 /* generations holds generation_count values: 1 (the same for every sector) or sector_count. */
 int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
                 const uint8_t *ciphertext, size_t sector_count, uint8_t *tags_out, const char **error);
-/* Tags one sector into tag_out and compares it with expected in constant time: 1 equal, 0 not,
- * -1 on an OpenSSL failure. */
-int verify_sector_tag(tag_key *key, uint64_t lba, uint64_t generation, const uint8_t *ciphertext,
-                      const uint8_t expected[TAG_BYTES], const char **error);
+/* Tags every sector and compares each tag with its expected one in constant time: equal[i] is 1
+ * when sector i's tag matches, 0 when not. */
+int verify_sector_tags(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
+                       const uint8_t *ciphertext, size_t sector_count, const uint8_t *expected, uint8_t *equal,
+                       const char **error);
 void tag_key_close(tag_key *key);
 
 #endif

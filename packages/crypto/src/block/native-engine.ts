@@ -5,7 +5,9 @@
 // addon keeps no global state, so each worker thread can load it and open its own keys; a handle
 // stays on the thread that opened it. An XTS key takes the provider path (the cipher functions of
 // OpenSSL's provider called directly, less work per sector) when it is found and gives EVP's bytes
-// on that key at open, else the EVP path; xtsPath says which.
+// on that key at open, else the EVP path; xtsPath says which. An integrity key takes the lanes path
+// (sixteen sectors' tags at once in AVX-512 lanes) where the CPU has AVX-512, else the EVP path;
+// tagPath says which.
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +21,12 @@ type KeyHandle = object;
 /** How an XTS key reaches AES-XTS: the provider's cipher functions directly, or the EVP API. */
 export type NativeXtsPath = 'provider' | 'evp';
 
-/** The calls this file makes of the addon (sealkeep_block.c's SEALKEEP_BLOCK_ABI; 2: gcmInPlace's authenticateOnly). */
-const NATIVE_ABI = 2;
+/** How an integrity key computes tags: sixteen sectors at a time in AVX-512 lanes, or OpenSSL's HMAC one at a time. */
+export type NativeTagPath = 'lanes' | 'evp';
+
+/** The calls this file makes of the addon (sealkeep_block.c's SEALKEEP_BLOCK_ABI; 2: gcmInPlace's
+ * authenticateOnly; 3: openTagKey's evpOnly and tagKeyPath). */
+const NATIVE_ABI = 3;
 
 interface BlockAddon {
   /** Absent before ABI 2. */
@@ -29,7 +35,8 @@ interface BlockAddon {
   openXtsKey(key: Uint8Array, sectorSize: number, evpOnly?: boolean): KeyHandle;
   xtsKeyPath(handle: KeyHandle): NativeXtsPath;
   xtsCrypt(handle: KeyHandle, encrypt: boolean, firstLba: bigint, input: Uint8Array, output: Uint8Array): void;
-  openTagKey(key: Uint8Array, volumeId: Uint8Array, sectorSize: number): KeyHandle;
+  openTagKey(key: Uint8Array, volumeId: Uint8Array, sectorSize: number, evpOnly?: boolean): KeyHandle;
+  tagKeyPath(handle: KeyHandle): NativeTagPath;
   tagSectors(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tagsOut: Uint8Array): void;
   /** Indices in the batch of the sectors whose tag differs. */
   verifySectorTags(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): number[];
@@ -66,11 +73,14 @@ class NativeSectorCipher extends SectorCipher {
 class NativeSectorTagger extends SectorTagger {
   readonly #addon: BlockAddon;
   readonly #handle: KeyHandle;
+  /** The path this key took at open (see NativeTagPath). */
+  readonly tagPath: NativeTagPath;
 
-  constructor(addon: BlockAddon, options: SectorTaggerOptions) {
+  constructor(addon: BlockAddon, options: SectorTaggerOptions, evpOnly = false) {
     super(options);
     this.#addon = addon;
-    this.#handle = addon.openTagKey(options.key, this.volumeId, options.sectorSize);
+    this.#handle = addon.openTagKey(options.key, this.volumeId, options.sectorSize, evpOnly);
+    this.tagPath = addon.tagKeyPath(this.#handle);
   }
 
   protected onTag(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tagsOut: Uint8Array): void {
@@ -134,4 +144,14 @@ export function openNativeSectorCipher(
 ): (SectorCipher & { readonly xtsPath: NativeXtsPath }) | null {
   const result = load();
   return 'addon' in result ? new NativeSectorCipher(result.addon, options, evpOnly) : null;
+}
+
+/** For tests and benchmarks: a native sector tagger, held on the EVP path when evpOnly is set, with
+ * the path it took; null when the addon does not load. */
+export function openNativeSectorTagger(
+  options: SectorTaggerOptions,
+  { evpOnly = false }: { evpOnly?: boolean } = {},
+): (SectorTagger & { readonly tagPath: NativeTagPath }) | null {
+  const result = load();
+  return 'addon' in result ? new NativeSectorTagger(result.addon, options, evpOnly) : null;
 }
