@@ -27,7 +27,7 @@ import {
 } from '@sealkeep/crypto';
 import { dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { serverFor } from '../../http/listen.js';
-import { MAX_STREAM_BYTES, streamBodyBytes } from './block-stream.js';
+import { MAX_STREAM_BYTES, streamBodyBytes, streamTimeouts } from './block-stream.js';
 import { binaryBodyBytes } from '../../http/binary-body.js';
 import type { Express } from 'express';
 
@@ -364,6 +364,40 @@ test(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a stream's bodi
     assert.ok(most <= MAX_STREAM_BYTES, `at most ${MAX_STREAM_BYTES} body bytes ran at once (saw ${most})`);
     assert.ok(most > MAX_STREAM_BYTES / 2, `frames did pile up (${most} bytes at once)`);
     await eventually(() => streamBodyBytes.used === 0, `every byte given back (${streamBodyBytes.used} held)`);
+  } finally {
+    pool.run = run;
+    raw.socket.destroy();
+  }
+});
+
+test('an adapter that takes none of its answers loses the stream, and every byte the stream held comes back', LIMIT, async () => {
+  const stalled = streamTimeouts.stalledAnswersMs;
+  streamTimeouts.stalledAnswersMs = 500;
+  const { raw, key, sessionId } = await openStream({ sectors: 12 * 2048 }).finally(() => (streamTimeouts.stalledAnswersMs = stalled));
+  const reset = raw.closed.then(() => 'closed', (e: NodeJS.ErrnoException) => e.code); // the service resets the connection
+  raw.socket.pause(); // the adapter reads nothing more: the answers fill the socket's buffers
+  const sectors = 2048;
+  for (let i = 0; i < 12; i++) raw.socket.write(frame(key, sessionId, 'encrypt-sign', BigInt(i * sectors), Buffer.concat([gens(sectors), randomBytes(sectors * 4096)])).bytes);
+  await eventually(() => streamBodyBytes.used >= MAX_STREAM_BYTES / 2, `the stream holds frames whose answers wait (${streamBodyBytes.used} bytes)`);
+  // Held answers are not given back while they wait; once the stream is dropped, all of them are.
+  await eventually(() => streamBodyBytes.used === 0, `every byte given back (${streamBodyBytes.used} held)`);
+  raw.socket.resume();
+  assert.ok(['ECONNRESET', 'EPIPE', 'closed'].includes((await reset)!), 'the adapter sees its stream closed');
+});
+
+test('a stream whose batches take longer than the stalled-answer time is not dropped: only answers left untaken count', LIMIT, async () => {
+  const stalled = streamTimeouts.stalledAnswersMs;
+  streamTimeouts.stalledAnswersMs = 300;
+  const { raw, key, sessionId } = await openStream().finally(() => (streamTimeouts.stalledAnswersMs = stalled));
+  const pool = d.sessions.pool;
+  const run = pool.run.bind(pool);
+  pool.run = async (...args: Parameters<typeof run>) => {
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the connection idle meanwhile: nothing read, nothing written
+    return run(...args);
+  };
+  try {
+    raw.socket.write(frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(1), randomBytes(4096)])).bytes);
+    assert.equal((await raw.answer()).header.kind, ANSWER_SEALED);
   } finally {
     pool.run = run;
     raw.socket.destroy();

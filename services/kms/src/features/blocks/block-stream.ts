@@ -11,8 +11,13 @@
 // request the session refuses is answered with its problem and the stream goes on; a frame that
 // does not parse is answered with a problem under seq 0 and the stream closes, as it does (saying
 // why) when its session ends. Each frame is logged and counted (metrics) as a request of the block
-// route, under `<upgrade's request id>#<seq>`.
+// route, under `<upgrade's request id>#<seq>`. An adapter that takes none of its answers for
+// streamTimeouts.stalledAnswersMs (no answer finishing its way into the socket, and nothing read)
+// loses the stream: it is destroyed and every byte it held comes back, so a host that stopped
+// reading, or vanished, does not keep its share of streamBodyBytes. TCP keep-alive probes an idle
+// stream's peer, so one that vanished with nothing pending is closed too, in the kernel's time.
 
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ANSWER_PROBLEM, ANSWER_SEALED, REQUEST_HEADER_BYTES, SESSION_TAG_BYTES, blockRequestUrl, blockStreamPath, decodeRequestHeader, encodeAnswerHeader, type AnswerFrameHeader, type RequestFrameHeader } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
@@ -31,6 +36,10 @@ export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 export const streamBodyBytes = new BodyBudget(512 * 1024 * 1024);
 /** After the stream's last problem, how long the adapter has to close its side. */
 const LINGER_MS = 5_000;
+/** How long answers may wait untaken before the stream is dropped (the adapter SDK's own wait for an answer). Settable for tests. */
+export const streamTimeouts = { stalledAnswersMs: 60_000 };
+/** Idle time before TCP keep-alive probes a stream's peer. */
+const KEEPALIVE_MS = 60_000;
 const NO_TAG = Buffer.alloc(SESSION_TAG_BYTES);
 
 /** Serves the stream of session `s` on a connection its upgrade took; each frame is logged and counted as a request of `frameRoute`. */
@@ -76,6 +85,13 @@ class BlockStream {
       if (this.#inFlight === 0) this.#socket.end();
     });
     this.#socket.on('data', (chunk: Buffer) => this.#take(chunk));
+    if (this.#socket instanceof Socket) {
+      this.#socket.setKeepAlive(true, KEEPALIVE_MS);
+      // Fires after that long with nothing read and no write finished; only answers left waiting count.
+      this.#socket.setTimeout(streamTimeouts.stalledAnswersMs, () => {
+        if (this.#socket.writableLength > 0) this.#socket.destroy();
+      });
+    }
     // A session that ended while the upgrade was checked has run its closers already.
     if (sessions.get(s.id) !== s) this.#close(endedProblem(sessions, s.id));
     else if (connection.head.length > 0) this.#take(connection.head);
