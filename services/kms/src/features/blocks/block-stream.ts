@@ -6,8 +6,9 @@
 // holds its place, and its body's bytes, from when its body is read until its answer has left for
 // the socket. A frame is read only while the stream holds fewer than MAX_IN_FLIGHT frames and
 // MAX_STREAM_BYTES, and every stream together less than streamBodyBytes' limit
-// (http/body-budget.ts); a stream that holds none may always read one. Otherwise reading stops
-// (what was read past the frame's header is put back unread) and TCP holds the adapter back. A
+// (http/body-budget.ts; streams waiting for room there are served in turn); a stream that holds
+// none may always read one. Otherwise reading stops (what was read past the frame's header is put
+// back unread) and TCP holds the adapter back. A
 // request the session refuses is answered with its problem and the stream goes on; a frame that
 // does not parse is answered with a problem under seq 0 and the stream closes, as it does (saying
 // why) when its session ends. Each frame is logged and counted (metrics) as a request of the block
@@ -23,7 +24,7 @@ import { ANSWER_PROBLEM, ANSWER_SEALED, REQUEST_HEADER_BYTES, SESSION_TAG_BYTES,
 import { Problem } from '../../http/problems.js';
 import type { UpgradedConnection } from '../../http/route.js';
 import { binaryBodies } from '../../http/binary-body.js';
-import { BodyBudget } from '../../http/body-budget.js';
+import { BodyBudget, type BudgetTicket } from '../../http/body-budget.js';
 import { MAX_BATCH_BYTES, runSealedBatch } from './block-batch.js';
 import type { BlockSession, BlockSessions, EndReason } from './block-sessions.js';
 import { endedProblem } from './session-auth.js';
@@ -58,6 +59,8 @@ class BlockStream {
   #inFlight = 0;
   /** Body bytes of the frames held: the one being read and those in flight. */
   #held = 0;
+  /** This stream's place in the streams' line, for the frame whose header was read (null: not waiting). */
+  #ticket: BudgetTicket | null = null;
   readonly #wake = () => {
     if (!this.#closing) this.#socket.resume();
   };
@@ -139,14 +142,29 @@ class BlockStream {
   #hold(bytes: number): boolean {
     const alone = this.#inFlight === 0; // (no other body is being read: frames are read one at a time)
     if (!alone && (this.#inFlight >= MAX_IN_FLIGHT || this.#held + bytes > MAX_STREAM_BYTES)) return false;
-    if (!streamBodyBytes.take(bytes, alone, this.#wake)) return false;
+    const ticket = this.#ticket;
+    if (ticket?.granted) {
+      this.#ticket = null; // held for this frame while the stream waited in line
+    } else {
+      if (ticket && !alone) return false; // still in line; the grant wakes the stream
+      this.#leaveLine(); // alone now: it goes ahead
+      if (!streamBodyBytes.take(bytes, alone)) {
+        this.#ticket = streamBodyBytes.queue(bytes, this.#wake);
+        return this.#hold(bytes); // (granted at once when the line was only waiting for this one)
+      }
+    }
     this.#held += bytes;
     return true;
   }
 
-  /** A body the stream stopped reading (it closed): its memory and its bytes go back. */
+  #leaveLine(): void {
+    if (this.#ticket) streamBodyBytes.leave(this.#ticket);
+    this.#ticket = null;
+  }
+
+  /** A body the stream stopped reading (it closed): its memory and its bytes go back, and its place in line. */
   #dropUnfinishedBody(): void {
-    streamBodyBytes.forget(this.#wake);
+    this.#leaveLine();
     if (this.#frame === null || this.#body === null) return;
     this.#held -= this.#frame.length;
     streamBodyBytes.give(this.#frame.length);
@@ -199,7 +217,7 @@ class BlockStream {
   #settled(bytes: number): void {
     this.#inFlight--;
     this.#held -= bytes;
-    streamBodyBytes.give(bytes); // (wakes this stream too, if it waits)
+    streamBodyBytes.give(bytes); // (may grant this stream's place in line)
     if (!this.#closing) this.#socket.resume();
     if (this.#peerEnded && this.#inFlight === 0 && !this.#socket.writableEnded) this.#socket.end();
   }
