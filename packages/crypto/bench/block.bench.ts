@@ -8,6 +8,8 @@
 // tms_utime); the engines are divided by this process's user time (every thread), so system time
 // (timer interrupts, our own getrusage) counts on neither side, and other load on the machine skews
 // neither much. Each figure is the best of ROUNDS runs taken in turn with its reference.
+// Then the seal of block-session bodies (gcmInPlace, 1 MiB bodies in place): AES-256-GCM and GMAC
+// on the native engine's path and on OpenSSL's, beside `openssl speed -evp aes-256-gcm -bytes 16384`.
 // Last, a volume attestation's Merkle root (RFC 6962 over 2^18 tags: 2^19 SHA-256 of 33 or 65
 // bytes) on each engine, in hashes per CPU second, beside `openssl speed -evp sha256 -bytes 64`.
 // Not a test: nothing passes or fails on speed.
@@ -17,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { enginesUnderTest } from '../src/block/engines-under-test.js';
 import { generateXtsKey } from '../src/block/engine.js';
-import { openNativeSectorCipher, openNativeSectorTagger } from '../src/block/native-engine.js';
+import { nativeEvpGcmInPlace, nativeGcmPath, openNativeSectorCipher, openNativeSectorTagger } from '../src/block/native-engine.js';
 import type { BlockCryptoEngine, SectorTagger } from '../src/block/engine.js';
 import type { SectorSize } from '../src/block/formats.js';
 import { opensslSpeed } from './openssl-speed.js';
@@ -137,6 +139,24 @@ for (const sectorSize of [512, 4096] as const) {
   console.log(
     [size, 'XTS + tag'.padEnd(12), ...results.flatMap((r) => [cell(r.xtsAndTag), ratio(r.xtsAndTag, seriesRef)]), cell(seriesRef), ` xts and speed -hmac sha256 (${cell(hmacRef, 0)}) in series`].join(' '),
   );
+}
+
+// Sealed bodies: MB per CPU second of gcmInPlace over a 1 MiB body in place, GCM and GMAC.
+const native = measured.find((e) => e.name === 'native')?.engine;
+const evpGcm = nativeEvpGcmInPlace();
+if (native && evpGcm) {
+  const key = randomBytes(32);
+  const iv = randomBytes(12);
+  const body = randomBytes(BATCH_BYTES);
+  const tag = Buffer.alloc(16);
+  const rate = (gcm: BlockCryptoEngine['gcmInPlace'], authenticateOnly: boolean) =>
+    best(Array.from({ length: ROUNDS }, () => megabytesPerSecond(BATCH_BYTES, () => gcm(true, key, iv, Buffer.alloc(0), [body], tag, authenticateOnly))))!;
+  const gcmRef = best(Array.from({ length: ROUNDS }, () => opensslSpeedOf(['-evp', 'aes-256-gcm'], 16384)));
+  const path = nativeGcmPath();
+  const nativeGcm = rate(native.gcmInPlace, false);
+  const figures = [`GCM ${cell(nativeGcm, 0)} (ratio ${ratio(nativeGcm, gcmRef).trim()})`, `GMAC ${cell(rate(native.gcmInPlace, true), 0)}`];
+  if (path !== 'evp') figures.push(`OpenSSL's path: GCM ${cell(rate(evpGcm, false), 0)}, GMAC ${cell(rate(evpGcm, true), 0)}`);
+  console.log(`sealed bodies, 1 MiB in place, MB per CPU second: native (${path}) ${figures.join('  ')}  openssl speed -evp aes-256-gcm -bytes 16384: ${cell(gcmRef, 0)}`);
 }
 
 // The Merkle root: hashes per CPU second (user time), two per tag.

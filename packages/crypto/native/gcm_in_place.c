@@ -1,7 +1,8 @@
 /* gcm_in_place: AES-256-GCM (or GMAC) over a list of buffers in place, on the OpenSSL Node links
- * (see gcm_in_place.h). OpenSSL's GCM takes output == input, and additional data in several
- * updates; updates are split below INT_MAX. */
+ * (see gcm_in_place.h), or on gcm_vaes.h's path where the CPU has it. OpenSSL's GCM takes output
+ * == input, and additional data in several updates; updates are split below INT_MAX. */
 #include "gcm_in_place.h"
+#include "gcm_vaes.h"
 
 #include <limits.h>
 #include <openssl/err.h>
@@ -25,10 +26,12 @@ static int update(EVP_CIPHER_CTX *ctx, bool encrypt, uint8_t *out, const uint8_t
   return 1;
 }
 
-int gcm_in_place(bool encrypt, bool authenticate_only, const uint8_t key[GCM_KEY_BYTES], const uint8_t iv[GCM_IV_BYTES],
-                 const uint8_t *aad, size_t aad_length, const gcm_part *parts, size_t part_count,
-                 uint8_t tag[GCM_TAG_BYTES], const char **error) {
+int gcm_in_place(bool encrypt, bool authenticate_only, bool allow_vaes, const uint8_t key[GCM_KEY_BYTES],
+                 const uint8_t iv[GCM_IV_BYTES], const uint8_t *aad, size_t aad_length, const gcm_part *parts,
+                 size_t part_count, uint8_t tag[GCM_TAG_BYTES], const char **error) {
   *error = NULL;
+  if (allow_vaes && gcm_vaes_supported())
+    return gcm_vaes(encrypt, authenticate_only, key, iv, aad, aad_length, parts, part_count, tag);
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (ctx == NULL) return fail(error, "could not allocate a GCM context");
   int ok = encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv)

@@ -22,8 +22,9 @@ typedef struct {
  * 0 when it does not (the parts then hold nothing to use, *error stays NULL), or 0 with *error
  * set on an OpenSSL failure. With authenticate_only the parts follow aad as additional data and
  * are neither read as plaintext nor written: "encrypting" only computes the tag (GMAC of aad and
- * the parts), "decrypting" only checks it. */
-int gcm_in_place(bool encrypt, bool authenticate_only, const uint8_t key[GCM_KEY_BYTES], const uint8_t iv[GCM_IV_BYTES],
+ * the parts), "decrypting" only checks it. With allow_vaes, a CPU that has them takes gcm_vaes.h's
+ * path instead of OpenSSL's; the bytes and the tag are the same. */
+int gcm_in_place(bool encrypt, bool authenticate_only, bool allow_vaes, const uint8_t key[GCM_KEY_BYTES], const uint8_t iv[GCM_IV_BYTES],
                  const uint8_t *aad, size_t aad_length, const gcm_part *parts, size_t part_count,
                  uint8_t tag[GCM_TAG_BYTES], const char **error);
 

@@ -8,12 +8,13 @@
 #include <stdlib.h>
 
 #include "gcm_in_place.h"
+#include "gcm_vaes.h"
 #include "merkle_root.h"
 #include "sector_crypto.h"
 
 /* What the functions below take and do, as native-engine.ts expects it (its NATIVE_ABI): raised
  * whenever a call changes, so an addon built from older sources is refused rather than misused. */
-#define SEALKEEP_BLOCK_ABI 3
+#define SEALKEEP_BLOCK_ABI 4
 
 /* Arbitrary constants, unique to this addon: a handle of one kind is never taken for the other. */
 static const napi_type_tag XTS_HANDLE = {0x5ea1b10c0a35f1a5ULL, 0x58545320204b4559ULL};
@@ -325,15 +326,24 @@ static bool gcm_parts(napi_env env, napi_value array, gcm_part *parts, uint32_t 
   return true;
 }
 
+/* gcmPath() -> 'vaes' | 'evp': the path gcmInPlace takes on this CPU unless held to EVP. */
+static napi_value GcmPath(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value path;
+  TRY(napi_create_string_utf8(env, gcm_vaes_supported() ? "vaes" : "evp", NAPI_AUTO_LENGTH, &path));
+  return path;
+}
+
 /* gcmInPlace(encrypt, key: Uint8Array(32), iv: Uint8Array(12), aad: Uint8Array, parts: Uint8Array[], tag: Uint8Array(16),
- * authenticateOnly?: boolean) -> boolean. AES-256-GCM over the parts in order, each where it lies (no two may
- * overlap), or with authenticateOnly GMAC: the parts as additional data after aad, untouched.
- * Encrypting writes the tag and returns true; decrypting returns whether the tag holds. */
+ * authenticateOnly?: boolean, evpOnly?: boolean) -> boolean. AES-256-GCM over the parts in order, each where it
+ * lies (no two may overlap), or with authenticateOnly GMAC: the parts as additional data after aad, untouched.
+ * Encrypting writes the tag and returns true; decrypting returns whether the tag holds. evpOnly keeps
+ * it on OpenSSL's path (for tests that compare the two). */
 #define GCM_MAX_PARTS 65536
 static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
-  size_t argc = 7, key_length = 0, iv_length = 0, aad_length = 0, tag_length = 0;
-  napi_value argv[7], result;
-  bool encrypt = true, authenticate_only = false, is_array = false;
+  size_t argc = 8, key_length = 0, iv_length = 0, aad_length = 0, tag_length = 0;
+  napi_value argv[8], result;
+  bool encrypt = true, authenticate_only = false, evp_only = false, is_array = false;
   uint8_t *key = NULL, *iv = NULL, *aad = NULL, *tag = NULL;
   uint32_t part_count = 0;
   gcm_part *parts = NULL;
@@ -342,6 +352,7 @@ static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
   if (argc < 6) return throw_error(env, "ERR_MISSING_ARGS", "expected 6 arguments");
   TRY(napi_get_value_bool(env, argv[0], &encrypt));
   if (argc >= 7) TRY(napi_get_value_bool(env, argv[6], &authenticate_only));
+  if (!optional_bool(env, argc, argv, 7, &evp_only)) return NULL;
   if (!bytes(env, argv[1], &key, &key_length) || !bytes(env, argv[2], &iv, &iv_length) ||
       !bytes(env, argv[3], &aad, &aad_length) || !bytes(env, argv[5], &tag, &tag_length))
     return NULL;
@@ -355,7 +366,7 @@ static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
   parts = calloc(part_count > 0 ? part_count : 1, sizeof *parts);
   if (parts == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
   bool usable = gcm_parts(env, argv[4], parts, part_count);
-  int holds = usable ? gcm_in_place(encrypt, authenticate_only, key, iv, aad, aad_length, parts, part_count, tag, &error) : 0;
+  int holds = usable ? gcm_in_place(encrypt, authenticate_only, !evp_only, key, iv, aad, aad_length, parts, part_count, tag, &error) : 0;
   free(parts);
   if (!usable) return NULL;
   if (error != NULL) return throw_error(env, "ERR_SEALKEEP_GCM", error);
@@ -368,7 +379,7 @@ NAPI_MODULE_INIT() {
     {"openXtsKey", OpenXtsKey}, {"xtsKeyPath", XtsKeyPath}, {"xtsCrypt", XtsCrypt},
     {"openTagKey", OpenTagKey}, {"tagKeyPath", TagKeyPath}, {"tagSectors", TagSectors},
     {"verifySectorTags", VerifySectorTags}, {"destroy", Destroy}, {"merkleRoot", MerkleRoot},
-    {"gcmInPlace", GcmInPlace},
+    {"gcmInPlace", GcmInPlace}, {"gcmPath", GcmPath},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

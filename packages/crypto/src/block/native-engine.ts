@@ -7,7 +7,8 @@
 // OpenSSL's provider called directly, less work per sector) when it is found and gives EVP's bytes
 // on that key at open, else the EVP path; xtsPath says which. An integrity key takes the lanes path
 // (sixteen sectors' tags at once in AVX-512 lanes) where the CPU has AVX-512, else the EVP path;
-// tagPath says which.
+// tagPath says which. Sealed bodies (gcmInPlace) take AES-GCM on VAES and VPCLMULQDQ where the CPU
+// has them, else OpenSSL's; nativeGcmPath says which.
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -24,9 +25,12 @@ export type NativeXtsPath = 'provider' | 'evp';
 /** How an integrity key computes tags: sixteen sectors at a time in AVX-512 lanes, or OpenSSL's HMAC one at a time. */
 export type NativeTagPath = 'lanes' | 'evp';
 
+/** How gcmInPlace runs AES-GCM: sixteen blocks at a time in 512-bit registers, or OpenSSL's EVP. */
+export type NativeGcmPath = 'vaes' | 'evp';
+
 /** The calls this file makes of the addon (sealkeep_block.c's SEALKEEP_BLOCK_ABI; 2: gcmInPlace's
- * authenticateOnly; 3: openTagKey's evpOnly and tagKeyPath). */
-const NATIVE_ABI = 3;
+ * authenticateOnly; 3: openTagKey's evpOnly and tagKeyPath; 4: gcmInPlace's evpOnly and gcmPath). */
+const NATIVE_ABI = 4;
 
 interface BlockAddon {
   /** Absent before ABI 2. */
@@ -42,7 +46,8 @@ interface BlockAddon {
   verifySectorTags(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): number[];
   destroy(handle: KeyHandle): void;
   merkleRoot(tags: Uint8Array, rootOut: Uint8Array): void;
-  gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, authenticateOnly: boolean): boolean;
+  gcmInPlace(encrypt: boolean, key: Uint8Array, iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], tag: Uint8Array, authenticateOnly: boolean, evpOnly?: boolean): boolean;
+  gcmPath(): NativeGcmPath;
 }
 
 /** Where node-gyp puts the addon: the same relative path from src/block and from dist/block. */
@@ -154,4 +159,18 @@ export function openNativeSectorTagger(
 ): (SectorTagger & { readonly tagPath: NativeTagPath }) | null {
   const result = load();
   return 'addon' in result ? new NativeSectorTagger(result.addon, options, evpOnly) : null;
+}
+
+/** For tests and benchmarks: the path sealed bodies take on this CPU, or null when the addon does not load. */
+export function nativeGcmPath(): NativeGcmPath | null {
+  const result = load();
+  return 'addon' in result ? result.addon.gcmPath() : null;
+}
+
+/** For tests and benchmarks: the engine's gcmInPlace held on OpenSSL's path; null when the addon does not load. */
+export function nativeEvpGcmInPlace(): BlockCryptoEngine['gcmInPlace'] | null {
+  const result = load();
+  if (!('addon' in result)) return null;
+  const { addon } = result;
+  return (encrypt, key, iv, aad, parts, tag, authenticateOnly) => addon.gcmInPlace(encrypt, key, iv, aad, [...parts], tag, authenticateOnly, true);
 }

@@ -1,0 +1,85 @@
+// The native engine's two AES-GCM paths for sealed bodies (native/gcm_in_place.h): sixteen blocks
+// at a time on VAES and VPCLMULQDQ, taken where the CPU has them, and OpenSSL's. Both must give
+// node:crypto's ciphertext and tag, and open each other's, for additional data and bodies of every
+// length around the block and the sixteen-block run, cut into parts anywhere.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { enginesUnderTest } from './engines-under-test.js';
+import { nativeEvpGcmInPlace, nativeGcmPath } from './native-engine.js';
+
+const native = enginesUnderTest()[0]!;
+
+/** Whether this CPU offers what the VAES path needs, read from the kernel, not from the addon. */
+function cpuHasVaes(): boolean {
+  try {
+    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? [];
+    return ['aes', 'pclmulqdq', 'avx512f', 'avx512bw', 'vaes', 'vpclmulqdq'].every((f) => flags.includes(f));
+  } catch {
+    return false;
+  }
+}
+
+const vaesSkip = native.skip || (cpuHasVaes() ? false : 'this CPU has no VAES with AVX-512: only OpenSSL\'s path runs here');
+
+/** node:crypto's AES-256-GCM: the ciphertext and tag, or (authenticateOnly) the GMAC of aad ‖ body. */
+function reference(key: Buffer, iv: Buffer, aad: Buffer, body: Buffer, authenticateOnly: boolean): { ciphertext: Buffer; tag: Buffer } {
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(authenticateOnly ? Buffer.concat([aad, body]) : aad);
+  const ciphertext = authenticateOnly ? Buffer.from(body) : Buffer.concat([cipher.update(body), cipher.final()]);
+  if (authenticateOnly) cipher.final();
+  return { ciphertext, tag: cipher.getAuthTag() };
+}
+
+/** `body` cut at random places into copies (empty parts included). */
+function cut(body: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < 3 && at < body.length; i++) {
+    const n = randomInt(0, body.length - at + 1);
+    parts.push(Buffer.from(body.subarray(at, at + n)));
+    at += n;
+  }
+  parts.push(Buffer.from(body.subarray(at)));
+  return parts;
+}
+
+test('native: sealed bodies take the VAES path where the CPU has it', { skip: native.skip }, () => {
+  assert.equal(nativeGcmPath(), cpuHasVaes() ? 'vaes' : 'evp');
+});
+
+test('native: the VAES and OpenSSL paths give node:crypto\'s GCM and GMAC, and open each other\'s, at every length', { skip: vaesSkip }, () => {
+  const vaes = native.engine!.gcmInPlace;
+  const evp = nativeEvpGcmInPlace()!;
+  const lengths = [0, 1, 15, 16, 17, 255, 256, 257, 511, 512, 4096, 4096 + 7, 65_536 + 3, 1 << 20, ...Array.from({ length: 40 }, () => randomInt(0, 20_000))];
+  for (const length of lengths) {
+    for (const authenticateOnly of [false, true]) {
+      const key = randomBytes(32);
+      const iv = randomBytes(12);
+      const aad = randomBytes(randomInt(0, 3) === 0 ? 0 : randomInt(1, 300));
+      const body = randomBytes(length);
+      const expected = reference(key, iv, aad, body, authenticateOnly);
+      const where = `${length} bytes, ${aad.length} of additional data${authenticateOnly ? ', authenticated only' : ''}`;
+      for (const [name, gcm, other] of [['VAES', vaes, evp], ['OpenSSL', evp, vaes]] as const) {
+        const parts = cut(body);
+        const tag = Buffer.alloc(16);
+        assert.equal(gcm(true, key, iv, aad, parts, tag, authenticateOnly), true);
+        assert.ok(Buffer.concat(parts).equals(expected.ciphertext), `${name}, ${where}: the ciphertext`);
+        assert.ok(tag.equals(expected.tag), `${name}, ${where}: the tag`);
+        const again = cut(Buffer.concat(parts));
+        assert.equal(other(false, key, iv, aad, again, tag, authenticateOnly), true, `${name}, ${where}: the other path opens it`);
+        assert.ok(Buffer.concat(again).equals(body), `${name}, ${where}: opened back to the body`);
+        const forged = Buffer.from(tag);
+        forged[randomInt(16)]! ^= 1 << randomInt(8);
+        assert.equal(gcm(false, key, iv, aad, cut(expected.ciphertext), forged, authenticateOnly), false, `${name}, ${where}: a forged tag`);
+        if (length > 0) {
+          const altered = Buffer.from(expected.ciphertext);
+          altered[randomInt(length)]! ^= 1;
+          assert.equal(gcm(false, key, iv, aad, cut(altered), tag, authenticateOnly), false, `${name}, ${where}: an altered body`);
+        }
+      }
+    }
+  }
+});
