@@ -144,6 +144,7 @@ GCM_TARGET static void ghash_blocks(gcm_state *s, const uint8_t *p, size_t block
 
 /* Bytes into the GHASH, a partial block kept for the next. */
 GCM_TARGET static void ghash_bytes(gcm_state *s, const uint8_t *p, size_t n) {
+  if (n == 0) return; /* (p may then be NULL: an empty buffer's data) */
   if (s->pending_length > 0) {
     const size_t fill = 16 - s->pending_length < n ? 16 - s->pending_length : n;
     memcpy(s->pending + s->pending_length, p, fill);
