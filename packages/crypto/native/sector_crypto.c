@@ -212,9 +212,9 @@ int verify_sector_tags(tag_key *key, uint64_t first_lba, const uint64_t *generat
   uint8_t tags[CHUNK * TAG_BYTES];
   for (size_t first = 0; first < sector_count; first += CHUNK) {
     const size_t n = sector_count - first < CHUNK ? sector_count - first : CHUNK;
-    const uint64_t *chunk_generations = generation_count == 1 ? generations : generations + first;
-    if (!tag_sectors(key, first_lba + first, chunk_generations, generation_count, ciphertext + first * key->sector_size,
-                     n, tags, error))
+    const int one_generation = generation_count == 1;
+    if (!tag_sectors(key, first_lba + first, one_generation ? generations : generations + first, one_generation ? 1 : n,
+                     ciphertext + first * key->sector_size, n, tags, error))
       return 0;
     for (size_t i = 0; i < n; i++)
       equal[first + i] = CRYPTO_memcmp(tags + i * TAG_BYTES, expected + (first + i) * TAG_BYTES, TAG_BYTES) == 0;
