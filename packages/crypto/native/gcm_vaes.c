@@ -135,8 +135,9 @@ GCM_TARGET static inline __m128i ghash16(__m128i x, const uint8_t *p, const h_po
 GCM_TARGET static void ghash_blocks(gcm_state *s, const uint8_t *p, size_t blocks) {
   __m128i x = s->x;
   if (blocks >= 16) {
-    const h_powers h = powers(s);
+    h_powers h = powers(s);
     for (; blocks >= 16; blocks -= 16, p += 256) x = ghash16(x, p, &h);
+    OPENSSL_cleanse(&h, sizeof h); /* H's powers forge tags: not left on the stack */
   }
   for (; blocks > 0; blocks--, p += 16) x = multiply(_mm_xor_si128(x, reversed(_mm_loadu_si128((const __m128i *)p))), s->h[0]);
   s->x = x;
@@ -201,7 +202,7 @@ GCM_TARGET static void crypt_text(gcm_state *s, bool encrypt, uint8_t *p, size_t
   }
   if (n >= 256) {
     /* Runs of sixteen blocks, each run's GHASH beside the next run's AES (decrypting: beside its own). */
-    const h_powers h = powers(s);
+    h_powers h = powers(s);
     __m128i x = s->x;
     const uint8_t *unhashed = NULL;
     for (; n >= 256; n -= 256, p += 256) {
@@ -215,6 +216,7 @@ GCM_TARGET static void crypt_text(gcm_state *s, bool encrypt, uint8_t *p, size_t
     }
     if (encrypt) x = ghash16(x, unhashed, &h);
     s->x = x;
+    OPENSSL_cleanse(&h, sizeof h);
   }
   for (; n >= 16; n -= 16, p += 16) {
     const __m128i ks = keystream1(s);
