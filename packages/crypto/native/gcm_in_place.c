@@ -5,6 +5,7 @@
 #include "gcm_vaes.h"
 
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
@@ -12,6 +13,13 @@ static int fail(const char **error, const char *what) {
   *error = what;
   ERR_clear_error(); /* leave Node's OpenSSL error queue as we found it */
   return 0;
+}
+
+/* What the compiler spilled of gcm_vaes's round keys and powers of H, in the frames below this
+ * one, is overwritten by a frame of the same depth. Not inlined, so that it takes that place. */
+static __attribute__((noinline)) void wipe_stack_below(void) {
+  uint8_t area[8192];
+  OPENSSL_cleanse(area, sizeof area);
 }
 
 static int update(EVP_CIPHER_CTX *ctx, bool encrypt, uint8_t *out, const uint8_t *in, size_t length) {
@@ -30,8 +38,16 @@ int gcm_in_place(bool encrypt, bool authenticate_only, bool allow_vaes, const ui
                  const uint8_t iv[GCM_IV_BYTES], const uint8_t *aad, size_t aad_length, const gcm_part *parts,
                  size_t part_count, uint8_t tag[GCM_TAG_BYTES], const char **error) {
   *error = NULL;
-  if (allow_vaes && gcm_vaes_supported())
-    return gcm_vaes(encrypt, authenticate_only, key, iv, aad, aad_length, parts, part_count, tag);
+  uint64_t text = 0;
+  for (size_t i = 0; i < part_count; i++) text += parts[i].length;
+  /* SP 800-38D's limits: past them the 32-bit counter returns to J0 and the keystream repeats. */
+  if (authenticate_only ? aad_length + text > GCM_MAX_AAD_BYTES : (text > GCM_MAX_TEXT_BYTES || aad_length > GCM_MAX_AAD_BYTES))
+    return fail(error, "AES-256-GCM takes at most 2^36 - 32 bytes of text and 2^61 - 1 of additional data");
+  if (allow_vaes && gcm_vaes_supported()) {
+    const int result = gcm_vaes(encrypt, authenticate_only, key, iv, aad, aad_length, parts, part_count, tag);
+    wipe_stack_below();
+    return result;
+  }
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (ctx == NULL) return fail(error, "could not allocate a GCM context");
   int ok = encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv)

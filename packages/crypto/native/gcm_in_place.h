@@ -11,6 +11,9 @@
 #define GCM_KEY_BYTES 32
 #define GCM_IV_BYTES 12
 #define GCM_TAG_BYTES 16
+/* The most GCM may take under one key and IV (NIST SP 800-38D §5.2.1.1), in bytes. */
+#define GCM_MAX_TEXT_BYTES ((UINT64_C(1) << 36) - 32)
+#define GCM_MAX_AAD_BYTES ((UINT64_C(1) << 61) - 1)
 
 typedef struct {
   uint8_t *data;

@@ -10,9 +10,14 @@
  * the text may come in any number of parts of any length: a partial block waits in the state. */
 #include "gcm_vaes.h"
 
-#include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <openssl/crypto.h>
+
+#if defined(__x86_64__)
 
 #define GCM_TARGET __attribute__((target("aes,pclmul,sse4.1,avx512f,avx512bw,vaes,vpclmulqdq")))
 
@@ -32,7 +37,7 @@ typedef struct {
   __m512i p[4];
 } h_powers;
 
-GCM_TARGET int gcm_vaes_supported(void) {
+int gcm_vaes_supported(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("avx512f") &&
          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("vpclmulqdq");
@@ -137,7 +142,7 @@ GCM_TARGET static void ghash_blocks(gcm_state *s, const uint8_t *p, size_t block
   if (blocks >= 16) {
     h_powers h = powers(s);
     for (; blocks >= 16; blocks -= 16, p += 256) x = ghash16(x, p, &h);
-    OPENSSL_cleanse(&h, sizeof h); /* H's powers forge tags: not left on the stack */
+    OPENSSL_cleanse(&h, sizeof h); /* H's powers forge tags (spills: gcm_in_place.c wipes the stack below) */
   }
   for (; blocks > 0; blocks--, p += 16) x = multiply(_mm_xor_si128(x, reversed(_mm_loadu_si128((const __m128i *)p))), s->h[0]);
   s->x = x;
@@ -268,10 +273,24 @@ GCM_TARGET int gcm_vaes(bool encrypt, bool authenticate_only, const uint8_t key[
 
   uint8_t computed[GCM_TAG_BYTES];
   _mm_storeu_si128((__m128i *)computed, _mm_xor_si128(aes_block(s.round_keys, _mm_loadu_si128((const __m128i *)j0)), reversed(s.x)));
-  OPENSSL_cleanse(&s, sizeof s); /* round keys, H and its powers, keystream */
+  OPENSSL_cleanse(&s, sizeof s); /* round keys, H and its powers, keystream; spills: see gcm_in_place.c */
   if (encrypt) {
     memcpy(tag, computed, GCM_TAG_BYTES);
     return 1;
   }
   return CRYPTO_memcmp(computed, tag, GCM_TAG_BYTES) == 0;
 }
+
+#else /* not x86-64: there is no such path, and gcm_in_place never asks for it */
+
+int gcm_vaes_supported(void) {
+  return 0;
+}
+
+int gcm_vaes(bool encrypt, bool authenticate_only, const uint8_t key[GCM_KEY_BYTES], const uint8_t iv[GCM_IV_BYTES],
+             const uint8_t *aad, size_t aad_length, const gcm_part *parts, size_t part_count, uint8_t tag[GCM_TAG_BYTES]) {
+  (void)encrypt, (void)authenticate_only, (void)key, (void)iv, (void)aad, (void)aad_length, (void)parts, (void)part_count, (void)tag;
+  abort();
+}
+
+#endif

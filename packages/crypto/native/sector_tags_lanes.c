@@ -7,9 +7,14 @@
  *   outer: pad state, then [inner digest, 0x80, zeros, bit length]                          */
 #include "sector_tags_lanes.h"
 
-#include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <openssl/crypto.h>
+
+#if defined(__x86_64__)
 
 #define LANES_TARGET __attribute__((target("avx512f,avx512bw")))
 
@@ -203,3 +208,23 @@ LANES_TARGET void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_i
       p[2] = (uint8_t)(words[i][j] >> 8), p[3] = (uint8_t)words[i][j];
     }
 }
+
+#else /* not x86-64: no lanes, and tag keys stay on OpenSSL's path */
+
+int sha256_lanes_supported(void) {
+  return 0;
+}
+
+void hmac_sha256_lanes_pads(const uint8_t key[32], hmac_sha256_pads *pads) {
+  (void)key, (void)pads;
+  abort();
+}
+
+void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[LANES],
+               const uint64_t generations[LANES], const uint8_t *const sectors[LANES], size_t sector_size,
+               uint8_t tags[LANES][32]) {
+  (void)pads, (void)volume_id, (void)lbas, (void)generations, (void)sectors, (void)sector_size, (void)tags;
+  abort();
+}
+
+#endif
