@@ -311,19 +311,24 @@ static napi_value MerkleRoot(napi_env env, napi_callback_info info) {
 
 /* The parts of a gcmInPlace call: each a Uint8Array, no two overlapping (each is written where it
  * lies, so an overlap would be encrypted twice). Parts come sorted by address only by chance, so
- * overlaps are checked pairwise; the callers pass a few dozen at most. */
+ * overlaps are checked pairwise; the callers pass a few dozen at most. Every element is fetched
+ * before any address is taken: fetching one may run a getter, which could detach a buffer. */
 static bool gcm_parts(napi_env env, napi_value array, gcm_part *parts, uint32_t count) {
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value part;
-    CHECK(napi_get_element(env, array, i, &part));
-    if (!bytes(env, part, &parts[i].data, &parts[i].length)) return false;
-    for (uint32_t j = 0; j < i; j++) {
+  napi_value *values = malloc((count > 0 ? count : 1) * sizeof *values);
+  if (values == NULL) return thrown(env, "ERR_SEALKEEP_NATIVE", "out of memory");
+  bool usable = true;
+  for (uint32_t i = 0; usable && i < count; i++) usable = napi_get_element(env, array, i, &values[i]) == napi_ok;
+  if (!usable) thrown(env, "ERR_SEALKEEP_NATIVE", "Node-API call failed: napi_get_element");
+  for (uint32_t i = 0; usable && i < count; i++) {
+    usable = bytes(env, values[i], &parts[i].data, &parts[i].length);
+    for (uint32_t j = 0; usable && j < i; j++) {
       if (parts[i].length > 0 && parts[j].length > 0 && parts[i].data < parts[j].data + parts[j].length &&
           parts[j].data < parts[i].data + parts[i].length)
-        return thrown(env, "ERR_OUT_OF_RANGE", "parts overlap");
+        usable = thrown(env, "ERR_OUT_OF_RANGE", "parts overlap");
     }
   }
-  return true;
+  free(values);
+  return usable;
 }
 
 /* gcmPath() -> 'vaes' | 'evp': the path gcmInPlace takes on this CPU unless held to EVP. */
@@ -353,19 +358,19 @@ static napi_value GcmInPlace(napi_env env, napi_callback_info info) {
   TRY(napi_get_value_bool(env, argv[0], &encrypt));
   if (argc >= 7) TRY(napi_get_value_bool(env, argv[6], &authenticate_only));
   if (!optional_bool(env, argc, argv, 7, &evp_only)) return NULL;
-  if (!bytes(env, argv[1], &key, &key_length) || !bytes(env, argv[2], &iv, &iv_length) ||
-      !bytes(env, argv[3], &aad, &aad_length) || !bytes(env, argv[5], &tag, &tag_length))
-    return NULL;
-  if (key_length != GCM_KEY_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-GCM key must be 32 bytes");
-  if (iv_length != GCM_IV_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-GCM IV must be 12 bytes");
-  if (tag_length != GCM_TAG_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "AES-256-GCM tag must be 16 bytes");
+  /* The parts first (see gcm_parts): no getter runs after an address is taken. */
   TRY(napi_is_array(env, argv[4], &is_array));
   if (!is_array) return throw_error(env, "ERR_INVALID_ARG_TYPE", "parts must be an array of Uint8Arrays");
   TRY(napi_get_array_length(env, argv[4], &part_count));
   if (part_count > GCM_MAX_PARTS) return throw_error(env, "ERR_OUT_OF_RANGE", "at most 65536 parts");
   parts = calloc(part_count > 0 ? part_count : 1, sizeof *parts);
   if (parts == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
-  bool usable = gcm_parts(env, argv[4], parts, part_count);
+  bool usable = gcm_parts(env, argv[4], parts, part_count) && bytes(env, argv[1], &key, &key_length) &&
+                bytes(env, argv[2], &iv, &iv_length) && bytes(env, argv[3], &aad, &aad_length) &&
+                bytes(env, argv[5], &tag, &tag_length);
+  if (usable && key_length != GCM_KEY_BYTES) usable = thrown(env, "ERR_OUT_OF_RANGE", "AES-256-GCM key must be 32 bytes");
+  if (usable && iv_length != GCM_IV_BYTES) usable = thrown(env, "ERR_OUT_OF_RANGE", "AES-256-GCM IV must be 12 bytes");
+  if (usable && tag_length != GCM_TAG_BYTES) usable = thrown(env, "ERR_OUT_OF_RANGE", "AES-256-GCM tag must be 16 bytes");
   int holds = usable ? gcm_in_place(encrypt, authenticate_only, !evp_only, key, iv, aad, aad_length, parts, part_count, tag, &error) : 0;
   free(parts);
   if (!usable) return NULL;

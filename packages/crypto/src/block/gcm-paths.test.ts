@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { enginesUnderTest } from './engines-under-test.js';
-import { nativeEvpGcmInPlace, nativeGcmPath } from './native-engine.js';
+import { nativeAddonPath, nativeEvpGcmInPlace, nativeGcmPath } from './native-engine.js';
 
 const native = enginesUnderTest()[0]!;
 
@@ -82,4 +83,18 @@ test('native: the VAES and OpenSSL paths give node:crypto\'s GCM and GMAC, and o
       }
     }
   }
+});
+
+test('native: a getter among the parts that detaches the key finds the key gone, never its freed memory', { skip: native.skip }, () => {
+  const addon = createRequire(import.meta.url)(nativeAddonPath) as { gcmInPlace(...args: unknown[]): boolean };
+  const key = new Uint8Array(32).fill(7);
+  const parts = [Buffer.alloc(64)];
+  Object.defineProperty(parts, 1, {
+    enumerable: true,
+    get: () => {
+      structuredClone(key.buffer, { transfer: [key.buffer] }); // detaches the key's memory
+      return Buffer.alloc(16);
+    },
+  });
+  assert.throws(() => addon.gcmInPlace(true, key, randomBytes(12), Buffer.alloc(0), parts, Buffer.alloc(16), false), /key must be 32 bytes/);
 });
