@@ -18,13 +18,9 @@ const NO_BODY = Buffer.alloc(0);
 
 export function sessionAuthenticator(sessions: () => BlockSessions | undefined) {
   return async (req: Request, listener: Authenticator): Promise<Principal | null> => {
-    const header = req.header('authorization');
-    if (!header?.startsWith(`${SESSION_SCHEME} `)) return listener(req);
-    const parsed = parseSessionAuthorization(header);
-    if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
-    const s = sessions()?.get(String(req.params.sessionId));
-    if (!s) throw endedProblem(sessions(), String(req.params.sessionId));
-    if (!s.seq.fresh(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+    const held = heldSessionSeal(req, sessions);
+    if (!held) return listener(req);
+    const { s, parsed } = held;
     if (req.params.op === undefined) {
       // Opened where it lies: for a binary route the raw body is the body its handler is given.
       const body = (req as Request & { rawBody?: Buffer }).rawBody ?? NO_BODY;
@@ -43,16 +39,23 @@ export function sessionAuthenticator(sessions: () => BlockSessions | undefined) 
  * a caller not yet known holds none of the memory sessions need (sectors travel only sealed).
  */
 export function sessionBeforeBody(sessions: () => BlockSessions | undefined) {
-  return (req: Request): number => {
-    const header = req.header('authorization');
-    if (!header?.startsWith(`${SESSION_SCHEME} `)) return DEFAULT_MAX_BODY;
-    const parsed = parseSessionAuthorization(header);
-    if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
-    const s = sessions()?.get(String(req.params.sessionId));
-    if (!s) throw endedProblem(sessions(), String(req.params.sessionId));
-    if (!s.seq.fresh(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
-    return Infinity;
-  };
+  return (req: Request): number => (heldSessionSeal(req, sessions) ? Infinity : DEFAULT_MAX_BODY);
+}
+
+/**
+ * A request sealed under a session (`Authorization: Sealkeep-Session`): its session, which this
+ * process must hold (else 410), and its seal, whose sequence number must be fresh (else 401).
+ * Null for any other scheme. What can be checked before the body; the seal itself needs it.
+ */
+function heldSessionSeal(req: Request, sessions: () => BlockSessions | undefined): { s: BlockSession; parsed: NonNullable<ReturnType<typeof parseSessionAuthorization>> } | null {
+  const header = req.header('authorization');
+  if (!header?.startsWith(`${SESSION_SCHEME} `)) return null;
+  const parsed = parseSessionAuthorization(header);
+  if (!parsed) throw new Problem('unauthenticated', `expected "Authorization: ${SESSION_SCHEME} <seq>.<tag>"`);
+  const s = sessions()?.get(String(req.params.sessionId));
+  if (!s) throw endedProblem(sessions(), String(req.params.sessionId));
+  if (!s.seq.fresh(parsed.seq)) throw new Problem('unauthenticated', 'this sequence number was already used (replay)');
+  return { s, parsed };
 }
 
 /** The answer for a session this process does not hold: why it ended, when it remembers. */
