@@ -149,8 +149,11 @@ class BlockStream {
       if (ticket && !alone) return false; // still in line; the grant wakes the stream
       this.#leaveLine(); // alone now: it goes ahead
       if (!streamBodyBytes.take(bytes, alone)) {
-        this.#ticket = streamBodyBytes.queue(bytes, this.#wake);
-        return this.#hold(bytes); // (granted at once when the line was only waiting for this one)
+        const place = streamBodyBytes.queue(bytes, this.#wake);
+        if (!place.granted) {
+          this.#ticket = place; // the grant wakes the stream
+          return false;
+        }
       }
     }
     this.#held += bytes;
