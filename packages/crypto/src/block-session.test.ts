@@ -8,25 +8,20 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
-import { enginesUnderTest } from './block/engines-under-test.js';
+import { randomBytes, randomInt } from 'node:crypto';
+import { enginesUnderTest, gcmReference } from './block/engines-under-test.js';
 import { BODY_SEALS, bodySealsOf, openBody, sealBody, sessionAuthorization, parseSessionAuthorization, sessionProofFault, signSessionOpening, SESSION_PROOF_TYPE, SESSION_TAG_BYTES } from './block-session.js';
 import { jwkThumbprint, publicJwk, signJws } from './jose/jws.js';
 import { newKeyPair } from './key-pairs.js';
 
 const URL_ = '/v1/block-sessions/AAAAAAAAAAAAAAAAAAAAAA/blocks/encrypt-sign?lba=8';
 
-/** node:crypto's one-shot GCM of the whole body (or, authenticated only, with the body after the AAD and nothing encrypted): what a sealed body must equal. */
+/** node:crypto's one-shot GCM of the whole body under a session's IV and AAD (or, authenticated only, with the body after the AAD and nothing encrypted): what a sealed body must equal. */
 function reference(key: Buffer, direction: 0 | 1, seq: number, method: string, url: string, body: Buffer, authenticateOnly = false): { ciphertext: Buffer; tag: Buffer } {
   const iv = Buffer.alloc(12);
   iv.writeUInt32BE(direction, 0);
   iv.writeBigUInt64BE(BigInt(seq), 4);
-  const gcm = createCipheriv('aes-256-gcm', key, iv);
-  const aad = Buffer.from(`${method} ${url}\n`);
-  gcm.setAAD(authenticateOnly ? Buffer.concat([aad, body]) : aad);
-  const ciphertext = authenticateOnly ? Buffer.from(body) : Buffer.concat([gcm.update(body), gcm.final()]);
-  if (authenticateOnly) gcm.final();
-  return { ciphertext, tag: gcm.getAuthTag() };
+  return gcmReference(key, iv, Buffer.from(`${method} ${url}\n`), body, authenticateOnly);
 }
 
 /** `body` cut into parts at random places (empty parts included). */

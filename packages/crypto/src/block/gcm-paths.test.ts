@@ -5,34 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { enginesUnderTest } from './engines-under-test.js';
+import { cpuHas, enginesUnderTest, gcmReference } from './engines-under-test.js';
 import { nativeAddonPath, nativeEvpGcmInPlace, nativeGcmPath } from './native-engine.js';
 
 const native = enginesUnderTest()[0]!;
 
-/** Whether this CPU offers what the VAES path needs, read from the kernel, not from the addon. */
-function cpuHasVaes(): boolean {
-  try {
-    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? [];
-    return ['aes', 'pclmulqdq', 'avx512f', 'avx512bw', 'vaes', 'vpclmulqdq'].every((f) => flags.includes(f));
-  } catch {
-    return false;
-  }
-}
-
-const vaesSkip = native.skip || (cpuHasVaes() ? false : 'this CPU has no VAES with AVX-512: only OpenSSL\'s path runs here');
-
-/** node:crypto's AES-256-GCM: the ciphertext and tag, or (authenticateOnly) the GMAC of aad ‖ body. */
-function reference(key: Buffer, iv: Buffer, aad: Buffer, body: Buffer, authenticateOnly: boolean): { ciphertext: Buffer; tag: Buffer } {
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(authenticateOnly ? Buffer.concat([aad, body]) : aad);
-  const ciphertext = authenticateOnly ? Buffer.from(body) : Buffer.concat([cipher.update(body), cipher.final()]);
-  if (authenticateOnly) cipher.final();
-  return { ciphertext, tag: cipher.getAuthTag() };
-}
+const vaesSkip = native.skip || (cpuHas('aes', 'pclmulqdq', 'avx512f', 'avx512bw', 'vaes', 'vpclmulqdq') ? false : 'this CPU has no VAES with AVX-512: only OpenSSL\'s path runs here');
 
 /** `body` cut at random places into copies (empty parts included). */
 function cut(body: Buffer): Buffer[] {
@@ -48,7 +28,7 @@ function cut(body: Buffer): Buffer[] {
 }
 
 test('native: sealed bodies take the VAES path where the CPU has it', { skip: native.skip }, () => {
-  assert.equal(nativeGcmPath(), cpuHasVaes() ? 'vaes' : 'evp');
+  assert.equal(nativeGcmPath(), cpuHas('aes', 'pclmulqdq', 'avx512f', 'avx512bw', 'vaes', 'vpclmulqdq') ? 'vaes' : 'evp');
 });
 
 test('native: the VAES and OpenSSL paths give node:crypto\'s GCM and GMAC, and open each other\'s, at every length', { skip: vaesSkip }, () => {
@@ -61,7 +41,7 @@ test('native: the VAES and OpenSSL paths give node:crypto\'s GCM and GMAC, and o
       const iv = randomBytes(12);
       const aad = randomBytes(randomInt(0, 3) === 0 ? 0 : randomInt(1, 300));
       const body = randomBytes(length);
-      const expected = reference(key, iv, aad, body, authenticateOnly);
+      const expected = gcmReference(key, iv, aad, body, authenticateOnly);
       const where = `${length} bytes, ${aad.length} of additional data${authenticateOnly ? ', authenticated only' : ''}`;
       for (const [name, gcm, other] of [['VAES', vaes, evp], ['OpenSSL', evp, vaes]] as const) {
         const parts = cut(body);

@@ -6,24 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { enginesUnderTest } from './engines-under-test.js';
+import { cpuHas, enginesUnderTest } from './engines-under-test.js';
 import { MAX_U64, type SectorSize } from './formats.js';
 import { openNativeSectorTagger } from './native-engine.js';
 
 const skip = enginesUnderTest()[0]!.skip;
 
-/** Whether this CPU offers what the lanes path needs, read from the kernel, not from the addon. */
-function cpuHasAvx512(): boolean {
-  try {
-    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? [];
-    return flags.includes('avx512f') && flags.includes('avx512bw');
-  } catch {
-    return false;
-  }
-}
-
-const lanesSkip = skip || (cpuHasAvx512() ? false : 'this CPU has no AVX-512 F and BW: only the EVP path runs here');
+const lanesSkip = skip || (cpuHas('avx512f', 'avx512bw') ? false : 'this CPU has no AVX-512 F and BW: only the EVP path runs here');
 
 /** The format, written out with Node's HMAC (README: "Integrity: one tag per sector"). */
 function referenceTag(key: Uint8Array, volumeId: Uint8Array, lba: bigint, generation: bigint, sector: Uint8Array): Buffer {
@@ -38,7 +27,7 @@ test('native: an integrity key takes the lanes path where the CPU has AVX-512, t
   const options = { key: randomBytes(32), volumeId: randomBytes(16), sectorSize: 4096 as const };
   const fast = openNativeSectorTagger(options)!;
   const evp = openNativeSectorTagger(options, { evpOnly: true })!;
-  assert.equal(fast.tagPath, cpuHasAvx512() ? 'lanes' : 'evp');
+  assert.equal(fast.tagPath, cpuHas('avx512f', 'avx512bw') ? 'lanes' : 'evp');
   assert.equal(evp.tagPath, 'evp');
   fast.destroy();
   evp.destroy();
