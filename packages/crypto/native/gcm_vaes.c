@@ -9,6 +9,7 @@
  * summed unreduced (the shift and the reduction are linear) and reduced once. Additional data and
  * the text may come in any number of parts of any length: a partial block waits in the state. */
 #include "gcm_vaes.h"
+#include "byte_order.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,18 +64,17 @@ GCM_TARGET static __m128i next_round_key(__m128i previous, __m128i assist, int w
 GCM_TARGET static void expand_key(__m128i rk[15], const uint8_t key[GCM_KEY_BYTES]) {
   rk[0] = _mm_loadu_si128((const __m128i *)key);
   rk[1] = _mm_loadu_si128((const __m128i *)(key + 16));
-  rk[2] = next_round_key(rk[0], _mm_aeskeygenassist_si128(rk[1], 0x01), 3);
-  rk[3] = next_round_key(rk[1], _mm_aeskeygenassist_si128(rk[2], 0x00), 2);
-  rk[4] = next_round_key(rk[2], _mm_aeskeygenassist_si128(rk[3], 0x02), 3);
-  rk[5] = next_round_key(rk[3], _mm_aeskeygenassist_si128(rk[4], 0x00), 2);
-  rk[6] = next_round_key(rk[4], _mm_aeskeygenassist_si128(rk[5], 0x04), 3);
-  rk[7] = next_round_key(rk[5], _mm_aeskeygenassist_si128(rk[6], 0x00), 2);
-  rk[8] = next_round_key(rk[6], _mm_aeskeygenassist_si128(rk[7], 0x08), 3);
-  rk[9] = next_round_key(rk[7], _mm_aeskeygenassist_si128(rk[8], 0x00), 2);
-  rk[10] = next_round_key(rk[8], _mm_aeskeygenassist_si128(rk[9], 0x10), 3);
-  rk[11] = next_round_key(rk[9], _mm_aeskeygenassist_si128(rk[10], 0x00), 2);
-  rk[12] = next_round_key(rk[10], _mm_aeskeygenassist_si128(rk[11], 0x20), 3);
-  rk[13] = next_round_key(rk[11], _mm_aeskeygenassist_si128(rk[12], 0x00), 2);
+/* Round keys i (word 3 of the assist, with the round constant) and i + 1 (word 2, none). */
+#define ROUND_KEY_PAIR(i, rcon)                                                              \
+  rk[i] = next_round_key(rk[(i) - 2], _mm_aeskeygenassist_si128(rk[(i) - 1], rcon), 3);     \
+  rk[(i) + 1] = next_round_key(rk[(i) - 1], _mm_aeskeygenassist_si128(rk[i], 0x00), 2)
+  ROUND_KEY_PAIR(2, 0x01);
+  ROUND_KEY_PAIR(4, 0x02);
+  ROUND_KEY_PAIR(6, 0x04);
+  ROUND_KEY_PAIR(8, 0x08);
+  ROUND_KEY_PAIR(10, 0x10);
+  ROUND_KEY_PAIR(12, 0x20);
+#undef ROUND_KEY_PAIR
   rk[14] = next_round_key(rk[12], _mm_aeskeygenassist_si128(rk[13], 0x40), 3);
 }
 
@@ -234,10 +234,6 @@ GCM_TARGET static void crypt_text(gcm_state *s, bool encrypt, uint8_t *p, size_t
     s->ks_used = 0;
     crypt_text(s, encrypt, p, n);
   }
-}
-
-static void put_u64_be(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[7 - i] = (uint8_t)(v >> (8 * i));
 }
 
 GCM_TARGET int gcm_vaes(bool encrypt, bool authenticate_only, const uint8_t key[GCM_KEY_BYTES], const uint8_t iv[GCM_IV_BYTES],

@@ -4,6 +4,7 @@
  *   tag     = HMAC-SHA-256(key, volume id[16] || LBA u64 BE || generation u64 BE || ciphertext)
  * Tags go sixteen sectors at a time through sector_tags_lanes where the CPU has AVX-512. */
 #include "sector_crypto.h"
+#include "byte_order.h"
 
 #include <endian.h>
 #include <string.h>
@@ -16,10 +17,6 @@ static int fail(const char **error, const char *what) {
   *error = what;
   ERR_clear_error(); /* leave Node's OpenSSL error queue as we found it */
   return 0;
-}
-
-static void put_u64_be(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[7 - i] = (uint8_t)(v >> (8 * i));
 }
 
 /* The plain64 tweak as one 16-byte vector, so that it is written with a single 16-byte store.
@@ -172,13 +169,13 @@ static int tag_one(tag_key *key, uint64_t lba, uint64_t generation, const uint8_
  * through EVP is cheaper (the lanes run at about twice EVP's rate). */
 #define LANES_WORTH_FILLING 8
 
-/* Sectors first..first+n-1 of a batch (n <= LANES) in one run of lanes; unfilled lanes repeat the last. */
+/* Sectors first..first+n-1 of a batch (n <= TAG_LANES) in one run of lanes; unfilled lanes repeat the last. */
 static void tag_in_lanes(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
                          const uint8_t *ciphertext, size_t first, size_t n, uint8_t *tags_out) {
-  uint64_t lbas[LANES], lane_generations[LANES];
-  const uint8_t *sectors[LANES];
-  uint8_t tags[LANES][TAG_BYTES];
-  for (size_t j = 0; j < LANES; j++) {
+  uint64_t lbas[TAG_LANES], lane_generations[TAG_LANES];
+  const uint8_t *sectors[TAG_LANES];
+  uint8_t tags[TAG_LANES][TAG_BYTES];
+  for (size_t j = 0; j < TAG_LANES; j++) {
     const size_t i = first + (j < n ? j : n - 1);
     lbas[j] = first_lba + i;
     lane_generations[j] = generations[generation_count == 1 ? 0 : i];
@@ -192,10 +189,10 @@ int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, s
                 const uint8_t *ciphertext, size_t sector_count, uint8_t *tags_out, const char **error) {
   size_t i = 0;
   if (key->path == TAG_PATH_LANES)
-    for (; sector_count - i >= LANES_WORTH_FILLING; i += LANES) {
-      const size_t n = sector_count - i < LANES ? sector_count - i : LANES;
+    for (; sector_count - i >= LANES_WORTH_FILLING; i += TAG_LANES) {
+      const size_t n = sector_count - i < TAG_LANES ? sector_count - i : TAG_LANES;
       tag_in_lanes(key, first_lba, generations, generation_count, ciphertext, i, n, tags_out);
-      if (n < LANES) return 1;
+      if (n < TAG_LANES) return 1;
     }
   for (; i < sector_count; i++) {
     uint64_t generation = generations[generation_count == 1 ? 0 : i];
@@ -208,7 +205,7 @@ int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, s
 int verify_sector_tags(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
                        const uint8_t *ciphertext, size_t sector_count, const uint8_t *expected, uint8_t *equal,
                        const char **error) {
-  enum { CHUNK = 4 * LANES };
+  enum { CHUNK = 4 * TAG_LANES };
   uint8_t tags[CHUNK * TAG_BYTES];
   for (size_t first = 0; first < sector_count; first += CHUNK) {
     const size_t n = sector_count - first < CHUNK ? sector_count - first : CHUNK;

@@ -6,6 +6,7 @@
  *          the sector's next 64-byte blocks, [its last 32 bytes, 0x80, zeros, bit length]
  *   outer: pad state, then [inner digest, 0x80, zeros, bit length]                          */
 #include "sector_tags_lanes.h"
+#include "byte_order.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -121,19 +122,11 @@ LANES_TARGET static void transpose(__m512i r[16]) {
 }
 
 /* Message words of lane j's 64-byte block at blocks[j] + offset, big-endian as SHA-256 reads them. */
-LANES_TARGET static void load_blocks(__m512i w[16], const uint8_t *const blocks[LANES], size_t offset) {
+LANES_TARGET static void load_blocks(__m512i w[16], const uint8_t *const blocks[TAG_LANES], size_t offset) {
   const __m512i big_endian =
     _mm512_broadcast_i32x4(_mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3));
-  for (int j = 0; j < LANES; j++) w[j] = _mm512_shuffle_epi8(_mm512_loadu_si512(blocks[j] + offset), big_endian);
+  for (int j = 0; j < TAG_LANES; j++) w[j] = _mm512_shuffle_epi8(_mm512_loadu_si512(blocks[j] + offset), big_endian);
   transpose(w);
-}
-
-static void put_u64_be(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[7 - i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32_be(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 LANES_TARGET static void broadcast_state(__m512i state[8], const uint32_t words[8]) {
@@ -142,7 +135,7 @@ LANES_TARGET static void broadcast_state(__m512i state[8], const uint32_t words[
 
 LANES_TARGET void hmac_sha256_lanes_pads(const uint8_t key[32], hmac_sha256_pads *pads) {
   __m512i state[8], w[16];
-  uint32_t lanes[LANES];
+  uint32_t lanes[TAG_LANES];
   for (int pad = 0; pad < 2; pad++) {
     const uint8_t fill = pad == 0 ? 0x36 : 0x5c;
     uint32_t *out = pad == 0 ? pads->inner : pads->outer;
@@ -163,12 +156,12 @@ LANES_TARGET void hmac_sha256_lanes_pads(const uint8_t key[32], hmac_sha256_pads
   OPENSSL_cleanse(w, sizeof w);
 }
 
-LANES_TARGET void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[LANES],
-                            const uint64_t generations[LANES], const uint8_t *const sectors[LANES], size_t sector_size,
-                            uint8_t tags[LANES][32]) {
-  uint8_t first[LANES][64], last[LANES][64];
-  const uint8_t *firsts[LANES], *lasts[LANES];
-  for (int j = 0; j < LANES; j++) {
+LANES_TARGET void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[TAG_LANES],
+                            const uint64_t generations[TAG_LANES], const uint8_t *const sectors[TAG_LANES], size_t sector_size,
+                            uint8_t tags[TAG_LANES][32]) {
+  uint8_t first[TAG_LANES][64], last[TAG_LANES][64];
+  const uint8_t *firsts[TAG_LANES], *lasts[TAG_LANES];
+  for (int j = 0; j < TAG_LANES; j++) {
     memcpy(first[j], volume_id, 16);
     put_u64_be(first[j] + 16, lbas[j]);
     put_u64_be(first[j] + 24, generations[j]);
@@ -199,9 +192,9 @@ LANES_TARGET void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_i
   broadcast_state(state, pads->outer);
   compress(state, w);
 
-  uint32_t words[8][LANES];
+  uint32_t words[8][TAG_LANES];
   for (int i = 0; i < 8; i++) _mm512_storeu_si512(words[i], state[i]);
-  for (int j = 0; j < LANES; j++)
+  for (int j = 0; j < TAG_LANES; j++)
     for (int i = 0; i < 8; i++) {
       uint8_t *p = tags[j] + 4 * i;
       p[0] = (uint8_t)(words[i][j] >> 24), p[1] = (uint8_t)(words[i][j] >> 16);
@@ -220,9 +213,9 @@ void hmac_sha256_lanes_pads(const uint8_t key[32], hmac_sha256_pads *pads) {
   abort();
 }
 
-void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[LANES],
-               const uint64_t generations[LANES], const uint8_t *const sectors[LANES], size_t sector_size,
-               uint8_t tags[LANES][32]) {
+void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[TAG_LANES],
+               const uint64_t generations[TAG_LANES], const uint8_t *const sectors[TAG_LANES], size_t sector_size,
+               uint8_t tags[TAG_LANES][32]) {
   (void)pads, (void)volume_id, (void)lbas, (void)generations, (void)sectors, (void)sector_size, (void)tags;
   abort();
 }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LANES 16
+#define TAG_LANES 16
 
 /* The SHA-256 states after HMAC's inner and outer pad blocks: key-equivalent, wiped with the key. */
 typedef struct {
@@ -26,8 +26,8 @@ void hmac_sha256_lanes_pads(const uint8_t key[32], hmac_sha256_pads *pads);
 /* Tags sixteen sectors: lane j is sectors[j] (sector_size bytes, a multiple of 64 from 64 up) at
  * lbas[j] with generations[j], its tag written to tags[j]. Callers with fewer sectors repeat one;
  * its extra tags are theirs to ignore. Only where sha256_lanes_supported(). */
-void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[LANES],
-               const uint64_t generations[LANES], const uint8_t *const sectors[LANES], size_t sector_size,
-               uint8_t tags[LANES][32]);
+void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[TAG_LANES],
+               const uint64_t generations[TAG_LANES], const uint8_t *const sectors[TAG_LANES], size_t sector_size,
+               uint8_t tags[TAG_LANES][32]);
 
 #endif
