@@ -100,6 +100,7 @@ async function main(): Promise<void> {
       scans,
       onInternalError: (err, requestId) => log.error({ err, requestId }, 'internal error'),
       onRequest: (entry) => log.info(entry, 'request'),
+      onConnectionWarning: (entry, message) => log.warn(entry, message),
     },
     layout.map(([planes]) => planes),
   );

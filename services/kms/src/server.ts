@@ -5,7 +5,7 @@
 import type { Express } from 'express';
 import type { Store } from '@sealkeep/store';
 import type { AnyRoute, Plane } from './http/route.js';
-import { mountListener, type Admission, type Authenticator, type RequestLogEntry } from './http/mount.js';
+import { mountListener, type Admission, type Authenticator, type ConnectionWarning, type RequestLogEntry } from './http/mount.js';
 import { healthRoutes } from './features/health/routes.js';
 import { principalRoutes } from './features/principals/routes.js';
 import { verifyRequestProof } from './auth/request-proof.js';
@@ -47,6 +47,8 @@ export interface ServiceDeps {
   tokenKey?: TokenKey;
   onInternalError?(err: unknown, requestId: string | undefined): void;
   onRequest?(entry: RequestLogEntry): void;
+  /** What befell a connection an upgrade route took (a block stream dropped): for the log, as a warning. */
+  onConnectionWarning?(entry: ConnectionWarning, message: string): void;
   /** Host attestation: the service's TPM and the trusted manufacturer roots (default: none trusted). */
   hosts?: HostDeps;
   /** The key engine and the manufacturer's certificates; without it key routes answer 503. */
@@ -113,6 +115,7 @@ export function buildListeners(given: ServiceDeps, layout: readonly (readonly Pl
       authenticate,
       onInternalError,
       ...(admit ? { admit } : {}),
+      ...(deps.onConnectionWarning ? { onConnectionWarning: deps.onConnectionWarning } : {}),
       onRequest: (entry: RequestLogEntry) => {
         observeRequest(entry);
         deps.onRequest?.(entry);

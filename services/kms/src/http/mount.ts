@@ -75,6 +75,15 @@ export interface ListenerOptions {
   admit?: Admission;
   onInternalError(err: unknown, requestId: string | undefined): void;
   onRequest?(entry: RequestLogEntry): void;
+  /** Something befell a connection an upgrade route took (not one of its exchanges): logged as a warning. */
+  onConnectionWarning?(entry: ConnectionWarning, message: string): void;
+}
+
+/** What is logged with a connection's warning: whose connection it is, and what the route said of it. */
+export interface ConnectionWarning extends Record<string, unknown> {
+  requestId: string;
+  planes: readonly Plane[];
+  principal: string | null;
 }
 
 export const DEFAULT_MAX_BODY = 64 * 1024;
@@ -325,6 +334,7 @@ function switchProtocols(req: Request, res: Response, protocol: string, opts: Li
     head: upgradeHeadOf(req)!,
     reportInternalError: (err) => opts.onInternalError(err, requestId),
     observe: (exchange) => opts.onRequest?.({ ...exchange, planes: opts.planes, principal }),
+    warn: (message, details) => opts.onConnectionWarning?.({ ...details, requestId, planes: opts.planes, principal }, message),
   };
 }
 

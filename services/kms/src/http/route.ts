@@ -44,14 +44,17 @@ export interface HandlerInput<P, Q, B> {
 
 /**
  * A connection an upgrade route took over: the socket, the bytes already read past the request's
- * head, where unexpected errors go, and where each exchange on it is reported, to be logged and
- * counted as a request of `route` would be (by the same principal, under `requestId`).
+ * head, where unexpected errors go, where each exchange on it is reported, to be logged and
+ * counted as a request of `route` would be (by the same principal, under `requestId`), and where
+ * what befalls the connection itself is told, for the operator's log (under the upgrade's
+ * request id; `details` must hold nothing secret).
  */
 export interface UpgradedConnection {
   socket: Duplex;
   head: Buffer;
   reportInternalError(err: unknown): void;
   observe(exchange: { requestId: string; method: string; route: string; status: number; ms: number }): void;
+  warn(message: string, details: Record<string, string | number>): void;
 }
 
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {

@@ -383,6 +383,16 @@ test('an adapter that takes none of its answers loses the stream, and every byte
   await eventually(() => streamBodyBytes.used === 0, `every byte given back (${streamBodyBytes.used} held)`);
   raw.socket.resume();
   assert.ok(['ECONNRESET', 'EPIPE', 'closed'].includes((await reset)!), 'the adapter sees its stream closed');
+  // The operator learns why: one warning, under the stream's request id, naming the session and what it held.
+  const warnings = d.connectionWarnings.filter((w) => w.sessionId === sessionId);
+  assert.equal(warnings.length, 1, 'one warning for the dropped stream');
+  const [warning] = warnings;
+  assert.equal(warning!.message, 'block stream dropped: its answers were left untaken');
+  assert.equal(warning!.principal, 'hv:vpxuser@host-07');
+  assert.deepEqual(warning!.planes, ['data']);
+  assert.ok(d.requestLog.some((e) => e.requestId.startsWith(`${String(warning!.requestId)}#`)), "the warning carries the stream's request id, its frames' prefix");
+  assert.ok((warning!.answerBytesUntaken as number) > 0 && (warning!.bytesHeld as number) > 0 && (warning!.framesHeld as number) > 0, JSON.stringify(warning));
+  assert.ok(!JSON.stringify(warning).includes(key.toString('hex')) && !JSON.stringify(warning).includes(key.toString('base64')), 'no session key in the warning');
 });
 
 test('a stream whose batches take longer than the stalled-answer time is not dropped: only answers left untaken count', LIMIT, async () => {
@@ -398,6 +408,7 @@ test('a stream whose batches take longer than the stalled-answer time is not dro
   try {
     raw.socket.write(frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(1), randomBytes(4096)])).bytes);
     assert.equal((await raw.answer()).header.kind, ANSWER_SEALED);
+    assert.deepEqual(d.connectionWarnings.filter((w) => w.sessionId === sessionId), [], 'nothing to warn of');
   } finally {
     pool.run = run;
     raw.socket.destroy();

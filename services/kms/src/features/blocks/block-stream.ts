@@ -14,8 +14,8 @@
 // why) when its session ends. Each frame is logged and counted (metrics) as a request of the block
 // route, under `<upgrade's request id>#<seq>`. An adapter that takes none of its answers for
 // streamTimeouts.stalledAnswersMs (no answer finishing its way into the socket, and nothing read)
-// loses the stream: it is destroyed and every byte it held comes back, so a host that stopped
-// reading, or vanished, does not keep its share of streamBodyBytes. TCP keep-alive probes an idle
+// loses the stream: it is destroyed (and a warning logged) and every byte it held comes back, so a
+// host that stopped reading, or vanished, does not keep its share of streamBodyBytes. TCP keep-alive probes an idle
 // stream's peer, so one that vanished with nothing pending is closed too, in the kernel's time.
 
 import { Socket } from 'node:net';
@@ -92,7 +92,15 @@ class BlockStream {
       this.#socket.setKeepAlive(true, KEEPALIVE_MS);
       // Fires after that long with nothing read and no write finished; only answers left waiting count.
       this.#socket.setTimeout(streamTimeouts.stalledAnswersMs, () => {
-        if (this.#socket.writableLength > 0) this.#socket.destroy();
+        if (this.#socket.writableLength === 0) return;
+        connection.warn('block stream dropped: its answers were left untaken', {
+          sessionId: s.id,
+          stalledSeconds: streamTimeouts.stalledAnswersMs / 1000,
+          framesHeld: this.#inFlight,
+          bytesHeld: this.#held,
+          answerBytesUntaken: this.#socket.writableLength,
+        });
+        this.#socket.destroy();
       });
     }
     // A session that ended while the upgrade was checked has run its closers already.

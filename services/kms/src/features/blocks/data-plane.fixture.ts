@@ -39,6 +39,8 @@ export interface DataPlane {
   sessions: BlockSessions;
   /** Every request the listeners logged, in order. */
   requestLog: RequestLogEntry[];
+  /** What the listeners warned of their upgraded connections, with the message as `message`. */
+  connectionWarnings: Array<Record<string, unknown>>;
   tenantApp: App;
   dataApp: App;
   hv: Party;
@@ -85,11 +87,12 @@ export async function dataPlane(): Promise<DataPlane> {
   const vtpms = await TpmManager.open({ dir, platformKey: Buffer.alloc(32, 7) });
   const sessions = new BlockSessions(db, new BlockPool(2));
   const requestLog: RequestLogEntry[] = [];
+  const connectionWarnings: Array<Record<string, unknown>> = [];
   api.keys.engine.onForget((keyId) => void sessions.endWhere((s) => keyId === undefined || s.kekId === keyId, 'key-disabled'));
   const ak = await loadAk(api.t.host.client);
   const tokenKey = deriveTokenKey(Buffer.alloc(32, 9));
   const [tenantApp, dataApp] = buildListeners(
-    { store: api.f.store, tokenKey, keys: api.keys, onInternalError: (err) => console.error('internal error:', err), onRequest: (entry) => void requestLog.push(entry), data: { vtpms, sessions, attestation: { tpm: api.t.host.client, akHandle: ak.handle, akCertificatePem: api.keys.endorsement?.akCertificatePem ?? null } } },
+    { store: api.f.store, tokenKey, keys: api.keys, onInternalError: (err) => console.error('internal error:', err), onRequest: (entry) => void requestLog.push(entry), onConnectionWarning: (entry, message) => void connectionWarnings.push({ ...entry, message }), data: { vtpms, sessions, attestation: { tpm: api.t.host.client, akHandle: ak.handle, akCertificatePem: api.keys.endorsement?.akCertificatePem ?? null } } },
     [['tenant'], ['data']],
   ) as unknown as [App, App];
   const add = async (name: string, role: Role, tenantId: string | null): Promise<Party> => {
@@ -152,6 +155,7 @@ export async function dataPlane(): Promise<DataPlane> {
     vtpms,
     sessions,
     requestLog,
+    connectionWarnings,
     tenantApp,
     dataApp,
     hv,
