@@ -28,11 +28,14 @@ export function blockSizeConstraints(volume: BlockVolume): BlockSizeConstraints 
 
 /**
  * FLUSH, FUA, TRIM and WRITE_ZEROES are served; CAN_MULTI_CONN holds because every connection to
- * an export shares the one volume object, whose flush covers every connection's writes.
+ * an export shares the one volume object, whose flush covers every connection's writes. DF is
+ * advertised once structured replies are negotiated (the spec forbids it before): a read is then
+ * always answered in one chunk.
  */
-export function transmissionFlags(volume: BlockVolume): number {
+export function transmissionFlags(volume: BlockVolume, structured: boolean): number {
   return (
     NBD_FLAG.HAS_FLAGS |
+    (structured ? NBD_FLAG.SEND_DF : 0) |
     NBD_FLAG.SEND_FLUSH |
     NBD_FLAG.SEND_FUA |
     NBD_FLAG.SEND_TRIM |

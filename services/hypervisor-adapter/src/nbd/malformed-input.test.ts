@@ -29,7 +29,7 @@ import {
   NBD_REQUEST_MAGIC,
   NBD_SIMPLE_REPLY_MAGIC,
 } from './nbd-constants.js';
-import { RawNbdClient, infoRequest, optionHeader, requestHeader, type Reply } from './raw-nbd-client.fixture.js';
+import { RawNbdClient, infoRequest, metaContextRequest, optionHeader, requestHeader, type Reply } from './raw-nbd-client.fixture.js';
 import { ConnectionClosed } from './socket-reader.js';
 
 const SEED = Number(process.env.NBD_FUZZ_SEED ?? 20_240_611);
@@ -171,7 +171,7 @@ interface OptionCase {
   valid: boolean;
 }
 
-const UNSUPPORTED_OPTIONS = [0, 11, 12, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, NBD_OPT.PEEK_EXPORT, NBD_OPT.STARTTLS, NBD_OPT.STRUCTURED_REPLY, NBD_OPT.LIST_META_CONTEXT, NBD_OPT.SET_META_CONTEXT];
+const UNSUPPORTED_OPTIONS = [0, 11, 12, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, NBD_OPT.PEEK_EXPORT, NBD_OPT.STARTTLS];
 const UNKNOWN_EXPORT_NAMES = ['', 'nope', 'DISK', 'disk ', 'disk\u0000', 'dïsk', 'ro'];
 
 function randomInfoTypes(rng: SeededRandom): number[] {
@@ -202,9 +202,46 @@ function malformedInfoRequest(rng: SeededRandom): { what: string; data: Buffer }
   }
 }
 
+/**
+ * NBD_OPT_LIST_META_CONTEXT / NBD_OPT_SET_META_CONTEXT data broken in one of the ways its fields
+ * allow, or about an export that does not exist: an error whether or not structured replies were
+ * negotiated before it (ERR_INVALID before them).
+ */
+function malformedMetaContextRequest(rng: SeededRandom): { what: string; data: Buffer } {
+  const good = metaContextRequest(rng.pick(['disk', 'ro']), rng.pick([[], ['base:allocation'], ['base:'], ['qemu:dirty-bitmap:x', 'base:allocation']]));
+  switch (rng.below(6)) {
+    case 0:
+      return { what: 'data cut short', data: good.subarray(0, rng.below(good.length)) };
+    case 1: {
+      const nameLength = rng.pick([0xffff_ffff, 0x8000_0000, good.length, 4097]);
+      good.writeUInt32BE(nameLength, 0);
+      return { what: `export name length ${nameLength}`, data: good };
+    }
+    case 2: {
+      const data = metaContextRequest('disk', ['base:allocation']);
+      const count = rng.pick([2, 0xffff_ffff, rng.between(3, 1000)]);
+      data.writeUInt32BE(count, 8);
+      return { what: `${count} queries announced, one sent`, data };
+    }
+    case 3:
+      return { what: 'a query with no namespace', data: metaContextRequest('disk', [rng.pick(['allocation', '', 'base'])]) };
+    case 4:
+      return { what: 'trailing bytes', data: Buffer.concat([good, rng.bytes(rng.between(1, 9))]) };
+    default:
+      return { what: 'an unknown export', data: metaContextRequest(rng.pick(UNKNOWN_EXPORT_NAMES), ['base:allocation']) };
+  }
+}
+
 /** An option sent whole, with its true length: the server owes it a final reply (or closes). */
 function completeOption(rng: SeededRandom): OptionCase {
-  switch (rng.below(6)) {
+  switch (rng.below(8)) {
+    case 6:
+      return { what: 'NBD_OPT_STRUCTURED_REPLY with data', option: NBD_OPT.STRUCTURED_REPLY, data: rng.bytes(rng.between(1, 64)), valid: false };
+    case 7: {
+      const option = rng.pick([NBD_OPT.LIST_META_CONTEXT, NBD_OPT.SET_META_CONTEXT]);
+      const { what, data } = malformedMetaContextRequest(rng);
+      return { what: `${option === NBD_OPT.SET_META_CONTEXT ? 'NBD_OPT_SET_META_CONTEXT' : 'NBD_OPT_LIST_META_CONTEXT'}, ${what}`, option, data, valid: false };
+    }
     case 0: {
       const option = rng.pick([...UNSUPPORTED_OPTIONS, rng.between(13, 0xffff_ffff)]);
       const data = rng.bytes(rng.pick([0, 1, 16, rng.below(300), 4096, 64 * KiB]));

@@ -1,7 +1,8 @@
 // The server under the NBD clients a hypervisor host really has (Debian libnbd-bin, qemu-utils):
 // nbdinfo sees the exports, qemu-io writes and reads patterns aligned and not, write-zeroes and
 // flush, nbdcopy moves 32 MiB in and out unchanged, the backing files hold ciphertext only, a
-// tampered byte on disk is an I/O error for that sector alone, and errors leave the server up.
+// tampered byte on disk is an I/O error for that sector alone, nbdinfo --map and qemu-img map see
+// data and holes, and errors leave the server up.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -138,6 +139,33 @@ describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbd
     const good = await qemuIo('vol4k', `read -P 0x5a 40M ${5 * 4096}`, `read -P 0x5a ${40 * MiB + 6 * 4096} ${10 * 4096}`);
     assert.equal(good.failed, false, good.stdout + good.stderr);
     assert.ok(log.entries.some((e) => e.level === 'warn' && (e.fields.lbas as bigint[] | undefined)?.includes(10245n)));
+  });
+
+  test('nbdinfo --map and qemu-img map see which runs hold data and which are holes that read as zeros', async () => {
+    // In vol512's last MiB, which no other test writes: 64 KiB of data, 64 KiB zeroed, 192 KiB never written, 4 KiB of data.
+    const at = 7 * MiB;
+    const written = await qemuIo('vol512', `write -P 0x11 ${at} 64k`, `write -z ${at + 65536} 64k`, `write -P 0x22 ${at + 327680} 4k`, 'flush');
+    assert.equal(written.failed, false, written.stdout + written.stderr);
+    const expected = [
+      { start: at, length: 65536, data: true },
+      { start: at + 65536, length: 262144, data: false },
+      { start: at + 327680, length: 4096, data: true },
+      { start: at + 331776, length: MiB - 331776, data: false },
+    ];
+    const map = await runTool('nbdinfo', ['--map', '--json', url('vol512')]);
+    assert.equal(map.code, 0, map.stderr);
+    const extents = (JSON.parse(map.stdout) as Array<{ offset: number; length: number; type: number; description: string }>).filter((e) => e.offset >= at);
+    assert.deepEqual(
+      extents.map((e) => ({ start: e.offset, length: e.length, data: e.type === 0 })),
+      expected,
+      map.stdout,
+    );
+    assert.deepEqual([...new Set(extents.filter((e) => e.type !== 0).map((e) => e.description))], ['hole,zero']);
+    const qemuMap = await runTool('qemu-img', ['map', '-f', 'raw', '--output=json', `--start-offset=${at}`, url('vol512')]);
+    assert.equal(qemuMap.code, 0, qemuMap.stderr);
+    const runs = JSON.parse(qemuMap.stdout) as Array<{ start: number; length: number; data: boolean; zero: boolean }>;
+    assert.deepEqual(runs.map(({ start, length, data }) => ({ start, length, data })), expected, qemuMap.stdout);
+    assert.deepEqual(runs.map((r) => r.zero), [false, true, false, true]);
   });
 
   test('an unknown export is an error for the client, and the server serves on', async () => {

@@ -11,6 +11,7 @@ export const IHAVEOPT = 0x49484156454f5054n;
 export const NBD_REP_MAGIC = 0x3e889045565a9n;
 export const NBD_REQUEST_MAGIC = 0x25609513;
 export const NBD_SIMPLE_REPLY_MAGIC = 0x67446698;
+export const NBD_STRUCTURED_REPLY_MAGIC = 0x668e33ef;
 
 /** Handshake flags (16 bits, server → client). */
 export const NBD_FLAG_HANDSHAKE = {
@@ -93,6 +94,28 @@ export const NBD_CMD = {
   RESIZE: 8,
 } as const;
 
+/** Structured reply chunk flags (16 bits). */
+export const NBD_REPLY_FLAG = {
+  DONE: 1 << 0,
+} as const;
+
+/** Structured reply chunk types (16 bits); the errors have bit 15 set. */
+export const NBD_REPLY_TYPE = {
+  NONE: 0,
+  OFFSET_DATA: 1,
+  OFFSET_HOLE: 2,
+  BLOCK_STATUS: 5,
+  ERROR: 2 ** 15 + 1,
+  ERROR_OFFSET: 2 ** 15 + 2,
+} as const;
+
+/** The one metadata context served, and its status flags (spec, "`base:` meta context"). */
+export const BASE_ALLOCATION = 'base:allocation';
+export const NBD_STATE = {
+  HOLE: 1 << 0,
+  ZERO: 1 << 1,
+} as const;
+
 /** Command flags (16 bits, per request). */
 export const NBD_CMD_FLAG = {
   FUA: 1 << 0,
@@ -118,6 +141,7 @@ export const NBD_ERROR = {
 export const OPTION_HEADER_BYTES = 16; // IHAVEOPT, option, length
 export const REQUEST_HEADER_BYTES = 28; // magic, flags, type, handle, offset, length
 export const SIMPLE_REPLY_HEADER_BYTES = 16; // magic, error, handle
+export const STRUCTURED_REPLY_HEADER_BYTES = 20; // magic, flags, type, handle, length
 /** Reserved zeroes after the NBD_OPT_EXPORT_NAME reply unless NO_ZEROES was agreed. */
 export const EXPORT_NAME_RESERVED_ZEROES = 124;
 /** Strings (export names, messages) MUST be no longer than this. */

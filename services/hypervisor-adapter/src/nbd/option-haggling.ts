@@ -1,8 +1,9 @@
 // The handshake phase, fixed newstyle (spec, "Fixed newstyle negotiation"): the server greets with
 // NBDMAGIC, IHAVEOPT and its handshake flags, reads the client flags, then answers options until
 // the client picks an export (NBD_OPT_GO, or NBD_OPT_EXPORT_NAME from older clients) or leaves
-// (NBD_OPT_ABORT). Served: GO, INFO, LIST, ABORT, EXPORT_NAME; every other option is answered
-// NBD_REP_ERR_UNSUP (so no TLS and no structured replies: transmission uses simple replies).
+// (NBD_OPT_ABORT). Served: GO, INFO, LIST, ABORT, EXPORT_NAME, STRUCTURED_REPLY, and
+// LIST_META_CONTEXT / SET_META_CONTEXT for the one metadata context there is (meta-contexts.ts);
+// every other option (STARTTLS among them) is answered NBD_REP_ERR_UNSUP.
 
 import type { Socket } from 'node:net';
 import type { BlockVolume } from '../volume/block-volume.js';
@@ -21,6 +22,7 @@ import {
   NBD_REP_MAGIC,
   OPTION_HEADER_BYTES,
 } from './nbd-constants.js';
+import { answerMetaContexts, parseMetaContextRequest, type MetaContext } from './meta-contexts.js';
 import { ProtocolError, type SocketReader } from './socket-reader.js';
 
 export interface ChosenExport {
@@ -28,6 +30,10 @@ export interface ChosenExport {
   volume: BlockVolume;
   /** The transmission flags sent to the client for this export. */
   flags: number;
+  /** The client negotiated structured replies. */
+  structured: boolean;
+  /** base:allocation's id, when the client selected it on this export; else block status is refused. */
+  allocationContext: number | null;
 }
 
 const SERVER_HANDSHAKE_FLAGS = NBD_FLAG_HANDSHAKE.FIXED_NEWSTYLE | NBD_FLAG_HANDSHAKE.NO_ZEROES;
@@ -50,6 +56,18 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
   if ((clientFlags & ~KNOWN_CLIENT_FLAGS) !== 0) throw new ProtocolError(`unknown client flags 0x${clientFlags.toString(16)}`);
   const fixedNewstyle = (clientFlags & NBD_FLAG_C.FIXED_NEWSTYLE) !== 0;
   const noZeroes = (clientFlags & NBD_FLAG_C.NO_ZEROES) !== 0;
+  let structured = false;
+  /** What the last NBD_OPT_SET_META_CONTEXT selected, on which export. */
+  let selected: { exportName: string; contexts: MetaContext[] } | null = null;
+  /** The contexts in force for the export the client goes into transmission with: those set on that same export. */
+  const contextsFor = (name: string) => (selected?.exportName === name ? selected.contexts : []);
+  const chosen = (name: string, volume: BlockVolume): ChosenExport => ({
+    name,
+    volume,
+    flags: transmissionFlags(volume, structured),
+    structured,
+    allocationContext: contextsFor(name)[0]?.id ?? null,
+  });
 
   for (let count = 0; count < MAX_OPTIONS_PER_CONNECTION; count++) {
     const header = await reader.read(OPTION_HEADER_BYTES);
@@ -65,12 +83,12 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
       const volume = exports.get(name);
       // The one option that cannot answer an error: the spec has the server end the session.
       if (!volume) throw new ProtocolError(`NBD_OPT_EXPORT_NAME for unknown export ${JSON.stringify(name)}`);
-      const flags = transmissionFlags(volume);
+      const export_ = chosen(name, volume);
       const answer = Buffer.alloc(10 + (noZeroes ? 0 : EXPORT_NAME_RESERVED_ZEROES));
       answer.writeBigUInt64BE(BigInt(volume.size), 0);
-      answer.writeUInt16BE(flags, 8);
+      answer.writeUInt16BE(export_.flags, 8);
       socket.write(answer);
-      return { name, volume, flags };
+      return export_;
     }
     // Without fixed newstyle, replies to other options cannot be framed: only a hard disconnect is left.
     if (!fixedNewstyle) throw new ProtocolError(`option ${option} from a client that did not ask for fixed newstyle`);
@@ -105,13 +123,44 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
           reply(NBD_REP.ERR_UNKNOWN, `no export named ${JSON.stringify(request.name)}`);
           break;
         }
-        const flags = transmissionFlags(volume);
-        reply(NBD_REP.INFO, infoExport(volume, flags));
+        const export_ = chosen(request.name, volume);
+        reply(NBD_REP.INFO, infoExport(volume, export_.flags));
         // Sent whether asked or not (the spec allows unrequested information).
         reply(NBD_REP.INFO, infoBlockSize(volume));
         if (request.wanted.includes(NBD_INFO.NAME)) reply(NBD_REP.INFO, infoName(request.name));
         reply(NBD_REP.ACK);
-        if (option === NBD_OPT.GO) return { name: request.name, volume, flags };
+        if (option === NBD_OPT.GO) return export_;
+        break;
+      }
+      case NBD_OPT.STRUCTURED_REPLY:
+        if (length !== 0) reply(NBD_REP.ERR_INVALID, 'NBD_OPT_STRUCTURED_REPLY takes no data');
+        else if (structured) reply(NBD_REP.ERR_INVALID, 'structured replies are negotiated already');
+        else {
+          structured = true;
+          reply(NBD_REP.ACK);
+        }
+        break;
+      case NBD_OPT.LIST_META_CONTEXT:
+      case NBD_OPT.SET_META_CONTEXT: {
+        const setting = option === NBD_OPT.SET_META_CONTEXT;
+        if (setting) selected = null; // a SET replaces what an earlier one selected, even when it fails
+        if (!structured) {
+          reply(NBD_REP.ERR_INVALID, 'metadata contexts need structured replies: send NBD_OPT_STRUCTURED_REPLY first');
+          break;
+        }
+        const request = parseMetaContextRequest(data);
+        if (typeof request === 'string') {
+          reply(NBD_REP.ERR_INVALID, request);
+          break;
+        }
+        if (!exports.get(request.exportName)) {
+          reply(NBD_REP.ERR_UNKNOWN, `no export named ${JSON.stringify(request.exportName)}`);
+          break;
+        }
+        const contexts = answerMetaContexts(setting ? 'set' : 'list', request.queries);
+        for (const context of contexts) reply(NBD_REP.META_CONTEXT, context.reply);
+        reply(NBD_REP.ACK);
+        if (setting) selected = { exportName: request.exportName, contexts };
         break;
       }
       default:

@@ -1,6 +1,7 @@
 // A minimal NBD client for tests, written from the spec like the server but independently of its
 // codec: it can send what real clients never send (bad magic, unknown options, oversized
-// requests) and keep several requests in flight, matching replies by handle.
+// requests) and keep several requests in flight, matching replies by handle. It reads simple
+// replies and, once it negotiated them, structured ones (every chunk kept, up to the DONE one).
 
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -13,8 +14,11 @@ import {
   NBD_OPT,
   NBD_REP,
   NBD_REP_MAGIC,
+  NBD_REPLY_FLAG,
+  NBD_REPLY_TYPE,
   NBD_REQUEST_MAGIC,
   NBD_SIMPLE_REPLY_MAGIC,
+  NBD_STRUCTURED_REPLY_MAGIC,
 } from './nbd-constants.js';
 import { SocketReader } from './socket-reader.js';
 
@@ -23,9 +27,19 @@ export interface OptionReply {
   data: Buffer;
 }
 
+export interface Chunk {
+  flags: number;
+  type: number;
+  payload: Buffer;
+}
+
 export interface Reply {
   error: number;
   data?: Buffer;
+  /** A structured reply: its chunks in the order they came (the last one DONE). */
+  chunks?: Chunk[];
+  /** A structured error chunk's message. */
+  message?: string;
 }
 
 interface InFlight {
@@ -62,15 +76,27 @@ export class RawNbdClient {
     return client;
   }
 
-  /** Connects, negotiates fixed newstyle with NO_ZEROES and enters transmission on `name` with NBD_OPT_GO. */
-  static async open(port: number, name: string): Promise<{ client: RawNbdClient; size: bigint; flags: number }> {
+  /**
+   * Connects, negotiates fixed newstyle with NO_ZEROES and enters transmission on `name` with
+   * NBD_OPT_GO; with `structured`, negotiates structured replies first and selects `contexts`.
+   */
+  static async open(port: number, name: string, options: { structured?: boolean; contexts?: string[] } = {}): Promise<{ client: RawNbdClient; size: bigint; flags: number; contextIds: Map<string, number> }> {
     const client = await RawNbdClient.connect(port);
     client.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE | NBD_FLAG_C.NO_ZEROES);
+    const contextIds = new Map<string, number>();
+    if (options.structured) {
+      if ((await client.option(NBD_OPT.STRUCTURED_REPLY))[0]!.type !== NBD_REP.ACK) throw new Error('structured replies refused');
+      if (options.contexts) {
+        for (const r of await client.option(NBD_OPT.SET_META_CONTEXT, metaContextRequest(name, options.contexts))) {
+          if (r.type === NBD_REP.META_CONTEXT) contextIds.set(r.data.toString('utf8', 4), r.data.readUInt32BE(0));
+        }
+      }
+    }
     const replies = await client.option(NBD_OPT.GO, infoRequest(name, [NBD_INFO.BLOCK_SIZE]));
     const last = replies[replies.length - 1]!;
     if (last.type !== NBD_REP.ACK) throw new Error(`NBD_OPT_GO refused: reply type ${last.type} ${last.data.toString()}`);
     const exportInfo = replies.find((r) => r.type === NBD_REP.INFO && r.data.readUInt16BE(0) === NBD_INFO.EXPORT)!;
-    return { client, size: exportInfo.data.readBigUInt64BE(2), flags: exportInfo.data.readUInt16BE(10) };
+    return { client, size: exportInfo.data.readBigUInt64BE(2), flags: exportInfo.data.readUInt16BE(10), contextIds };
   }
 
   sendClientFlags(flags: number): void {
@@ -89,7 +115,7 @@ export class RawNbdClient {
       if (head.readUInt32BE(8) !== option) throw new Error('option reply for another option');
       const type = head.readUInt32BE(12);
       replies.push({ type, data: await this.reader.read(head.readUInt32BE(16)) });
-      if (type !== NBD_REP.INFO && type !== NBD_REP.SERVER) return replies;
+      if (type !== NBD_REP.INFO && type !== NBD_REP.SERVER && type !== NBD_REP.META_CONTEXT) return replies;
     }
   }
 
@@ -122,9 +148,25 @@ export class RawNbdClient {
 
   async #readReplies(): Promise<void> {
     try {
+      const chunks = new Map<bigint, Chunk[]>();
       while (this.#inFlight.size > 0) {
         const head = await this.reader.read(16);
-        if (head.readUInt32BE(0) !== NBD_SIMPLE_REPLY_MAGIC) throw new Error('bad simple reply magic');
+        const magic = head.readUInt32BE(0);
+        if (magic === NBD_STRUCTURED_REPLY_MAGIC) {
+          const handle = head.readBigUInt64BE(8);
+          const pending = this.#inFlight.get(handle);
+          if (!pending) throw new Error(`chunk for unknown handle ${handle}`);
+          const length = (await this.reader.read(4)).readUInt32BE(0);
+          const chunk = { flags: head.readUInt16BE(4), type: head.readUInt16BE(6), payload: await this.reader.read(length) };
+          const all = [...(chunks.get(handle) ?? []), chunk];
+          chunks.set(handle, all);
+          if ((chunk.flags & NBD_REPLY_FLAG.DONE) === 0) continue;
+          chunks.delete(handle);
+          this.#inFlight.delete(handle);
+          pending.resolve(structuredReply(all));
+          continue;
+        }
+        if (magic !== NBD_SIMPLE_REPLY_MAGIC) throw new Error('bad reply magic');
         const handle = head.readBigUInt64BE(8);
         const pending = this.#inFlight.get(handle);
         if (!pending) throw new Error(`reply for unknown handle ${handle}`);
@@ -141,6 +183,31 @@ export class RawNbdClient {
       if (this.#inFlight.size > 0) this.#replies = this.#readReplies();
     }
   }
+}
+
+/** A structured reply's chunks read as one reply: the first error chunk's value and message, and the data chunks' bytes in offset order. */
+function structuredReply(chunks: Chunk[]): Reply {
+  const failed = chunks.find((c) => (c.type & 0x8000) !== 0);
+  if (failed) {
+    const length = failed.payload.readUInt16BE(4);
+    return { error: failed.payload.readUInt32BE(0), message: failed.payload.toString('utf8', 6, 6 + length), chunks };
+  }
+  const pieces = chunks.filter((c) => c.type === NBD_REPLY_TYPE.OFFSET_DATA).sort((a, b) => Number(a.payload.readBigUInt64BE(0) - b.payload.readBigUInt64BE(0)));
+  return { error: 0, chunks, ...(pieces.length ? { data: Buffer.concat(pieces.map((c) => c.payload.subarray(8))) } : {}) };
+}
+
+/** NBD_OPT_LIST_META_CONTEXT / NBD_OPT_SET_META_CONTEXT data. */
+export function metaContextRequest(name: string, queries: string[]): Buffer {
+  const strings = [name, ...queries].map((s) => Buffer.from(s, 'utf8'));
+  const parts: Buffer[] = [];
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n, 0);
+    return b;
+  };
+  parts.push(u32(strings[0]!.length), strings[0]!, u32(queries.length));
+  for (const q of strings.slice(1)) parts.push(u32(q.length), q);
+  return Buffer.concat(parts);
 }
 
 /** NBD_OPT_INFO / NBD_OPT_GO data. */

@@ -1,26 +1,19 @@
 // The transmission phase (spec, "Transmission" and "Request types"): requests are read one after
 // another and run concurrently (up to a bound of requests and bytes per connection), each answered
-// with a simple reply as soon as it completes, in whatever order that is (the spec allows it;
-// replies carry the request's handle). Each request is checked against the export (flags, range,
-// size limit, read-only) before the volume sees it; a refused request gets its error value and the
-// connection carries on. Only a breach of the framing itself (a bad request magic) ends the
-// connection, since nothing after it can be parsed; requests already running finish first.
+// as soon as it completes (replies.ts), in whatever order that is (the spec allows it; replies
+// carry the request's handle). Each request is checked against the export (flags, range, size
+// limit, read-only, a metadata context for a block status) before the volume sees it; a refused
+// request gets its error value and the connection carries on. Only a breach of the framing itself
+// (a bad request magic) ends the connection, since nothing after it can be parsed; requests
+// already running finish first.
 import type { Socket } from 'node:net';
 import { bufferPool } from '../buffer-pool.js';
 import type { Logger } from '../logger.js';
 import { SectorIntegrityError, VolumeError } from '../volume/block-volume.js';
 import { MAX_REQUEST_BYTES } from './export-policy.js';
-import {
-  NBD_CMD,
-  NBD_CMD_FLAG,
-  NBD_ERROR,
-  NBD_REQUEST_MAGIC,
-  NBD_SIMPLE_REPLY_MAGIC,
-  REQUEST_HEADER_BYTES,
-  SIMPLE_REPLY_HEADER_BYTES,
-  nameOf,
-} from './nbd-constants.js';
+import { NBD_CMD, NBD_CMD_FLAG, NBD_ERROR, NBD_REQUEST_MAGIC, REQUEST_HEADER_BYTES, nameOf } from './nbd-constants.js';
 import type { ChosenExport } from './option-haggling.js';
+import { OK, fail, sendReply, type Outcome, type ReplyTo } from './replies.js';
 import { ProtocolError, type SocketReader } from './socket-reader.js';
 
 interface Request {
@@ -31,18 +24,27 @@ interface Request {
   length: number;
 }
 
-/** Command flags each command accepts. FUA is valid on every command once SEND_FUA was advertised. */
-const ALLOWED_FLAGS: Readonly<Record<number, number>> = {
-  [NBD_CMD.READ]: NBD_CMD_FLAG.FUA,
-  [NBD_CMD.WRITE]: NBD_CMD_FLAG.FUA,
-  [NBD_CMD.FLUSH]: NBD_CMD_FLAG.FUA,
-  [NBD_CMD.TRIM]: NBD_CMD_FLAG.FUA,
-  [NBD_CMD.WRITE_ZEROES]: NBD_CMD_FLAG.FUA | NBD_CMD_FLAG.NO_HOLE,
-};
-
-type Outcome = { error: number; data?: Buffer };
-const OK: Outcome = { error: 0 };
-const fail = (error: number): Outcome => ({ error });
+/**
+ * Command flags each command accepts. FUA is valid on every command once SEND_FUA was advertised;
+ * DF (a read in one chunk, which every structured read is) once structured replies were
+ * negotiated (SEND_DF is advertised then); BLOCK_STATUS only once base:allocation was selected.
+ */
+function allowedFlags(type: number, { structured, allocationContext }: ChosenExport): number | undefined {
+  switch (type) {
+    case NBD_CMD.READ:
+      return NBD_CMD_FLAG.FUA | (structured ? NBD_CMD_FLAG.DF : 0);
+    case NBD_CMD.WRITE:
+    case NBD_CMD.FLUSH:
+    case NBD_CMD.TRIM:
+      return NBD_CMD_FLAG.FUA;
+    case NBD_CMD.WRITE_ZEROES:
+      return NBD_CMD_FLAG.FUA | NBD_CMD_FLAG.NO_HOLE;
+    case NBD_CMD.BLOCK_STATUS:
+      return allocationContext === null ? undefined : NBD_CMD_FLAG.FUA | NBD_CMD_FLAG.REQ_ONE;
+    default:
+      return undefined; // unknown, or not advertised (CACHE, RESIZE …)
+  }
+}
 
 /** Requests of one connection running at once, at most; and their READ/WRITE bytes, at most (one may exceed it alone). */
 const MAX_REQUESTS_IN_FLIGHT = 64;
@@ -66,9 +68,10 @@ export async function serveTransmission(socket: Socket, reader: SocketReader, ch
       };
       if (request.type === NBD_CMD.DISC) return; // after the running requests (finally)
 
+      const replyTo: ReplyTo = { handle: request.handle, offset: request.offset, isRead: request.type === NBD_CMD.READ, structured: chosen.structured, allocationContext: chosen.allocationContext ?? 0 };
       if (request.type === NBD_CMD.WRITE && request.length > MAX_REQUEST_BYTES) {
         await reader.skip(request.length); // keep the stream in step, then refuse
-        sendReply(socket, request.handle, fail(NBD_ERROR.EINVAL));
+        sendReply(socket, replyTo, fail(NBD_ERROR.EINVAL, `a write of ${request.length} bytes passes the largest request, ${MAX_REQUEST_BYTES}`));
         continue;
       }
       const bytes = request.type === NBD_CMD.READ || request.type === NBD_CMD.WRITE ? Math.min(request.length, MAX_REQUEST_BYTES) : 0;
@@ -77,7 +80,7 @@ export async function serveTransmission(socket: Socket, reader: SocketReader, ch
       bytesInFlight += bytes;
       const task: Promise<void> = execute(request, payload, chosen)
         .catch((error: unknown) => failure(error, request, chosen, log))
-        .then((outcome) => sendReply(socket, request.handle, outcome))
+        .then((outcome) => sendReply(socket, replyTo, outcome))
         .catch((error: unknown) => log.error({ export: chosen.name, err: error }, 'reply failed'))
         .finally(() => {
           bytesInFlight -= bytes;
@@ -98,18 +101,25 @@ async function execute(request: Request, payload: Buffer | null, chosen: ChosenE
 }
 
 /** The error value of a request the export cannot take, or null. */
-function check(request: Request, { volume }: ChosenExport): Outcome | null {
+function check(request: Request, chosen: ChosenExport): Outcome | null {
   const { type, flags, offset, length } = request;
-  const allowed = ALLOWED_FLAGS[type];
-  if (allowed === undefined) return fail(NBD_ERROR.EINVAL); // unknown, or not advertised (CACHE, BLOCK_STATUS …)
-  if ((flags & ~allowed) !== 0) return fail(NBD_ERROR.EINVAL);
-  if (type === NBD_CMD.FLUSH) return offset !== 0n || length !== 0 ? fail(NBD_ERROR.EINVAL) : null;
-  if (length > MAX_REQUEST_BYTES) return fail(NBD_ERROR.EINVAL);
-  // Past the end: ENOSPC for writes, EINVAL for reads and trims (spec, "Error values").
-  if (offset + BigInt(length) > BigInt(volume.size)) {
-    return fail(type === NBD_CMD.WRITE || type === NBD_CMD.WRITE_ZEROES ? NBD_ERROR.ENOSPC : NBD_ERROR.EINVAL);
+  const { volume } = chosen;
+  const command = nameOf(NBD_CMD, type);
+  const allowed = allowedFlags(type, chosen);
+  if (allowed === undefined) {
+    return fail(NBD_ERROR.EINVAL, type === NBD_CMD.BLOCK_STATUS ? 'NBD_CMD_BLOCK_STATUS without base:allocation selected (NBD_OPT_SET_META_CONTEXT on this export)' : `command ${command} is not served`);
   }
-  if (type !== NBD_CMD.READ && volume.readOnly) return fail(NBD_ERROR.EPERM);
+  if ((flags & ~allowed) !== 0) return fail(NBD_ERROR.EINVAL, `flags 0x${flags.toString(16)} are not valid on ${command} here`);
+  if (type === NBD_CMD.FLUSH) return offset !== 0n || length !== 0 ? fail(NBD_ERROR.EINVAL, 'NBD_CMD_FLUSH takes offset 0 and length 0') : null;
+  // A block status may ask about any length (it is answered for a part); anything else, at most the largest request.
+  if (type === NBD_CMD.BLOCK_STATUS && length === 0) return fail(NBD_ERROR.EINVAL, 'NBD_CMD_BLOCK_STATUS of length 0');
+  if (type !== NBD_CMD.BLOCK_STATUS && length > MAX_REQUEST_BYTES) return fail(NBD_ERROR.EINVAL, `${command} of ${length} bytes passes the largest request, ${MAX_REQUEST_BYTES}`);
+  // Past the end: ENOSPC for writes, EINVAL for the rest (spec, "Error values").
+  if (offset + BigInt(length) > BigInt(volume.size)) {
+    const space = type === NBD_CMD.WRITE || type === NBD_CMD.WRITE_ZEROES;
+    return fail(space ? NBD_ERROR.ENOSPC : NBD_ERROR.EINVAL, `bytes ${offset}+${length} pass the end of the export (${volume.size} bytes)`);
+  }
+  if (type !== NBD_CMD.READ && type !== NBD_CMD.BLOCK_STATUS && volume.readOnly) return fail(NBD_ERROR.EPERM, 'the export is read-only');
   return null;
 }
 
@@ -129,19 +139,27 @@ async function perform(request: Request, payload: Buffer | null, { volume }: Cho
     case NBD_CMD.TRIM:
       await volume.trim(at, length, { fua });
       return OK;
+    case NBD_CMD.BLOCK_STATUS: {
+      const extents = await volume.extents(at, length);
+      return { error: 0, extents: (flags & NBD_CMD_FLAG.REQ_ONE) !== 0 ? extents.slice(0, 1) : extents };
+    }
     default: // NBD_CMD.WRITE_ZEROES; NO_HOLE needs nothing: zeroed sectors keep their place in the backing file
       await volume.writeZeroes(at, length, { fua });
       return OK;
   }
 }
 
-/** The error value for a failed request; integrity failures and server faults are logged. */
+/**
+ * The error value for a failed request, and the message a structured reply carries: the volume's
+ * own (LBAs, ranges, why the data plane refused; never key material), or none for a fault of this
+ * server's (it is logged). Integrity failures and server faults are logged.
+ */
 function failure(error: unknown, request: Request, { name }: ChosenExport, log: Logger): Outcome {
   const command = nameOf(NBD_CMD, request.type);
   const where = { export: name, command, offset: request.offset, length: request.length };
   if (error instanceof SectorIntegrityError) {
     log.warn({ ...where, lbas: error.lbas }, 'sector integrity check failed: request refused with EIO');
-    return fail(NBD_ERROR.EIO);
+    return fail(NBD_ERROR.EIO, error.message);
   }
   if (error instanceof VolumeError) {
     const value = {
@@ -153,32 +171,10 @@ function failure(error: unknown, request: Request, { name }: ChosenExport, log: 
       CLOSED: NBD_ERROR.ESHUTDOWN,
     }[error.code];
     if (error.code === 'IO' || error.code === 'NO_SPACE') log.error({ ...where, err: error }, 'volume failure');
-    return fail(value);
+    return fail(value, error.message);
   }
   log.error({ ...where, err: error }, 'request failed');
-  return fail(NBD_ERROR.EIO);
-}
-
-/**
- * A simple reply: magic, error, the request's handle, then the data of a successful read (given
- * back to the pool once sent). Replies finished in the same tick leave together, in one write: a
- * merged data-plane batch answers many requests at once, and each write would wake the client.
- */
-function sendReply(socket: Socket, handle: Buffer, { error, data }: Outcome): void {
-  if (socket.destroyed) {
-    if (data) bufferPool.give(data);
-    return;
-  }
-  const header = Buffer.allocUnsafe(SIMPLE_REPLY_HEADER_BYTES);
-  header.writeUInt32BE(NBD_SIMPLE_REPLY_MAGIC, 0);
-  header.writeUInt32BE(error, 4);
-  handle.copy(header, 8);
-  if (socket.writableCorked === 0) {
-    socket.cork();
-    process.nextTick(() => socket.uncork());
-  }
-  socket.write(header);
-  if (data && data.length > 0) socket.write(data, () => bufferPool.give(data));
+  return fail(NBD_ERROR.EIO, `${command} failed in the adapter (its log says why)`);
 }
 
 function drained(socket: Socket): Promise<void> {

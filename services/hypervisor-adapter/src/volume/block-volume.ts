@@ -24,8 +24,20 @@ export interface BlockVolume {
   trim(offset: number, length: number, options?: WriteOptions): Promise<void>;
   /** The range reads as zeros afterwards. */
   writeZeroes(offset: number, length: number, options?: WriteOptions): Promise<void>;
+  /**
+   * How [offset, offset + length) lies, from `offset`: runs that hold data, and runs that read as
+   * zeros and hold none (never written, trimmed or zeroed), at sector granularity (the first and
+   * last runs cut at the range's ends). May describe less than the whole range, never more.
+   */
+  extents(offset: number, length: number): Promise<Extent[]>;
   /** Flushes, then releases files and keys; later calls fail with CLOSED. */
   close(): Promise<void>;
+}
+
+export interface Extent {
+  length: number;
+  /** Reads as zeros and holds no data. */
+  zero: boolean;
 }
 
 export type VolumeErrorCode =

@@ -13,7 +13,7 @@
 
 import type { SectorSize } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
-import { VolumeError, toVolumeError, type BlockVolume, type WriteOptions } from './block-volume.js';
+import { VolumeError, toVolumeError, type BlockVolume, type Extent, type WriteOptions } from './block-volume.js';
 import { MAX_RECORD_SECTORS, type SectorChange } from './journal-record.js';
 import { PendingSectors } from './pending-sectors.js';
 import type { SectorCrypto } from './sector-crypto.js';
@@ -37,6 +37,8 @@ const BACKGROUND_SYNC_BYTES = 8 << 20;
 
 /** A pause this long with no request, once the journal's round holds a quarter of the pending limit or more, starts a checkpoint. */
 export const IDLE_WRITE_BACK_MS = 20;
+/** Sectors one extents() call looks at, at most (their tag entries are read: 2.5 MiB at this many). */
+const MAX_EXTENT_SECTORS = 1 << 16;
 
 export interface VolumeParts {
   uuid: string;
@@ -135,6 +137,25 @@ export class EncryptedFileVolume implements BlockVolume {
         await this.#zeroWholeSectors(wholeFrom, wholeTo);
       });
       if (options.fua) await this.#journal.sync();
+    });
+  }
+
+  extents(offset: number, length: number): Promise<Extent[]> {
+    return this.#request(false, offset, length, async () => {
+      if (length === 0) return [];
+      const S = this.sectorSize;
+      const first = Math.floor(offset / S);
+      const count = Math.min(Math.ceil((offset + length) / S) - first, MAX_EXTENT_SECTORS);
+      const end = Math.min(offset + length, (first + count) * S);
+      let at = offset;
+      let lba = first;
+      return this.#reader.allocation(first, count).map(({ sectors, zero }) => {
+        lba += sectors;
+        const to = Math.min(end, lba * S);
+        const extent = { length: to - at, zero };
+        at = to;
+        return extent;
+      });
     });
   }
 

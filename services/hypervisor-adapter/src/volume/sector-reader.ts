@@ -55,6 +55,20 @@ export class SectorReader {
     return words;
   }
 
+  /** Runs of consecutive sectors from `first`, each all holding data or all reading as zeros with none (unwritten, trimmed, zeroed). */
+  allocation(first: number, count: number): Array<{ sectors: number; zero: boolean }> {
+    const words = this.words(first, count);
+    const zero = (i: number) => sectorKind(words[i]!) !== 'data';
+    const found: Array<{ sectors: number; zero: boolean }> = [];
+    for (let i = 0; i < count; ) {
+      let end = i + 1;
+      while (end < count && zero(end) === zero(i)) end++;
+      found.push({ sectors: end - i, zero: zero(i) });
+      i = end;
+    }
+    return found;
+  }
+
   /** The plaintext of a run of whole sectors, in a buffer from the pool; SectorIntegrityError names every sector that fails. */
   async read(first: number, count: number): Promise<Buffer> {
     for (;;) {

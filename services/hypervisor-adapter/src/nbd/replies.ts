@@ -1,0 +1,108 @@
+// Replies in the transmission phase (spec, "Simple reply message" and "Structured reply chunk
+// message"). Without structured replies every request gets a simple reply: its error value, and
+// a successful read's data after it. Once the client negotiated them, a read is answered with one
+// OFFSET_DATA chunk (so NBD_CMD_FLAG_DF always holds), a block status with one BLOCK_STATUS chunk
+// for the one context this server has, and every failure with an ERROR chunk that carries a
+// message for the person reading the client's log (the failing LBAs of an integrity check, say);
+// other successes keep the simple reply, as the spec allows for replies without data. Replies
+// finished in the same tick leave together, in one write: a merged data-plane batch answers many
+// requests at once, and each write would wake the client.
+
+import type { Socket } from 'node:net';
+import { bufferPool } from '../buffer-pool.js';
+import type { Extent } from '../volume/block-volume.js';
+import {
+  NBD_MAX_STRING_BYTES,
+  NBD_REPLY_FLAG,
+  NBD_REPLY_TYPE,
+  NBD_SIMPLE_REPLY_MAGIC,
+  NBD_STATE,
+  NBD_STRUCTURED_REPLY_MAGIC,
+  SIMPLE_REPLY_HEADER_BYTES,
+  STRUCTURED_REPLY_HEADER_BYTES,
+} from './nbd-constants.js';
+
+/** How a request ended: its data (a read), its extents (a block status), or its error value and why. */
+export type Outcome = { error: 0; data?: Buffer; extents?: Extent[] } | { error: number; message: string };
+
+/** What a reply needs to know of its request and its connection. */
+export interface ReplyTo {
+  handle: Buffer;
+  offset: bigint;
+  /** NBD_CMD_READ: with structured replies its answer is always a chunk, never a simple reply. */
+  isRead: boolean;
+  structured: boolean;
+  /** The id the client was given for base:allocation, for a block status's chunk. */
+  allocationContext: number;
+}
+
+export const OK: Outcome = { error: 0 };
+export const fail = (error: number, message: string): Outcome => ({ error, message });
+
+/** Sends the reply to one request; a read's pooled data goes back to the pool once written (or at once, the socket gone). */
+export function sendReply(socket: Socket, to: ReplyTo, outcome: Outcome): void {
+  const failed = 'message' in outcome;
+  const data = failed ? undefined : outcome.data;
+  if (socket.destroyed) {
+    if (data) bufferPool.give(data);
+    return;
+  }
+  if (socket.writableCorked === 0) {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
+  if (failed && to.structured) return void socket.write(errorChunk(to.handle, outcome.error, outcome.message));
+  if (!failed && outcome.extents) return void socket.write(blockStatusChunk(to, outcome.extents));
+  if (!to.structured || !to.isRead) return simpleReply(socket, to.handle, outcome.error, data);
+  if (!data || data.length === 0) return void socket.write(chunkHeader(to.handle, NBD_REPLY_TYPE.NONE, 0));
+  const head = chunkHeader(to.handle, NBD_REPLY_TYPE.OFFSET_DATA, 8 + data.length, 8);
+  head.writeBigUInt64BE(to.offset, STRUCTURED_REPLY_HEADER_BYTES);
+  socket.write(head);
+  socket.write(data, () => bufferPool.give(data));
+}
+
+function simpleReply(socket: Socket, handle: Buffer, error: number, data: Buffer | undefined): void {
+  const header = Buffer.allocUnsafe(SIMPLE_REPLY_HEADER_BYTES);
+  header.writeUInt32BE(NBD_SIMPLE_REPLY_MAGIC, 0);
+  header.writeUInt32BE(error, 4);
+  handle.copy(header, 8);
+  socket.write(header);
+  if (data && data.length > 0) socket.write(data, () => bufferPool.give(data));
+}
+
+/** The final (DONE) chunk's header of `type` with a payload of `length` bytes, and `room` bytes after it for the payload's start. */
+function chunkHeader(handle: Buffer, type: number, length: number, room = 0): Buffer {
+  const header = Buffer.alloc(STRUCTURED_REPLY_HEADER_BYTES + room);
+  header.writeUInt32BE(NBD_STRUCTURED_REPLY_MAGIC, 0);
+  header.writeUInt16BE(NBD_REPLY_FLAG.DONE, 4);
+  header.writeUInt16BE(type, 6);
+  handle.copy(header, 8);
+  header.writeUInt32BE(length, 16);
+  return header;
+}
+
+/** An ERROR chunk: the error value and a message (UTF-8, no NUL, cut to the spec's 4096 bytes on a character boundary). */
+function errorChunk(handle: Buffer, error: number, message: string): Buffer {
+  let text = Buffer.from(message.replaceAll('\0', ' '), 'utf8');
+  if (text.length > NBD_MAX_STRING_BYTES) text = Buffer.from(text.subarray(0, NBD_MAX_STRING_BYTES).toString('utf8').replace(/\uFFFD+$/, ''), 'utf8');
+  const chunk = chunkHeader(handle, NBD_REPLY_TYPE.ERROR, 6 + text.length, 6 + text.length);
+  chunk.writeUInt32BE(error, STRUCTURED_REPLY_HEADER_BYTES);
+  chunk.writeUInt16BE(text.length, STRUCTURED_REPLY_HEADER_BYTES + 4);
+  text.copy(chunk, STRUCTURED_REPLY_HEADER_BYTES + 6);
+  return chunk;
+}
+
+/** A BLOCK_STATUS chunk for base:allocation: each extent's length and its state (a run with no data is a hole that reads as zeros). */
+function blockStatusChunk(to: ReplyTo, extents: Extent[]): Buffer {
+  const payload = 4 + 8 * extents.length;
+  const chunk = chunkHeader(to.handle, NBD_REPLY_TYPE.BLOCK_STATUS, payload, payload);
+  let at = STRUCTURED_REPLY_HEADER_BYTES;
+  chunk.writeUInt32BE(to.allocationContext, at);
+  at += 4;
+  for (const { length, zero } of extents) {
+    chunk.writeUInt32BE(length, at);
+    chunk.writeUInt32BE(zero ? NBD_STATE.HOLE | NBD_STATE.ZERO : 0, at + 4);
+    at += 8;
+  }
+  return chunk;
+}
