@@ -17,6 +17,7 @@ import { openTestVolume, recordingLogger, startServer, temporaryDirectory } from
 import { MAX_REQUEST_BYTES } from './export-policy.js';
 import type { NbdServer } from './nbd-server.js';
 import {
+  BASE_ALLOCATION,
   IHAVEOPT,
   NBD_CMD,
   NBD_CMD_FLAG,
@@ -343,18 +344,45 @@ function startIn(rng: SeededRandom, [start, end]: readonly [number, number], len
 const COMMANDS_WITH_RANGES = [NBD_CMD.READ, NBD_CMD.WRITE, NBD_CMD.TRIM, NBD_CMD.WRITE_ZEROES];
 const UNADVERTISED_FLAGS = [NBD_CMD_FLAG.DF, NBD_CMD_FLAG.REQ_ONE, NBD_CMD_FLAG.FAST_ZERO, 1 << 5, 1 << 9, 1 << 15];
 
-/** One request; WRITEs that must be refused carry bytes the guarded sectors never held, at a guarded offset. */
-function randomRequest(rng: SeededRandom): RequestCase {
+/**
+ * A block status on a connection that selected base:allocation: in range with flags it takes
+ * (answered), or of length 0, past the end or with a flag it does not take (refused).
+ */
+function randomBlockStatus(rng: SeededRandom): RequestCase {
+  const type = NBD_CMD.BLOCK_STATUS;
+  if (rng.chance(0.5)) {
+    const length = rng.pick([1, SECTOR, rng.between(1, SIZE), 0xffff_ffff]);
+    const offset = length > SIZE ? 0 : rng.below(SIZE - length + 1);
+    const flags = rng.pick([0, NBD_CMD_FLAG.REQ_ONE, NBD_CMD_FLAG.FUA]);
+    return { what: `block status ${offset}+${Math.min(length, SIZE)} flags 0x${flags.toString(16)}`, type, flags, offset: BigInt(offset), length: Math.min(length, SIZE), expect: 'ok' };
+  }
+  const [offset, length, flags] = rng.pick<[bigint, number, number]>([
+    [BigInt(rng.below(SIZE)), 0, 0],
+    [BigInt(SIZE - SECTOR), 2 * SECTOR, 0],
+    [U64_MAX, 1, 0],
+    [0n, SECTOR, rng.pick([NBD_CMD_FLAG.DF, NBD_CMD_FLAG.NO_HOLE, NBD_CMD_FLAG.FAST_ZERO, 1 << 9])],
+  ]);
+  return { what: `block status ${offset}+${length} flags 0x${flags.toString(16)}`, type, flags, offset, length, expect: 'error' };
+}
+
+/**
+ * One request; WRITEs that must be refused carry bytes the guarded sectors never held, at a
+ * guarded offset. On a connection with structured replies and base:allocation (`structured`),
+ * block status is served and DF is a read's flag, so neither is among the refusals.
+ */
+function randomRequest(rng: SeededRandom, structured: boolean): RequestCase {
   const payloadFor = (type: number, length: number) => (type === NBD_CMD.WRITE ? { data: rng.bytes(length) } : {});
+  if (structured && rng.chance(0.15)) return randomBlockStatus(rng);
   switch (rng.below(10)) {
     case 0: {
-      const type = rng.pick([NBD_CMD.CACHE, NBD_CMD.BLOCK_STATUS, NBD_CMD.RESIZE, 9, 0xff, 0xffff, rng.between(9, 0xffff)]);
+      const type = rng.pick([NBD_CMD.CACHE, ...(structured ? [] : [NBD_CMD.BLOCK_STATUS]), NBD_CMD.RESIZE, 9, 0xff, 0xffff, rng.between(9, 0xffff)]);
       const length = rng.pick([0, 512, 0xffff_ffff]);
       return { what: `command ${type}`, type, flags: 0, offset: BigInt(startIn(rng, GUARDED[0]!, 0)), length, expect: 'error' };
     }
     case 1: {
       const type = rng.pick([...COMMANDS_WITH_RANGES, NBD_CMD.FLUSH]);
-      const unwanted = rng.pick(type === NBD_CMD.WRITE_ZEROES ? UNADVERTISED_FLAGS : [...UNADVERTISED_FLAGS, NBD_CMD_FLAG.NO_HOLE]);
+      const refused = structured && type === NBD_CMD.READ ? UNADVERTISED_FLAGS.filter((f) => f !== NBD_CMD_FLAG.DF) : UNADVERTISED_FLAGS;
+      const unwanted = rng.pick(type === NBD_CMD.WRITE_ZEROES ? refused : [...refused, NBD_CMD_FLAG.NO_HOLE]);
       const flags = unwanted | (rng.chance(0.5) ? NBD_CMD_FLAG.FUA : 0);
       const length = type === NBD_CMD.FLUSH ? 0 : rng.between(1, 16 * KiB);
       const offset = type === NBD_CMD.FLUSH ? 0 : startIn(rng, rng.pick(GUARDED), length);
@@ -518,7 +546,9 @@ describe(`NBD server under malformed input (seed ${SEED})`, () => {
       const steps: string[] = [];
       const context = () => `seed ${SEED}, transmission connection ${index}: ${steps.join(' → ')}`;
       const since = watch.entries.length;
-      const { client } = await within(`transmission connection ${index}: NBD_OPT_GO`, RawNbdClient.open(port, 'disk'));
+      const structured = rng.chance(0.4);
+      if (structured) steps.push('structured replies, base:allocation');
+      const { client } = await within(`transmission connection ${index}: NBD_OPT_GO`, RawNbdClient.open(port, 'disk', structured ? { structured, contexts: [BASE_ALLOCATION] } : {}));
       const clientPort = client.socket.localPort!;
       try {
         const sent: Array<{ request: RequestCase; reply: Promise<Reply> }> = [];
@@ -526,7 +556,7 @@ describe(`NBD server under malformed input (seed ${SEED})`, () => {
         const count = pipeline ? rng.between(100, 200) : rng.between(1, 12);
         if (pipeline) steps.push(`${count} requests pipelined`);
         for (let i = 0; i < count; i++) {
-          const request = randomRequest(rng);
+          const request = randomRequest(rng, structured);
           if (!pipeline) steps.push(request.what);
           const reply = client.request(request.type, request.offset, request.length, { flags: request.flags, ...(request.data ? { data: request.data } : {}) });
           reply.catch(() => undefined); // judged below, once the connection has ended
@@ -585,8 +615,16 @@ describe(`NBD server under malformed input (seed ${SEED})`, () => {
             assert.ok(mayBeCut && outcome.reason instanceof ConnectionClosed, `${about}: ${String(outcome.reason)}`);
             return;
           }
-          const { error, data } = outcome.value;
+          const { error, data, chunks } = outcome.value;
           assert.ok(error === 0 || KNOWN_ERRORS.has(error), `${about}: error value ${error}`);
+          if (structured && request.type === NBD_CMD.READ) assert.ok(chunks?.length, `${about}: a read answered with a simple reply`);
+          if (request.expect === 'ok' && request.type === NBD_CMD.BLOCK_STATUS) {
+            const payload = chunks?.[0]?.payload;
+            const described = payload ? Array.from({ length: (payload.length - 4) / 8 }, (_, d) => payload.readUInt32BE(4 + 8 * d)) : [];
+            assert.ok(described.length >= 1 && described.every((l) => l > 0), `${about}: descriptors ${described.join(', ')}`);
+            assert.ok(described.reduce((a, b) => a + b, 0) <= request.length, `${about}: described past the request`);
+            if (request.flags & NBD_CMD_FLAG.REQ_ONE) assert.equal(described.length, 1, `${about}: REQ_ONE`);
+          }
           if (request.expect === 'error') assert.notEqual(error, 0, `${about}: accepted`);
           if (request.expect === 'ok') assert.equal(error, 0, `${about}: refused`);
           if (request.expect === 'ok' && request.type === NBD_CMD.READ) {
