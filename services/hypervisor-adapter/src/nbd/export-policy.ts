@@ -28,9 +28,11 @@ export function blockSizeConstraints(volume: BlockVolume): BlockSizeConstraints 
 
 /**
  * FLUSH, FUA, TRIM and WRITE_ZEROES are served; CAN_MULTI_CONN holds because every connection to
- * an export shares the one volume object, whose flush covers every connection's writes. DF is
- * advertised once structured replies are negotiated (the spec forbids it before): a read is then
- * always answered in one chunk.
+ * an export shares the one volume object, whose flush covers every connection's writes. FAST_ZERO
+ * too: zeroing whole sectors changes only their generation words, no data is encrypted or written
+ * (partial sectors would be a read-modify-write, so a fast zero that has them is refused, ENOTSUP).
+ * DF is advertised once structured replies are negotiated (the spec forbids it before): a read is
+ * then always answered in one chunk.
  */
 export function transmissionFlags(volume: BlockVolume, structured: boolean): number {
   return (
@@ -40,6 +42,7 @@ export function transmissionFlags(volume: BlockVolume, structured: boolean): num
     NBD_FLAG.SEND_FUA |
     NBD_FLAG.SEND_TRIM |
     NBD_FLAG.SEND_WRITE_ZEROES |
+    NBD_FLAG.SEND_FAST_ZERO |
     NBD_FLAG.CAN_MULTI_CONN |
     (volume.readOnly ? NBD_FLAG.READ_ONLY : 0)
   );

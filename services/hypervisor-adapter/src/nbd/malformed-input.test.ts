@@ -367,8 +367,9 @@ function randomBlockStatus(rng: SeededRandom): RequestCase {
 
 /**
  * One request; WRITEs that must be refused carry bytes the guarded sectors never held, at a
- * guarded offset. On a connection with structured replies and base:allocation (`structured`),
- * block status is served and DF is a read's flag, so neither is among the refusals.
+ * guarded offset. FAST_ZERO is write-zeroes' flag; on a connection with structured replies and
+ * base:allocation (`structured`), block status is served and DF is a read's flag, so none of them
+ * is among the refusals.
  */
 function randomRequest(rng: SeededRandom, structured: boolean): RequestCase {
   const payloadFor = (type: number, length: number) => (type === NBD_CMD.WRITE ? { data: rng.bytes(length) } : {});
@@ -381,7 +382,8 @@ function randomRequest(rng: SeededRandom, structured: boolean): RequestCase {
     }
     case 1: {
       const type = rng.pick([...COMMANDS_WITH_RANGES, NBD_CMD.FLUSH]);
-      const refused = structured && type === NBD_CMD.READ ? UNADVERTISED_FLAGS.filter((f) => f !== NBD_CMD_FLAG.DF) : UNADVERTISED_FLAGS;
+      const served = type === NBD_CMD.WRITE_ZEROES ? NBD_CMD_FLAG.FAST_ZERO : structured && type === NBD_CMD.READ ? NBD_CMD_FLAG.DF : 0;
+      const refused = UNADVERTISED_FLAGS.filter((f) => f !== served);
       const unwanted = rng.pick(type === NBD_CMD.WRITE_ZEROES ? refused : [...refused, NBD_CMD_FLAG.NO_HOLE]);
       const flags = unwanted | (rng.chance(0.5) ? NBD_CMD_FLAG.FUA : 0);
       const length = type === NBD_CMD.FLUSH ? 0 : rng.between(1, 16 * KiB);

@@ -168,6 +168,28 @@ describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbd
     assert.deepEqual(runs.map((r) => r.zero), [false, true, false, true]);
   });
 
+  test('qemu-img convert onto an export (pre-zeroed with FAST_ZERO) and a discard of all of it', async () => {
+    // A source with data, a run of zeros and a hole: what comes back must equal it byte for byte.
+    const source = path.join(tmp.dir, 'convert-source.raw');
+    const image = Buffer.alloc(8 * MiB);
+    randomBytes(3 * MiB).copy(image, 0);
+    randomBytes(MiB).copy(image, 6 * MiB);
+    writeFileSync(source, image);
+    const converted = await runTool('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', source, url('vol512')]);
+    assert.equal(converted.code, 0, converted.stderr);
+    const back = path.join(tmp.dir, 'convert-back.raw');
+    const copied = await runTool('nbdcopy', [url('vol512'), back]);
+    assert.equal(copied.code, 0, copied.stderr);
+    assert.ok(readFileSync(back).equals(image), 'the export holds the source image');
+    const discarded = await qemuIo('vol512', 'discard 0 8M', 'read -P 0 0 8M');
+    assert.equal(discarded.failed, false, discarded.stdout + discarded.stderr);
+    // The whole 64 MiB export in one discard: more than the 32 MiB request maximum, as QEMU sends it.
+    const whole = await qemuIo('vol4k', 'discard 0 64M');
+    assert.equal(whole.failed, false, whole.stdout + whole.stderr);
+    const after = JSON.parse((await runTool('qemu-img', ['map', '-f', 'raw', '--output=json', url('vol4k')])).stdout) as Array<{ zero: boolean; data: boolean }>;
+    assert.deepEqual(after.map(({ zero, data }) => ({ zero, data })), [{ zero: true, data: false }]);
+  });
+
   test('an unknown export is an error for the client, and the server serves on', async () => {
     const unknown = await runTool('nbdinfo', [url('no-such-volume')]);
     assert.notEqual(unknown.code, 0);

@@ -15,6 +15,8 @@ import { RawNbdClient, infoRequest, optionHeader } from './raw-nbd-client.fixtur
 
 const SIZE = 4 << 20;
 const S = 4096;
+/** An export larger than the 32 MiB request maximum (sparse: only what is written takes room). */
+const BIG = 96 << 20;
 
 describe('NBD server, raw client', () => {
   const tmp = temporaryDirectory('protocol');
@@ -27,6 +29,7 @@ describe('NBD server, raw client', () => {
     volumes = {
       disk: await openTestVolume(path.join(tmp.dir, 'disk'), { size: SIZE, sectorSize: S }),
       ro: await openTestVolume(path.join(tmp.dir, 'ro'), { size: 1 << 20, sectorSize: 512, readOnly: true }),
+      big: await openTestVolume(path.join(tmp.dir, 'big'), { size: BIG, sectorSize: S }),
     };
     ({ server, port } = await startServer(volumes, log));
   });
@@ -54,7 +57,7 @@ describe('NBD server, raw client', () => {
     client.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE | NBD_FLAG_C.NO_ZEROES);
     const list = await client.option(NBD_OPT.LIST);
     const names = list.filter((r) => r.type === NBD_REP.SERVER).map((r) => r.data.toString('utf8', 4, 4 + r.data.readUInt32BE(0)));
-    assert.deepEqual(names.sort(), ['disk', 'ro']);
+    assert.deepEqual(names.sort(), ['big', 'disk', 'ro']);
     assert.equal(list.at(-1)!.type, NBD_REP.ACK);
     assert.equal((await client.option(NBD_OPT.LIST, Buffer.from([1])))[0]!.type, NBD_REP.ERR_INVALID);
 
@@ -143,7 +146,8 @@ describe('NBD server, raw client', () => {
       ['read longer than 32 MiB', client.request(NBD_CMD.READ, 0, (1 << 25) + 1), NBD_ERROR.EINVAL],
       ['write longer than 32 MiB', client.request(NBD_CMD.WRITE, 0, (1 << 25) + 512, { data: Buffer.alloc((1 << 25) + 512) }), NBD_ERROR.EINVAL],
       ['read with DF (not negotiated)', client.request(NBD_CMD.READ, 0, 512, { flags: NBD_CMD_FLAG.DF }), NBD_ERROR.EINVAL],
-      ['write-zeroes with FAST_ZERO (not advertised)', client.request(NBD_CMD.WRITE_ZEROES, 0, 512, { flags: NBD_CMD_FLAG.FAST_ZERO }), NBD_ERROR.EINVAL],
+      ['write-zeroes with REQ_ONE', client.request(NBD_CMD.WRITE_ZEROES, 0, 512, { flags: NBD_CMD_FLAG.REQ_ONE }), NBD_ERROR.EINVAL],
+      ['write-zeroes longer than 32 MiB, not fast', client.request(NBD_CMD.WRITE_ZEROES, 0, (1 << 25) + 4096), NBD_ERROR.EINVAL],
       ['flush with a length', client.request(NBD_CMD.FLUSH, 0, 512), NBD_ERROR.EINVAL],
       ['NBD_CMD_CACHE', client.request(NBD_CMD.CACHE, 0, 512), NBD_ERROR.EINVAL],
       ['NBD_CMD_BLOCK_STATUS', client.request(NBD_CMD.BLOCK_STATUS, 0, 512), NBD_ERROR.EINVAL],
@@ -180,6 +184,38 @@ describe('NBD server, raw client', () => {
     const head = (await client.request(NBD_CMD.READ, 0, 4096)).data!;
     assert.ok(head.subarray(1000, 4000).every((b) => b === 0xcd));
     assert.equal((await client.request(NBD_CMD.READ, 0, 0)).error, 0);
+    await client.disconnect();
+  });
+
+  test('a trim, or a fast zero, may span more than the 32 MiB maximum: the whole range reads as zeros', async () => {
+    const { client, flags } = await RawNbdClient.open(port, 'big');
+    assert.ok(flags & NBD_FLAG.SEND_FAST_ZERO, 'FAST_ZERO is advertised');
+    const marks = [0, 40 << 20, BIG - S];
+    const fill = async () => {
+      for (const at of marks) assert.equal((await client.request(NBD_CMD.WRITE, at, S, { data: Buffer.alloc(S, 0x7e) })).error, 0);
+    };
+    for (const [what, type, rangeFlags] of [['trim', NBD_CMD.TRIM, 0], ['fast zero', NBD_CMD.WRITE_ZEROES, NBD_CMD_FLAG.FAST_ZERO]] as const) {
+      await fill();
+      assert.equal((await client.request(type, 0, BIG, { flags: rangeFlags })).error, 0, what);
+      for (const at of marks) assert.deepEqual((await client.request(NBD_CMD.READ, at, S)).data, Buffer.alloc(S), `${what}: ${at}`);
+    }
+    await client.disconnect();
+  });
+
+  test('a fast zero of whole sectors is done at once; of a partial sector refused with ENOTSUP, the sector left as it was', async () => {
+    const { client } = await RawNbdClient.open(port, 'disk');
+    const data = randomBytes(4 * S);
+    assert.equal((await client.request(NBD_CMD.WRITE, 700 * S, data.length, { data })).error, 0);
+    for (const [offset, length] of [[700 * S + 1, S], [700 * S, S + 100], [700 * S + 10, 20]] as const) {
+      const refused = await client.request(NBD_CMD.WRITE_ZEROES, offset, length, { flags: NBD_CMD_FLAG.FAST_ZERO });
+      assert.equal(refused.error, NBD_ERROR.ENOTSUP, `${offset}+${length}`);
+    }
+    assert.deepEqual((await client.request(NBD_CMD.READ, 700 * S, data.length)).data, data, 'nothing zeroed by a refused fast zero');
+    assert.equal((await client.request(NBD_CMD.WRITE_ZEROES, 701 * S, 2 * S, { flags: NBD_CMD_FLAG.FAST_ZERO | NBD_CMD_FLAG.NO_HOLE })).error, 0);
+    assert.equal((await client.request(NBD_CMD.WRITE_ZEROES, 700 * S + 1, S, {})).error, 0, 'without FAST_ZERO a partial sector is zeroed (read-modify-write)');
+    const expected = Buffer.from(data);
+    expected.fill(0, 1, 3 * S);
+    assert.deepEqual((await client.request(NBD_CMD.READ, 700 * S, data.length)).data, expected);
     await client.disconnect();
   });
 

@@ -38,7 +38,7 @@ function allowedFlags(type: number, { structured, allocationContext }: ChosenExp
     case NBD_CMD.TRIM:
       return NBD_CMD_FLAG.FUA;
     case NBD_CMD.WRITE_ZEROES:
-      return NBD_CMD_FLAG.FUA | NBD_CMD_FLAG.NO_HOLE;
+      return NBD_CMD_FLAG.FUA | NBD_CMD_FLAG.NO_HOLE | NBD_CMD_FLAG.FAST_ZERO;
     case NBD_CMD.BLOCK_STATUS:
       return allocationContext === null ? undefined : NBD_CMD_FLAG.FUA | NBD_CMD_FLAG.REQ_ONE;
     default:
@@ -111,15 +111,21 @@ function check(request: Request, chosen: ChosenExport): Outcome | null {
   }
   if ((flags & ~allowed) !== 0) return fail(NBD_ERROR.EINVAL, `flags 0x${flags.toString(16)} are not valid on ${command} here`);
   if (type === NBD_CMD.FLUSH) return offset !== 0n || length !== 0 ? fail(NBD_ERROR.EINVAL, 'NBD_CMD_FLUSH takes offset 0 and length 0') : null;
-  // A block status may ask about any length (it is answered for a part); anything else, at most the largest request.
+  // The maximum block size bounds what carries or returns data, and write-zeroes unless fast (spec,
+  // "Block size constraints"); a trim or a block status may span the export (a status is answered for a part).
+  const fastZero = type === NBD_CMD.WRITE_ZEROES && (flags & NBD_CMD_FLAG.FAST_ZERO) !== 0;
+  const anyLength = type === NBD_CMD.BLOCK_STATUS || type === NBD_CMD.TRIM || fastZero;
   if (type === NBD_CMD.BLOCK_STATUS && length === 0) return fail(NBD_ERROR.EINVAL, 'NBD_CMD_BLOCK_STATUS of length 0');
-  if (type !== NBD_CMD.BLOCK_STATUS && length > MAX_REQUEST_BYTES) return fail(NBD_ERROR.EINVAL, `${command} of ${length} bytes passes the largest request, ${MAX_REQUEST_BYTES}`);
+  if (!anyLength && length > MAX_REQUEST_BYTES) return fail(NBD_ERROR.EINVAL, `${command} of ${length} bytes passes the largest request, ${MAX_REQUEST_BYTES}`);
   // Past the end: ENOSPC for writes, EINVAL for the rest (spec, "Error values").
   if (offset + BigInt(length) > BigInt(volume.size)) {
     const space = type === NBD_CMD.WRITE || type === NBD_CMD.WRITE_ZEROES;
     return fail(space ? NBD_ERROR.ENOSPC : NBD_ERROR.EINVAL, `bytes ${offset}+${length} pass the end of the export (${volume.size} bytes)`);
   }
   if (type !== NBD_CMD.READ && type !== NBD_CMD.BLOCK_STATUS && volume.readOnly) return fail(NBD_ERROR.EPERM, 'the export is read-only');
+  if (fastZero && (offset % BigInt(volume.sectorSize) !== 0n || length % volume.sectorSize !== 0)) {
+    return fail(NBD_ERROR.ENOTSUP, `a fast zero of a partial sector (the sector is ${volume.sectorSize} bytes) is a read-modify-write, no faster than a write`);
+  }
   return null;
 }
 

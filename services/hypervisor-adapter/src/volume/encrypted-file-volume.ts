@@ -322,9 +322,18 @@ export class EncryptedFileVolume implements BlockVolume {
     await this.#commit({ kind: 'sectors', firstLba: first, words: next, tags, ciphertext });
   }
 
-  /** Marks sectors [from, to) zeroed, in records of at most MAX_RECORD_SECTORS; unchanged runs are skipped. The caller holds their lock. */
+  /**
+   * Marks sectors [from, to) zeroed, in records of at most MAX_RECORD_SECTORS; unchanged runs are
+   * skipped. A trim may span the whole volume, so between records the pending limit is honoured
+   * as between requests (a write-back, or a wait for one) and other requests get their turn. The
+   * caller holds the sectors' lock.
+   */
   async #zeroWholeSectors(from: number, to: number): Promise<void> {
     for (let first = from; first < to; first += MAX_RECORD_SECTORS) {
+      if (first > from) {
+        await this.#afterChange();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       const count = Math.min(MAX_RECORD_SECTORS, to - first);
       const words = this.#reader.words(first, count);
       const next = words.map(nextZeroedGeneration);

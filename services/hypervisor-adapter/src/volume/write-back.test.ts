@@ -130,6 +130,34 @@ test('a change that finds the whole pending limit held waits for the write-back'
   await volume.close();
 });
 
+test('a trim of the whole volume zeroes it in records, each waiting for room under the pending limit', async (t) => {
+  const { dir, remove } = temporaryDirectory('write-back-trim');
+  t.after(remove);
+  // 512-byte sectors: 131,072 of them, two zeroing records of 65,536 (each ~4 MiB of bookkeeping, past a 1 MiB limit).
+  const size = 64 << 20;
+  const keys = keyFactory();
+  const volume = await openTestVolume(dir, { size, sectorSize: 512, keys, limits: { pendingBytes: 1 << 20, journalBytes: 64 << 20 } });
+  const early = randomBytes(512);
+  const late = randomBytes(512);
+  await volume.write(0, Buffer.from(early));
+  await volume.write(100_000 * 512, Buffer.from(late));
+  await volume.checkpoint();
+  const files = holdApplies(t);
+  const trim = volume.trim(0, size);
+  await files.started; // the first record filled the pending limit: its write-back started, and is held
+  assert.equal(await settlesSoon(trim), false, 'the trim waits for room');
+  assert.deepEqual(await volume.read(0, 512), Buffer.alloc(512), 'the first record is in');
+  assert.deepEqual(await volume.read(100_000 * 512, 512), late, 'the second is not: it waits for the write-back');
+  files.release();
+  await trim;
+  assert.deepEqual(await volume.read(100_000 * 512, 512), Buffer.alloc(512));
+  await volume.close();
+  const reopened = await openTestVolume(dir, { size, sectorSize: 512, keys });
+  assert.deepEqual(await reopened.read(0, 512), Buffer.alloc(512));
+  assert.deepEqual(await reopened.read(100_000 * 512, 512), Buffer.alloc(512));
+  await reopened.close();
+});
+
 test('a read whose sector a write-back rewrites under it reads the sector again instead of failing', async (t) => {
   const { dir, remove } = temporaryDirectory('write-back-race');
   t.after(remove);
