@@ -2,12 +2,18 @@
 // the app like any other request, on a response that writes to the raw connection — so an upgrade
 // route (the data plane's block stream) goes through the same pipeline as every route
 // (authentication, authorization, validation, problems) before it takes the connection. A
-// request that ends without switching protocols closes its connection.
+// request that ends without switching protocols closes its connection. A client gets 20 s to send
+// a request's head and 120 s for the whole request, body included, or its connection is closed
+// (408): a caller that trickles bytes cannot hold a connection, or the body budget a large body
+// holds, for Node's default five minutes. An upgraded connection is the route's from then on.
 
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
+
+/** How long a request's head, and the whole request, may take to arrive; how often that is checked. Settable for tests (before serverFor). */
+export const requestTimeouts = { headMs: 20_000, wholeMs: 120_000, checkEveryMs: 5_000 };
 
 /** Requests that arrived as upgrades, with the bytes read past their head. */
 const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
@@ -21,7 +27,7 @@ export const upgradeHeadOf = (req: IncomingMessage): Buffer | undefined => upgra
  * ignoring the offer); call listen() on it.
  */
 export function serverFor(app: Express): http.Server {
-  const server = http.createServer(app);
+  const server = http.createServer({ headersTimeout: requestTimeouts.headMs, requestTimeout: requestTimeouts.wholeMs, connectionsCheckingInterval: requestTimeouts.checkEveryMs }, app);
   if (app.locals.upgrades !== true) return server;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgradeHeads.set(req, head);

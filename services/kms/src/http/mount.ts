@@ -204,13 +204,17 @@ function bodyParser(route: AnyRoute) {
 /**
  * Calls `over` once, when the exchange of `req` is over: its response closed, or its connection
  * (a pipelined request whose response never began gets no 'close' of its own) — at once if it is
- * over already.
+ * over already. Once: a connection that closes under an unfinished response closes the response
+ * from its own 'close', and removing a listener during that emit does not stop it being called.
  */
 function holdUntilOver(req: Request, res: Response, over: () => void): void {
   const socket = req.socket;
+  let called = false;
   const done = () => {
     res.removeListener('close', done);
     socket.removeListener('close', done);
+    if (called) return;
+    called = true;
     over();
   };
   if (res.destroyed || socket.destroyed) return done();
