@@ -168,7 +168,7 @@ describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbd
     assert.deepEqual(runs.map((r) => r.zero), [false, true, false, true]);
   });
 
-  test('qemu-img convert onto an export (pre-zeroed with FAST_ZERO) and a discard of all of it', async () => {
+  test('qemu-img convert onto an export (its zeros as write-zeroes), and a discard of all of it', async () => {
     // A source with data, a run of zeros and a hole: what comes back must equal it byte for byte.
     const source = path.join(tmp.dir, 'convert-source.raw');
     const image = Buffer.alloc(8 * MiB);
