@@ -4,6 +4,7 @@
 // started as a child process.
 
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,6 +63,36 @@ export async function startServer(volumes: Record<string, EncryptedFileVolume>, 
   const server = new NbdServer({ exports, log });
   const { port } = await server.listen(0);
   return { server, port, url: (name) => `nbd://127.0.0.1:${port}/${name}` };
+}
+
+/** Volumes served by an in-process NBD server for a suite's tests: where they live, and how to reach them. */
+export interface ServedVolumes {
+  dir: string;
+  volumes: Record<string, EncryptedFileVolume>;
+  port: number;
+  url: (name: string) => string;
+}
+
+/**
+ * Inside a describe: before its tests, opens a volume per entry of `specs` (in a temporary
+ * directory, each under its name) and serves them all; after them, closes everything and removes
+ * the directory. The fields are filled in by the time the tests run.
+ */
+export function serveTestVolumes(prefix: string, specs: Record<string, TestVolumeOptions>, log: Logger = silentLogger): ServedVolumes {
+  const tmp = temporaryDirectory(prefix);
+  const served: ServedVolumes = { dir: tmp.dir, volumes: {}, port: 0, url: () => '' };
+  let server: NbdServer | null = null;
+  before(async () => {
+    for (const [name, options] of Object.entries(specs)) served.volumes[name] = await openTestVolume(path.join(tmp.dir, name), options);
+    const started = await startServer(served.volumes, log);
+    ({ server, port: served.port, url: served.url } = started);
+  });
+  after(async () => {
+    await server?.close();
+    for (const volume of Object.values(served.volumes)) await volume.close();
+    tmp.remove();
+  });
+  return served;
 }
 
 const NBD_TOOLS = ['nbdinfo', 'qemu-io', 'nbdcopy', 'qemu-nbd', 'qemu-img'] as const;

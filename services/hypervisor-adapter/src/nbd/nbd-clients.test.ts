@@ -4,36 +4,19 @@
 // tampered byte on disk is an I/O error for that sector alone, nbdinfo --map and qemu-img map see
 // data and holes, and errors leave the server up.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { openSync, readSync, writeSync, closeSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { EncryptedFileVolume } from '../volume/encrypted-file-volume.js';
-import { openTestVolume, recordingLogger, runTool, skipWithoutNbdTools, startServer, temporaryDirectory } from '../test-kit.fixture.js';
-import type { NbdServer } from './nbd-server.js';
+import { recordingLogger, runTool, serveTestVolumes, skipWithoutNbdTools } from '../test-kit.fixture.js';
 
 const MiB = 1 << 20;
 
 describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbdTools }, () => {
-  const tmp = temporaryDirectory('clients');
   const log = recordingLogger();
-  let volumes: Record<string, EncryptedFileVolume>;
-  let server: NbdServer;
-  let url: (name: string) => string;
-
-  before(async () => {
-    volumes = {
-      vol4k: await openTestVolume(path.join(tmp.dir, 'vol4k'), { size: 64 * MiB, sectorSize: 4096 }),
-      vol512: await openTestVolume(path.join(tmp.dir, 'vol512'), { size: 8 * MiB, sectorSize: 512 }),
-    };
-    ({ server, url } = await startServer(volumes, log));
-  });
-  after(async () => {
-    await server.close();
-    for (const volume of Object.values(volumes)) await volume.close();
-    tmp.remove();
-  });
+  const served = serveTestVolumes('clients', { vol4k: { size: 64 * MiB, sectorSize: 4096 }, vol512: { size: 8 * MiB, sectorSize: 512 } }, log);
+  const url = (name: string) => served.url(name);
 
   const qemuIo = async (name: string, ...commands: string[]) => {
     const result = await runTool('qemu-io', ['-f', 'raw', url(name), ...commands.flatMap((c) => ['-c', c])]);
@@ -92,8 +75,8 @@ describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbd
   }
 
   test('nbdcopy moves 32 MiB of random data in and out unchanged', async () => {
-    const source = path.join(tmp.dir, 'random.bin');
-    const back = path.join(tmp.dir, 'back.bin');
+    const source = path.join(served.dir, 'random.bin');
+    const back = path.join(served.dir, 'back.bin');
     const data = randomBytes(32 * MiB);
     writeFileSync(source, data);
     const copyIn = await runTool('nbdcopy', ['--flush', source, url('vol4k')]);
@@ -107,17 +90,17 @@ describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbd
 
   test('a marker written by a client is in none of the backing files', async () => {
     const marker = Buffer.from('<<SEALKEEP-PLAINTEXT-MARKER-4c1e77>>');
-    const source = path.join(tmp.dir, 'marker.bin');
+    const source = path.join(served.dir, 'marker.bin');
     writeFileSync(source, Buffer.concat(Array.from({ length: 30_000 }, () => marker)));
     const copyIn = await runTool('nbdcopy', ['--flush', source, url('vol512')]);
     assert.equal(copyIn.code, 0, copyIn.stderr);
-    const journalOnly = readFileSync(path.join(tmp.dir, 'vol512', 'journal'));
+    const journalOnly = readFileSync(path.join(served.dir, 'vol512', 'journal'));
     assert.equal(journalOnly.indexOf(marker.subarray(2, 20)), -1, 'marker found in the journal');
-    await volumes.vol512!.checkpoint();
+    await served.volumes.vol512!.checkpoint();
     const check = await qemuIo('vol512', `read -v 0 ${marker.length}`);
     assert.match(check.stdout, /3c 3c 53 45 41 4c 4b 45 45 50 2d 50/, 'the client reads its marker back ( "<<SEALKEEP-P" )');
-    for (const file of readdirSync(path.join(tmp.dir, 'vol512'))) {
-      const bytes = readFileSync(path.join(tmp.dir, 'vol512', file));
+    for (const file of readdirSync(path.join(served.dir, 'vol512'))) {
+      const bytes = readFileSync(path.join(served.dir, 'vol512', file));
       assert.equal(bytes.indexOf(marker.subarray(2, 20)), -1, `marker found in ${file}`);
     }
   });
@@ -125,8 +108,8 @@ describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbd
   test('a byte changed in the backing file: that sector is an I/O error, the others still read', async () => {
     const written = await qemuIo('vol4k', 'write -P 0x5a 40M 64k', 'flush');
     assert.equal(written.failed, false, written.stdout + written.stderr);
-    await volumes.vol4k!.checkpoint(); // from the journal into the data file, where the damage is done
-    const fd = openSync(path.join(tmp.dir, 'vol4k', 'data'), 'r+');
+    await served.volumes.vol4k!.checkpoint(); // from the journal into the data file, where the damage is done
+    const fd = openSync(path.join(served.dir, 'vol4k', 'data'), 'r+');
     const at = 40 * MiB + 5 * 4096 + 321; // LBA 10245
     const byte = Buffer.alloc(1);
     readSync(fd, byte, 0, 1, at);
@@ -170,14 +153,14 @@ describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbd
 
   test('qemu-img convert onto an export (its zeros as write-zeroes), and a discard of all of it', async () => {
     // A source with data, a run of zeros and a hole: what comes back must equal it byte for byte.
-    const source = path.join(tmp.dir, 'convert-source.raw');
+    const source = path.join(served.dir, 'convert-source.raw');
     const image = Buffer.alloc(8 * MiB);
     randomBytes(3 * MiB).copy(image, 0);
     randomBytes(MiB).copy(image, 6 * MiB);
     writeFileSync(source, image);
     const converted = await runTool('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', source, url('vol512')]);
     assert.equal(converted.code, 0, converted.stderr);
-    const back = path.join(tmp.dir, 'convert-back.raw');
+    const back = path.join(served.dir, 'convert-back.raw');
     const copied = await runTool('nbdcopy', [url('vol512'), back]);
     assert.equal(copied.code, 0, copied.stderr);
     assert.ok(readFileSync(back).equals(image), 'the export holds the source image');

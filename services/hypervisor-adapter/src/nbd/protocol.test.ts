@@ -2,14 +2,12 @@
 // handshake and its options, every transmission command with its error replies, and breaches that
 // close one connection while the server goes on serving others.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openSync, readSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import type { EncryptedFileVolume } from '../volume/encrypted-file-volume.js';
-import { openTestVolume, recordingLogger, startServer, temporaryDirectory } from '../test-kit.fixture.js';
-import type { NbdServer } from './nbd-server.js';
+import { recordingLogger, serveTestVolumes } from '../test-kit.fixture.js';
 import { NBD_CMD, NBD_CMD_FLAG, NBD_ERROR, NBD_FLAG, NBD_FLAG_C, NBD_FLAG_HANDSHAKE, NBD_INFO, NBD_OPT, NBD_REP } from './nbd-constants.js';
 import { RawNbdClient, infoRequest, optionHeader } from './raw-nbd-client.fixture.js';
 
@@ -19,41 +17,28 @@ const S = 4096;
 const BIG = 96 << 20;
 
 describe('NBD server, raw client', () => {
-  const tmp = temporaryDirectory('protocol');
   const log = recordingLogger();
-  let volumes: Record<string, EncryptedFileVolume>;
-  let server: NbdServer;
-  let port: number;
-
-  before(async () => {
-    volumes = {
-      disk: await openTestVolume(path.join(tmp.dir, 'disk'), { size: SIZE, sectorSize: S }),
-      ro: await openTestVolume(path.join(tmp.dir, 'ro'), { size: 1 << 20, sectorSize: 512, readOnly: true }),
-      big: await openTestVolume(path.join(tmp.dir, 'big'), { size: BIG, sectorSize: S }),
-    };
-    ({ server, port } = await startServer(volumes, log));
-  });
-  after(async () => {
-    await server.close();
-    for (const volume of Object.values(volumes)) await volume.close();
-    tmp.remove();
-  });
+  const served = serveTestVolumes(
+    'protocol',
+    { disk: { size: SIZE, sectorSize: S }, ro: { size: 1 << 20, sectorSize: 512, readOnly: true }, big: { size: BIG, sectorSize: S } },
+    log,
+  );
 
   /** The server still completes a handshake and a read: whatever happened before hurt no one else. */
   async function serverStillServes(): Promise<void> {
-    const { client } = await RawNbdClient.open(port, 'disk');
+    const { client } = await RawNbdClient.open(served.port, 'disk');
     assert.equal((await client.request(NBD_CMD.READ, 0, 512)).error, 0);
     await client.disconnect();
   }
 
   test('greets with NBDMAGIC, IHAVEOPT and FIXED_NEWSTYLE | NO_ZEROES', async () => {
-    const client = await RawNbdClient.connect(port);
+    const client = await RawNbdClient.connect(served.port);
     assert.equal(client.handshakeFlags, NBD_FLAG_HANDSHAKE.FIXED_NEWSTYLE | NBD_FLAG_HANDSHAKE.NO_ZEROES);
     client.destroy();
   });
 
   test('NBD_OPT_LIST, NBD_OPT_INFO (export, block sizes), unknown export and options, then NBD_OPT_GO', async () => {
-    const client = await RawNbdClient.connect(port);
+    const client = await RawNbdClient.connect(served.port);
     client.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE | NBD_FLAG_C.NO_ZEROES);
     const list = await client.option(NBD_OPT.LIST);
     const names = list.filter((r) => r.type === NBD_REP.SERVER).map((r) => r.data.toString('utf8', 4, 4 + r.data.readUInt32BE(0)));
@@ -93,7 +78,7 @@ describe('NBD server, raw client', () => {
 
   test('NBD_OPT_EXPORT_NAME: size, flags and 124 zeroes unless NO_ZEROES; an unknown name ends the session', async () => {
     for (const [clientFlags, trailing] of [[NBD_FLAG_C.FIXED_NEWSTYLE, 124], [NBD_FLAG_C.FIXED_NEWSTYLE | NBD_FLAG_C.NO_ZEROES, 0], [0, 124]] as const) {
-      const client = await RawNbdClient.connect(port);
+      const client = await RawNbdClient.connect(served.port);
       client.sendClientFlags(clientFlags);
       client.socket.write(Buffer.concat([optionHeader(NBD_OPT.EXPORT_NAME, 4), Buffer.from('disk')]));
       const answer = await client.reader.read(10 + trailing);
@@ -104,7 +89,7 @@ describe('NBD server, raw client', () => {
       assert.equal(read.error, 0);
       await client.disconnect();
     }
-    const client = await RawNbdClient.connect(port);
+    const client = await RawNbdClient.connect(served.port);
     client.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE);
     client.socket.write(Buffer.concat([optionHeader(NBD_OPT.EXPORT_NAME, 4), Buffer.from('nope')]));
     await client.closed();
@@ -112,7 +97,7 @@ describe('NBD server, raw client', () => {
   });
 
   test('NBD_OPT_ABORT is acknowledged and the connection closed', async () => {
-    const client = await RawNbdClient.connect(port);
+    const client = await RawNbdClient.connect(served.port);
     client.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE);
     assert.deepEqual((await client.option(NBD_OPT.ABORT)).map((r) => r.type), [NBD_REP.ACK]);
     await client.closed();
@@ -128,7 +113,7 @@ describe('NBD server, raw client', () => {
       ['a hang-up mid-option', (c) => (c.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE), c.socket.end(Buffer.from('IHAVEOPT\0\0', 'latin1')))],
     ];
     for (const [what, breach] of breaches) {
-      const client = await RawNbdClient.connect(port);
+      const client = await RawNbdClient.connect(served.port);
       breach(client);
       await client.closed();
       await serverStillServes().catch((e: unknown) => assert.fail(`after ${what}: ${String(e)}`));
@@ -136,7 +121,7 @@ describe('NBD server, raw client', () => {
   });
 
   test('requests are checked: range, size, flags, command, read-only; each refusal leaves the connection usable', async () => {
-    const { client } = await RawNbdClient.open(port, 'disk');
+    const { client } = await RawNbdClient.open(served.port, 'disk');
     const cases: Array<[string, Promise<{ error: number }>, number]> = [
       ['read past the end', client.request(NBD_CMD.READ, SIZE - 100, 101), NBD_ERROR.EINVAL],
       ['read at offset 2^64-1', client.request(NBD_CMD.READ, (1n << 64n) - 1n, 1), NBD_ERROR.EINVAL],
@@ -157,7 +142,7 @@ describe('NBD server, raw client', () => {
     for (const [what, reply, error] of cases) assert.equal((await reply).error, error, what);
     await client.disconnect();
 
-    const readOnly = (await RawNbdClient.open(port, 'ro')).client;
+    const readOnly = (await RawNbdClient.open(served.port, 'ro')).client;
     for (const [type, data] of [[NBD_CMD.WRITE, Buffer.alloc(512)], [NBD_CMD.TRIM, undefined], [NBD_CMD.WRITE_ZEROES, undefined]] as const) {
       assert.equal((await readOnly.request(type, 0, 512, data ? { data } : {})).error, NBD_ERROR.EPERM);
     }
@@ -166,7 +151,7 @@ describe('NBD server, raw client', () => {
   });
 
   test('writes, FUA, flush, write-zeroes and trim, many in flight, read back', async () => {
-    const { client } = await RawNbdClient.open(port, 'disk');
+    const { client } = await RawNbdClient.open(served.port, 'disk');
     const data = randomBytes(256 << 10);
     const replies = [
       client.request(NBD_CMD.WRITE, 8192, data.length, { data }),
@@ -188,7 +173,7 @@ describe('NBD server, raw client', () => {
   });
 
   test('a trim, or a fast zero, may span more than the 32 MiB maximum: the whole range reads as zeros', async () => {
-    const { client, flags } = await RawNbdClient.open(port, 'big');
+    const { client, flags } = await RawNbdClient.open(served.port, 'big');
     assert.ok(flags & NBD_FLAG.SEND_FAST_ZERO, 'FAST_ZERO is advertised');
     const marks = [0, 40 << 20, BIG - S];
     const fill = async () => {
@@ -203,7 +188,7 @@ describe('NBD server, raw client', () => {
   });
 
   test('a fast zero of whole sectors is done at once; of a partial sector refused with ENOTSUP, the sector left as it was', async () => {
-    const { client } = await RawNbdClient.open(port, 'disk');
+    const { client } = await RawNbdClient.open(served.port, 'disk');
     const data = randomBytes(4 * S);
     assert.equal((await client.request(NBD_CMD.WRITE, 700 * S, data.length, { data })).error, 0);
     for (const [offset, length] of [[700 * S + 1, S], [700 * S, S + 100], [700 * S + 10, 20]] as const) {
@@ -220,12 +205,12 @@ describe('NBD server, raw client', () => {
   });
 
   test('a tampered sector: EIO for reads that touch it, the LBA logged, every other sector still read', async () => {
-    const { client } = await RawNbdClient.open(port, 'disk');
+    const { client } = await RawNbdClient.open(served.port, 'disk');
     const data = randomBytes(16 * S);
     assert.equal((await client.request(NBD_CMD.WRITE, 512 * S, data.length, { data })).error, 0);
     assert.equal((await client.request(NBD_CMD.FLUSH, 0, 0)).error, 0);
-    await volumes.disk!.checkpoint(); // from the journal into the data file, where the damage is done
-    const fd = openSync(path.join(tmp.dir, 'disk', 'data'), 'r+');
+    await served.volumes.disk!.checkpoint(); // from the journal into the data file, where the damage is done
+    const fd = openSync(path.join(served.dir, 'disk', 'data'), 'r+');
     const byte = Buffer.alloc(1);
     readSync(fd, byte, 0, 1, 519 * S + 99);
     byte[0]! ^= 0x01;
@@ -242,7 +227,7 @@ describe('NBD server, raw client', () => {
   });
 
   test('a request without NBD_REQUEST_MAGIC closes that connection only', async () => {
-    const { client } = await RawNbdClient.open(port, 'disk');
+    const { client } = await RawNbdClient.open(served.port, 'disk');
     client.socket.write(Buffer.alloc(28, 0x55));
     await client.closed();
     await serverStillServes();

@@ -40,6 +40,8 @@ export interface Reply {
   chunks?: Chunk[];
   /** A structured error chunk's message. */
   message?: string;
+  /** A BLOCK_STATUS chunk's context id and (length, status flags) descriptors. */
+  status?: { context: number; extents: Array<[number, number]> };
 }
 
 interface InFlight {
@@ -193,7 +195,15 @@ function structuredReply(chunks: Chunk[]): Reply {
     return { error: failed.payload.readUInt32BE(0), message: failed.payload.toString('utf8', 6, 6 + length), chunks };
   }
   const pieces = chunks.filter((c) => c.type === NBD_REPLY_TYPE.OFFSET_DATA).sort((a, b) => Number(a.payload.readBigUInt64BE(0) - b.payload.readBigUInt64BE(0)));
-  return { error: 0, chunks, ...(pieces.length ? { data: Buffer.concat(pieces.map((c) => c.payload.subarray(8))) } : {}) };
+  const status = chunks.find((c) => c.type === NBD_REPLY_TYPE.BLOCK_STATUS)?.payload;
+  const extents: Array<[number, number]> = [];
+  for (let at = 4; status && at + 8 <= status.length; at += 8) extents.push([status.readUInt32BE(at), status.readUInt32BE(at + 4)]);
+  return {
+    error: 0,
+    chunks,
+    ...(pieces.length ? { data: Buffer.concat(pieces.map((c) => c.payload.subarray(8))) } : {}),
+    ...(status ? { status: { context: status.readUInt32BE(0), extents } } : {}),
+  };
 }
 
 /** NBD_OPT_LIST_META_CONTEXT / NBD_OPT_SET_META_CONTEXT data. */

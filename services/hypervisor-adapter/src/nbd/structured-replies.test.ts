@@ -3,14 +3,12 @@
 // and NBD_CMD_BLOCK_STATUS over sectors written, never written, zeroed and trimmed, before and
 // after they reach the files.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { EncryptedFileVolume } from '../volume/encrypted-file-volume.js';
-import { openTestVolume, recordingLogger, startServer, temporaryDirectory } from '../test-kit.fixture.js';
-import type { NbdServer } from './nbd-server.js';
+import { serveTestVolumes } from '../test-kit.fixture.js';
 import { BASE_ALLOCATION, NBD_CMD, NBD_CMD_FLAG, NBD_ERROR, NBD_FLAG, NBD_FLAG_C, NBD_INFO, NBD_OPT, NBD_REP, NBD_REPLY_FLAG, NBD_REPLY_TYPE, NBD_STATE } from './nbd-constants.js';
 import { RawNbdClient, infoRequest, metaContextRequest, type Reply } from './raw-nbd-client.fixture.js';
 
@@ -18,40 +16,18 @@ const SIZE = 4 << 20;
 const S = 4096;
 const HOLE_ZERO = NBD_STATE.HOLE | NBD_STATE.ZERO;
 
-/** A block status reply's chunk: its context id and (length, flags) descriptors. */
+/** A block status reply, checked to be one final BLOCK_STATUS chunk: its context id and (length, flags) descriptors. */
 function statusOf(reply: Reply): { context: number; extents: Array<[number, number]> } {
   assert.equal(reply.error, 0, reply.message);
-  assert.equal(reply.chunks?.length, 1, 'one chunk for the one context');
-  const [chunk] = reply.chunks!;
-  assert.equal(chunk!.type, NBD_REPLY_TYPE.BLOCK_STATUS);
-  assert.equal(chunk!.flags, NBD_REPLY_FLAG.DONE);
-  const extents: Array<[number, number]> = [];
-  for (let at = 4; at < chunk!.payload.length; at += 8) extents.push([chunk!.payload.readUInt32BE(at), chunk!.payload.readUInt32BE(at + 4)]);
-  return { context: chunk!.payload.readUInt32BE(0), extents };
+  assert.deepEqual(reply.chunks?.map((c) => [c.type, c.flags]), [[NBD_REPLY_TYPE.BLOCK_STATUS, NBD_REPLY_FLAG.DONE]], 'one final chunk for the one context');
+  return reply.status!;
 }
 
 describe('NBD server, structured replies and base:allocation', () => {
-  const tmp = temporaryDirectory('structured');
-  const log = recordingLogger();
-  let volumes: Record<string, EncryptedFileVolume>;
-  let server: NbdServer;
-  let port: number;
-
-  before(async () => {
-    volumes = {
-      disk: await openTestVolume(path.join(tmp.dir, 'disk'), { size: SIZE, sectorSize: S }),
-      other: await openTestVolume(path.join(tmp.dir, 'other'), { size: 64 << 20, sectorSize: 512 }),
-    };
-    ({ server, port } = await startServer(volumes, log));
-  });
-  after(async () => {
-    await server.close();
-    for (const volume of Object.values(volumes)) await volume.close();
-    tmp.remove();
-  });
+  const served = serveTestVolumes('structured', { disk: { size: SIZE, sectorSize: S }, other: { size: 64 << 20, sectorSize: 512 } });
 
   async function haggling(): Promise<RawNbdClient> {
-    const client = await RawNbdClient.connect(port);
+    const client = await RawNbdClient.connect(served.port);
     client.sendClientFlags(NBD_FLAG_C.FIXED_NEWSTYLE | NBD_FLAG_C.NO_ZEROES);
     return client;
   }
@@ -114,7 +90,7 @@ describe('NBD server, structured replies and base:allocation', () => {
   });
 
   test('reads come in one OFFSET_DATA chunk at their offset; other commands succeed with simple replies', async () => {
-    const { client } = await RawNbdClient.open(port, 'disk', { structured: true });
+    const { client } = await RawNbdClient.open(served.port, 'disk', { structured: true });
     const data = randomBytes(5 * S + 77);
     assert.equal((await client.request(NBD_CMD.WRITE, 3 * S + 11, data.length, { data })).error, 0);
     assert.equal((await client.request(NBD_CMD.FLUSH, 0, 0)).chunks, undefined, 'a flush gets a simple reply');
@@ -130,12 +106,12 @@ describe('NBD server, structured replies and base:allocation', () => {
   });
 
   test('failures are ERROR chunks whose message says why: a tampered sector names its LBA, a range names the end', async () => {
-    const { client } = await RawNbdClient.open(port, 'disk', { structured: true });
+    const { client } = await RawNbdClient.open(served.port, 'disk', { structured: true });
     const data = randomBytes(4 * S);
     assert.equal((await client.request(NBD_CMD.WRITE, 600 * S, data.length, { data })).error, 0);
     assert.equal((await client.request(NBD_CMD.FLUSH, 0, 0)).error, 0);
-    await volumes.disk!.checkpoint();
-    const fd = openSync(path.join(tmp.dir, 'disk', 'data'), 'r+');
+    await served.volumes.disk!.checkpoint();
+    const fd = openSync(path.join(served.dir, 'disk', 'data'), 'r+');
     const byte = Buffer.alloc(1);
     readSync(fd, byte, 0, 1, 602 * S + 5);
     byte[0]! ^= 0x80;
@@ -158,7 +134,7 @@ describe('NBD server, structured replies and base:allocation', () => {
   });
 
   test('block status: data, never written, zeroed and trimmed sectors, from any offset, pending or in the files', async () => {
-    const { client, contextIds } = await RawNbdClient.open(port, 'disk', { structured: true, contexts: [BASE_ALLOCATION] });
+    const { client, contextIds } = await RawNbdClient.open(served.port, 'disk', { structured: true, contexts: [BASE_ALLOCATION] });
     const id = contextIds.get(BASE_ALLOCATION)!;
     const base = 800 * S;
     // Sectors 800–803 data, 804–807 never written, 808–811 zeroed, 812 data, 813–815 data then trimmed, 816– never written.
@@ -174,7 +150,7 @@ describe('NBD server, structured replies and base:allocation', () => {
       [3 * S + 4 * S, HOLE_ZERO],
     ];
     for (const where of ['pending', 'in the files']) {
-      if (where === 'in the files') await volumes.disk!.checkpoint();
+      if (where === 'in the files') await served.volumes.disk!.checkpoint();
       const whole = statusOf(await client.request(NBD_CMD.BLOCK_STATUS, base, 20 * S));
       assert.equal(whole.context, id);
       assert.deepEqual(whole.extents, expected, where);
@@ -197,7 +173,7 @@ describe('NBD server, structured replies and base:allocation', () => {
   });
 
   test('block status with 512-byte sectors: every sector its own state, however they alternate', async () => {
-    const { client } = await RawNbdClient.open(port, 'other', { structured: true, contexts: [BASE_ALLOCATION] });
+    const { client } = await RawNbdClient.open(served.port, 'other', { structured: true, contexts: [BASE_ALLOCATION] });
     for (let lba = 0; lba < 2048; lba += 3) assert.equal((await client.request(NBD_CMD.WRITE, lba * 512, 512, { data: randomBytes(512) })).error, 0);
     const { extents } = statusOf(await client.request(NBD_CMD.BLOCK_STATUS, 0, 2048 * 512));
     let lba = 0;
@@ -211,7 +187,7 @@ describe('NBD server, structured replies and base:allocation', () => {
   });
 
   test('block status of a large range is answered for a part (65,536 sectors at most), and asked again from there', async () => {
-    const { client } = await RawNbdClient.open(port, 'other', { structured: true, contexts: [BASE_ALLOCATION] });
+    const { client } = await RawNbdClient.open(served.port, 'other', { structured: true, contexts: [BASE_ALLOCATION] });
     const size = 64 << 20;
     const first = statusOf(await client.request(NBD_CMD.BLOCK_STATUS, 0, size)).extents;
     const covered = first.reduce((sum, [length]) => sum + length, 0);
