@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import { bufferPool } from '../buffer-pool.js';
 import type { Extent } from '../volume/block-volume.js';
 import {
+  NBD_CMD,
   NBD_MAX_STRING_BYTES,
   NBD_REPLY_FLAG,
   NBD_REPLY_TYPE,
@@ -21,26 +22,26 @@ import {
   SIMPLE_REPLY_HEADER_BYTES,
   STRUCTURED_REPLY_HEADER_BYTES,
 } from './nbd-constants.js';
+import type { ChosenExport } from './option-haggling.js';
 
 /** How a request ended: its data (a read), its extents (a block status), or its error value and why. */
 export type Outcome = { error: 0; data?: Buffer; extents?: Extent[] } | { error: number; message: string };
 
-/** What a reply needs to know of its request and its connection. */
-export interface ReplyTo {
+/** What a reply needs of its request: the handle it echoes, the offset a read's chunk names, and its type. */
+export interface RequestHead {
   handle: Buffer;
   offset: bigint;
-  /** NBD_CMD_READ: with structured replies its answer is always a chunk, never a simple reply. */
-  isRead: boolean;
-  structured: boolean;
-  /** The id the client was given for base:allocation, for a block status's chunk. */
-  allocationContext: number;
+  type: number;
 }
 
 export const OK: Outcome = { error: 0 };
 export const fail = (error: number, message: string): Outcome => ({ error, message });
 
-/** Sends the reply to one request; a read's pooled data goes back to the pool once written (or at once, the socket gone). */
-export function sendReply(socket: Socket, to: ReplyTo, outcome: Outcome): void {
+/**
+ * Sends the reply to one request, in the form the connection negotiated (`chosen`); a read's
+ * pooled data goes back to the pool once written (or at once, the socket gone).
+ */
+export function sendReply(socket: Socket, to: RequestHead, { structured, allocationContext }: ChosenExport, outcome: Outcome): void {
   const failed = 'message' in outcome;
   const data = failed ? undefined : outcome.data;
   if (socket.destroyed) {
@@ -51,9 +52,10 @@ export function sendReply(socket: Socket, to: ReplyTo, outcome: Outcome): void {
     socket.cork();
     process.nextTick(() => socket.uncork());
   }
-  if (failed && to.structured) return void socket.write(errorChunk(to.handle, outcome.error, outcome.message));
-  if (!failed && outcome.extents) return void socket.write(blockStatusChunk(to, outcome.extents));
-  if (!to.structured || !to.isRead) return simpleReply(socket, to.handle, outcome.error, data);
+  if (failed && structured) return void socket.write(errorChunk(to.handle, outcome.error, outcome.message));
+  if (!failed && outcome.extents) return void socket.write(blockStatusChunk(to.handle, allocationContext!, outcome.extents));
+  // With structured replies a read is always a chunk, never a simple reply.
+  if (!structured || to.type !== NBD_CMD.READ) return simpleReply(socket, to.handle, outcome.error, data);
   if (!data || data.length === 0) return void socket.write(chunkHeader(to.handle, NBD_REPLY_TYPE.NONE, 0));
   const head = chunkHeader(to.handle, NBD_REPLY_TYPE.OFFSET_DATA, 8 + data.length, 8);
   head.writeBigUInt64BE(to.offset, STRUCTURED_REPLY_HEADER_BYTES);
@@ -93,11 +95,11 @@ function errorChunk(handle: Buffer, error: number, message: string): Buffer {
 }
 
 /** A BLOCK_STATUS chunk for base:allocation: each extent's length and its state (a run with no data is a hole that reads as zeros). */
-function blockStatusChunk(to: ReplyTo, extents: Extent[]): Buffer {
+function blockStatusChunk(handle: Buffer, context: number, extents: Extent[]): Buffer {
   const payload = 4 + 8 * extents.length;
-  const chunk = chunkHeader(to.handle, NBD_REPLY_TYPE.BLOCK_STATUS, payload, payload);
+  const chunk = chunkHeader(handle, NBD_REPLY_TYPE.BLOCK_STATUS, payload, payload);
   let at = STRUCTURED_REPLY_HEADER_BYTES;
-  chunk.writeUInt32BE(to.allocationContext, at);
+  chunk.writeUInt32BE(context, at);
   at += 4;
   for (const { length, zero } of extents) {
     chunk.writeUInt32BE(length, at);

@@ -13,7 +13,7 @@ import { SectorIntegrityError, VolumeError } from '../volume/block-volume.js';
 import { MAX_REQUEST_BYTES } from './export-policy.js';
 import { NBD_CMD, NBD_CMD_FLAG, NBD_ERROR, NBD_REQUEST_MAGIC, REQUEST_HEADER_BYTES, nameOf } from './nbd-constants.js';
 import type { ChosenExport } from './option-haggling.js';
-import { OK, fail, sendReply, type Outcome, type ReplyTo } from './replies.js';
+import { OK, fail, sendReply, type Outcome } from './replies.js';
 import { ProtocolError, type SocketReader } from './socket-reader.js';
 
 interface Request {
@@ -68,10 +68,9 @@ export async function serveTransmission(socket: Socket, reader: SocketReader, ch
       };
       if (request.type === NBD_CMD.DISC) return; // after the running requests (finally)
 
-      const replyTo: ReplyTo = { handle: request.handle, offset: request.offset, isRead: request.type === NBD_CMD.READ, structured: chosen.structured, allocationContext: chosen.allocationContext ?? 0 };
       if (request.type === NBD_CMD.WRITE && request.length > MAX_REQUEST_BYTES) {
         await reader.skip(request.length); // keep the stream in step, then refuse
-        sendReply(socket, replyTo, fail(NBD_ERROR.EINVAL, `a write of ${request.length} bytes passes the largest request, ${MAX_REQUEST_BYTES}`));
+        sendReply(socket, request, chosen, fail(NBD_ERROR.EINVAL, `a write of ${request.length} bytes passes the largest request, ${MAX_REQUEST_BYTES}`));
         continue;
       }
       const bytes = request.type === NBD_CMD.READ || request.type === NBD_CMD.WRITE ? Math.min(request.length, MAX_REQUEST_BYTES) : 0;
@@ -80,7 +79,7 @@ export async function serveTransmission(socket: Socket, reader: SocketReader, ch
       bytesInFlight += bytes;
       const task: Promise<void> = execute(request, payload, chosen)
         .catch((error: unknown) => failure(error, request, chosen, log))
-        .then((outcome) => sendReply(socket, replyTo, outcome))
+        .then((outcome) => sendReply(socket, request, chosen, outcome))
         .catch((error: unknown) => log.error({ export: chosen.name, err: error }, 'reply failed'))
         .finally(() => {
           bytesInFlight -= bytes;

@@ -58,12 +58,13 @@ export class SectorReader {
   /** Runs of consecutive sectors from `first`, each all holding data or all reading as zeros with none (unwritten, trimmed, zeroed). */
   allocation(first: number, count: number): Array<{ sectors: number; zero: boolean }> {
     const words = this.words(first, count);
-    const zero = (i: number) => sectorKind(words[i]!) !== 'data';
+    const holdsNoData = (i: number) => sectorKind(words[i]!) !== 'data';
     const found: Array<{ sectors: number; zero: boolean }> = [];
     for (let i = 0; i < count; ) {
+      const zero = holdsNoData(i);
       let end = i + 1;
-      while (end < count && zero(end) === zero(i)) end++;
-      found.push({ sectors: end - i, zero: zero(i) });
+      while (end < count && holdsNoData(end) === zero) end++;
+      found.push({ sectors: end - i, zero });
       i = end;
     }
     return found;
