@@ -103,19 +103,19 @@ async function execute(request: Request, payload: Buffer | null, chosen: ChosenE
 function check(request: Request, chosen: ChosenExport): Outcome | null {
   const { type, flags, offset, length } = request;
   const { volume } = chosen;
-  const command = nameOf(NBD_CMD, type);
+  const command = () => nameOf(NBD_CMD, type); // (for a refusal's message only: not on every request)
   const allowed = allowedFlags(type, chosen);
   if (allowed === undefined) {
-    return fail(NBD_ERROR.EINVAL, type === NBD_CMD.BLOCK_STATUS ? 'NBD_CMD_BLOCK_STATUS without base:allocation selected (NBD_OPT_SET_META_CONTEXT on this export)' : `command ${command} is not served`);
+    return fail(NBD_ERROR.EINVAL, type === NBD_CMD.BLOCK_STATUS ? 'NBD_CMD_BLOCK_STATUS without base:allocation selected (NBD_OPT_SET_META_CONTEXT on this export)' : `command ${command()} is not served`);
   }
-  if ((flags & ~allowed) !== 0) return fail(NBD_ERROR.EINVAL, `flags 0x${flags.toString(16)} are not valid on ${command} here`);
+  if ((flags & ~allowed) !== 0) return fail(NBD_ERROR.EINVAL, `flags 0x${flags.toString(16)} are not valid on ${command()} here`);
   if (type === NBD_CMD.FLUSH) return offset !== 0n || length !== 0 ? fail(NBD_ERROR.EINVAL, 'NBD_CMD_FLUSH takes offset 0 and length 0') : null;
   // The maximum block size bounds what carries or returns data, and write-zeroes unless fast (spec,
   // "Block size constraints"); a trim or a block status may span the export (a status is answered for a part).
   const fastZero = type === NBD_CMD.WRITE_ZEROES && (flags & NBD_CMD_FLAG.FAST_ZERO) !== 0;
   const anyLength = type === NBD_CMD.BLOCK_STATUS || type === NBD_CMD.TRIM || fastZero;
   if (type === NBD_CMD.BLOCK_STATUS && length === 0) return fail(NBD_ERROR.EINVAL, 'NBD_CMD_BLOCK_STATUS of length 0');
-  if (!anyLength && length > MAX_REQUEST_BYTES) return fail(NBD_ERROR.EINVAL, `${command} of ${length} bytes passes the largest request, ${MAX_REQUEST_BYTES}`);
+  if (!anyLength && length > MAX_REQUEST_BYTES) return fail(NBD_ERROR.EINVAL, `${command()} of ${length} bytes passes the largest request, ${MAX_REQUEST_BYTES}`);
   // Past the end: ENOSPC for writes, EINVAL for the rest (spec, "Error values").
   if (offset + BigInt(length) > BigInt(volume.size)) {
     const space = type === NBD_CMD.WRITE || type === NBD_CMD.WRITE_ZEROES;
