@@ -29,6 +29,7 @@ import { dataPlane, generations as gens, type DataPlane } from './data-plane.fix
 import { serverFor } from '../../http/listen.js';
 import { MAX_STREAM_BYTES, streamBodyBytes, streamTimeouts } from './block-stream.js';
 import { binaryBodyBytes } from '../../http/binary-body.js';
+import { upgradedReads } from '../../http/upgraded-reads.js';
 import type { Express } from 'express';
 
 /** A test that waits for bytes that never come fails here, instead of holding the suite. */
@@ -105,6 +106,24 @@ class Raw {
 
 let seq = 1_000_000;
 
+/**
+ * Registers `body` twice: as the stream reads in production (bodies straight from the kernel into
+ * their memory, http/upgraded-reads.ts), and as it reads a connection that cannot move (chunks
+ * from 'data' events, copied).
+ */
+function inBothReadModes(name: string, body: () => Promise<void>): void {
+  for (const intoOwnMemory of [true, false]) {
+    test(`${name} (${intoOwnMemory ? 'read into its own memory' : "read from 'data' events"})`, LIMIT, async () => {
+      upgradedReads.intoOwnMemory = intoOwnMemory;
+      try {
+        await body();
+      } finally {
+        upgradedReads.intoOwnMemory = true;
+      }
+    });
+  }
+}
+
 /** Opens a session on a ready VM and its stream (the upgrade sealed as the SDK seals it). */
 async function openStream(opts: Parameters<DataPlane['readyVm']>[0] = {}) {
   const vm = await d.readyVm(opts);
@@ -133,7 +152,7 @@ const problemOf = (a: { header: AnswerFrameHeader; body: Buffer }) => {
   return JSON.parse(a.body.toString('utf8')) as Record<string, unknown>;
 };
 
-test('pipelined frames are each answered under their own seq, sealed as the block route seals: sectors round-trip', LIMIT, async () => {
+inBothReadModes('pipelined frames are each answered under their own seq, sealed as the block route seals: sectors round-trip', async () => {
   const { raw, key, sessionId } = await openStream();
   const n = 8;
   const plain = Array.from({ length: 4 }, () => randomBytes(4096 * n));
@@ -334,7 +353,7 @@ async function eventually(ready: () => boolean, what: string): Promise<void> {
   assert.ok(ready(), what);
 }
 
-test(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a stream's bodies at once, and gives every byte back`, LIMIT, async () => {
+inBothReadModes(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a stream's bodies at once, and gives every byte back`, async () => {
   const { raw, key, sessionId } = await openStream({ sectors: 12 * 2048 });
   const pool = d.sessions.pool;
   const run = pool.run.bind(pool);
@@ -415,13 +434,58 @@ test('a stream whose batches take longer than the stalled-answer time is not dro
   }
 });
 
-test('a stream that closes in the middle of a frame gives its bytes back', LIMIT, async () => {
+inBothReadModes('a stream that closes in the middle of a frame gives its bytes back', async () => {
   const { raw, key, sessionId } = await openStream();
   const f = frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(64), randomBytes(64 * 4096)]));
   raw.socket.write(f.bytes.subarray(0, f.bytes.length / 2));
   await eventually(() => streamBodyBytes.used > 0, 'the frame is being read');
   raw.socket.destroy();
   await eventually(() => streamBodyBytes.used === 0, `every byte given back (${streamBodyBytes.used} held)`);
+});
+
+inBothReadModes('frames cut anywhere across reads — a header in pieces, a body begun beside its header and ended in reads of its own — are read whole', async () => {
+  const { raw, key, sessionId } = await openStream({ sectors: 256 });
+  let lba = 0n;
+  const frames = [1, 3, 64, 2, 17, 1].map((n) => {
+    const f = frame(key, sessionId, 'encrypt-sign', lba, Buffer.concat([gens(n), randomBytes(n * 4096)]));
+    lba += BigInt(n);
+    return f;
+  });
+  const bytes = Buffer.concat(frames.map((f) => f.bytes));
+  // Pieces of 1 and 7 bytes cut headers (40 bytes) apart; larger ones end inside bodies, or carry a body's end and the next header together.
+  const pieces = [1, 7, 40, 1_000, 65_536, 3, 200_000, 30, 4_097];
+  for (let at = 0, i = 0; at < bytes.length; i++) {
+    const n = Math.min(bytes.length - at, pieces[i % pieces.length]!);
+    raw.socket.write(bytes.subarray(at, at + n));
+    at += n;
+    await new Promise((resolve) => setTimeout(resolve, 2)); // (each piece its own read, mostly)
+  }
+  const answered = new Set<number>();
+  for (let i = 0; i < frames.length; i++) {
+    const a = await raw.answer();
+    assert.equal(a.header.kind, ANSWER_SEALED, a.body.toString());
+    answered.add(a.header.seq);
+  }
+  assert.deepEqual([...answered].sort(), frames.map((f) => f.seq).sort(), 'every frame answered once, its seal intact');
+  raw.socket.destroy();
+});
+
+inBothReadModes("a stream whose session ends while a frame is half read closes, gives the frame's bytes back, and drops what still comes", async () => {
+  const { raw, key, sessionId } = await openStream();
+  const f = frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(64), randomBytes(64 * 4096)]));
+  raw.socket.write(f.bytes.subarray(0, f.bytes.length / 2));
+  await eventually(() => streamBodyBytes.used > 0, 'the frame is being read');
+  await d.sessions.end(sessionId, 'closed');
+  const a = await raw.answer();
+  assert.equal(a.header.seq, 0);
+  assert.equal(problemOf(a).reason, 'closed');
+  assert.equal(streamBodyBytes.used, 0, "the frame's bytes came back as the stream closed");
+  // The rest of the frame, and another, arrive after the close: read and dropped, nothing run.
+  const before = d.requestLog.length;
+  raw.socket.write(Buffer.concat([f.bytes.subarray(f.bytes.length / 2), frame(key, sessionId, 'encrypt-sign', 64n, Buffer.concat([gens(1), randomBytes(4096)])).bytes]));
+  raw.socket.end();
+  await raw.closed;
+  assert.equal(d.requestLog.length, before, 'no frame ran after the close');
 });
 
 test('a sealed block request for a session this process does not hold, or with a spent seq, is refused before its body is read', LIMIT, async () => {

@@ -1,14 +1,16 @@
 // A block session's stream: the connection of `GET …/stream` once upgraded, carrying block
 // requests as frames (layouts in @sealkeep/crypto's block-stream.ts). Each request frame is read
-// into memory the body pool lends, run exactly as the block route runs a request
+// into memory the body pool lends — the socket reads a body straight into it once its header is
+// read (http/upgraded-reads.ts), and headers, with whatever follows them in the same read, into a
+// staging buffer of the stream's own — and run exactly as the block route runs a request
 // (block-batch.ts: the worker opens its seal, the answer is sealed) and answered as soon as its
 // batch is done, so several are in flight at once and answers may overtake one another. A frame
 // holds its place, and its body's bytes, from when its body is read until its answer has left for
 // the socket. A frame is read only while the stream holds fewer than MAX_IN_FLIGHT frames and
 // MAX_STREAM_BYTES, and every stream together less than streamBodyBytes' limit
 // (http/body-budget.ts; streams waiting for room there are served in turn); a stream that holds
-// none may always read one. Otherwise reading stops (what was read past the frame's header is put
-// back unread) and TCP holds the adapter back. A
+// none may always read one. Otherwise reading stops (what was read past the frame's header waits
+// aside) and TCP holds the adapter back. A
 // request the session refuses is answered with its problem and the stream goes on; a frame that
 // does not parse is answered with a problem under seq 0 and the stream closes, as it does (saying
 // why) when its session ends. Each frame is logged and counted (metrics) as a request of the block
@@ -25,6 +27,7 @@ import { Problem } from '../../http/problems.js';
 import type { UpgradedConnection } from '../../http/route.js';
 import { binaryBodies } from '../../http/binary-body.js';
 import { BodyBudget, type BudgetTicket } from '../../http/body-budget.js';
+import { readIntoOwnMemory } from '../../http/upgraded-reads.js';
 import { MAX_BATCH_BYTES, runSealedBatch } from './block-batch.js';
 import type { BlockSession, BlockSessions, EndReason } from './block-sessions.js';
 import { endedProblem } from './session-auth.js';
@@ -42,6 +45,9 @@ export const streamTimeouts = { stalledAnswersMs: 60_000 };
 /** Idle time before TCP keep-alive probes a stream's peer. */
 const KEEPALIVE_MS = 60_000;
 const NO_TAG = Buffer.alloc(SESSION_TAG_BYTES);
+/** Where reads land while no body is being read: headers, and what follows them in the same read. */
+const STAGING_BYTES = 64 * 1024;
+const NOTHING = Buffer.alloc(0);
 
 /** Serves the stream of session `s` on a connection its upgrade took; each frame is logged and counted as a request of `frameRoute`. */
 export function serveBlockStream(connection: UpgradedConnection, sessions: BlockSessions, s: BlockSession, requestId: string, frameRoute: string): void {
@@ -61,9 +67,13 @@ class BlockStream {
   #held = 0;
   /** This stream's place in the streams' line, for the frame whose header was read (null: not waiting). */
   #ticket: BudgetTicket | null = null;
-  readonly #wake = () => {
-    if (!this.#closing) this.#socket.resume();
-  };
+  readonly #staging = Buffer.allocUnsafeSlow(STAGING_BYTES);
+  /** The socket's next read goes into #body (true) or into #staging (false): what #target() last handed out. */
+  #direct = false;
+  /** Reading stopped, for room to hold the next frame's body; what was read past its header waits here. */
+  #stopped = false;
+  #parked: Buffer | null = null;
+  readonly #wake = () => this.#resume();
   /** The adapter ended its side: ours ends once every held frame is answered. */
   #peerEnded = false;
   /** Closing: nothing more is read or run. */
@@ -77,7 +87,8 @@ class BlockStream {
     private readonly requestId: string,
     private readonly frameRoute: string,
   ) {
-    this.#socket = connection.socket;
+    const moved = readIntoOwnMemory(connection.socket, { buffer: () => this.#target(), callback: (bytes) => this.#received(bytes) });
+    this.#socket = moved?.socket ?? connection.socket;
     s.streams.add(this.#onSessionEnd);
     this.#socket.on('close', () => {
       s.streams.delete(this.#onSessionEnd);
@@ -87,7 +98,7 @@ class BlockStream {
       this.#peerEnded = true;
       if (this.#inFlight === 0) this.#socket.end();
     });
-    this.#socket.on('data', (chunk: Buffer) => this.#take(chunk));
+    if (!moved) this.#socket.on('data', (chunk: Buffer) => this.#take(chunk));
     if (this.#socket instanceof Socket) {
       this.#socket.setKeepAlive(true, KEEPALIVE_MS);
       // Fires after that long with nothing read and no write finished; only answers left waiting count.
@@ -105,14 +116,32 @@ class BlockStream {
     }
     // A session that ended while the upgrade was checked has run its closers already.
     if (sessions.get(s.id) !== s) this.#close(endedProblem(sessions, s.id));
-    else if (connection.head.length > 0) this.#take(connection.head);
+    else {
+      const head = moved ? Buffer.concat([connection.head, moved.buffered]) : connection.head;
+      if (head.length > 0) this.#take(head);
+    }
+  }
+
+  /** Where the socket reads next (asked after every read): the rest of the body being read, or staging. */
+  #target(): Buffer {
+    this.#direct = this.#body !== null && !this.#closing;
+    return this.#direct ? this.#body!.subarray(this.#bodyFilled) : this.#staging;
+  }
+
+  /** The socket read `bytes` into the last #target(); false stops it reading. */
+  #received(bytes: number): boolean {
+    if (this.#closing) return true; // (what the adapter still sends is dropped)
+    if (!this.#direct) this.#take(this.#staging.subarray(0, bytes));
+    else if ((this.#bodyFilled += bytes) === this.#frame!.length) this.#dispatch();
+    return !this.#stopped;
   }
 
   /** Bytes from the socket: frame headers decoded, bodies gathered into lent memory, each whole frame run. */
   #take(chunk: Buffer): void {
     let at = 0;
-    while (at < chunk.length && !this.#closing) {
+    while (!this.#closing) {
       if (this.#frame === null) {
+        if (at === chunk.length) return;
         const n = Math.min(REQUEST_HEADER_BYTES - this.#headerFilled, chunk.length - at);
         chunk.copy(this.#header, this.#headerFilled, at, at + n);
         this.#headerFilled += n;
@@ -124,12 +153,8 @@ class BlockStream {
         this.#frame = frame;
       }
       if (this.#body === null) {
-        if (!this.#hold(this.#frame.length)) {
-          // Held to the limit: the rest of this read waits, unread, until an answer leaves.
-          this.#socket.pause();
-          this.#socket.unshift(chunk.subarray(at));
-          return;
-        }
+        // Held to the limit: the rest of this read waits aside, and reading stops, until an answer leaves.
+        if (!this.#hold(this.#frame.length)) return this.#stop(chunk.subarray(at));
         this.#body = binaryBodies.take(this.#frame.length);
         this.#bodyFilled = 0;
       }
@@ -137,13 +162,33 @@ class BlockStream {
       chunk.copy(this.#body, this.#bodyFilled, at, at + n);
       this.#bodyFilled += n;
       at += n;
-      if (this.#bodyFilled === this.#frame.length) {
-        const [frame, body] = [this.#frame, this.#body];
-        this.#frame = null;
-        this.#body = null; // (the frame's bytes are #run's to give back now, not a close's)
-        void this.#run(frame, body);
-      }
+      if (this.#bodyFilled < this.#frame.length) return; // (the chunk is used up)
+      this.#dispatch();
     }
+  }
+
+  /** The frame whose body is all read goes to run. */
+  #dispatch(): void {
+    const [frame, body] = [this.#frame!, this.#body!];
+    this.#frame = null;
+    this.#body = null; // (the frame's bytes are #run's to give back now, not a close's)
+    void this.#run(frame, body);
+  }
+
+  #stop(rest: Buffer): void {
+    this.#parked = rest.length > 0 ? rest : null; // (a view of staging will do: nothing is read into it again until #resume has taken this)
+    this.#stopped = true;
+    this.#socket.pause();
+  }
+
+  /** Reading goes on, if it stopped and nothing stops it again: what waited aside first. */
+  #resume(): void {
+    if (this.#closing || !this.#stopped) return;
+    this.#stopped = false;
+    const parked = this.#parked ?? NOTHING;
+    this.#parked = null;
+    this.#take(parked);
+    if (!this.#stopped) this.#socket.resume();
   }
 
   /** Whether a frame of `bytes` may be read now; if so its bytes are held (until #settled). */
@@ -173,13 +218,18 @@ class BlockStream {
     this.#ticket = null;
   }
 
-  /** A body the stream stopped reading (it closed): its memory and its bytes go back, and its place in line. */
+  /**
+   * A body the stream stopped reading (it closed): its bytes go back, and its place in line; its
+   * memory too, or — while the socket may still read into it — once the socket has closed.
+   */
   #dropUnfinishedBody(): void {
     this.#leaveLine();
     if (this.#frame === null || this.#body === null) return;
     this.#held -= this.#frame.length;
     streamBodyBytes.give(this.#frame.length);
-    binaryBodies.give(this.#body.buffer as ArrayBuffer);
+    const memory = this.#body.buffer as ArrayBuffer;
+    if (this.#direct && !this.#socket.destroyed) this.#socket.once('close', () => binaryBodies.give(memory));
+    else binaryBodies.give(memory);
     this.#frame = null;
     this.#body = null;
   }
@@ -229,7 +279,7 @@ class BlockStream {
     this.#inFlight--;
     this.#held -= bytes;
     streamBodyBytes.give(bytes); // (may grant this stream's place in line)
-    if (!this.#closing) this.#socket.resume();
+    this.#resume();
     if (this.#peerEnded && this.#inFlight === 0 && !this.#socket.writableEnded) this.#socket.end();
   }
 
@@ -246,6 +296,7 @@ class BlockStream {
     this.#socket.end();
     // What the adapter still sends is read and dropped, so its close comes through; it has a while to send it.
     this.#socket.removeAllListeners('data');
+    this.#parked = null;
     this.#socket.resume();
     setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
   }
