@@ -103,7 +103,7 @@ export async function serveThroughDataPlane(line: CommandLine, exports: ExportRe
     const trusted = await serviceKeyOf(service, log);
     identity = await HostIdentity.attest({ platform, dataUrl: service.dataUrl, hostId: service.hostId, adapterKey: key, serviceKey: trusted.key, log });
     for (const vm of line.vms) {
-      const delegation = (await readFile(vm.delegationFile, 'utf8')).trim();
+      const delegation = async () => (await readFile(vm.delegationFile, 'utf8')).trim();
       const volumes = line.volumes
         .filter((v) => v.vmId === vm.vmId)
         .map((v) => ({

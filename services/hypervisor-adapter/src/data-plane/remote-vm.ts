@@ -4,17 +4,21 @@
 // releases its key only to a VM started in its approved state, on this attested host) and is
 // opened over RemoteSectorCrypto and attached as an NBD export.
 //
-// When a session ends (410: the host's attestation lapsed, the VM restarted, the key was disabled)
-// its export stops: in-flight and later requests fail with EIO, the export is detached so no new
-// client can choose it, the volume writes back what it holds (sealed before the end, so nothing
-// torn) and closes, and the end is logged with its reason.
+// When a session ends because the key's release did (410: the host's attestation lapsed, the VM
+// restarted, the key was disabled) its export stops: in-flight and later requests fail with EIO,
+// the export is detached so no new client can choose it, the volume writes back what it holds
+// (sealed before the end, so nothing torn) and closes, and the end is logged with its reason. When
+// only the session ran out (idle, its node stopping or not holding it: RemoteSectorCrypto's
+// `renewable`), the export goes on: the next request opens a new session under a fresh delegation
+// (read again: each is exchanged once), and the service checks every release condition again — a
+// refusal then stops the export as above; no fresh delegation, or no service, fails that request.
 
-import { exchangeToken, openBlockSession, startVm, type BlockSession, type StartVmOptions, type VmBoot } from '@sealkeep/sdk';
+import { exchangeToken, openBlockSession, ReleaseRefusedError, ServiceIdentityError, startVm, type BlockSession, type SessionEndedError, type StartVmOptions, type VmBoot } from '@sealkeep/sdk';
 import type { Logger } from '../logger.js';
 import type { ExportRegistry } from '../nbd/export-registry.js';
 import type { EncryptedFileVolume, VolumeLimits } from '../volume/encrypted-file-volume.js';
 import { openEncryptedFileVolume } from '../volume/open-volume.js';
-import { RemoteSectorCrypto } from '../volume/remote-sector-crypto.js';
+import { RemoteSectorCrypto, renewable } from '../volume/remote-sector-crypto.js';
 import type { HostIdentity } from './host-identity.js';
 
 export interface RemoteVolumeSpec {
@@ -32,8 +36,12 @@ export interface RemoteVmOptions {
   identity: HostIdentity;
   tenantId: string;
   vmId: string;
-  /** A delegation token naming this adapter (identity.label) as its next actor. */
-  delegation: string;
+  /**
+   * Reads a delegation token naming this adapter (identity.label) as its next actor: at start, and
+   * again whenever a block session must be renewed (a token is exchanged once, and lives minutes:
+   * the cloud-management layer keeps a fresh one where this reads it).
+   */
+  delegation: () => Promise<string>;
   /** The VM's measured boot. */
   boot: StartVmOptions['events'];
   volumes: RemoteVolumeSpec[];
@@ -45,7 +53,7 @@ export interface RemoteVmOptions {
 
 export interface ServedVolume {
   spec: RemoteVolumeSpec;
-  session: BlockSession;
+  /** Its block session: `crypto.session`, renewed as it runs out. */
   crypto: RemoteSectorCrypto;
   volume: EncryptedFileVolume;
   /** Null while served; why it stopped, once it has. */
@@ -67,7 +75,7 @@ export class RemoteVm {
   /** Starts the VM at the service, then opens and attaches each of its volumes. */
   static async start(o: RemoteVmOptions): Promise<RemoteVm> {
     const { identity, log } = o;
-    const own = await exchangeToken(identity.dataUrl, identity.signer(), { subjectToken: o.delegation });
+    const own = await exchangeToken(identity.dataUrl, identity.signer(), { subjectToken: await o.delegation() });
     const signer = identity.signer(own.accessToken);
     const boot = await startVm({ dataUrl: identity.dataUrl, signer, tenantId: o.tenantId, vmId: o.vmId, events: o.boot });
     log.info({ vmId: o.vmId, bootId: boot.bootId, policyResult: boot.policyResult, vpcr1: boot.vpcrs['1'], vpcr8: boot.vpcrs['8'] }, 'VM started (measured boot)');
@@ -82,8 +90,28 @@ export class RemoteVm {
   }
 
   async #serve(spec: RemoteVolumeSpec, signer: ReturnType<HostIdentity['signer']>): Promise<void> {
-    const { identity, tenantId, vmId, log, exports } = this.#o;
-    const session = await openBlockSession({ dataUrl: identity.dataUrl, signer, tenantId, vmId, volumeId: spec.volumeId, connections: this.#o.connections ?? 8, serviceKey: identity.serviceKey });
+    const { identity, log, exports, vmId } = this.#o;
+    let served: ServedVolume | undefined;
+    const open = async (as: ReturnType<HostIdentity['signer']>): Promise<BlockSession> => {
+      const session = await openBlockSession({ dataUrl: identity.dataUrl, signer: as, tenantId: this.#o.tenantId, vmId, volumeId: spec.volumeId, connections: this.#o.connections ?? 8, serviceKey: identity.serviceKey });
+      session.onEnded((e) => this.#sessionEnded(served!, session, e));
+      return session;
+    };
+    const reopen = async (): Promise<BlockSession> => {
+      try {
+        const session = await open(await this.#freshSigner());
+        log.info({ export: spec.name, vmId, volumeId: spec.volumeId, sessionId: session.id }, 'block session renewed');
+        return session;
+      } catch (error) {
+        // The release refused, or not the service: final. Anything else (no fresh delegation yet, the
+        // service unreachable) fails only the request; the next one tries again.
+        if (error instanceof ReleaseRefusedError) this.#stop(served!, `a new block session was refused (${error.condition})`);
+        else if (error instanceof ServiceIdentityError) this.#stop(served!, error.message);
+        else log.warn({ export: spec.name, vmId, volumeId: spec.volumeId, err: error }, 'a new block session could not be opened; the request fails, the next one tries again');
+        throw error;
+      }
+    };
+    const session = await open(signer);
     let crypto: RemoteSectorCrypto | undefined;
     let volume: EncryptedFileVolume;
     try {
@@ -91,7 +119,7 @@ export class RemoteVm {
         dir: spec.dir,
         create: { size: Number(session.sectors) * session.sectorSize, sectorSize: session.sectorSize },
         uuid: spec.volumeId,
-        crypto: () => (crypto = new RemoteSectorCrypto(session)),
+        crypto: () => (crypto = new RemoteSectorCrypto(session, reopen)),
         readOnly: spec.readOnly ?? false,
         log,
         ...(spec.limits ? { limits: spec.limits } : {}),
@@ -100,11 +128,25 @@ export class RemoteVm {
       if (!crypto) await session.close().catch(() => {});
       throw error;
     }
-    const served: ServedVolume = { spec, session, crypto: crypto!, volume, stopped: null, closed: Promise.resolve() };
+    served = { spec, crypto: crypto!, volume, stopped: null, closed: Promise.resolve() };
     this.volumes.push(served);
     exports.attach(spec.name, volume);
-    session.onEnded((e) => this.#stop(served, `block session ended (${e.reason})`));
     log.info({ export: spec.name, vmId, volumeId: spec.volumeId, sessionId: session.id, size: volume.size, sectorSize: volume.sectorSize, integrity: session.integrity }, 'volume attached through the data plane');
+  }
+
+  /** The adapter's own token for the tenant's delegation, exchanged anew. */
+  async #freshSigner(): Promise<ReturnType<HostIdentity['signer']>> {
+    const { identity, delegation } = this.#o;
+    const own = await exchangeToken(identity.dataUrl, identity.signer(), { subjectToken: await delegation() });
+    return identity.signer(own.accessToken);
+  }
+
+  /** A session of a served volume ended: the export stops, unless only the session ran out (the next request renews it). */
+  #sessionEnded(served: ServedVolume | undefined, session: BlockSession, e: SessionEndedError): void {
+    if (!served) return; // (still opening: the open fails)
+    if (!renewable(e)) return this.#stop(served, `block session ended (${e.reason})`);
+    const { log, vmId } = this.#o;
+    log.info({ export: served.spec.name, vmId, volumeId: served.spec.volumeId, sessionId: session.id, reason: e.reason }, 'block session ended; a new one opens at the next request');
   }
 
   /** Stops serving a volume: EIO from now on, no new clients, written back and closed. */
@@ -114,7 +156,7 @@ export class RemoteVm {
     const { exports, log, vmId } = this.#o;
     served.volume.stop(reason);
     if (exports.get(served.spec.name) === served.volume) exports.detach(served.spec.name);
-    log.error({ export: served.spec.name, vmId, volumeId: served.spec.volumeId, sessionId: served.session.id, reason }, 'export stopped: its volume key is no longer released; requests fail with EIO');
+    log.error({ export: served.spec.name, vmId, volumeId: served.spec.volumeId, sessionId: served.crypto.session.id, reason }, 'export stopped: its volume key is no longer released; requests fail with EIO');
     served.closed = served.volume.close().catch((err: unknown) => log.error({ export: served.spec.name, err }, 'the stopped volume did not close cleanly'));
   }
 

@@ -43,6 +43,8 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
   let vm: RemoteVm;
   let server: NbdServer;
   let exports: ExportRegistry;
+  /** Where the adapter reads the VM's delegation: a fresh one each time, as the cloud-management layer keeps it. */
+  let delegations = () => w.delegationFor(identity.label);
   let url: (name: string) => string;
   let ids: { vmId: string; volumeId: string; keyId: string };
   let firstAttestedUntil = 0;
@@ -68,7 +70,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
       identity,
       tenantId: w.tenantId,
       vmId,
-      delegation: await w.delegationFor(identity.label),
+      delegation: () => delegations(),
       boot: vmBootLog({ configuration, bootVolumeDigest, bootVolumeName: 'boot.img' }),
       volumes: [{ name: 'disk', dir: volumeDir, volumeId }],
       exports,
@@ -97,7 +99,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     assert.equal(vm.boot.policyResult, 'match');
     assert.match(identity.label, /^hv:host-07-/);
     const served = vm.volumes[0]!;
-    assert.equal(served.session.integrity, 'high');
+    assert.equal(served.crypto.session.integrity, 'high');
     assert.equal(served.volume.size, 16 * MiB);
     assert.equal(served.volume.uuid, ids.volumeId);
     const metadata = JSON.parse(readFileSync(path.join(volumeDir, 'volume.json'), 'utf8')) as { keyCheckLba?: string };
@@ -205,7 +207,7 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
       identity,
       tenantId: w.tenantId,
       vmId,
-      delegation: await w.delegationFor(identity.label),
+      delegation: () => w.delegationFor(identity.label),
       boot: vmBootLog({ configuration: Buffer.from('{"cpus":64}'), bootVolumeDigest }),
       volumes: [{ name: 'web-02-disk', dir: path.join(tmp.dir, 'web-02'), volumeId }],
       exports,
@@ -213,6 +215,36 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     });
     await assert.rejects(started, (e: unknown) => e instanceof ReleaseRefusedError && e.status === 403 && e.condition === 'measurements-differ');
     assert.equal(exports.get('web-02-disk'), undefined);
+  });
+
+  test('a session that only ran out (idle, its node stopping) is renewed at the next request under a fresh delegation: the export goes on, the release checked again', async () => {
+    const served = vm.volumes[0]!;
+    for (const reason of ['idle', 'service-stopping'] as const) {
+      const ended = served.crypto.session;
+      await w.sessions.end(ended.id, reason);
+      const read = await runTool('qemu-io', ['-f', 'raw', url('disk'), '-c', 'read -P 0xab 0 1000']);
+      assert.equal(read.code, 0, read.stdout + read.stderr);
+      assert.doesNotMatch(read.stdout + read.stderr, /failed|error|mismatch/i, `the first read after a session ended (${reason}) is served`);
+      assert.notEqual(served.crypto.session.id, ended.id, 'on a new session');
+      assert.ok(w.sessions.get(served.crypto.session.id), 'which the service holds: it released the key again');
+      assert.equal(exports.get('disk'), served.volume, 'the export is still attached');
+      assert.ok(log.entries.some((e) => e.message === 'block session ended; a new one opens at the next request' && e.fields.reason === reason));
+    }
+    assert.equal(log.entries.filter((e) => e.message === 'block session renewed').length, 2);
+
+    // No fresh delegation where the adapter reads it (a spent one): that request fails, the export stays, the next one renews.
+    const spent = await w.delegationFor(identity.label);
+    await exchangeToken(w.dataUrl, identity.signer(), { subjectToken: spent });
+    delegations = async () => spent;
+    await w.sessions.end(served.crypto.session.id, 'idle');
+    const refused = await runTool('qemu-io', ['-f', 'raw', url('disk'), '-c', 'read 0 4k']);
+    assert.match(refused.stdout + refused.stderr, /Input\/output error/);
+    assert.ok(log.entries.some((e) => e.message.startsWith('a new block session could not be opened')));
+    assert.equal(exports.get('disk'), served.volume, 'the export is still attached');
+    delegations = () => w.delegationFor(identity.label);
+    const again = await runTool('qemu-io', ['-f', 'raw', url('disk'), '-c', 'read -P 0xab 0 1000']);
+    assert.doesNotMatch(again.stdout + again.stderr, /failed|error|mismatch/i, 'served once a fresh delegation is there');
+    assert.ok(!log.entries.some((e) => e.message.startsWith('export stopped')), 'nothing stopped');
   });
 
   test('the officer disables the key: within the recheck period reads fail and the export is gone; enabled again, everything reads back', async () => {

@@ -3,16 +3,29 @@
 // one verify-decrypt per run, the answers written over the request's own buffer (no fresh
 // megabytes); the key check uses LBA 0, as the data plane takes only LBAs inside the volume.
 //
-// A session that ended (410: the host's attestation lapsed, the VM restarted, the key was
-// disabled) fails every call with a VolumeError IO naming why — the NBD client sees EIO — and
-// nothing of a failed write reaches the journal. Other failures of the data plane (connection
-// refused, time-outs) are IO errors of that request alone.
+// A session can end for two kinds of reason. The key's release ended (the host's attestation
+// lapsed, the VM restarted, the key was disabled, the session was closed): every call fails from
+// then on with a VolumeError IO naming why — the NBD client sees EIO — and nothing of a failed
+// write reaches the journal. Or the session itself ran out while the release still holds: it sat
+// idle for the service's idle time, its node is stopping, or the node answering does not hold it
+// (restarted, or another node): then, given `reopen`, the next call opens a new session first
+// (the service checks every release condition again), and a call the end caught in flight runs
+// once more on it when that is safe — when it was one batch (MAX_BATCH_SECTOR_BYTES), since a
+// batch the session refused wrote nothing into the buffers it shares with its answer. A larger
+// call caught in flight fails (EIO), as a new session that cannot be opened fails its call.
+// Other failures of the data plane (connection refused, time-outs) are IO errors of that call.
 
-import { IntegrityError, SessionEndedError, type BlockSession } from '@sealkeep/sdk';
+import { IntegrityError, MAX_BATCH_SECTOR_BYTES, SessionEndedError, type BlockSession } from '@sealkeep/sdk';
 import { VolumeError } from './block-volume.js';
 import type { SectorCrypto } from './sector-crypto.js';
 
 const view = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/** Ends after which the key is still released: a new session may be opened in the ended one's place. */
+const RENEWABLE = new Set(['idle', 'service-stopping', 'unknown']);
+
+/** Whether a session that ended this way may be replaced by a new one (the release itself did not end). */
+export const renewable = (ended: SessionEndedError): boolean => RENEWABLE.has(ended.reason);
 
 /** The data plane's failure as the volume's: IO (EIO), with the session's end reason when it ended. */
 function asVolumeError(error: unknown): never {
@@ -23,53 +36,102 @@ function asVolumeError(error: unknown): never {
 
 export class RemoteSectorCrypto implements SectorCrypto {
   readonly keyCheckLba = 0n;
-  readonly session: BlockSession;
+  #session: BlockSession;
+  readonly #reopen: (() => Promise<BlockSession>) | null;
+  /** The new session being opened in place of a renewable ended one (one opening at a time). */
+  #opening: Promise<BlockSession> | null = null;
+  #closing = false;
   /** Settles once close() has ended the session at the service: null, or what failed. */
   closed: Promise<unknown> = Promise.resolve(null);
 
-  constructor(session: BlockSession) {
-    this.session = session;
+  /** `reopen` opens a new session for the same volume; without it, any end of the session is final. */
+  constructor(session: BlockSession, reopen?: () => Promise<BlockSession>) {
+    this.#session = session;
+    this.#reopen = reopen ?? null;
+  }
+
+  /** The session calls run on now. */
+  get session(): BlockSession {
+    return this.#session;
   }
 
   async encrypt(firstLba: bigint, plaintext: Uint8Array): Promise<Buffer> {
-    return this.session.encrypt(firstLba, plaintext, view(plaintext)).catch(asVolumeError);
+    return this.#run(plaintext.length, (s) => s.encrypt(firstLba, plaintext, view(plaintext)));
   }
 
   async decrypt(firstLba: bigint, ciphertext: Uint8Array): Promise<Buffer> {
-    return this.session.decrypt(firstLba, ciphertext, view(ciphertext)).catch(asVolumeError);
+    return this.#run(ciphertext.length, (s) => s.decrypt(firstLba, ciphertext, view(ciphertext)));
   }
 
   async tag(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array): Promise<Buffer> {
-    return this.session.sign(firstLba, generations, ciphertext).catch(asVolumeError);
+    return this.#run(ciphertext.length, (s) => s.sign(firstLba, generations, ciphertext));
   }
 
   async verify(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<bigint[]> {
     try {
-      await this.session.verify(firstLba, generations, ciphertext, tags);
+      await this.#run(ciphertext.length, (s) => s.verify(firstLba, generations, ciphertext, tags));
       return [];
     } catch (error) {
       if (error instanceof IntegrityError) return error.lbas;
-      return asVolumeError(error);
+      throw error;
     }
   }
 
   async encryptAndTag(firstLba: bigint, generations: BigUint64Array, plaintext: Uint8Array): Promise<{ ciphertext: Buffer; tags: Buffer }> {
-    return this.session.encryptSign(firstLba, generations, plaintext, view(plaintext)).catch(asVolumeError);
+    return this.#run(plaintext.length, (s) => s.encryptSign(firstLba, generations, plaintext, view(plaintext)));
   }
 
   async verifyAndDecrypt(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<{ plaintext: Buffer } | { failing: bigint[] }> {
     try {
-      return { plaintext: await this.session.verifyDecrypt(firstLba, generations, ciphertext, tags, view(ciphertext)) };
+      return { plaintext: await this.#run(ciphertext.length, (s) => s.verifyDecrypt(firstLba, generations, ciphertext, tags, view(ciphertext))) };
     } catch (error) {
       if (error instanceof IntegrityError) return { failing: error.lbas };
+      throw error;
+    }
+  }
+
+  /** Ends the session at the service (the one being opened, if any, once it is); no new one opens after. */
+  close(): void {
+    this.#closing = true;
+    const current = async () => (this.#opening ? this.#opening.catch(() => this.#session) : this.#session);
+    this.closed = current()
+      .then((s) => s.close())
+      .then(
+        () => null,
+        (error: unknown) => error,
+      );
+  }
+
+  /** Runs a call of `bytes` on the session, renewed first if it ran out; IntegrityError passes, other failures become VolumeErrors. */
+  async #run<T>(bytes: number, call: (s: BlockSession) => Promise<T>): Promise<T> {
+    try {
+      try {
+        return await call(await this.#live());
+      } catch (error) {
+        // One batch the session refused wrote nothing: it runs again, once, on a new session.
+        if (!(error instanceof SessionEndedError) || !this.#mayRenew(error) || bytes > MAX_BATCH_SECTOR_BYTES) throw error;
+        return await call(await this.#live());
+      }
+    } catch (error) {
+      if (error instanceof IntegrityError) throw error;
       return asVolumeError(error);
     }
   }
 
-  close(): void {
-    this.closed = this.session.close().then(
-      () => null,
-      (error: unknown) => error,
-    );
+  #mayRenew(ended: SessionEndedError): boolean {
+    return this.#reopen !== null && !this.#closing && renewable(ended);
+  }
+
+  /** The session, or — when it ran out and may be renewed — the new one opened in its place. */
+  async #live(): Promise<BlockSession> {
+    const ended = this.#session.ended;
+    if (!ended || !this.#mayRenew(ended)) return this.#session; // (a final end fails the call there)
+    this.#opening ??= this.#reopen!()
+      .then((s) => {
+        void this.#session.close().catch(() => undefined); // (ended: only its connections are left to close)
+        return (this.#session = s);
+      })
+      .finally(() => (this.#opening = null));
+    return this.#opening;
   }
 }

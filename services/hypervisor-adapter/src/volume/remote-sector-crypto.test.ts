@@ -1,0 +1,100 @@
+// RemoteSectorCrypto's renewal rules, over stand-in sessions: an end the release still allows
+// opens one new session, at the next call or for the call it caught in flight (when that call was
+// one batch, so nothing of it was written); a final end, or a larger call caught in flight, fails
+// with EIO; nothing is reopened after close().
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MAX_BATCH_SECTOR_BYTES, SessionEndedError, type BlockSession } from '@sealkeep/sdk';
+import { VolumeError } from './block-volume.js';
+import { RemoteSectorCrypto } from './remote-sector-crypto.js';
+
+const ended = (reason: string) => new SessionEndedError(410, 'https://sealkeep.dev/problems/session-ended', `the block session ended: ${reason}`, { reason });
+
+/** A session whose encryptSign answers (its id in every byte), or — once `end()` was called with a reason — fails as an ended session does. */
+function standIn(id: number) {
+  let endedWith: SessionEndedError | null = null;
+  let calls = 0;
+  let closed = false;
+  const session = {
+    id: `s${id}`,
+    get ended() {
+      return endedWith;
+    },
+    async encryptSign(_lba: bigint, _gens: BigUint64Array, plaintext: Uint8Array, into: Buffer) {
+      calls++;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (endedWith) throw endedWith;
+      into.fill(id);
+      return { ciphertext: into, tags: Buffer.alloc((plaintext.length / 4096) * 32, id) };
+    },
+    async close() {
+      closed = true;
+    },
+  };
+  return {
+    session: session as unknown as BlockSession,
+    end: (reason: string) => (endedWith = ended(reason)),
+    get calls() {
+      return calls;
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+const write = (crypto: RemoteSectorCrypto, bytes = 4096) => crypto.encryptAndTag(0n, new BigUint64Array(bytes / 4096), Buffer.alloc(bytes));
+
+test('a session that ran out is replaced at the next call, once however many calls wait for it, and the old one closed', async () => {
+  const first = standIn(1);
+  const second = standIn(2);
+  let opened = 0;
+  const crypto = new RemoteSectorCrypto(first.session, async () => (opened++, second.session));
+  assert.equal((await write(crypto)).ciphertext[0], 1);
+  first.end('idle');
+  // (the end known before the calls: as when the stream says so under seq 0)
+  const answers = await Promise.all([write(crypto), write(crypto), write(crypto)]);
+  assert.deepEqual(answers.map((a) => a.ciphertext[0]), [2, 2, 2]);
+  assert.equal(opened, 1);
+  assert.equal(crypto.session.id, 's2');
+  assert.ok(first.closed, 'the ended session lets its connections go');
+});
+
+test('a one-batch call the end caught in flight runs again on the new session; a larger one fails with EIO, and the next call is served', async () => {
+  for (const reason of ['idle', 'service-stopping', 'unknown']) {
+    const first = standIn(1);
+    const second = standIn(2);
+    const crypto = new RemoteSectorCrypto(first.session, async () => second.session);
+    const inFlight = write(crypto);
+    first.end(reason);
+    assert.equal((await inFlight).ciphertext[0], 2, `${reason}: answered by the new session`);
+
+    const before = standIn(3);
+    const after = standIn(4);
+    const larger = new RemoteSectorCrypto(before.session, async () => after.session);
+    const big = write(larger, MAX_BATCH_SECTOR_BYTES + 4096);
+    before.end(reason);
+    await assert.rejects(big, (e: unknown) => e instanceof VolumeError && e.code === 'IO', `${reason}: a call of several batches is not run twice`);
+    assert.equal((await write(larger)).ciphertext[0], 4);
+  }
+});
+
+test('a final end fails every call with EIO and opens nothing; nor does close() let a new session open', async () => {
+  for (const reason of ['key-disabled', 'attestation-lapsed', 'vm-restarted', 'closed']) {
+    const first = standIn(1);
+    let opened = 0;
+    const crypto = new RemoteSectorCrypto(first.session, async () => (opened++, standIn(2).session));
+    first.end(reason);
+    await assert.rejects(write(crypto), (e: unknown) => e instanceof VolumeError && e.code === 'IO' && e.message.includes(reason));
+    assert.equal(opened, 0, reason);
+  }
+  const first = standIn(1);
+  let opened = 0;
+  const crypto = new RemoteSectorCrypto(first.session, async () => (opened++, standIn(2).session));
+  crypto.close();
+  first.end('idle');
+  await assert.rejects(write(crypto), VolumeError);
+  assert.equal(opened, 0);
+  assert.equal(await crypto.closed, null);
+});
