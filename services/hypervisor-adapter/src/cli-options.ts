@@ -66,7 +66,7 @@ export interface VolumeOption {
 export interface VmOption {
   tenantId: string;
   vmId: string;
-  /** A delegation token from the cloud-management layer naming this adapter as its next actor. */
+  /** Where the cloud-management layer keeps a fresh delegation token naming this adapter as its next actor (read at start and at each session renewal). */
   delegationFile: string;
   /** The VM's measured boot, CEL JSON … */
   bootLogFile?: string;
