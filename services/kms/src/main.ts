@@ -122,6 +122,9 @@ async function main(): Promise<void> {
     await scans.stop();
     sweeping?.stop();
     await data?.sessions.pool.destroy();
+    // Each VM's vTPM is suspended (Shutdown(STATE), saved): the next start resumes it with its PCRs,
+    // so a VM that kept running is still in its measured state for the next release.
+    await data?.vtpms.close();
     sweeper.stop();
     await checkpointer.stop();
     await host.close();

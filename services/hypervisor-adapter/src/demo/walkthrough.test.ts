@@ -40,8 +40,9 @@ test('npm run demo: the walkthrough passes every step and cleans up', { skip: sk
   if (throughput) t.diagnostic(throughput[0].trim());
   assert.equal(code, 0, out);
 
-  for (let n = 1; n <= 19; n++) assert.match(out, new RegExp(`\\[ ?${n}/19\\]`), `step ${n} ran`);
-  assert.equal((out.match(/✓ \d+\.\d s/g) ?? []).length, 19, 'every step passed');
+  for (let n = 1; n <= 20; n++) assert.match(out, new RegExp(`\\[ ?${n}/20\\]`), `step ${n} ran`);
+  assert.equal((out.match(/✓ \d+\.\d s/g) ?? []).length, 20, 'every step passed');
+  assert.match(out, /opened in its place for the read/, 'the block session was renewed after the service restarted');
   assert.match(out, /evidence verified: the wrapping key lives in a TPM of the pinned manufacturer/);
   assert.match(out, /policy match/);
   assert.match(out, /read back identical/);

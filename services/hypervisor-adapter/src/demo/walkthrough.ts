@@ -79,7 +79,7 @@ interface World {
 async function walk(): Promise<void> {
   const ports = { tenant: await freePort(), data: await freePort(), admin: await freePort() };
   const w: World = { ports, urls: { tenant: `http://127.0.0.1:${ports.tenant}`, data: `http://127.0.0.1:${ports.data}`, admin: `http://127.0.0.1:${ports.admin}` } };
-  const steps = new Steps(19);
+  const steps = new Steps(20);
   say(bold('Sealkeep walkthrough: a tenant-held key, a measured host and VM, a disk served over NBD'));
   say(dim(`workspace ${ws} (paths below are relative to it); logs in logs/`));
 
@@ -199,13 +199,16 @@ async function walk(): Promise<void> {
     show(`release under vm-kek only if vPCR 1 = configuration sha256:${refs.events.configuration.slice(0, 16)}… and vPCR 8 = boot image sha256:${refs.events.bootVolume.slice(0, 16)}…`);
   });
 
-  await steps.run(`bob delegates the VM start to vcloud-svc, which hands it on to ${w.label ?? 'the adapter'}`, async () => {
+  /** bob's grant, through cms:vcloud-svc, to the adapter: a delegation token (good for one exchange) where the adapter reads it. */
+  const delegate = async () => {
     const g = (await sealkeep(['token', 'grant', '--to', 'cms:vcloud-svc', '--ttl', '10m', '--profile', profile('bob'), '--json'], { quiet: true })) as { grant: string };
     show(dim("(a grant signed with bob's own key, for cms:vcloud-svc only, good for one exchange)"));
     const x = (await sealkeep(['token', 'exchange', '--subject-token', g.grant, '--next', w.label!, '--profile', profile('vcloud-svc'), '--json'], { quiet: true, shown: `token exchange --subject-token <bob's grant> --next ${w.label}` })) as { accessToken: string; expiresIn: number };
     writeFileSync(at('host', 'web-01.delegation'), x.accessToken, { mode: 0o600 });
     show(`delegation token for ${w.label} (good ${x.expiresIn} s) in host/web-01.delegation`);
-  });
+  };
+
+  await steps.run(`bob delegates the VM start to vcloud-svc, which hands it on to ${w.label ?? 'the adapter'}`, delegate);
 
   await steps.run('Start the adapter: VM web-01 boots measured, its volume key is released into a block session, NBD serves it', async () => {
     const args = [
@@ -303,6 +306,21 @@ async function walk(): Promise<void> {
     show(dim(starts.join('\n')));
   });
 
+  await steps.run('The service restarts (an upgrade, say): the export stays, and its next read opens a new block session', async () => {
+    command(`kill -TERM <service>; SEALKEEP_DATA_DIR=data … node --import tsx services/kms/src/main.ts   ${dim('(log: logs/service-restarted.log)')}`);
+    const code = await w.service!.stop();
+    w.service = startNode('the service', path.join(REPO, 'services/kms/src/main.ts'), [], serviceEnv, at('logs', 'service-restarted.log'));
+    const measured = await w.service.waitForLog((e) => e.msg === 'measured start', 90_000);
+    for (const planes of [['tenant'], ['data'], ['admin', 'compliance']]) await w.service.waitForLog((e) => e.msg === 'listening' && JSON.stringify(e.planes) === JSON.stringify(planes), 30_000);
+    show(`service exited ${code} and started again: root ${String(measured.root)}; its block sessions ended with it`);
+    show(dim('(vcloud-svc keeps a fresh delegation where the adapter reads it: a session is opened only for a tenant user)'));
+    await delegate();
+    tool('qemu-io', ['-f', 'raw', w.nbd!, '-c', 'read -P 0x5a 1M 64k']);
+    const renewed = await w.adapter!.waitForLog((e) => e.msg === 'block session renewed', 5_000);
+    const ended = logEntries(at('logs', 'adapter.log'), (e) => e.msg === 'block session ended; a new one opens at the next request');
+    show(`adapter: block session ${String(ended.at(-1)?.sessionId ?? '(the old one)')} ended (${String(ended.at(-1)?.reason ?? 'unknown to the restarted service')}); ${String(renewed.sessionId)} opened in its place for the read, every release condition checked again`);
+  });
+
   await steps.run("alice disables acme's key: the service forgets the volume key and the export stops", async () => {
     await api(w.urls.tenant, 'alice', 'POST', `/v1/tenants/${w.tenantId}/keys/${w.keyId}/disable`);
     const started = Date.now();
@@ -326,7 +344,7 @@ async function walk(): Promise<void> {
     const adapterCode = await w.adapter!.stop();
     const serviceCode = await w.service!.stop();
     show(`adapter exited ${adapterCode}, service exited ${serviceCode}`);
-    const errors = logEntries(at('logs', 'service.log'), (e) => Number(e.level) >= 50);
+    const errors = ['service.log', 'service-restarted.log'].flatMap((log) => logEntries(at('logs', log), (e) => Number(e.level) >= 50));
     if (errors.length) throw new Error(`the service logged ${errors.length} error(s): ${String(errors[0]!.msg)}`);
   });
 }
