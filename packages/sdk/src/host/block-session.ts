@@ -147,6 +147,11 @@ export class BlockSession {
     this.keyVersion = info.keyVersion;
     this.expiresAt = new Date(info.expiresAt);
     this.#transport = transport;
+    // A stream closed with the session's end is heard at once, not only by the next request.
+    transport.onStreamClosedWith = (answer) => {
+      const error = blockProblem(answer);
+      if (error instanceof SessionEndedError) this.#end(error);
+    };
     this.#queue = new BatchQueue(
       async (op, lba, parts, sinks) => {
         this.#usable();

@@ -29,8 +29,8 @@ import { AnswerSealError, BlockTransport, type ProblemAnswer } from './block-tra
 const key = Buffer.alloc(32, 3);
 const sessionId = 'stream-session-000000x';
 
-/** How the stand-in behaves: answer in reverse order, a byte at a time; drop the first stream after a frame; close every stream with a problem; break the seal; refuse the upgrade. */
-let mode: 'reverse-bytewise' | 'drop-once' | 'close-with-problem' | 'bad-seal' | 'refuse' | 'big-problem' | 'stall-then-close' = 'reverse-bytewise';
+/** How the stand-in behaves: answer in reverse order, a byte at a time; drop the first stream after a frame; close every stream with a problem (with a frame waiting, or once every frame is answered); break the seal; refuse the upgrade. */
+let mode: 'reverse-bytewise' | 'drop-once' | 'close-with-problem' | 'answer-then-close' | 'bad-seal' | 'refuse' | 'big-problem' | 'stall-then-close' = 'reverse-bytewise';
 /** What a stalled stream received in all, header and body (stall-then-close), once it closed. */
 let stalled: Promise<Buffer> | null = null;
 let dropped = 0;
@@ -115,6 +115,11 @@ const server = net.createServer((socket) => {
       return Buffer.concat([encodeAnswerHeader({ length: answer.length, status: 200, kind: ANSWER_SEALED, seq: frame.seq, tag }), answer]);
     });
     void writeCut(socket, Buffer.concat(answers));
+    if (mode === 'answer-then-close') {
+      // Later, with nothing waiting: the session ended (idle), and the service says so as it closes the stream.
+      const problem = Buffer.from(JSON.stringify({ type: 'https://sealkeep.dev/problems/session-ended', status: 410, reason: 'idle' }));
+      setTimeout(() => socket.end(Buffer.concat([encodeAnswerHeader({ length: problem.length, status: 410, kind: ANSWER_PROBLEM, seq: 0, tag: Buffer.alloc(16) }), problem])), 50);
+    }
   });
 });
 
@@ -184,6 +189,18 @@ test('a problem under seq 0 answers every waiting request; an answer that does n
   mode = 'bad-seal';
   transport = newTransport();
   await assert.rejects(encrypt(transport, 0n, 4096, 1), AnswerSealError);
+  transport.destroy();
+});
+
+test('a stream the service closes with a problem while nothing waits is still heard: the session learns it ended', async () => {
+  mode = 'answer-then-close';
+  transport = newTransport();
+  const heard: ProblemAnswer[] = [];
+  transport.onStreamClosedWith = (answer) => heard.push(answer);
+  const { answer } = await encrypt(transport, 0n, 4096, 1);
+  assert.equal(answer, null, 'the request was answered');
+  for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(heard.map((a) => [a.status, a.problem.reason]), [[410, 'idle']]);
   transport.destroy();
 });
 

@@ -67,6 +67,8 @@ export class BlockStream {
   #sinkIndex = 0;
   #at = 0;
   #closed = false;
+  /** Told when the service closes the stream with a problem under seq 0 (why: a session that ended), waiting requests or not. */
+  onClosedWith: ((answer: StreamProblem) => void) | null = null;
 
   private constructor() {}
 
@@ -206,6 +208,7 @@ export class BlockStream {
       this.#socket.destroy();
       for (const w of this.#waiting.values()) w.resolve(answer);
       this.#waiting.clear();
+      this.onClosedWith?.({ status: answer.status, problem: answer.problem });
       return;
     }
     const waiting = this.#waiting.get(header.seq);

@@ -87,6 +87,8 @@ export class BlockTransport {
   readonly #idle: BlockConnection[] = [];
   readonly #open = new Set<BlockConnection>();
   #stream: BlockStream | null = null;
+  /** Told when the service closes a stream with a problem under seq 0, whether or not requests waited for it. */
+  onStreamClosedWith: ((answer: ProblemAnswer) => void) | null = null;
   #streamOpening: Promise<BlockStream | ProblemAnswer> | null = null;
   #seq = 0;
   #destroyed = false;
@@ -184,6 +186,7 @@ export class BlockTransport {
         const tag = sealBody(this.#key, seq, 'request', OTHER_BODY_SEALS.request, 'GET', blockStreamPath(this.#sessionId), []);
         const opened = await BlockStream.open(this.#origin, this.#sessionId, seq, tag, this.#timeoutMs);
         if (!(opened instanceof BlockStream)) return opened;
+        opened.onClosedWith = (answer) => this.onStreamClosedWith?.(answer);
         if (this.#destroyed) opened.destroy();
         else this.#stream = opened;
         return opened;

@@ -222,13 +222,16 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     for (const reason of ['idle', 'service-stopping'] as const) {
       const ended = served.crypto.session;
       await w.sessions.end(ended.id, reason);
+      // The service says so on the session's stream, and the adapter hears it with no request waiting.
+      const heard = () => log.entries.some((e) => e.message === 'block session ended; a new one opens at the next request' && e.fields.sessionId === ended.id && e.fields.reason === reason);
+      for (let i = 0; i < 500 && !heard(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.ok(heard(), `the end (${reason}) is heard before the next request`);
       const read = await runTool('qemu-io', ['-f', 'raw', url('disk'), '-c', 'read -P 0xab 0 1000']);
       assert.equal(read.code, 0, read.stdout + read.stderr);
       assert.doesNotMatch(read.stdout + read.stderr, /failed|error|mismatch/i, `the first read after a session ended (${reason}) is served`);
       assert.notEqual(served.crypto.session.id, ended.id, 'on a new session');
       assert.ok(w.sessions.get(served.crypto.session.id), 'which the service holds: it released the key again');
       assert.equal(exports.get('disk'), served.volume, 'the export is still attached');
-      assert.ok(log.entries.some((e) => e.message === 'block session ended; a new one opens at the next request' && e.fields.reason === reason));
     }
     assert.equal(log.entries.filter((e) => e.message === 'block session renewed').length, 2);
 
