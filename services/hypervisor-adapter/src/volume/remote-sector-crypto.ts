@@ -30,7 +30,10 @@ export const renewable = (ended: SessionEndedError): boolean => RENEWABLE.has(en
 /** The data plane's failure as the volume's: IO (EIO), with the session's end reason when it ended. */
 function asVolumeError(error: unknown): never {
   if (error instanceof VolumeError) throw error;
-  if (error instanceof SessionEndedError) throw new VolumeError('IO', `the block session ended (${error.reason}): the volume's key is no longer released`, { cause: error });
+  if (error instanceof SessionEndedError) {
+    const why = renewable(error) ? 'under this call (a new session serves the next one)' : "the volume's key is no longer released";
+    throw new VolumeError('IO', `the block session ended (${error.reason}): ${why}`, { cause: error });
+  }
   throw new VolumeError('IO', `the data plane failed: ${(error as Error).message}`, { cause: error });
 }
 
