@@ -29,8 +29,8 @@ import { AnswerSealError, BlockTransport, type ProblemAnswer } from './block-tra
 const key = Buffer.alloc(32, 3);
 const sessionId = 'stream-session-000000x';
 
-/** How the stand-in behaves: answer in reverse order, a byte at a time; drop the first stream after a frame; close every stream with a problem (with a frame waiting, or once every frame is answered); break the seal; refuse the upgrade. */
-let mode: 'reverse-bytewise' | 'drop-once' | 'close-with-problem' | 'answer-then-close' | 'bad-seal' | 'refuse' | 'big-problem' | 'stall-then-close' = 'reverse-bytewise';
+/** How the stand-in behaves: answer in reverse order, a byte at a time; drop the first stream after a frame; close every stream with a problem (with a frame waiting, or once every frame is answered); answer nothing; break the seal; refuse the upgrade. */
+let mode: 'reverse-bytewise' | 'drop-once' | 'close-with-problem' | 'answer-then-close' | 'silent' | 'bad-seal' | 'refuse' | 'big-problem' | 'stall-then-close' = 'reverse-bytewise';
 /** What a stalled stream received in all, header and body (stall-then-close), once it closed. */
 let stalled: Promise<Buffer> | null = null;
 let dropped = 0;
@@ -90,6 +90,7 @@ const server = net.createServer((socket) => {
       assert.ok(openBody(key, f.seq, 'request', BODY_SEALS[f.op].request, 'POST', blockRequestUrl(sessionId, f.op, f.lba), [body], f.tag), 'each frame is sealed under its seq, op and LBA');
       held.push({ frame: f, body });
     }
+    if (mode === 'silent') return; // (frames read, never answered)
     if (mode === 'drop-once' && held.length > 0 && dropped === 0) {
       dropped++;
       return socket.destroy();
@@ -202,6 +203,19 @@ test('a stream the service closes with a problem while nothing waits is still he
   for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.deepEqual(heard.map((a) => [a.status, a.problem.reason]), [[410, 'idle']]);
   transport.destroy();
+});
+
+test('a stream idle past its time-out still gives up a request the service then leaves unanswered (ETIMEDOUT)', { timeout: 10_000 }, async () => {
+  mode = 'reverse-bytewise';
+  const t = new BlockTransport({ baseUrl: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, sessionId, key, connections: 4, timeoutMs: 300, stream: true });
+  await Promise.all([encrypt(t, 0n, 4096, 1), encrypt(t, 8n, 4096, 2), encrypt(t, 16n, 4096, 3)]);
+  await new Promise((resolve) => setTimeout(resolve, 700)); // idle: the time-out passes with nothing waiting
+  mode = 'silent';
+  const started = Date.now();
+  await assert.rejects(encrypt(t, 0n, 4096, 4), (e: NodeJS.ErrnoException) => e.code === 'ETIMEDOUT');
+  assert.ok(Date.now() - started < 3_000, `given up in ${Date.now() - started} ms`);
+  t.destroy();
+  mode = 'reverse-bytewise';
 });
 
 test('an upgrade the service refuses comes back as its problem', async () => {

@@ -82,7 +82,11 @@ export class BlockStream {
       stream.#opening = { resolve, reject };
       const { socket, ready } = connectReading(origin, { buffer: () => stream.#nextBuffer(), callback: (n: number) => stream.#onRead(n) });
       stream.#socket = socket;
-      socket.setTimeout(timeoutMs, () => {
+      // Every stretch of timeoutMs with nothing read or written is looked at, not only the first
+      // (a listener of its own: setTimeout's callback is heard once): an idle stream stays, one
+      // whose requests wait is given up.
+      socket.setTimeout(timeoutMs);
+      socket.on('timeout', () => {
         if (stream.#opening || stream.#waiting.size > 0) socket.destroy(Object.assign(new Error(`no answer from the data plane within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
       });
       socket.on('error', (error: NodeJS.ErrnoException) => stream.#fail(error));

@@ -414,6 +414,22 @@ test('an adapter that takes none of its answers loses the stream, and every byte
   assert.ok(!JSON.stringify(warning).includes(key.toString('hex')) && !JSON.stringify(warning).includes(key.toString('base64')), 'no session key in the warning');
 });
 
+test('a stream that sat idle past the stalled-answer time, then stops taking its answers, is still dropped', LIMIT, async () => {
+  const stalled = streamTimeouts.stalledAnswersMs;
+  streamTimeouts.stalledAnswersMs = 300;
+  const { raw, key, sessionId } = await openStream({ sectors: 12 * 2048 }).finally(() => (streamTimeouts.stalledAnswersMs = stalled));
+  await new Promise((resolve) => setTimeout(resolve, 800)); // idle: the time-out passes with nothing to answer
+  const reset = raw.closed.then(() => 'closed', (e: NodeJS.ErrnoException) => e.code);
+  raw.socket.pause();
+  const sectors = 2048;
+  for (let i = 0; i < 12; i++) raw.socket.write(frame(key, sessionId, 'encrypt-sign', BigInt(i * sectors), Buffer.concat([gens(sectors), randomBytes(sectors * 4096)])).bytes);
+  await eventually(() => streamBodyBytes.used >= MAX_STREAM_BYTES / 2, `the stream holds frames whose answers wait (${streamBodyBytes.used} bytes)`);
+  await eventually(() => streamBodyBytes.used === 0, `dropped, every byte given back (${streamBodyBytes.used} held)`);
+  raw.socket.resume();
+  assert.ok(['ECONNRESET', 'EPIPE', 'closed'].includes((await reset)!), 'the adapter sees its stream closed');
+  assert.equal(d.connectionWarnings.filter((w) => w.sessionId === sessionId).length, 1, 'one warning for the dropped stream');
+});
+
 test('a stream whose batches take longer than the stalled-answer time is not dropped: only answers left untaken count', LIMIT, async () => {
   const stalled = streamTimeouts.stalledAnswersMs;
   streamTimeouts.stalledAnswersMs = 300;

@@ -101,8 +101,11 @@ class BlockStream {
     if (!moved) this.#socket.on('data', (chunk: Buffer) => this.#take(chunk));
     if (this.#socket instanceof Socket) {
       this.#socket.setKeepAlive(true, KEEPALIVE_MS);
-      // Fires after that long with nothing read and no write finished; only answers left waiting count.
-      this.#socket.setTimeout(streamTimeouts.stalledAnswersMs, () => {
+      // Fires after that long with nothing read and no write finished, and again after every such
+      // stretch (a listener of its own: the one setTimeout takes hears only the first); only answers
+      // left waiting count — an idle stream with nothing to answer is not dropped.
+      this.#socket.setTimeout(streamTimeouts.stalledAnswersMs);
+      this.#socket.on('timeout', () => {
         if (this.#socket.writableLength === 0) return;
         connection.warn('block stream dropped: its answers were left untaken', {
           sessionId: s.id,
