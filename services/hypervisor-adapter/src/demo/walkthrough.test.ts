@@ -51,7 +51,8 @@ test('npm run demo: the walkthrough passes every step and cleans up', { skip: sk
   assert.match(out, /evidence OK: host host-07/);
   assert.match(out, /audit log OK: \d+ entries, \d+ checkpoints/);
   assert.match(out, /block\.batch \(seq \d+\): tn:bob > cms:vcloud-svc > hv:host-07-[0-9a-f]{8}/);
-  assert.match(out, /read failed: Input\/output error/);
+  // The key disabled: the read fails with EIO, or — when the adapter heard the end on its stream first — the export is already gone.
+  assert.match(out, /read failed: Input\/output error|Requested export not available/);
   assert.match(out, /Walkthrough complete\./);
 
   const workspace = /^workspace (\S+)/m.exec(out)![1]!;
