@@ -1,8 +1,9 @@
 // `npm run demo`: Sealkeep end to end on the embedded defaults, in a temporary directory — a
 // measured service (PGlite, in-process TPM), a tenant that brings its own key, a host whose TPM
 // attests its launch, a VM measured and started, its volume written and read over NBD with the
-// key held by the service, no plaintext on disk, and a reviewer who checks the evidence and the
-// audit chain offline. Every step is numbered and timed; any failure stops the walk with a
+// key held by the service, no plaintext on disk, a reviewer who checks the evidence and the
+// audit chain offline, a restart of the service that the export rides through, and the key
+// disabled. Every step is numbered and timed; any failure stops the walk with a
 // non-zero exit; the service and the adapter are stopped and the directory removed at the end
 // (`-- --keep` keeps it). The `sealkeep` commands run in this process: the same main() as
 // `npx sealkeep`. What has no CLI command yet (hosts, VMs, policies) is one SDK call, shown as
