@@ -62,6 +62,12 @@ export interface ServedVolume {
   closed: Promise<void>;
 }
 
+/** The adapter acting for the tenant: the delegation read now, exchanged (once) for the adapter's own token. */
+async function delegatedSigner({ identity, delegation }: RemoteVmOptions): Promise<ReturnType<HostIdentity['signer']>> {
+  const own = await exchangeToken(identity.dataUrl, identity.signer(), { subjectToken: await delegation() });
+  return identity.signer(own.accessToken);
+}
+
 export class RemoteVm {
   readonly boot: VmBoot;
   readonly volumes: ServedVolume[] = [];
@@ -75,8 +81,7 @@ export class RemoteVm {
   /** Starts the VM at the service, then opens and attaches each of its volumes. */
   static async start(o: RemoteVmOptions): Promise<RemoteVm> {
     const { identity, log } = o;
-    const own = await exchangeToken(identity.dataUrl, identity.signer(), { subjectToken: await o.delegation() });
-    const signer = identity.signer(own.accessToken);
+    const signer = await delegatedSigner(o);
     const boot = await startVm({ dataUrl: identity.dataUrl, signer, tenantId: o.tenantId, vmId: o.vmId, events: o.boot });
     log.info({ vmId: o.vmId, bootId: boot.bootId, policyResult: boot.policyResult, vpcr1: boot.vpcrs['1'], vpcr8: boot.vpcrs['8'] }, 'VM started (measured boot)');
     const vm = new RemoteVm(o, boot);
@@ -99,7 +104,7 @@ export class RemoteVm {
     };
     const reopen = async (): Promise<BlockSession> => {
       try {
-        const session = await open(await this.#freshSigner());
+        const session = await open(await delegatedSigner(this.#o));
         log.info({ export: spec.name, vmId, volumeId: spec.volumeId, sessionId: session.id }, 'block session renewed');
         return session;
       } catch (error) {
@@ -132,13 +137,6 @@ export class RemoteVm {
     this.volumes.push(served);
     exports.attach(spec.name, volume);
     log.info({ export: spec.name, vmId, volumeId: spec.volumeId, sessionId: session.id, size: volume.size, sectorSize: volume.sectorSize, integrity: session.integrity }, 'volume attached through the data plane');
-  }
-
-  /** The adapter's own token for the tenant's delegation, exchanged anew. */
-  async #freshSigner(): Promise<ReturnType<HostIdentity['signer']>> {
-    const { identity, delegation } = this.#o;
-    const own = await exchangeToken(identity.dataUrl, identity.signer(), { subjectToken: await delegation() });
-    return identity.signer(own.accessToken);
   }
 
   /** A session of a served volume ended: the export stops, unless only the session ran out (the next request renews it). */
