@@ -5,7 +5,7 @@
 
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { after, before } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,19 @@ export function temporaryDirectory(prefix: string): { dir: string; remove: () =>
 }
 
 /** Copies of one key pair: LocalSectorCrypto wipes the buffers it is given. */
+/** Damages one byte of a file in place (its bits under `mask` flipped): what the host's storage could do to a sector. */
+export function flipByte(file: string, position: number, mask = 0x40): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, position);
+    byte[0]! ^= mask;
+    writeSync(fd, byte, 0, 1, position);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function keyFactory(keys: VolumeKeys = generateVolumeKeys()): () => VolumeKeys {
   const dataKey = Buffer.from(keys.dataKey);
   const integrityKey = Buffer.from(keys.integrityKey);

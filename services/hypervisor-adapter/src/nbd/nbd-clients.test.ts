@@ -7,9 +7,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { openSync, readSync, writeSync, closeSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { recordingLogger, runTool, serveTestVolumes, skipWithoutNbdTools } from '../test-kit.fixture.js';
+import { flipByte, recordingLogger, runTool, serveTestVolumes, skipWithoutNbdTools } from '../test-kit.fixture.js';
 
 const MiB = 1 << 20;
 
@@ -109,13 +109,7 @@ describe('NBD server under nbdinfo, qemu-io and nbdcopy', { skip: skipWithoutNbd
     const written = await qemuIo('vol4k', 'write -P 0x5a 40M 64k', 'flush');
     assert.equal(written.failed, false, written.stdout + written.stderr);
     await served.volumes.vol4k!.checkpoint(); // from the journal into the data file, where the damage is done
-    const fd = openSync(path.join(served.dir, 'vol4k', 'data'), 'r+');
-    const at = 40 * MiB + 5 * 4096 + 321; // LBA 10245
-    const byte = Buffer.alloc(1);
-    readSync(fd, byte, 0, 1, at);
-    byte[0]! ^= 0xff;
-    writeSync(fd, byte, 0, 1, at);
-    closeSync(fd);
+    flipByte(path.join(served.dir, 'vol4k', 'data'), 40 * MiB + 5 * 4096 + 321, 0xff); // LBA 10245
     const bad = await qemuIo('vol4k', `read -P 0x5a ${40 * MiB + 5 * 4096} 4k`);
     assert.equal(bad.failed, true);
     assert.match(bad.stdout + bad.stderr, /Input\/output error/);

@@ -5,9 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { openSync, readSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import { recordingLogger, serveTestVolumes } from '../test-kit.fixture.js';
+import { flipByte, recordingLogger, serveTestVolumes } from '../test-kit.fixture.js';
 import { NBD_CMD, NBD_CMD_FLAG, NBD_ERROR, NBD_FLAG, NBD_FLAG_C, NBD_FLAG_HANDSHAKE, NBD_INFO, NBD_OPT, NBD_REP } from './nbd-constants.js';
 import { RawNbdClient, infoRequest, optionHeader } from './raw-nbd-client.fixture.js';
 
@@ -210,12 +209,7 @@ describe('NBD server, raw client', () => {
     assert.equal((await client.request(NBD_CMD.WRITE, 512 * S, data.length, { data })).error, 0);
     assert.equal((await client.request(NBD_CMD.FLUSH, 0, 0)).error, 0);
     await served.volumes.disk!.checkpoint(); // from the journal into the data file, where the damage is done
-    const fd = openSync(path.join(served.dir, 'disk', 'data'), 'r+');
-    const byte = Buffer.alloc(1);
-    readSync(fd, byte, 0, 1, 519 * S + 99);
-    byte[0]! ^= 0x01;
-    writeSync(fd, byte, 0, 1, 519 * S + 99);
-    closeSync(fd);
+    flipByte(path.join(served.dir, 'disk', 'data'), 519 * S + 99, 0x01);
     assert.equal((await client.request(NBD_CMD.READ, 519 * S + 4000, 10)).error, NBD_ERROR.EIO);
     assert.equal((await client.request(NBD_CMD.READ, 512 * S, 16 * S)).error, NBD_ERROR.EIO);
     assert.deepEqual((await client.request(NBD_CMD.READ, 512 * S, 7 * S)).data, data.subarray(0, 7 * S));

@@ -6,9 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { serveTestVolumes } from '../test-kit.fixture.js';
+import { flipByte, serveTestVolumes } from '../test-kit.fixture.js';
 import { BASE_ALLOCATION, NBD_CMD, NBD_CMD_FLAG, NBD_ERROR, NBD_FLAG, NBD_FLAG_C, NBD_INFO, NBD_OPT, NBD_REP, NBD_REPLY_FLAG, NBD_REPLY_TYPE, NBD_STATE } from './nbd-constants.js';
 import { RawNbdClient, infoRequest, metaContextRequest, type Reply } from './raw-nbd-client.fixture.js';
 
@@ -111,12 +110,7 @@ describe('NBD server, structured replies and base:allocation', () => {
     assert.equal((await client.request(NBD_CMD.WRITE, 600 * S, data.length, { data })).error, 0);
     assert.equal((await client.request(NBD_CMD.FLUSH, 0, 0)).error, 0);
     await served.volumes.disk!.checkpoint();
-    const fd = openSync(path.join(served.dir, 'disk', 'data'), 'r+');
-    const byte = Buffer.alloc(1);
-    readSync(fd, byte, 0, 1, 602 * S + 5);
-    byte[0]! ^= 0x80;
-    writeSync(fd, byte, 0, 1, 602 * S + 5);
-    closeSync(fd);
+    flipByte(path.join(served.dir, 'disk', 'data'), 602 * S + 5, 0x80);
 
     const tampered = await client.request(NBD_CMD.READ, 600 * S, 4 * S);
     assert.equal(tampered.error, NBD_ERROR.EIO);

@@ -8,14 +8,14 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { volumeIdFromUuid } from '@sealkeep/crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, openSync, writeFileSync, writeSync, readSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, openSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { JournalDamaged, SectorJournal } from './sector-journal.js';
 import { RECORD_HEADER_BYTES, metadataBytes, parseRecordHeader, recordBytes } from './journal-record.js';
 import { JOURNAL_FILES } from './open-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
-import { keyFactory, openTestVolume, recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
+import { flipByte, keyFactory, openTestVolume, recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
 
 const SIZE = 256 << 10;
 const S = 4096;
@@ -45,15 +45,6 @@ async function journaledWrites(dir: string, keys: ReturnType<typeof keyFactory>,
 
 function snapshot(from: string, to: string): void {
   cpSync(from, to, { recursive: true });
-}
-
-function flipByte(file: string, position: number): void {
-  const fd = openSync(file, 'r+');
-  const byte = Buffer.alloc(1);
-  readSync(fd, byte, 0, 1, position);
-  byte[0]! ^= 0x40;
-  writeSync(fd, byte, 0, 1, position);
-  closeSync(fd);
 }
 
 test('after kill -9 every completed write is replayed from the journal', async (t) => {
