@@ -389,10 +389,18 @@ inBothReadModes(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a st
   }
 });
 
-test('an adapter that takes none of its answers loses the stream, and every byte the stream held comes back', LIMIT, async () => {
+/** A stream opened with a stalled-answer time of `stalledMs` (for this stream only), over a volume of 12 × 2048 sectors. */
+async function openStreamStallingAfter(stalledMs: number) {
   const stalled = streamTimeouts.stalledAnswersMs;
-  streamTimeouts.stalledAnswersMs = 500;
-  const { raw, key, sessionId } = await openStream({ sectors: 12 * 2048 }).finally(() => (streamTimeouts.stalledAnswersMs = stalled));
+  streamTimeouts.stalledAnswersMs = stalledMs;
+  return openStream({ sectors: 12 * 2048 }).finally(() => (streamTimeouts.stalledAnswersMs = stalled));
+}
+
+/**
+ * The adapter stops taking answers and sends twelve 8 MiB frames: the stream holds what it may,
+ * its answers wait, and once it is dropped every byte comes back. How the adapter saw it end.
+ */
+async function stopTakingAnswers({ raw, key, sessionId }: Awaited<ReturnType<typeof openStream>>): Promise<string | undefined> {
   const reset = raw.closed.then(() => 'closed', (e: NodeJS.ErrnoException) => e.code); // the service resets the connection
   raw.socket.pause(); // the adapter reads nothing more: the answers fill the socket's buffers
   const sectors = 2048;
@@ -401,7 +409,13 @@ test('an adapter that takes none of its answers loses the stream, and every byte
   // Held answers are not given back while they wait; once the stream is dropped, all of them are.
   await eventually(() => streamBodyBytes.used === 0, `every byte given back (${streamBodyBytes.used} held)`);
   raw.socket.resume();
-  assert.ok(['ECONNRESET', 'EPIPE', 'closed'].includes((await reset)!), 'the adapter sees its stream closed');
+  return reset;
+}
+
+test('an adapter that takes none of its answers loses the stream, and every byte the stream held comes back', LIMIT, async () => {
+  const stream = await openStreamStallingAfter(500);
+  const { key, sessionId } = stream;
+  assert.ok(['ECONNRESET', 'EPIPE', 'closed'].includes((await stopTakingAnswers(stream))!), 'the adapter sees its stream closed');
   // The operator learns why: one warning, under the stream's request id, naming the session and what it held.
   const warnings = d.connectionWarnings.filter((w) => w.sessionId === sessionId);
   assert.equal(warnings.length, 1, 'one warning for the dropped stream');
@@ -415,19 +429,10 @@ test('an adapter that takes none of its answers loses the stream, and every byte
 });
 
 test('a stream that sat idle past the stalled-answer time, then stops taking its answers, is still dropped', LIMIT, async () => {
-  const stalled = streamTimeouts.stalledAnswersMs;
-  streamTimeouts.stalledAnswersMs = 300;
-  const { raw, key, sessionId } = await openStream({ sectors: 12 * 2048 }).finally(() => (streamTimeouts.stalledAnswersMs = stalled));
+  const stream = await openStreamStallingAfter(300);
   await new Promise((resolve) => setTimeout(resolve, 800)); // idle: the time-out passes with nothing to answer
-  const reset = raw.closed.then(() => 'closed', (e: NodeJS.ErrnoException) => e.code);
-  raw.socket.pause();
-  const sectors = 2048;
-  for (let i = 0; i < 12; i++) raw.socket.write(frame(key, sessionId, 'encrypt-sign', BigInt(i * sectors), Buffer.concat([gens(sectors), randomBytes(sectors * 4096)])).bytes);
-  await eventually(() => streamBodyBytes.used >= MAX_STREAM_BYTES / 2, `the stream holds frames whose answers wait (${streamBodyBytes.used} bytes)`);
-  await eventually(() => streamBodyBytes.used === 0, `dropped, every byte given back (${streamBodyBytes.used} held)`);
-  raw.socket.resume();
-  assert.ok(['ECONNRESET', 'EPIPE', 'closed'].includes((await reset)!), 'the adapter sees its stream closed');
-  assert.equal(d.connectionWarnings.filter((w) => w.sessionId === sessionId).length, 1, 'one warning for the dropped stream');
+  assert.ok(['ECONNRESET', 'EPIPE', 'closed'].includes((await stopTakingAnswers(stream))!), 'the adapter sees its stream closed');
+  assert.equal(d.connectionWarnings.filter((w) => w.sessionId === stream.sessionId).length, 1, 'one warning for the dropped stream');
 });
 
 test('a stream whose batches take longer than the stalled-answer time is not dropped: only answers left untaken count', LIMIT, async () => {
@@ -450,11 +455,17 @@ test('a stream whose batches take longer than the stalled-answer time is not dro
   }
 });
 
-inBothReadModes('a stream that closes in the middle of a frame gives its bytes back', async () => {
-  const { raw, key, sessionId } = await openStream();
-  const f = frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(64), randomBytes(64 * 4096)]));
-  raw.socket.write(f.bytes.subarray(0, f.bytes.length / 2));
+/** A stream that has sent half of a 64-sector frame, which the service is reading. */
+async function halfSentFrame() {
+  const stream = await openStream();
+  const f = frame(stream.key, stream.sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(64), randomBytes(64 * 4096)]));
+  stream.raw.socket.write(f.bytes.subarray(0, f.bytes.length / 2));
   await eventually(() => streamBodyBytes.used > 0, 'the frame is being read');
+  return { ...stream, f };
+}
+
+inBothReadModes('a stream that closes in the middle of a frame gives its bytes back', async () => {
+  const { raw } = await halfSentFrame();
   raw.socket.destroy();
   await eventually(() => streamBodyBytes.used === 0, `every byte given back (${streamBodyBytes.used} held)`);
 });
@@ -487,10 +498,7 @@ inBothReadModes('frames cut anywhere across reads — a header in pieces, a body
 });
 
 inBothReadModes("a stream whose session ends while a frame is half read closes, gives the frame's bytes back, and drops what still comes", async () => {
-  const { raw, key, sessionId } = await openStream();
-  const f = frame(key, sessionId, 'encrypt-sign', 0n, Buffer.concat([gens(64), randomBytes(64 * 4096)]));
-  raw.socket.write(f.bytes.subarray(0, f.bytes.length / 2));
-  await eventually(() => streamBodyBytes.used > 0, 'the frame is being read');
+  const { raw, key, sessionId, f } = await halfSentFrame();
   await d.sessions.end(sessionId, 'closed');
   const a = await raw.answer();
   assert.equal(a.header.seq, 0);
