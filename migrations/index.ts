@@ -14,6 +14,7 @@ import * as m0008 from './0008_hosts.js';
 import * as m0009 from './0009_vms.js';
 import * as m0010 from './0010_vm_boots_and_volume_keys.js';
 import * as m0011 from './0011_scans.js';
+import * as m0012 from './0012_volume_states.js';
 
 export interface Migration {
   up(db: Knex): Promise<void>;
@@ -33,6 +34,7 @@ export const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['0009_vms', m0009],
   ['0010_vm_boots_and_volume_keys', m0010],
   ['0011_scans', m0011],
+  ['0012_volume_states', m0012],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

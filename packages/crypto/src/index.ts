@@ -5,3 +5,4 @@ export * from './byok/import-format.js';
 export * from './block-session.js';
 export * from './block-stream.js';
 export * from './key-pairs.js';
+export * from './volume-state.js';

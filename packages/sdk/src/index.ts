@@ -15,6 +15,7 @@ export {
   SessionEndedError,
   ReleaseRefusedError,
   ServiceIdentityError,
+  VolumeStateDiffersError,
   fetchServiceKey,
   blockProblem,
   MAX_BATCH_SECTOR_BYTES,
@@ -23,6 +24,8 @@ export {
   type Integrity,
   type OpenBlockSessionOptions,
   type VolumeAttestation,
+  type VolumeStateAnswer,
+  type VolumeStateMoment,
 } from './host/block-session.js';
 export { AnswerSealError } from './host/block-transport.js';
 export { startVm, vmBootLog, vmReferenceValues, digestFile, DEFAULT_FIRMWARE, type StartVmOptions, type VmBoot, type VmBootInputs } from './host/vm-start.js';

@@ -1,8 +1,9 @@
 // What can go wrong in a block session, as typed errors (RFC 9457 problems of the data plane):
 // IntegrityError (422: the sectors whose tags do not match), SessionEndedError (410: why the
 // session ended), ReleaseRefusedError (403 when a session opens: the release condition that failed),
-// and ServiceIdentityError (the session's opening is not proven by the service key the adapter
-// trusts: it may be someone else's).
+// ServiceIdentityError (the session's opening is not proven by the service key the adapter
+// trusts: it may be someone else's), and VolumeStateDiffersError (409 when a volume's state is
+// recorded at its open: its tags are not those it was last closed with).
 
 import { SealkeepError } from '../client.js';
 import { problemError, type ProblemAnswer } from './block-transport.js';
@@ -42,6 +43,22 @@ export class ReleaseRefusedError extends SealkeepError {
   }
 }
 
+/** The volume's tags are not those it was last closed with: it was rolled back or altered at rest. */
+export class VolumeStateDiffersError extends SealkeepError {
+  /** The root of the tags shown, the root recorded at the last clean close, and when that was. */
+  readonly merkleRoot: string;
+  readonly closedRoot: string;
+  readonly closedAt: string;
+  constructor(e: SealkeepError) {
+    super(e.status, e.type, e.detail, e.problem);
+    this.name = 'VolumeStateDiffersError';
+    const text = (v: unknown) => (typeof v === 'string' ? v : 'unknown');
+    this.merkleRoot = text(e.problem.merkleRoot);
+    this.closedRoot = text(e.problem.closedRoot);
+    this.closedAt = text(e.problem.closedAt);
+  }
+}
+
 /** A session's opening that the trusted service key does not prove: no sector is sent under it. */
 export class ServiceIdentityError extends Error {
   constructor(readonly fault: string) {
@@ -56,6 +73,7 @@ export const problemSlug = (type: string) => type.replace('https://sealkeep.dev/
 export function blockProblem(answer: ProblemAnswer): SealkeepError {
   const e = problemError(answer);
   if (problemSlug(e.type) === 'session-ended') return new SessionEndedError(e.status, e.type, e.detail, e.problem);
+  if (problemSlug(e.type) === 'volume-state-differs') return new VolumeStateDiffersError(e);
   if (problemSlug(e.type) === 'integrity-check-failed') {
     const lbas = Array.isArray(e.problem.lbas) ? (e.problem.lbas as unknown[]).map((l) => BigInt(String(l))) : [];
     return new IntegrityError(e.status, e.type, e.detail, e.problem, lbas);

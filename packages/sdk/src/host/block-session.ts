@@ -14,6 +14,8 @@
 //                        split and sent side by side, and adjacent runs waiting for a
 //                        connection are merged (block-batches.ts)
 //   session.attest()     a signed Merkle root over the volume's tags
+//   session.recordVolumeState()  the volume's tags at its open or clean close: the service keeps
+//                        their root, and refuses an open whose tags are not the last close's
 //   session.close()      DELETE /v1/block-sessions/{id}
 //
 // Problems become typed errors: IntegrityError (422, the failing LBAs), SessionEndedError (410,
@@ -25,14 +27,30 @@
 // u64 per sector, sent big-endian; tags 32 bytes per sector.
 
 import { createECDH, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { BODY_SEALS, deriveSessionKey, encodeGenerations, GENERATION_BYTES, importPublicJwk, jwkThumbprint, sessionProofFault, TAG_BYTES } from '@sealkeep/crypto';
+import {
+  BODY_SEALS,
+  decodeVolumeStateAnswer,
+  deriveSessionKey,
+  encodeGenerations,
+  GENERATION_BYTES,
+  importPublicJwk,
+  jwkThumbprint,
+  OTHER_BODY_SEALS,
+  sessionProofFault,
+  TAG_BYTES,
+  VOLUME_STATE_ANSWER_BYTES,
+  VOLUME_STATE_SEALS,
+  type BodySeals,
+  type VolumeStateAnswer,
+  type VolumeStateMoment,
+} from '@sealkeep/crypto';
 import { SealkeepError, signedRequest, type Signer } from '../client.js';
 import { BatchQueue, type Batch, type BlockOp } from './block-batches.js';
-import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, ServiceIdentityError, SessionEndedError } from './block-errors.js';
+import { blockProblem, IntegrityError, problemSlug, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, VolumeStateDiffersError } from './block-errors.js';
 import { BlockTransport, type ProblemAnswer } from './block-transport.js';
 import type { VolumeAttestation } from '@sealkeep/attestation';
 
-export { IntegrityError, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, blockProblem, type BlockOp };
+export { IntegrityError, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, VolumeStateDiffersError, blockProblem, type BlockOp, type VolumeStateAnswer, type VolumeStateMoment };
 export type Integrity = 'low' | 'moderate' | 'high';
 
 /** Sector bytes per request at most (the service takes 16 MiB of sectors with their generations and tags). */
@@ -215,6 +233,19 @@ export class BlockSession {
     return JSON.parse((answer as Buffer).toString('utf8')) as VolumeAttestation;
   }
 
+  /**
+   * Records the volume's state at the service (docs/service.md, "Volume state records"): its tags,
+   * TAG_BYTES per sector for the whole volume in LBA order, at its open (after its journal is
+   * replayed) or at its clean close. At an open, tags that are not those the volume was last
+   * closed with are a VolumeStateDiffersError. The answer opens under the session key, or the
+   * call fails (AnswerSealError): it can only be the service's.
+   */
+  async recordVolumeState(moment: VolumeStateMoment, tags: Uint8Array): Promise<VolumeStateAnswer> {
+    const answer = Buffer.alloc(VOLUME_STATE_ANSWER_BYTES);
+    await this.#call('POST', `/v1/block-sessions/${this.id}/volume-state?moment=${moment}`, [Buffer.from(tags)], [answer], VOLUME_STATE_SEALS);
+    return decodeVolumeStateAnswer(answer);
+  }
+
   /** Ends the session at the service (its key leaves memory there) and closes the connections. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -266,9 +297,9 @@ export class BlockSession {
     throw failures.find((f) => f instanceof SessionEndedError) ?? failures[0];
   }
 
-  async #call(method: string, path: string, body: readonly Uint8Array[], sinks: readonly Buffer[] | null): Promise<Buffer | null> {
+  async #call(method: string, path: string, body: readonly Uint8Array[], sinks: readonly Buffer[] | null, seals: BodySeals = OTHER_BODY_SEALS): Promise<Buffer | null> {
     this.#usable();
-    return this.#checked(await this.#transport.send(method, path, body, sinks));
+    return this.#checked(await this.#transport.send(method, path, body, sinks, seals));
   }
 
   #usable(): void {

@@ -2,14 +2,31 @@
 // a tenant with officer alice and user bob) plus VM vTPMs in a temporary directory, block
 // sessions on two worker threads, an attested host whose adapter is `hv`, and acme's cloud
 // management delegate `cms`. `hvToken()` is bob → cms → hv; `startVm` and `openSession` drive
-// the data-plane routes as the adapter does, `blocks` seals with the session key (and opens the answer).
+// the data-plane routes as the adapter does, `blocks` seals with the session key (and opens the
+// answer), `volumeState` records a volume's state as the adapter does at an open or clean close.
 
 import { createECDH, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { ANSWER_TAG_HEADER, bodySealsOf, blockRequestUrl, deriveSessionKey, jwkThumbprint, openBody, publicJwk, sealBody, sessionAuthorization, newKeyPair, type BlockOp } from '@sealkeep/crypto';
+import {
+  ANSWER_TAG_HEADER,
+  bodySealsOf,
+  blockRequestUrl,
+  decodeVolumeStateAnswer,
+  deriveSessionKey,
+  jwkThumbprint,
+  openBody,
+  publicJwk,
+  sealBody,
+  sessionAuthorization,
+  newKeyPair,
+  VOLUME_STATE_SEALS,
+  type BlockOp,
+  type VolumeStateAnswer,
+  type VolumeStateMoment,
+} from '@sealkeep/crypto';
 import { authorizationHeader, delegationGrant } from '@sealkeep/sdk';
 import { TpmManager, type CelRecord } from '@sealkeep/tpm';
 import { goodBootLog, recordsOf } from '@sealkeep/tpm/vm-boot-fixture';
@@ -60,6 +77,8 @@ export interface DataPlane {
   tokenKeyId: string;
   /** A block request in a session, sealed with the session key; its answer opened (the test fails if it does not open). */
   blocks(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<request.Response>;
+  /** POST …/volume-state?moment=… sealed with the session key: the answer opened (the test fails if it does not), or null for a problem. */
+  volumeState(sessionId: string, key: Buffer, moment: VolumeStateMoment, tags: Buffer): Promise<{ res: request.Response; answer: VolumeStateAnswer | null }>;
   /** The same request, its answer left as it came (`res.body`), with the URL, seq and the bytes that were sent. */
   sealedRequest(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<{ res: request.Response; url: string; seq: number; sent: Buffer }>;
   close(): Promise<void>;
@@ -131,7 +150,7 @@ export async function dataPlane(): Promise<DataPlane> {
   };
 
   const sealedRequest: DataPlane['sealedRequest'] = async (sessionId, key, op, lba, body, useSeq) => {
-    const url = op === 'attestation' ? `/v1/block-sessions/${sessionId}/attestation` : blockRequestUrl(sessionId, op as BlockOp, BigInt(lba));
+    const url = op === 'attestation' || op.startsWith('volume-state?') ? `/v1/block-sessions/${sessionId}/${op}` : blockRequestUrl(sessionId, op as BlockOp, BigInt(lba));
     const s = useSeq ?? ++seq;
     // Sealed as the adapter seals it (a copy: the caller's bytes stay as they were).
     const sent = Buffer.from(body);
@@ -207,6 +226,12 @@ export async function dataPlane(): Promise<DataPlane> {
         throw new Error(`the ${op} answer's seal does not hold`);
       }
       return res;
+    },
+    async volumeState(sessionId, key, moment, tags) {
+      const { res, url, seq: s } = await sealedRequest(sessionId, key, `volume-state?moment=${moment}`, 0, tags);
+      if (res.status !== 200) return { res, answer: null };
+      if (!openBody(key, s, 'answer', VOLUME_STATE_SEALS.answer, 'POST', url, [res.body as Buffer], answerTagOf(res))) throw new Error("the volume state answer's seal does not hold");
+      return { res, answer: decodeVolumeStateAnswer(res.body as Buffer) };
     },
     async close() {
       await sessions.closeAll();

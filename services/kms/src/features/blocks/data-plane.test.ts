@@ -241,6 +241,65 @@ test('a volume attestation verifies offline against the AK certificate, and fail
   assert.ok(createHash('sha256').update(statement).digest());
 });
 
+test("a volume's recorded state: its first open is the baseline, a clean close's tags must come back at the next open, other tags are refused and audited until the officer forgets the record", async () => {
+  const vm = await d.readyVm({ sectors: 64 });
+  const session = async () => {
+    const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+    assert.equal(res.status, 201, res.text);
+    return { id: res.body.sessionId as string, key: key! };
+  };
+  const state = async (moment: 'opened' | 'closed', tags: Buffer) => {
+    const { id, key } = await session();
+    return d.volumeState(id, key, moment, Buffer.from(tags));
+  };
+  const continuity = async (moment: 'opened' | 'closed', tags: Buffer) => {
+    const { res, answer } = await state(moment, tags);
+    assert.equal(res.status, 200, String(res.body));
+    assert.equal(answer!.merkleRoot.toString('hex'), merkleRoot(tags).toString('hex'));
+    return answer!.continuity;
+  };
+  const unwritten = Buffer.alloc(64 * 32);
+  const s1 = await session();
+  const enc = (await d.blocks(s1.id, s1.key, 'encrypt-sign', 0, Buffer.concat([gens(8), randomBytes(4096 * 8)]))).body as Buffer;
+  const written = Buffer.concat([enc.subarray(4096 * 8), unwritten.subarray(8 * 32)]);
+
+  assert.equal(await continuity('opened', unwritten), 'first');
+  assert.equal(await continuity('closed', written), 'recorded');
+  assert.equal(await continuity('opened', written), 'as-closed');
+  // Served since, never closed (its adapter killed): the next open cannot be checked, and is the baseline.
+  assert.equal(await continuity('opened', unwritten), 'after-unclean-end');
+
+  // Closed with sectors written, then shown again as they were before: rolled back.
+  assert.equal(await continuity('closed', written), 'recorded');
+  for (let i = 0; i < 2; i++) {
+    const { res } = await state('opened', unwritten);
+    assert.equal(res.status, 409);
+    const problem = JSON.parse((res.body as Buffer).toString());
+    assert.equal(problem.type, 'https://sealkeep.dev/problems/volume-state-differs');
+    assert.equal(problem.closedRoot, merkleRoot(written).toString('hex'));
+    assert.equal(problem.merkleRoot, merkleRoot(unwritten).toString('hex'));
+  }
+  const refused = (await exportChain(d.api.f.store.db, d.api.tenantId)).map((l) => JSON.parse(l)).filter((e) => e.action === 'volume.state-opened' && e.resource === `volume:${vm.volumeId}` && e.outcome === 'failure');
+  assert.equal(refused.length, 2);
+  assert.equal(refused[0].details.closedRootHash, merkleRoot(written).toString('hex'));
+  assert.deepEqual(refused[0].actorChain, ['tn:bob-vm-owner', 'cms:vcloud-svc', 'hv:vpxuser@host-07']);
+
+  // Tags of another length are not the volume's; a request proof instead of the session's seal is refused.
+  assert.equal((await state('opened', unwritten.subarray(32))).res.status, 400);
+  const { id } = await session();
+  const url = `/v1/block-sessions/${id}/volume-state?moment=opened`;
+  const unsealed = await request(d.dataApp).post(url).set('content-type', 'application/octet-stream').set('authorization', authorizationHeader({ key: d.hv.key, principalId: d.hv.id, method: 'POST', url, body: unwritten })).send(unwritten);
+  assert.equal(unsealed.status, 401, unsealed.text);
+
+  // The officer restored the volume from a backup: the record is forgotten, and the next open is the baseline.
+  const forget = `${d.api.base}/vms/${vm.vmId}/volumes/${vm.volumeId}/state`;
+  assert.equal((await d.api.f.call(d.tenantApp, d.api.user, 'delete', forget)).status, 403);
+  const forgotten = await d.api.f.call(d.tenantApp, d.api.officer, 'delete', forget);
+  assert.equal(forgotten.status, 200, forgotten.text);
+  assert.deepEqual(forgotten.body, { volumeId: vm.volumeId, forgotten: true });
+  assert.equal(await continuity('opened', unwritten), 'first');
+});
+
 test("every block batch is audited once per batch with the session's delegation chain, never with data", async () => {
   const vm = await d.readyVm();
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);

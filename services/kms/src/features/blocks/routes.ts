@@ -2,7 +2,8 @@
 // plane (permission block.crypt, hypervisor adapters only): open a block session on a volume of
 // a VM started on the caller's host, run batches of sector operations in it (binary bodies,
 // layouts in block-ops.ts) one request each or as frames on its block stream (block-stream.ts),
-// ask for a signed volume attestation, close it.
+// ask for a signed volume attestation, record the volume's state at its open and clean close
+// (volume-state.ts), close it. Tenant plane: the officer forgets a volume's recorded state.
 
 import { z } from 'zod';
 import type { Store } from '@sealkeep/store';
@@ -14,8 +15,9 @@ import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
 import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
 import { requireSealed, sessionAuthenticator, sessionBeforeBody, sessionOf } from './session-auth.js';
-import { ANSWER_TAG_HEADER, BLOCK_STREAM_PROTOCOL } from '@sealkeep/crypto';
+import { ANSWER_TAG_HEADER, BLOCK_STREAM_PROTOCOL, encodeVolumeStateAnswer, sealBody, VOLUME_STATE_MOMENTS, VOLUME_STATE_SEALS } from '@sealkeep/crypto';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
+import { forgetVolumeState, recordVolumeState } from './volume-state.js';
 import { binaryBodies } from '../../http/binary-body.js';
 
 /** Tags of a volume for one attestation: 2^21 sectors (8 GiB of 4 KiB sectors). */
@@ -114,6 +116,39 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
         return attestVolume(store.db, attestation, deps.sessions!.pool, s, body, requestId);
       },
+    }),
+    route({
+      method: 'post',
+      path: '/v1/block-sessions/:sessionId/volume-state',
+      plane: 'data',
+      permission: 'block.crypt',
+      summary: "Record the volume's state: the Merkle root over its tags (the body, in LBA order) at its open or clean close; at an open, tags not those it was closed with are refused (volume-state-differs). The answer is sealed under the session (docs/service.md#volume-state-records)",
+      params: SessionParams,
+      query: z.object({ moment: z.enum(VOLUME_STATE_MOMENTS) }),
+      body: Bytes,
+      bodyType: 'binary',
+      maxBody: MAX_ATTESTED_TAGS * 32,
+      beforeBody,
+      authenticate,
+      admit: false,
+      responseHeaders: (data: Buffer) => ({ [ANSWER_TAG_HEADER]: answerTags.get(data)!.toString('base64url') }),
+      handler: async ({ params, query, body, principal, requestId, signed }) => {
+        // Only under the session: its answer must be one that no one but the service could seal.
+        const seal = requireSealed(signed);
+        const s = await sessionOf(deps.sessions, params.sessionId, principal);
+        const answer = encodeVolumeStateAnswer(await recordVolumeState(store.db, deps.sessions!.pool, s, query.moment, body, requestId));
+        answerTags.set(answer, sealBody(s.key, seal.seq, 'answer', VOLUME_STATE_SEALS.answer, seal.method, seal.url, [answer]));
+        return answer;
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/tenants/:tenantId/vms/:vmId/volumes/:volumeId/state',
+      plane: 'tenant',
+      permission: 'policy.write',
+      summary: "Forget the volume's recorded state (after restoring it from a backup): its next open is taken as its new baseline",
+      params: z.object({ tenantId: z.uuid(), vmId: z.uuid(), volumeId: z.uuid() }),
+      handler: ({ params, actor }) => forgetVolumeState(store.db, actor!, params.tenantId, params.vmId, params.volumeId),
     }),
     route({
       method: 'delete',

@@ -1,0 +1,48 @@
+// A volume state record on the data plane (docs/service.md, "Volume state records"): the adapter
+// shows the service its volume's tags when it opens the volume and when it closes it cleanly; the
+// service keeps the Merkle root over them and, at an open, refuses tags that are not the ones the
+// volume was closed with. Its answer is binary and sealed under the session (authenticated), so
+// that no one between the two can answer "as closed" in the service's place:
+//
+//   answer = continuity u8 ‖ Merkle root (32)          the root the service computed over the tags
+
+import type { BodySeals } from './block-session.js';
+
+/** The request's tags are encrypted, as every body that is not a block operation's; the answer authenticated. */
+export const VOLUME_STATE_SEALS: BodySeals = { request: 'encrypted', answer: 'authenticated' };
+
+/** When the adapter shows the tags: after opening the volume (journal replayed), or at a clean close. */
+export const VOLUME_STATE_MOMENTS = ['opened', 'closed'] as const;
+export type VolumeStateMoment = (typeof VOLUME_STATE_MOMENTS)[number];
+
+/**
+ * What the service found, by code (index + 1):
+ *   first              no state recorded for the volume yet: this one is its baseline
+ *   as-closed          the tags are those the volume was last closed with
+ *   after-unclean-end  the volume was not closed cleanly when last served (its tags moved on since
+ *                      the record): not checked; this open is the new baseline
+ *   recorded           a clean close's state, kept for the next open
+ */
+export const CONTINUITIES = ['first', 'as-closed', 'after-unclean-end', 'recorded'] as const;
+export type Continuity = (typeof CONTINUITIES)[number];
+
+export const VOLUME_STATE_ANSWER_BYTES = 33;
+
+export interface VolumeStateAnswer {
+  continuity: Continuity;
+  merkleRoot: Buffer;
+}
+
+export function encodeVolumeStateAnswer(a: VolumeStateAnswer): Buffer {
+  if (a.merkleRoot.length !== 32) throw new RangeError('a Merkle root is 32 bytes');
+  const out = Buffer.alloc(VOLUME_STATE_ANSWER_BYTES);
+  out[0] = CONTINUITIES.indexOf(a.continuity) + 1;
+  a.merkleRoot.copy(out, 1);
+  return out;
+}
+
+export function decodeVolumeStateAnswer(b: Uint8Array): VolumeStateAnswer {
+  const continuity = b.length === VOLUME_STATE_ANSWER_BYTES ? CONTINUITIES[b[0]! - 1] : undefined;
+  if (!continuity) throw new RangeError('not a volume state answer');
+  return { continuity, merkleRoot: Buffer.from(b.subarray(1, 33)) };
+}
