@@ -2,7 +2,9 @@
 // from the cloud-management layer naming this adapter) is exchanged for the adapter's own, the
 // VM's measured boot is submitted with it, and each volume gets a block session (the service
 // releases its key only to a VM started in its approved state, on this attested host) and is
-// opened over RemoteSectorCrypto and attached as an NBD export.
+// opened over RemoteSectorCrypto — its tags shown to the service, which refuses a volume that is
+// not in the state it was last closed in (rolled back at rest), and again at its clean close —
+// and attached as an NBD export.
 //
 // When a session ends because the key's release did (410: the host's attestation lapsed, the VM
 // restarted, the key was disabled) its export stops: in-flight and later requests fail with EIO,
@@ -158,20 +160,25 @@ export class RemoteVm {
     served.closed = served.volume.close().catch((err: unknown) => log.error({ export: served.spec.name, err }, 'the stopped volume did not close cleanly'));
   }
 
-  /** Detaches and closes every volume (their sessions end at the service). */
+  /** Detaches and closes every volume (their sessions end at the service); rejects, once all are closed, if one did not close cleanly. */
   async close(): Promise<void> {
     const { exports, log } = this.#o;
-    await Promise.all(
+    const closed = await Promise.allSettled(
       this.volumes.map(async (served) => {
         if (!served.stopped) {
           served.stopped = 'closed';
           if (exports.get(served.spec.name) === served.volume) exports.detach(served.spec.name);
           served.closed = served.volume.close();
         }
-        await served.closed;
-        const ended = await served.crypto.closed;
-        if (ended) log.warn({ export: served.spec.name, err: ended }, 'the block session did not close cleanly');
+        try {
+          await served.closed;
+        } finally {
+          const ended = await served.crypto.closed;
+          if (ended) log.warn({ export: served.spec.name, err: ended }, 'the block session did not close cleanly');
+        }
       }),
     );
+    const failed = closed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

@@ -8,14 +8,16 @@
 // next read is served); the audit names bob > cms > hv for the block requests; a VM booted unlike
 // its policy gets no key (the refusal names measurements-differ); when the tenant's officer
 // disables the key the export stops within the session recheck period (reads fail, the export is
-// gone), and once the key is enabled again a new session reads everything back intact.
+// gone), and once the key is enabled again a new session reads everything back intact; a copy of
+// the volume from an earlier close, put back, is refused at its next open until the officer
+// forgets the volume's recorded state.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { exchangeToken, openBlockSession, openHostPlatform, ReleaseRefusedError, ServiceIdentityError, vmBootLog, vmReferenceValues, type HostPlatform } from '@sealkeep/sdk';
+import { exchangeToken, openBlockSession, openHostPlatform, ReleaseRefusedError, ServiceIdentityError, VolumeStateDiffersError, vmBootLog, vmReferenceValues, type HostPlatform } from '@sealkeep/sdk';
 import { newKeyPair, publicJwk } from '@sealkeep/crypto';
 import { loadAdapterKey } from './adapter-key.js';
 import { adapterCodeManifest } from './code-manifest.js';
@@ -281,6 +283,42 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
       assert.ok(copied.equals(readFileSync(path.join(tmp.dir, 'in.raw')).subarray(3 * MiB, 3 * MiB + 1024)));
     } finally {
       await reopened.close();
+    }
+  });
+
+  test('a volume rolled back at rest (data, tags and journal copied back from an earlier close) is refused at its next open, and audited; once the officer forgets the record, it opens', async () => {
+    const openHere = async () => {
+      const own = await exchangeToken(w.dataUrl, identity.signer(), { subjectToken: await w.delegationFor(identity.label) });
+      const session = await openBlockSession({ dataUrl: w.dataUrl, signer: identity.signer(own.accessToken), tenantId: w.tenantId, vmId: ids.vmId, volumeId: ids.volumeId, serviceKey: identity.serviceKey });
+      return openEncryptedFileVolume({ dir: volumeDir, uuid: ids.volumeId, crypto: () => new RemoteSectorCrypto(session), log });
+    };
+    const opened = () => log.entries.filter((e) => e.message === 'volume state recorded at open').map((e) => e.fields.continuity);
+    // Closed cleanly at the end of the last test: the same files open as they were closed.
+    await (await openHere()).close();
+    assert.equal(opened().at(-1), 'as-closed');
+    const earlier = path.join(tmp.dir, 'disk-earlier');
+    cpSync(volumeDir, earlier, { recursive: true });
+    const later = await openHere();
+    await later.write(0, Buffer.alloc(4096, 0x5a));
+    await later.close();
+
+    // The provider puts the earlier copy back: every sector of it verifies, but the volume is refused.
+    rmSync(volumeDir, { recursive: true });
+    cpSync(earlier, volumeDir, { recursive: true });
+    await assert.rejects(openHere(), (e: unknown) => e instanceof VolumeStateDiffersError && e.status === 409 && e.closedRoot !== e.merkleRoot && /rolled back or altered/.test(e.message));
+    const audit = await w.call(w.tenantUrl, w.officer, 'GET', `/v1/tenants/${w.tenantId}/audit`);
+    const refusals = (audit.lines as string[]).map((l) => JSON.parse(l) as { action: string; outcome: string; actorChain: string[] }).filter((e) => e.action === 'volume.state-opened' && e.outcome === 'failure');
+    assert.equal(refusals.length, 1);
+    assert.equal(refusals[0]!.actorChain.at(-1), identity.label);
+
+    // The officer says the copy is a restore from a backup: the next open is the volume's new baseline.
+    await w.call(w.tenantUrl, w.officer, 'DELETE', `/v1/tenants/${w.tenantId}/vms/${ids.vmId}/volumes/${ids.volumeId}/state`);
+    const restored = await openHere();
+    try {
+      assert.equal(opened().at(-1), 'first');
+      assert.ok((await restored.read(0, 1000)).equals(Buffer.alloc(1000, 0xab)), 'the earlier copy, as it was');
+    } finally {
+      await restored.close();
     }
   });
 });

@@ -106,6 +106,8 @@ export interface Child {
   lines(): string[];
   /** Resolves with the first JSON log line matching, or rejects when the child exits or time runs out. */
   waitForLog(test: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code once the child exits of its own accord. */
+  exited(): Promise<number | null>;
   stop(): Promise<number | null>;
 }
 
@@ -167,6 +169,11 @@ export function startNode(name: string, script: string, args: string[], env: Nod
         waiters.add(check);
         check();
       });
+    },
+    async exited() {
+      const code = await exited;
+      children.delete(child);
+      return code;
     },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {

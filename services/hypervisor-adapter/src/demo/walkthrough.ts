@@ -2,15 +2,15 @@
 // measured service (PGlite, in-process TPM), a tenant that brings its own key, a host whose TPM
 // attests its launch, a VM measured and started, its volume written and read over NBD with the
 // key held by the service, no plaintext on disk, a reviewer who checks the evidence and the
-// audit chain offline, a restart of the service that the export rides through, and the key
-// disabled. Every step is numbered and timed; any failure stops the walk with a
+// audit chain offline, a restart of the service that the export rides through, an earlier copy
+// of the disk put back by the provider and refused, and the key disabled. Every step is numbered and timed; any failure stops the walk with a
 // non-zero exit; the service and the adapter are stopped and the directory removed at the end
 // (`-- --keep` keeps it). The `sealkeep` commands run in this process: the same main() as
 // `npx sealkeep`. What has no CLI command yet (hosts, VMs, policies) is one SDK call, shown as
 // the API request it makes.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { importPrivateJwk } from '@sealkeep/crypto';
@@ -80,7 +80,7 @@ interface World {
 async function walk(): Promise<void> {
   const ports = { tenant: await freePort(), data: await freePort(), admin: await freePort() };
   const w: World = { ports, urls: { tenant: `http://127.0.0.1:${ports.tenant}`, data: `http://127.0.0.1:${ports.data}`, admin: `http://127.0.0.1:${ports.admin}` } };
-  const steps = new Steps(20);
+  const steps = new Steps(22);
   say(bold('Sealkeep walkthrough: a tenant-held key, a measured host and VM, a disk served over NBD'));
   say(dim(`workspace ${ws} (paths below are relative to it); logs in logs/`));
 
@@ -211,7 +211,9 @@ async function walk(): Promise<void> {
 
   await steps.run(`bob delegates the VM start to vcloud-svc, which hands it on to ${w.label ?? 'the adapter'}`, delegate);
 
-  await steps.run('Start the adapter: VM web-01 boots measured, its volume key is released into a block session, NBD serves it', async () => {
+  const disk = at('host', 'volumes', 'web-01-disk');
+  /** Starts the adapter serving web-01 (its log in logs/`log`). */
+  const startAdapter = (log: string): Child => {
     const args = [
       'serve',
       '--listen', '127.0.0.1:0',
@@ -221,18 +223,31 @@ async function walk(): Promise<void> {
       '--host-id', w.hostId!,
       '--host-name', 'host-07',
       '--vm', `tenant=${w.tenantId},id=${w.vmId},delegation=${at('host', 'web-01.delegation')},boot-image=${bootImage},config=${vmConfig}`,
-      '--volume', `name=web-01-disk,dir=${at('host', 'volumes', 'web-01-disk')},id=${w.volumeId}`,
+      '--volume', `name=web-01-disk,dir=${disk},id=${w.volumeId}`,
     ];
-    command(`sealkeep-hypervisor-adapter ${args.map(pretty).join(' ')}   ${dim('(log: logs/adapter.log)')}`);
-    w.adapter = startNode('the adapter', path.join(REPO, 'services/hypervisor-adapter/src/main.ts'), args, process.env, at('logs', 'adapter.log'));
-    const listening = await w.adapter.waitForLog((e) => e.msg === 'listening', 90_000);
-    const boot = await w.adapter.waitForLog((e) => e.msg === 'VM started (measured boot)');
-    const attached = await w.adapter.waitForLog((e) => e.msg === 'volume attached through the data plane');
+    command(`sealkeep-hypervisor-adapter ${args.map(pretty).join(' ')}   ${dim(`(log: logs/${log})`)}`);
+    return startNode('the adapter', path.join(REPO, 'services/hypervisor-adapter/src/main.ts'), args, process.env, at('logs', log));
+  };
+  /** Waits for the started adapter to serve web-01: its boot matched the policy, and the NBD address. */
+  const served = async (adapter: Child) => {
+    const listening = await adapter.waitForLog((e) => e.msg === 'listening', 90_000);
+    const boot = await adapter.waitForLog((e) => e.msg === 'VM started (measured boot)');
+    const attached = await adapter.waitForLog((e) => e.msg === 'volume attached through the data plane');
     if (boot.policyResult !== 'match') throw new Error(`the VM's measured boot does not meet its policy: ${String(boot.policyResult)}`);
+    w.nbd = `nbd://127.0.0.1:${String(listening.port)}/web-01-disk`;
+    return { boot, attached, state: await adapter.waitForLog((e) => e.msg === 'volume state recorded at open') };
+  };
+
+  await steps.run('Start the adapter: VM web-01 boots measured, its volume key is released into a block session, NBD serves it', async () => {
+    w.adapter = startAdapter('adapter.log');
+    const { boot, attached, state } = await served(w.adapter);
     show(`measured boot: vPCR 1 ${String(boot.vpcr1).slice(0, 16)}…  vPCR 8 ${String(boot.vpcr8).slice(0, 16)}…  policy ${green(String(boot.policyResult))}`);
     show(`block session ${String(attached.sessionId)}: ${Number(attached.size) / MiB} MiB in ${String(attached.sectorSize)}-byte sectors, integrity ${String(attached.integrity)}, sealed both ways on the wire`);
-    w.nbd = `nbd://127.0.0.1:${String(listening.port)}/web-01-disk`;
+    show(`the disk's state recorded with the service at its open: ${String(state.continuity)} (the Merkle root over its tags)`);
     show(`NBD export ${w.nbd}`);
+    // What a provider with the host's disks in hand could keep: the disk's files as they are now.
+    cpSync(disk, `${disk}.copy`, { recursive: true });
+    show(dim('(the provider keeps a copy of the disk\'s files as they are now: host/volumes/web-01-disk.copy)'));
   });
 
   const input = at('vm', 'payroll.raw');
@@ -320,6 +335,45 @@ async function walk(): Promise<void> {
     const renewed = await w.adapter!.waitForLog((e) => e.msg === 'block session renewed', 5_000);
     const ended = logEntries(at('logs', 'adapter.log'), (e) => e.msg === 'block session ended; a new one opens at the next request');
     show(`adapter: block session ${String(ended.at(-1)?.sessionId ?? '(the old one)')} ended (${String(ended.at(-1)?.reason ?? 'unknown to the restarted service')}); ${String(renewed.sessionId)} opened in its place for the read, every release condition checked again`);
+  });
+
+  /** acme's audit entries of one action, as alice reads them. */
+  const auditOf = async (action: string) => {
+    const audit = await api(w.urls.tenant, 'alice', 'GET', `/v1/tenants/${w.tenantId}/audit`);
+    return (audit.lines as string[]).map((l) => JSON.parse(l) as { action: string; outcome: string; details: Record<string, unknown>; actorChain: string[] }).filter((e) => e.action === action);
+  };
+
+  await steps.run("The provider puts the disk's earlier copy back: every sector of it verifies, but the service refuses it", async () => {
+    command('kill -TERM <adapter>');
+    const code = await w.adapter!.stop();
+    const closed = (await auditOf('volume.state-closed')).at(-1);
+    if (!closed) throw new Error('the adapter did not record the disk\'s state at its close');
+    show(`adapter exited ${code}; the disk's tags recorded at its clean close (acme's audit: volume.state-closed, root ${String(closed.details.merkleRootHash).slice(0, 16)}…)`);
+    command('mv host/volumes/web-01-disk host/volumes/web-01-disk.now; cp -a host/volumes/web-01-disk.copy host/volumes/web-01-disk   ' + dim('(the provider)'));
+    renameSync(disk, `${disk}.now`);
+    cpSync(`${disk}.copy`, disk, { recursive: true });
+    await delegate();
+    const refused = startAdapter('adapter-rolled-back.log');
+    const exit = await refused.exited();
+    const why = refused.lines().find((l) => /rolled back or altered/.test(l));
+    if (exit === 0 || !why) throw new Error(`the adapter served the earlier copy (exit ${exit})`);
+    show(`adapter exited ${exit}: ${why.replace(/^sealkeep-hypervisor-adapter: /, '')}`);
+    const refusal = (await auditOf('volume.state-opened')).filter((e) => e.outcome === 'failure').at(-1);
+    if (!refusal) throw new Error('the refusal is not in acme\'s audit');
+    show(`acme's audit: volume.state-opened ${red(refusal.outcome)}, root ${String(refusal.details.merkleRootHash).slice(0, 16)}… where the close left ${String(refusal.details.closedRootHash).slice(0, 16)}…, by ${refusal.actorChain.join(' > ')}`);
+  });
+
+  await steps.run('The disk back as it was closed: the adapter serves it again', async () => {
+    command('rm -r host/volumes/web-01-disk; mv host/volumes/web-01-disk.now host/volumes/web-01-disk');
+    rmSync(disk, { recursive: true });
+    renameSync(`${disk}.now`, disk);
+    await delegate();
+    w.adapter = startAdapter('adapter-again.log');
+    const { state } = await served(w.adapter);
+    if (state.continuity !== 'as-closed') throw new Error(`the disk's state at its open: ${String(state.continuity)}, not as closed`);
+    show(`the disk's state at its open: ${green('as-closed')}; NBD export ${w.nbd}`);
+    const q = tool('qemu-io', ['-f', 'raw', w.nbd!, '-c', 'read -P 0x5a 1M 64k']);
+    show(dim(q.out.trim().split('\n').filter((l) => /bytes at offset/.test(l)).join('\n')));
   });
 
   await steps.run("alice disables acme's key: the service forgets the volume key and the export stops", async () => {

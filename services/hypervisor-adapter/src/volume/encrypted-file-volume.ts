@@ -181,7 +181,11 @@ export class EncryptedFileVolume implements BlockVolume {
     this.#stopped ??= new VolumeError('IO', `the volume stopped: ${reason}`);
   }
 
-  /** Writes everything back, checkpoints (nothing to replay at the next open) and releases the keys. */
+  /**
+   * Writes everything back, checkpoints (nothing to replay at the next open), records the tags
+   * with the keys' holder when it keeps volume state records and the volume was not stopped, and
+   * releases the keys. Rejects if any of it failed, once everything is closed.
+   */
   async close(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     await this.#checkpointing;
@@ -192,6 +196,11 @@ export class EncryptedFileVolume implements BlockVolume {
         if (!this.#failed) {
           await this.#checkpointHeld();
           await this.#journal.trimToRound();
+          if (!this.#stopped && this.#crypto.recordState) {
+            await this.#crypto.recordState('closed', this.#files.readTags(this.size / this.sectorSize)).catch((error: unknown) => {
+              throw new VolumeError('IO', `the volume's state was not recorded at its close (${(error as Error).message}): its next open cannot be checked against it`, { cause: error });
+            });
+          }
         }
       } finally {
         this.#closed = true;

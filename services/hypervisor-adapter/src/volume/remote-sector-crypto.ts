@@ -15,7 +15,8 @@
 // call caught in flight fails (EIO), as a new session that cannot be opened fails its call.
 // Other failures of the data plane (connection refused, time-outs) are IO errors of that call.
 
-import { IntegrityError, MAX_BATCH_SECTOR_BYTES, SessionEndedError, type BlockSession } from '@sealkeep/sdk';
+import { IntegrityError, MAX_BATCH_SECTOR_BYTES, SessionEndedError, VolumeStateDiffersError, type BlockSession, type VolumeStateMoment } from '@sealkeep/sdk';
+import type { Continuity } from '@sealkeep/crypto';
 import { VolumeError } from './block-volume.js';
 import type { SectorCrypto } from './sector-crypto.js';
 
@@ -93,6 +94,11 @@ export class RemoteSectorCrypto implements SectorCrypto {
     }
   }
 
+  /** The volume's tags shown to the service at its open or clean close; a refused open is a VolumeStateDiffersError. */
+  async recordState(moment: VolumeStateMoment, tags: Buffer): Promise<Continuity> {
+    return (await this.#run(0, (s) => s.recordVolumeState(moment, tags))).continuity;
+  }
+
   /** Ends the session at the service (the one being opened, if any, once it is); no new one opens after. */
   close(): void {
     this.#closing = true;
@@ -105,7 +111,7 @@ export class RemoteSectorCrypto implements SectorCrypto {
       );
   }
 
-  /** Runs a call of `bytes` on the session, renewed first if it ran out; IntegrityError passes, other failures become VolumeErrors. */
+  /** Runs a call of `bytes` on the session, renewed first if it ran out; IntegrityError and VolumeStateDiffersError pass, other failures become VolumeErrors. */
   async #run<T>(bytes: number, call: (s: BlockSession) => Promise<T>): Promise<T> {
     try {
       try {
@@ -116,7 +122,7 @@ export class RemoteSectorCrypto implements SectorCrypto {
         return await call(await this.#live());
       }
     } catch (error) {
-      if (error instanceof IntegrityError) throw error;
+      if (error instanceof IntegrityError || error instanceof VolumeStateDiffersError) throw error;
       return asVolumeError(error);
     }
   }

@@ -15,6 +15,8 @@ import {
   type SectorCipher,
   type SectorSize,
   type SectorTagger,
+  type Continuity,
+  type VolumeStateMoment,
 } from '@sealkeep/crypto';
 
 /**
@@ -41,6 +43,13 @@ export interface SectorCrypto {
    * over the ciphertext), or every LBA whose tag does not match and no plaintext at all.
    */
   verifyAndDecrypt?(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<{ plaintext: Buffer } | { failing: bigint[] }>;
+  /**
+   * Optional: shows the whole volume's tags (TAG_BYTES per sector, in LBA order) to the keys'
+   * holder when the volume opens, its journal replayed, and when it closes cleanly (the data
+   * plane's volume state records), so that a volume rolled back at rest is refused at its next
+   * open: then it rejects (VolumeStateDiffersError). Answers what the holder found.
+   */
+  recordState?(moment: VolumeStateMoment, tags: Buffer): Promise<Continuity>;
   /**
    * Where a new volume's key check is computed (volume-metadata.ts); default KEY_CHECK_LBA, past
    * every volume. The data plane takes only LBAs inside the volume, so a remote crypto uses 0

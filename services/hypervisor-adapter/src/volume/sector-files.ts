@@ -13,9 +13,12 @@ import { constants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { SectorChange } from './journal-record.js';
-import { encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
+import { TAG_BYTES } from '@sealkeep/crypto';
+import { decodeEntries, encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
 
 export const DATA_FILE = 'data';
+/** Tag-file entries readTags() reads at a time (2.5 MiB). */
+const TAGS_READ_SECTORS = 1 << 16;
 export const TAGS_FILE = 'tags';
 
 /** Reads up to `length` bytes at `position`; shorter only at the end of the file. */
@@ -90,6 +93,16 @@ export class SectorFiles {
     const length = count * TAG_ENTRY_BYTES;
     const got = readFullySync(this.#tags, firstLba * TAG_ENTRY_BYTES, length);
     return got.length === length ? got : Buffer.concat([got, Buffer.alloc(length - got.length)]);
+  }
+
+  /** Every sector's tag, TAG_BYTES each in LBA order (zeros for unwritten and zeroed sectors): what a volume state record covers. */
+  readTags(sectorCount: number): Buffer {
+    const tags = Buffer.alloc(sectorCount * TAG_BYTES);
+    for (let first = 0; first < sectorCount; first += TAGS_READ_SECTORS) {
+      const count = Math.min(TAGS_READ_SECTORS, sectorCount - first);
+      decodeEntries(this.readEntries(first, count), count).tags.copy(tags, first * TAG_BYTES);
+    }
+    return tags;
   }
 
   /**
