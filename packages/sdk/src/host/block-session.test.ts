@@ -6,6 +6,7 @@
 // @sealkeep/crypto with the stand-in's own volume key. Problems come back as typed errors; an
 // ended session stays ended; long runs are split into batches sent side by side, and adjacent
 // runs waiting for a connection are merged — an integrity failure still names only its own run.
+// A volume state answer must open under the session key: one forged in between fails.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +14,31 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agreeSessionKey, ANSWER_TAG_HEADER, bodySealsOf, jwkThumbprint, publicJwk, signSessionOpening, generateXtsKey, openBody, parseSessionAuthorization, sealBody, selectBlockCryptoEngine, SeqWindow, TAG_BYTES, volumeIdFromUuid, type SectorCipher, type SectorTagger, newKeyPair } from '@sealkeep/crypto';
-import { IntegrityError, MAX_BATCH_SECTOR_BYTES, openBlockSession, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, type BlockSession } from './block-session.js';
+import {
+  agreeSessionKey,
+  ANSWER_TAG_HEADER,
+  bodySealsOf,
+  encodeVolumeStateAnswer,
+  jwkThumbprint,
+  merkleRoot,
+  publicJwk,
+  signSessionOpening,
+  generateXtsKey,
+  openBody,
+  parseSessionAuthorization,
+  sealBody,
+  selectBlockCryptoEngine,
+  SeqWindow,
+  TAG_BYTES,
+  volumeIdFromUuid,
+  VOLUME_STATE_SEALS,
+  type SectorCipher,
+  type SectorTagger,
+  type VolumeStateMoment,
+  newKeyPair,
+} from '@sealkeep/crypto';
+import { IntegrityError, MAX_BATCH_SECTOR_BYTES, openBlockSession, ReleaseRefusedError, ServiceIdentityError, SessionEndedError, VolumeStateDiffersError, type BlockSession } from './block-session.js';
+import { AnswerSealError } from './block-transport.js';
 
 const S = 4096;
 const SECTORS = 4096n;
@@ -86,6 +110,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res.writeHead(201, { 'content-type': 'application/json' });
     return void res.end(JSON.stringify({ sessionId, volumeId, vmId, bootId, sectorSize: S, sectors: String(SECTORS), integrity: 'moderate', keyVersion: 1, expiresAt: new Date(Date.now() + 600_000).toISOString(), serviceEcdhPublicKey: answered.publicPoint.toString('base64url'), sessionProof: proof }));
   }
+  const state = /^\/v1\/block-sessions\/([\w-]{22})\/volume-state\?moment=(opened|closed)$/.exec(url);
+  if (state) return volumeState(req, res, sessions.get(state[1]!), state[2] as VolumeStateMoment, body);
   const m = /^\/v1\/block-sessions\/([\w-]{22})(?:\/blocks\/([a-z-]+)\?lba=(\d+))?$/.exec(url);
   const s = m && sessions.get(m[1]!);
   if (!m || !s) return problem(res, 410, 'session-ended');
@@ -126,6 +152,25 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     else (s.cipher.decrypt(lba, sectors, sectors), (out = sectors));
   }
   const tag = sealBody(s.key, auth.seq, 'answer', seals.answer, req.method!, url, [out]);
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [ANSWER_TAG_HEADER]: tag.toString('base64url') });
+  res.end(out);
+}
+
+/** The stand-in's record of the volume: the root of its last clean close. */
+let closedRoot: Buffer | null = null;
+/** Set: someone in between answers every volume state "as closed", without the session key. */
+let forgedState = false;
+
+function volumeState(req: IncomingMessage, res: ServerResponse, s: FakeSession | undefined, moment: VolumeStateMoment, body: Buffer): void {
+  const auth = parseSessionAuthorization(req.headers.authorization);
+  if (!s || !auth || !openBody(s.key, auth.seq, 'request', VOLUME_STATE_SEALS.request, req.method!, req.url!, [body], auth.tag) || !s.seq.accept(auth.seq)) return problem(res, 401, 'unauthenticated');
+  const root = merkleRoot(body);
+  if (moment === 'opened' && closedRoot && !closedRoot.equals(root) && !forgedState) {
+    return problem(res, 409, 'volume-state-differs', { merkleRoot: root.toString('hex'), closedRoot: closedRoot.toString('hex'), closedAt: '2026-12-06T00:00:00.000Z' });
+  }
+  if (moment === 'closed') closedRoot = root;
+  const out = encodeVolumeStateAnswer({ continuity: forgedState ? 'as-closed' : moment === 'closed' ? 'recorded' : 'first', merkleRoot: root });
+  const tag = forgedState ? randomBytes(16) : sealBody(s.key, auth.seq, 'answer', VOLUME_STATE_SEALS.answer, req.method!, req.url!, [out]);
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [ANSWER_TAG_HEADER]: tag.toString('base64url') });
   res.end(out);
 }
@@ -285,6 +330,24 @@ test("an opening the trusted service key does not prove is refused: another key,
   const session = await open();
   const plaintext = randomBytes(S);
   assert.deepEqual(await session.decrypt(0n, await session.encrypt(0n, plaintext)), plaintext, 'with the right key and point, the session works');
+  await session.close();
+});
+
+test("a volume's state: the service's answer opens under the session key; a refusal is a VolumeStateDiffersError; an answer no one but the service could seal fails", async () => {
+  const session = await open();
+  const tags = randomBytes(Number(SECTORS) * TAG_BYTES);
+  const kept = Buffer.from(tags);
+  assert.deepEqual(await session.recordVolumeState('opened', tags), { continuity: 'first', merkleRoot: merkleRoot(tags) });
+  assert.equal((await session.recordVolumeState('closed', tags)).continuity, 'recorded');
+  const earlier = randomBytes(tags.length);
+  await assert.rejects(session.recordVolumeState('opened', earlier), (e: unknown) => e instanceof VolumeStateDiffersError && e.status === 409 && e.closedRoot === merkleRoot(tags).toString('hex') && e.merkleRoot === merkleRoot(earlier).toString('hex'));
+  forgedState = true;
+  try {
+    await assert.rejects(session.recordVolumeState('opened', earlier), AnswerSealError, 'an "as closed" someone else answered');
+  } finally {
+    forgedState = false;
+  }
+  assert.ok(tags.equals(kept), "the caller's tags are left as they were (a copy is sealed)");
   await session.close();
 });
 
