@@ -15,6 +15,7 @@ import { answerTagOf, bootOf, dataPlane, generations as gens, type DataPlane } f
 import { exportChain } from '../../audit/audit-log.js';
 import { wrapForImport } from '../keys/keys-api.fixture.js';
 import { binaryBodyBytes } from '../../http/binary-body.js';
+import { inTenant } from '@sealkeep/store';
 
 let d: DataPlane;
 before(async () => {
@@ -283,6 +284,9 @@ test("a volume's recorded state: its first open is the baseline, a clean close's
   assert.equal(refused.length, 2);
   assert.equal(refused[0].details.closedRootHash, merkleRoot(written).toString('hex'));
   assert.deepEqual(refused[0].actorChain, ['tn:bob-vm-owner', 'cms:vcloud-svc', 'hv:vpxuser@host-07']);
+  const row = () => inTenant(d.api.f.store.db, d.api.tenantId, (trx) => trx('volume_states').where({ volume_id: vm.volumeId }).first());
+  assert.ok((await row()).refused_at, "the refusal is kept for reviewers' scans");
+  assert.equal((await row()).status, 'closed', 'and the record as the close left it');
 
   // Tags of another length are not the volume's; a request proof instead of the session's seal is refused.
   assert.equal((await state('opened', unwritten.subarray(32))).res.status, 400);
@@ -298,6 +302,8 @@ test("a volume's recorded state: its first open is the baseline, a clean close's
   assert.equal(forgotten.status, 200, forgotten.text);
   assert.deepEqual(forgotten.body, { volumeId: vm.volumeId, forgotten: true });
   assert.equal(await continuity('opened', unwritten), 'first');
+  assert.equal((await row()).refused_at, null);
+  assert.equal((await row()).opened_as, 'first');
 });
 
 test("every block batch is audited once per batch with the session's delegation chain, never with data", async () => {

@@ -46,11 +46,20 @@ export async function recordVolumeState(db: Knex, pool: BlockPool, s: BlockSessi
       // The record stays as it is: the same tags are refused again until the officer forgets it.
       const closedAt = recordedAt(row);
       const closedRoot = rootOf(row).toString('hex');
+      await trx('volume_states').where({ volume_id: s.volumeId }).update({ refused_at: new Date() });
       await appendAudit(trx, actor, { ...audit, outcome: 'failure', details: { sessionId: s.id, continuity: 'differs', merkleRootHash: root.toString('hex'), closedRootHash: closedRoot, closedAt } });
       return new Problem('volume-state-differs', `the volume's tags are not those it was closed with at ${closedAt}: it was rolled back or altered at rest`, { merkleRoot: root.toString('hex'), closedRoot, closedAt });
     }
     const continuity: Continuity = moment === 'closed' ? 'recorded' : !row ? 'first' : row.status === 'closed' ? 'as-closed' : 'after-unclean-end';
-    const record = { status: moment === 'closed' ? 'closed' : 'served', merkle_root: root, sectors: s.sectors.toString(), session_id: s.id, boot_id: s.bootId, recorded_at: new Date() };
+    const record = {
+      status: moment === 'closed' ? 'closed' : 'served',
+      merkle_root: root,
+      sectors: s.sectors.toString(),
+      session_id: s.id,
+      boot_id: s.bootId,
+      recorded_at: new Date(),
+      ...(moment === 'opened' ? { opened_as: continuity, refused_at: null } : {}),
+    };
     if (row) await trx('volume_states').where({ volume_id: s.volumeId }).update(record);
     else await trx('volume_states').insert({ volume_id: s.volumeId, tenant_id: s.tenantId, ...record });
     await appendAudit(trx, actor, { ...audit, outcome: 'success', details: { sessionId: s.id, continuity, merkleRootHash: root.toString('hex') } });

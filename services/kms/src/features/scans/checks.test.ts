@@ -1,7 +1,7 @@
 // Each scope's checks on planted rows, one finding id at a time: hosts (failed, never attested,
 // no launch policy), VMs (boots that mismatched, ran without a policy, predate their policy or
 // ran on a lapsed host; policies without vPCRs or under a disabled key; volumes without a sealed
-// key), keys (states, a destroyed key still holding a blob, a primary version gone, high-value
+// key, or whose last open was refused as rolled back or not checked), keys (states, a destroyed key still holding a blob, a primary version gone, high-value
 // inventory), the service's measured configuration, and audit chains (a deleted tail, checkpoints
 // signed by a key that is not the service's AK).
 
@@ -82,6 +82,28 @@ test("VMs: the current boot's result, its timing against the policy, its host, a
   assert.equal(unusable.length, 3, "every VM of the tenant whose release key is disabled");
   assert.equal(unusable[0]!.found, 'disabled');
   await asSystem(db, WHY, (trx) => trx('keys').where({ key_id: fleet.releaseKeys.get(tenantId) }).update({ state: 'enabled' }));
+});
+
+test("VMs' volumes: an open refused as rolled back, and one that could not be checked, are named; an open as closed is not", async () => {
+  const { tenantId, vmId } = fleet.vms.at(-1)!;
+  const [refused, unchecked, asClosed] = [randomUUID(), randomUUID(), randomUUID()];
+  const vmAt = `tenant:${tenantId}/vm:${vmId}`;
+  await asSystem(db, WHY, async (trx) => {
+    const vol = (volumeId: string, name: string) => ({ volume_id: volumeId, tenant_id: tenantId, vm_id: vmId, name, size_bytes: 4096, sector_size: 4096, confidentiality: 'moderate', integrity: 'moderate', availability: 'moderate' });
+    await trx('volumes').insert([vol(refused, 'v-refused'), vol(unchecked, 'v-unchecked'), vol(asClosed, 'v-as-closed')]);
+    const state = (volumeId: string, over: object) => ({ volume_id: volumeId, tenant_id: tenantId, status: 'served', merkle_root: Buffer.alloc(32, 1), sectors: 1, session_id: 's', boot_id: randomUUID(), ...over });
+    await trx('volume_states').insert([
+      state(refused, { status: 'closed', opened_as: 'as-closed', refused_at: new Date() }),
+      state(unchecked, { opened_as: 'after-unclean-end' }),
+      state(asClosed, { opened_as: 'as-closed' }),
+    ]);
+  });
+  const r = await scan('vms');
+  const ids = (volumeId: string) => r.ids(`${vmAt}/volume:${volumeId}`).filter((id) => id.startsWith('vms.volume.state-'));
+  assert.deepEqual(ids(refused), ['vms.volume.state-refused']);
+  assert.deepEqual(ids(unchecked), ['vms.volume.state-unchecked']);
+  assert.deepEqual(ids(asClosed), []);
+  assert.equal(r.findings.find((f) => f.id === 'vms.volume.state-refused')!.severity, 'high');
 });
 
 test('keys: states, a destroyed key that still holds a blob, a primary version gone, and high-value keys', async () => {

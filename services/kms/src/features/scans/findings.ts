@@ -35,6 +35,8 @@ export const FINDINGS = {
   'vms.release-key.unusable': 'medium',
   'vms.volume.high-confidentiality-unbound': 'high',
   'vms.volume.no-sealed-key': 'info',
+  'vms.volume.state-refused': 'high',
+  'vms.volume.state-unchecked': 'medium',
   'vms.boot.mismatch': 'high',
   'vms.boot.no-policy': 'medium',
   'vms.boot.policy-changed': 'low',

@@ -1,7 +1,8 @@
 // The VMs scope, across every tenant (a system read, its reason stated): each VM has a release
 // policy bound to reference vPCRs and under a usable key; each volume classified confidentiality
 // high sits on such a VM; the VM's current boot matched its policy, on a host whose attestation
-// holds; a volume without a sealed key is noted. Walked in pages (tenant, VM order), one short
+// holds; a volume without a sealed key is noted, and so is one whose last open was refused as
+// rolled back at rest, or could not be checked (volume state records). Walked in pages (tenant, VM order), one short
 // transaction each; only ids, classifications, states and results are read — no blob.
 
 import type { Knex } from 'knex';
@@ -30,6 +31,8 @@ interface VolumeFacts {
   vm_id: string;
   confidentiality: string;
   sealed: boolean;
+  opened_as: string | null;
+  refused_at: Date | null;
 }
 
 interface HostNow {
@@ -50,8 +53,9 @@ async function vmPage(db: Knex, after: [string, string] | null): Promise<{ vms: 
     if (vms.length === 0) return { vms, volumes: [] };
     const volumes = (await trx('volumes as vol')
       .leftJoin('volume_keys as vk', 'vk.volume_id', 'vol.volume_id')
+      .leftJoin('volume_states as vs', 'vs.volume_id', 'vol.volume_id')
       .whereIn('vol.vm_id', vms.map((v) => v.vm_id))
-      .select('vol.volume_id', 'vol.vm_id', 'vol.confidentiality', trx.raw('(vk.volume_id is not null) as sealed'))
+      .select('vol.volume_id', 'vol.vm_id', 'vol.confidentiality', trx.raw('(vk.volume_id is not null) as sealed'), 'vs.opened_as', 'vs.refused_at')
       .orderBy(['vol.created_at', 'vol.volume_id'])) as VolumeFacts[];
     return { vms, volumes };
   });
@@ -81,6 +85,11 @@ function checkVm(vm: VmFacts, volumes: VolumeFacts[], hosts: Map<string, HostNow
       });
     }
     if (!vol.sealed) out.add('vms.volume.no-sealed-key', at, 'the volume has no sealed key yet (its VM has not started under a policy)');
+    if (vol.refused_at) {
+      out.add('vms.volume.state-refused', at, `the volume's last open (${new Date(vol.refused_at).toISOString()}) was refused: its tags were not those of its last clean close (rolled back or altered at rest)`, { expected: 'the state of its last clean close', found: 'other tags' });
+    } else if (vol.opened_as === 'after-unclean-end') {
+      out.add('vms.volume.state-unchecked', at, 'the volume was last opened after an unclean end (its adapter killed, or stopped by its key): its state was not checked against a clean close', { expected: 'as-closed', found: 'after-unclean-end' });
+    }
   }
   if (!vm.boot_id) return;
   const bootedAt = new Date(vm.booted_at!).toISOString();
