@@ -36,6 +36,8 @@ const answerTags = new WeakMap<Buffer, Buffer>();
 export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAttestationDeps | undefined) {
   const authenticate = sessionAuthenticator(() => deps.sessions);
   const beforeBody = sessionBeforeBody(() => deps.sessions);
+  /** A session route whose body is a whole volume's tags (attestations, state records). */
+  const wholeVolumeTags = { params: SessionParams, body: Bytes, bodyType: 'binary', maxBody: MAX_ATTESTED_TAGS * 32, beforeBody, authenticate, admit: false } as const;
   return [
     route({
       method: 'post',
@@ -105,13 +107,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       plane: 'data',
       permission: 'block.crypt',
       summary: "A volume attestation: the Merkle root over the volume's tags (the body, in LBA order), signed by the service TPM's attestation key, verifiable offline",
-      params: SessionParams,
-      body: Bytes,
-      bodyType: 'binary',
-      maxBody: MAX_ATTESTED_TAGS * 32,
-      beforeBody,
-      authenticate,
-      admit: false,
+      ...wholeVolumeTags,
       handler: async ({ params, body, principal, requestId }) => {
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
         return attestVolume(store.db, attestation, deps.sessions!.pool, s, body, requestId);
@@ -123,14 +119,8 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       plane: 'data',
       permission: 'block.crypt',
       summary: "Record the volume's state: the Merkle root over its tags (the body, in LBA order) at its open or clean close; at an open, tags not those it was closed with are refused (volume-state-differs). The answer is sealed under the session (docs/service.md#volume-state-records)",
-      params: SessionParams,
       query: z.object({ moment: z.enum(VOLUME_STATE_MOMENTS) }),
-      body: Bytes,
-      bodyType: 'binary',
-      maxBody: MAX_ATTESTED_TAGS * 32,
-      beforeBody,
-      authenticate,
-      admit: false,
+      ...wholeVolumeTags,
       responseHeaders: (data: Buffer) => ({ [ANSWER_TAG_HEADER]: answerTags.get(data)!.toString('base64url') }),
       handler: async ({ params, query, body, principal, requestId, signed }) => {
         // Only under the session: its answer must be one that no one but the service could seal.
