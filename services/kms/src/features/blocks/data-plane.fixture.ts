@@ -53,6 +53,9 @@ export interface Party {
 export interface DataPlane {
   api: KeysApi;
   vtpms: TpmManager;
+  /** Where the vTPMs' state files are (what a restarted service opens again), and their platform key. */
+  vtpmDir: string;
+  vtpmPlatformKey: Buffer;
   sessions: BlockSessions;
   /** Every request the listeners logged, in order. */
   requestLog: RequestLogEntry[];
@@ -65,7 +68,7 @@ export interface DataPlane {
   cms: Party;
   bob: Party;
   /** A new VM with one volume, under a release policy naming its boot, started as hv for bob: ready for a session. */
-  readyVm(opts?: Parameters<DataPlane['newVm']>[0]): Promise<{ vmId: string; volumeId: string; kekId: string; boot: ReturnType<typeof bootOf> }>;
+  readyVm(opts?: Parameters<DataPlane['newVm']>[0]): Promise<{ vmId: string; volumeId: string; kekId: string; boot: ReturnType<typeof bootOf>; vpcrs: Record<string, string> }>;
   /** A new VM with one volume, and an enabled AES key for its release policy. */
   newVm(opts?: { sectorSize?: 512 | 4096; sectors?: number; integrity?: 'low' | 'moderate' | 'high' }): Promise<{ vmId: string; volumeId: string; kekId: string }>;
   hvToken(): Promise<string>;
@@ -103,7 +106,8 @@ export async function dataPlane(): Promise<DataPlane> {
   const api = await keysApi();
   const db = api.f.store.db;
   const dir = await mkdtemp(path.join(tmpdir(), 'sealkeep-vtpms-'));
-  const vtpms = await TpmManager.open({ dir, platformKey: Buffer.alloc(32, 7) });
+  const vtpmPlatformKey = Buffer.alloc(32, 7);
+  const vtpms = await TpmManager.open({ dir, platformKey: vtpmPlatformKey });
   const sessions = new BlockSessions(db, new BlockPool(2));
   const requestLog: RequestLogEntry[] = [];
   const connectionWarnings: Array<Record<string, unknown>> = [];
@@ -172,6 +176,8 @@ export async function dataPlane(): Promise<DataPlane> {
   const plane: DataPlane = {
     api,
     vtpms,
+    vtpmDir: dir,
+    vtpmPlatformKey,
     sessions,
     requestLog,
     connectionWarnings,
@@ -205,7 +211,7 @@ export async function dataPlane(): Promise<DataPlane> {
       if (policy.status !== 200) throw new Error(`release policy: ${policy.status} ${policy.text}`);
       const started = await plane.startVm(vm.vmId, boot.events);
       if (started.status !== 200 || started.body.policyResult !== 'match') throw new Error(`boot: ${started.status} ${started.text}`);
-      return { ...vm, boot };
+      return { ...vm, boot, vpcrs: started.body.vpcrs as Record<string, string> };
     },
     async startVm(vmId, events, token) {
       return asHv('post', `${api.base}/vms/${vmId}/boot`, { events }, token ?? (await hvToken()));

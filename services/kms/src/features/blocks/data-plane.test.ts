@@ -16,6 +16,8 @@ import { exportChain } from '../../audit/audit-log.js';
 import { wrapForImport } from '../keys/keys-api.fixture.js';
 import { binaryBodyBytes } from '../../http/binary-body.js';
 import { inTenant } from '@sealkeep/store';
+import { readVmPcrs, TpmManager } from '@sealkeep/tpm';
+import { vtpmIdOf } from '../vms/vm-tpms.js';
 
 let d: DataPlane;
 before(async () => {
@@ -188,6 +190,23 @@ test('each release condition is named: vm-not-started, no-release-policy, key-no
   } finally {
     await d.api.f.store.db('hosts').where({ host_id: d.hostId }).update({ attested_until: new Date(Date.now() + 3600_000) });
   }
+});
+
+test("a VM's vTPM is suspended between operations: a crash of the service leaves its PCRs on disk as the VM's boot set them", async () => {
+  const vm = await d.readyVm();
+  const { res } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(res.status, 201, res.text);
+  // What a restarted service finds after a crash (no orderly stop): the state files as they are.
+  const restarted = await TpmManager.open({ dir: d.vtpmDir, platformKey: d.vtpmPlatformKey });
+  try {
+    const vpcrs = await readVmPcrs((await restarted.get(vtpmIdOf(vm.vmId))).client());
+    for (const pcr of [1, 8]) assert.equal(vpcrs[pcr], vm.vpcrs[String(pcr)], `vPCR ${pcr} resumed, not reset`);
+    assert.notEqual(vpcrs[1], '00'.repeat(32));
+  } finally {
+    await restarted.close();
+  }
+  // The service that stayed up still serves the VM from the same files.
+  assert.equal((await d.openSession(vm.vmId, vm.volumeId)).res.status, 201);
 });
 
 test('disabling the key or restarting the VM ends open sessions at once; a lapsed host attestation at the next check', async () => {

@@ -70,7 +70,7 @@ export async function openSession(db: Knex, given: BlockDeps, principal: Princip
   const deps = requireBlockDeps(given);
   if (!principal.delegation) throw new Problem('forbidden', "a volume is opened on behalf of the tenant's principal: present a delegation token (Sealkeep-Delegation)");
   const host = await hostOf(db, principal);
-  const outcome = await withVmTpm(vmId, () =>
+  const outcome = await withVmTpm(deps.vtpms, vmId, () =>
     inTenant(db, tenantId, async (trx) => {
       const vm = await trx('vms').where({ tenant_id: tenantId, vm_id: vmId }).first();
       const volume = vm && (await trx('volumes').where({ tenant_id: tenantId, vm_id: vmId, volume_id: volumeId }).first());

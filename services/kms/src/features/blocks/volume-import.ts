@@ -44,7 +44,7 @@ export async function importVolumeKey(deps: Deps, db: Knex, actor: AuditActor, t
 }
 
 function sealImported(deps: Deps, db: Knex, actor: AuditActor, tenantId: string, vmId: string, volumeId: string, req: Import): Promise<Imported> {
-  return withVmTpm(vmId, () =>
+  return withVmTpm(deps.vtpms, vmId, () =>
     inTenant(db, tenantId, async (trx) => {
       const job = await openJob(trx, tenantId, req.importToken);
       if (job.key_type !== VOLUME_KEY_TYPE || job.key_name !== `volume-${volumeId}`) throw new Problem('import-token-invalid');

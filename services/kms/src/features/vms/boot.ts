@@ -59,7 +59,7 @@ export async function startVm(db: Knex, vtpms: TpmManager, principal: Principal,
   }
   const vm = await inTenant(db, tenantId, (trx) => trx('vms').where({ tenant_id: tenantId, vm_id: vmId }).first());
   if (!vm) throw new Problem('not-found', 'no such VM');
-  return withVmTpm(vmId, async () => {
+  return withVmTpm(vtpms, vmId, async () => {
     const tpm = await freshBootTpm(vtpms, vmId);
     const vpcrs = await measureVmBoot(tpm.client(), records);
     await tpm.flush();

@@ -53,7 +53,7 @@ export async function vmEvidence(db: Knex, actor: AuditActor, deps: VmEvidenceDe
   // write the store could forge); they must still be the ones the current boot recorded.
   if (!deps.vtpms) throw new Problem('service-unavailable', 'VM vTPMs need the unsealed service root');
   const vtpms = deps.vtpms;
-  const live = await withVmTpm(vmId, async () => readVmPcrs((await currentTpm(vtpms, vmId)).client()));
+  const live = await withVmTpm(vtpms, vmId, async () => readVmPcrs((await currentTpm(vtpms, vmId)).client()));
   const recorded = json<{ sha256: Record<string, string> }>(boot.vpcrs).sha256;
   const vpcrs = Array.from({ length: VM_STATEMENT_VPCRS }, (_, i) => {
     const hex = live[i];

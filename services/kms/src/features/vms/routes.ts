@@ -117,7 +117,7 @@ export function vmRoutes(store: Store, blocks: BlockDeps, evidence: VmEvidenceDe
       params: VmParams,
       body: z.strictObject({ keyId: z.uuid(), referenceValues: ReferenceValues }),
       handler: ({ params, body, actor }) =>
-        withVmTpm(params.vmId, () =>
+        withVmTpm(blocks.vtpms, params.vmId, () =>
           setReleasePolicy(store.db, actor!, params.tenantId, params.vmId, body, async (trx, vmId, kek, expected) => {
             if (!(await trx('volume_keys').join('volumes', 'volumes.volume_id', 'volume_keys.volume_id').where({ 'volumes.vm_id': vmId }).first())) return;
             await resealVolumeKeys(trx, requireBlockDeps(blocks), params.tenantId, vmId, kek, expected);
