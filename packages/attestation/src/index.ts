@@ -25,6 +25,7 @@ export {
   type AuditReport, type AuditFinding, type AuditFindingId, type AuditSeverity, type AuditCounts,
 } from './audit/report.js';
 export * from './service/measured-start.js';
+export * from './service/service-key.js';
 export {
   verifyEvidence, type VerifyEvidenceOptions, type EvidenceResult, type EvidenceSummary,
 } from './evidence/verify.js';

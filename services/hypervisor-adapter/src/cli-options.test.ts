@@ -82,6 +82,10 @@ test('through the data plane: the service, the adapter key, the host TPM and hos
   assert.equal(line.service!.serviceKeyFile, undefined, 'without --service-key, the service key is trusted on first use');
   assert.equal(parseCommandLine(['attest', ...remote, '--service-key', '/k/service-key.json']).service!.serviceKeyFile, '/k/service-key.json');
   assert.throws(() => parseCommandLine(['--service-key', '/k/s.json', '--volume', 'name=a,dir=/a']), /--service-key: only with --service/);
+  const proven = ['--service-root', '/t/root.pem', '--service-measurements', '/t/launch.json'];
+  assert.deepEqual(parseCommandLine(['attest', ...remote, ...proven]).service!.serviceEvidence, { rootFile: '/t/root.pem', measurementsFile: '/t/launch.json' });
+  assert.throws(() => parseCommandLine(['attest', ...remote, '--service-root', '/t/root.pem']), /--service-root and --service-measurements go together/);
+  assert.throws(() => parseCommandLine(['attest', ...remote, ...proven, '--service-key', '/k/s.json']), /given \(--service-key\) or proven by its evidence \(--service-root\), not both/);
   assert.deepEqual(parseCommandLine(['host-init', '--host-tpm', 'mssim://127.0.0.1:2321', '--manufacturer', '/ca']).hostTpm, 'mssim://127.0.0.1:2321');
   const vm = ['--vm', `tenant=${T},id=${VM},delegation=/d,boot-log=/l`];
   for (const [args, message] of [

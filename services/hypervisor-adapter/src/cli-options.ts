@@ -15,6 +15,10 @@
 //     [--service-key FILE]                     the service's signing key (JWK, as GET /v1/service-key
 //                                              gives it); default: trusted on first use and kept in
 //                                              FILE.service-key.json beside the adapter key
+//     [--service-root FILE                     or proven by its evidence: the service TPM's
+//      --service-measurements FILE]            manufacturer root (PEM), and the service's approved
+//                                              code and configuration digests (JSON: codeDigest,
+//                                              configurationDigest, as GET /v1/service/measurements)
 //     --host-tpm DIR|mssim://HOST:PORT         the host TPM: the emulated one in DIR, or an external one
 //     --host-id ID                             the host, as the cloud-admin registered it
 //     [--host-name NAME]                       in evidence bundles (default: this machine's name)
@@ -79,8 +83,10 @@ export interface VmOption {
 export interface ServiceOption {
   dataUrl: string;
   adapterKeyFile: string;
-  /** The service's signing key given out of band; without it, trusted on first use (data-plane/service-key.ts). */
+  /** The service's signing key given out of band; without it (or evidence), trusted on first use (data-plane/service-key.ts). */
   serviceKeyFile?: string;
+  /** Or the key proven by its evidence: the service TPM's manufacturer root, and the service's approved digests. */
+  serviceEvidence?: { rootFile: string; measurementsFile: string };
   hostTpm: string;
   hostId: string;
   hostName: string;
@@ -109,8 +115,8 @@ export interface CommandLine {
 export const USAGE = `usage: sealkeep-hypervisor-adapter [--listen HOST:PORT|unix:PATH] [--log-level LEVEL]
        --volume name=NAME,dir=DIR[,size=SIZE][,sector=512|4096][,key=FILE][,readonly][,pending=SIZE][,journal=SIZE] ...
    or: sealkeep-hypervisor-adapter [--listen HOST:PORT|unix:PATH] [--log-level LEVEL]
-       --service URL --adapter-key FILE [--service-key FILE] --host-tpm DIR|mssim://HOST:PORT --host-id ID [--host-name NAME]
-       [--manufacturer DIR] [--mle FILE] [--connections N]
+       --service URL --adapter-key FILE [--service-key FILE | --service-root FILE --service-measurements FILE]
+       --host-tpm DIR|mssim://HOST:PORT --host-id ID [--host-name NAME] [--manufacturer DIR] [--mle FILE] [--connections N]
        --vm tenant=ID,id=VM_ID,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE]) ...
        --volume name=NAME,dir=DIR,id=VOLUME_ID[,vm=VM_ID][,readonly][,pending=SIZE][,journal=SIZE] ...
    or: sealkeep-hypervisor-adapter host-init --host-tpm DIR|mssim://HOST:PORT [--manufacturer DIR] [--mle FILE]
@@ -243,7 +249,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       const level = value();
       if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new CommandLineError(`--log-level: debug, info, warn or error, not ${level}`);
       line.logLevel = level as LogLevel;
-    } else if (['--service', '--adapter-key', '--service-key', '--host-tpm', '--host-id', '--host-name', '--manufacturer', '--mle', '--connections'].includes(flag)) {
+    } else if (['--service', '--adapter-key', '--service-key', '--service-root', '--service-measurements', '--host-tpm', '--host-id', '--host-name', '--manufacturer', '--mle', '--connections'].includes(flag)) {
       if (given.has(flag)) throw new CommandLineError(`${flag} given twice`);
       given.set(flag, value());
     } else throw new CommandLineError(`unknown argument ${flag}\n${USAGE}`);
@@ -262,12 +268,15 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     if (missing.length) throw new CommandLineError(`${line.command === 'attest' ? 'attest' : 'serving through the data plane'} needs ${missing.join(', ')}\n${USAGE}`);
     const hostId = given.get('--host-id')!;
     if (!UUID.test(hostId)) throw new CommandLineError(`--host-id must be a UUID, not ${hostId}`);
+    if (given.has('--service-root') !== given.has('--service-measurements')) throw new CommandLineError('--service-root and --service-measurements go together: the root the evidence chains to, and the launch it must show');
+    if (given.has('--service-root') && given.has('--service-key')) throw new CommandLineError('the service key is given (--service-key) or proven by its evidence (--service-root), not both');
     const connections = Number(given.get('--connections') ?? 8);
     if (!Number.isInteger(connections) || connections < 1 || connections > 64) throw new CommandLineError('--connections: 1 to 64');
     line.service = {
       dataUrl: parseUrl(given.get('--service')!),
       adapterKeyFile: given.get('--adapter-key')!,
       ...(given.has('--service-key') ? { serviceKeyFile: given.get('--service-key')! } : {}),
+      ...(given.has('--service-root') ? { serviceEvidence: { rootFile: given.get('--service-root')!, measurementsFile: given.get('--service-measurements')! } } : {}),
       hostTpm: hostTpm!,
       hostId: hostId.toLowerCase(),
       hostName: given.get('--host-name') ?? os.hostname(),

@@ -32,6 +32,7 @@ import type { BlockSessions } from './features/blocks/block-sessions.js';
 import type { VolumeAttestationDeps } from './features/blocks/volume-attestation.js';
 import type { TpmManager } from '@sealkeep/tpm';
 import type { ServiceState } from './platform/measured-start.js';
+import { serviceKeyEvidenceDeps } from './features/tokens/service-key-evidence.js';
 
 export const SERVICE_VERSION = '0.1.0';
 
@@ -81,7 +82,7 @@ export function routeTable(deps: ServiceDeps): AnyRoute[] {
     ...metricsRoutes(deps.metrics ?? new ServiceMetrics()),
     ...quotaRoutes(deps.store),
     ...serviceRoutes(deps.service),
-    ...tokenRoutes(deps.store, signingKey),
+    ...tokenRoutes(deps.store, signingKey, serviceKeyEvidenceDeps(deps.service, deps.data?.attestation, deps.keys?.endorsement)),
     ...keyRoutes(deps.store, deps.keys),
     ...vmRoutes(deps.store, blocks, { attestation: deps.data?.attestation, service: deps.service, vtpms: deps.data?.vtpms }),
     ...blockRoutes(deps.store, blocks, deps.data?.attestation),

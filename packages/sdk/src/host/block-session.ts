@@ -7,7 +7,10 @@
 //                        (deriveSessionKey); refusals are ReleaseRefusedError (its condition);
 //                        with `serviceKey`, the answer's session proof must be that key's
 //                        signature over this opening (else ServiceIdentityError)
-//   fetchServiceKey()    GET /v1/service-key: the key to pin (trusted on first use, or checked
+//   fetchServiceKey()    GET /v1/service-key: the key to pin (trusted on first use, checked
+//                        against one given out of band, or proven by its evidence: a quote of the
+//                        service's measured launch naming it, @sealkeep/attestation's
+//                        verifyServiceKeyEvidence) — or
 //                        against one given out of band)
 //   session.<op>()       POST /v1/block-sessions/{id}/blocks/{op}?lba=N, binary, sealed both
 //                        ways under the session key (block-transport.ts); runs over 4 MiB are
@@ -126,11 +129,11 @@ export async function openBlockSession(o: OpenBlockSessionOptions): Promise<Bloc
 }
 
 /** The service's signing key as the data plane publishes it (GET /v1/service-key), its thumbprint checked. */
-export async function fetchServiceKey(dataUrl: string): Promise<{ kid: string; key: KeyObject }> {
-  const answer = (await signedRequest(dataUrl, null, 'GET', '/v1/service-key')) as { kid?: unknown; jwk?: JsonWebKey };
+export async function fetchServiceKey(dataUrl: string): Promise<{ kid: string; key: KeyObject; evidence: unknown }> {
+  const answer = (await signedRequest(dataUrl, null, 'GET', '/v1/service-key')) as { kid?: unknown; jwk?: JsonWebKey; evidence?: unknown };
   const key = importPublicJwk(answer.jwk ?? {});
   if (answer.kid !== jwkThumbprint(answer.jwk ?? {})) throw new ServiceIdentityError("the service key's kid is not its thumbprint");
-  return { kid: answer.kid as string, key };
+  return { kid: answer.kid as string, key, evidence: answer.evidence ?? null };
 }
 
 const view = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));

@@ -48,9 +48,15 @@ async function openPlatform(service: ServiceOption): Promise<HostPlatform> {
   return openHostPlatform({ tpm: service.hostTpm, hostName: service.hostName, mle: await mleOf(service.mleFile), ...(service.manufacturerDir ? { manufacturerDir: service.manufacturerDir } : {}) });
 }
 
-/** The service key this adapter's sessions must be proven by: --service-key, or pinned beside the adapter key. */
+/** The service key this adapter's sessions must be proven by: --service-key, proven by its evidence, or pinned beside the adapter key. */
 function serviceKeyOf(service: ServiceOption, log: Logger) {
-  return trustedServiceKey({ dataUrl: service.dataUrl, pinFile: pinFileFor(service.adapterKeyFile), log, ...(service.serviceKeyFile ? { givenFile: service.serviceKeyFile } : {}) });
+  return trustedServiceKey({
+    dataUrl: service.dataUrl,
+    pinFile: pinFileFor(service.adapterKeyFile),
+    log,
+    ...(service.serviceKeyFile ? { givenFile: service.serviceKeyFile } : {}),
+    ...(service.serviceEvidence ? { evidence: service.serviceEvidence } : {}),
+  });
 }
 
 export async function attestOnce(line: CommandLine, log: Logger): Promise<{ hostId: string; principalId: string; label: string; attestedUntil: string; serviceKeyId: string }> {

@@ -115,6 +115,12 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     const otherFile = path.join(tmp.dir, 'other-service-key.json');
     writeFileSync(otherFile, JSON.stringify(publicJwk(newKeyPair('ec', { namedCurve: 'P-256' }).publicKey)));
     await assert.rejects(trustedServiceKey({ dataUrl: w.dataUrl, givenFile: otherFile, pinFile: pinFile(), log }), (e: unknown) => e instanceof ServiceIdentityError && e.message.includes(pinned.kid));
+    // Asked to prove the key by its evidence, a service that has none (no measured start here) is refused, pin or no pin.
+    const approved = path.join(tmp.dir, 'approved.json');
+    writeFileSync(approved, JSON.stringify({ codeDigest: 'ab'.repeat(32), configurationDigest: 'cd'.repeat(32) }));
+    writeFileSync(path.join(tmp.dir, 'service-root.pem'), w.api.keys.endorsement?.manufacturerRootPem ?? '');
+    const evidence = { rootFile: path.join(tmp.dir, 'service-root.pem'), measurementsFile: approved };
+    await assert.rejects(trustedServiceKey({ dataUrl: w.dataUrl, pinFile: pinFile(), log, evidence }), (e: unknown) => e instanceof ServiceIdentityError && /evidence does not prove the service key/.test(e.message));
     // A session whose opening that other key would have to prove is not used.
     const own = await exchangeToken(w.dataUrl, identity.signer(), { subjectToken: await w.delegationFor(identity.label) });
     const opened = openBlockSession({ dataUrl: w.dataUrl, signer: identity.signer(own.accessToken), tenantId: w.tenantId, vmId: ids.vmId, volumeId: ids.volumeId, serviceKey: newKeyPair('ec', { namedCurve: 'P-256' }).publicKey });

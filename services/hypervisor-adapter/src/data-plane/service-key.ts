@@ -1,14 +1,19 @@
 // The service key this adapter trusts: the service's signing key, which signs every block
 // session's opening (@sealkeep/crypto's session proof), so a session's ECDH point is known to be
-// the service's and no one on the network can stand in between. Given out of band (`--service-key
-// FILE`, the JWK that GET /v1/service-key answers, as the operator read it from the service), or
-// else trusted on first use and kept beside the adapter's key, as SSH keeps a host's key: from then
-// on, a service presenting any other key is refused before a volume opens.
+// the service's and no one on the network can stand in between. Three ways, strongest first:
+// - proven by its evidence (`--service-root FILE --service-measurements FILE`): the service's TPM
+//   quotes its measured launch with the key's thumbprint in the qualifying data; the quote must
+//   chain to the manufacturer root given and show the approved code and configuration
+//   (@sealkeep/attestation's verifyServiceKeyEvidence). Nothing is taken on trust, not even once;
+// - given out of band (`--service-key FILE`, the JWK that GET /v1/service-key answers, as the
+//   operator read it from the service);
+// - else trusted on first use and kept beside the adapter's key, as SSH keeps a host's key: from
+//   then on, a service presenting any other key is refused before a volume opens.
 
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { importPublicJwk, jwkThumbprint } from '@sealkeep/crypto';
-import { fetchServiceKey, ServiceIdentityError } from '@sealkeep/sdk';
+import { fetchServiceKey, ServiceIdentityError, verifyServiceKeyEvidence, type ServiceDigests } from '@sealkeep/sdk';
 import type { Logger } from '../logger.js';
 
 export interface TrustedServiceKeyOptions {
@@ -17,6 +22,8 @@ export interface TrustedServiceKeyOptions {
   givenFile?: string;
   /** Where a key trusted on first use is kept (and read back from on later starts). */
   pinFile: string;
+  /** The key proven by its evidence instead: the manufacturer root (PEM) and the approved digests (JSON), in files. */
+  evidence?: { rootFile: string; measurementsFile: string };
   log: Logger;
 }
 
@@ -28,9 +35,25 @@ async function readKeyFile(file: string): Promise<KeyObject> {
   return importPublicJwk(json.jwk ?? json);
 }
 
-/** The key sessions must be proven by; refuses a service that presents another than the one given or pinned. */
+/** The approved digests from a file: codeDigest and configurationDigest, 64 hex digits each. */
+async function readApproved(file: string): Promise<ServiceDigests> {
+  const m = JSON.parse(await readFile(file, 'utf8')) as Partial<ServiceDigests>;
+  const hex = (v: unknown) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+  if (!hex(m.codeDigest) || !hex(m.configurationDigest)) throw new Error(`${file}: expected codeDigest and configurationDigest (SHA-256, hex)`);
+  return { codeDigest: m.codeDigest!, configurationDigest: m.configurationDigest! };
+}
+
+/** The key sessions must be proven by; refuses a service that presents another than the one given or pinned, or one its evidence does not prove. */
 export async function trustedServiceKey(o: TrustedServiceKeyOptions): Promise<{ key: KeyObject; kid: string }> {
   const served = await fetchServiceKey(o.dataUrl);
+  if (o.evidence) {
+    const approved = await readApproved(o.evidence.measurementsFile);
+    const result = await verifyServiceKeyEvidence(served.evidence, { kid: served.kid, trustedRoots: [await readFile(o.evidence.rootFile, 'utf8')], approved });
+    const failed = result.findings.filter((f) => f.severity === 'error');
+    if (!result.ok) throw new ServiceIdentityError(`its evidence does not prove the service key ${served.kid}: ${failed.map((f) => `${f.id} (${f.message})`).join('; ')}`);
+    o.log.info({ kid: served.kid, codeDigest: approved.codeDigest, configurationDigest: approved.configurationDigest }, "the service key is proven by its TPM's quote of the approved launch");
+    return served;
+  }
   let pinned: KeyObject | null = null;
   if (o.givenFile) pinned = await readKeyFile(o.givenFile);
   else {

@@ -47,6 +47,7 @@ test('npm run demo: the walkthrough passes every step and cleans up', { skip: sk
   assert.match(out, /acme's audit: volume\.state-opened failure/);
   assert.match(out, /the disk's state at its open: as-closed/, 'the disk as it was closed is served again');
   assert.match(out, /evidence verified: the wrapping key lives in a TPM of the pinned manufacturer/);
+  assert.match(out, /proven by the service TPM's quote of the approved launch/, 'the adapter proved the service key by its evidence');
   assert.match(out, /policy match/);
   assert.match(out, /read back identical/);
   assert.match(out, /vm\/payroll\.raw \(what the VM wrote\): 8192 times/);

@@ -134,6 +134,8 @@ async function walk(): Promise<void> {
     show(`tenant plane ${w.urls.tenant}   data plane ${w.urls.data}   admin + compliance ${w.urls.admin}`);
     copyFileSync(at('data', 'manufacturer-root.pem'), at('trust', 'service-tpm-vendor.pem'));
     show(`the service TPM's manufacturer root, as a tenant obtains it out of band: trust/service-tpm-vendor.pem`);
+    writeFileSync(at('trust', 'service-launch.json'), JSON.stringify({ codeDigest: measured.codeDigest, configurationDigest: measured.configurationDigest }, null, 2));
+    show('the launch its operator approved (code and configuration digests), as the operator publishes it: trust/service-launch.json');
   });
 
   await steps.run('The cloud-admin creates tenant acme; its security officer alice enrolls with her own key', async () => {
@@ -171,13 +173,16 @@ async function walk(): Promise<void> {
     show(`host-07 ${w.hostId}: EK chains to a trusted vendor; SINIT and MLE digests approved`);
   });
 
+  /** How the adapter knows the service's key: by its evidence, against the root and the launch the adapter's operator holds. */
+  const serviceTrust = ['--service-root', at('trust', 'service-tpm-vendor.pem'), '--service-measurements', at('trust', 'service-launch.json')];
+
   await steps.run("host-07's adapter attests: credential activation in its TPM, a quote of its measured launch", async () => {
-    const args = ['attest', '--service', w.urls.data, '--adapter-key', at('host', 'adapter.pem'), '--host-tpm', at('host', 'tpm'), '--host-id', w.hostId!, '--host-name', 'host-07'];
+    const args = ['attest', '--service', w.urls.data, '--adapter-key', at('host', 'adapter.pem'), ...serviceTrust, '--host-tpm', at('host', 'tpm'), '--host-id', w.hostId!, '--host-name', 'host-07'];
     command(`sealkeep-hypervisor-adapter ${args.map(pretty).join(' ')}`);
     const a = await attestOnce(parseCommandLine(args), silentLogger);
     w.label = a.label;
     show(`the adapter's key is host-07's hypervisor principal ${bold(a.label)} until ${a.attestedUntil}`);
-    show(`it trusts service key ${a.serviceKeyId} from now on (pinned on first use in host/adapter.pem.service-key.json): that key signs every block session's opening`);
+    show(`it trusts service key ${a.serviceKeyId}: proven by the service TPM's quote of the approved launch, which names it (chained to trust/service-tpm-vendor.pem; nothing trusted on first use); that key signs every block session's opening`);
   });
 
   const bootImage = at('vm', 'web-01-boot.img');
@@ -219,6 +224,7 @@ async function walk(): Promise<void> {
       '--listen', '127.0.0.1:0',
       '--service', w.urls.data,
       '--adapter-key', at('host', 'adapter.pem'),
+      ...serviceTrust,
       '--host-tpm', at('host', 'tpm'),
       '--host-id', w.hostId!,
       '--host-name', 'host-07',

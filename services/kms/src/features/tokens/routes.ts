@@ -10,6 +10,7 @@ import type { TokenKey } from '../../auth/token-key.js';
 import { route } from '../../http/route.js';
 import { ACCESS_TOKEN_TYPE, exchangeToken, JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './exchange.js';
 import { LABEL } from './service-token.js';
+import { makeServiceKeyEvidence, type ServiceKeyEvidenceDeps } from './service-key-evidence.js';
 
 const ExchangeForm = z.strictObject({
   grant_type: z.string().max(128).describe(TOKEN_EXCHANGE_GRANT),
@@ -32,10 +33,17 @@ const ServiceKeyResponse = z.object({
   kid: z.string().describe("RFC 7638 thumbprint of the key: the `kid` of every token and session proof it signs"),
   alg: z.literal('ES256'),
   jwk: z.record(z.string(), z.unknown()).describe('The public key (JWK, EC P-256)'),
+  evidence: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe("An evidence bundle (sealkeep-evidence): the service TPM's quote of its measured launch (PCRs 17–19), naming this key in its qualifying data; null without a host TPM"),
 });
 
-export function tokenRoutes(store: Store, key: TokenKey) {
+export function tokenRoutes(store: Store, key: TokenKey, evidenceDeps?: ServiceKeyEvidenceDeps) {
   const serviceKey = { kid: key.kid, alg: 'ES256' as const, jwk: publicJwk(key.publicKey) as Record<string, unknown> };
+  // Made at the first request that asks (a TPM quote), then the same: neither key nor launch changes while the service runs.
+  let evidence: Promise<Record<string, unknown> | null> | undefined;
+  const evidenceOnce = () => (evidence ??= evidenceDeps ? makeServiceKeyEvidence(evidenceDeps, key.kid).then((b) => ({ ...b })) : Promise.resolve(null));
   return (['tenant', 'data'] as const).flatMap((plane) => [
     route({
       method: 'get',
@@ -44,7 +52,7 @@ export function tokenRoutes(store: Store, key: TokenKey) {
       permission: 'public',
       summary: "The service's signing key (public): it signs delegation tokens and every block session's opening; derived from the unsealed service root, the same on every node",
       response: ServiceKeyResponse,
-      handler: () => serviceKey,
+      handler: async () => ({ ...serviceKey, evidence: await evidenceOnce() }),
     }),
     route({
       method: 'post',
