@@ -1,14 +1,15 @@
 // A volume state record on the data plane (docs/service.md, "Volume state records"): the adapter
-// shows the service its volume's tags when it opens the volume and when it closes it cleanly; the
-// service keeps the Merkle root over them and, at an open, refuses tags that are not the ones the
+// records with the service the Merkle root over its volume's tags when it opens the volume and
+// when it closes it cleanly; at an open, the service refuses a root that is not the one the
 // volume was closed with. Its answer is binary and sealed under the session (authenticated), so
 // that no one between the two can answer "as closed" in the service's place:
 //
-//   answer = continuity u8 ‖ Merkle root (32)          the root the service computed over the tags
+//   request = Merkle root (32)
+//   answer  = continuity u8 ‖ Merkle root (32)          the root the service recorded
 
 import type { BodySeals } from './block-session.js';
 
-/** The request's tags are encrypted, as every body that is not a block operation's; the answer authenticated. */
+/** The request's root is encrypted, as every body that is not a block operation's; the answer authenticated. */
 export const VOLUME_STATE_SEALS: BodySeals = { request: 'encrypted', answer: 'authenticated' };
 
 /** When the adapter shows the tags: after opening the volume (journal replayed), or at a clean close. */

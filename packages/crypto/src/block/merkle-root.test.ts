@@ -1,5 +1,6 @@
 // The Merkle root over sector tags: small trees written out by hand, RFC 6962's recursive
-// definition for every size up to 70, incremental appends, and one changed tag changing the root.
+// definition for every size up to 70, incremental appends, appends by whole subtrees hashed
+// elsewhere, and one changed tag changing the root.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,6 +49,26 @@ test('every size up to 70 equals the recursive RFC 6962 definition, appended in 
     assert.equal(builder.leafCount, n);
     assert.deepEqual(builder.root(), mth(many.slice(0, n)), `${n} leaves`);
   }
+});
+
+test('appended by whole subtrees hashed elsewhere (appendHashed), in batches of any size, the root is the same', () => {
+  const many = Array.from({ length: 300 }, () => randomBytes(32));
+  const subtrees: number[] = [];
+  const hashed = (tags: Uint8Array) => {
+    subtrees.push(tags.length / 32);
+    return mth(Array.from({ length: tags.length / 32 }, (_, i) => Buffer.from(tags.subarray(i * 32, i * 32 + 32))));
+  };
+  for (const batch of [1, 3, 7, 64, 100, 256, 300]) {
+    subtrees.length = 0;
+    const builder = new MerkleRootBuilder();
+    for (let at = 0; at < many.length; at += batch) builder.appendHashed(Buffer.concat(many.slice(at, at + batch)), hashed);
+    assert.equal(builder.leafCount, 300);
+    assert.deepEqual(builder.root(), mth(many), `batches of ${batch}`);
+    assert.ok(subtrees.every((n) => (n & (n - 1)) === 0), 'every subtree hashed elsewhere is a complete one');
+  }
+  assert.deepEqual(subtrees, [256, 32, 8, 4], 'in one batch: the binary digits of 300, largest first');
+  const mixed = new MerkleRootBuilder().append(Buffer.concat(many.slice(0, 5))).appendHashed(Buffer.concat(many.slice(5)), hashed);
+  assert.deepEqual(mixed.root(), mth(many), 'after leaves appended one by one');
 });
 
 test('changing any one tag changes the root, and every such root differs', () => {

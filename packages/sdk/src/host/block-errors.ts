@@ -45,7 +45,7 @@ export class ReleaseRefusedError extends SealkeepError {
 
 /** The volume's tags are not those it was last closed with: it was rolled back or altered at rest. */
 export class VolumeStateDiffersError extends SealkeepError {
-  /** The root of the tags shown, the root recorded at the last clean close, and when that was. */
+  /** The root the open recorded, the root recorded at the last clean close, and when that was. */
   readonly merkleRoot: string;
   readonly closedRoot: string;
   readonly closedAt: string;

@@ -164,7 +164,8 @@ let forgedState = false;
 function volumeState(req: IncomingMessage, res: ServerResponse, s: FakeSession | undefined, moment: VolumeStateMoment, body: Buffer): void {
   const auth = parseSessionAuthorization(req.headers.authorization);
   if (!s || !auth || !openBody(s.key, auth.seq, 'request', VOLUME_STATE_SEALS.request, req.method!, req.url!, [body], auth.tag) || !s.seq.accept(auth.seq)) return problem(res, 401, 'unauthenticated');
-  const root = merkleRoot(body);
+  const root = body;
+  if (root.length !== 32) return problem(res, 400, 'validation-failed');
   if (moment === 'opened' && closedRoot && !closedRoot.equals(root) && !forgedState) {
     return problem(res, 409, 'volume-state-differs', { merkleRoot: root.toString('hex'), closedRoot: closedRoot.toString('hex'), closedAt: '2026-12-06T00:00:00.000Z' });
   }
@@ -335,19 +336,19 @@ test("an opening the trusted service key does not prove is refused: another key,
 
 test("a volume's state: the service's answer opens under the session key; a refusal is a VolumeStateDiffersError; an answer no one but the service could seal fails", async () => {
   const session = await open();
-  const tags = randomBytes(Number(SECTORS) * TAG_BYTES);
-  const kept = Buffer.from(tags);
-  assert.deepEqual(await session.recordVolumeState('opened', tags), { continuity: 'first', merkleRoot: merkleRoot(tags) });
-  assert.equal((await session.recordVolumeState('closed', tags)).continuity, 'recorded');
-  const earlier = randomBytes(tags.length);
-  await assert.rejects(session.recordVolumeState('opened', earlier), (e: unknown) => e instanceof VolumeStateDiffersError && e.status === 409 && e.closedRoot === merkleRoot(tags).toString('hex') && e.merkleRoot === merkleRoot(earlier).toString('hex'));
+  const root = merkleRoot(randomBytes(Number(SECTORS) * TAG_BYTES));
+  const kept = Buffer.from(root);
+  assert.deepEqual(await session.recordVolumeState('opened', root), { continuity: 'first', merkleRoot: root });
+  assert.equal((await session.recordVolumeState('closed', root)).continuity, 'recorded');
+  const earlier = randomBytes(32);
+  await assert.rejects(session.recordVolumeState('opened', earlier), (e: unknown) => e instanceof VolumeStateDiffersError && e.status === 409 && e.closedRoot === root.toString('hex') && e.merkleRoot === earlier.toString('hex'));
   forgedState = true;
   try {
     await assert.rejects(session.recordVolumeState('opened', earlier), AnswerSealError, 'an "as closed" someone else answered');
   } finally {
     forgedState = false;
   }
-  assert.ok(tags.equals(kept), "the caller's tags are left as they were (a copy is sealed)");
+  assert.ok(root.equals(kept), "the caller's root is left as it was (a copy is sealed)");
   await session.close();
 });
 

@@ -17,8 +17,8 @@
 //                        split and sent side by side, and adjacent runs waiting for a
 //                        connection are merged (block-batches.ts)
 //   session.attest()     a signed Merkle root over the volume's tags
-//   session.recordVolumeState()  the volume's tags at its open or clean close: the service keeps
-//                        their root, and refuses an open whose tags are not the last close's
+//   session.recordVolumeState()  the root of the volume's tags at its open or clean close: the
+//                        service keeps it, and refuses an open whose root is not the last close's
 //   session.close()      DELETE /v1/block-sessions/{id}
 //
 // Problems become typed errors: IntegrityError (422, the failing LBAs), SessionEndedError (410,
@@ -237,15 +237,15 @@ export class BlockSession {
   }
 
   /**
-   * Records the volume's state at the service (docs/service.md, "Volume state records"): its tags,
-   * TAG_BYTES per sector for the whole volume in LBA order, at its open (after its journal is
-   * replayed) or at its clean close. At an open, tags that are not those the volume was last
-   * closed with are a VolumeStateDiffersError. The answer opens under the session key, or the
-   * call fails (AnswerSealError): it can only be the service's.
+   * Records the volume's state at the service (docs/service.md, "Volume state records"): the RFC
+   * 6962 Merkle root over its tags (@sealkeep/crypto's merkleRoot; the whole volume in LBA order),
+   * at its open (after its journal is replayed) or at its clean close. At an open, a root that is
+   * not the one the volume was last closed with is a VolumeStateDiffersError. The answer opens
+   * under the session key, or the call fails (AnswerSealError): it can only be the service's.
    */
-  async recordVolumeState(moment: VolumeStateMoment, tags: Uint8Array): Promise<VolumeStateAnswer> {
+  async recordVolumeState(moment: VolumeStateMoment, merkleRoot: Uint8Array): Promise<VolumeStateAnswer> {
     const answer = Buffer.alloc(VOLUME_STATE_ANSWER_BYTES);
-    await this.#call('POST', `/v1/block-sessions/${this.id}/volume-state?moment=${moment}`, [Buffer.from(tags)], [answer], VOLUME_STATE_SEALS);
+    await this.#call('POST', `/v1/block-sessions/${this.id}/volume-state?moment=${moment}`, [Buffer.from(merkleRoot)], [answer], VOLUME_STATE_SEALS);
     return decodeVolumeStateAnswer(answer);
   }
 

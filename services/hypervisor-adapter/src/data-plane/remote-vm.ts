@@ -2,8 +2,9 @@
 // from the cloud-management layer naming this adapter) is exchanged for the adapter's own, the
 // VM's measured boot is submitted with it, and each volume gets a block session (the service
 // releases its key only to a VM started in its approved state, on this attested host) and is
-// opened over RemoteSectorCrypto — its tags shown to the service, which refuses a volume that is
-// not in the state it was last closed in (rolled back at rest), and again at its clean close —
+// opened over RemoteSectorCrypto — the root of its tags recorded with the service, which refuses a
+// volume that is not in the state it was last closed in (rolled back at rest), and again at its
+// clean close —
 // and attached as an NBD export.
 //
 // When a session ends because the key's release did (410: the host's attestation lapsed, the VM

@@ -182,8 +182,8 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   /**
-   * Writes everything back, checkpoints (nothing to replay at the next open), records the tags
-   * with the keys' holder when it keeps volume state records and the volume was not stopped, and
+   * Writes everything back, checkpoints (nothing to replay at the next open), records the root of
+   * the tags with the keys' holder when it keeps volume state records and the volume was not stopped, and
    * releases the keys. Rejects if any of it failed, once everything is closed.
    */
   async close(): Promise<void> {
@@ -197,7 +197,7 @@ export class EncryptedFileVolume implements BlockVolume {
           await this.#checkpointHeld();
           await this.#journal.trimToRound();
           if (!this.#stopped && this.#crypto.recordState) {
-            await this.#crypto.recordState('closed', this.#files.readTags(this.size / this.sectorSize)).catch((error: unknown) => {
+            await this.#crypto.recordState('closed', this.#files.tagsRoot(this.size / this.sectorSize)).catch((error: unknown) => {
               throw new VolumeError('IO', `the volume's state was not recorded at its close (${(error as Error).message}): its next open cannot be checked against it`, { cause: error });
             });
           }

@@ -1,7 +1,7 @@
 // Opening (or creating) an encrypted file-backed volume: read or write volume.json, make the
 // volume's SectorCrypto, prove the key is the volume's (key check), open the files and replay the
 // journal, so that what a crash left behind is whole again before the first request; then, when
-// the crypto keeps volume state records (through the data plane), show it the tags.
+// the crypto keeps volume state records (through the data plane), record the root of the tags.
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -112,10 +112,10 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     if (metadata.format !== FORMAT) await writeVolumeMetadata(dir, { ...metadata, format: FORMAT });
     if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
 
-    // The tags as they now stand, shown to the keys' holder: a volume rolled back at rest since
-    // its last clean close is refused here (VolumeStateDiffersError), before any request.
+    // The root of the tags as they now stand, recorded with the keys' holder: a volume rolled back
+    // at rest since its last clean close is refused here (VolumeStateDiffersError), before any request.
     if (crypto.recordState) {
-      const continuity = await crypto.recordState('opened', files.readTags(sectorCount));
+      const continuity = await crypto.recordState('opened', files.tagsRoot(sectorCount));
       if (continuity === 'after-unclean-end') log.warn({ dir, uuid }, 'volume state not checked: the volume was not closed cleanly when last served; this open is its new baseline');
       else log.info({ dir, uuid, continuity }, 'volume state recorded at open');
     }

@@ -94,9 +94,9 @@ export class RemoteSectorCrypto implements SectorCrypto {
     }
   }
 
-  /** The volume's tags shown to the service at its open or clean close; a refused open is a VolumeStateDiffersError. */
-  async recordState(moment: VolumeStateMoment, tags: Buffer): Promise<Continuity> {
-    return (await this.#run(0, (s) => s.recordVolumeState(moment, tags))).continuity;
+  /** The root of the volume's tags recorded with the service at its open or clean close; a refused open is a VolumeStateDiffersError. */
+  async recordState(moment: VolumeStateMoment, merkleRoot: Buffer): Promise<Continuity> {
+    return (await this.#run(0, (s) => s.recordVolumeState(moment, merkleRoot))).continuity;
   }
 
   /** Ends the session at the service (the one being opened, if any, once it is); no new one opens after. */

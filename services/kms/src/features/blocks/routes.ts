@@ -36,8 +36,6 @@ const answerTags = new WeakMap<Buffer, Buffer>();
 export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAttestationDeps | undefined) {
   const authenticate = sessionAuthenticator(() => deps.sessions);
   const beforeBody = sessionBeforeBody(() => deps.sessions);
-  /** A session route whose body is a whole volume's tags (attestations, state records). */
-  const wholeVolumeTags = { params: SessionParams, body: Bytes, bodyType: 'binary', maxBody: MAX_ATTESTED_TAGS * 32, beforeBody, authenticate, admit: false } as const;
   return [
     route({
       method: 'post',
@@ -107,7 +105,13 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       plane: 'data',
       permission: 'block.crypt',
       summary: "A volume attestation: the Merkle root over the volume's tags (the body, in LBA order), signed by the service TPM's attestation key, verifiable offline",
-      ...wholeVolumeTags,
+      params: SessionParams,
+      body: Bytes,
+      bodyType: 'binary',
+      maxBody: MAX_ATTESTED_TAGS * 32,
+      beforeBody,
+      authenticate,
+      admit: false,
       handler: async ({ params, body, principal, requestId }) => {
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
         return attestVolume(store.db, attestation, deps.sessions!.pool, s, body, requestId);
@@ -118,15 +122,21 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       path: '/v1/block-sessions/:sessionId/volume-state',
       plane: 'data',
       permission: 'block.crypt',
-      summary: "Record the volume's state: the Merkle root over its tags (the body, in LBA order) at its open or clean close; at an open, tags not those it was closed with are refused (volume-state-differs). The answer is sealed under the session (docs/service.md#volume-state-records)",
+      summary: "Record the volume's state: the RFC 6962 Merkle root over its tags (the body, 32 bytes) at its open or clean close; at an open, a root not the one it was closed with is refused (volume-state-differs). The answer is sealed under the session (docs/service.md#volume-state-records)",
+      params: SessionParams,
       query: z.object({ moment: z.enum(VOLUME_STATE_MOMENTS) }),
-      ...wholeVolumeTags,
+      body: Bytes,
+      bodyType: 'binary',
+      maxBody: 64,
+      beforeBody,
+      authenticate,
+      admit: false,
       responseHeaders: (data: Buffer) => ({ [ANSWER_TAG_HEADER]: answerTags.get(data)!.toString('base64url') }),
       handler: async ({ params, query, body, principal, requestId, signed }) => {
         // Only under the session: its answer must be one that no one but the service could seal.
         const seal = requireSealed(signed);
         const s = await sessionOf(deps.sessions, params.sessionId, principal);
-        const answer = encodeVolumeStateAnswer(await recordVolumeState(store.db, deps.sessions!.pool, s, query.moment, body, requestId));
+        const answer = encodeVolumeStateAnswer(await recordVolumeState(store.db, s, query.moment, body, requestId));
         answerTags.set(answer, sealBody(s.key, seal.seq, 'answer', VOLUME_STATE_SEALS.answer, seal.method, seal.url, [answer]));
         return answer;
       },

@@ -1,11 +1,11 @@
 // Volume state records: what keeps a provider from rolling a volume back at rest. Each sector's
 // tag binds its ciphertext, LBA and generation, so no sector can be altered or moved unseen — but
 // an older copy of the whole volume, data and tags together, verifies sector by sector. So the
-// adapter shows the service the volume's tags (in LBA order) when it opens the volume, after its
-// journal is replayed, and again when it closes it cleanly; the service computes the RFC 6962
-// Merkle root over them on a block worker and keeps it in volume_states. At an open, tags whose
-// root is not the one the volume was last closed with are refused (volume-state-differs), and the
-// refusal is audited in the tenant's chain. A volume that was not closed cleanly when last served
+// adapter — attested code, reading the files the provider holds — records with the service the
+// RFC 6962 Merkle root over the volume's tags (in LBA order) when it opens the volume, after its
+// journal is replayed, and again when it closes it cleanly; the service keeps it in
+// volume_states. At an open, a root that is not the one the volume was last closed with is
+// refused (volume-state-differs), and the refusal is audited in the tenant's chain. A volume that was not closed cleanly when last served
 // (its adapter killed, its key disabled while it ran) cannot be checked — its tags moved on after
 // the record, and only the adapter's journal knows how — so that open is audited as such and
 // becomes the new baseline. After a legitimate restore from a backup, the tenant's officer
@@ -17,7 +17,6 @@ import { TAG_BYTES, type Continuity, type VolumeStateAnswer, type VolumeStateMom
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import type { BlockSession } from './block-sessions.js';
-import type { BlockPool } from './block-pool.js';
 
 interface VolumeStateRow {
   status: 'served' | 'closed';
@@ -34,10 +33,9 @@ export function requireWholeVolumeTags(s: BlockSession, tags: Buffer): void {
   if (BigInt(tags.length) !== expected) throw new Problem('validation-failed', `a volume of ${s.sectors} sectors has ${expected} bytes of tags, not ${tags.length}`);
 }
 
-/** Records the volume's state at `moment`; at an open, refuses tags that differ from the last clean close's. */
-export async function recordVolumeState(db: Knex, pool: BlockPool, s: BlockSession, moment: VolumeStateMoment, tags: Buffer, requestId: string): Promise<VolumeStateAnswer> {
-  requireWholeVolumeTags(s, tags);
-  const root = await pool.merkleRoot(tags);
+/** Records the volume's state at `moment` (the root of its tags); at an open, refuses a root that differs from the last clean close's. */
+export async function recordVolumeState(db: Knex, s: BlockSession, moment: VolumeStateMoment, root: Buffer, requestId: string): Promise<VolumeStateAnswer> {
+  if (root.length !== 32) throw new Problem('validation-failed', `the body is the volume's Merkle root: 32 bytes, not ${root.length}`);
   const actor: AuditActor = { plane: 'data', principal: s.principalLabel, actorChain: s.actorChain, requestId };
   const audit = { tenantId: s.tenantId, action: `volume.state-${moment}`, resource: `volume:${s.volumeId}` };
   const outcome = await inTenant(db, s.tenantId, async (trx): Promise<VolumeStateAnswer | Problem> => {
