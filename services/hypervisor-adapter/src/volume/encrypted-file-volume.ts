@@ -197,7 +197,7 @@ export class EncryptedFileVolume implements BlockVolume {
           await this.#checkpointHeld();
           await this.#journal.trimToRound();
           if (!this.#stopped && this.#crypto.recordState) {
-            await this.#crypto.recordState('closed', this.#files.tagsRoot(this.size / this.sectorSize)).catch((error: unknown) => {
+            await this.#crypto.recordState('closed', await this.#files.tagsRoot(this.size / this.sectorSize)).catch((error: unknown) => {
               throw new VolumeError('IO', `the volume's state was not recorded at its close (${(error as Error).message}): its next open cannot be checked against it`, { cause: error });
             });
           }

@@ -115,7 +115,7 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     // The root of the tags as they now stand, recorded with the keys' holder: a volume rolled back
     // at rest since its last clean close is refused here (VolumeStateDiffersError), before any request.
     if (crypto.recordState) {
-      const continuity = await crypto.recordState('opened', files.tagsRoot(sectorCount));
+      const continuity = await crypto.recordState('opened', await files.tagsRoot(sectorCount));
       if (continuity === 'after-unclean-end') log.warn({ dir, uuid }, 'volume state not checked: the volume was not closed cleanly when last served; this open is its new baseline');
       else log.info({ dir, uuid, continuity }, 'volume state recorded at open');
     }

@@ -99,12 +99,14 @@ export class SectorFiles {
    * The RFC 6962 Merkle root over every sector's tag in LBA order (zeros for unwritten and zeroed
    * sectors): what a volume state record and a volume attestation cover. Read 2.5 MiB at a time
    * and hashed by whole subtrees on the native engine, so memory stays small however large the
-   * volume (an 8 GiB volume of 4 KiB sectors: 80 MiB of tag file, 2^21 leaves).
+   * volume (an 8 GiB volume of 4 KiB sectors: 80 MiB of tag file, 2^21 leaves); between chunks
+   * other volumes' requests get their turn.
    */
-  tagsRoot(sectorCount: number): Buffer {
+  async tagsRoot(sectorCount: number): Promise<Buffer> {
     const engine = selectBlockCryptoEngine();
     const root = new MerkleRootBuilder();
     for (let first = 0; first < sectorCount; first += TAGS_READ_SECTORS) {
+      if (first > 0) await new Promise((resolve) => setImmediate(resolve));
       const count = Math.min(TAGS_READ_SECTORS, sectorCount - first);
       root.appendHashed(decodeEntries(this.readEntries(first, count), count).tags, (tags) => engine.merkleRoot(tags));
     }
