@@ -9,13 +9,13 @@
 
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
+import { TAG_BYTES } from '@sealkeep/crypto';
 import { encodeVolumeStatement, VOLUME_ATTESTATION_FORMAT, type VolumeAttestation } from '@sealkeep/attestation';
 import { signWithRestrictedKey, TPM_RH, type TpmClient } from '@sealkeep/tpm';
 import { Problem } from '../../http/problems.js';
 import { appendAudit } from '../../audit/audit-log.js';
 import type { BlockSession } from './block-sessions.js';
 import type { BlockPool } from './block-pool.js';
-import { requireWholeVolumeTags } from './volume-state.js';
 
 export interface VolumeAttestationDeps {
   tpm: TpmClient;
@@ -26,7 +26,7 @@ export interface VolumeAttestationDeps {
 
 export async function attestVolume(db: Knex, deps: VolumeAttestationDeps | undefined, pool: BlockPool, s: BlockSession, tags: Buffer, requestId: string): Promise<VolumeAttestation> {
   if (!deps) throw new Problem('service-unavailable', 'the service TPM has no attestation key');
-  requireWholeVolumeTags(s, tags);
+  if (BigInt(tags.length) !== s.sectors * BigInt(TAG_BYTES)) throw new Problem('validation-failed', `a volume of ${s.sectors} sectors has ${s.sectors * BigInt(TAG_BYTES)} bytes of tags, not ${tags.length}`);
   const root = await pool.merkleRoot(tags);
   const issuedAtMs = Date.now();
   const statement = encodeVolumeStatement({ volumeId: s.volumeId, vmId: s.vmId, bootId: s.bootId, sectorSize: s.sectorSize, sectors: s.sectors, issuedAtMs: BigInt(issuedAtMs), merkleRoot: root });

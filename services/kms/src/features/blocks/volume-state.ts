@@ -5,15 +5,15 @@
 // RFC 6962 Merkle root over the volume's tags (in LBA order) when it opens the volume, after its
 // journal is replayed, and again when it closes it cleanly; the service keeps it in
 // volume_states. At an open, a root that is not the one the volume was last closed with is
-// refused (volume-state-differs), and the refusal is audited in the tenant's chain. A volume that was not closed cleanly when last served
-// (its adapter killed, its key disabled while it ran) cannot be checked — its tags moved on after
-// the record, and only the adapter's journal knows how — so that open is audited as such and
-// becomes the new baseline. After a legitimate restore from a backup, the tenant's officer
+// refused (volume-state-differs), and the refusal is audited in the tenant's chain. A volume that
+// was not closed cleanly when last served (its adapter killed, its key disabled while it ran)
+// cannot be checked — its tags moved on after the record, and only the adapter's journal knows
+// how — so that open is audited as such and becomes the new baseline. After a legitimate restore from a backup, the tenant's officer
 // forgets the record (forgetVolumeState), and the next open is the baseline.
 
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
-import { TAG_BYTES, type Continuity, type VolumeStateAnswer, type VolumeStateMoment } from '@sealkeep/crypto';
+import type { Continuity, VolumeStateAnswer, VolumeStateMoment } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import type { BlockSession } from './block-sessions.js';
@@ -27,12 +27,6 @@ interface VolumeStateRow {
 const rootOf = (row: VolumeStateRow) => Buffer.from(row.merkle_root);
 const recordedAt = (row: VolumeStateRow) => new Date(row.recorded_at).toISOString();
 
-/** Checks that `tags` are the whole volume's (TAG_BYTES per sector, in LBA order). */
-export function requireWholeVolumeTags(s: BlockSession, tags: Buffer): void {
-  const expected = s.sectors * BigInt(TAG_BYTES);
-  if (BigInt(tags.length) !== expected) throw new Problem('validation-failed', `a volume of ${s.sectors} sectors has ${expected} bytes of tags, not ${tags.length}`);
-}
-
 /** Records the volume's state at `moment` (the root of its tags); at an open, refuses a root that differs from the last clean close's. */
 export async function recordVolumeState(db: Knex, s: BlockSession, moment: VolumeStateMoment, root: Buffer, requestId: string): Promise<VolumeStateAnswer> {
   if (root.length !== 32) throw new Problem('validation-failed', `the body is the volume's Merkle root: 32 bytes, not ${root.length}`);
@@ -41,7 +35,7 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
   const outcome = await inTenant(db, s.tenantId, async (trx): Promise<VolumeStateAnswer | Problem> => {
     const row = (await trx('volume_states').where({ volume_id: s.volumeId }).forUpdate().first()) as VolumeStateRow | undefined;
     if (moment === 'opened' && row?.status === 'closed' && !rootOf(row).equals(root)) {
-      // The record stays as it is: the same tags are refused again until the officer forgets it.
+      // The record stays as it is: the same root is refused again until the officer forgets it.
       const closedAt = recordedAt(row);
       const closedRoot = rootOf(row).toString('hex');
       await trx('volume_states').where({ volume_id: s.volumeId }).update({ refused_at: new Date() });
