@@ -3,9 +3,8 @@
 // VM's measured boot is submitted with it, and each volume gets a block session (the service
 // releases its key only to a VM started in its approved state, on this attested host) and is
 // opened over RemoteSectorCrypto — the root of its tags recorded with the service, which refuses a
-// volume that is not in the state it was last closed in (rolled back at rest), and again at its
-// clean close —
-// and attached as an NBD export.
+// volume that is not in the state it was last closed in (rolled back at rest), and recorded again
+// at its clean close — and attached as an NBD export.
 //
 // When a session ends because the key's release did (410: the host's attestation lapsed, the VM
 // restarted, the key was disabled) its export stops: in-flight and later requests fail with EIO,

@@ -183,8 +183,8 @@ export class EncryptedFileVolume implements BlockVolume {
 
   /**
    * Writes everything back, checkpoints (nothing to replay at the next open), records the root of
-   * the tags with the keys' holder when it keeps volume state records and the volume was not stopped, and
-   * releases the keys. Rejects if any of it failed, once everything is closed.
+   * the tags with the keys' holder (when it keeps volume state records and the volume was not
+   * stopped), and releases the keys. Rejects if any of it failed, once everything is closed.
    */
   async close(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
