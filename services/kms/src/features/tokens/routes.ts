@@ -41,9 +41,19 @@ const ServiceKeyResponse = z.object({
 
 export function tokenRoutes(store: Store, key: TokenKey, evidenceDeps?: ServiceKeyEvidenceDeps) {
   const serviceKey = { kid: key.kid, alg: 'ES256' as const, jwk: publicJwk(key.publicKey) as Record<string, unknown> };
-  // Made at the first request that asks (a TPM quote), then the same: neither key nor launch changes while the service runs.
+  // Made at the first request that asks (a TPM quote), then the same: neither key nor launch
+  // changes while the service runs. A quote that failed is tried again at the next request.
   let evidence: Promise<Record<string, unknown> | null> | undefined;
-  const evidenceOnce = () => (evidence ??= evidenceDeps ? makeServiceKeyEvidence(evidenceDeps, key.kid).then((b) => ({ ...b })) : Promise.resolve(null));
+  const evidenceOnce = () =>
+    (evidence ??= evidenceDeps
+      ? makeServiceKeyEvidence(evidenceDeps, key.kid).then(
+          (bundle) => ({ ...bundle }),
+          (error: unknown) => {
+            evidence = undefined;
+            throw error;
+          },
+        )
+      : Promise.resolve(null));
   return (['tenant', 'data'] as const).flatMap((plane) => [
     route({
       method: 'get',
