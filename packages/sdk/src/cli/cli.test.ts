@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,8 +32,13 @@ async function freePort(): Promise<number> {
 }
 
 async function sealkeep(profile: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return sealkeepOffline('--profile', path.join(dir, profile), ...args);
+}
+
+/** The command line with no profile: what the offline verifiers take. */
+async function sealkeepOffline(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const r = await exec(process.execPath, [cli, '--profile', path.join(dir, profile), ...args], { env, encoding: 'utf8', timeout: 60_000 });
+    const r = await exec(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
   } catch (e) {
     const err = e as { stdout: string; stderr: string; code: number };
@@ -157,6 +162,21 @@ test('a changed configuration stops the start until the operator approves it; au
   assert.equal(m.approval.kind, 'signed');
   assert.equal(m.approval.approvedBy, 'ops');
   assert.equal(m.configuration.checkpoint.seconds, 30);
+
+  // The signing key, proven offline by the service TPM's quote of the approved launch naming it.
+  const keyFile = path.join(dir, 'service-key.json');
+  const fetched = await sealkeep('alice.json', 'service', 'key', '--out', keyFile);
+  assert.equal(fetched.code, 0, fetched.stderr);
+  assert.match(fetched.stdout, /with its evidence/);
+  const launch = path.join(dir, 'service-launch.json');
+  writeFileSync(launch, JSON.stringify({ codeDigest: m.codeDigest, configurationDigest: m.configurationDigest }));
+  const root = path.join(dir, 'data', 'manufacturer-root.pem');
+  const proven = await sealkeepOffline('verify', 'service-key', keyFile, '--root', root, '--measurements', launch);
+  assert.equal(proven.code, 0, proven.stdout + proven.stderr);
+  writeFileSync(launch, JSON.stringify({ codeDigest: m.codeDigest, configurationDigest: 'ab'.repeat(32) }));
+  const otherLaunch = await sealkeepOffline('verify', 'service-key', keyFile, '--root', root, '--measurements', launch);
+  assert.equal(otherLaunch.code, 1, 'another configuration than the one approved');
+  assert.match(otherLaunch.stdout, /policy-pcr-mismatch/);
 
   // Stopping signs a last checkpoint over every chain; the officer's export then verifies with no warning.
   await stopService();

@@ -8,6 +8,7 @@
 //   sealkeep audit verify FILE [--trusted-ak AK.pem] offline: no service, no network
 //   sealkeep admin approve-configuration [--yes]     on the service's machine, after a refused start
 //   sealkeep service measurements [--ak-out FILE]    the service's measured launch (and its AK)
+//   sealkeep service key [--out FILE]                its signing key and the key's TPM evidence
 //   sealkeep token grant|exchange …                  delegation by token exchange (token.ts)
 //   sealkeep quota …, sealkeep principal …          limits and principals (tenancy.ts)
 //   sealkeep keys import …                           bring your own key (keys.ts)
@@ -28,6 +29,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { evidenceVerifyMain, formatReport, verifyAuditLog } from '@sealkeep/attestation';
 import { volumeVerifyMain, VOLUME_VERIFY_USAGE } from './verify-volume.js';
 import { vmEvidenceVerifyMain, VM_EVIDENCE_VERIFY_USAGE } from './verify-vm-evidence.js';
+import { serviceKeyVerifyMain, SERVICE_KEY_VERIFY_USAGE } from './verify-service-key.js';
 
 /** The verifier found faults; the report is already printed. */
 class AuditFailed extends Error {}
@@ -44,8 +46,10 @@ const USAGE = `usage:
   sealkeep verify evidence BUNDLE.json --root MANUFACTURER.pem... [--nonce HEX] [--policy FILE] [--previous-quote FILE] [--json]
   ${VOLUME_VERIFY_USAGE}
   ${VM_EVIDENCE_VERIFY_USAGE}
+  ${SERVICE_KEY_VERIFY_USAGE}
   sealkeep admin approve-configuration [--yes] [--code-digest PREFIX]
   sealkeep service measurements [--ak-out FILE]
+  sealkeep service key [--out FILE]
 ${TOKEN_USAGE}
 ${TENANCY_USAGE}
 ${KEYS_USAGE}
@@ -126,6 +130,17 @@ async function run(argv: string[], out: Out): Promise<void> {
         .join('\n'),
     );
   }
+  if (group === 'service' && verb === 'key') {
+    // Public: on the tenant plane, or the data plane, whichever the profile names.
+    const p = loadProfile(profilePath);
+    const url = p.endpoints.tenant ?? p.endpoints.data;
+    if (!url) throw new Error('the profile has no tenant- or data-plane endpoint');
+    const r = (await signedRequest(url, null, 'GET', '/v1/service-key')) as { kid: string; evidence: unknown };
+    if (values.out) writeFileSync(values.out, JSON.stringify(r, null, 2) + '\n');
+    const evidence = r.evidence ? 'with its evidence (a TPM quote of the service launch naming it)' : 'without evidence (the service root is not unsealed)';
+    const check = values.out ? `\nverify it offline: sealkeep verify service-key ${values.out} --root MANUFACTURER.pem --measurements LAUNCH.json` : '';
+    return out(r, `service key ${r.kid}, ${evidence}${values.out ? `, written to ${values.out}` : ''}${check}`);
+  }
   if (group === 'tenant' && verb === 'create') {
     if (!arg) throw new Error('tenant name required');
     const p = loadProfile(profilePath);
@@ -193,6 +208,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   if (argv[0] === 'verify' && argv[1] === 'evidence') return evidenceVerifyMain(argv.slice(2));
   if (argv[0] === 'verify' && argv[1] === 'volume-attestation') return volumeVerifyMain(argv.slice(2));
   if (argv[0] === 'verify' && argv[1] === 'vm-evidence') return vmEvidenceVerifyMain(argv.slice(2));
+  if (argv[0] === 'verify' && argv[1] === 'service-key') return serviceKeyVerifyMain(argv.slice(2));
   const json = argv.includes('--json');
   try {
     await run(argv, (value, text) => console.log(json && value !== null ? JSON.stringify(value, null, 2) : text));

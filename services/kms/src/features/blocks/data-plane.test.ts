@@ -306,6 +306,11 @@ test("a volume's recorded state: its first open is the baseline, a clean close's
   const row = () => inTenant(d.api.f.store.db, d.api.tenantId, (trx) => trx('volume_states').where({ volume_id: vm.volumeId }).first());
   assert.ok((await row()).refused_at, "the refusal is kept for reviewers' scans");
   assert.equal((await row()).status, 'closed', 'and the record as the close left it');
+  const stateShown = async () => (await d.api.call(d.api.officer, 'get', `${d.api.base}/vms/${vm.vmId}`)).body.volumes[0].state;
+  const shown = await stateShown();
+  assert.equal(shown.status, 'closed');
+  assert.equal(shown.openedAs, 'after-unclean-end', "the officer sees the last open that succeeded…");
+  assert.ok(shown.refusedAt, '…and the refused one');
 
   // A body that is not a root is refused; so is a request proof instead of the session's seal.
   const s2 = await session();
@@ -325,6 +330,7 @@ test("a volume's recorded state: its first open is the baseline, a clean close's
   assert.equal(await continuity('opened', unwritten), 'first');
   assert.equal((await row()).refused_at, null);
   assert.equal((await row()).opened_as, 'first');
+  assert.deepEqual({ ...(await stateShown()), recordedAt: 'then' }, { status: 'served', recordedAt: 'then', openedAs: 'first', refusedAt: null });
 });
 
 test("every block batch is audited once per batch with the session's delegation chain, never with data", async () => {

@@ -21,6 +21,12 @@ export interface VolumeSummary {
   sectorSize: 512 | 4096;
   cia: Cia;
   createdAt: string;
+  /**
+   * Its recorded state (docs/service.md, "Volume state records"): served or closed cleanly, when,
+   * what its last open found, and when an open was last refused as rolled back; null until an
+   * adapter first opens it through the data plane.
+   */
+  state: { status: 'served' | 'closed'; recordedAt: string; openedAs: string | null; refusedAt: string | null } | null;
 }
 
 export interface VmSummary {
@@ -61,9 +67,34 @@ interface VolumeRow {
   integrity: Cia['integrity'];
   availability: Cia['availability'];
   created_at: Date;
+  state_status: 'served' | 'closed' | null;
+  state_recorded_at: Date | null;
+  state_opened_as: string | null;
+  state_refused_at: Date | null;
 }
 
 const iso = (d: Date) => new Date(d).toISOString();
+
+/** Volumes with their recorded state (volume_states), for summaries. */
+const volumesWithState = (trx: Knex.Transaction) =>
+  trx('volumes')
+    .leftJoin('volume_states as vs', 'vs.volume_id', 'volumes.volume_id')
+    .select('volumes.*', 'vs.status as state_status', 'vs.recorded_at as state_recorded_at', 'vs.opened_as as state_opened_as', 'vs.refused_at as state_refused_at')
+    .orderBy('volumes.created_at');
+
+function volumeSummary(v: VolumeRow): VolumeSummary {
+  return {
+    volumeId: v.volume_id,
+    name: v.name,
+    sizeBytes: Number(v.size_bytes),
+    sectorSize: v.sector_size,
+    cia: { confidentiality: v.confidentiality, integrity: v.integrity, availability: v.availability },
+    createdAt: iso(v.created_at),
+    state: v.state_status
+      ? { status: v.state_status, recordedAt: iso(v.state_recorded_at!), openedAs: v.state_opened_as, refusedAt: v.state_refused_at ? iso(v.state_refused_at) : null }
+      : null,
+  };
+}
 
 function summarize(vm: VmRow, volumes: VolumeRow[]): VmSummary {
   const refs = typeof vm.reference_values === 'string' ? (JSON.parse(vm.reference_values) as ReferenceValues) : vm.reference_values;
@@ -71,9 +102,7 @@ function summarize(vm: VmRow, volumes: VolumeRow[]): VmSummary {
     vmId: vm.vm_id,
     name: vm.name,
     releasePolicy: vm.release_key_id && refs ? { keyId: vm.release_key_id, referenceValues: refs, updatedAt: iso(vm.policy_updated_at!) } : null,
-    volumes: volumes
-      .filter((v) => v.vm_id === vm.vm_id)
-      .map((v) => ({ volumeId: v.volume_id, name: v.name, sizeBytes: Number(v.size_bytes), sectorSize: v.sector_size, cia: { confidentiality: v.confidentiality, integrity: v.integrity, availability: v.availability }, createdAt: iso(v.created_at) })),
+    volumes: volumes.filter((v) => v.vm_id === vm.vm_id).map(volumeSummary),
     createdAt: iso(vm.created_at),
   };
 }
@@ -86,7 +115,7 @@ async function requireVm(trx: Knex.Transaction, tenantId: string, vmId: string, 
 }
 
 async function vmSummary(trx: Knex.Transaction, tenantId: string, vm: VmRow): Promise<VmSummary> {
-  return summarize(vm, await trx('volumes').where({ tenant_id: tenantId, vm_id: vm.vm_id }).orderBy('created_at'));
+  return summarize(vm, (await volumesWithState(trx).where({ 'volumes.tenant_id': tenantId, 'volumes.vm_id': vm.vm_id })) as VolumeRow[]);
 }
 
 export function registerVm(db: Knex, actor: AuditActor, tenantId: string, body: { name: string }): Promise<VmSummary> {
@@ -103,7 +132,7 @@ export function registerVm(db: Knex, actor: AuditActor, tenantId: string, body: 
 export function listVms(db: Knex, tenantId: string): Promise<VmSummary[]> {
   return inTenant(db, tenantId, async (trx) => {
     const vms = (await trx('vms').where({ tenant_id: tenantId }).orderBy('created_at')) as VmRow[];
-    const volumes = (await trx('volumes').where({ tenant_id: tenantId }).orderBy('created_at')) as VolumeRow[];
+    const volumes = (await volumesWithState(trx).where({ 'volumes.tenant_id': tenantId })) as VolumeRow[];
     return vms.map((vm) => summarize(vm, volumes));
   });
 }
