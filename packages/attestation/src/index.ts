@@ -2,7 +2,8 @@
 // (entries, TPM-signed checkpoints, JSON Lines export, and the verifier), see src/audit/, and
 // host and VM evidence bundles (quote, event logs, certificate chains, reference values), see
 // src/evidence/; volume attestations (src/volume/) and VM evidence bundles with their signed boot
-// statement (src/vm/), both signed by the service TPM's attestation key (src/statement/).
+// statement (src/vm/), both signed by the service TPM's attestation key (src/statement/); the
+// service's measured start and its signing key's evidence (src/service/).
 
 export { canonicalize, canonicalHash, sha256Hex, CanonicalError } from './audit/canonical.js';
 export {

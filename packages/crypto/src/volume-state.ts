@@ -12,14 +12,14 @@ import type { BodySeals } from './block-session.js';
 /** The request's root is encrypted, as every body that is not a block operation's; the answer authenticated. */
 export const VOLUME_STATE_SEALS: BodySeals = { request: 'encrypted', answer: 'authenticated' };
 
-/** When the adapter shows the tags: after opening the volume (journal replayed), or at a clean close. */
+/** When the adapter records the root: after opening the volume (journal replayed), or at a clean close. */
 export const VOLUME_STATE_MOMENTS = ['opened', 'closed'] as const;
 export type VolumeStateMoment = (typeof VOLUME_STATE_MOMENTS)[number];
 
 /**
  * What the service found, by code (index + 1):
  *   first              no state recorded for the volume yet: this one is its baseline
- *   as-closed          the tags are those the volume was last closed with
+ *   as-closed          the root is the one the volume was last closed with
  *   after-unclean-end  the volume was not closed cleanly when last served (its tags moved on since
  *                      the record): not checked; this open is the new baseline
  *   recorded           a clean close's state, kept for the next open

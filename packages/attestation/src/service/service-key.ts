@@ -1,7 +1,7 @@
 // The service key's evidence: what lets an adapter (or anyone) trust the service's signing key —
-// the key that proves every block session's opening — without trusting it on first use. At start
-// the service has its TPM's attestation key quote PCRs 17–19 (its measured launch) with the
-// key's thumbprint in the quote's qualifying data, and serves that evidence bundle beside the key
+// the key that proves every block session's opening — without trusting it on first use. The
+// service has its TPM's attestation key quote PCRs 17–19 (its measured launch) with the key's
+// thumbprint in the quote's qualifying data, once, and serves that evidence bundle beside the key
 // (GET /v1/service-key). The key is derived from the service root, which the TPM unseals only under
 // an approved launch, so a quote of an approved launch naming the key says the key is that
 // service's. A verifier trusts only its own inputs: the TPM manufacturer's root, and the service's
