@@ -30,6 +30,19 @@ describe(`row-level security on ${backendUnderTest()}`, () => {
   });
   after(() => store.close());
 
+  test('every table holding a tenant_id is behind forced row-level security with a policy (a new table that forgets it fails here)', async () => {
+    const result = await store.db.raw(`
+      select c.relname as name, c.relrowsecurity as enabled, c.relforcerowsecurity as forced,
+             exists (select 1 from pg_policy p where p.polrelid = c.oid) as scoped
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       where n.nspname = 'public' and c.relkind = 'r'
+         and exists (select 1 from information_schema.columns col where col.table_schema = 'public' and col.table_name = c.relname and col.column_name = 'tenant_id')
+       order by 1`);
+    const tables = ((result as { rows?: unknown[] }).rows ?? result) as Array<{ name: string; enabled: boolean; forced: boolean; scoped: boolean }>;
+    assert.ok(tables.some((t) => t.name === 'volume_states') && tables.length >= 18, `found ${tables.map((t) => t.name).join(', ')}`);
+    assert.deepEqual(tables.filter((t) => !t.enabled || !t.forced || !t.scoped).map((t) => t.name), []);
+  });
+
   test('a raw query as the application role, without a tenant context, returns no rows', async () => {
     const rows = await store.db.transaction(async (trx) => {
       await trx.raw(`set local role ${APP_ROLE}`);
