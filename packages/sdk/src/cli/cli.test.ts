@@ -174,7 +174,7 @@ test('a changed configuration stops the start until the operator approves it; au
   const proven = await sealkeepOffline('verify', 'service-key', keyFile, '--root', root, '--measurements', launch);
   assert.equal(proven.code, 0, proven.stdout + proven.stderr);
   writeFileSync(launch, JSON.stringify({ codeDigest: m.codeDigest, configurationDigest: 'ab'.repeat(32) }));
-  const otherLaunch = await sealkeepOffline('verify', 'service-key', keyFile, '--root', root, '--measurements', launch);
+  const otherLaunch = await sealkeep('alice.json', 'verify', 'service-key', keyFile, '--root', root, '--measurements', launch); // a profile given first is passed over
   assert.equal(otherLaunch.code, 1, 'another configuration than the one approved');
   assert.match(otherLaunch.stdout, /policy-pcr-mismatch/);
 

@@ -204,11 +204,13 @@ async function run(argv: string[], out: Out): Promise<void> {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  // Offline, its own options and exit codes (0 good, 1 findings, 2 usage): @sealkeep/attestation's evidence CLI.
-  if (argv[0] === 'verify' && argv[1] === 'evidence') return evidenceVerifyMain(argv.slice(2));
-  if (argv[0] === 'verify' && argv[1] === 'volume-attestation') return volumeVerifyMain(argv.slice(2));
-  if (argv[0] === 'verify' && argv[1] === 'vm-evidence') return vmEvidenceVerifyMain(argv.slice(2));
-  if (argv[0] === 'verify' && argv[1] === 'service-key') return serviceKeyVerifyMain(argv.slice(2));
+  // Offline, its own options and exit codes (0 good, 1 findings, 2 usage): @sealkeep/attestation's
+  // evidence CLI and the other verifiers. They need no profile: one given first is passed over.
+  const offline = argv[0] === '--profile' ? argv.slice(2) : argv;
+  if (offline[0] === 'verify' && offline[1] === 'evidence') return evidenceVerifyMain(offline.slice(2));
+  if (offline[0] === 'verify' && offline[1] === 'volume-attestation') return volumeVerifyMain(offline.slice(2));
+  if (offline[0] === 'verify' && offline[1] === 'vm-evidence') return vmEvidenceVerifyMain(offline.slice(2));
+  if (offline[0] === 'verify' && offline[1] === 'service-key') return serviceKeyVerifyMain(offline.slice(2));
   const json = argv.includes('--json');
   try {
     await run(argv, (value, text) => console.log(json && value !== null ? JSON.stringify(value, null, 2) : text));
