@@ -3,10 +3,10 @@
 // attests its launch, a VM measured and started, its volume written and read over NBD with the
 // key held by the service, no plaintext on disk, a reviewer who checks the evidence and the
 // audit chain offline, a restart of the service that the export rides through, an earlier copy
-// of the disk put back by the provider and refused, and the key disabled. Every step is numbered and timed; any failure stops the walk with a
-// non-zero exit; the service and the adapter are stopped and the directory removed at the end
-// (`-- --keep` keeps it). The `sealkeep` commands run in this process: the same main() as
-// `npx sealkeep`. What has no CLI command yet (hosts, VMs, policies) is one SDK call, shown as
+// of the disk put back by the provider and refused, and the key disabled. Every step is numbered
+// and timed; any failure stops the walk with a non-zero exit; the service and the adapter are
+// stopped and the directory removed at the end (`-- --keep` keeps it). The `sealkeep` commands run
+// in this process: the same main() as `npx sealkeep`. What has no CLI command yet (hosts, VMs, policies) is one SDK call, shown as
 // the API request it makes.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -354,7 +354,7 @@ async function walk(): Promise<void> {
     const code = await w.adapter!.stop();
     const closed = (await auditOf('volume.state-closed')).at(-1);
     if (!closed) throw new Error('the adapter did not record the disk\'s state at its close');
-    show(`adapter exited ${code}; the disk's tags recorded at its clean close (acme's audit: volume.state-closed, root ${String(closed.details.merkleRootHash).slice(0, 16)}…)`);
+    show(`adapter exited ${code}; the root of the disk's tags recorded at its clean close (acme's audit: volume.state-closed, root ${String(closed.details.merkleRootHash).slice(0, 16)}…)`);
     command('mv host/volumes/web-01-disk host/volumes/web-01-disk.now; cp -a host/volumes/web-01-disk.copy host/volumes/web-01-disk   ' + dim('(the provider)'));
     renameSync(disk, `${disk}.now`);
     cpSync(`${disk}.copy`, disk, { recursive: true });
