@@ -22,7 +22,6 @@ export function temporaryDirectory(prefix: string): { dir: string; remove: () =>
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Copies of one key pair: LocalSectorCrypto wipes the buffers it is given. */
 /** Damages one byte of a file in place (its bits under `mask` flipped): what the host's storage could do to a sector. */
 export function flipByte(file: string, position: number, mask = 0x40): void {
   const fd = openSync(file, 'r+');
@@ -36,6 +35,7 @@ export function flipByte(file: string, position: number, mask = 0x40): void {
   }
 }
 
+/** Copies of one key pair: LocalSectorCrypto wipes the buffers it is given. */
 export function keyFactory(keys: VolumeKeys = generateVolumeKeys()): () => VolumeKeys {
   const dataKey = Buffer.from(keys.dataKey);
   const integrityKey = Buffer.from(keys.integrityKey);

@@ -7,11 +7,10 @@
 //                        (deriveSessionKey); refusals are ReleaseRefusedError (its condition);
 //                        with `serviceKey`, the answer's session proof must be that key's
 //                        signature over this opening (else ServiceIdentityError)
-//   fetchServiceKey()    GET /v1/service-key: the key to pin (trusted on first use, checked
-//                        against one given out of band, or proven by its evidence: a quote of the
-//                        service's measured launch naming it, @sealkeep/attestation's
-//                        verifyServiceKeyEvidence) — or
-//                        against one given out of band)
+//   fetchServiceKey()    GET /v1/service-key: the key to pin (trusted on first use, or checked
+//                        against one given out of band) and its evidence (a quote of the
+//                        service's measured launch naming it: @sealkeep/attestation's
+//                        verifyServiceKeyEvidence)
 //   session.<op>()       POST /v1/block-sessions/{id}/blocks/{op}?lba=N, binary, sealed both
 //                        ways under the session key (block-transport.ts); runs over 4 MiB are
 //                        split and sent side by side, and adjacent runs waiting for a

@@ -2,8 +2,9 @@
 // policy bound to reference vPCRs and under a usable key; each volume classified confidentiality
 // high sits on such a VM; the VM's current boot matched its policy, on a host whose attestation
 // holds; a volume without a sealed key is noted, and so is one whose last open was refused as
-// rolled back at rest, or could not be checked (volume state records). Walked in pages (tenant, VM order), one short
-// transaction each; only ids, classifications, states and results are read — no blob.
+// rolled back at rest, or could not be checked (volume state records). Walked in pages (tenant,
+// VM order), one short transaction each; only ids, classifications, states and results are read
+// — no blob.
 
 import type { Knex } from 'knex';
 import { asProvider, asSystem } from '@sealkeep/store';
