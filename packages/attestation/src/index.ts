@@ -33,6 +33,7 @@ export {
 export {
   parseBundle, BUNDLE_FORMAT, BUNDLE_VERSION, type EvidenceBundle, type ParsedBundle, type HierarchyName,
 } from './evidence/bundle.js';
+export { quoteBundle, type QuoteBundleInput } from './evidence/quote-bundle.js';
 export {
   FINDINGS as EVIDENCE_FINDINGS, FINDING_IDS as EVIDENCE_FINDING_IDS, FindingCollector as EvidenceFindingCollector,
   type Finding as EvidenceFinding, type FindingId as EvidenceFindingId, type Severity as EvidenceSeverity,

@@ -9,13 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { verifyEvidence } from '@sealkeep/attestation';
+import { verifyEvidence, type EvidenceBundle } from '@sealkeep/attestation';
 import { MssimServer, Tpm } from '@sealkeep/tpm';
 import { launchDigests, manufactureHostTpm, openHostPlatform, openHostTpm } from './host-platform.js';
 
 const MLE = Buffer.from('hypervisor build 1');
 
-async function evidenceHolds(platform: Awaited<ReturnType<typeof openHostPlatform>>, root: string): Promise<Record<string, unknown>> {
+async function evidenceHolds(platform: Awaited<ReturnType<typeof openHostPlatform>>, root: string): Promise<EvidenceBundle> {
   const nonce = randomBytes(32);
   const bundle = await platform.evidence(nonce);
   const verdict = await verifyEvidence(bundle, { trustedRoots: [root], nonce });

@@ -19,7 +19,6 @@ import {
   InProcessTransport,
   ManufacturerCa,
   MssimTransport,
-  TPM_ALG,
   TPM_RC,
   TPM_RH,
   TPM_SU,
@@ -38,6 +37,7 @@ import {
   type CelLog,
   type LaunchTarget,
 } from '@sealkeep/tpm';
+import { quoteBundle, type EvidenceBundle } from '@sealkeep/attestation';
 import { activateCredential, attestToService, type HostAttestation } from './attest.js';
 
 /** The SINIT ACM of the emulated chipset: what a TXT launch measures into PCR 17. */
@@ -160,7 +160,7 @@ export interface HostPlatform {
   ak: { handle: number; tpm2bPublic: Buffer };
   launchLog: CelLog;
   /** A fresh quote of PCRs 17–19 carrying `nonce`, as an evidence bundle. */
-  evidence(nonce: Buffer): Promise<Record<string, unknown>>;
+  evidence(nonce: Buffer): Promise<EvidenceBundle>;
   close(): Promise<void>;
 }
 
@@ -179,10 +179,6 @@ export async function openHostPlatform(o: HostPlatformOptions): Promise<HostPlat
       { auth: [password()] },
     );
     const tpm2bPublic = marshal(wire.TPM2B_PUBLIC, created.outPublic);
-    const readPcrs = async (indices: number[]) => {
-      const r = await client.call(commands.PCR_Read, {}, { pcrSelectionIn: [wire.pcrSelection(TPM_ALG.SHA256, indices)] });
-      return Object.fromEntries(indices.map((pcr, i) => [String(pcr), r.pcrValues[i]!.toString('hex')]));
-    };
     return {
       client,
       description: tpm.description,
@@ -190,25 +186,18 @@ export async function openHostPlatform(o: HostPlatformOptions): Promise<HostPlat
       akCertificate: made.akCertificate,
       ak: { handle: created.objectHandle, tpm2bPublic },
       launchLog: launched.log,
-      async evidence(nonce) {
-        const q = await client.call(
-          commands.Quote,
-          { signHandle: created.objectHandle },
-          { qualifyingData: nonce, inScheme: { scheme: TPM_ALG.NULL, details: null }, PCRselect: [wire.pcrSelection(TPM_ALG.SHA256, HOST_QUOTED_PCRS)] },
-          { auth: [password()] },
-        );
-        return {
-          format: 'sealkeep-evidence',
-          version: 1,
+      evidence: (nonce) =>
+        quoteBundle({
+          client,
+          akHandle: created.objectHandle,
+          akPublic: tpm2bPublic,
+          pcrs: HOST_QUOTED_PCRS,
+          nonce,
           subject: { kind: 'host', id: o.hostName },
-          createdAt: new Date().toISOString(),
-          quote: { attest: q.quoted.toString('base64'), signature: marshal(wire.TPMT_SIGNATURE.plus, q.signature).toString('base64') },
-          pcrs: { sha256: await readPcrs(HOST_QUOTED_PCRS) },
           eventLogs: { drtm: launched.log.toJSON() },
-          ak: { public: tpm2bPublic.toString('base64'), parent: 'endorsement', certificate: made.akCertificate.toString('base64'), chain: [] },
-          ek: { certificate: made.ekCertificate.toString('base64') },
-        };
-      },
+          akCertificate: made.akCertificate.toString('base64'),
+          ekCertificate: made.ekCertificate.toString('base64'),
+        }),
       async close() {
         await client.call(commands.FlushContext, {}, { flushHandle: created.objectHandle }).catch(() => {});
         await tpm.close();

@@ -11,6 +11,7 @@ import { route } from '../../http/route.js';
 import { ACCESS_TOKEN_TYPE, exchangeToken, JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './exchange.js';
 import { LABEL } from './service-token.js';
 import { makeServiceKeyEvidence, type ServiceKeyEvidenceDeps } from './service-key-evidence.js';
+import type { EvidenceBundle } from '@sealkeep/attestation';
 
 const ExchangeForm = z.strictObject({
   grant_type: z.string().max(128).describe(TOKEN_EXCHANGE_GRANT),
@@ -43,16 +44,13 @@ export function tokenRoutes(store: Store, key: TokenKey, evidenceDeps?: ServiceK
   const serviceKey = { kid: key.kid, alg: 'ES256' as const, jwk: publicJwk(key.publicKey) as Record<string, unknown> };
   // Made at the first request that asks (a TPM quote), then the same: neither key nor launch
   // changes while the service runs. A quote that failed is tried again at the next request.
-  let evidence: Promise<Record<string, unknown> | null> | undefined;
+  let evidence: Promise<EvidenceBundle | null> | undefined;
   const evidenceOnce = () =>
     (evidence ??= evidenceDeps
-      ? makeServiceKeyEvidence(evidenceDeps, key.kid).then(
-          (bundle) => ({ ...bundle }),
-          (error: unknown) => {
-            evidence = undefined;
-            throw error;
-          },
-        )
+      ? makeServiceKeyEvidence(evidenceDeps, key.kid).catch((error: unknown) => {
+          evidence = undefined;
+          throw error;
+        })
       : Promise.resolve(null));
   return (['tenant', 'data'] as const).flatMap((plane) => [
     route({

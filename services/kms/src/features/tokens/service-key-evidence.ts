@@ -4,8 +4,8 @@
 // launch's event log and the EK and AK certificates. Made once, at the first request that asks,
 // and the same from then on: the key and the launch do not change while the service runs.
 
-import { serviceKeyNonce, SERVICE_PCRS, type EvidenceBundle } from '@sealkeep/attestation';
-import { commands, marshal, password, TPM_ALG, wire, type TpmClient } from '@sealkeep/tpm';
+import { quoteBundle, serviceKeyNonce, SERVICE_PCRS, type EvidenceBundle } from '@sealkeep/attestation';
+import { marshal, unmarshal, wire, type TpmClient } from '@sealkeep/tpm';
 import type { ServiceState } from '../../platform/measured-start.js';
 
 export interface ServiceKeyEvidenceDeps {
@@ -28,22 +28,16 @@ export function serviceKeyEvidenceDeps(
 }
 
 /** A bundle of evidence that the service launched as measured holds the key `kid`. */
-export async function makeServiceKeyEvidence(d: ServiceKeyEvidenceDeps, kid: string): Promise<EvidenceBundle> {
-  const selection = [wire.pcrSelection(TPM_ALG.SHA256, [...SERVICE_PCRS])];
-  const q = await d.tpm.call(commands.Quote, { signHandle: d.akHandle }, { qualifyingData: serviceKeyNonce(kid), inScheme: { scheme: TPM_ALG.NULL, details: null }, PCRselect: selection }, { auth: [password()] });
-  const read = await d.tpm.call(commands.PCR_Read, {}, { pcrSelectionIn: selection });
-  const tpm2bPublic = Buffer.alloc(2 + d.service.ak.publicArea.length);
-  tpm2bPublic.writeUInt16BE(d.service.ak.publicArea.length);
-  d.service.ak.publicArea.copy(tpm2bPublic, 2);
-  return {
-    format: 'sealkeep-evidence',
-    version: 1,
+export function makeServiceKeyEvidence(d: ServiceKeyEvidenceDeps, kid: string): Promise<EvidenceBundle> {
+  return quoteBundle({
+    client: d.tpm,
+    akHandle: d.akHandle,
+    akPublic: marshal(wire.TPM2B_PUBLIC, unmarshal(wire.TPMT_PUBLIC, d.service.ak.publicArea)),
+    pcrs: SERVICE_PCRS,
+    nonce: serviceKeyNonce(kid),
     subject: { kind: 'host', id: 'sealkeep-service' },
-    createdAt: new Date().toISOString(),
-    quote: { attest: q.quoted.toString('base64'), signature: marshal(wire.TPMT_SIGNATURE.plus, q.signature).toString('base64') },
-    pcrs: { sha256: Object.fromEntries(SERVICE_PCRS.map((pcr, i) => [String(pcr), read.pcrValues[i]!.toString('hex')])) },
     eventLogs: { drtm: d.service.launchLog.toJSON() },
-    ak: { public: tpm2bPublic.toString('base64'), parent: 'endorsement', certificate: d.akCertificatePem, chain: [] },
-    ek: { certificate: d.ekCertificatePem },
-  };
+    akCertificate: d.akCertificatePem,
+    ekCertificate: d.ekCertificatePem,
+  });
 }
