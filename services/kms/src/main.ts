@@ -122,8 +122,8 @@ async function main(): Promise<void> {
     await scans.stop();
     sweeping?.stop();
     await data?.sessions.pool.destroy();
-    // Each VM's vTPM is suspended (Shutdown(STATE), saved): the next start resumes it with its PCRs,
-    // so a VM that kept running is still in its measured state for the next release.
+    // vTPMs are suspended after every operation (vm-tpms.ts); one an operation still holds is
+    // suspended here, so the next start resumes every VM's vTPM with its PCRs.
     await data?.vtpms.close();
     sweeper.stop();
     await checkpointer.stop();
