@@ -66,9 +66,11 @@ export class MerkleRootBuilder {
     }
     const stack = this.#subtrees;
     for (let at = 0, left = tags.length / TAG_BYTES; left > 0; ) {
-      let leaves = 2 ** Math.floor(Math.log2(left));
-      // The lowest set bit of the count so far: a subtree no larger is aligned to it.
-      if (this.#leafCount > 0) leaves = Math.min(leaves, this.#leafCount & -this.#leafCount);
+      // The largest power of two no more than what is left that the count so far is a multiple
+      // of: a subtree starts at a multiple of its size (plain arithmetic, not 32-bit bitwise: a
+      // volume may have more than 2^31 sectors).
+      let leaves = 1;
+      while (leaves * 2 <= left && this.#leafCount % (leaves * 2) === 0) leaves *= 2;
       let top = { leaves, hash: subtreeRoot(tags.subarray(at, at + leaves * TAG_BYTES)) };
       while (stack.length > 0 && stack[stack.length - 1]!.leaves === top.leaves) {
         const below = stack.pop()!;
