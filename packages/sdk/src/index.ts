@@ -28,7 +28,7 @@ export {
   type VolumeStateMoment,
 } from './host/block-session.js';
 export { AnswerSealError } from './host/block-transport.js';
-export { verifyServiceKeyEvidence, serviceLaunchPolicy, type VerifyServiceKeyOptions, type ServiceDigests } from '@sealkeep/attestation';
+export { verifyServiceKeyEvidence, serviceDigestsOf, type VerifyServiceKeyOptions, type ServiceDigests } from '@sealkeep/attestation';
 export { startVm, vmBootLog, vmReferenceValues, digestFile, DEFAULT_FIRMWARE, type StartVmOptions, type VmBoot, type VmBootInputs } from './host/vm-start.js';
 export {
   openHostPlatform,

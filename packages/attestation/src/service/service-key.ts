@@ -26,6 +26,18 @@ export function serviceLaunchPolicy(digests: ServiceDigests): { version: 1; pcrs
   return { version: 1, pcrs: { sha256: Object.fromEntries(SERVICE_PCRS.map((pcr, i) => [String(pcr), values[i]!.toString('hex')])) } };
 }
 
+/**
+ * The approved digests from a launch file (JSON with codeDigest and configurationDigest, SHA-256
+ * hex, as the operator publishes them or GET /v1/service/measurements shows them); `source` names
+ * it in the error.
+ */
+export function serviceDigestsOf(json: unknown, source: string): ServiceDigests {
+  const m = (typeof json === 'object' && json !== null ? json : {}) as Partial<Record<keyof ServiceDigests, unknown>>;
+  const hex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+  if (!hex(m.codeDigest) || !hex(m.configurationDigest)) throw new Error(`${source}: expected codeDigest and configurationDigest (SHA-256, hex)`);
+  return { codeDigest: m.codeDigest, configurationDigest: m.configurationDigest };
+}
+
 export interface VerifyServiceKeyOptions {
   /** The key's thumbprint, as the service presents it. */
   kid: string;

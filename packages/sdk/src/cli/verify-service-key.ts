@@ -8,7 +8,7 @@
 
 import type { JsonWebKey } from 'node:crypto';
 import { jwkThumbprint } from '@sealkeep/crypto';
-import { formatEvidenceReport, verifyServiceKeyEvidence, type ServiceDigests } from '@sealkeep/attestation';
+import { formatEvidenceReport, serviceDigestsOf, verifyServiceKeyEvidence } from '@sealkeep/attestation';
 import { readJsonFile, runVerifier, STDIO, type VerifyIo } from './verify-files.js';
 
 export const SERVICE_KEY_VERIFY_USAGE = 'sealkeep verify service-key FILE.json --root MANUFACTURER.pem... --measurements LAUNCH.json [--at TIME] [--json]';
@@ -24,7 +24,8 @@ export function serviceKeyVerifyMain(argv: string[], io: VerifyIo = STDIO): Prom
       async verify(text, common, values) {
         const answer = JSON.parse(text) as { jwk?: JsonWebKey; evidence?: unknown };
         if (!answer.jwk) throw new Error('the file holds no jwk: save what GET /v1/service-key answers');
-        const approved = (await readJsonFile(values.measurements as string)) as ServiceDigests;
+        const file = values.measurements as string;
+        const approved = serviceDigestsOf(await readJsonFile(file), file);
         return verifyServiceKeyEvidence(answer.evidence, { kid: jwkThumbprint(answer.jwk), trustedRoots: common.trustedRoots, approved, ...(common.now ? { at: common.now } : {}) });
       },
       report: formatEvidenceReport,

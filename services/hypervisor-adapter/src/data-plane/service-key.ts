@@ -13,7 +13,7 @@
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { importPublicJwk, jwkThumbprint } from '@sealkeep/crypto';
-import { fetchServiceKey, ServiceIdentityError, verifyServiceKeyEvidence, type ServiceDigests } from '@sealkeep/sdk';
+import { fetchServiceKey, ServiceIdentityError, serviceDigestsOf, verifyServiceKeyEvidence } from '@sealkeep/sdk';
 import type { Logger } from '../logger.js';
 
 export interface TrustedServiceKeyOptions {
@@ -35,19 +35,11 @@ async function readKeyFile(file: string): Promise<KeyObject> {
   return importPublicJwk(json.jwk ?? json);
 }
 
-/** The approved digests from a file: codeDigest and configurationDigest, 64 hex digits each. */
-async function readApproved(file: string): Promise<ServiceDigests> {
-  const m = JSON.parse(await readFile(file, 'utf8')) as Partial<ServiceDigests>;
-  const hex = (v: unknown) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
-  if (!hex(m.codeDigest) || !hex(m.configurationDigest)) throw new Error(`${file}: expected codeDigest and configurationDigest (SHA-256, hex)`);
-  return { codeDigest: m.codeDigest!, configurationDigest: m.configurationDigest! };
-}
-
 /** The key sessions must be proven by; refuses a service that presents another than the one given or pinned, or one its evidence does not prove. */
 export async function trustedServiceKey(o: TrustedServiceKeyOptions): Promise<{ key: KeyObject; kid: string }> {
   const served = await fetchServiceKey(o.dataUrl);
   if (o.evidence) {
-    const approved = await readApproved(o.evidence.measurementsFile);
+    const approved = serviceDigestsOf(JSON.parse(await readFile(o.evidence.measurementsFile, 'utf8')), o.evidence.measurementsFile);
     const result = await verifyServiceKeyEvidence(served.evidence, { kid: served.kid, trustedRoots: [await readFile(o.evidence.rootFile, 'utf8')], approved });
     const failed = result.findings.filter((f) => f.severity === 'error');
     if (!result.ok) throw new ServiceIdentityError(`its evidence does not prove the service key ${served.kid}: ${failed.map((f) => `${f.id} (${f.message})`).join('; ')}`);
