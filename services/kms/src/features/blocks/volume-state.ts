@@ -66,8 +66,7 @@ export function forgetVolumeState(db: Knex, actor: AuditActor, tenantId: string,
   return inTenant(db, tenantId, async (trx) => {
     const volume = await trx('volumes').where({ tenant_id: tenantId, vm_id: vmId, volume_id: volumeId }).first();
     if (!volume) throw new Problem('not-found', 'no such volume');
-    const row = (await trx('volume_states').where({ volume_id: volumeId }).forUpdate().first()) as VolumeStateRow | undefined;
-    await trx('volume_states').where({ volume_id: volumeId }).delete();
+    const [row] = (await trx('volume_states').where({ volume_id: volumeId }).delete().returning(['status', 'merkle_root', 'recorded_at'])) as VolumeStateRow[];
     const details: Record<string, string> = row ? { vmId, status: row.status, merkleRootHash: rootOf(row).toString('hex'), recordedAt: recordedAt(row) } : { vmId, status: 'none' };
     await appendAudit(trx, actor, { tenantId, action: 'volume.state-forget', resource: `volume:${volumeId}`, outcome: 'success', details });
     return { volumeId, forgotten: row !== undefined };
