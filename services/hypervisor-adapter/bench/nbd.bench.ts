@@ -144,8 +144,9 @@ async function startServers(set: string, bytes: number): Promise<Server[]> {
   const luks = path.join(home, 'disk.luks');
   for (const iterTime of [200, 1000, 2000]) {
     const options = `key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64,iter-time=${iterTime}`;
-    if (spawnSync('qemu-img', ['create', '-q', '-f', 'luks', '--object', secret, '-o', options, luks, String(bytes)]).status === 0) break;
-    if (iterTime === 2000) throw new Error('qemu-img could not create the LUKS image');
+    const created = spawnSync('qemu-img', ['create', '-q', '-f', 'luks', '--object', secret, '-o', options, luks, String(bytes)], { encoding: 'utf8' });
+    if (created.status === 0) break;
+    if (iterTime === 2000) throw new Error(`qemu-img could not create the LUKS image: ${created.stderr.trim() || created.error}`);
   }
   const luksPort = await freePort();
   const luksPid = await serve(

@@ -87,14 +87,23 @@ export async function bootEventsOf(vm: VmOption): Promise<StartVmOptions['events
 export interface RemoteServing {
   identity: HostIdentity;
   vms: RemoteVm[];
+  /** The VMs that did not start, and why: their exports are refused with the reason. */
+  refused: Array<{ vmId: string; error: unknown }>;
   close(): Promise<void>;
 }
 
-/** Attests the host, starts every --vm and attaches its volumes to `exports`. */
+/**
+ * Attests the host, then starts every --vm and attaches its volumes to `exports`. Each VM stands
+ * alone: one that does not start (its measurements refused, a volume rolled back, its delegation
+ * spent) is logged and its exports refused with the reason, and the host's other VMs — other
+ * tenants' among them — are served. Only when none starts does serving fail (with the one VM's
+ * error, or every VM's); a host that does not attest serves nothing.
+ */
 export async function serveThroughDataPlane(line: CommandLine, exports: ExportRegistry, log: Logger): Promise<RemoteServing> {
   const service = line.service!;
   const platform = await openPlatform(service);
   const vms: RemoteVm[] = [];
+  const refused: RemoteServing['refused'] = [];
   let identity: HostIdentity | undefined;
   const close = async () => {
     identity?.stop();
@@ -119,11 +128,19 @@ export async function serveThroughDataPlane(line: CommandLine, exports: ExportRe
           readOnly: v.readOnly,
           limits: { ...(v.pendingLimit === undefined ? {} : { pendingBytes: v.pendingLimit }), ...(v.journalLimit === undefined ? {} : { journalBytes: v.journalLimit }) },
         }));
-      vms.push(await RemoteVm.start({ identity, tenantId: vm.tenantId, vmId: vm.vmId, delegation, boot: await bootEventsOf(vm), volumes, exports, log, connections: service.connections }));
+      try {
+        vms.push(await RemoteVm.start({ identity, tenantId: vm.tenantId, vmId: vm.vmId, delegation, boot: await bootEventsOf(vm), volumes, exports, log, connections: service.connections }));
+      } catch (error) {
+        refused.push({ vmId: vm.vmId, error });
+        const reason = `its VM did not start: ${error instanceof Error ? error.message : String(error)}`;
+        for (const volume of volumes) exports.refuse(volume.name, reason);
+        log.error({ vmId: vm.vmId, tenantId: vm.tenantId, exports: volumes.map((v) => v.name), err: error }, 'VM not served: its exports are refused; the host\'s other VMs are served');
+      }
     }
+    if (vms.length === 0 && refused.length > 0) throw refused.length === 1 ? refused[0]!.error : new AggregateError(refused.map((r) => r.error), `no VM started: ${refused.map((r) => `${r.vmId}: ${r.error instanceof Error ? r.error.message : String(r.error)}`).join('; ')}`);
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
-  return { identity, vms, close };
+  return { identity, vms, refused, close };
 }

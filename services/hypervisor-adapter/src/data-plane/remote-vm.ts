@@ -9,11 +9,12 @@
 // When a session ends because the key's release did (410: the host's attestation lapsed, the VM
 // restarted, the key was disabled) its export stops: in-flight and later requests fail with EIO,
 // the export is detached so no new client can choose it, the volume writes back what it holds
-// (sealed before the end, so nothing torn) and closes, and the end is logged with its reason. When
-// only the session ran out (idle, its node stopping or not holding it: RemoteSectorCrypto's
-// `renewable`), the export goes on: the next request opens a new session under a fresh delegation
-// (read again: each is exchanged once), and the service checks every release condition again — a
-// refusal then stops the export as above; no fresh delegation, or no service, fails that request.
+// (sealed before the end, so nothing torn) and closes, and the end is logged with its reason, which
+// a client choosing the export is told too (NBD_REP_ERR_POLICY). When only the session ran out
+// (idle, its node stopping or not holding it: RemoteSectorCrypto's `renewable`), the export goes
+// on: the next request opens a new session under a fresh delegation (read again: each is exchanged
+// once), and the service checks every release condition again — a refusal then stops the export as
+// above; no fresh delegation, or no service, fails that request.
 
 import { exchangeToken, openBlockSession, ReleaseRefusedError, ServiceIdentityError, startVm, type BlockSession, type SessionEndedError, type StartVmOptions, type VmBoot } from '@sealkeep/sdk';
 import type { Logger } from '../logger.js';
@@ -155,7 +156,10 @@ export class RemoteVm {
     served.stopped = reason;
     const { exports, log, vmId } = this.#o;
     served.volume.stop(reason);
-    if (exports.get(served.spec.name) === served.volume) exports.detach(served.spec.name);
+    if (exports.get(served.spec.name) === served.volume) {
+      exports.detach(served.spec.name);
+      exports.refuse(served.spec.name, `stopped: ${reason}`);
+    }
     log.error({ export: served.spec.name, vmId, volumeId: served.spec.volumeId, sessionId: served.crypto.session.id, reason }, 'export stopped: its volume key is no longer released; requests fail with EIO');
     served.closed = served.volume.close().catch((err: unknown) => log.error({ export: served.spec.name, err }, 'the stopped volume did not close cleanly'));
   }

@@ -273,6 +273,9 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     assert.ok(failedAfter >= 0 && failedAfter <= 6_000, `reads still served ${Date.now() - disabledAt} ms after the key was disabled`);
     assert.ok(log.entries.some((e) => e.message.startsWith('export stopped') && e.fields.export === 'disk'), 'the stop is logged');
     assert.equal(exports.get('disk'), undefined, 'the export is detached');
+    assert.equal(exports.refusal('disk'), 'stopped: block session ended (key-disabled)', 'and refused with the reason');
+    const told = await runTool('qemu-io', ['-f', 'raw', url('disk'), '-c', 'read 0 4k']);
+    assert.match(told.stderr, /server reported: export "disk" is not served: stopped: block session ended \(key-disabled\)/, 'a client choosing it is told why');
     const served = vm.volumes[0]!;
     await served.closed;
 

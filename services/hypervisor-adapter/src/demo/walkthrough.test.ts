@@ -55,8 +55,8 @@ test('npm run demo: the walkthrough passes every step and cleans up', { skip: sk
   assert.match(out, /evidence OK: host host-07/);
   assert.match(out, /audit log OK: \d+ entries, \d+ checkpoints/);
   assert.match(out, /block\.batch \(seq \d+\): tn:bob > cms:vcloud-svc > hv:host-07-[0-9a-f]{8}/);
-  // The key disabled: the read fails with EIO, or — when the adapter heard the end on its stream first — the export is already gone.
-  assert.match(out, /read failed: Input\/output error|Requested export not available/);
+  // The key disabled: the read fails with EIO, or — when the adapter heard the end on its stream first — the export is refused, and says why.
+  assert.match(out, /read failed: Input\/output error|server reported: export "web-01-disk" is not served: stopped: block session ended \(key-disabled\)/);
   assert.match(out, /Walkthrough complete\./);
 
   const workspace = /^workspace (\S+)/m.exec(out)![1]!;

@@ -389,7 +389,8 @@ async function walk(): Promise<void> {
     while (Date.now() - started < 8_000) {
       const r = tool('qemu-io', ['-f', 'raw', w.nbd!, '-c', 'read 0 4k'], { allowFailure: true, quiet: true });
       if (r.code !== 0 || /failed|error/i.test(r.out)) {
-        refused = r.out.trim().split('\n')[0] ?? '';
+        // EIO on the read, or — the adapter heard the end first — the export refused, with the reason QEMU reports.
+        refused = r.out.trim().split('\n').slice(0, 2).join('\n');
         break;
       }
       await new Promise((res) => setTimeout(res, 250));

@@ -3,7 +3,9 @@
 // the client picks an export (NBD_OPT_GO, or NBD_OPT_EXPORT_NAME from older clients) or leaves
 // (NBD_OPT_ABORT). Served: GO, INFO, LIST, ABORT, EXPORT_NAME, STRUCTURED_REPLY, and
 // LIST_META_CONTEXT / SET_META_CONTEXT for the one metadata context there is (meta-contexts.ts);
-// every other option (STARTTLS among them) is answered NBD_REP_ERR_UNSUP.
+// every other option (STARTTLS among them) is answered NBD_REP_ERR_UNSUP. A name no volume is
+// attached under is answered NBD_REP_ERR_POLICY with the reason where the registry refused it,
+// NBD_REP_ERR_UNKNOWN otherwise.
 
 import type { Socket } from 'node:net';
 import type { BlockVolume } from '../volume/block-volume.js';
@@ -82,7 +84,7 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
       const name = data.toString('utf8');
       const volume = exports.get(name);
       // The one option that cannot answer an error: the spec has the server end the session.
-      if (!volume) throw new ProtocolError(`NBD_OPT_EXPORT_NAME for unknown export ${JSON.stringify(name)}`);
+      if (!volume) throw new ProtocolError(`NBD_OPT_EXPORT_NAME for ${notServed(exports, name).message}`);
       const export_ = chosen(name, volume);
       const answer = Buffer.alloc(10 + (noZeroes ? 0 : EXPORT_NAME_RESERVED_ZEROES));
       answer.writeBigUInt64BE(BigInt(volume.size), 0);
@@ -120,7 +122,8 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
         }
         const volume = exports.get(request.name);
         if (!volume) {
-          reply(NBD_REP.ERR_UNKNOWN, `no export named ${JSON.stringify(request.name)}`);
+          const why = notServed(exports, request.name);
+          reply(why.type, why.message);
           break;
         }
         const export_ = chosen(request.name, volume);
@@ -154,7 +157,8 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
           break;
         }
         if (!exports.get(request.exportName)) {
-          reply(NBD_REP.ERR_UNKNOWN, `no export named ${JSON.stringify(request.exportName)}`);
+          const why = notServed(exports, request.exportName);
+          reply(why.type, why.message);
           break;
         }
         const contexts = answerMetaContexts(setting ? 'set' : 'list', request.queries);
@@ -168,6 +172,13 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
     }
   }
   throw new ProtocolError(`more than ${MAX_OPTIONS_PER_CONNECTION} options without choosing an export`);
+}
+
+/** Why no export can be chosen under `name`: refused (and why), or unknown. */
+function notServed(exports: ExportRegistry, name: string): { type: number; message: string } {
+  const refusal = exports.refusal(name);
+  if (refusal !== undefined) return { type: NBD_REP.ERR_POLICY, message: `export ${JSON.stringify(name)} is not served: ${refusal}` };
+  return { type: NBD_REP.ERR_UNKNOWN, message: `no export named ${JSON.stringify(name)}` };
 }
 
 /** NBD_OPT_INFO / NBD_OPT_GO data: u32 name length, name, u16 count, count × u16 information types. */
