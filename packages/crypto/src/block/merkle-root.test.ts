@@ -1,6 +1,6 @@
 // The Merkle root over sector tags: small trees written out by hand, RFC 6962's recursive
 // definition for every size up to 70, incremental appends, appends by whole subtrees hashed
-// elsewhere, and one changed tag changing the root.
+// elsewhere or earlier (their roots given), and one changed tag changing the root.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,6 +69,23 @@ test('appended by whole subtrees hashed elsewhere (appendHashed), in batches of 
   assert.deepEqual(subtrees, [256, 32, 8, 4], 'in one batch: the binary digits of 300, largest first');
   const mixed = new MerkleRootBuilder().append(Buffer.concat(many.slice(0, 5))).appendHashed(Buffer.concat(many.slice(5)), hashed);
   assert.deepEqual(mixed.root(), mth(many), 'after leaves appended one by one');
+});
+
+test('complete subtrees appended by their roots (appendSubtree) give the same root; one out of place is refused', () => {
+  const many = Array.from({ length: 300 }, () => randomBytes(32));
+  // 300 = 128 + 128 + 32 + 12: two subtrees of 128 and one of 32 by their roots, the rest as tags.
+  const builder = new MerkleRootBuilder()
+    .appendSubtree(128, mth(many.slice(0, 128)))
+    .appendSubtree(128, mth(many.slice(128, 256)))
+    .appendSubtree(32, mth(many.slice(256, 288)))
+    .append(Buffer.concat(many.slice(288)));
+  assert.equal(builder.leafCount, 300);
+  assert.deepEqual(builder.root(), mth(many));
+  const after5 = new MerkleRootBuilder().append(Buffer.concat(many.slice(0, 5)));
+  assert.throws(() => after5.appendSubtree(4, mth(many.slice(5, 9))), /cannot start after 5/);
+  assert.throws(() => new MerkleRootBuilder().appendSubtree(3, mth(many.slice(0, 3))), /power of two/);
+  assert.throws(() => new MerkleRootBuilder().appendSubtree(4, Buffer.alloc(31)), /32 bytes/);
+  assert.equal(after5.leafCount, 5, 'a refused subtree appends nothing');
 });
 
 test('changing any one tag changes the root, and every such root differs', () => {

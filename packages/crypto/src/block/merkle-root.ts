@@ -41,16 +41,7 @@ export class MerkleRootBuilder {
     if (!(tags instanceof Uint8Array) || tags.length % TAG_BYTES !== 0) {
       throw new BlockCryptoError('INVALID_ARGUMENT', `tags must be a whole number of ${TAG_BYTES}-byte tags`);
     }
-    const stack = this.#subtrees;
-    for (let at = 0; at < tags.length; at += TAG_BYTES) {
-      let top = { leaves: 1, hash: leafHash(tags.subarray(at, at + TAG_BYTES)) };
-      while (stack.length > 0 && stack[stack.length - 1]!.leaves === top.leaves) {
-        const left = stack.pop()!;
-        top = { leaves: left.leaves * 2, hash: nodeHash(left.hash, top.hash) };
-      }
-      stack.push(top);
-      this.#leafCount++;
-    }
+    for (let at = 0; at < tags.length; at += TAG_BYTES) this.#push(1, leafHash(tags.subarray(at, at + TAG_BYTES)));
     return this;
   }
 
@@ -64,23 +55,45 @@ export class MerkleRootBuilder {
     if (!(tags instanceof Uint8Array) || tags.length % TAG_BYTES !== 0) {
       throw new BlockCryptoError('INVALID_ARGUMENT', `tags must be a whole number of ${TAG_BYTES}-byte tags`);
     }
-    const stack = this.#subtrees;
     for (let at = 0, left = tags.length / TAG_BYTES; left > 0; ) {
       // The largest power of two no more than what is left that the count so far is a multiple
       // of: a subtree starts at a multiple of its size (plain arithmetic, not 32-bit bitwise: a
       // volume may have more than 2^31 sectors).
       let leaves = 1;
       while (leaves * 2 <= left && this.#leafCount % (leaves * 2) === 0) leaves *= 2;
-      let top = { leaves, hash: subtreeRoot(tags.subarray(at, at + leaves * TAG_BYTES)) };
-      while (stack.length > 0 && stack[stack.length - 1]!.leaves === top.leaves) {
-        const below = stack.pop()!;
-        top = { leaves: below.leaves * 2, hash: nodeHash(below.hash, top.hash) };
-      }
-      stack.push(top);
-      this.#leafCount += leaves;
+      this.#push(leaves, subtreeRoot(tags.subarray(at, at + leaves * TAG_BYTES)));
       at += leaves * TAG_BYTES;
       left -= leaves;
     }
+    return this;
+  }
+
+  /**
+   * Appends a complete subtree of `leaves` tags by its root, hashed earlier or elsewhere: `leaves`
+   * a power of two, the count so far a multiple of it (where such a subtree starts in the tree).
+   * The same root as appending its tags.
+   */
+  appendSubtree(leaves: number, hash: Uint8Array): this {
+    if (!Number.isSafeInteger(leaves) || leaves < 1 || 2 ** Math.round(Math.log2(leaves)) !== leaves) {
+      throw new BlockCryptoError('INVALID_ARGUMENT', `a subtree holds a power of two of leaves, not ${leaves}`);
+    }
+    if (this.#leafCount % leaves !== 0) {
+      throw new BlockCryptoError('INVALID_ARGUMENT', `a subtree of ${leaves} leaves cannot start after ${this.#leafCount}`);
+    }
+    if (!(hash instanceof Uint8Array) || hash.length !== 32) throw new BlockCryptoError('INVALID_ARGUMENT', 'a subtree root is 32 bytes');
+    return this.#push(leaves, Buffer.from(hash));
+  }
+
+  /** A complete subtree onto the stack, joined with equal neighbours. */
+  #push(leaves: number, hash: Buffer): this {
+    const stack = this.#subtrees;
+    let top = { leaves, hash };
+    while (stack.length > 0 && stack[stack.length - 1]!.leaves === top.leaves) {
+      const below = stack.pop()!;
+      top = { leaves: below.leaves * 2, hash: nodeHash(below.hash, top.hash) };
+    }
+    stack.push(top);
+    this.#leafCount += leaves;
     return this;
   }
 

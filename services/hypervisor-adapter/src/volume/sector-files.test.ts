@@ -2,12 +2,16 @@
 // whole subtrees on the native engine: the same as the RFC 6962 root over every tag in LBA order
 // (zeros for unwritten and zeroed sectors), across the chunks it reads and for a sector changed in
 // each; what the service records at a volume's open and close, and what a volume attestation signs.
+// Whole chunks' roots are kept from one call to the next, and only chunks written since are read.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
 import { merkleRoot, TAG_BYTES } from '@sealkeep/crypto';
-import { SectorFiles } from './sector-files.js';
+import { SectorFiles, TAGS_FILE } from './sector-files.js';
+import { TAG_ENTRY_BYTES } from './sector-state.js';
 import { temporaryDirectory } from '../test-kit.fixture.js';
 
 test("tagsRoot is the RFC 6962 root over every sector's tag, across the chunks it reads", async () => {
@@ -26,6 +30,39 @@ test("tagsRoot is the RFC 6962 root over every sector's tag, across the chunks i
     await files.apply([{ kind: 'zeroes', firstLba: 0, words: BigUint64Array.of(2n | (1n << 63n)), tags: null, ciphertext: null }]);
     expected.fill(0, 0, TAG_BYTES);
     assert.deepEqual(await files.tagsRoot(sectors), merkleRoot(expected), 'a zeroed sector: its tag zeros');
+  } finally {
+    await files.close();
+    tmp.remove();
+  }
+});
+
+test('tagsRoot keeps the roots of whole chunks it read: at close it reads only the chunks written since, and a change made behind its back elsewhere is not taken in', async () => {
+  const tmp = temporaryDirectory('sector-files-kept');
+  const sectors = (1 << 16) * 3; // three whole chunks
+  const files = await SectorFiles.open(tmp.dir, 512, sectors, true);
+  try {
+    const expected = Buffer.alloc(sectors * TAG_BYTES);
+    const atOpen = await files.tagsRoot(sectors);
+    assert.deepEqual(atOpen, merkleRoot(expected));
+    // Someone else writes a tag entry into the third chunk while the volume is served.
+    const behind = await open(path.join(tmp.dir, TAGS_FILE), 'r+');
+    await behind.write(Buffer.alloc(TAG_ENTRY_BYTES, 0x77), 0, TAG_ENTRY_BYTES, (2 << 16) * TAG_ENTRY_BYTES);
+    await behind.close();
+    assert.deepEqual(await files.tagsRoot(sectors), atOpen, 'the kept root stands: the change is not read');
+    // The adapter writes into the first chunk: that chunk is read again, the third still is not.
+    const tags = randomBytes(TAG_BYTES);
+    await files.apply([{ kind: 'sectors', firstLba: 5, words: BigUint64Array.of(1n), tags, ciphertext: randomBytes(512) }]);
+    tags.copy(expected, 5 * TAG_BYTES);
+    assert.deepEqual(await files.tagsRoot(sectors), merkleRoot(expected), 'its own write is in the root, the change behind its back is not');
+    // Opened again (the next open), everything is read: the change is there.
+    const reopened = await SectorFiles.open(tmp.dir, 512, sectors, false);
+    try {
+      const seen = Buffer.from(expected);
+      Buffer.alloc(TAG_BYTES, 0x77).copy(seen, (2 << 16) * TAG_BYTES);
+      assert.deepEqual(await reopened.tagsRoot(sectors), merkleRoot(seen));
+    } finally {
+      await reopened.close();
+    }
   } finally {
     await files.close();
     tmp.remove();

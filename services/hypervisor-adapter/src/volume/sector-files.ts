@@ -8,6 +8,10 @@
 // which may not be cached, is read asynchronously; changes are applied asynchronously too, as a
 // write-back runs beside requests (~95 MB into pages not cached yet took ~250 ms here); fdatasync
 // always is.
+// The root over the tags (tagsRoot) is read from the whole tag file once, at open; each complete
+// chunk's subtree root is kept, and a chunk is read again only after a write to its entries, so a
+// clean close reads what the session wrote, not the whole volume — and records the tags as this
+// process wrote them, not as someone else may have changed the file since.
 
 import { constants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -17,8 +21,8 @@ import { MerkleRootBuilder, selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { decodeEntries, encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
 
 export const DATA_FILE = 'data';
-/** Tag-file entries tagsRoot() reads at a time (2.5 MiB). */
-const TAGS_READ_SECTORS = 1 << 16;
+/** Tag-file entries tagsRoot() reads at a time (2.5 MiB): a complete subtree of the tags' tree, whose root is kept. */
+const TAGS_CHUNK_SECTORS = 1 << 16;
 export const TAGS_FILE = 'tags';
 
 /** Reads up to `length` bytes at `position`; shorter only at the end of the file. */
@@ -59,6 +63,8 @@ export class SectorFiles {
   readonly #data: FileHandle;
   readonly #tags: FileHandle;
   readonly #sectorSize: number;
+  /** Complete chunks' subtree roots (by chunk number) as tagsRoot read them; a write to a chunk's entries drops its root. */
+  readonly #chunkRoots = new Map<number, Buffer>();
 
   private constructor(data: FileHandle, tags: FileHandle, sectorSize: number) {
     this.#data = data;
@@ -100,17 +106,35 @@ export class SectorFiles {
    * sectors): what a volume state record and a volume attestation cover. Read 2.5 MiB at a time
    * and hashed by whole subtrees on the native engine, so memory stays small however large the
    * volume (an 8 GiB volume of 4 KiB sectors: 80 MiB of tag file, 2^21 leaves); between chunks
-   * other volumes' requests get their turn.
+   * other volumes' requests get their turn. A complete chunk whose root was kept, and not written
+   * since, is not read again.
    */
   async tagsRoot(sectorCount: number): Promise<Buffer> {
     const engine = selectBlockCryptoEngine();
     const root = new MerkleRootBuilder();
-    for (let first = 0; first < sectorCount; first += TAGS_READ_SECTORS) {
+    for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += TAGS_CHUNK_SECTORS) {
+      const count = Math.min(TAGS_CHUNK_SECTORS, sectorCount - first);
+      const kept = count === TAGS_CHUNK_SECTORS ? this.#chunkRoots.get(chunk) : undefined;
+      if (kept) {
+        root.appendSubtree(count, kept);
+        continue;
+      }
       if (first > 0) await new Promise((resolve) => setImmediate(resolve));
-      const count = Math.min(TAGS_READ_SECTORS, sectorCount - first);
-      root.appendHashed(decodeEntries(this.readEntries(first, count), count).tags, (tags) => engine.merkleRoot(tags));
+      const tags = decodeEntries(this.readEntries(first, count), count).tags;
+      if (count < TAGS_CHUNK_SECTORS) root.appendHashed(tags, (t) => engine.merkleRoot(t));
+      else {
+        const hash = engine.merkleRoot(tags);
+        this.#chunkRoots.set(chunk, hash);
+        root.appendSubtree(count, hash);
+      }
     }
     return root.root();
+  }
+
+  /** Drops the kept roots of the chunks that `count` entries from `firstLba` fall in. */
+  #forgetChunks(firstLba: number, count: number): void {
+    const last = Math.floor((firstLba + count - 1) / TAGS_CHUNK_SECTORS);
+    for (let chunk = Math.floor(firstLba / TAGS_CHUNK_SECTORS); chunk <= last; chunk++) this.#chunkRoots.delete(chunk);
   }
 
   /**
@@ -129,11 +153,15 @@ export class SectorFiles {
       }
       const run = changes.slice(start, end);
       start = end;
+      // Dropped before the write and again after it: a root read while the write runs is not kept.
+      const sectors = run.reduce((n, c) => n + c.words.length, 0);
+      this.#forgetChunks(first.firstLba, sectors);
       // Settled, not raced: the ciphertext may go back to the pool once this returns, so no write may still read it.
       const written = await Promise.allSettled([
         first.kind === 'sectors' ? writevFully(this.#data, run.map((c) => c.ciphertext!), first.firstLba * this.#sectorSize) : undefined,
         writevFully(this.#tags, run.map((c) => encodeEntries(c.words, c.tags)), first.firstLba * TAG_ENTRY_BYTES),
       ]);
+      this.#forgetChunks(first.firstLba, sectors);
       const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
       if (failed) throw failed.reason;
     }
