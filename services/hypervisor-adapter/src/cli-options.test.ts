@@ -104,6 +104,32 @@ test('through the data plane: the service, the adapter key, the host TPM and hos
   ] as const) assert.throws(() => parseCommandLine(args), message, args.join(' '));
 });
 
+test('--control: a socket on which VMs start later (serving may begin with none); the vm command that asks it', () => {
+  const served = parseCommandLine([...remote, '--control', 'run/adapter.ctl']);
+  assert.equal(served.control, path.resolve('run/adapter.ctl'));
+  assert.deepEqual([served.vms, served.volumes], [[], []], 'no --vm, no --volume');
+  assert.throws(() => parseCommandLine(['--control', '/c', '--volume', 'name=a,dir=/a']), /--control: only with --service/);
+  assert.throws(() => parseCommandLine(['attest', ...remote, '--control', '/c']), /--control: only when serving/);
+
+  assert.deepEqual(parseCommandLine(['vm', 'list', '--control', '/run/a.ctl']), { command: 'vm', vmAction: 'list', control: '/run/a.ctl', listen: { host: '127.0.0.1', port: 10809 }, volumes: [], logLevel: 'info', vms: [] });
+  const stop = parseCommandLine(['vm', 'stop', '--control', '/run/a.ctl', '--id', VM.toUpperCase()]);
+  assert.equal(stop.vmId, VM, 'a VM id, lower-cased');
+  const start = parseCommandLine(['vm', 'start', '--control', '/c', '--vm', `tenant=${T},id=${VM},delegation=d.token,boot-image=img/b.img,config=/etc/c.json`, '--volume', `name=a,dir=vols/a,id=${VOL}`]);
+  assert.deepEqual(start.vmFields, {
+    vm: `tenant=${T},id=${VM},delegation=${path.resolve('d.token')},boot-image=${path.resolve('img/b.img')},config=/etc/c.json`,
+    volumes: [`name=a,dir=${path.resolve('vols/a')},id=${VOL}`],
+  }, "sent as given, the paths made absolute: the adapter's working directory is not the caller's");
+  for (const [args, message] of [
+    [['vm'], /vm: list, start or stop/],
+    [['vm', 'list'], /needs --control PATH/],
+    [['vm', 'stop', '--control', '/c'], /needs --id VM_ID/],
+    [['vm', 'stop', '--control', '/c', '--id', 'web'], /--id must be a UUID/],
+    [['vm', 'start', '--control', '/c', '--volume', `name=a,dir=/a,id=${VOL}`], /needs one --vm and its --volume/],
+    [['vm', 'list', '--control', '/c', '--id', VM], /vm list: unexpected --id/],
+    [['vm', 'list', '--control'], /--control needs a value/],
+  ] as const) assert.throws(() => parseCommandLine(args), message, args.join(' '));
+});
+
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 const run = (args: string[]) => spawnSync(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main, ...args], { encoding: 'utf8', timeout: 60_000 });
 

@@ -1,4 +1,4 @@
-// The command line of the adapter. Three commands:
+// The command line of the adapter. Four commands:
 //
 //   [serve] (default)  serve volumes over NBD, with local keys or through the service's data plane
 //     --listen HOST:PORT | unix:PATH           default 127.0.0.1:10809 (port 0: any free port); HOST
@@ -27,6 +27,13 @@
 //     [--connections N]                        block requests in flight per volume (default 8)
 //     --vm tenant=T,id=VM,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE])
 //     --volume name=N,dir=D,id=VOLUME_ID[,vm=VM][,readonly][,pending=64M][,journal=256M]
+//     [--control PATH]                         a Unix socket (0600) on which VMs are started and
+//                                              stopped while serving (data-plane/control-socket.ts);
+//                                              with it, serving may begin with no --vm
+//
+//   vm list|start|stop --control PATH          ask a serving adapter, print its answer (JSON)
+//       start: --vm … --volume … (fields as for serve; the volumes are the VM's)
+//       stop:  --id VM_ID                      its volumes written back, closed, their state recorded
 //
 //   host-init --host-tpm DIR|mssim://… [--manufacturer DIR] [--mle FILE]
 //       certify the host TPM if it is not, and print (JSON) its EK certificate, the manufacturer
@@ -99,7 +106,7 @@ export interface ServiceOption {
 export type ListenOption = { host: string; port: number } | { socketPath: string };
 
 export interface CommandLine {
-  command: 'serve' | 'host-init' | 'attest';
+  command: 'serve' | 'host-init' | 'attest' | 'vm';
   listen: ListenOption;
   volumes: VolumeOption[];
   logLevel: LogLevel;
@@ -110,6 +117,13 @@ export interface CommandLine {
   hostTpm?: string;
   manufacturerDir?: string;
   mleFile?: string;
+  /** serve: the control socket's path; vm: the serving adapter's. */
+  control?: string;
+  /** vm: what to ask, and of which VM (stop). */
+  vmAction?: 'list' | 'start' | 'stop';
+  vmId?: string;
+  /** vm start: the --vm and --volume fields as given, their paths made absolute (the adapter's working directory is not the caller's). */
+  vmFields?: { vm: string; volumes: string[] };
 }
 
 export const USAGE = `usage: sealkeep-hypervisor-adapter [--listen HOST:PORT|unix:PATH] [--log-level LEVEL]
@@ -120,7 +134,10 @@ export const USAGE = `usage: sealkeep-hypervisor-adapter [--listen HOST:PORT|uni
        --vm tenant=ID,id=VM_ID,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE]) ...
        --volume name=NAME,dir=DIR,id=VOLUME_ID[,vm=VM_ID][,readonly][,pending=SIZE][,journal=SIZE] ...
    or: sealkeep-hypervisor-adapter host-init --host-tpm DIR|mssim://HOST:PORT [--manufacturer DIR] [--mle FILE]
-   or: sealkeep-hypervisor-adapter attest --service URL --adapter-key FILE [--service-key FILE] --host-tpm … --host-id ID [--host-name NAME]`;
+   or: sealkeep-hypervisor-adapter attest --service URL --adapter-key FILE [--service-key FILE] --host-tpm … --host-id ID [--host-name NAME]
+   or: sealkeep-hypervisor-adapter vm list --control PATH
+   or: sealkeep-hypervisor-adapter vm start --control PATH --vm … --volume … ...
+   or: sealkeep-hypervisor-adapter vm stop --control PATH --id VM_ID`;
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -231,6 +248,7 @@ function parseUrl(text: string): string {
 }
 
 export function parseCommandLine(args: readonly string[]): CommandLine {
+  if (args[0] === 'vm') return parseVmCommand(args.slice(1));
   const command = args[0] === 'host-init' || args[0] === 'attest' || args[0] === 'serve' ? args[0] : null;
   const rest = command ? args.slice(1) : args;
   const line: CommandLine = { command: command ?? 'serve', listen: { host: '127.0.0.1', port: 10809 }, volumes: [], logLevel: 'info', vms: [] };
@@ -249,7 +267,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       const level = value();
       if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new CommandLineError(`--log-level: debug, info, warn or error, not ${level}`);
       line.logLevel = level as LogLevel;
-    } else if (['--service', '--adapter-key', '--service-key', '--service-root', '--service-measurements', '--host-tpm', '--host-id', '--host-name', '--manufacturer', '--mle', '--connections'].includes(flag)) {
+    } else if (['--service', '--adapter-key', '--service-key', '--service-root', '--service-measurements', '--host-tpm', '--host-id', '--host-name', '--manufacturer', '--mle', '--connections', '--control'].includes(flag)) {
       if (given.has(flag)) throw new CommandLineError(`${flag} given twice`);
       given.set(flag, value());
     } else throw new CommandLineError(`unknown argument ${flag}\n${USAGE}`);
@@ -284,13 +302,17 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       ...(line.manufacturerDir ? { manufacturerDir: line.manufacturerDir } : {}),
       ...(line.mleFile ? { mleFile: line.mleFile } : {}),
     };
-    if (line.command === 'attest') return line;
+    if (line.command === 'attest') {
+      if (given.has('--control')) throw new CommandLineError('--control: only when serving');
+      return line;
+    }
+    if (given.has('--control')) line.control = path.resolve(given.get('--control')!);
   } else {
     const remoteOnly = [...given.keys()];
     if (remoteOnly.length || line.vms.length) throw new CommandLineError(`${[...remoteOnly, ...(line.vms.length ? ['--vm'] : [])].join(', ')}: only with --service`);
   }
 
-  if (line.volumes.length === 0) throw new CommandLineError(`at least one --volume is needed\n${USAGE}`);
+  if (line.volumes.length === 0 && !(line.control && line.vms.length === 0)) throw new CommandLineError(`at least one --volume is needed\n${USAGE}`);
   const names = new Set<string>();
   const dirs = new Set<string>();
   for (const { name, dir } of line.volumes) {
@@ -306,7 +328,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
 
 /** Data-plane volumes: each names its service volume id and belongs to one --vm; sizes and keys come from the service. */
 function checkRemoteVolumes(line: CommandLine): void {
-  if (line.vms.length === 0) throw new CommandLineError('serving through the data plane needs at least one --vm');
+  if (line.vms.length === 0 && !line.control) throw new CommandLineError('serving through the data plane needs at least one --vm (or --control, to start VMs later)');
   const vmIds = new Set<string>();
   for (const vm of line.vms) {
     if (vmIds.has(vm.vmId)) throw new CommandLineError(`--vm ${vm.vmId} given twice`);
@@ -320,4 +342,51 @@ function checkRemoteVolumes(line: CommandLine): void {
       v.vmId = line.vms[0]!.vmId;
     } else if (!vmIds.has(v.vmId)) throw new CommandLineError(`--volume ${v.name}: no --vm with id ${v.vmId}`);
   }
+}
+
+/** `vm list|start|stop --control PATH …`: a request to a serving adapter's control socket. */
+function parseVmCommand(args: readonly string[]): CommandLine {
+  const action = args[0];
+  if (action !== 'list' && action !== 'start' && action !== 'stop') throw new CommandLineError(`vm: list, start or stop\n${USAGE}`);
+  const line: CommandLine = { command: 'vm', vmAction: action, listen: { host: '127.0.0.1', port: 10809 }, volumes: [], logLevel: 'info', vms: [] };
+  const vmFields = { vm: '', volumes: [] as string[] };
+  for (let i = 1; i < args.length; i++) {
+    const flag = args[i]!;
+    const value = args[++i];
+    if (value === undefined) throw new CommandLineError(`${flag} needs a value`);
+    if (flag === '--control' && !line.control) line.control = path.resolve(value);
+    else if (flag === '--vm' && action === 'start' && line.vms.length === 0) {
+      line.vms.push(parseVm(value));
+      vmFields.vm = absolutePaths(value, ['delegation', 'boot-log', 'boot-image', 'config', 'kernel']);
+    } else if (flag === '--volume' && action === 'start') {
+      line.volumes.push(parseVolume(value));
+      vmFields.volumes.push(absolutePaths(value, ['dir']));
+    }
+    else if (flag === '--id' && action === 'stop' && !line.vmId) {
+      if (!UUID.test(value)) throw new CommandLineError(`--id must be a UUID, not ${value}`);
+      line.vmId = value.toLowerCase();
+    } else throw new CommandLineError(`vm ${action}: unexpected ${flag}\n${USAGE}`);
+  }
+  if (!line.control) throw new CommandLineError(`vm ${action} needs --control PATH (the serving adapter's control socket)`);
+  if (action === 'start' && (line.vms.length === 0 || line.volumes.length === 0)) throw new CommandLineError('vm start needs one --vm and its --volume (one or more)');
+  if (action === 'stop' && !line.vmId) throw new CommandLineError('vm stop needs --id VM_ID');
+  if (action === 'start') line.vmFields = vmFields;
+  return line;
+}
+
+/** The fields with the values of `keys` resolved against this process's working directory. */
+function absolutePaths(text: string, keys: readonly string[]): string {
+  return text
+    .split(',')
+    .map((part) => {
+      const [key, ...rest] = part.split('=');
+      return keys.includes(key!) && rest.length > 0 ? `${key}=${path.resolve(rest.join('='))}` : part;
+    })
+    .join(',');
+}
+
+/** Paths in a VM's fields that are not absolute (a control request must not depend on the adapter's working directory). */
+export function relativePaths(vm: VmOption, volumes: readonly VolumeOption[]): string[] {
+  const paths = [vm.delegationFile, vm.bootLogFile, vm.bootImage, vm.configFile, vm.kernelFile, ...volumes.map((v) => v.dir)];
+  return paths.filter((p): p is string => p !== undefined && !path.isAbsolute(p));
 }

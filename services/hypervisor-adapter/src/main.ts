@@ -6,7 +6,8 @@
 // Volumes are served either with local keys (a key file per volume, made if missing, or a
 // throw-away key for a new volume), or — with --service — through the service's data plane: the
 // host attests with its TPM, each VM starts measured, and each volume's key stays in the service,
-// reached through a block session (data-plane/). host-init and attest print JSON on stdout.
+// reached through a block session (data-plane/); with --control, VMs start and stop on a Unix
+// socket while serving (data-plane/control-socket.ts). host-init, attest and vm print JSON on stdout.
 // A start-up failure is one line on stderr and exit 1 (2 for a bad command line).
 
 import { existsSync } from 'node:fs';
@@ -14,6 +15,8 @@ import path from 'node:path';
 import { selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { CommandLineError, parseCommandLine, type CommandLine, type VolumeOption } from './cli-options.js';
 import { attestOnce, hostInit, serveThroughDataPlane } from './data-plane/commands.js';
+import { vmCommand } from './data-plane/control-client.js';
+import { listenForControl, type ControlSocket } from './data-plane/control-socket.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { ExportRegistry } from './nbd/export-registry.js';
 import { NbdServer } from './nbd/nbd-server.js';
@@ -74,8 +77,20 @@ async function serve(options: CommandLine, log: Logger): Promise<void> {
   const exports = new ExportRegistry();
   let closeVolumes: () => Promise<unknown[]>;
   if (options.service) {
-    const remote = await serveThroughDataPlane(options, exports, log);
-    closeVolumes = () => remote.close().then(() => [], (error: unknown) => [error]);
+    const remote = await serveThroughDataPlane(options, exports, log, { control: options.control !== undefined });
+    let control: ControlSocket | undefined;
+    try {
+      if (options.control) control = await listenForControl(options.control, remote.host, log);
+    } catch (error) {
+      await remote.close().catch(() => {});
+      throw error;
+    }
+    if (control) log.info({ control: options.control }, 'control socket listening: VMs start and stop on it');
+    // The control socket closes first: no VM starts while the others are closing.
+    closeVolumes = async () => {
+      await control?.close();
+      return remote.close().then(() => [], (error: unknown) => [error]);
+    };
   } else closeVolumes = await serveLocally(options, exports, log);
 
   const server = new NbdServer({ exports, log });
@@ -111,6 +126,7 @@ async function main(): Promise<void> {
   const log = createJsonLogger(options.logLevel);
   if (options.command === 'host-init') return void process.stdout.write(JSON.stringify(await hostInit(options), null, 2) + '\n');
   if (options.command === 'attest') return void process.stdout.write(JSON.stringify(await attestOnce(options, log), null, 2) + '\n');
+  if (options.command === 'vm') return void (process.exitCode = await vmCommand(options));
   await serve(options, log);
 }
 

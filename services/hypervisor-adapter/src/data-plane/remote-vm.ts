@@ -81,6 +81,14 @@ export class RemoteVm {
     this.boot = boot;
   }
 
+  get vmId(): string {
+    return this.#o.vmId;
+  }
+
+  get tenantId(): string {
+    return this.#o.tenantId;
+  }
+
   /** Starts the VM at the service, then opens and attaches each of its volumes. */
   static async start(o: RemoteVmOptions): Promise<RemoteVm> {
     const { identity, log } = o;

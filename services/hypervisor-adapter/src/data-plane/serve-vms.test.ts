@@ -71,9 +71,9 @@ describe('serving several VMs through the data plane', { skip: skipWithoutNbdToo
   });
 
   test("the refused VM is logged with the service's reason; the other VM is served", async () => {
-    assert.deepEqual(serving!.vms.map((vm) => vm.volumes.map((v) => v.spec.name)), [['web-disk']]);
-    assert.equal(serving!.refused.length, 1);
-    const { vmId, error } = serving!.refused[0]!;
+    assert.deepEqual(serving!.host.vms.map((vm) => vm.volumes.map((v) => v.spec.name)), [['web-disk']]);
+    assert.equal(serving!.host.refused.length, 1);
+    const { vmId, error } = serving!.host.refused[0]!;
     assert.equal(vmId, approved.db!.vmId);
     assert.ok(error instanceof ReleaseRefusedError && error.condition === 'measurements-differ', String(error));
     const logged = log.entries.find((e) => e.message.startsWith('VM not served'));
