@@ -1,6 +1,7 @@
 // `npm run demo`, run whole: every step passes, the output shows what the walkthrough promises
 // (evidence and audit verified offline, no plaintext on disk, the delegation chain of a block
-// request, an earlier copy of the disk refused, the export stopped by a disabled key), it exits 0,
+// request, an earlier copy of the disk refused when its VM starts again on the adapter's control
+// socket, the export stopped by a disabled key), it exits 0,
 // and it leaves no process and no directory behind.
 
 import { test } from 'node:test';
@@ -43,7 +44,8 @@ test('npm run demo: the walkthrough passes every step and cleans up', { skip: sk
   for (let n = 1; n <= 22; n++) assert.match(out, new RegExp(`\\[ ?${n}/22\\]`), `step ${n} ran`);
   assert.equal((out.match(/✓ \d+\.\d s/g) ?? []).length, 22, 'every step passed');
   assert.match(out, /opened in its place for the read/, 'the block session was renewed after the service restarted');
-  assert.match(out, /adapter exited 1: .*rolled back or altered at rest/, "the disk's earlier copy was refused");
+  assert.match(out, /web-01 stopped, the adapter serves on/, 'the VM stopped on the control socket');
+  assert.match(out, /refused: 409 volume-state-differs: .*rolled back or altered at rest/, "the disk's earlier copy was refused");
   assert.match(out, /acme's audit: volume\.state-opened failure/);
   assert.match(out, /the disk's state at its open: as-closed/, 'the disk as it was closed is served again');
   assert.match(out, /evidence verified: the wrapping key lives in a TPM of the pinned manufacturer/);

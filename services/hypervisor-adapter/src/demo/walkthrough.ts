@@ -3,7 +3,8 @@
 // attests its launch, a VM measured and started, its volume written and read over NBD with the
 // key held by the service, no plaintext on disk, a reviewer who checks the evidence and the
 // audit chain offline, a restart of the service that the export rides through, an earlier copy
-// of the disk put back by the provider and refused, and the key disabled. Every step is numbered
+// of the disk put back by the provider and refused (the VM stopped and started again on the
+// running adapter's control socket), and the key disabled. Every step is numbered
 // and timed; any failure stops the walk with a non-zero exit; the service and the adapter are
 // stopped and the directory removed at the end (`-- --keep` keeps it). The `sealkeep` commands run
 // in this process: the same main() as `npx sealkeep`. What has no CLI command yet (hosts, VMs, policies) is one SDK call, shown as
@@ -17,6 +18,7 @@ import { importPrivateJwk } from '@sealkeep/crypto';
 import { loadProfile, signedRequest, vmReferenceValues, type Signer } from '@sealkeep/sdk';
 import { parseCommandLine } from '../cli-options.js';
 import { attestOnce, hostInit } from '../data-plane/commands.js';
+import { controlRequest } from '../data-plane/control-client.js';
 import { silentLogger } from '../logger.js';
 import {
   REPO,
@@ -217,6 +219,20 @@ async function walk(): Promise<void> {
   await steps.run(`bob delegates the VM start to vcloud-svc, which hands it on to ${w.label ?? 'the adapter'}`, delegate);
 
   const disk = at('host', 'volumes', 'web-01-disk');
+  /** The adapter's control socket: VMs start and stop on it while the adapter serves. */
+  const control = at('host', 'adapter.ctl');
+  const webVm = () => `tenant=${w.tenantId},id=${w.vmId},delegation=${at('host', 'web-01.delegation')},boot-image=${bootImage},config=${vmConfig}`;
+  const webVolume = () => `name=web-01-disk,dir=${disk},id=${w.volumeId}`;
+  /** `sealkeep-hypervisor-adapter vm …` on the control socket, as the hypervisor runs it (the request made here). */
+  const vm = async (action: 'start' | 'stop') => {
+    if (action === 'stop') {
+      command(`sealkeep-hypervisor-adapter vm stop --control host/adapter.ctl --id ${w.vmId}`);
+      return controlRequest(control, 'DELETE', `/v1/vms/${w.vmId}`);
+    }
+    const short = (fields: string) => fields.replaceAll(`${at('.')}${path.sep}`, '');
+    command(`sealkeep-hypervisor-adapter vm start --control host/adapter.ctl --vm ${short(webVm())} --volume ${short(webVolume())}`);
+    return controlRequest(control, 'POST', '/v1/vms', { vm: webVm(), volumes: [webVolume()] });
+  };
   /** Starts the adapter serving web-01 (its log in logs/`log`). */
   const startAdapter = (log: string): Child => {
     const args = [
@@ -228,8 +244,9 @@ async function walk(): Promise<void> {
       '--host-tpm', at('host', 'tpm'),
       '--host-id', w.hostId!,
       '--host-name', 'host-07',
-      '--vm', `tenant=${w.tenantId},id=${w.vmId},delegation=${at('host', 'web-01.delegation')},boot-image=${bootImage},config=${vmConfig}`,
-      '--volume', `name=web-01-disk,dir=${disk},id=${w.volumeId}`,
+      '--control', control,
+      '--vm', webVm(),
+      '--volume', webVolume(),
     ];
     command(`sealkeep-hypervisor-adapter ${args.map(pretty).join(' ')}   ${dim(`(log: logs/${log})`)}`);
     return startNode('the adapter', path.join(REPO, 'services/hypervisor-adapter/src/main.ts'), args, process.env, at('logs', log));
@@ -350,34 +367,32 @@ async function walk(): Promise<void> {
   };
 
   await steps.run("The provider puts the disk's earlier copy back: every sector of it verifies, but the service refuses it", async () => {
-    command('kill -TERM <adapter>');
-    const code = await w.adapter!.stop();
+    const stopped = await vm('stop');
+    if (stopped.status !== 204) throw new Error(`the VM did not stop: ${JSON.stringify(stopped.body)}`);
     const closed = (await auditOf('volume.state-closed')).at(-1);
     if (!closed) throw new Error('the adapter did not record the disk\'s state at its close');
-    show(`adapter exited ${code}; the root of the disk's tags recorded at its clean close (acme's audit: volume.state-closed, root ${String(closed.details.merkleRootHash).slice(0, 16)}…)`);
+    show(`web-01 stopped, the adapter serves on; the root of the disk's tags recorded at its clean close (acme's audit: volume.state-closed, root ${String(closed.details.merkleRootHash).slice(0, 16)}…)`);
     command('mv host/volumes/web-01-disk host/volumes/web-01-disk.now; cp -a host/volumes/web-01-disk.copy host/volumes/web-01-disk   ' + dim('(the provider)'));
     renameSync(disk, `${disk}.now`);
     cpSync(`${disk}.copy`, disk, { recursive: true });
     await delegate();
-    const refused = startAdapter('adapter-rolled-back.log');
-    const exit = await refused.exited();
-    const why = refused.lines().find((l) => /rolled back or altered/.test(l));
-    if (exit === 0 || !why) throw new Error(`the adapter served the earlier copy (exit ${exit})`);
-    show(`adapter exited ${exit}: ${why.replace(/^sealkeep-hypervisor-adapter: /, '')}`);
+    const refused = await vm('start');
+    if (refused.status !== 409) throw new Error(`the adapter served the earlier copy (${refused.status})`);
+    show(`refused: ${refused.status} ${String(refused.body!.type).replace(/^.*\//, '')}: ${String(refused.body!.detail)}`);
     const refusal = (await auditOf('volume.state-opened')).filter((e) => e.outcome === 'failure').at(-1);
     if (!refusal) throw new Error('the refusal is not in acme\'s audit');
     show(`acme's audit: volume.state-opened ${red(refusal.outcome)}, root ${String(refusal.details.merkleRootHash).slice(0, 16)}… where the close left ${String(refusal.details.closedRootHash).slice(0, 16)}…, by ${refusal.actorChain.join(' > ')}`);
   });
 
-  await steps.run('The disk back as it was closed: the adapter serves it again', async () => {
+  await steps.run('The disk back as it was closed: web-01 starts again on the same adapter', async () => {
     command('rm -r host/volumes/web-01-disk; mv host/volumes/web-01-disk.now host/volumes/web-01-disk');
     rmSync(disk, { recursive: true });
     renameSync(`${disk}.now`, disk);
     await delegate();
-    w.adapter = startAdapter('adapter-again.log');
-    const { state } = await served(w.adapter);
-    if (state.continuity !== 'as-closed') throw new Error(`the disk's state at its open: ${String(state.continuity)}, not as closed`);
-    show(`the disk's state at its open: ${green('as-closed')}; NBD export ${w.nbd}`);
+    const started = await vm('start');
+    if (started.status !== 201) throw new Error(`web-01 did not start: ${JSON.stringify(started.body)}`);
+    const state = await w.adapter!.waitForLog((e) => e.msg === 'volume state recorded at open' && e.continuity === 'as-closed');
+    show(`the disk's state at its open: ${green(String(state.continuity))}; NBD export ${w.nbd}`);
     const q = tool('qemu-io', ['-f', 'raw', w.nbd!, '-c', 'read -P 0x5a 1M 64k']);
     show(dim(q.out.trim().split('\n').filter((l) => /bytes at offset/.test(l)).join('\n')));
   });
