@@ -1,7 +1,7 @@
 // RemoteSectorCrypto's renewal rules, over stand-in sessions: an end the release still allows
-// opens one new session, at the next call or for the call it caught in flight (when that call was
-// one batch, so nothing of it was written); a final end, or a larger call caught in flight, fails
-// with EIO; nothing is reopened after close().
+// opens one new session, at the next call or for the call it caught in flight — a write of
+// several batches goes in runs of one batch, and only the runs the end caught run again (nothing
+// of them was written); a final end fails with EIO; nothing is reopened after close().
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,15 +16,24 @@ function standIn(id: number) {
   let endedWith: SessionEndedError | null = null;
   let calls = 0;
   let closed = false;
+  /** Calls answered before the end, when one is set to come (endAfter). */
+  let answering = Infinity;
+  let endsWith = '';
+  const runs: Array<[bigint, number]> = [];
   const session = {
     id: `s${id}`,
+    sectorSize: 4096,
     get ended() {
       return endedWith;
     },
-    async encryptSign(_lba: bigint, _gens: BigUint64Array, plaintext: Uint8Array, into: Buffer) {
+    async encryptSign(lba: bigint, gens: BigUint64Array, plaintext: Uint8Array, into: Buffer) {
       calls++;
+      const answered = calls <= answering;
       await new Promise((resolve) => setImmediate(resolve));
+      if (!answered) endedWith ??= ended(endsWith);
       if (endedWith) throw endedWith;
+      assert.equal(gens.length, plaintext.length / 4096, 'a generation per sector');
+      runs.push([lba, plaintext.length / 4096]);
       into.fill(id);
       return { ciphertext: into, tags: Buffer.alloc((plaintext.length / 4096) * 32, id) };
     },
@@ -35,6 +44,9 @@ function standIn(id: number) {
   return {
     session: session as unknown as BlockSession,
     end: (reason: string) => (endedWith = ended(reason)),
+    /** Answers `n` more calls, then ends (`reason`) under the next. */
+    endAfter: (n: number, reason: string) => ((answering = calls + n), (endsWith = reason)),
+    runs,
     get calls() {
       return calls;
     },
@@ -61,7 +73,7 @@ test('a session that ran out is replaced at the next call, once however many cal
   assert.ok(first.closed, 'the ended session lets its connections go');
 });
 
-test('a one-batch call the end caught in flight runs again on the new session; a larger one fails with EIO, and the next call is served', async () => {
+test('a call the end caught in flight runs again on the new session: a write of several batches in runs of one, only the runs it caught', async () => {
   for (const reason of ['idle', 'service-stopping', 'unknown']) {
     const first = standIn(1);
     const second = standIn(2);
@@ -70,13 +82,19 @@ test('a one-batch call the end caught in flight runs again on the new session; a
     first.end(reason);
     assert.equal((await inFlight).ciphertext[0], 2, `${reason}: answered by the new session`);
 
+    // 2 batches and one sector: three runs; the first answered before the end, the other two caught by it.
     const before = standIn(3);
     const after = standIn(4);
     const larger = new RemoteSectorCrypto(before.session, async () => after.session);
-    const big = write(larger, MAX_BATCH_SECTOR_BYTES + 4096);
-    before.end(reason);
-    await assert.rejects(big, (e: unknown) => e instanceof VolumeError && e.code === 'IO', `${reason}: a call of several batches is not run twice`);
-    assert.equal((await write(larger)).ciphertext[0], 4);
+    const batch = MAX_BATCH_SECTOR_BYTES / 4096;
+    before.endAfter(1, reason);
+    const { ciphertext, tags } = await write(larger, 2 * MAX_BATCH_SECTOR_BYTES + 4096);
+    assert.deepEqual(before.runs, [[0n, batch]], `${reason}: the first run was answered by the old session`);
+    assert.deepEqual(after.runs, [[BigInt(batch), batch], [BigInt(2 * batch), 1]], 'the runs the end caught, and only those, by the new one');
+    assert.equal(ciphertext.length, 2 * MAX_BATCH_SECTOR_BYTES + 4096);
+    assert.deepEqual([ciphertext[0], ciphertext[MAX_BATCH_SECTOR_BYTES], ciphertext.at(-1)], [3, 4, 4]);
+    assert.deepEqual([tags[0], tags[batch * 32], tags.at(-1), tags.length], [3, 4, 4, (2 * batch + 1) * 32], "each run's tags in its place");
+    assert.equal((await write(larger)).ciphertext[0], 4, 'and the next call is served');
   }
 });
 

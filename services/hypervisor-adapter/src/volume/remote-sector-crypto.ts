@@ -11,12 +11,16 @@
 // (restarted, or another node): then, given `reopen`, the next call opens a new session first
 // (the service checks every release condition again), and a call the end caught in flight runs
 // once more on it when that is safe — when it was one batch (MAX_BATCH_SECTOR_BYTES), since a
-// batch the session refused wrote nothing into the buffers it shares with its answer. A larger
-// call caught in flight fails (EIO), as a new session that cannot be opened fails its call.
-// Other failures of the data plane (connection refused, time-outs) are IO errors of that call.
+// batch the session refused wrote nothing into the buffers it shares with its answer. So the
+// volume's reads and writes (verifyAndDecrypt, encryptAndTag) go to the session in runs of at
+// most one batch, side by side — each one batch of the session's queue, merged there with its
+// neighbours as before — and each run the end caught runs again on its own: a write of 32 MiB
+// rides through a service restart like a write of 4 KiB. A larger call of another kind caught in
+// flight fails (EIO), as a new session that cannot be opened fails its call. Other failures of
+// the data plane (connection refused, time-outs) are IO errors of that call.
 
 import { IntegrityError, MAX_BATCH_SECTOR_BYTES, SessionEndedError, VolumeStateDiffersError, type BlockSession, type VolumeStateMoment } from '@sealkeep/sdk';
-import type { Continuity } from '@sealkeep/crypto';
+import { TAG_BYTES, type Continuity } from '@sealkeep/crypto';
 import { VolumeError } from './block-volume.js';
 import type { SectorCrypto } from './sector-crypto.js';
 
@@ -36,6 +40,12 @@ function asVolumeError(error: unknown): never {
     throw new VolumeError('IO', `the block session ended (${error.reason}): ${why}`, { cause: error });
   }
   throw new VolumeError('IO', `the data plane failed: ${(error as Error).message}`, { cause: error });
+}
+
+/** Waits for every promise; then rejects with the first failure, if any (no run is left running behind a failure). */
+async function allOrFirstFailure(runs: Array<Promise<void>>): Promise<void> {
+  const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export class RemoteSectorCrypto implements SectorCrypto {
@@ -82,16 +92,51 @@ export class RemoteSectorCrypto implements SectorCrypto {
   }
 
   async encryptAndTag(firstLba: bigint, generations: BigUint64Array, plaintext: Uint8Array): Promise<{ ciphertext: Buffer; tags: Buffer }> {
-    return this.#run(plaintext.length, (s) => s.encryptSign(firstLba, generations, plaintext, view(plaintext)));
+    const data = view(plaintext);
+    const runs = this.#batchRuns(data.length);
+    if (runs.length === 1) return this.#run(data.length, (s) => s.encryptSign(firstLba, generations, data, data));
+    const tags = Buffer.allocUnsafe((data.length / this.#sectorSize) * TAG_BYTES);
+    await allOrFirstFailure(
+      runs.map(async ({ from, to }) => {
+        const S = this.#sectorSize;
+        const run = data.subarray(from * S, to * S);
+        const answer = await this.#run(run.length, (s) => s.encryptSign(firstLba + BigInt(from), generations.subarray(from, to), run, run));
+        answer.tags.copy(tags, from * TAG_BYTES);
+      }),
+    );
+    return { ciphertext: data, tags };
   }
 
   async verifyAndDecrypt(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<{ plaintext: Buffer } | { failing: bigint[] }> {
-    try {
-      return { plaintext: await this.#run(ciphertext.length, (s) => s.verifyDecrypt(firstLba, generations, ciphertext, tags, view(ciphertext))) };
-    } catch (error) {
-      if (error instanceof IntegrityError) return { failing: error.lbas };
-      throw error;
-    }
+    const data = view(ciphertext);
+    const S = this.#sectorSize;
+    const failing: bigint[] = [];
+    await allOrFirstFailure(
+      this.#batchRuns(data.length).map(async ({ from, to }) => {
+        const run = data.subarray(from * S, to * S);
+        try {
+          await this.#run(run.length, (s) => s.verifyDecrypt(firstLba + BigInt(from), generations.subarray(from, to), run, tags.subarray(from * TAG_BYTES, to * TAG_BYTES), run));
+        } catch (error) {
+          if (!(error instanceof IntegrityError)) throw error;
+          failing.push(...error.lbas);
+        }
+      }),
+    );
+    return failing.length ? { failing: failing.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)) } : { plaintext: data };
+  }
+
+  get #sectorSize(): number {
+    return this.#session.sectorSize;
+  }
+
+  /** A call of `bytes` cut into runs of at most one batch (sector indices, `to` excluded). */
+  #batchRuns(bytes: number): Array<{ from: number; to: number }> {
+    const S = this.#sectorSize;
+    const step = Math.max(1, Math.floor(MAX_BATCH_SECTOR_BYTES / S));
+    const sectors = bytes / S;
+    const runs: Array<{ from: number; to: number }> = [];
+    for (let from = 0; from < sectors || runs.length === 0; from += step) runs.push({ from, to: Math.min(sectors, from + step) });
+    return runs;
   }
 
   /** The root of the volume's tags recorded with the service at its open or clean close; a refused open is a VolumeStateDiffersError. */
