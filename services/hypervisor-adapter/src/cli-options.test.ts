@@ -95,6 +95,7 @@ test('through the data plane: the service, the adapter key, the host TPM and hos
     [[...remote, ...vm, '--volume', `name=a,dir=/a,id=${VOL},key=/k`], /come from the service/],
     [[...remote, ...vm, '--volume', `name=a,dir=/a,id=${VOL},vm=${T}`], /no --vm with id/],
     [[...remote, ...vm, '--vm', `tenant=${T},id=${T},delegation=/d,boot-log=/l`, '--volume', `name=a,dir=/a,id=${VOL}`], /vm=VM_ID is needed with several --vm/],
+    [[...remote, ...vm, '--vm', `tenant=${T},id=${T},delegation=/d,boot-log=/l`, '--volume', `name=a,dir=/a,id=${VOL},vm=${VM}`], /--vm 11111111-.*: no --volume names it/],
     [['--volume', `name=a,dir=/a,id=${VOL}`], /only with --service/],
     [['--host-tpm', '/t', '--volume', 'name=a,dir=/a'], /--host-tpm: only with --service/],
     [['--vm', `tenant=${T},id=${VM},delegation=/d,boot-log=/l`, '--volume', 'name=a,dir=/a'], /--vm: only with --service/],

@@ -342,6 +342,7 @@ function checkRemoteVolumes(line: CommandLine): void {
       v.vmId = line.vms[0]!.vmId;
     } else if (!vmIds.has(v.vmId)) throw new CommandLineError(`--volume ${v.name}: no --vm with id ${v.vmId}`);
   }
+  for (const vm of line.vms) if (!line.volumes.some((v) => v.vmId === vm.vmId)) throw new CommandLineError(`--vm ${vm.vmId}: no --volume names it (vm=${vm.vmId})`);
 }
 
 /** `vm list|start|stop --control PATH …`: a request to a serving adapter's control socket. */

@@ -13,7 +13,7 @@ import { loadAdapterKey } from './adapter-key.js';
 import { pinFileFor, trustedServiceKey } from './service-key.js';
 import { adapterCodeManifest } from './code-manifest.js';
 import { HostIdentity } from './host-identity.js';
-import { RemoteHost } from './remote-host.js';
+import { RemoteHost, VmConflictError } from './remote-host.js';
 
 /** The hypervisor image the launch measures: a file, or the manifest of the adapter's own code. */
 async function mleOf(file: string | undefined): Promise<Buffer> {
@@ -102,7 +102,12 @@ export async function serveThroughDataPlane(line: CommandLine, exports: ExportRe
     const trusted = await serviceKeyOf(service, log);
     identity = await HostIdentity.attest({ platform, dataUrl: service.dataUrl, hostId: service.hostId, adapterKey: key, serviceKey: trusted.key, log });
     host = new RemoteHost({ identity, exports, log, connections: service.connections });
-    for (const vm of line.vms) await host.startVm(vm, line.volumes.filter((v) => v.vmId === vm.vmId)).catch(() => {}); // (logged, and its exports refused)
+    for (const vm of line.vms) {
+      // A refusal is logged and its exports refused; a conflict is the command line's, and ends the start.
+      await host.startVm(vm, line.volumes.filter((v) => v.vmId === vm.vmId)).catch((error: unknown) => {
+        if (error instanceof VmConflictError) throw error;
+      });
+    }
     const { refused } = host;
     if (host.vms.length === 0 && refused.length > 0 && !o.control) {
       const message = (r: (typeof refused)[number]) => (r.error instanceof Error ? r.error.message : String(r.error));

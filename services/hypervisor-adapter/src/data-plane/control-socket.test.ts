@@ -126,6 +126,7 @@ describe('the control socket: VMs start and stop while the adapter serves', { sk
     assert.equal(noFile.status, 400);
     assert.match(String(noFile.body!.detail), /no-such\.delegation/);
     assert.equal((await ask('POST', '/v1/vms', { vm: 42 })).body!.type, 'https://sealkeep.dev/problems/validation-failed');
+    assert.equal((await ask('POST', '/v1/vms', { vm: (await startBody('db')).vm, volumes: [] })).status, 400, 'a VM needs a volume');
     assert.equal((await ask('DELETE', '/v1/vms/00000000-0000-4000-8000-000000000000')).status, 404);
     assert.equal((await ask('PUT', '/v1/vms')).status, 405);
     assert.equal((await ask('GET', '/v1/hosts')).status, 404);

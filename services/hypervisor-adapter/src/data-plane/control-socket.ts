@@ -56,7 +56,7 @@ function describeVm(vm: RemoteVm) {
 /** The start request's two fields, parsed as the command line parses --vm and --volume. */
 function startRequest(body: unknown) {
   const { vm, volumes } = (body ?? {}) as { vm?: unknown; volumes?: unknown };
-  if (typeof vm !== 'string' || !Array.isArray(volumes) || !volumes.every((v) => typeof v === 'string')) {
+  if (typeof vm !== 'string' || !Array.isArray(volumes) || volumes.length === 0 || !volumes.every((v) => typeof v === 'string')) {
     throw new ControlProblem(400, 'validation-failed', 'The request does not match the schema', 'a start takes {"vm": "<--vm fields>", "volumes": ["<--volume fields>", …]}');
   }
   try {

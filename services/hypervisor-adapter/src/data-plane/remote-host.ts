@@ -61,10 +61,6 @@ export class RemoteHost {
     this.#o = o;
   }
 
-  get identity(): HostIdentity {
-    return this.#o.identity;
-  }
-
   /** The VMs served now, in the order they started. */
   get vms(): RemoteVm[] {
     return [...this.#vms.values()];
