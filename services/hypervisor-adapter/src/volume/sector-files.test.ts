@@ -68,3 +68,26 @@ test('tagsRoot keeps the roots of whole chunks it read: at close it reads only t
     tmp.remove();
   }
 });
+
+test('a large volume\'s root is hashed on worker threads: the same root as on the event loop, and kept for the close', async () => {
+  const tmp = temporaryDirectory('sector-files-workers');
+  const sectors = (1 << 16) * 18 + 5; // eighteen whole chunks and five sectors
+  const files = await SectorFiles.open(tmp.dir, 4096, sectors, true);
+  try {
+    for (const lba of [3, (1 << 16) * 7 + 11, (1 << 16) * 17, sectors - 1]) {
+      await files.apply([{ kind: 'sectors', firstLba: lba, words: BigUint64Array.of(1n), tags: randomBytes(TAG_BYTES), ciphertext: randomBytes(4096) }]);
+    }
+    const other = await SectorFiles.open(tmp.dir, 4096, sectors, false);
+    const onLoop = await other.tagsRoot(sectors, Infinity).finally(() => other.close());
+    const started = performance.now();
+    const onWorkers = await files.tagsRoot(sectors, 1);
+    const first = performance.now() - started;
+    assert.deepEqual(onWorkers, onLoop);
+    const again = performance.now();
+    assert.deepEqual(await files.tagsRoot(sectors, 1), onLoop, 'the roots the workers read are kept');
+    assert.ok(performance.now() - again < first, 'and not read again');
+  } finally {
+    await files.close();
+    tmp.remove();
+  }
+});

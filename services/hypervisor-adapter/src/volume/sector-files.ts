@@ -8,10 +8,11 @@
 // which may not be cached, is read asynchronously; changes are applied asynchronously too, as a
 // write-back runs beside requests (~95 MB into pages not cached yet took ~250 ms here); fdatasync
 // always is.
-// The root over the tags (tagsRoot) is read from the whole tag file once, at open; each complete
-// chunk's subtree root is kept, and a chunk is read again only after a write to its entries, so a
-// clean close reads what the session wrote, not the whole volume — and records the tags as this
-// process wrote them, not as someone else may have changed the file since.
+// The root over the tags (tagsRoot) is read from the whole tag file once, at open (on worker
+// threads when the volume is large: chunk-hashing.ts); each complete chunk's subtree root is
+// kept, and a chunk is read again only after a write to its entries, so a clean close reads what
+// the session wrote, not the whole volume — and records the tags as this process wrote them, not
+// as someone else may have changed the file since.
 
 import { constants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -19,10 +20,13 @@ import path from 'node:path';
 import type { SectorChange } from './journal-record.js';
 import { MerkleRootBuilder, selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { decodeEntries, encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
+import { hashChunks } from './chunk-hashing.js';
 
 export const DATA_FILE = 'data';
 /** Tag-file entries tagsRoot() reads at a time (2.5 MiB): a complete subtree of the tags' tree, whose root is kept. */
 const TAGS_CHUNK_SECTORS = 1 << 16;
+/** Whole chunks to read at once from which tagsRoot() hashes them on worker threads (chunk-hashing.ts), not the event loop. */
+export const WORKER_CHUNKS = 16;
 export const TAGS_FILE = 'tags';
 
 /** Reads up to `length` bytes at `position`; shorter only at the end of the file. */
@@ -63,20 +67,26 @@ export class SectorFiles {
   readonly #data: FileHandle;
   readonly #tags: FileHandle;
   readonly #sectorSize: number;
+  readonly #tagsPath: string;
   /** Complete chunks' subtree roots (by chunk number) as tagsRoot read them; a write to a chunk's entries drops its root. */
   readonly #chunkRoots = new Map<number, Buffer>();
+  /** Writes to the tag file so far, and the count at each chunk's last one: a root read before it is not kept. */
+  #writes = 0;
+  readonly #writtenAt = new Map<number, number>();
 
-  private constructor(data: FileHandle, tags: FileHandle, sectorSize: number) {
+  private constructor(data: FileHandle, tags: FileHandle, sectorSize: number, tagsPath: string) {
     this.#data = data;
     this.#tags = tags;
     this.#sectorSize = sectorSize;
+    this.#tagsPath = tagsPath;
   }
 
   /** Opens the files of a volume; `create` makes them anew (empty, sparse, sized for the volume). */
   static async open(dir: string, sectorSize: number, sectorCount: number, create: boolean): Promise<SectorFiles> {
     const flags = constants.O_RDWR | (create ? constants.O_CREAT | constants.O_TRUNC : 0);
     const data = await open(path.join(dir, DATA_FILE), flags, 0o600);
-    const tags = await open(path.join(dir, TAGS_FILE), flags, 0o600).catch(async (error: unknown) => {
+    const tagsPath = path.join(dir, TAGS_FILE);
+    const tags = await open(tagsPath, flags, 0o600).catch(async (error: unknown) => {
       await data.close();
       throw error;
     });
@@ -84,7 +94,7 @@ export class SectorFiles {
       await data.truncate(sectorCount * sectorSize);
       await tags.truncate(sectorCount * TAG_ENTRY_BYTES);
     }
-    return new SectorFiles(data, tags, sectorSize);
+    return new SectorFiles(data, tags, sectorSize, tagsPath);
   }
 
   /** The ciphertext of `count` sectors from `firstLba`, read into `into` (zeros where the file is short). */
@@ -107,10 +117,19 @@ export class SectorFiles {
    * and hashed by whole subtrees on the native engine, so memory stays small however large the
    * volume (an 8 GiB volume of 4 KiB sectors: 80 MiB of tag file, 2^21 leaves); between chunks
    * other volumes' requests get their turn. A complete chunk whose root was kept, and not written
-   * since, is not read again.
+   * since, is not read again; when `workerChunks` or more must be read (opening a large volume),
+   * they are hashed on worker threads, off the event loop and on every core.
    */
-  async tagsRoot(sectorCount: number): Promise<Buffer> {
+  async tagsRoot(sectorCount: number, workerChunks = WORKER_CHUNKS): Promise<Buffer> {
     const engine = selectBlockCryptoEngine();
+    const whole = Math.floor(sectorCount / TAGS_CHUNK_SECTORS);
+    const unread = Array.from({ length: whole }, (_, chunk) => chunk).filter((chunk) => !this.#chunkRoots.has(chunk));
+    if (unread.length >= workerChunks) {
+      const since = this.#writes;
+      const roots = await hashChunks(this.#tagsPath, unread.map((chunk) => ({ first: chunk * TAGS_CHUNK_SECTORS, count: TAGS_CHUNK_SECTORS })));
+      // A chunk written to while the workers read it keeps no root: it is read again below.
+      unread.forEach((chunk, i) => (this.#writtenAt.get(chunk) ?? 0) <= since && this.#chunkRoots.set(chunk, roots[i]!));
+    }
     const root = new MerkleRootBuilder();
     for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += TAGS_CHUNK_SECTORS) {
       const count = Math.min(TAGS_CHUNK_SECTORS, sectorCount - first);
@@ -131,10 +150,14 @@ export class SectorFiles {
     return root.root();
   }
 
-  /** Drops the kept roots of the chunks that `count` entries from `firstLba` fall in. */
+  /** Drops the kept roots of the chunks that `count` entries from `firstLba` fall in, and notes when. */
   #forgetChunks(firstLba: number, count: number): void {
+    const at = ++this.#writes;
     const last = Math.floor((firstLba + count - 1) / TAGS_CHUNK_SECTORS);
-    for (let chunk = Math.floor(firstLba / TAGS_CHUNK_SECTORS); chunk <= last; chunk++) this.#chunkRoots.delete(chunk);
+    for (let chunk = Math.floor(firstLba / TAGS_CHUNK_SECTORS); chunk <= last; chunk++) {
+      this.#chunkRoots.delete(chunk);
+      this.#writtenAt.set(chunk, at);
+    }
   }
 
   /**
