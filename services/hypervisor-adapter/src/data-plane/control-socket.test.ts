@@ -31,7 +31,7 @@ describe('the control socket: VMs start and stop while the adapter serves', { sk
   let w: ServiceWorld;
   let label: string;
   const approved: Record<string, ApprovedVm> = {};
-  let serving: RemoteServing;
+  let serving: RemoteServing | undefined;
   let control: ControlSocket;
   let server: NbdServer;
   let exports: ExportRegistry;
@@ -165,5 +165,23 @@ describe('the control socket: VMs start and stop while the adapter serves', { sk
     const nobody = await vmCli('list', '--control', path.join(tmp.dir, 'nobody.ctl'));
     assert.equal(nobody.code, 1);
     assert.match(nobody.stderr, /no adapter answers on/);
+  });
+
+  test('stopping the adapter waits for a VM still starting, then stops it with the rest; nothing starts after', async () => {
+    assert.equal((await ask('DELETE', `/v1/vms/${approved.web!.vmId}`)).status, 204);
+    const stops = () => log.entries.filter((e) => e.message.startsWith('VM stopped') && e.fields.vmId === approved.web!.vmId).length;
+    const stopsBefore = stops();
+    const starting = ask('POST', '/v1/vms', await startBody('web'));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // (the start under way)
+    const closing = serving!.close();
+    const late = await ask('POST', '/v1/vms', await startBody('web'));
+    assert.equal(late.status, 409);
+    assert.match(String(late.body!.detail), /served here already|stopping/);
+    await closing;
+    serving = undefined;
+    assert.equal((await starting).status, 201, 'the start under way finished');
+    assert.equal(exports.get('web-disk'), undefined, 'and was stopped with the rest');
+    assert.equal(exports.refusal('web-disk'), 'its VM was stopped');
+    assert.equal(stops(), stopsBefore + 1, 'its volumes closed cleanly');
   });
 });

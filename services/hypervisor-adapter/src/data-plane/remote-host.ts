@@ -54,8 +54,9 @@ export class RemoteHost {
   readonly #o: RemoteHostOptions;
   readonly #vms = new Map<string, RemoteVm>();
   readonly #refused = new Map<string, RefusedVm>();
-  /** VMs starting now: their ids, export names and directories are taken. */
-  readonly #starting = new Map<string, VolumeOption[]>();
+  /** VMs starting now: their ids, export names and directories are taken; close() waits for them. */
+  readonly #starting = new Map<string, { volumes: VolumeOption[]; done: Promise<void> }>();
+  #closing = false;
 
   constructor(o: RemoteHostOptions) {
     this.#o = o;
@@ -76,10 +77,23 @@ export class RemoteHost {
    * service when the VM is served or starting already, or an export name or directory is taken;
    * a failure after that is remembered (refused) and its exports refused with the reason.
    */
-  async startVm(vm: VmOption, volumes: VolumeOption[]): Promise<RemoteVm> {
-    this.#checkFree(vm, volumes);
+  startVm(vm: VmOption, volumes: VolumeOption[]): Promise<RemoteVm> {
+    if (this.#closing) return Promise.reject(new VmConflictError('the adapter is stopping'));
+    try {
+      this.#checkFree(vm, volumes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let settled!: () => void;
+    this.#starting.set(vm.vmId, { volumes, done: new Promise<void>((resolve) => (settled = resolve)) });
+    return this.#start(vm, volumes).finally(() => {
+      this.#starting.delete(vm.vmId);
+      settled();
+    });
+  }
+
+  async #start(vm: VmOption, volumes: VolumeOption[]): Promise<RemoteVm> {
     const { identity, exports, log, connections } = this.#o;
-    this.#starting.set(vm.vmId, volumes);
     try {
       const specs: RemoteVolumeSpec[] = volumes.map((v) => ({
         name: v.name,
@@ -100,8 +114,6 @@ export class RemoteHost {
       for (const name of names) if (!exports.get(name)) exports.refuse(name, reason);
       log.error({ vmId: vm.vmId, tenantId: vm.tenantId, exports: names, err: error }, "VM not served: its exports are refused; the host's other VMs are served");
       throw error;
-    } finally {
-      this.#starting.delete(vm.vmId);
     }
   }
 
@@ -119,8 +131,10 @@ export class RemoteHost {
     return true;
   }
 
-  /** Stops every VM; rejects, once all are closed, if one did not close cleanly. */
+  /** Stops every VM (once those starting have started or failed) and starts no more; rejects, once all are closed, if one did not close cleanly. */
   async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all([...this.#starting.values()].map((s) => s.done));
     const closed = await Promise.allSettled(this.vms.map((vm) => this.stopVm(vm.vmId)));
     const failed = closed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -131,7 +145,7 @@ export class RemoteHost {
     if (volumes.length === 0) throw new VmConflictError(`VM ${vm.vmId}: at least one volume is needed`);
     const taken = new Map<string, string>();
     for (const served of this.vms.flatMap((v) => v.volumes.map((s) => s.spec))) taken.set(served.name, path.resolve(served.dir));
-    for (const starting of this.#starting.values()) for (const v of starting) taken.set(v.name, path.resolve(v.dir));
+    for (const starting of this.#starting.values()) for (const v of starting.volumes) taken.set(v.name, path.resolve(v.dir));
     const dirs = new Set(taken.values());
     for (const v of volumes) {
       if (taken.has(v.name) || this.#o.exports.get(v.name)) throw new VmConflictError(`export ${v.name} is served here already`);
