@@ -362,8 +362,7 @@ function parseVmCommand(args: readonly string[]): CommandLine {
     } else if (flag === '--volume' && action === 'start') {
       line.volumes.push(parseVolume(value));
       vmFields.volumes.push(absolutePaths(value, ['dir']));
-    }
-    else if (flag === '--id' && action === 'stop' && !line.vmId) {
+    } else if (flag === '--id' && action === 'stop' && !line.vmId) {
       if (!UUID.test(value)) throw new CommandLineError(`--id must be a UUID, not ${value}`);
       line.vmId = value.toLowerCase();
     } else throw new CommandLineError(`vm ${action}: unexpected ${flag}\n${USAGE}`);

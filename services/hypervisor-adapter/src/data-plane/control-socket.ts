@@ -32,7 +32,6 @@ class ControlProblem extends Error {
     readonly slug: string,
     readonly title: string,
     detail: string,
-    readonly extensions: Record<string, unknown> = {},
   ) {
     super(detail);
   }
@@ -109,7 +108,7 @@ export const CONTROL_ROUTES: readonly ControlRoute[] = [
 
 /** The problem an error answers: the service's own when it refused, else one of the socket's. */
 function problemOf(error: unknown): { status: number; body: Record<string, unknown> } {
-  if (error instanceof ControlProblem) return { status: error.status, body: { type: PROBLEM_BASE + error.slug, title: error.title, status: error.status, detail: error.message, ...error.extensions } };
+  if (error instanceof ControlProblem) return { status: error.status, body: { type: PROBLEM_BASE + error.slug, title: error.title, status: error.status, detail: error.message } };
   if (error instanceof SealkeepError) return { status: error.status, body: { ...error.problem, type: error.type, status: error.status } };
   if (error instanceof VmConflictError) return problemOf(new ControlProblem(409, 'conflict', 'The request conflicts with the current state', error.message));
   // A file the request names that is not there or not readable (a delegation, a boot image): the caller's to fix.

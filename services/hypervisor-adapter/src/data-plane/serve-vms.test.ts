@@ -96,6 +96,10 @@ describe('serving several VMs through the data plane', { skip: skipWithoutNbdToo
     assert.match(refused[0]!.data.toString('utf8'), /^export "db-disk" is not served: its VM did not start: .*measurements-differ/);
     const info = await client.option(NBD_OPT.INFO, infoRequest('db-disk'));
     assert.deepEqual(info.map((r) => r.type), [NBD_REP.ERR_POLICY]);
+    exports.refuse('long-reason', 'é'.repeat(5000)); // 10,000 bytes of UTF-8
+    const long = await client.option(NBD_OPT.INFO, infoRequest('long-reason'));
+    assert.equal(long[0]!.type, NBD_REP.ERR_POLICY);
+    assert.ok(long[0]!.data.length <= 4096 && long[0]!.data.toString('utf8').endsWith('é…'), 'a reason is cut to the 4096 bytes a string may have, at a character');
     const unknown = await client.option(NBD_OPT.GO, infoRequest('no-such-disk'));
     assert.deepEqual(unknown.map((r) => r.type), [NBD_REP.ERR_UNKNOWN]);
     const list = await client.option(NBD_OPT.LIST);

@@ -174,11 +174,19 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
   throw new ProtocolError(`more than ${MAX_OPTIONS_PER_CONNECTION} options without choosing an export`);
 }
 
-/** Why no export can be chosen under `name`: refused (and why), or unknown. */
+/** Why no export can be chosen under `name`: refused (and why), or unknown — in at most the 4096 bytes the spec allows a string. */
 function notServed(exports: ExportRegistry, name: string): { type: number; message: string } {
   const refusal = exports.refusal(name);
-  if (refusal !== undefined) return { type: NBD_REP.ERR_POLICY, message: `export ${JSON.stringify(name)} is not served: ${refusal}` };
-  return { type: NBD_REP.ERR_UNKNOWN, message: `no export named ${JSON.stringify(name)}` };
+  if (refusal !== undefined) return { type: NBD_REP.ERR_POLICY, message: atMostStringBytes(`export ${JSON.stringify(name)} is not served: ${refusal}`) };
+  return { type: NBD_REP.ERR_UNKNOWN, message: atMostStringBytes(`no export named ${JSON.stringify(name)}`) };
+}
+
+/** `text`, cut to NBD_MAX_STRING_BYTES of UTF-8 at a character's edge when longer. */
+function atMostStringBytes(text: string): string {
+  if (Buffer.byteLength(text) <= NBD_MAX_STRING_BYTES) return text;
+  let cut = text.slice(0, NBD_MAX_STRING_BYTES);
+  while (Buffer.byteLength(cut) > NBD_MAX_STRING_BYTES - 3) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }
 
 /** NBD_OPT_INFO / NBD_OPT_GO data: u32 name length, name, u16 count, count × u16 information types. */

@@ -25,7 +25,7 @@ import { hashChunks } from './chunk-hashing.js';
 export const DATA_FILE = 'data';
 /** Tag-file entries tagsRoot() reads at a time (2.5 MiB): a complete subtree of the tags' tree, whose root is kept. */
 const TAGS_CHUNK_SECTORS = 1 << 16;
-/** Whole chunks to read at once from which tagsRoot() hashes them on worker threads (chunk-hashing.ts), not the event loop. */
+/** From this many whole chunks to read, tagsRoot() hashes them on worker threads (chunk-hashing.ts), not on the event loop. */
 export const WORKER_CHUNKS = 16;
 export const TAGS_FILE = 'tags';
 
@@ -128,7 +128,9 @@ export class SectorFiles {
       const since = this.#writes;
       const roots = await hashChunks(this.#tagsPath, unread.map((chunk) => ({ first: chunk * TAGS_CHUNK_SECTORS, count: TAGS_CHUNK_SECTORS })));
       // A chunk written to while the workers read it keeps no root: it is read again below.
-      unread.forEach((chunk, i) => (this.#writtenAt.get(chunk) ?? 0) <= since && this.#chunkRoots.set(chunk, roots[i]!));
+      unread.forEach((chunk, i) => {
+        if ((this.#writtenAt.get(chunk) ?? 0) <= since) this.#chunkRoots.set(chunk, roots[i]!);
+      });
     }
     const root = new MerkleRootBuilder();
     for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += TAGS_CHUNK_SECTORS) {
