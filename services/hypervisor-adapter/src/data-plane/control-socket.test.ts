@@ -87,7 +87,11 @@ describe('the control socket: VMs start and stop while the adapter serves', { sk
 
   test('the socket is the owner\'s alone, and the adapter begins with no VM', async () => {
     assert.equal(statSync(socket).mode & 0o777, 0o600);
-    assert.deepEqual((await ask('GET', '/v1/vms')).body, { vms: [], refused: [] });
+    const listed = (await ask('GET', '/v1/vms')).body!;
+    assert.deepEqual([listed.vms, listed.refused], [[], []]);
+    const host = listed.host as { hostId: string; label: string; attestedUntil: string };
+    assert.deepEqual([host.hostId, host.label], [w.hostId, label], "the host's attestation: its id and the adapter's principal");
+    assert.ok(Date.parse(host.attestedUntil) > Date.now(), 'attested until a time to come');
   });
 
   test('a VM started on the socket is served; one the service refuses gets its problem, and its export says why', async () => {

@@ -3,7 +3,8 @@
 // Unix socket made 0600 (only the adapter's own user — the hypervisor — may connect), JSON in,
 // JSON or RFC 9457 problems out, with the service's own problem types where the service refused.
 //
-//   GET    /v1/vms           the VMs served, their boot and exports; the VMs refused, and why
+//   GET    /v1/vms           the host's attestation; the VMs served, their boot and exports; the
+//                            VMs refused, and why
 //   POST   /v1/vms           start one: {"vm": "<--vm fields>", "volumes": ["<--volume fields>", …]}
 //                            201 with the VM, or the refusal (its exports are refused with it)
 //   DELETE /v1/vms/{vmId}    stop one: its volumes written back, closed, their state recorded; 204
@@ -83,6 +84,7 @@ export const CONTROL_ROUTES: readonly ControlRoute[] = [
     handle: async (host) => ({
       status: 200,
       body: {
+        host: host.attestation,
         vms: host.vms.map(describeVm),
         refused: host.refused.map((r) => ({ vmId: r.vmId, tenantId: r.tenantId, exports: r.exports, at: r.at.toISOString(), error: r.error instanceof Error ? r.error.message : String(r.error) })),
       },

@@ -62,6 +62,12 @@ export class RemoteHost {
     this.#o = o;
   }
 
+  /** The host as it attested: its id, the adapter's principal label, and until when the attestation holds. */
+  get attestation(): { hostId: string; label: string; attestedUntil: string } {
+    const { hostId, label, attestedUntil } = this.#o.identity;
+    return { hostId, label, attestedUntil: attestedUntil.toISOString() };
+  }
+
   /** The VMs served now, in the order they started. */
   get vms(): RemoteVm[] {
     return [...this.#vms.values()];
