@@ -1,6 +1,8 @@
-// The embedded store is one process's: PGlite has no server to arbitrate between processes, so
-// two of them on one data directory would corrupt it. A lock file holding the owner's pid keeps
-// a second process out with a clear message; a lock left by a dead process is taken over.
+// State on disk that is one process's: the embedded store (PGlite has no server to arbitrate
+// between processes, so two of them on one data directory would corrupt it), and an emulated
+// TPM's state directory (two writers would each refuse the other's rollback counter). A lock file
+// holding the owner's pid keeps a second process out with a clear message; a lock left by a dead
+// process is taken over.
 
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { StoreOpenError } from './errors.js';
@@ -14,9 +16,11 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Take the lock of `dataDir`; returns its release. */
-export function lockDataDir(dataDir: string): () => void {
-  const file = `${dataDir.replace(/[\\/]+$/, '')}.lock`; // beside PostgreSQL's data directory, not in it
+/**
+ * Takes the lock `file` for this process; returns its release. When a live process holds it,
+ * throws `inUse(who)` — who being "process N", or "this process already".
+ */
+export function takeProcessLock(file: string, inUse: (who: string) => Error): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600);
@@ -32,12 +36,15 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const owner = Number(readFileSync(file, 'utf8'));
-      if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
-        const who = owner === process.pid ? 'this process already' : `process ${owner}`;
-        throw new StoreOpenError(`the embedded store at ${dataDir} is in use by ${who} (stop it first, or use PostgreSQL for more than one process)`);
-      }
+      if (Number.isInteger(owner) && owner > 0 && alive(owner)) throw inUse(owner === process.pid ? 'this process already' : `process ${owner}`);
       unlinkSync(file); // left behind by a process that is gone: take it over
     }
   }
-  throw new StoreOpenError(`cannot take the lock of the embedded store at ${dataDir}`);
+  throw inUse('another process (its lock could not be taken over)');
+}
+
+/** Take the lock of `dataDir`; returns its release. */
+export function lockDataDir(dataDir: string): () => void {
+  const file = `${dataDir.replace(/[\\/]+$/, '')}.lock`; // beside PostgreSQL's data directory, not in it
+  return takeProcessLock(file, (who) => new StoreOpenError(`the embedded store at ${dataDir} is in use by ${who} (stop it first, or use PostgreSQL for more than one process)`));
 }

@@ -1,19 +1,22 @@
 // The host as an adapter sees it: an emulated TPM in a directory is certified once by its vendor's
-// CA and keeps its identity across opens; an external TPM over mssim is certified with a given
+// CA and keeps its identity across opens, one process at a time; an external TPM over mssim is certified with a given
 // CA; either way the launch is measured and the evidence bundle verifies offline against the
 // vendor's root with the challenge's nonce, and names the launch the cloud-admin approves.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { verifyEvidence, type EvidenceBundle } from '@sealkeep/attestation';
 import { MssimServer, Tpm } from '@sealkeep/tpm';
 import { launchDigests, manufactureHostTpm, openHostPlatform, openHostTpm } from './host-platform.js';
 
 const MLE = Buffer.from('hypervisor build 1');
+const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 
 async function evidenceHolds(platform: Awaited<ReturnType<typeof openHostPlatform>>, root: string): Promise<EvidenceBundle> {
   const nonce = randomBytes(32);
@@ -36,6 +39,11 @@ test('an emulated host TPM in a directory: certified once, the same EK at every 
 
   const platform = await openHostPlatform({ tpm: `in-process:${dir}`, hostName: 'host-07', mle: MLE });
   try {
+    // One process at a time on the directory: a second opening is refused before it touches the state.
+    await assert.rejects(openHostTpm(dir), /the host TPM in .* is in use by this process already: one process at a time/);
+    const other = spawnSync(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', '--input-type=module', '-e', `import { openHostTpm } from '@sealkeep/sdk'; await openHostTpm(${JSON.stringify(dir)});`], { encoding: 'utf8', cwd: REPO });
+    assert.notEqual(other.status, 0);
+    assert.match(other.stderr, new RegExp(`in use by process ${process.pid}`));
     assert.deepEqual(platform.ekCertificate, made.ekCertificate, 'the same TPM, the same EK certificate');
     const bundle = await evidenceHolds(platform, readFileSync(path.join(dir, 'manufacturer-root.pem'), 'utf8'));
     const drtm = (bundle.eventLogs as { drtm: Array<{ pcr: number; content: { event_type: string }; digests: Array<{ hashAlg: string; digest: string }> }> }).drtm;
@@ -46,6 +54,9 @@ test('an emulated host TPM in a directory: certified once, the same EK at every 
   } finally {
     await platform.close();
   }
+  const again = await openHostTpm(dir);
+  await again.close();
+  assert.equal(existsSync(path.join(dir, 'tpm.lock')), false, 'closed, the lock is gone');
 });
 
 test('an external host TPM over mssim, certified with a manufacturer CA kept elsewhere', async (t) => {

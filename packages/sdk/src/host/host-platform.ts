@@ -8,7 +8,8 @@
 // An emulated TPM is "manufactured" once, as a TPM vendor's line would do it (manufactureHostTpm):
 // a manufacturer CA of its own (state in manufacturer-ca.json, root in manufacturer-root.pem,
 // beside the TPM's state) certifies its EKs and AK into NV. The provider trusts that root
-// (SEALKEEP_MANUFACTURER_ROOTS) and registers the host by its EK certificate.
+// (SEALKEEP_MANUFACTURER_ROOTS) and registers the host by its EK certificate. An emulated TPM's
+// directory is one process's at a time (tpm.lock): a second one is refused with a clear message.
 
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,7 @@ import {
   type LaunchTarget,
 } from '@sealkeep/tpm';
 import { quoteBundle, type EvidenceBundle } from '@sealkeep/attestation';
+import { takeProcessLock } from '@sealkeep/store';
 import { activateCredential, attestToService, type HostAttestation } from './attest.js';
 
 /** The SINIT ACM of the emulated chipset: what a TXT launch measures into PCR 17. */
@@ -84,26 +86,40 @@ export async function openHostTpm(spec: string): Promise<HostTpmConnection> {
   }
   const dir = path.resolve(spec.replace(/^in-process:/, ''));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const keyFile = path.join(dir, 'platform.key');
-  if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-  const persistent = await openPersistentTpm({
-    path: path.join(dir, 'tpm.state'),
-    counterPath: path.join(dir, 'tpm.counter'),
-    platformKey: Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'hex'),
-  });
-  const transport = new InProcessTransport(persistent.tpm);
-  const client = new TpmClient(transport);
-  await startup(client);
-  return {
-    client,
-    target: transport,
-    description: `in-process:${dir}`,
-    dir,
-    async close() {
-      await client.call(commands.Shutdown, {}, { shutdownType: TPM_SU.CLEAR }).catch(() => {});
+  // One process at a time: a second writer of the state would be refused by its rollback counter, and its TPM fail.
+  const release = takeProcessLock(path.join(dir, 'tpm.lock'), (who) => new Error(`the host TPM in ${dir} is in use by ${who}: one process at a time (a serving adapter's control socket lists its label: vm list)`));
+  try {
+    const keyFile = path.join(dir, 'platform.key');
+    if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+    const persistent = await openPersistentTpm({
+      path: path.join(dir, 'tpm.state'),
+      counterPath: path.join(dir, 'tpm.counter'),
+      platformKey: Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'hex'),
+    });
+    const transport = new InProcessTransport(persistent.tpm);
+    const client = new TpmClient(transport);
+    await startup(client).catch(async (error: unknown) => {
       await persistent.close();
-    },
-  };
+      throw error;
+    });
+    return {
+      client,
+      target: transport,
+      description: `in-process:${dir}`,
+      dir,
+      async close() {
+        try {
+          await client.call(commands.Shutdown, {}, { shutdownType: TPM_SU.CLEAR }).catch(() => {});
+          await persistent.close();
+        } finally {
+          release();
+        }
+      },
+    };
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
 
 export interface Manufactured {
