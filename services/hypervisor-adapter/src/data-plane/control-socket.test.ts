@@ -1,7 +1,8 @@
 // VMs started and stopped on a serving adapter's control socket (serve --control): the adapter
 // begins with no VM; a VM started there is served over NBD, one the service refuses answers the
 // service's problem (and its export is refused with the reason), a stopped VM's volumes close
-// cleanly and its next start opens them as closed, and nothing else served is touched. The
+// cleanly and its next start opens them as closed, one stopped by its key's end starts again
+// once the key is enabled, and nothing else served is touched. The
 // socket's own problems (RFC 9457) for bad requests, and the `vm` command against it.
 
 import { describe, test, before, after } from 'node:test';
@@ -169,6 +170,24 @@ describe('the control socket: VMs start and stop while the adapter serves', { sk
     const nobody = await vmCli('list', '--control', path.join(tmp.dir, 'nobody.ctl'));
     assert.equal(nobody.code, 1);
     assert.match(nobody.stderr, /no adapter answers on/);
+  });
+
+  test("a VM whose exports stopped while it ran (its key disabled) starts again at once, once the key is released again", async () => {
+    const key = `/v1/tenants/${w.tenantId}/keys/${approved.web!.keyId}`;
+    await w.call(w.tenantUrl, w.officer, 'POST', `${key}/disable`);
+    for (let i = 0; i < 500 && exports.get('web-disk'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(exports.refusal('web-disk'), 'stopped: block session ended (key-disabled)');
+    const listed = (await ask('GET', '/v1/vms')).body!;
+    assert.deepEqual((listed.vms as Array<{ exports: Array<{ stopped: string }> }>)[0]!.exports.map((e) => e.stopped), ['block session ended (key-disabled)'], 'listed, stopped, with why');
+
+    const refused = await ask('POST', '/v1/vms', await startBody('web'));
+    assert.equal(refused.status, 403, 'not a conflict: the stopped VM gives way, and the service refuses the key');
+    assert.equal(refused.body!.condition, 'key-not-enabled');
+    await w.call(w.tenantUrl, w.officer, 'POST', `${key}/enable`);
+    const started = await ask('POST', '/v1/vms', await startBody('web'));
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const read = await runTool('qemu-io', ['-f', 'raw', nbd('web-disk'), '-c', 'read -P 0x3c 0 128k']);
+    assert.doesNotMatch(read.stdout + read.stderr, /failed|error|mismatch/i, read.stdout + read.stderr);
   });
 
   test('stopping the adapter waits for a VM still starting, then stops it with the rest; nothing starts after', async () => {

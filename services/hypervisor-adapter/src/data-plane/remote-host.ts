@@ -81,26 +81,33 @@ export class RemoteHost {
   /**
    * Starts a VM and attaches its volumes (all or none). Refused before anything reaches the
    * service when the VM is served or starting already, or an export name or directory is taken;
-   * a failure after that is remembered (refused) and its exports refused with the reason.
+   * a failure after that is remembered (refused) and its exports refused with the reason. A VM
+   * whose every export stopped while it ran (its key disabled, its host lapsed) is not served any
+   * more: it may be started again at once, its old volumes closed first.
    */
   startVm(vm: VmOption, volumes: VolumeOption[]): Promise<RemoteVm> {
     if (this.#closing) return Promise.reject(new VmConflictError('the adapter is stopping'));
+    const ended = this.#vms.get(vm.vmId);
+    const wasStopped = ended !== undefined && ended.volumes.every((v) => v.stopped !== null);
+    if (wasStopped) this.#vms.delete(vm.vmId);
     try {
       this.#checkFree(vm, volumes);
     } catch (error) {
+      if (wasStopped) this.#vms.set(vm.vmId, ended);
       return Promise.reject(error);
     }
     let settled!: () => void;
     this.#starting.set(vm.vmId, { volumes, done: new Promise<void>((resolve) => (settled = resolve)) });
-    return this.#start(vm, volumes).finally(() => {
+    return this.#start(vm, volumes, wasStopped ? ended : undefined).finally(() => {
       this.#starting.delete(vm.vmId);
       settled();
     });
   }
 
-  async #start(vm: VmOption, volumes: VolumeOption[]): Promise<RemoteVm> {
+  async #start(vm: VmOption, volumes: VolumeOption[], ended?: RemoteVm): Promise<RemoteVm> {
     const { identity, exports, log, connections } = this.#o;
     try {
+      await ended?.close().catch((err: unknown) => log.warn({ vmId: vm.vmId, err }, 'the stopped VM\'s volumes did not close cleanly; starting it again'));
       const specs: RemoteVolumeSpec[] = volumes.map((v) => ({
         name: v.name,
         dir: v.dir,
