@@ -77,7 +77,7 @@ async function serve(options: CommandLine, log: Logger): Promise<void> {
   const exports = new ExportRegistry();
   let closeVolumes: () => Promise<unknown[]>;
   if (options.service) {
-    const remote = await serveThroughDataPlane(options, exports, log, { control: options.control !== undefined });
+    const remote = await serveThroughDataPlane(options, exports, log);
     let control: ControlSocket | undefined;
     try {
       if (options.control) control = await listenForControl(options.control, remote.host, log);

@@ -80,10 +80,10 @@ export interface RemoteServing {
 /**
  * Attests the host, then starts every --vm (RemoteHost: each on its own; one that does not start
  * is logged and its exports refused, and the others are served). Fails when none starts (with the
- * one VM's error, or every VM's) — unless `control` says VMs may come later — and when the host
- * does not attest.
+ * one VM's error, or every VM's) — unless there is a control socket (--control), where VMs may
+ * start later — and when the host does not attest.
  */
-export async function serveThroughDataPlane(line: CommandLine, exports: ExportRegistry, log: Logger, o: { control?: boolean } = {}): Promise<RemoteServing> {
+export async function serveThroughDataPlane(line: CommandLine, exports: ExportRegistry, log: Logger): Promise<RemoteServing> {
   const service = line.service!;
   const platform = await openPlatform(service);
   let identity: HostIdentity | undefined;
@@ -109,7 +109,7 @@ export async function serveThroughDataPlane(line: CommandLine, exports: ExportRe
       });
     }
     const { refused } = host;
-    if (host.vms.length === 0 && refused.length > 0 && !o.control) {
+    if (host.vms.length === 0 && refused.length > 0 && !line.control) {
       const message = (r: (typeof refused)[number]) => (r.error instanceof Error ? r.error.message : String(r.error));
       throw refused.length === 1 ? refused[0]!.error : new AggregateError(refused.map((r) => r.error), `no VM started: ${refused.map((r) => `${r.vmId}: ${message(r)}`).join('; ')}`);
     }

@@ -72,7 +72,7 @@ describe('the control socket: VMs start and stop while the adapter serves', { sk
     exports = new ExportRegistry();
     const line = parseCommandLine(['serve', '--listen', '127.0.0.1:0', ...host, '--control', socket]);
     assert.equal(line.vms.length, 0, 'serving with --control may begin with no VM');
-    serving = await serveThroughDataPlane(line, exports, log, { control: true });
+    serving = await serveThroughDataPlane(line, exports, log);
     control = await listenForControl(socket, serving.host, log);
     server = new NbdServer({ exports, log });
     const { port } = await server.listen(0);
