@@ -138,7 +138,6 @@ export class RemoteHost {
     try {
       await vm.close();
     } finally {
-      for (const served of vm.volumes) if (!this.#o.exports.get(served.spec.name)) this.#o.exports.refuse(served.spec.name, 'its VM was stopped');
       this.#o.log.info({ vmId, exports: vm.volumes.map((v) => v.spec.name) }, 'VM stopped: its volumes are closed and their state recorded');
     }
     return true;

@@ -164,22 +164,23 @@ export class RemoteVm {
     served.stopped = reason;
     const { exports, log, vmId } = this.#o;
     served.volume.stop(reason);
-    if (exports.get(served.spec.name) === served.volume) {
-      exports.detach(served.spec.name);
-      exports.refuse(served.spec.name, `stopped: ${reason}`);
-    }
+    if (exports.get(served.spec.name) === served.volume) exports.detach(served.spec.name, `stopped: ${reason}`);
     log.error({ export: served.spec.name, vmId, volumeId: served.spec.volumeId, sessionId: served.crypto.session.id, reason }, 'export stopped: its volume key is no longer released; requests fail with EIO');
     served.closed = served.volume.close().catch((err: unknown) => log.error({ export: served.spec.name, err }, 'the stopped volume did not close cleanly'));
   }
 
-  /** Detaches and closes every volume (their sessions end at the service); rejects, once all are closed, if one did not close cleanly. */
-  async close(): Promise<void> {
+  /**
+   * Detaches and closes every volume (their sessions end at the service), its export refused with
+   * `reason` from then on; rejects, once all are closed, if one did not close cleanly.
+   */
+  async close(reason = 'its VM was stopped'): Promise<void> {
     const { exports, log } = this.#o;
     const closed = await Promise.allSettled(
       this.volumes.map(async (served) => {
+        const attached = exports.get(served.spec.name);
+        if (attached === undefined || attached === served.volume) exports.detach(served.spec.name, reason);
         if (!served.stopped) {
           served.stopped = 'closed';
-          if (exports.get(served.spec.name) === served.volume) exports.detach(served.spec.name);
           served.closed = served.volume.close();
         }
         try {

@@ -31,10 +31,11 @@ export class ExportRegistry {
     return this.#refused.get(name);
   }
 
-  /** The volume detached, or undefined if no export had that name. */
-  detach(name: string): BlockVolume | undefined {
+  /** The volume detached, or undefined if no export had that name; with a reason, the name is refused with it from now on. */
+  detach(name: string, reason?: string): BlockVolume | undefined {
     const volume = this.#volumes.get(name);
     this.#volumes.delete(name);
+    if (reason !== undefined) this.#refused.set(name, reason);
     return volume;
   }
 
