@@ -335,14 +335,19 @@ function checkRemoteVolumes(line: CommandLine): void {
     vmIds.add(vm.vmId);
   }
   for (const v of line.volumes) {
-    if (!v.volumeId) throw new CommandLineError(`--volume ${v.name}: id=VOLUME_ID is needed with --service`);
-    if (v.keyFile || v.size !== undefined || v.sectorSize !== undefined) throw new CommandLineError(`--volume ${v.name}: key, size and sector come from the service with --service`);
+    checkDataPlaneVolume(v);
     if (!v.vmId) {
       if (line.vms.length > 1) throw new CommandLineError(`--volume ${v.name}: vm=VM_ID is needed with several --vm`);
       v.vmId = line.vms[0]!.vmId;
     } else if (!vmIds.has(v.vmId)) throw new CommandLineError(`--volume ${v.name}: no --vm with id ${v.vmId}`);
   }
   for (const vm of line.vms) if (!line.volumes.some((v) => v.vmId === vm.vmId)) throw new CommandLineError(`--vm ${vm.vmId}: no --volume names it (vm=${vm.vmId})`);
+}
+
+/** A volume served through the data plane names its service volume id; its key, size and sector size come from the service. */
+export function checkDataPlaneVolume(v: VolumeOption): void {
+  if (!v.volumeId) throw new CommandLineError(`--volume ${v.name}: id=VOLUME_ID is needed with --service`);
+  if (v.keyFile || v.size !== undefined || v.sectorSize !== undefined) throw new CommandLineError(`--volume ${v.name}: key, size and sector come from the service with --service`);
 }
 
 /** `vm list|start|stop --control PATH …`: a request to a serving adapter's control socket. */

@@ -11,7 +11,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SealkeepError } from '@sealkeep/sdk';
-import { CommandLineError, parseVm, parseVolume, relativePaths } from '../cli-options.js';
+import { checkDataPlaneVolume, CommandLineError, parseVm, parseVolume, relativePaths } from '../cli-options.js';
 import type { Logger } from '../logger.js';
 import { bindOwnerOnly, claimSocketPath } from '../nbd/socket-file.js';
 import type { RemoteVm } from './remote-vm.js';
@@ -65,8 +65,7 @@ function startRequest(body: unknown) {
     const relative = relativePaths(parsedVm, parsedVolumes);
     if (relative.length) throw new CommandLineError(`paths must be absolute (the adapter's working directory is not the caller's): ${relative.join(', ')}`);
     for (const v of parsedVolumes) {
-      if (!v.volumeId) throw new CommandLineError(`--volume ${v.name}: id=VOLUME_ID is needed`);
-      if (v.keyFile || v.size !== undefined || v.sectorSize !== undefined) throw new CommandLineError(`--volume ${v.name}: key, size and sector come from the service`);
+      checkDataPlaneVolume(v);
       if (v.vmId && v.vmId !== parsedVm.vmId) throw new CommandLineError(`--volume ${v.name}: vm= names another VM`);
       v.vmId = parsedVm.vmId;
     }
