@@ -204,9 +204,14 @@ export class BlockSession {
     return into;
   }
 
-  /** Ciphertext and one tag per sector, in one round trip. */
-  async encryptSign(lba: bigint, generations: BigUint64Array, plaintext: Uint8Array, into: Buffer = Buffer.allocUnsafe(plaintext.length)): Promise<{ ciphertext: Buffer; tags: Buffer }> {
-    const tags = Buffer.allocUnsafe((plaintext.length / this.sectorSize) * TAG_BYTES);
+  /** Ciphertext and one tag per sector, in one round trip (into `into`, which may be the plaintext itself, and `tags`). */
+  async encryptSign(
+    lba: bigint,
+    generations: BigUint64Array,
+    plaintext: Uint8Array,
+    into: Buffer = Buffer.allocUnsafe(plaintext.length),
+    tags: Buffer = Buffer.allocUnsafe((plaintext.length / this.sectorSize) * TAG_BYTES),
+  ): Promise<{ ciphertext: Buffer; tags: Buffer }> {
     await this.#run('encrypt-sign', lba, { gens: encodeGenerations(generations), data: view(plaintext), out: into, tagsOut: tags });
     return { ciphertext: into, tags };
   }

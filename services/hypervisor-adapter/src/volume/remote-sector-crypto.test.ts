@@ -26,7 +26,7 @@ function standIn(id: number) {
     get ended() {
       return endedWith;
     },
-    async encryptSign(lba: bigint, gens: BigUint64Array, plaintext: Uint8Array, into: Buffer) {
+    async encryptSign(lba: bigint, gens: BigUint64Array, plaintext: Uint8Array, into: Buffer, tags: Buffer) {
       calls++;
       const answered = calls <= answering;
       await new Promise((resolve) => setImmediate(resolve));
@@ -35,7 +35,8 @@ function standIn(id: number) {
       assert.equal(gens.length, plaintext.length / 4096, 'a generation per sector');
       runs.push([lba, plaintext.length / 4096]);
       into.fill(id);
-      return { ciphertext: into, tags: Buffer.alloc((plaintext.length / 4096) * 32, id) };
+      assert.equal(tags.length, (plaintext.length / 4096) * 32, 'a tag per sector, where the caller wants them');
+      return { ciphertext: into, tags: tags.fill(id) };
     },
     async close() {
       closed = true;

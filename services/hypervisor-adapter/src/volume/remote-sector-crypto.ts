@@ -93,15 +93,12 @@ export class RemoteSectorCrypto implements SectorCrypto {
 
   async encryptAndTag(firstLba: bigint, generations: BigUint64Array, plaintext: Uint8Array): Promise<{ ciphertext: Buffer; tags: Buffer }> {
     const data = view(plaintext);
-    const runs = this.#batchRuns(data.length);
-    if (runs.length === 1) return this.#run(data.length, (s) => s.encryptSign(firstLba, generations, data, data));
-    const tags = Buffer.allocUnsafe((data.length / this.#sectorSize) * TAG_BYTES);
+    const S = this.#sectorSize;
+    const tags = Buffer.allocUnsafe((data.length / S) * TAG_BYTES);
     await allOrFirstFailure(
-      runs.map(async ({ from, to }) => {
-        const S = this.#sectorSize;
+      this.#batchRuns(data.length).map(async ({ from, to }) => {
         const run = data.subarray(from * S, to * S);
-        const answer = await this.#run(run.length, (s) => s.encryptSign(firstLba + BigInt(from), generations.subarray(from, to), run, run));
-        answer.tags.copy(tags, from * TAG_BYTES);
+        await this.#run(run.length, (s) => s.encryptSign(firstLba + BigInt(from), generations.subarray(from, to), run, run, tags.subarray(from * TAG_BYTES, to * TAG_BYTES)));
       }),
     );
     return { ciphertext: data, tags };
