@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { selectBlockCryptoEngine } from '@sealkeep/crypto';
+import { readFully } from './read-fully.js';
 import { decodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
 
 /** A chunk of the tag file: `count` entries from `first`. */
@@ -77,15 +78,8 @@ async function work({ tagsPath, chunks }: Job): Promise<void> {
     const largest = Math.max(...chunks.map((c) => c.count));
     const entries = Buffer.alloc(largest * TAG_ENTRY_BYTES);
     for (const [index, { first, count }] of chunks.entries()) {
-      const length = count * TAG_ENTRY_BYTES;
-      const into = entries.subarray(0, length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await file.read(into, filled, length - filled, first * TAG_ENTRY_BYTES + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      into.fill(0, filled); // (zeros where the file is short, as SectorFiles reads it)
+      const into = entries.subarray(0, count * TAG_ENTRY_BYTES);
+      into.fill(0, (await readFully(file, first * TAG_ENTRY_BYTES, into.length, into)).length); // (zeros where the file is short, as SectorFiles reads it)
       parentPort!.postMessage({ index, root: engine.merkleRoot(decodeEntries(into, count).tags) } satisfies Reply);
     }
   } finally {

@@ -14,43 +14,22 @@
 // the session wrote, not the whole volume — and records the tags as this process wrote them, not
 // as someone else may have changed the file since.
 
-import { constants, readSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { SectorChange } from './journal-record.js';
 import { MerkleRootBuilder, selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { decodeEntries, encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
 import { hashChunks } from './chunk-hashing.js';
+import { readFully, readFullySync } from './read-fully.js';
 
 export const DATA_FILE = 'data';
 /** Tag-file entries tagsRoot() reads at a time (2.5 MiB): a complete subtree of the tags' tree, whose root is kept. */
 const TAGS_CHUNK_SECTORS = 1 << 16;
 /** From this many whole chunks to read, tagsRoot() hashes them on worker threads (chunk-hashing.ts), not on the event loop. */
-export const WORKER_CHUNKS = 16;
+const WORKER_CHUNKS = 16;
 export const TAGS_FILE = 'tags';
 
-/** Reads up to `length` bytes at `position`; shorter only at the end of the file. */
-export async function readFully(file: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
-  const buffer = into ?? Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return filled === length ? buffer : buffer.subarray(0, filled);
-}
-
-/** Synchronous pread of up to `length` bytes; shorter only at the end of the file. */
-export function readFullySync(file: FileHandle, position: number, length: number, into: Buffer = Buffer.alloc(length)): Buffer {
-  let filled = 0;
-  while (filled < length) {
-    const bytesRead = readSync(file.fd, into, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return filled === length ? into : into.subarray(0, filled);
-}
 
 /** Writes every buffer, one after another from `position`, in as few writev calls as the kernel allows. */
 async function writevFully(file: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {

@@ -32,7 +32,7 @@ import {
   type RecordHeader,
   type SectorChange,
 } from './journal-record.js';
-import { readFully } from './sector-files.js';
+import { readFully } from './read-fully.js';
 
 /** A record that had been made durable fails its checks (a later record says so): replaying past it would lose acknowledged writes. */
 export class JournalDamaged extends Error {
