@@ -12,6 +12,7 @@ import type { VmOption, VolumeOption } from '../cli-options.js';
 import type { Logger } from '../logger.js';
 import type { ExportRegistry } from '../nbd/export-registry.js';
 import type { HostIdentity } from './host-identity.js';
+import { allOrFirstFailure } from '../settle.js';
 import { RemoteVm, type RemoteVolumeSpec } from './remote-vm.js';
 
 /** The VM's measured boot: a CEL JSON file, or built from its boot image and configuration as they are here. */
@@ -147,9 +148,7 @@ export class RemoteHost {
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.all([...this.#starting.values()].map((s) => s.done));
-    const closed = await Promise.allSettled(this.vms.map((vm) => this.stopVm(vm.vmId)));
-    const failed = closed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await allOrFirstFailure(this.vms.map((vm) => this.stopVm(vm.vmId)));
   }
 
   #checkFree(vm: VmOption, volumes: VolumeOption[]): void {

@@ -20,6 +20,7 @@ import { exchangeToken, openBlockSession, ReleaseRefusedError, ServiceIdentityEr
 import type { Logger } from '../logger.js';
 import type { ExportRegistry } from '../nbd/export-registry.js';
 import type { EncryptedFileVolume, VolumeLimits } from '../volume/encrypted-file-volume.js';
+import { allOrFirstFailure } from '../settle.js';
 import { openEncryptedFileVolume } from '../volume/open-volume.js';
 import { RemoteSectorCrypto, renewable } from '../volume/remote-sector-crypto.js';
 import type { HostIdentity } from './host-identity.js';
@@ -175,7 +176,7 @@ export class RemoteVm {
    */
   async close(reason = 'its VM was stopped'): Promise<void> {
     const { exports, log } = this.#o;
-    const closed = await Promise.allSettled(
+    await allOrFirstFailure(
       this.volumes.map(async (served) => {
         const attached = exports.get(served.spec.name);
         if (attached === undefined || attached === served.volume) exports.detach(served.spec.name, reason);
@@ -191,7 +192,5 @@ export class RemoteVm {
         }
       }),
     );
-    const failed = closed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
   }
 }

@@ -21,6 +21,7 @@
 
 import { IntegrityError, MAX_BATCH_SECTOR_BYTES, SessionEndedError, VolumeStateDiffersError, type BlockSession, type VolumeStateMoment } from '@sealkeep/sdk';
 import { TAG_BYTES, type Continuity } from '@sealkeep/crypto';
+import { allOrFirstFailure } from '../settle.js';
 import { VolumeError } from './block-volume.js';
 import type { SectorCrypto } from './sector-crypto.js';
 
@@ -40,12 +41,6 @@ function asVolumeError(error: unknown): never {
     throw new VolumeError('IO', `the block session ended (${error.reason}): ${why}`, { cause: error });
   }
   throw new VolumeError('IO', `the data plane failed: ${(error as Error).message}`, { cause: error });
-}
-
-/** Waits for every promise; then rejects with the first failure, if any (no run is left running behind a failure). */
-async function allOrFirstFailure(runs: Array<Promise<void>>): Promise<void> {
-  const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 export class RemoteSectorCrypto implements SectorCrypto {

@@ -22,6 +22,7 @@ import { MerkleRootBuilder, selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { decodeEntries, encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
 import { hashChunks } from './chunk-hashing.js';
 import { readFully, readFullySync } from './read-fully.js';
+import { allOrFirstFailure } from '../settle.js';
 
 export const DATA_FILE = 'data';
 /** Tag-file entries tagsRoot() reads at a time (2.5 MiB): a complete subtree of the tags' tree, whose root is kept. */
@@ -161,13 +162,14 @@ export class SectorFiles {
       const sectors = run.reduce((n, c) => n + c.words.length, 0);
       this.#forgetChunks(first.firstLba, sectors);
       // Settled, not raced: the ciphertext may go back to the pool once this returns, so no write may still read it.
-      const written = await Promise.allSettled([
-        first.kind === 'sectors' ? writevFully(this.#data, run.map((c) => c.ciphertext!), first.firstLba * this.#sectorSize) : undefined,
-        writevFully(this.#tags, run.map((c) => encodeEntries(c.words, c.tags)), first.firstLba * TAG_ENTRY_BYTES),
-      ]);
-      this.#forgetChunks(first.firstLba, sectors);
-      const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
-      if (failed) throw failed.reason;
+      try {
+        await allOrFirstFailure([
+          first.kind === 'sectors' ? writevFully(this.#data, run.map((c) => c.ciphertext!), first.firstLba * this.#sectorSize) : Promise.resolve(),
+          writevFully(this.#tags, run.map((c) => encodeEntries(c.words, c.tags)), first.firstLba * TAG_ENTRY_BYTES),
+        ]);
+      } finally {
+        this.#forgetChunks(first.firstLba, sectors);
+      }
     }
   }
 
