@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, createPublicKey, randomBytes, verify, X509Certificate } from 'node:crypto';
-import { importPublicJwk, merkleRoot, openBody, sessionProofFault } from '@sealkeep/crypto';
+import { importPublicJwk, merkleRoot, openBody, sessionProofFault, type VolumeStateMoment } from '@sealkeep/crypto';
 import request from 'supertest';
 import { authorizationHeader } from '@sealkeep/sdk';
 import { answerTagOf, bootOf, dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
@@ -331,6 +331,38 @@ test("a volume's recorded state: its first open is the baseline, a clean close's
   assert.equal((await row()).refused_at, null);
   assert.equal((await row()).opened_as, 'first');
   assert.deepEqual({ ...(await stateShown()), recordedAt: 'then' }, { status: 'served', recordedAt: 'then', openedAs: 'first', refusedAt: null });
+});
+
+test('tags found altered after an open that matched the clean close put the record back at that close, refused and audited, so the next open of the files as they stand is refused', async () => {
+  const vm = await d.readyVm({ sectors: 64 });
+  const record = async (moment: VolumeStateMoment, root: Buffer) => {
+    const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+    assert.equal(res.status, 201, res.text);
+    return d.volumeState(res.body.sessionId, key!, moment, root);
+  };
+  const closed = randomBytes(32);
+  const row = () => inTenant(d.api.f.store.db, d.api.tenantId, (trx) => trx('volume_states').where({ volume_id: vm.volumeId }).first());
+  assert.equal((await record('opened', closed)).answer!.continuity, 'first');
+  assert.equal((await record('closed', closed)).answer!.continuity, 'recorded');
+  assert.equal((await record('opened', closed)).answer!.continuity, 'as-closed');
+
+  const altered = await record('altered', closed);
+  assert.equal(altered.res.status, 200);
+  assert.deepEqual(altered.answer, { continuity: 'altered', merkleRoot: closed });
+  assert.equal((await row()).status, 'closed', 'the record is back at the close the open matched');
+  assert.ok((await row()).refused_at, "and the refusal is kept for reviewers' scans");
+  const entries = (await exportChain(d.api.f.store.db, d.api.tenantId)).map((l) => JSON.parse(l)).filter((e) => e.action === 'volume.state-altered');
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0].outcome, 'failure');
+  assert.deepEqual({ ...entries[0].details, sessionId: 'the session' }, { sessionId: 'the session', continuity: 'altered', merkleRootHash: closed.toString('hex'), reverted: true });
+
+  // The files as they now stand (the sessions' writes since, the altered chunk) are refused at the next open; the clean close's root is not.
+  assert.equal((await record('opened', randomBytes(32))).res.status, 409);
+  assert.equal((await record('opened', closed)).answer!.continuity, 'as-closed');
+  // Reported against a record that moved on (another root served): refused and audited, the record left as it is.
+  assert.equal((await record('altered', randomBytes(32))).answer!.continuity, 'altered');
+  assert.equal((await row()).status, 'served');
+  assert.ok((await row()).refused_at);
 });
 
 test("every block batch is audited once per batch with the session's delegation chain, never with data", async () => {

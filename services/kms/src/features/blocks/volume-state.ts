@@ -8,8 +8,12 @@
 // refused (volume-state-differs), and the refusal is audited in the tenant's chain. A volume that
 // was not closed cleanly when last served (its adapter killed, its key disabled while it ran)
 // cannot be checked — its tags moved on after the record, and only the adapter's journal knows
-// how — so that open is audited as such and becomes the new baseline. After a legitimate restore from a backup, the tenant's officer
-// forgets the record (forgetVolumeState), and the next open is the baseline.
+// how — so that open is audited as such and becomes the new baseline. The tags of a large volume's
+// chunks are checked after the open, each against the chunk root it was opened with (the
+// adapter's README); a chunk found altered is recorded as 'altered': the record goes back to the
+// clean close that open matched, the refusal is kept and audited, and the volume is refused as an
+// open would have been. After a legitimate restore from a backup, the tenant's officer forgets
+// the record (forgetVolumeState), and the next open is the baseline.
 
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
@@ -34,6 +38,13 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
   const audit = { tenantId: s.tenantId, action: `volume.state-${moment}`, resource: `volume:${s.volumeId}` };
   const outcome = await inTenant(db, s.tenantId, async (trx): Promise<VolumeStateAnswer | Problem> => {
     const row = (await trx('volume_states').where({ volume_id: s.volumeId }).forUpdate().first()) as VolumeStateRow | undefined;
+    if (moment === 'altered') {
+      // Back to the close the open matched (its root is the one the open recorded), so the files as they now stand are refused at the next open.
+      const reverted = row?.status === 'served' && rootOf(row).equals(root);
+      if (row) await trx('volume_states').where({ volume_id: s.volumeId }).update({ ...(reverted ? { status: 'closed' } : {}), refused_at: new Date() });
+      await appendAudit(trx, actor, { ...audit, outcome: 'failure', details: { sessionId: s.id, continuity: 'altered', merkleRootHash: root.toString('hex'), reverted } });
+      return { continuity: 'altered' as const, merkleRoot: root };
+    }
     if (moment === 'opened' && row?.status === 'closed' && !rootOf(row).equals(root)) {
       // The record stays as it is: the same root is refused again until the officer forgets it.
       const closedAt = recordedAt(row);
