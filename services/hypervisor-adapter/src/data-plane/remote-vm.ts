@@ -14,7 +14,8 @@
 // (idle, its node stopping or not holding it: RemoteSectorCrypto's `renewable`), the export goes
 // on: the next request opens a new session under a fresh delegation (read again: each is exchanged
 // once), and the service checks every release condition again — a refusal then stops the export as
-// above; no fresh delegation, or no service, fails that request.
+// above; no fresh delegation, or no service, fails that request. A volume that finds a chunk of its
+// tags altered at rest after its open stops itself, and its export stops the same way.
 
 import { exchangeToken, openBlockSession, ReleaseRefusedError, ServiceIdentityError, startVm, type BlockSession, type SessionEndedError, type StartVmOptions, type VmBoot } from '@sealkeep/sdk';
 import type { Logger } from '../logger.js';
@@ -146,6 +147,7 @@ export class RemoteVm {
       throw error;
     }
     served = { spec, crypto: crypto!, volume, stopped: null, closed: Promise.resolve() };
+    volume.onStopped((reason) => this.#stop(served!, reason, 'export stopped: its tags were altered at rest; requests fail with EIO'));
     this.volumes.push(served);
     exports.attach(spec.name, volume);
     log.info({ export: spec.name, vmId, volumeId: spec.volumeId, sessionId: session.id, size: volume.size, sectorSize: volume.sectorSize, integrity: session.integrity }, 'volume attached through the data plane');
@@ -160,13 +162,13 @@ export class RemoteVm {
   }
 
   /** Stops serving a volume: EIO from now on, no new clients, written back and closed. */
-  #stop(served: ServedVolume, reason: string): void {
+  #stop(served: ServedVolume, reason: string, message = 'export stopped: its volume key is no longer released; requests fail with EIO'): void {
     if (served.stopped) return;
     served.stopped = reason;
     const { exports, log, vmId } = this.#o;
     served.volume.stop(reason);
     if (exports.get(served.spec.name) === served.volume) exports.detach(served.spec.name, `stopped: ${reason}`);
-    log.error({ export: served.spec.name, vmId, volumeId: served.spec.volumeId, sessionId: served.crypto.session.id, reason }, 'export stopped: its volume key is no longer released; requests fail with EIO');
+    log.error({ export: served.spec.name, vmId, volumeId: served.spec.volumeId, sessionId: served.crypto.session.id, reason }, message);
     served.closed = served.volume.close().catch((err: unknown) => log.error({ export: served.spec.name, err }, 'the stopped volume did not close cleanly'));
   }
 

@@ -2,7 +2,9 @@
 // most four) instead of the event loop: opening a large volume reads and hashes its whole tag file
 // (2^21 sectors, 80 MiB: about half a second of SHA-256 here), which on the event loop stalled
 // every other volume's requests ~16 ms a chunk. Each worker opens the file read-only and takes
-// chunks in turn; the roots come back in chunk order. The workers live for one call.
+// chunks in turn; the roots come back in chunk order, and each to `onRoot` as it is hashed. The
+// workers live for one call, which an AbortSignal ends early (a volume closing while its chunks
+// are checked in the background).
 
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -35,8 +37,19 @@ function startWorker(job: Job): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { workerData: job });
 }
 
+export interface HashChunksOptions {
+  /** Worker threads: one per core, at most four, unless told. */
+  threads?: number;
+  /** Ends the call early: the workers are stopped, and it rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Hears each chunk's root as it is hashed, by its index in `chunks`. */
+  onRoot?: (index: number, root: Buffer) => void;
+}
+
 /** The RFC 6962 root of each chunk's tags (each a complete subtree), in the order given. */
-export async function hashChunks(tagsPath: string, chunks: readonly TagChunk[], threads = Math.min(4, availableParallelism())): Promise<Buffer[]> {
+export async function hashChunks(tagsPath: string, chunks: readonly TagChunk[], options: HashChunksOptions = {}): Promise<Buffer[]> {
+  const { threads = Math.min(4, availableParallelism()), signal, onRoot } = options;
+  signal?.throwIfAborted();
   const roots: Buffer[] = new Array(chunks.length);
   const count = Math.max(1, Math.min(threads, chunks.length));
   // Worker w takes chunks w, w + count, w + 2·count, …
@@ -47,17 +60,23 @@ export async function hashChunks(tagsPath: string, chunks: readonly TagChunk[], 
         new Promise<void>((resolve, reject) => {
           const worker = startWorker({ tagsPath, chunks: share });
           let settled = false;
+          const aborted = () => fail(signal!.reason as Error);
           const fail = (error: Error) => {
             if (settled) return;
             settled = true;
+            signal?.removeEventListener('abort', aborted);
             void worker.terminate();
             reject(error);
           };
+          signal?.addEventListener('abort', aborted, { once: true });
           worker.on('message', (reply: Reply) => {
             if ('error' in reply) return fail(new Error(`hashing the tag file: ${reply.error}`));
-            roots[reply.index * count + w] = Buffer.from(reply.root);
+            const index = reply.index * count + w;
+            roots[index] = Buffer.from(reply.root);
+            onRoot?.(index, roots[index]);
             if (reply.index === share.length - 1) {
               settled = true;
+              signal?.removeEventListener('abort', aborted);
               void worker.terminate();
               resolve();
             }

@@ -10,9 +10,14 @@
 // round stays about one burst long and the next burst writes into journal pages the page cache
 // still holds; a stream of writes with no pause checkpoints when a round passes the journal limit.
 // Only close() and checkpoint() hold requests back. Open one with openEncryptedFileVolume (open-volume.ts).
+// A volume opened from saved chunk roots checks each chunk of its tags before the first request
+// that reaches it, and all of them on a worker thread meanwhile (tag-chunks.ts); a chunk found
+// altered at rest stops the volume (EIO from then on), is recorded as 'altered' with the keys'
+// holder (the open is refused after the fact), and onStopped listeners hear it.
 
 import type { SectorSize } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { VolumeError, toVolumeError, type BlockVolume, type Extent, type WriteOptions } from './block-volume.js';
 import { MAX_RECORD_SECTORS, type SectorChange } from './journal-record.js';
 import { PendingSectors } from './pending-sectors.js';
@@ -20,6 +25,7 @@ import type { SectorCrypto } from './sector-crypto.js';
 import type { SectorFiles } from './sector-files.js';
 import type { SectorJournal } from './sector-journal.js';
 import { SectorReader } from './sector-reader.js';
+import { TagsAlteredError } from './tag-chunks.js';
 import { nextDataGeneration, nextZeroedGeneration } from './sector-state.js';
 import { Gate, SectorLocks } from './volume-locks.js';
 
@@ -49,6 +55,9 @@ export interface VolumeParts {
   journal: SectorJournal;
   crypto: SectorCrypto;
   limits: VolumeLimits;
+  /** The root of the tags recorded at the open, when the crypto keeps volume state records. */
+  openedRoot?: Buffer | null;
+  log?: Logger;
 }
 
 export class EncryptedFileVolume implements BlockVolume {
@@ -60,6 +69,8 @@ export class EncryptedFileVolume implements BlockVolume {
   readonly #journal: SectorJournal;
   readonly #crypto: SectorCrypto;
   readonly #limits: VolumeLimits;
+  readonly #openedRoot: Buffer | null;
+  readonly #log: Logger;
   readonly #pending: PendingSectors;
   readonly #reader: SectorReader;
   readonly #gate = new Gate();
@@ -80,6 +91,11 @@ export class EncryptedFileVolume implements BlockVolume {
   /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
   #filesDirty = false;
   #filesSyncing: Promise<void> | null = null;
+  /** The background check of chunks opened unchecked, while it runs; it never rejects. */
+  #tagCheck: { stop: AbortController; done: Promise<void> } | null = null;
+  /** The 'altered' record sent to the keys' holder, if one was; close() waits for it. */
+  #alteredRecord: Promise<void> | null = null;
+  readonly #stopListeners: Array<(reason: string) => void> = [];
 
   constructor(parts: VolumeParts) {
     this.uuid = parts.uuid;
@@ -90,8 +106,16 @@ export class EncryptedFileVolume implements BlockVolume {
     this.#journal = parts.journal;
     this.#crypto = parts.crypto;
     this.#limits = parts.limits;
+    this.#openedRoot = parts.openedRoot ?? null;
+    this.#log = parts.log ?? silentLogger;
     this.#pending = new PendingSectors(parts.sectorSize);
     this.#reader = new SectorReader(parts.files, this.#pending, parts.crypto, parts.sectorSize);
+    if (parts.files.chunks.unchecked > 0) this.#checkTagsInBackground();
+  }
+
+  /** Hears it when the volume stops itself: a chunk of its tags found altered at rest (the reason says which). */
+  onStopped(listener: (reason: string) => void): void {
+    this.#stopListeners.push(listener);
   }
 
   read(offset: number, length: number): Promise<Buffer> {
@@ -179,6 +203,7 @@ export class EncryptedFileVolume implements BlockVolume {
    */
   stop(reason: string): void {
     this.#stopped ??= new VolumeError('IO', `the volume stopped: ${reason}`);
+    this.#tagCheck?.stop.abort();
   }
 
   /**
@@ -188,6 +213,9 @@ export class EncryptedFileVolume implements BlockVolume {
    */
   async close(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#tagCheck?.stop.abort();
+    await this.#tagCheck?.done;
+    await this.#alteredRecord;
     await this.#checkpointing;
     await this.#writingBack;
     return this.#gate.exclusive(async () => {
@@ -197,9 +225,11 @@ export class EncryptedFileVolume implements BlockVolume {
           await this.#checkpointHeld();
           await this.#journal.trimToRound();
           if (!this.#stopped && this.#crypto.recordState) {
-            await this.#crypto.recordState('closed', await this.#files.tagsRoot(this.size / this.sectorSize)).catch((error: unknown) => {
+            const sectorCount = this.size / this.sectorSize;
+            await this.#crypto.recordState('closed', await this.#files.tagsRoot(sectorCount)).catch((error: unknown) => {
               throw new VolumeError('IO', `the volume's state was not recorded at its close (${(error as Error).message}): its next open cannot be checked against it`, { cause: error });
             });
+            await this.#files.saveRoots(sectorCount).catch((err: unknown) => this.#log.warn({ uuid: this.uuid, err }, 'chunk roots not saved at the close: the next open reads every chunk of the tags'));
           }
         }
       } finally {
@@ -233,6 +263,7 @@ export class EncryptedFileVolume implements BlockVolume {
       if (changes && this.readOnly) throw new VolumeError('READ_ONLY', 'the volume is read-only');
       let result: T;
       try {
+        if (length > 0 && this.#files.chunks.unchecked > 0) await this.#checkTags(offset, length);
         result = await work();
       } catch (error) {
         throw toVolumeError(error);
@@ -246,6 +277,50 @@ export class EncryptedFileVolume implements BlockVolume {
     });
     if (changes) await this.#afterChange();
     return result;
+  }
+
+  /** Checks the chunks of tags a request reaches that were opened unchecked; a chunk found altered stops the volume. */
+  async #checkTags(offset: number, length: number): Promise<void> {
+    const first = Math.floor(offset / this.sectorSize);
+    try {
+      await this.#files.chunks.check(first, Math.ceil((offset + length) / this.sectorSize) - first);
+    } catch (error) {
+      throw error instanceof TagsAlteredError ? this.#altered(error) : error;
+    }
+  }
+
+  /** Checks every chunk opened unchecked on a worker thread, beside requests, until done, stopped or closed. */
+  #checkTagsInBackground(): void {
+    const stop = new AbortController();
+    const chunks = this.#files.chunks.unchecked;
+    const done = this.#files.chunks.checkAll(stop.signal).then(
+      () => this.#log.info({ uuid: this.uuid, chunks }, "every chunk of the volume's tags checked against the roots it was opened with"),
+      (error: unknown) => {
+        if (error instanceof TagsAlteredError) this.#altered(error);
+        else if (!stop.signal.aborted) this.#log.warn({ uuid: this.uuid, err: error }, "the background check of the volume's tags stopped; each chunk is still checked when a request first reaches it");
+      },
+    );
+    this.#tagCheck = { stop, done };
+  }
+
+  /**
+   * A chunk of the tags is not what the volume was opened with: the volume stops (EIO from now on,
+   * and no clean close's record: the files are not those it was closed with), the keys' holder
+   * records it as 'altered', and the onStopped listeners hear it. The error requests fail with.
+   */
+  #altered(error: TagsAlteredError): VolumeError {
+    if (this.#stopped) return this.#stopped;
+    this.#stopped = new VolumeError('IO', `the volume stopped: ${error.message}`);
+    this.#tagCheck?.stop.abort();
+    this.#log.error({ uuid: this.uuid, chunk: error.chunk, reason: error.message }, 'volume tags altered at rest: the volume stopped');
+    if (this.#crypto.recordState && this.#openedRoot) {
+      this.#alteredRecord = this.#crypto.recordState('altered', this.#openedRoot).then(
+        () => this.#log.info({ uuid: this.uuid }, "the alteration recorded with the keys' holder: the volume is refused until its officer forgets the record"),
+        (err: unknown) => this.#log.error({ uuid: this.uuid, err }, "the alteration could not be recorded with the keys' holder"),
+      );
+    }
+    for (const listener of this.#stopListeners) listener(error.message);
+    return this.#stopped;
   }
 
   /**

@@ -1,7 +1,10 @@
 // Opening (or creating) an encrypted file-backed volume: read or write volume.json, make the
 // volume's SectorCrypto, prove the key is the volume's (key check), open the files and replay the
 // journal, so that what a crash left behind is whole again before the first request; then, when
-// the crypto keeps volume state records (through the data plane), record the root of the tags.
+// the crypto keeps volume state records (through the data plane), record the root of the tags —
+// composed from the chunk roots the last clean close saved (tags.roots) where there are some, so
+// that a large volume opens without reading its whole tag file; its chunks are then checked
+// against those roots when first reached, and all of them in the background.
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -82,6 +85,9 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     const sectorCount = size / sectorSize;
     const files = await SectorFiles.open(dir, sectorSize, sectorCount, !existing);
     opened.push(files);
+    if (crypto.recordState && existing) {
+      await files.adoptSavedRoots(sectorCount, (why) => log.warn({ dir, uuid, why }, 'saved chunk roots not used: every chunk of the tags is read at this open'));
+    }
     const journal = await SectorJournal.open([path.join(dir, JOURNAL_FILES[0]), path.join(dir, JOURNAL_FILES[1])], volumeId, sectorSize, !existing);
     opened.push(journal);
     if (!metadata) {
@@ -114,14 +120,27 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
 
     // The root of the tags as they now stand, recorded with the keys' holder: a volume rolled back
     // at rest since its last clean close is refused here (VolumeStateDiffersError), before any request.
+    let openedRoot: Buffer | null = null;
     if (crypto.recordState) {
-      const continuity = await crypto.recordState('opened', await files.tagsRoot(sectorCount));
+      let root = await files.tagsRoot(sectorCount);
+      let continuity = await crypto.recordState('opened', root);
+      if (continuity !== 'as-closed' && files.chunks.unchecked > 0) {
+        // Only the record of a clean close vouches for saved roots; without one (a first open, an unclean end) every chunk is read now.
+        files.chunks.distrust();
+        const read = await files.tagsRoot(sectorCount);
+        if (!read.equals(root)) {
+          log.warn({ dir, uuid, continuity }, 'the saved chunk roots were not those of the tags: the tags as they stand are recorded');
+          continuity = await crypto.recordState('opened', read);
+          root = read;
+        }
+      }
+      openedRoot = root;
       if (continuity === 'after-unclean-end') log.warn({ dir, uuid }, 'volume state not checked: the volume was not closed cleanly when last served; this open is its new baseline');
-      else log.info({ dir, uuid, continuity }, 'volume state recorded at open');
+      else log.info({ dir, uuid, continuity, uncheckedChunks: files.chunks.unchecked }, 'volume state recorded at open');
     }
 
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
-    return new EncryptedFileVolume({ uuid, size, sectorSize, readOnly: options.readOnly ?? false, files, journal, crypto, limits });
+    return new EncryptedFileVolume({ uuid, size, sectorSize, readOnly: options.readOnly ?? false, files, journal, crypto, limits, openedRoot, log });
   } catch (error) {
     await Promise.allSettled(opened.map((file) => file.close()));
     crypto.close();

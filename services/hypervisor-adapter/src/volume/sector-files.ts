@@ -8,27 +8,21 @@
 // which may not be cached, is read asynchronously; changes are applied asynchronously too, as a
 // write-back runs beside requests (~95 MB into pages not cached yet took ~250 ms here); fdatasync
 // always is.
-// The root over the tags (tagsRoot) is read from the whole tag file once, at open (on worker
-// threads when the volume is large: chunk-hashing.ts); each complete chunk's subtree root is
-// kept, and a chunk is read again only after a write to its entries, so a clean close reads what
-// the session wrote, not the whole volume — and records the tags as this process wrote them, not
-// as someone else may have changed the file since.
+// The root over the tags and its chunks' roots are tag-chunks.ts's: apply() tells it which
+// entries it writes. A clean close leaves the chunks' roots in a third file, tags.roots, which the
+// next open adopts and removes (chunk-roots.ts).
 
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { SectorChange } from './journal-record.js';
-import { MerkleRootBuilder, selectBlockCryptoEngine } from '@sealkeep/crypto';
-import { decodeEntries, encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
-import { hashChunks } from './chunk-hashing.js';
+import { encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
+import { CHUNK_SECTORS, TagChunks } from './tag-chunks.js';
+import { saveChunkRoots, takeChunkRoots } from './chunk-roots.js';
 import { readFully, readFullySync } from './read-fully.js';
 import { allOrFirstFailure } from '../settle.js';
 
 export const DATA_FILE = 'data';
-/** Tag-file entries tagsRoot() reads at a time (2.5 MiB): a complete subtree of the tags' tree, whose root is kept. */
-const TAGS_CHUNK_SECTORS = 1 << 16;
-/** From this many whole chunks to read, tagsRoot() hashes them on worker threads (chunk-hashing.ts), not on the event loop. */
-const WORKER_CHUNKS = 16;
 export const TAGS_FILE = 'tags';
 
 
@@ -47,18 +41,16 @@ export class SectorFiles {
   readonly #data: FileHandle;
   readonly #tags: FileHandle;
   readonly #sectorSize: number;
-  readonly #tagsPath: string;
-  /** Complete chunks' subtree roots (by chunk number) as tagsRoot read them; a write to a chunk's entries drops its root. */
-  readonly #chunkRoots = new Map<number, Buffer>();
-  /** Writes to the tag file so far, and the count at each chunk's last one: a root read before it is not kept. */
-  #writes = 0;
-  readonly #writtenAt = new Map<number, number>();
+  readonly #dir: string;
+  /** The tag file's chunks and their roots. */
+  readonly chunks: TagChunks;
 
-  private constructor(data: FileHandle, tags: FileHandle, sectorSize: number, tagsPath: string) {
+  private constructor(dir: string, data: FileHandle, tags: FileHandle, sectorSize: number, tagsPath: string) {
+    this.#dir = dir;
     this.#data = data;
     this.#tags = tags;
     this.#sectorSize = sectorSize;
-    this.#tagsPath = tagsPath;
+    this.chunks = new TagChunks((first, count) => this.readEntries(first, count), tagsPath);
   }
 
   /** Opens the files of a volume; `create` makes them anew (empty, sparse, sized for the volume). */
@@ -74,7 +66,7 @@ export class SectorFiles {
       await data.truncate(sectorCount * sectorSize);
       await tags.truncate(sectorCount * TAG_ENTRY_BYTES);
     }
-    return new SectorFiles(data, tags, sectorSize, tagsPath);
+    return new SectorFiles(dir, data, tags, sectorSize, tagsPath);
   }
 
   /** The ciphertext of `count` sectors from `firstLba`, read into `into` (zeros where the file is short). */
@@ -91,55 +83,25 @@ export class SectorFiles {
     return got.length === length ? got : Buffer.concat([got, Buffer.alloc(length - got.length)]);
   }
 
-  /**
-   * The RFC 6962 Merkle root over every sector's tag in LBA order (zeros for unwritten and zeroed
-   * sectors): what a volume state record and a volume attestation cover. Read 2.5 MiB at a time
-   * and hashed by whole subtrees on the native engine, so memory stays small however large the
-   * volume (an 8 GiB volume of 4 KiB sectors: 80 MiB of tag file, 2^21 leaves); between chunks
-   * other volumes' requests get their turn. A complete chunk whose root was kept, and not written
-   * since, is not read again; when `workerChunks` or more must be read (opening a large volume),
-   * they are hashed on worker threads, off the event loop and on every core.
-   */
-  async tagsRoot(sectorCount: number, workerChunks = WORKER_CHUNKS): Promise<Buffer> {
-    const engine = selectBlockCryptoEngine();
-    const whole = Math.floor(sectorCount / TAGS_CHUNK_SECTORS);
-    const unread = Array.from({ length: whole }, (_, chunk) => chunk).filter((chunk) => !this.#chunkRoots.has(chunk));
-    if (unread.length >= workerChunks) {
-      const since = this.#writes;
-      const roots = await hashChunks(this.#tagsPath, unread.map((chunk) => ({ first: chunk * TAGS_CHUNK_SECTORS, count: TAGS_CHUNK_SECTORS })));
-      // A chunk written to while the workers read it keeps no root: it is read again below.
-      unread.forEach((chunk, i) => {
-        if ((this.#writtenAt.get(chunk) ?? 0) <= since) this.#chunkRoots.set(chunk, roots[i]!);
-      });
-    }
-    const root = new MerkleRootBuilder();
-    for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += TAGS_CHUNK_SECTORS) {
-      const count = Math.min(TAGS_CHUNK_SECTORS, sectorCount - first);
-      const kept = count === TAGS_CHUNK_SECTORS ? this.#chunkRoots.get(chunk) : undefined;
-      if (kept) {
-        root.appendSubtree(count, kept);
-        continue;
-      }
-      if (first > 0) await new Promise((resolve) => setImmediate(resolve));
-      const tags = decodeEntries(this.readEntries(first, count), count).tags;
-      if (count < TAGS_CHUNK_SECTORS) root.appendHashed(tags, (t) => engine.merkleRoot(t));
-      else {
-        const hash = engine.merkleRoot(tags);
-        this.#chunkRoots.set(chunk, hash);
-        root.appendSubtree(count, hash);
-      }
-    }
-    return root.root();
+  /** The RFC 6962 Merkle root over every sector's tag in LBA order: what a volume state record and a volume attestation cover (TagChunks.root). */
+  tagsRoot(sectorCount: number, workerChunks?: number): Promise<Buffer> {
+    return this.chunks.root(sectorCount, workerChunks);
   }
 
-  /** Drops the kept roots of the chunks that `count` entries from `firstLba` fall in, and notes when. */
-  #forgetChunks(firstLba: number, count: number): void {
-    const at = ++this.#writes;
-    const last = Math.floor((firstLba + count - 1) / TAGS_CHUNK_SECTORS);
-    for (let chunk = Math.floor(firstLba / TAGS_CHUNK_SECTORS); chunk <= last; chunk++) {
-      this.#chunkRoots.delete(chunk);
-      this.#writtenAt.set(chunk, at);
-    }
+  /**
+   * Adopts the chunk roots the last clean close left (tags.roots, removed durably here), unchecked
+   * until read; `unusable` hears why a file there cannot be used. How many chunks it adopted.
+   */
+  async adoptSavedRoots(sectorCount: number, unusable: (why: string) => void): Promise<number> {
+    const roots = await takeChunkRoots(this.#dir, sectorCount, CHUNK_SECTORS, unusable);
+    if (roots) this.chunks.adopt(roots);
+    return roots?.length ?? 0;
+  }
+
+  /** Leaves every whole chunk's root in tags.roots for the next open, once tagsRoot() has run at a clean close. */
+  async saveRoots(sectorCount: number): Promise<void> {
+    const roots = this.chunks.wholeRoots(sectorCount);
+    if (roots && roots.length > 0) await saveChunkRoots(this.#dir, sectorCount, CHUNK_SECTORS, roots);
   }
 
   /**
@@ -160,7 +122,7 @@ export class SectorFiles {
       start = end;
       // Dropped before the write and again after it: a root read while the write runs is not kept.
       const sectors = run.reduce((n, c) => n + c.words.length, 0);
-      this.#forgetChunks(first.firstLba, sectors);
+      this.chunks.written(first.firstLba, sectors);
       // Settled, not raced: the ciphertext may go back to the pool once this returns, so no write may still read it.
       try {
         await allOrFirstFailure([
@@ -168,7 +130,7 @@ export class SectorFiles {
           writevFully(this.#tags, run.map((c) => encodeEntries(c.words, c.tags)), first.firstLba * TAG_ENTRY_BYTES),
         ]);
       } finally {
-        this.#forgetChunks(first.firstLba, sectors);
+        this.chunks.written(first.firstLba, sectors);
       }
     }
   }

@@ -5,9 +5,10 @@
 // either describes a whole volume or none.
 
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SECTOR_SIZES, type SectorSize } from '@sealkeep/crypto';
+import { writeDurably } from './durable-files.js';
 
 export const METADATA_FILE = 'volume.json';
 /**
@@ -72,14 +73,7 @@ export async function readVolumeMetadata(dir: string): Promise<VolumeMetadata | 
   return parsed as VolumeMetadata;
 }
 
-/** Writes volume.json durably: temporary file, fsync, rename, fsync of the directory. */
+/** Writes volume.json durably (durable-files.ts). */
 export async function writeVolumeMetadata(dir: string, metadata: VolumeMetadata): Promise<void> {
-  const target = path.join(dir, METADATA_FILE);
-  const temporary = `${target}.tmp`;
-  await writeFile(temporary, JSON.stringify(metadata, null, 2) + '\n', { mode: 0o600 });
-  const file = await open(temporary, 'r');
-  await file.sync().finally(() => file.close());
-  await rename(temporary, target);
-  const directory = await open(dir, 'r');
-  await directory.sync().finally(() => directory.close());
+  await writeDurably(dir, METADATA_FILE, JSON.stringify(metadata, null, 2) + '\n');
 }

@@ -1,0 +1,181 @@
+// A volume's tag file as chunks of 2^16 sectors (2.5 MiB of entries, a complete subtree of the
+// tags' Merkle tree), and the subtree root of each whole chunk, kept once known:
+//   read      the chunk's entries hashed (root()): at an open, and at a close for chunks written
+//   adopted   from tags.roots, the roots a clean close left (chunk-roots.ts): the open composes
+//             the volume's root from them without reading the chunks, and the chunks stay
+//             unchecked until a request first reaches one (check()) or the background check
+//             (checkAll()) reads it; tags that do not hash to their adopted root are
+//             TagsAlteredError, for good
+// A write to a chunk's entries drops its root (written()), before the write and after it, so a
+// root read while the write runs is not kept: a clean close reads the chunks the session wrote,
+// not the whole volume, and records the tags as this process wrote them. An unchecked chunk is
+// never written: every request checks its sectors' chunks first, so no tags the open did not
+// vouch for are taken into a root. Many chunks to read at once are hashed on worker threads
+// (chunk-hashing.ts), off the event loop.
+
+import { MerkleRootBuilder, selectBlockCryptoEngine } from '@sealkeep/crypto';
+import { hashChunks } from './chunk-hashing.js';
+import { decodeEntries } from './sector-state.js';
+
+/** Sectors per chunk: 2.5 MiB of 40-byte entries. */
+export const CHUNK_SECTORS = 1 << 16;
+/** From this many whole chunks to read, they are hashed on worker threads, not on the event loop. */
+const WORKER_CHUNKS = 16;
+
+/** A chunk's tags are not those of the root the volume was opened with: altered at rest. */
+export class TagsAlteredError extends Error {
+  readonly chunk: number;
+  constructor(chunk: number) {
+    super(`the tags of sectors ${chunk * CHUNK_SECTORS}–${(chunk + 1) * CHUNK_SECTORS - 1} are not those the volume was last closed with: altered at rest`);
+    this.name = 'TagsAlteredError';
+    this.chunk = chunk;
+  }
+}
+
+const chunksOf = (firstLba: number, count: number) => {
+  const last = Math.floor((firstLba + count - 1) / CHUNK_SECTORS);
+  return Array.from({ length: last - Math.floor(firstLba / CHUNK_SECTORS) + 1 }, (_, i) => Math.floor(firstLba / CHUNK_SECTORS) + i);
+};
+const span = (chunk: number) => ({ first: chunk * CHUNK_SECTORS, count: CHUNK_SECTORS });
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+export class TagChunks {
+  readonly #readEntries: (firstLba: number, count: number) => Buffer;
+  readonly #tagsPath: string;
+  readonly #engine = selectBlockCryptoEngine();
+  /** Whole chunks' subtree roots, by chunk number. */
+  readonly #roots = new Map<number, Buffer>();
+  /** Chunks whose root was adopted and whose tags are not read yet. */
+  readonly #unchecked = new Set<number>();
+  #altered: TagsAlteredError | null = null;
+  /** Writes to the tag file so far, and the count at each chunk's last one: a root read before it is not kept. */
+  #writes = 0;
+  readonly #writtenAt = new Map<number, number>();
+
+  constructor(readEntries: (firstLba: number, count: number) => Buffer, tagsPath: string) {
+    this.#readEntries = readEntries;
+    this.#tagsPath = tagsPath;
+  }
+
+  /** How many chunks are still to be checked against their adopted roots. */
+  get unchecked(): number {
+    return this.#unchecked.size;
+  }
+
+  /** Takes a clean close's roots of the whole chunks, in order, as this open's: unchecked until read. */
+  adopt(roots: readonly Buffer[]): void {
+    roots.forEach((root, chunk) => {
+      this.#roots.set(chunk, root);
+      this.#unchecked.add(chunk);
+    });
+  }
+
+  /** Drops the adopted roots not checked yet (no record vouched for them): root() reads those chunks. */
+  distrust(): void {
+    for (const chunk of this.#unchecked) this.#roots.delete(chunk);
+    this.#unchecked.clear();
+  }
+
+  /** Every whole chunk's root, in order, once root() has run: what tags.roots keeps for the next open. */
+  wholeRoots(sectorCount: number): Buffer[] | null {
+    const roots = Array.from({ length: Math.floor(sectorCount / CHUNK_SECTORS) }, (_, chunk) => this.#roots.get(chunk));
+    return roots.every((root) => root !== undefined) ? (roots as Buffer[]) : null;
+  }
+
+  /**
+   * The RFC 6962 Merkle root over every sector's tag in LBA order: kept roots as they stand, the
+   * other chunks read and hashed (and their roots kept); between chunks other requests get their
+   * turn. When `workerChunks` or more must be read (opening a large volume), they are hashed on
+   * worker threads.
+   */
+  async root(sectorCount: number, workerChunks = WORKER_CHUNKS): Promise<Buffer> {
+    const whole = Math.floor(sectorCount / CHUNK_SECTORS);
+    const unread = Array.from({ length: whole }, (_, chunk) => chunk).filter((chunk) => !this.#roots.has(chunk));
+    if (unread.length >= workerChunks) {
+      const since = this.#writes;
+      const roots = await hashChunks(this.#tagsPath, unread.map(span));
+      // A chunk written to while the workers read it keeps no root: it is read again below.
+      unread.forEach((chunk, i) => {
+        if ((this.#writtenAt.get(chunk) ?? 0) <= since) this.#roots.set(chunk, roots[i]!);
+      });
+    }
+    const root = new MerkleRootBuilder();
+    for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += CHUNK_SECTORS) {
+      const count = Math.min(CHUNK_SECTORS, sectorCount - first);
+      const kept = count === CHUNK_SECTORS ? this.#roots.get(chunk) : undefined;
+      if (kept) {
+        root.appendSubtree(count, kept);
+        continue;
+      }
+      if (first > 0) await nextTurn();
+      const tags = decodeEntries(this.#readEntries(first, count), count).tags;
+      if (count < CHUNK_SECTORS) root.appendHashed(tags, (t) => this.#engine.merkleRoot(t));
+      else {
+        const hash = this.#engine.merkleRoot(tags);
+        this.#roots.set(chunk, hash);
+        root.appendSubtree(count, hash);
+      }
+    }
+    return root.root();
+  }
+
+  /**
+   * Checks the unchecked chunks that sectors [firstLba, firstLba + count) fall in against their
+   * adopted roots; rejects with TagsAlteredError if one differs (and from then on).
+   */
+  async check(firstLba: number, count: number): Promise<void> {
+    if (this.#altered) throw this.#altered;
+    if (this.#unchecked.size === 0 || count === 0) return;
+    const due = chunksOf(firstLba, count).filter((chunk) => this.#unchecked.has(chunk));
+    if (due.length >= WORKER_CHUNKS) return this.#checkOnWorkers(due, {});
+    for (const [i, chunk] of due.entries()) {
+      if (i > 0) await nextTurn();
+      if (this.#unchecked.has(chunk)) this.#settle(chunk, this.#engine.merkleRoot(decodeEntries(this.#readEntries(span(chunk).first, CHUNK_SECTORS), CHUNK_SECTORS).tags));
+    }
+    if (this.#altered) throw this.#altered;
+  }
+
+  /** Checks every unchecked chunk on one worker thread, beside requests, until done or `signal` aborts. */
+  checkAll(signal: AbortSignal): Promise<void> {
+    if (this.#altered) return Promise.reject(this.#altered);
+    return this.#checkOnWorkers([...this.#unchecked].sort((a, b) => a - b), { threads: 1, signal });
+  }
+
+  /** Drops the kept roots of the chunks that `count` entries from `firstLba` fall in, and notes when. */
+  written(firstLba: number, count: number): void {
+    const at = ++this.#writes;
+    for (const chunk of chunksOf(firstLba, count)) {
+      this.#roots.delete(chunk);
+      this.#unchecked.delete(chunk);
+      this.#writtenAt.set(chunk, at);
+    }
+  }
+
+  async #checkOnWorkers(due: number[], options: { threads?: number; signal?: AbortSignal }): Promise<void> {
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    try {
+      await hashChunks(this.#tagsPath, due.map(span), {
+        ...options,
+        signal,
+        onRoot: (i, root) => {
+          try {
+            this.#settle(due[i]!, root);
+          } catch {
+            stop.abort();
+          }
+        },
+      });
+    } catch (error) {
+      if (!this.#altered) throw error;
+    }
+    if (this.#altered) throw this.#altered;
+  }
+
+  /** A chunk's tags read as `root`: checked if it is its adopted root; TagsAlteredError if not. Chunks no longer unchecked are left as they are. */
+  #settle(chunk: number, root: Buffer): void {
+    if (!this.#unchecked.has(chunk)) return;
+    if (!root.equals(this.#roots.get(chunk)!)) throw (this.#altered ??= new TagsAlteredError(chunk));
+    this.#unchecked.delete(chunk);
+  }
+}
