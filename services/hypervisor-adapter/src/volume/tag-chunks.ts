@@ -21,6 +21,8 @@ import { decodeEntries } from './sector-state.js';
 export const CHUNK_SECTORS = 1 << 16;
 /** From this many whole chunks to read, they are hashed on worker threads, not on the event loop. */
 const WORKER_CHUNKS = 16;
+/** A chunk checked on the event loop is hashed this many sectors at a time (~2 ms), other requests running between. */
+const SLICE_SECTORS = 1 << 12;
 
 /** A chunk's tags are not those of the root the volume was opened with: altered at rest. */
 export class TagsAlteredError extends Error {
@@ -47,6 +49,8 @@ export class TagChunks {
   readonly #roots = new Map<number, Buffer>();
   /** Chunks whose root was adopted and whose tags are not read yet. */
   readonly #unchecked = new Set<number>();
+  /** Checks on the event loop under way, by chunk: a second request to reach the chunk waits for the first's. */
+  readonly #checking = new Map<number, Promise<void>>();
   #altered: TagsAlteredError | null = null;
   /** Writes to the tag file so far, and the count at each chunk's last one: a root read before it is not kept. */
   #writes = 0;
@@ -128,9 +132,13 @@ export class TagChunks {
     if (this.#unchecked.size === 0 || count === 0) return;
     const due = chunksOf(firstLba, count).filter((chunk) => this.#unchecked.has(chunk));
     if (due.length >= WORKER_CHUNKS) return this.#checkOnWorkers(due, {});
-    for (const [i, chunk] of due.entries()) {
-      if (i > 0) await nextTurn();
-      if (this.#unchecked.has(chunk)) this.#settle(chunk, this.#engine.merkleRoot(decodeEntries(this.#readEntries(span(chunk).first, CHUNK_SECTORS), CHUNK_SECTORS).tags));
+    for (const chunk of due) {
+      let checking = this.#checking.get(chunk);
+      if (!checking) {
+        checking = this.#checkOnLoop(chunk).finally(() => this.#checking.delete(chunk));
+        this.#checking.set(chunk, checking);
+      }
+      await checking;
     }
     if (this.#altered) throw this.#altered;
   }
@@ -149,6 +157,17 @@ export class TagChunks {
       this.#unchecked.delete(chunk);
       this.#writtenAt.set(chunk, at);
     }
+  }
+
+  /** Hashes a chunk's tags a slice at a time on the event loop (its stalls stay short), and settles it. */
+  async #checkOnLoop(chunk: number): Promise<void> {
+    const root = new MerkleRootBuilder();
+    for (let first = span(chunk).first, end = first + CHUNK_SECTORS; first < end; first += SLICE_SECTORS) {
+      await nextTurn();
+      if (this.#altered || !this.#unchecked.has(chunk)) return; // found altered elsewhere, or checked meanwhile (on a worker)
+      root.appendSubtree(SLICE_SECTORS, this.#engine.merkleRoot(decodeEntries(this.#readEntries(first, SLICE_SECTORS), SLICE_SECTORS).tags));
+    }
+    this.#settle(chunk, root.root());
   }
 
   async #checkOnWorkers(due: number[], options: { threads?: number; signal?: AbortSignal }): Promise<void> {
