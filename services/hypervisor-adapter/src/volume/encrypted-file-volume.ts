@@ -11,9 +11,8 @@
 // still holds; a stream of writes with no pause checkpoints when a round passes the journal limit.
 // Only close() and checkpoint() hold requests back. Open one with openEncryptedFileVolume (open-volume.ts).
 // A volume opened from saved chunk roots checks each chunk of its tags before the first request
-// that reaches it, and all of them on a worker thread meanwhile (tag-chunks.ts); a chunk found
-// altered at rest stops the volume (EIO from then on), is recorded as 'altered' with the keys'
-// holder (the open is refused after the fact), and onStopped listeners hear it.
+// that reaches it, and all of them in the background (tag-check.ts); a chunk found altered at rest
+// stops the volume.
 
 import type { SectorSize } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
@@ -25,7 +24,7 @@ import type { SectorCrypto } from './sector-crypto.js';
 import type { SectorFiles } from './sector-files.js';
 import type { SectorJournal } from './sector-journal.js';
 import { SectorReader } from './sector-reader.js';
-import { TagsAlteredError } from './tag-chunks.js';
+import { TagCheck } from './tag-check.js';
 import { nextDataGeneration, nextZeroedGeneration } from './sector-state.js';
 import { Gate, SectorLocks } from './volume-locks.js';
 
@@ -69,8 +68,8 @@ export class EncryptedFileVolume implements BlockVolume {
   readonly #journal: SectorJournal;
   readonly #crypto: SectorCrypto;
   readonly #limits: VolumeLimits;
-  readonly #openedRoot: Buffer | null;
   readonly #log: Logger;
+  readonly #tagCheck: TagCheck;
   readonly #pending: PendingSectors;
   readonly #reader: SectorReader;
   readonly #gate = new Gate();
@@ -91,11 +90,6 @@ export class EncryptedFileVolume implements BlockVolume {
   /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
   #filesDirty = false;
   #filesSyncing: Promise<void> | null = null;
-  /** The background check of chunks opened unchecked, while it runs; it never rejects. */
-  #tagCheck: { stop: AbortController; done: Promise<void> } | null = null;
-  /** The 'altered' record sent to the keys' holder, if one was; close() waits for it. */
-  #alteredRecord: Promise<void> | null = null;
-  readonly #stopListeners: Array<(reason: string) => void> = [];
 
   constructor(parts: VolumeParts) {
     this.uuid = parts.uuid;
@@ -106,16 +100,24 @@ export class EncryptedFileVolume implements BlockVolume {
     this.#journal = parts.journal;
     this.#crypto = parts.crypto;
     this.#limits = parts.limits;
-    this.#openedRoot = parts.openedRoot ?? null;
     this.#log = parts.log ?? silentLogger;
     this.#pending = new PendingSectors(parts.sectorSize);
     this.#reader = new SectorReader(parts.files, this.#pending, parts.crypto, parts.sectorSize);
-    if (parts.files.chunks.unchecked > 0) this.#checkTagsInBackground();
+    const { recordState } = parts.crypto;
+    const openedRoot = parts.openedRoot;
+    this.#tagCheck = new TagCheck({
+      chunks: parts.files.chunks,
+      uuid: this.uuid,
+      sectorSize: this.sectorSize,
+      log: this.#log,
+      recordAltered: recordState && openedRoot ? () => recordState.call(parts.crypto, 'altered', openedRoot) : null,
+      stopVolume: (reason) => (this.#stopped ??= new VolumeError('IO', `the volume stopped: ${reason}`)),
+    });
   }
 
   /** Hears it when the volume stops itself: a chunk of its tags found altered at rest (the reason says which). */
   onStopped(listener: (reason: string) => void): void {
-    this.#stopListeners.push(listener);
+    this.#tagCheck.onStopped(listener);
   }
 
   read(offset: number, length: number): Promise<Buffer> {
@@ -165,6 +167,8 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   extents(offset: number, length: number): Promise<Extent[]> {
+    // Only the first MAX_EXTENT_SECTORS are looked at, so only their chunks of tags need a check.
+    const looked = Math.min(length, (Math.floor(offset / this.sectorSize) + MAX_EXTENT_SECTORS) * this.sectorSize - offset);
     return this.#request(false, offset, length, async () => {
       if (length === 0) return [];
       const S = this.sectorSize;
@@ -180,7 +184,7 @@ export class EncryptedFileVolume implements BlockVolume {
         at = to;
         return extent;
       });
-    });
+    }, looked);
   }
 
   /**
@@ -203,7 +207,7 @@ export class EncryptedFileVolume implements BlockVolume {
    */
   stop(reason: string): void {
     this.#stopped ??= new VolumeError('IO', `the volume stopped: ${reason}`);
-    this.#tagCheck?.stop.abort();
+    this.#tagCheck.stop();
   }
 
   /**
@@ -213,9 +217,8 @@ export class EncryptedFileVolume implements BlockVolume {
    */
   async close(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    this.#tagCheck?.stop.abort();
-    await this.#tagCheck?.done;
-    await this.#alteredRecord;
+    this.#tagCheck.stop();
+    await this.#tagCheck.settled();
     await this.#checkpointing;
     await this.#writingBack;
     return this.#gate.exclusive(async () => {
@@ -240,11 +243,14 @@ export class EncryptedFileVolume implements BlockVolume {
     });
   }
 
-  /** Runs a request beside the others (shared gate), after checking its range; then writes back if memory is full. */
-  async #request<T>(changes: boolean, offset: number, length: number, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a request beside the others (shared gate), after checking its range and the chunks of
+   * tags its first `reaches` bytes fall in; then writes back if memory is full.
+   */
+  async #request<T>(changes: boolean, offset: number, length: number, work: () => Promise<T>, reaches = length): Promise<T> {
     this.#inFlight++;
     try {
-      return await this.#requestInGate(changes, offset, length, work);
+      return await this.#requestInGate(changes, offset, length, work, reaches);
     } finally {
       this.#inFlight--;
       this.#lastRequestEnd = performance.now();
@@ -252,7 +258,7 @@ export class EncryptedFileVolume implements BlockVolume {
     }
   }
 
-  async #requestInGate<T>(changes: boolean, offset: number, length: number, work: () => Promise<T>): Promise<T> {
+  async #requestInGate<T>(changes: boolean, offset: number, length: number, work: () => Promise<T>, reaches: number): Promise<T> {
     const result = await this.#gate.shared(async () => {
       if (this.#stopped) throw this.#stopped;
       if (this.#closed) throw new VolumeError('CLOSED', 'the volume is closed');
@@ -263,7 +269,7 @@ export class EncryptedFileVolume implements BlockVolume {
       if (changes && this.readOnly) throw new VolumeError('READ_ONLY', 'the volume is read-only');
       let result: T;
       try {
-        if (length > 0 && this.#files.chunks.unchecked > 0) await this.#checkTags(offset, length);
+        if (reaches > 0 && this.#files.chunks.unchecked > 0) await this.#tagCheck.before(offset, reaches);
         result = await work();
       } catch (error) {
         throw toVolumeError(error);
@@ -277,50 +283,6 @@ export class EncryptedFileVolume implements BlockVolume {
     });
     if (changes) await this.#afterChange();
     return result;
-  }
-
-  /** Checks the chunks of tags a request reaches that were opened unchecked; a chunk found altered stops the volume. */
-  async #checkTags(offset: number, length: number): Promise<void> {
-    const first = Math.floor(offset / this.sectorSize);
-    try {
-      await this.#files.chunks.check(first, Math.ceil((offset + length) / this.sectorSize) - first);
-    } catch (error) {
-      throw error instanceof TagsAlteredError ? this.#altered(error) : error;
-    }
-  }
-
-  /** Checks every chunk opened unchecked on a worker thread, beside requests, until done, stopped or closed. */
-  #checkTagsInBackground(): void {
-    const stop = new AbortController();
-    const chunks = this.#files.chunks.unchecked;
-    const done = this.#files.chunks.checkAll(stop.signal).then(
-      () => this.#log.info({ uuid: this.uuid, chunks }, "every chunk of the volume's tags checked against the roots it was opened with"),
-      (error: unknown) => {
-        if (error instanceof TagsAlteredError) this.#altered(error);
-        else if (!stop.signal.aborted) this.#log.warn({ uuid: this.uuid, err: error }, "the background check of the volume's tags stopped; each chunk is still checked when a request first reaches it");
-      },
-    );
-    this.#tagCheck = { stop, done };
-  }
-
-  /**
-   * A chunk of the tags is not what the volume was opened with: the volume stops (EIO from now on,
-   * and no clean close's record: the files are not those it was closed with), the keys' holder
-   * records it as 'altered', and the onStopped listeners hear it. The error requests fail with.
-   */
-  #altered(error: TagsAlteredError): VolumeError {
-    if (this.#stopped) return this.#stopped;
-    this.#stopped = new VolumeError('IO', `the volume stopped: ${error.message}`);
-    this.#tagCheck?.stop.abort();
-    this.#log.error({ uuid: this.uuid, chunk: error.chunk, reason: error.message }, 'volume tags altered at rest: the volume stopped');
-    if (this.#crypto.recordState && this.#openedRoot) {
-      this.#alteredRecord = this.#crypto.recordState('altered', this.#openedRoot).then(
-        () => this.#log.info({ uuid: this.uuid }, "the alteration recorded with the keys' holder: the volume is refused until its officer forgets the record"),
-        (err: unknown) => this.#log.error({ uuid: this.uuid, err }, "the alteration could not be recorded with the keys' holder"),
-      );
-    }
-    for (const listener of this.#stopListeners) listener(error.message);
-    return this.#stopped;
   }
 
   /**
