@@ -16,7 +16,7 @@
 // made to be read.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { removeDurably, writeDurably } from './durable-files.js';
 
@@ -27,6 +27,8 @@ const HEADER_BYTES = 16;
 const DIGEST_BYTES = 32;
 
 const digest = (b: Uint8Array) => createHash('sha256').update(b).digest();
+const fileBytes = (sectorCount: number, chunkSectors: number) => HEADER_BYTES + 32 * Math.floor(sectorCount / chunkSectors) + DIGEST_BYTES;
+const NOT_OURS = 'not a chunk roots file of this volume';
 
 export function encodeChunkRoots(sectorCount: number, chunkSectors: number, roots: readonly Buffer[]): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
@@ -41,7 +43,7 @@ export function encodeChunkRoots(sectorCount: number, chunkSectors: number, root
 /** The roots in `file`, or why they cannot be used for a volume of `sectorCount` sectors in chunks of `chunkSectors`. */
 export function decodeChunkRoots(file: Buffer, sectorCount: number, chunkSectors: number): Buffer[] | { unusable: string } {
   const chunks = Math.floor(sectorCount / chunkSectors);
-  if (file.length !== HEADER_BYTES + 32 * chunks + DIGEST_BYTES || !file.subarray(0, 4).equals(MAGIC)) return { unusable: 'not a chunk roots file of this volume' };
+  if (file.length !== fileBytes(sectorCount, chunkSectors) || !file.subarray(0, 4).equals(MAGIC)) return { unusable: NOT_OURS };
   const body = file.subarray(0, file.length - DIGEST_BYTES);
   if (!digest(body).equals(file.subarray(body.length))) return { unusable: 'damaged (its digest differs)' };
   if (file[4] !== VERSION || 2 ** file[5]! !== chunkSectors || file.readBigUInt64BE(8) !== BigInt(sectorCount)) return { unusable: 'of another version or volume geometry' };
@@ -53,15 +55,18 @@ export function decodeChunkRoots(file: Buffer, sectorCount: number, chunkSectors
  * none usable (`unusable` says why, for the log).
  */
 export async function takeChunkRoots(dir: string, sectorCount: number, chunkSectors: number, unusable: (why: string) => void): Promise<Buffer[] | null> {
-  let file: Buffer;
+  const where = path.join(dir, ROOTS_FILE);
+  let size: number;
   try {
-    file = await readFile(path.join(dir, ROOTS_FILE));
+    size = (await stat(where)).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
+  // (Its size is known: a file of another is not read, however large someone made it.)
+  const file = size === fileBytes(sectorCount, chunkSectors) ? await readFile(where) : null;
   await removeDurably(dir, ROOTS_FILE);
-  const roots = decodeChunkRoots(file, sectorCount, chunkSectors);
+  const roots = file ? decodeChunkRoots(file, sectorCount, chunkSectors) : { unusable: NOT_OURS };
   if ('unusable' in roots) {
     unusable(roots.unusable);
     return null;
