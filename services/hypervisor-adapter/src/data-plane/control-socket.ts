@@ -3,8 +3,9 @@
 // Unix socket made 0600 (only the adapter's own user — the hypervisor — may connect), JSON in,
 // JSON or RFC 9457 problems out, with the service's own problem types where the service refused.
 //
-//   GET    /v1/vms           the host's attestation; the VMs served, their boot and exports; the
-//                            VMs refused, and why
+//   GET    /v1/vms           the host's attestation; the VMs served, their boot and exports (with
+//                            the chunks of tags still to check after an open from saved roots);
+//                            the VMs refused, and why
 //   POST   /v1/vms           start one: {"vm": "<--vm fields>", "volumes": ["<--volume fields>", …]}
 //                            201 with the VM, or the refusal (its exports are refused with it)
 //   DELETE /v1/vms/{vmId}    stop one: its volumes written back, closed, their state recorded; 204
@@ -49,7 +50,7 @@ function describeVm(vm: RemoteVm) {
     vmId: vm.vmId,
     tenantId: vm.tenantId,
     bootId: vm.boot.bootId,
-    exports: vm.volumes.map((v) => ({ name: v.spec.name, volumeId: v.spec.volumeId, sessionId: v.crypto.session.id, stopped: v.stopped })),
+    exports: vm.volumes.map((v) => ({ name: v.spec.name, volumeId: v.spec.volumeId, sessionId: v.crypto.session.id, stopped: v.stopped, uncheckedChunks: v.volume.uncheckedChunks })),
   };
 }
 

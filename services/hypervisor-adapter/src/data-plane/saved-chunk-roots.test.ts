@@ -199,6 +199,7 @@ describe('a large volume opened from the chunk roots of its last clean close', (
     try {
       assert.equal(lastOpen()!.continuity, 'as-closed');
       await waitForLog(done, before + 1);
+      assert.equal(v.uncheckedChunks, 0);
       assert.ok((await v.read(A * S, S)).equals(Buffer.alloc(S, 0xa1)));
     } finally {
       await v.close();

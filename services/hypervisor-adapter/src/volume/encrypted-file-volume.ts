@@ -115,6 +115,11 @@ export class EncryptedFileVolume implements BlockVolume {
     });
   }
 
+  /** Chunks of tags the open adopted from the last clean close's roots and no check has read yet (0 once all are). */
+  get uncheckedChunks(): number {
+    return this.#files.chunks.unchecked;
+  }
+
   /** Hears it when the volume stops itself: a chunk of its tags found altered at rest (the reason says which). */
   onStopped(listener: (reason: string) => void): void {
     this.#tagCheck.onStopped(listener);
