@@ -77,7 +77,7 @@ function startRequest(body: unknown) {
   }
 }
 
-export const CONTROL_ROUTES: readonly ControlRoute[] = [
+const CONTROL_ROUTES: readonly ControlRoute[] = [
   {
     method: 'GET',
     path: /^\/v1\/vms$/,

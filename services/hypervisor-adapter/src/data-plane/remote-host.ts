@@ -16,7 +16,7 @@ import { allOrFirstFailure } from '../settle.js';
 import { RemoteVm, type RemoteVolumeSpec } from './remote-vm.js';
 
 /** The VM's measured boot: a CEL JSON file, or built from its boot image and configuration as they are here. */
-export async function bootEventsOf(vm: VmOption): Promise<StartVmOptions['events']> {
+async function bootEventsOf(vm: VmOption): Promise<StartVmOptions['events']> {
   if (vm.bootLogFile) return JSON.parse(await readFile(vm.bootLogFile, 'utf8')) as unknown[];
   return vmBootLog({
     configuration: await readFile(vm.configFile!),

@@ -173,15 +173,15 @@ export class RemoteVm {
   }
 
   /**
-   * Detaches and closes every volume (their sessions end at the service), its export refused with
-   * `reason` from then on; rejects, once all are closed, if one did not close cleanly.
+   * Detaches and closes every volume (their sessions end at the service), its export refused
+   * ("its VM was stopped") from then on; rejects, once all are closed, if one did not close cleanly.
    */
-  async close(reason = 'its VM was stopped'): Promise<void> {
+  async close(): Promise<void> {
     const { exports, log } = this.#o;
     await allOrFirstFailure(
       this.volumes.map(async (served) => {
         const attached = exports.get(served.spec.name);
-        if (attached === undefined || attached === served.volume) exports.detach(served.spec.name, reason);
+        if (attached === undefined || attached === served.volume) exports.detach(served.spec.name, 'its VM was stopped');
         if (!served.stopped) {
           served.stopped = 'closed';
           served.closed = served.volume.close();

@@ -26,6 +26,7 @@ import {
 } from './nbd-constants.js';
 import { answerMetaContexts, parseMetaContextRequest, type MetaContext } from './meta-contexts.js';
 import { ProtocolError, type SocketReader } from './socket-reader.js';
+import { nbdString } from './replies.js';
 
 export interface ChosenExport {
   name: string;
@@ -177,16 +178,8 @@ export async function haggleOptions(socket: Socket, reader: SocketReader, export
 /** Why no export can be chosen under `name`: refused (and why), or unknown — in at most the 4096 bytes the spec allows a string. */
 function notServed(exports: ExportRegistry, name: string): { type: number; message: string } {
   const refusal = exports.refusal(name);
-  if (refusal !== undefined) return { type: NBD_REP.ERR_POLICY, message: atMostStringBytes(`export ${JSON.stringify(name)} is not served: ${refusal}`) };
-  return { type: NBD_REP.ERR_UNKNOWN, message: atMostStringBytes(`no export named ${JSON.stringify(name)}`) };
-}
-
-/** `text`, cut to NBD_MAX_STRING_BYTES of UTF-8 at a character's edge when longer. */
-function atMostStringBytes(text: string): string {
-  if (Buffer.byteLength(text) <= NBD_MAX_STRING_BYTES) return text;
-  let cut = text.slice(0, NBD_MAX_STRING_BYTES);
-  while (Buffer.byteLength(cut) > NBD_MAX_STRING_BYTES - 3) cut = cut.slice(0, -1);
-  return `${cut}…`;
+  if (refusal !== undefined) return { type: NBD_REP.ERR_POLICY, message: nbdString(`export ${JSON.stringify(name)} is not served: ${refusal}`, '…') };
+  return { type: NBD_REP.ERR_UNKNOWN, message: nbdString(`no export named ${JSON.stringify(name)}`, '…') };
 }
 
 /** NBD_OPT_INFO / NBD_OPT_GO data: u32 name length, name, u16 count, count × u16 information types. */

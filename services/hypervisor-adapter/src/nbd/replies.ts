@@ -83,10 +83,16 @@ function chunkHeader(handle: Buffer, type: number, length: number, room = 0): Bu
   return header;
 }
 
+/** `text` cut to the spec's NBD_MAX_STRING_BYTES of UTF-8 at a character's edge when longer, `mark` ending a cut text. */
+export function nbdString(text: string, mark = ''): string {
+  if (Buffer.byteLength(text) <= NBD_MAX_STRING_BYTES) return text;
+  const room = NBD_MAX_STRING_BYTES - Buffer.byteLength(mark);
+  return Buffer.from(text, 'utf8').subarray(0, room).toString('utf8').replace(/\uFFFD+$/, '') + mark;
+}
+
 /** An ERROR chunk: the error value and a message (UTF-8, no NUL, cut to the spec's 4096 bytes on a character boundary). */
 function errorChunk(handle: Buffer, error: number, message: string): Buffer {
-  let text = Buffer.from(message.replaceAll('\0', ' '), 'utf8');
-  if (text.length > NBD_MAX_STRING_BYTES) text = Buffer.from(text.subarray(0, NBD_MAX_STRING_BYTES).toString('utf8').replace(/\uFFFD+$/, ''), 'utf8');
+  const text = Buffer.from(nbdString(message.replaceAll('\0', ' ')), 'utf8');
   const chunk = chunkHeader(handle, NBD_REPLY_TYPE.ERROR, 6 + text.length, 6 + text.length);
   chunk.writeUInt32BE(error, STRUCTURED_REPLY_HEADER_BYTES);
   chunk.writeUInt16BE(text.length, STRUCTURED_REPLY_HEADER_BYTES + 4);
