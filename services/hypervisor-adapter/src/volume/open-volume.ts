@@ -123,14 +123,15 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     let openedRoot: Buffer | null = null;
     if (crypto.recordState) {
       let root = await files.tagsRoot(sectorCount);
-      let continuity = await crypto.recordState('opened', root);
+      const continuity = await crypto.recordState('opened', root);
       if (continuity !== 'as-closed' && files.chunks.unchecked > 0) {
         // Only the record of a clean close vouches for saved roots; without one (a first open, an unclean end) every chunk is read now.
         files.chunks.distrust();
         const read = await files.tagsRoot(sectorCount);
         if (!read.equals(root)) {
+          // (The record is this open's now, so the service answers after-unclean-end; what this open is stays the first answer.)
           log.warn({ dir, uuid, continuity }, 'the saved chunk roots were not those of the tags: the tags as they stand are recorded');
-          continuity = await crypto.recordState('opened', read);
+          await crypto.recordState('opened', read);
           root = read;
         }
       }

@@ -49,9 +49,8 @@ export class TagCheck {
     this.#listeners.push(listener);
   }
 
-  /** Checks the chunks bytes [offset, offset + length) fall in, if any is unchecked; rejects with the volume's error if one was altered. */
+  /** Checks the unchecked chunks bytes [offset, offset + length) fall in; rejects with the volume's error if one was altered. */
   async before(offset: number, length: number): Promise<void> {
-    if (length === 0 || this.#o.chunks.unchecked === 0) return;
     const first = Math.floor(offset / this.#o.sectorSize);
     try {
       await this.#o.chunks.check(first, Math.ceil((offset + length) / this.#o.sectorSize) - first);
