@@ -20,7 +20,7 @@ import { HostIdentity } from './host-identity.js';
 import { RemoteVm } from './remote-vm.js';
 import { serviceWorld, type ServiceWorld } from './service.fixture.js';
 import { trustedServiceKey } from './service-key.js';
-import { recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
+import { flipByte, recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
 import { ExportRegistry } from '../nbd/export-registry.js';
 import { openEncryptedFileVolume } from '../volume/open-volume.js';
 import { RemoteSectorCrypto } from '../volume/remote-sector-crypto.js';
@@ -169,11 +169,8 @@ describe('a large volume opened from the chunk roots of its last clean close', (
   });
 
   test('an alteration no request reaches is found by the background check, which stops the volume', async () => {
-    const fd = openSync(path.join(volumeDir, 'tags'), 'r+');
-    const entry = Buffer.alloc(TAG_ENTRY_BYTES);
-    readSync(fd, entry, 0, entry.length, (B + 5) * TAG_ENTRY_BYTES);
-    writeSync(fd, Buffer.from([entry[39]! ^ 1]), 0, 1, (B + 5) * TAG_ENTRY_BYTES + 39);
-    closeSync(fd);
+    const tagByte = [path.join(volumeDir, 'tags'), (B + 5) * TAG_ENTRY_BYTES + 39, 1] as const;
+    flipByte(...tagByte);
     const altered = 'volume tags altered at rest: the volume stopped';
     const before = logged(altered);
     const v = await openHere();
@@ -185,9 +182,7 @@ describe('a large volume opened from the chunk roots of its last clean close', (
       await v.close();
     }
     // Put right, and the record forgotten, for the next test.
-    const fix = openSync(path.join(volumeDir, 'tags'), 'r+');
-    writeSync(fix, entry, 0, entry.length, (B + 5) * TAG_ENTRY_BYTES);
-    closeSync(fix);
+    flipByte(...tagByte);
     await forgetState();
     await (await openHere()).close();
   });
