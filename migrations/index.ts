@@ -15,6 +15,7 @@ import * as m0009 from './0009_vms.js';
 import * as m0010 from './0010_vm_boots_and_volume_keys.js';
 import * as m0011 from './0011_scans.js';
 import * as m0012 from './0012_volume_states.js';
+import * as m0013 from './0013_volume_states_resumed.js';
 
 export interface Migration {
   up(db: Knex): Promise<void>;
@@ -35,6 +36,7 @@ export const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['0010_vm_boots_and_volume_keys', m0010],
   ['0011_scans', m0011],
   ['0012_volume_states', m0012],
+  ['0013_volume_states_resumed', m0013],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -1,11 +1,15 @@
 // A volume state record on the data plane (docs/service.md, "Volume state records"): the adapter
-// records with the service the Merkle root over its volume's tags when it opens the volume and
-// when it closes it cleanly; at an open, the service refuses a root that is not the one the
-// volume was closed with. When a part of the tags the adapter checks only after the open (a chunk
-// of a large volume, against the root it was opened with) is found altered, it records that too. Its answer is binary and sealed under the session (authenticated), so
-// that no one between the two can answer "as closed" in the service's place:
+// records with the service the Merkle root over its volume's tags when it opens the volume, at
+// each checkpoint of its journal (before the journal's round is retired) and when it closes it
+// cleanly; at an open, the service refuses a root that is not the one the volume was closed with
+// — or, after an unclean end, one that the last recorded state does not lead to through the
+// volume's journal: the open names the roots its replay passed through (the state at the start
+// of each round of the journal it replayed). When a part of the tags the adapter checks only
+// after the open (a chunk of a large volume, against the root it was opened with) is found
+// altered, it records that too. Its answer is binary and sealed under the session
+// (authenticated), so that no one between the two can answer "as closed" in the service's place:
 //
-//   request = Merkle root (32)
+//   request = Merkle root (32) ‖ passed through: Merkle root (32) × k    (k ≤ 4; moment opened only)
 //   answer  = continuity u8 ‖ Merkle root (32)          the root the service recorded
 
 import type { BodySeals } from './block-session.js';
@@ -14,27 +18,53 @@ import type { BodySeals } from './block-session.js';
 export const VOLUME_STATE_SEALS: BodySeals = { request: 'encrypted', answer: 'authenticated' };
 
 /**
- * When the adapter records the root: after opening the volume (journal replayed), at a clean
- * close, or when tags it had not read at the open are found not to be those of the root it opened
- * with (the body is that root): the open is then refused after the fact.
+ * When the adapter records the root: after opening the volume (journal replayed), at a checkpoint
+ * (a round of the journal in durable files, before the round is retired: the state the round
+ * after it starts from), at a clean close, or when tags it had not read at the open are found
+ * not to be those of the root it opened with (the body is that root): the open is then refused
+ * after the fact.
  */
-export const VOLUME_STATE_MOMENTS = ['opened', 'closed', 'altered'] as const;
+export const VOLUME_STATE_MOMENTS = ['opened', 'checkpoint', 'closed', 'altered'] as const;
 export type VolumeStateMoment = (typeof VOLUME_STATE_MOMENTS)[number];
 
 /**
  * What the service found, by code (index + 1):
  *   first              no state recorded for the volume yet: this one is its baseline
  *   as-closed          the root is the one the volume was last closed with
- *   after-unclean-end  the volume was not closed cleanly when last served (its tags moved on since
- *                      the record): not checked; this open is the new baseline
- *   recorded           a clean close's state, kept for the next open
+ *   after-unclean-end  (records of earlier versions only) opened after an unclean end, not checked
+ *   recorded           a checkpoint's or a clean close's state, kept for the next open
  *   altered            tags found altered after an open: the record is back at the clean close
  *                      that open matched, and the volume is refused (audited) as an open would be
+ *   resumed            the volume was not closed cleanly when last served (its adapter killed, its
+ *                      key disabled), and the state last recorded (at its open or a checkpoint) is
+ *                      one its journal's replay passed through: checked, the replayed writes on top
  */
-export const CONTINUITIES = ['first', 'as-closed', 'after-unclean-end', 'recorded', 'altered'] as const;
+export const CONTINUITIES = ['first', 'as-closed', 'after-unclean-end', 'recorded', 'altered', 'resumed'] as const;
 export type Continuity = (typeof CONTINUITIES)[number];
 
 export const VOLUME_STATE_ANSWER_BYTES = 33;
+/** States an open may name as passed through: the start of each of the journal's two rounds, and room to spare. */
+export const MAX_PASSED_THROUGH = 4;
+export const MAX_VOLUME_STATE_REQUEST_BYTES = 32 * (1 + MAX_PASSED_THROUGH);
+
+export interface VolumeStateRequest {
+  merkleRoot: Buffer;
+  /** Roots of the states the open's journal replay passed through on its way to merkleRoot (moment opened). */
+  passedThrough: Buffer[];
+}
+
+export function encodeVolumeStateRequest(r: VolumeStateRequest): Buffer {
+  const roots = [r.merkleRoot, ...r.passedThrough];
+  if (r.passedThrough.length > MAX_PASSED_THROUGH || roots.some((root) => root.length !== 32)) throw new RangeError(`a volume state request is 1 to ${1 + MAX_PASSED_THROUGH} Merkle roots of 32 bytes`);
+  return Buffer.concat(roots);
+}
+
+/** The request's roots, or null if these bytes are not 1 to 1 + MAX_PASSED_THROUGH of them. */
+export function decodeVolumeStateRequest(b: Uint8Array): VolumeStateRequest | null {
+  if (b.length === 0 || b.length % 32 !== 0 || b.length > MAX_VOLUME_STATE_REQUEST_BYTES) return null;
+  const roots = Array.from({ length: b.length / 32 }, (_, i) => Buffer.from(b.subarray(i * 32, (i + 1) * 32)));
+  return { merkleRoot: roots[0]!, passedThrough: roots.slice(1) };
+}
 
 export interface VolumeStateAnswer {
   continuity: Continuity;

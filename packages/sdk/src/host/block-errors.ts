@@ -43,19 +43,24 @@ export class ReleaseRefusedError extends SealkeepError {
   }
 }
 
-/** The volume's tags are not those it was last closed with: it was rolled back or altered at rest. */
+/**
+ * The volume's tags are not those it was last closed with — or, after an unclean end, not those
+ * its last recorded state leads to through its journal: it was rolled back or altered at rest.
+ */
 export class VolumeStateDiffersError extends SealkeepError {
-  /** The root the open recorded, the root recorded at the last clean close, and when that was. */
+  /** The root the open showed; the root last recorded, when, and whether at a clean close ('closed') or while served ('served'). */
   readonly merkleRoot: string;
-  readonly closedRoot: string;
-  readonly closedAt: string;
+  readonly recordedRoot: string;
+  readonly recordedAt: string;
+  readonly recordedAs: string;
   constructor(e: SealkeepError) {
     super(e.status, e.type, e.detail, e.problem);
     this.name = 'VolumeStateDiffersError';
     const text = (v: unknown) => (typeof v === 'string' ? v : 'unknown');
     this.merkleRoot = text(e.problem.merkleRoot);
-    this.closedRoot = text(e.problem.closedRoot);
-    this.closedAt = text(e.problem.closedAt);
+    this.recordedRoot = text(e.problem.recordedRoot);
+    this.recordedAt = text(e.problem.recordedAt);
+    this.recordedAs = text(e.problem.recordedAs);
   }
 }
 

@@ -167,7 +167,7 @@ function volumeState(req: IncomingMessage, res: ServerResponse, s: FakeSession |
   const root = body;
   if (root.length !== 32) return problem(res, 400, 'validation-failed');
   if (moment === 'opened' && closedRoot && !closedRoot.equals(root) && !forgedState) {
-    return problem(res, 409, 'volume-state-differs', { merkleRoot: root.toString('hex'), closedRoot: closedRoot.toString('hex'), closedAt: '2026-12-06T00:00:00.000Z' });
+    return problem(res, 409, 'volume-state-differs', { merkleRoot: root.toString('hex'), recordedRoot: closedRoot.toString('hex'), recordedAt: '2026-12-06T00:00:00.000Z', recordedAs: 'closed' });
   }
   if (moment === 'closed') closedRoot = root;
   const out = encodeVolumeStateAnswer({ continuity: forgedState ? 'as-closed' : moment === 'closed' ? 'recorded' : 'first', merkleRoot: root });
@@ -341,7 +341,7 @@ test("a volume's state: the service's answer opens under the session key; a refu
   assert.deepEqual(await session.recordVolumeState('opened', root), { continuity: 'first', merkleRoot: root });
   assert.equal((await session.recordVolumeState('closed', root)).continuity, 'recorded');
   const earlier = randomBytes(32);
-  await assert.rejects(session.recordVolumeState('opened', earlier), (e: unknown) => e instanceof VolumeStateDiffersError && e.status === 409 && e.closedRoot === root.toString('hex') && e.merkleRoot === earlier.toString('hex'));
+  await assert.rejects(session.recordVolumeState('opened', earlier), (e: unknown) => e instanceof VolumeStateDiffersError && e.status === 409 && e.recordedRoot === root.toString('hex') && e.merkleRoot === earlier.toString('hex'));
   forgedState = true;
   try {
     await assert.rejects(session.recordVolumeState('opened', earlier), AnswerSealError, 'an "as closed" someone else answered');

@@ -41,6 +41,7 @@ import {
   sessionProofFault,
   TAG_BYTES,
   VOLUME_STATE_ANSWER_BYTES,
+  encodeVolumeStateRequest,
   VOLUME_STATE_SEALS,
   type BodySeals,
   type VolumeStateAnswer,
@@ -243,13 +244,16 @@ export class BlockSession {
   /**
    * Records the volume's state at the service (docs/service.md, "Volume state records"): the RFC
    * 6962 Merkle root over its tags (@sealkeep/crypto's merkleRoot; the whole volume in LBA order),
-   * at its open (after its journal is replayed) or at its clean close. At an open, a root that is
-   * not the one the volume was last closed with is a VolumeStateDiffersError. The answer opens
-   * under the session key, or the call fails (AnswerSealError): it can only be the service's.
+   * at its open (after its journal is replayed, naming the roots of the states the replay passed
+   * through), at a checkpoint of its journal, or at its clean close. At an open, a root that is not
+   * the one the volume was last closed with — or after an unclean end, not one the state last
+   * recorded leads to — is a VolumeStateDiffersError. The answer opens under the session key, or
+   * the call fails (AnswerSealError): it can only be the service's.
    */
-  async recordVolumeState(moment: VolumeStateMoment, merkleRoot: Uint8Array): Promise<VolumeStateAnswer> {
+  async recordVolumeState(moment: VolumeStateMoment, merkleRoot: Uint8Array, passedThrough: readonly Uint8Array[] = []): Promise<VolumeStateAnswer> {
     const answer = Buffer.alloc(VOLUME_STATE_ANSWER_BYTES);
-    await this.#call('POST', `/v1/block-sessions/${this.id}/volume-state?moment=${moment}`, [Buffer.from(merkleRoot)], [answer], VOLUME_STATE_SEALS);
+    const body = encodeVolumeStateRequest({ merkleRoot: Buffer.from(merkleRoot), passedThrough: passedThrough.map((r) => Buffer.from(r)) });
+    await this.#call('POST', `/v1/block-sessions/${this.id}/volume-state?moment=${moment}`, [body], [answer], VOLUME_STATE_SEALS);
     return decodeVolumeStateAnswer(answer);
   }
 

@@ -295,13 +295,19 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     }
   });
 
+  const openHere = async () => {
+    const own = await exchangeToken(w.dataUrl, identity.signer(), { subjectToken: await w.delegationFor(identity.label) });
+    const session = await openBlockSession({ dataUrl: w.dataUrl, signer: identity.signer(own.accessToken), tenantId: w.tenantId, vmId: ids.vmId, volumeId: ids.volumeId, serviceKey: identity.serviceKey });
+    return openEncryptedFileVolume({ dir: volumeDir, uuid: ids.volumeId, crypto: () => new RemoteSectorCrypto(session), log });
+  };
+  const opened = () => log.entries.filter((e) => e.message === 'volume state recorded at open').map((e) => e.fields.continuity);
+  /** The volume directory replaced by a copy of `from`, as the provider (or a crash) leaves it. */
+  const putBack = (from: string) => {
+    rmSync(volumeDir, { recursive: true });
+    cpSync(from, volumeDir, { recursive: true });
+  };
+
   test('a volume rolled back at rest (data, tags and journal copied back from an earlier close) is refused at its next open, and audited; once the officer forgets the record, it opens', async () => {
-    const openHere = async () => {
-      const own = await exchangeToken(w.dataUrl, identity.signer(), { subjectToken: await w.delegationFor(identity.label) });
-      const session = await openBlockSession({ dataUrl: w.dataUrl, signer: identity.signer(own.accessToken), tenantId: w.tenantId, vmId: ids.vmId, volumeId: ids.volumeId, serviceKey: identity.serviceKey });
-      return openEncryptedFileVolume({ dir: volumeDir, uuid: ids.volumeId, crypto: () => new RemoteSectorCrypto(session), log });
-    };
-    const opened = () => log.entries.filter((e) => e.message === 'volume state recorded at open').map((e) => e.fields.continuity);
     // Closed cleanly at the end of the last test: the same files open as they were closed.
     await (await openHere()).close();
     assert.equal(opened().at(-1), 'as-closed');
@@ -312,9 +318,8 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     await later.close();
 
     // The provider puts the earlier copy back: every sector of it verifies, but the volume is refused.
-    rmSync(volumeDir, { recursive: true });
-    cpSync(earlier, volumeDir, { recursive: true });
-    await assert.rejects(openHere(), (e: unknown) => e instanceof VolumeStateDiffersError && e.status === 409 && e.closedRoot !== e.merkleRoot && /rolled back or altered/.test(e.message));
+    putBack(earlier);
+    await assert.rejects(openHere(), (e: unknown) => e instanceof VolumeStateDiffersError && e.status === 409 && e.recordedRoot !== e.merkleRoot && /rolled back or altered/.test(e.message));
     const audit = await w.call(w.tenantUrl, w.officer, 'GET', `/v1/tenants/${w.tenantId}/audit`);
     const refusals = (audit.lines as string[]).map((l) => JSON.parse(l) as { action: string; outcome: string; actorChain: string[] }).filter((e) => e.action === 'volume.state-opened' && e.outcome === 'failure');
     assert.equal(refusals.length, 1);
@@ -329,5 +334,39 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     } finally {
       await restored.close();
     }
+  });
+
+  test('after an unclean end the next open resumes from the state its last checkpoint recorded, the journal replayed on top; a copy from before that checkpoint is refused', async () => {
+    await (await openHere()).close();
+    const v = await openHere();
+    await v.write(0, Buffer.alloc(4096, 0x11));
+    await v.flush();
+    const stale = path.join(tmp.dir, 'disk-stale');
+    cpSync(volumeDir, stale, { recursive: true }); // (the adapter killed here: the first write in its journal)
+    await v.write(8192, Buffer.alloc(4096, 0x33));
+    await v.checkpoint(); // recorded with the service: both writes
+    await v.write(4096, Buffer.alloc(4096, 0x22));
+    await v.flush();
+    const crashed = path.join(tmp.dir, 'disk-crashed');
+    cpSync(volumeDir, crashed, { recursive: true }); // the adapter killed here: the last write in its journal only
+    v.stop('the adapter was killed');
+    await v.close();
+
+    // The copy from before the checkpoint: its journal leads from the open to the first write, not to what was recorded.
+    putBack(stale);
+    await assert.rejects(openHere(), (e: unknown) => e instanceof VolumeStateDiffersError && e.recordedAs === 'served' && /not closed cleanly/.test(e.message));
+    // The files as the kill left them: the open shows the state its replay began with, which is the one recorded.
+    putBack(crashed);
+    const resumed = await openHere();
+    try {
+      assert.equal(opened().at(-1), 'resumed');
+      assert.ok((await resumed.read(0, 3 * 4096)).equals(Buffer.concat([0x11, 0x22, 0x33].map((b) => Buffer.alloc(4096, b)))));
+    } finally {
+      await resumed.close();
+    }
+    const audit = await w.call(w.tenantUrl, w.officer, 'GET', `/v1/tenants/${w.tenantId}/audit`);
+    const opens = (audit.lines as string[]).map((l) => JSON.parse(l) as { action: string; details: Record<string, unknown> }).filter((e) => e.action === 'volume.state-opened');
+    assert.deepEqual(opens.slice(-2).map((e) => e.details.continuity), ['differs', 'resumed']);
+    assert.match(String(opens.at(-1)!.details.resumedFromHash), /^[0-9a-f]{64}$/, 'the audit names the recorded state the open resumed from');
   });
 });

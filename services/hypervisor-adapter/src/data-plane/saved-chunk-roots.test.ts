@@ -7,7 +7,8 @@
 // volume.state-altered, refused in the VM's summary), and the next open, reading every chunk, is
 // refused until the officer forgets the record. An alteration no request reaches is found by the
 // background check alone. After an unclean end, saved roots put back by the provider are not
-// trusted: every chunk is read, and the tags as they stand are recorded.
+// trusted: the service refuses the root composed from them, every chunk is read, and the tags as
+// they stand — the state the last checkpoint recorded — are shown and taken.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -201,7 +202,7 @@ describe('a large volume opened from the chunk roots of its last clean close', (
     }
   });
 
-  test('after an unclean end, saved roots put back by the provider are not trusted: every chunk is read, the tags as they stand recorded', async () => {
+  test('after an unclean end, saved roots put back by the provider are not trusted: every chunk is read, and the tags as they stand resume from the last checkpoint', async () => {
     const stale = path.join(tmp.dir, 'stale.roots');
     cpSync(rootsFile, stale);
     const v = await openHere();
@@ -216,11 +217,12 @@ describe('a large volume opened from the chunk roots of its last clean close', (
     cpSync(crashed, volumeDir, { recursive: true });
     cpSync(stale, rootsFile);
 
-    const distrusted = 'the saved chunk roots were not those of the tags: the tags as they stand are recorded';
+    const distrusted = 'the saved chunk roots were not those of the tags: the tags as they stand are shown';
     const before = logged(distrusted);
     const after = await openHere();
     try {
       assert.equal(logged(distrusted), before + 1);
+      assert.equal(lastOpen()!.continuity, 'resumed', 'the state the checkpoint recorded');
       assert.ok((await after.read(B * S, S)).equals(Buffer.alloc(S, 0xb3)), 'no chunk is taken for altered');
     } finally {
       await after.close();

@@ -381,7 +381,7 @@ async function walk(): Promise<void> {
     show(`refused: ${refused.status} ${String(refused.body!.type).replace(/^.*\//, '')}: ${String(refused.body!.detail)}`);
     const refusal = (await auditOf('volume.state-opened')).filter((e) => e.outcome === 'failure').at(-1);
     if (!refusal) throw new Error('the refusal is not in acme\'s audit');
-    show(`acme's audit: volume.state-opened ${red(refusal.outcome)}, root ${String(refusal.details.merkleRootHash).slice(0, 16)}… where the close left ${String(refusal.details.closedRootHash).slice(0, 16)}…, by ${refusal.actorChain.join(' > ')}`);
+    show(`acme's audit: volume.state-opened ${red(refusal.outcome)}, root ${String(refusal.details.merkleRootHash).slice(0, 16)}… where the close left ${String(refusal.details.recordedRootHash).slice(0, 16)}…, by ${refusal.actorChain.join(' > ')}`);
   });
 
   await steps.run('The disk back as it was closed: web-01 starts again on the same adapter', async () => {

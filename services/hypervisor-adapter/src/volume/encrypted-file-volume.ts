@@ -13,19 +13,26 @@
 // A volume opened from saved chunk roots checks each chunk of its tags before the first request
 // that reaches it, and all of them in the background (tag-check.ts); a chunk found altered at rest
 // stops the volume.
+// When the crypto keeps volume state records (through the data plane), a round of the journal is
+// retired only after the state it ends with is recorded: the root of the tags before the next
+// round's changes (each change journals the entries it replaces). So the journal always holds
+// every change since the state last recorded, and an open after an unclean end shows the service
+// the states its replay passed through (open-volume.ts). A volume stopped (its session ended, its
+// tags found altered) keeps its journal at close, for that open to replay.
 
 import type { SectorSize } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { VolumeError, toVolumeError, type BlockVolume, type Extent, type WriteOptions } from './block-volume.js';
 import { MAX_RECORD_SECTORS, type SectorChange } from './journal-record.js';
+import type { EntriesBefore } from './tag-chunks.js';
 import { PendingSectors } from './pending-sectors.js';
 import type { SectorCrypto } from './sector-crypto.js';
 import type { SectorFiles } from './sector-files.js';
 import type { SectorJournal } from './sector-journal.js';
 import { SectorReader } from './sector-reader.js';
 import { TagCheck } from './tag-check.js';
-import { nextDataGeneration, nextZeroedGeneration } from './sector-state.js';
+import { decodeWords, nextDataGeneration, nextZeroedGeneration } from './sector-state.js';
 import { Gate, SectorLocks } from './volume-locks.js';
 
 export interface VolumeLimits {
@@ -90,6 +97,8 @@ export class EncryptedFileVolume implements BlockVolume {
   /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
   #filesDirty = false;
   #filesSyncing: Promise<void> | null = null;
+  /** The active round's changes, as the entries they replaced (kept when the crypto records state): what a checkpoint undoes to find the state the round before ended with. */
+  #roundChanges: EntriesBefore[] = [];
 
   constructor(parts: VolumeParts) {
     this.uuid = parts.uuid;
@@ -201,7 +210,8 @@ export class EncryptedFileVolume implements BlockVolume {
     return this.#gate.exclusive(async () => {
       if (this.#closed) throw new VolumeError('CLOSED', 'the volume is closed');
       if (this.#failed) throw this.#failed;
-      await this.#checkpointHeld();
+      if (this.#stopped && this.#crypto.recordState) throw this.#stopped;
+      await this.#checkpointHeld('checkpoint');
     });
   }
 
@@ -216,9 +226,10 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   /**
-   * Writes everything back, checkpoints (nothing to replay at the next open), records the root of
-   * the tags with the keys' holder (when it keeps volume state records and the volume was not
-   * stopped), and releases the keys. Rejects if any of it failed, once everything is closed.
+   * Writes everything back, records the root of the tags with the keys' holder (when it keeps
+   * volume state records), checkpoints (nothing to replay at the next open), and releases the
+   * keys. A volume that records state and was stopped only makes its journal durable: its next
+   * open replays it. Rejects if any of it failed, once everything is closed.
    */
   async close(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
@@ -229,16 +240,16 @@ export class EncryptedFileVolume implements BlockVolume {
     return this.#gate.exclusive(async () => {
       if (this.#closed) return;
       try {
-        if (!this.#failed) {
-          await this.#checkpointHeld();
-          await this.#journal.trimToRound();
-          if (!this.#stopped && this.#crypto.recordState) {
-            const sectorCount = this.size / this.sectorSize;
-            await this.#crypto.recordState('closed', await this.#files.tagsRoot(sectorCount)).catch((error: unknown) => {
-              throw new VolumeError('IO', `the volume's state was not recorded at its close (${(error as Error).message}): its next open cannot be checked against it`, { cause: error });
-            });
-            await this.#files.saveRoots(sectorCount).catch((err: unknown) => this.#log.warn({ uuid: this.uuid, err }, 'chunk roots not saved at the close: the next open reads every chunk of the tags'));
-          }
+        if (this.#failed) return;
+        if (this.#stopped && this.#crypto.recordState) {
+          // No state can be recorded now: the journal stays, durable, for the next open to replay from the state last recorded.
+          await this.#stopOnFailure(() => this.#journal.sync());
+          return;
+        }
+        await this.#checkpointHeld('closed');
+        await this.#journal.trimToRound();
+        if (this.#crypto.recordState) {
+          await this.#files.saveRoots(this.size / this.sectorSize).catch((err: unknown) => this.#log.warn({ uuid: this.uuid, err }, 'chunk roots not saved at the close: the next open reads every chunk of the tags'));
         }
       } finally {
         this.#closed = true;
@@ -360,7 +371,8 @@ export class EncryptedFileVolume implements BlockVolume {
       bufferPool.give(data);
       plaintext = whole;
     }
-    const next = this.#reader.words(first, count).map(nextDataGeneration);
+    const previous = this.#reader.entries(first, count);
+    const next = decodeWords(previous, count).map(nextDataGeneration);
     let ciphertext: Buffer;
     let tags: Buffer;
     if (this.#crypto.encryptAndTag) ({ ciphertext, tags } = await this.#crypto.encryptAndTag(BigInt(first), next, plaintext));
@@ -370,7 +382,7 @@ export class EncryptedFileVolume implements BlockVolume {
     }
     if (ciphertext.buffer !== plaintext.buffer) bufferPool.give(plaintext);
     // The ciphertext buffer now belongs to the pending changes, which give it back after the write-back.
-    await this.#commit({ kind: 'sectors', firstLba: first, words: next, tags, ciphertext });
+    await this.#commit({ kind: 'sectors', firstLba: first, words: next, tags, ciphertext, previous });
   }
 
   /**
@@ -386,9 +398,10 @@ export class EncryptedFileVolume implements BlockVolume {
         await new Promise((resolve) => setImmediate(resolve));
       }
       const count = Math.min(MAX_RECORD_SECTORS, to - first);
-      const words = this.#reader.words(first, count);
+      const previous = this.#reader.entries(first, count);
+      const words = decodeWords(previous, count);
       const next = words.map(nextZeroedGeneration);
-      if (next.some((word, i) => word !== words[i])) await this.#commit({ kind: 'zeroes', firstLba: first, words: next, tags: null, ciphertext: null });
+      if (next.some((word, i) => word !== words[i])) await this.#commit({ kind: 'zeroes', firstLba: first, words: next, tags: null, ciphertext: null, previous });
     }
   }
 
@@ -399,6 +412,7 @@ export class EncryptedFileVolume implements BlockVolume {
     await this.#stopOnFailure(async () => {
       this.#journal.append(change);
       this.#pending.add(change);
+      if (this.#crypto.recordState) this.#roundChanges.push({ firstLba: change.firstLba, previous: change.previous! });
     });
   }
 
@@ -452,29 +466,58 @@ export class EncryptedFileVolume implements BlockVolume {
   /**
    * A checkpoint beside requests: the journal's next round starts at once (it follows this one,
    * which replay would take first), and this round's changes are written back and made durable in
-   * the files; then the round is retired, and its file may take the round after next.
+   * the files; the state the round ended with is recorded (when the crypto records state: the
+   * tags with the next round's changes so far undone); then the round is retired, and its file
+   * may take the round after next.
    */
   async #checkpointBeside(): Promise<void> {
-    if (this.#closed || this.#failed) return;
-    await this.#stopOnFailure(async () => this.#journal.switchRound(true));
+    if (this.#closed || this.#failed || (this.#stopped && this.#crypto.recordState)) return;
+    let next: EntriesBefore[] = [];
+    await this.#stopOnFailure(async () => {
+      this.#journal.switchRound(true);
+      this.#roundChanges = next;
+    });
     await this.#writeBack();
     await this.#syncFiles();
+    if (this.#stopped && this.#crypto.recordState) return; // (the round stays for the next open's replay)
+    await this.#recordState('checkpoint', () => next);
     await this.#stopOnFailure(() => this.#journal.retirePrevious());
   }
 
   /**
    * Under the exclusive gate (no append can run): every pending change written back and the files
-   * made durable, so every round is retired and the next one stands alone.
+   * made durable, the state recorded at `moment` (when the crypto records state), so every round
+   * is retired and the next one stands alone.
    */
-  async #checkpointHeld(): Promise<void> {
+  async #checkpointHeld(moment: 'checkpoint' | 'closed'): Promise<void> {
     await this.#oneCheckpointAtATime(async () => {
       await this.#writeBack();
       await this.#syncFiles();
+      await this.#recordState(moment, () => []);
       await this.#stopOnFailure(async () => {
         this.#journal.switchRound(false);
+        this.#roundChanges = [];
         await this.#journal.retirePrevious();
       });
     });
+  }
+
+  /**
+   * Records the root of the tags as they were before the changes `undo()` lists with the keys'
+   * holder, when it keeps volume state records. A failure stops the volume: no round may be
+   * retired past the state last recorded, so the journal would only grow.
+   */
+  async #recordState(moment: 'checkpoint' | 'closed', undo: () => readonly EntriesBefore[]): Promise<void> {
+    const { recordState } = this.#crypto;
+    if (!recordState) return;
+    try {
+      const root = await this.#files.tagsRootBefore(this.size / this.sectorSize, undo);
+      await recordState.call(this.#crypto, moment, root);
+    } catch (error) {
+      const at = moment === 'closed' ? 'at its close' : 'at a checkpoint';
+      this.#failed ??= new VolumeError('IO', `the volume stopped: its state was not recorded ${at} (${(error as Error).message}); its journal is kept for the next open to replay`, { cause: error });
+      throw this.#failed;
+    }
   }
 
   /** Makes every change applied to the files so far durable; callers share fdatasyncs as the journal's do. */

@@ -24,6 +24,7 @@ const change = (lba: number, count: number): SectorChange => ({
   words: new BigUint64Array(count).fill(1n),
   tags: randomBytes(32 * count),
   ciphertext: randomBytes(S * count),
+  previous: randomBytes(40 * count),
 });
 
 /** A new journal in `root`/live, its first round begun and durable, as a volume's open leaves it. */

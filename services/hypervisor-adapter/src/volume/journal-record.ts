@@ -1,7 +1,7 @@
 // One journal record's bytes, declared once (README.md, "Journal"). All integers big-endian.
 //
 //   offset      size   field
-//   0           8      magic 'SKJRNL02'
+//   0           8      magic 'SKJRNL03'
 //   8           8      sequence number: one more than the record before it
 //   16          2      kind: 1 sectors, 2 zeroes, 3 checkpoint
 //   18          2      reserved, zero
@@ -15,20 +15,26 @@
 //   40          32     SHA-256(volume id ‖ bytes 0..39 ‖ metadata)
 //   72          8n     metadata: the new generation word of each sector
 //   72+8n       32n    metadata: each sector's tag                        (sectors only)
-//   72+40n      S·n    the sectors' ciphertext, as it goes to the data file (sectors only)
+//   then        40n    metadata: each sector's tag-file entry before the record (generation
+//                      word ‖ tag, as in the tag file): what the state the record started from
+//                      is computed from at replay (a volume state record; open-volume.ts)
+//   then        S·n    the sectors' ciphertext, as it goes to the data file (sectors only)
 //
 // The checksum binds header and metadata to the volume; the ciphertext is bound by the tags
 // themselves (HMAC over volume id, LBA, generation and ciphertext), checked before replay.
 //
-// Records of volume formats 1 and 2 ('SKJRNL01') have a 64-byte header with no durable-through
-// field (the checksum at 32, over bytes 0..31 and the metadata). They are still read, as saying
-// nothing of durability (durable through 0); replay judges damage among them as those formats
-// did (sector-journal.ts).
+// Records of volume format 3 ('SKJRNL02') have no entries before; those of formats 1 and 2
+// ('SKJRNL01') a 64-byte header with no durable-through field either (the checksum at 32, over
+// bytes 0..31 and the metadata). They are still read, the latter as saying nothing of durability
+// (durable through 0); replay judges damage among them as those formats did (sector-journal.ts).
 
 import { createHash } from 'node:crypto';
 import { decodeGenerations, encodeGenerations, GENERATION_BYTES, TAG_BYTES } from '@sealkeep/crypto';
+import { TAG_ENTRY_BYTES } from './sector-state.js';
 
-export const RECORD_MAGIC = 0x534b4a524e4c3032n;
+export const RECORD_MAGIC = 0x534b4a524e4c3033n;
+/** The magic of records written by volume format 3: no entries before. */
+const FORMAT_3_RECORD_MAGIC = 0x534b4a524e4c3032n;
 /** The magic of records written by volume formats 1 and 2: a 64-byte header, no durable-through field. */
 const EARLIER_RECORD_MAGIC = 0x534b4a524e4c3031n;
 export const RECORD_HEADER_BYTES = 72;
@@ -55,11 +61,13 @@ export interface JournalRecord {
   tags: Buffer | null;
   /** sectors only. */
   ciphertext: Buffer | null;
+  /** Each sector's tag-file entry before the record (40 bytes each); null in a record of an earlier format. */
+  previous: Buffer | null;
 }
 
 /** The record that starts a round: `follows` is the sequence number of the checkpoint record that began the round before it, 0n if it stands alone. */
 export function checkpointRecord(sequence: bigint, follows: bigint, durableThrough: bigint): JournalRecord {
-  return { sequence, durableThrough, kind: 'checkpoint', firstLba: Number(follows), words: new BigUint64Array(0), tags: null, ciphertext: null };
+  return { sequence, durableThrough, kind: 'checkpoint', firstLba: Number(follows), words: new BigUint64Array(0), tags: null, ciphertext: null, previous: Buffer.alloc(0) };
 }
 
 /** The round a checkpoint record follows (see checkpointRecord). */
@@ -79,10 +87,12 @@ export interface RecordHeader {
   firstLba: number;
   /** 72, or 64 for a record of volume formats 1 and 2 (isEarlierFormat). */
   headerBytes: number;
+  /** Whether the record carries each sector's entry before it (not in records of formats 1 to 3). */
+  hasPrevious: boolean;
 }
 
-export function metadataBytes(kind: RecordKind, count: number): number {
-  return count * (GENERATION_BYTES + (kind === 'sectors' ? TAG_BYTES : 0));
+export function metadataBytes(kind: RecordKind, count: number, hasPrevious: boolean): number {
+  return count * (GENERATION_BYTES + (kind === 'sectors' ? TAG_BYTES : 0) + (hasPrevious ? TAG_ENTRY_BYTES : 0));
 }
 
 /** A record of volume formats 1 and 2: it says nothing of durability. */
@@ -95,13 +105,14 @@ export function recordBytes(header: RecordHeader, sectorSize: number): number {
 
 /** Header and metadata: what the checksum covers, with the checksum itself. */
 export function headBytes(header: RecordHeader): number {
-  return header.headerBytes + metadataBytes(header.kind, header.count);
+  return header.headerBytes + metadataBytes(header.kind, header.count, header.hasPrevious);
 }
 
 /** The header and metadata of a record, checksum included; the ciphertext is written after it as is. */
 export function encodeRecordHead(record: JournalRecord, volumeId: Uint8Array): Buffer {
   const count = record.words.length;
-  const head = Buffer.alloc(RECORD_HEADER_BYTES + metadataBytes(record.kind, count));
+  if (record.previous?.length !== count * TAG_ENTRY_BYTES) throw new RangeError(`a record of ${count} sectors carries ${count * TAG_ENTRY_BYTES} bytes of entries before it`);
+  const head = Buffer.alloc(RECORD_HEADER_BYTES + metadataBytes(record.kind, count, true));
   head.writeBigUInt64BE(RECORD_MAGIC, 0);
   head.writeBigUInt64BE(record.sequence, 8);
   head.writeUInt16BE(RECORD_KIND[record.kind], 16);
@@ -110,6 +121,7 @@ export function encodeRecordHead(record: JournalRecord, volumeId: Uint8Array): B
   head.writeBigUInt64BE(record.durableThrough, 32);
   encodeGenerations(record.words).copy(head, RECORD_HEADER_BYTES);
   if (record.kind === 'sectors') record.tags!.copy(head, RECORD_HEADER_BYTES + count * GENERATION_BYTES);
+  record.previous.copy(head, head.length - record.previous.length);
   checksum(head, RECORD_HEADER_BYTES, volumeId).copy(head, checksumOffset(RECORD_HEADER_BYTES));
   return head;
 }
@@ -117,7 +129,7 @@ export function encodeRecordHead(record: JournalRecord, volumeId: Uint8Array): B
 /** The header's fields, or null if these bytes (up to RECORD_HEADER_BYTES of them) cannot be the start of a record. */
 export function parseRecordHeader(header: Buffer): RecordHeader | null {
   const magic = header.length >= EARLIER_HEADER_BYTES ? header.readBigUInt64BE(0) : 0n;
-  const headerBytes = magic === RECORD_MAGIC ? RECORD_HEADER_BYTES : magic === EARLIER_RECORD_MAGIC ? EARLIER_HEADER_BYTES : 0;
+  const headerBytes = magic === RECORD_MAGIC || magic === FORMAT_3_RECORD_MAGIC ? RECORD_HEADER_BYTES : magic === EARLIER_RECORD_MAGIC ? EARLIER_HEADER_BYTES : 0;
   if (headerBytes === 0 || header.length < headerBytes) return null;
   const kind = (Object.keys(RECORD_KIND) as RecordKind[]).find((k) => RECORD_KIND[k] === header.readUInt16BE(16));
   const count = header.readUInt32BE(20);
@@ -127,7 +139,7 @@ export function parseRecordHeader(header: Buffer): RecordHeader | null {
   const sequence = header.readBigUInt64BE(8);
   const durableThrough = headerBytes === RECORD_HEADER_BYTES ? header.readBigUInt64BE(32) : 0n;
   if (durableThrough >= sequence) return null;
-  return { sequence, durableThrough, kind, count, firstLba: Number(firstLba), headerBytes };
+  return { sequence, durableThrough, kind, count, firstLba: Number(firstLba), headerBytes, hasPrevious: magic === RECORD_MAGIC };
 }
 
 /** Whether header ‖ metadata (of the header version `header` names) carry a checksum that holds for this volume. */
@@ -142,7 +154,8 @@ export function decodeRecord(header: RecordHeader, head: Buffer, ciphertext: Buf
   const words = decodeGenerations(head.subarray(headerBytes, headerBytes + count * GENERATION_BYTES));
   const tagsAt = headerBytes + count * GENERATION_BYTES;
   const tags = kind === 'sectors' ? head.subarray(tagsAt, tagsAt + count * TAG_BYTES) : null;
-  return { sequence: header.sequence, durableThrough: header.durableThrough, kind, firstLba: header.firstLba, words, tags, ciphertext };
+  const previous = header.hasPrevious ? head.subarray(head.length - count * TAG_ENTRY_BYTES) : null;
+  return { sequence: header.sequence, durableThrough: header.durableThrough, kind, firstLba: header.firstLba, words, tags, ciphertext, previous };
 }
 
 function checksum(head: Buffer, headerBytes: number, volumeId: Uint8Array): Buffer {

@@ -181,58 +181,68 @@ test('sectors torn in the data and tag files by a write-back are rewritten by re
   await volume.close();
 });
 
-/** A journal file as volume formats 1 and 2 wrote it: 'SKJRNL01' records, 64-byte headers without durable-through (anything after its records dropped). */
-function asEarlierFormat(file: string, volumeId: Buffer): void {
+/**
+ * A journal file as an earlier volume format wrote it (anything after its records dropped):
+ * formats 1 and 2 'SKJRNL01' records, 64-byte headers without durable-through; format 3
+ * 'SKJRNL02', without the entries before. Answers where each record ends in it.
+ */
+function asEarlierFormat(file: string, volumeId: Buffer, version: 1 | 2 | 3): number[] {
   const bytes = readFileSync(file);
   const records: Buffer[] = [];
-  for (let at = 0; ; ) {
+  const ends: number[] = [];
+  for (let at = 0, end = 0; ; ) {
     const header = parseRecordHeader(bytes.subarray(at, at + RECORD_HEADER_BYTES));
     if (!header || at + recordBytes(header, S) > bytes.length) break;
     const record = bytes.subarray(at, at + recordBytes(header, S));
-    const earlier = Buffer.concat([record.subarray(0, 32), Buffer.alloc(32), record.subarray(RECORD_HEADER_BYTES)]);
-    earlier.write('SKJRNL01', 0, 'latin1');
-    const metadataEnd = 64 + metadataBytes(header.kind, header.count);
-    createHash('sha256').update(volumeId).update(earlier.subarray(0, 32)).update(earlier.subarray(64, metadataEnd)).digest().copy(earlier, 32);
+    const metadata = record.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + metadataBytes(header.kind, header.count, false));
+    const ciphertext = record.subarray(RECORD_HEADER_BYTES + metadataBytes(header.kind, header.count, true));
+    const headerBytes = version === 3 ? RECORD_HEADER_BYTES : 64;
+    const earlier = Buffer.concat([record.subarray(0, headerBytes - 32), Buffer.alloc(32), metadata, ciphertext]);
+    earlier.write(version === 3 ? 'SKJRNL02' : 'SKJRNL01', 0, 'latin1');
+    createHash('sha256').update(volumeId).update(earlier.subarray(0, headerBytes - 32)).update(metadata).digest().copy(earlier, headerBytes - 32);
     records.push(earlier);
+    ends.push((end += earlier.length));
     at += record.length;
   }
   writeFileSync(file, Buffer.concat(records));
+  return ends;
 }
 
-test('volumes of the earlier formats (one journal file; records without durable-through) replay as written and become format 3', async (t) => {
+test('volumes of the earlier formats (one journal file; records without durable-through, or without the entries before) replay as written and become format 4', async (t) => {
   const { dir, remove } = temporaryDirectory('earlier-formats');
   t.after(remove);
   const keys = keyFactory();
   const live = path.join(dir, 'live');
-  const { volume, models, recordEnds } = await journaledWrites(live, keys, 5);
+  const { volume, models } = await journaledWrites(live, keys, 5);
   const format = (at: string) => (JSON.parse(readFileSync(path.join(at, 'volume.json'), 'utf8')) as { format: string }).format;
-  const earlier = (name: string, version: 1 | 2) => {
+  const earlier = (name: string, version: 1 | 2 | 3) => {
     const at = path.join(dir, name);
     snapshot(live, at);
     const metadata = JSON.parse(readFileSync(path.join(at, 'volume.json'), 'utf8')) as { uuid: string };
     writeFileSync(path.join(at, 'volume.json'), JSON.stringify({ ...metadata, format: `sealkeep-volume/${version}` }));
-    asEarlierFormat(path.join(at, JOURNAL_FILES[0]), volumeIdFromUuid(metadata.uuid));
+    const ends = asEarlierFormat(path.join(at, JOURNAL_FILES[0]), volumeIdFromUuid(metadata.uuid), version);
     if (version === 1) rmSync(path.join(at, JOURNAL_FILES[1])); // its one round, begun by a checkpoint record that follows nothing
-    else asEarlierFormat(path.join(at, JOURNAL_FILES[1]), volumeIdFromUuid(metadata.uuid));
-    return at;
+    else asEarlierFormat(path.join(at, JOURNAL_FILES[1]), volumeIdFromUuid(metadata.uuid), version);
+    return { at, ends };
   };
-  for (const version of [1, 2] as const) {
-    const at = earlier(`format-${version}`, version);
+  for (const version of [1, 2, 3] as const) {
+    const { at } = earlier(`format-${version}`, version);
     const reopened = await openTestVolume(at, { size: SIZE, sectorSize: S, keys });
     assert.deepEqual(await reopened.read(0, SIZE), models[5]);
     assert.ok(existsSync(path.join(at, JOURNAL_FILES[1])));
-    assert.equal(format(at), 'sealkeep-volume/3', 'format 3 from now on: a version that knows only an earlier one refuses it');
+    assert.equal(format(at), 'sealkeep-volume/4', 'format 4 from now on: a version that knows only an earlier one refuses it');
     await reopened.close();
+    if (version === 3) continue; // (its records say how far the journal was durable, as this format's do)
     // Their records say nothing of durability: as those formats did, a failing record with whole ones after it is damage.
     const damaged = earlier(`format-${version}-damaged`, version);
-    flipByte(path.join(damaged, JOURNAL_FILES[0]), recordEnds[2]! - 3 * 8 - 10); // record 2's ciphertext (the three records to its end have headers 8 bytes shorter)
-    await assert.rejects(openTestVolume(damaged, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
+    flipByte(path.join(damaged.at, JOURNAL_FILES[0]), damaged.ends[2]! - 10); // record 2's ciphertext
+    await assert.rejects(openTestVolume(damaged.at, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
     // Nor more than they did: a record whose header page never reached the disk ends the round, whatever lies after it.
     const torn = earlier(`format-${version}-torn`, version);
-    const fd = openSync(path.join(torn, JOURNAL_FILES[0]), 'r+');
-    writeSync(fd, Buffer.alloc(64), 0, 64, recordEnds[2]! - 3 * 8); // record 3's header
+    const fd = openSync(path.join(torn.at, JOURNAL_FILES[0]), 'r+');
+    writeSync(fd, Buffer.alloc(64), 0, 64, torn.ends[2]!); // record 3's header
     closeSync(fd);
-    const reopenedTorn = await openTestVolume(torn, { size: SIZE, sectorSize: S, keys });
+    const reopenedTorn = await openTestVolume(torn.at, { size: SIZE, sectorSize: S, keys });
     assert.deepEqual(await reopenedTorn.read(0, SIZE), models[2]);
     await reopenedTorn.close();
   }

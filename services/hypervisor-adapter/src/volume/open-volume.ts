@@ -4,16 +4,19 @@
 // the crypto keeps volume state records (through the data plane), record the root of the tags —
 // composed from the chunk roots the last clean close saved (tags.roots) where there are some, so
 // that a large volume opens without reading its whole tag file; its chunks are then checked
-// against those roots when first reached, and all of them in the background.
+// against those roots when first reached, and all of them in the background. After an unclean
+// end the open also shows the roots of the states its replay passed through (the start of each
+// round), one of which must be the state last recorded; only then is the journal retired.
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { volumeIdFromUuid, type SectorSize } from '@sealkeep/crypto';
+import { volumeIdFromUuid, type Continuity, type SectorSize } from '@sealkeep/crypto';
 import { silentLogger, type Logger } from '../logger.js';
 import { DEFAULT_LIMITS, EncryptedFileVolume, type VolumeLimits } from './encrypted-file-volume.js';
 import type { SectorCrypto } from './sector-crypto.js';
 import { SectorFiles } from './sector-files.js';
 import { SectorJournal } from './sector-journal.js';
+import type { EntriesBefore } from './tag-chunks.js';
 import {
   FORMAT,
   KEY_CHECK_GENERATION,
@@ -97,18 +100,70 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
       log.info({ dir, uuid, size, sectorSize }, 'volume created');
     }
 
-    // Replay: every record a crash may have left unapplied, checked against its tags, into the files;
-    // then the files made durable and a round begun that stands alone.
-    const { records } = await journal.replay(async (record) => {
+    // Replay: every record a crash may have left unapplied, checked against its tags, into the
+    // files (each record's entries before it kept, with its sequence number), then the files made durable.
+    const replayed: Array<EntriesBefore & { sequence: bigint }> = [];
+    let earlierRecords = false;
+    const { records, rounds } = await journal.replay(async (record) => {
       if (record.firstLba + record.words.length > sectorCount) return false;
       if (record.kind === 'sectors') {
         const failing = await crypto.verify(BigInt(record.firstLba), record.words, record.ciphertext!, record.tags!);
         if (failing.length > 0) return false;
       }
       await files.apply([record]);
+      if (record.previous) replayed.push({ sequence: record.sequence, firstLba: record.firstLba, previous: record.previous });
+      else earlierRecords = true;
       return true;
     }, log);
     await files.sync();
+    if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
+
+    // The root of the tags as they now stand, recorded with the keys' holder before the journal is
+    // retired: a volume rolled back at rest since its last clean close — or after an unclean end,
+    // not the state last recorded with the changes of its journal on top — is refused here
+    // (VolumeStateDiffersError), before any request, its journal kept.
+    let openedRoot: Buffer | null = null;
+    if (crypto.recordState) {
+      // A clean close's saved roots vouch for no tags a replay wrote (and no crash leaves them: the open before removed them).
+      if (records > 0) files.chunks.distrust();
+      let root = await files.tagsRoot(sectorCount);
+      const passedThrough: Buffer[] = [];
+      if (records > 0 && earlierRecords) log.warn({ dir, uuid }, 'the journal holds records of an earlier format, which do not say what they changed: the open shows no state its replay passed through');
+      else if (records > 0) {
+        // The state each replayed round began with: the tags with every later replayed change undone.
+        for (const start of rounds) passedThrough.push(await files.tagsRootBefore(sectorCount, () => replayed.filter((r) => r.sequence > start)));
+      }
+      // Saved roots are the tags' only if no one put them back (after an unclean end) or altered the tags since: read every chunk, and show the tags as they stand.
+      const readWhole = async () => {
+        files.chunks.distrust();
+        const read = await files.tagsRoot(sectorCount);
+        if (!read.equals(root)) log.warn({ dir, uuid }, 'the saved chunk roots were not those of the tags: the tags as they stand are shown');
+        return read.equals(root) ? null : read;
+      };
+      let continuity: Continuity;
+      try {
+        continuity = await crypto.recordState('opened', root, passedThrough);
+      } catch (error) {
+        // A root composed from saved roots that the holder refused: the refusal stands only for the tags themselves.
+        const read = files.chunks.unchecked > 0 ? await readWhole() : null;
+        if (!read) throw error;
+        root = read;
+        continuity = await crypto.recordState('opened', root, passedThrough);
+      }
+      if (continuity !== 'as-closed' && files.chunks.unchecked > 0) {
+        // Only the record of a clean close vouches for saved roots; without one (a first open after the officer forgot the record) every chunk is read now.
+        const read = await readWhole();
+        if (read) {
+          root = read;
+          // (The record is this open's now: tags that are not those the open showed are refused.)
+          await crypto.recordState('opened', root);
+        }
+      }
+      openedRoot = root;
+      log.info({ dir, uuid, continuity, uncheckedChunks: files.chunks.unchecked, ...(records > 0 ? { passedThrough: passedThrough.length } : {}) }, 'volume state recorded at open');
+    }
+
+    // Everything replayed is in durable files, and recorded: a round begun that stands alone.
     journal.switchRound(false);
     await journal.retirePrevious();
     // A volume of an earlier format is now of this one (a format-1 volume got its second journal
@@ -116,29 +171,6 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     // rewrite (with the directory's fsync, which makes that file's entry durable too) tells older
     // versions off.
     if (metadata.format !== FORMAT) await writeVolumeMetadata(dir, { ...metadata, format: FORMAT });
-    if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
-
-    // The root of the tags as they now stand, recorded with the keys' holder: a volume rolled back
-    // at rest since its last clean close is refused here (VolumeStateDiffersError), before any request.
-    let openedRoot: Buffer | null = null;
-    if (crypto.recordState) {
-      let root = await files.tagsRoot(sectorCount);
-      const continuity = await crypto.recordState('opened', root);
-      if (continuity !== 'as-closed' && files.chunks.unchecked > 0) {
-        // Only the record of a clean close vouches for saved roots; without one (a first open, an unclean end) every chunk is read now.
-        files.chunks.distrust();
-        const read = await files.tagsRoot(sectorCount);
-        if (!read.equals(root)) {
-          // (The record is this open's now, so the service answers after-unclean-end; what this open is stays the first answer.)
-          log.warn({ dir, uuid, continuity }, 'the saved chunk roots were not those of the tags: the tags as they stand are recorded');
-          await crypto.recordState('opened', read);
-          root = read;
-        }
-      }
-      openedRoot = root;
-      if (continuity === 'after-unclean-end') log.warn({ dir, uuid }, 'volume state not checked: the volume was not closed cleanly when last served; this open is its new baseline');
-      else log.info({ dir, uuid, continuity, uncheckedChunks: files.chunks.unchecked }, 'volume state recorded at open');
-    }
 
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     return new EncryptedFileVolume({ uuid, size, sectorSize, readOnly: options.readOnly ?? false, files, journal, crypto, limits, openedRoot, log });

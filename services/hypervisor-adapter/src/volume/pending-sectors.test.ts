@@ -13,7 +13,7 @@ const S = 4096;
 /** A change of `count` sectors from `firstLba`, each sector filled with `fill`, its ciphertext from the pool. */
 function change(firstLba: number, count: number, word: bigint, fill: number): SectorChange {
   const ciphertext = bufferPool.take(count * S).fill(fill);
-  return { kind: 'sectors', firstLba, words: new BigUint64Array(count).fill(word), tags: Buffer.alloc(count * 32, fill), ciphertext };
+  return { kind: 'sectors', firstLba, words: new BigUint64Array(count).fill(word), tags: Buffer.alloc(count * 32, fill), ciphertext, previous: Buffer.alloc(count * 40) };
 }
 
 test('the newest change of a sector is found before the retiring one; the retiring ones until forgotten', () => {

@@ -131,9 +131,9 @@ export class RemoteSectorCrypto implements SectorCrypto {
     return runs;
   }
 
-  /** The root of the volume's tags recorded with the service at its open or clean close; a refused open is a VolumeStateDiffersError. */
-  async recordState(moment: VolumeStateMoment, merkleRoot: Buffer): Promise<Continuity> {
-    return (await this.#run(0, (s) => s.recordVolumeState(moment, merkleRoot))).continuity;
+  /** The root of the volume's tags recorded with the service at its open, a checkpoint or its clean close; a refused open is a VolumeStateDiffersError. */
+  async recordState(moment: VolumeStateMoment, merkleRoot: Buffer, passedThrough: Buffer[] = []): Promise<Continuity> {
+    return (await this.#run(0, (s) => s.recordVolumeState(moment, merkleRoot, passedThrough))).continuity;
   }
 
   /** Ends the session at the service (the one being opened, if any, once it is); no new one opens after. */

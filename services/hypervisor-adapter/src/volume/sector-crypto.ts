@@ -45,11 +45,13 @@ export interface SectorCrypto {
   verifyAndDecrypt?(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<{ plaintext: Buffer } | { failing: bigint[] }>;
   /**
    * Optional: records the Merkle root over the whole volume's tags with the keys' holder when the
-   * volume opens, its journal replayed, and when it closes cleanly (the data plane's volume state
-   * records), so that a volume rolled back at rest is refused at its next open: then it rejects
-   * (VolumeStateDiffersError). Answers what the holder found.
+   * volume opens, its journal replayed (with the roots of the states the replay passed through:
+   * the start of each round), at each checkpoint before the journal's round is retired, and when
+   * it closes cleanly (the data plane's volume state records), so that a volume rolled back at
+   * rest is refused at its next open: then it rejects (VolumeStateDiffersError). Answers what the
+   * holder found.
    */
-  recordState?(moment: VolumeStateMoment, merkleRoot: Buffer): Promise<Continuity>;
+  recordState?(moment: VolumeStateMoment, merkleRoot: Buffer, passedThrough?: Buffer[]): Promise<Continuity>;
   /**
    * Where a new volume's key check is computed (volume-metadata.ts); default KEY_CHECK_LBA, past
    * every volume. The data plane takes only LBAs inside the volume, so a remote crypto uses 0

@@ -16,8 +16,11 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { SectorChange } from './journal-record.js';
+
+/** What a change writes into the files: the journal's entries before it are not. */
+export type FileChange = Omit<SectorChange, 'previous'>;
 import { encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
-import { CHUNK_SECTORS, TagChunks } from './tag-chunks.js';
+import { CHUNK_SECTORS, TagChunks, type EntriesBefore } from './tag-chunks.js';
 import { saveChunkRoots, takeChunkRoots } from './chunk-roots.js';
 import { readFully, readFullySync } from './read-fully.js';
 import { allOrFirstFailure } from '../settle.js';
@@ -88,6 +91,11 @@ export class SectorFiles {
     return this.chunks.root(sectorCount, workerChunks);
   }
 
+  /** The Merkle root over the tags as they were before the changes `undo()` lists, in journal order (TagChunks.rootBefore). */
+  tagsRootBefore(sectorCount: number, undo: () => readonly EntriesBefore[]): Promise<Buffer> {
+    return this.chunks.rootBefore(sectorCount, undo);
+  }
+
   /**
    * Adopts the chunk roots the last clean close left (tags.roots, removed durably here), unchecked
    * until read; `unusable` hears why a file there cannot be used. How many chunks it adopted.
@@ -109,7 +117,7 @@ export class SectorFiles {
    * one kind that continue one another goes in one writev per file (a sequential burst: a few
    * calls). Zeroed sectors keep their old ciphertext: it is never read again.
    */
-  async apply(changes: readonly SectorChange[]): Promise<void> {
+  async apply(changes: readonly FileChange[]): Promise<void> {
     for (let start = 0; start < changes.length; ) {
       const first = changes[start]!;
       let end = start + 1;

@@ -131,9 +131,11 @@ export class SectorJournal {
    * reach the disk in any order, so records after it are dropped too — none was ever promised
    * durable. Unless a later record says the failing one had been made durable: then it is damage,
    * and JournalDamaged is thrown instead (for a round's checkpoint record too). Leaves the newest
-   * round's file active, its tail after its last record.
+   * round's file active, its tail after its last record. Answers how many records it handed on,
+   * and the sequence numbers of the checkpoint records that began the rounds they came from,
+   * oldest first: each record after one of them was made from the state that round began with.
    */
-  async replay(apply: ReplayRecord, log: Logger): Promise<{ records: number }> {
+  async replay(apply: ReplayRecord, log: Logger): Promise<{ records: number; rounds: bigint[] }> {
     const starts = await Promise.all(([0, 1] as const).map((i) => this.#readAt(i, 0)));
     for (const i of [0, 1] as const) {
       const read = starts[i]!;
@@ -156,24 +158,28 @@ export class SectorJournal {
       this.#active = 1;
       const highest = await this.#highestSequence();
       if (highest > 0n) this.#nextSequence = highest + 1n + SEQUENCE_GAP_AFTER_REPLAY;
-      return { records: 0 };
+      return { records: 0, rounds: [] };
     }
     const newestStart = start(newest)!;
     const follows = followsOf(newestStart);
     let records = 0;
+    const replayedRounds: bigint[] = [];
     if (follows !== 0n) {
       const other: FileIndex = newest === 0 ? 1 : 0;
       // The round followed ends where the newest begins: its records after that are the newest's.
-      if (start(other)?.sequence === follows) records += (await this.#replayRound(other, apply, log, newestStart.sequence - 1n, newest)).records;
-      else log.info({ follows }, 'journal replay: the round the newest follows is retired (or never became durable); the newest round alone is replayed');
+      if (start(other)?.sequence === follows) {
+        replayedRounds.push(follows);
+        records += (await this.#replayRound(other, apply, log, newestStart.sequence - 1n, newest)).records;
+      } else log.info({ follows }, 'journal replay: the round the newest follows is retired (or never became durable); the newest round alone is replayed');
     }
     const last = await this.#replayRound(newest, apply, log, null, null);
+    replayedRounds.push(newestStart.sequence);
     records += last.records;
     this.#active = newest;
     this.#roundStart = newestStart.sequence;
     this.#nextSequence = last.last + 1n + SEQUENCE_GAP_AFTER_REPLAY;
     this.#files[newest].last = last.last; // (what a round that stands alone next takes as durable)
-    return { records };
+    return { records, rounds: replayedRounds };
   }
 
   /**

@@ -13,7 +13,7 @@ import { SectorIntegrityError } from './block-volume.js';
 import type { PendingSector, PendingSectors } from './pending-sectors.js';
 import type { SectorCrypto } from './sector-crypto.js';
 import type { SectorFiles } from './sector-files.js';
-import { decodeEntries, decodeWords, sectorKind } from './sector-state.js';
+import { decodeEntries, decodeWords, sectorKind, setEntry } from './sector-state.js';
 
 /** A read's outcome: the plaintext, or the sectors that failed their tags and the words they were read with. */
 type ReadOutcome = { plaintext: Buffer } | { failing: bigint[]; words: BigUint64Array };
@@ -53,6 +53,18 @@ export class SectorReader {
       }
     }
     return words;
+  }
+
+  /** The current tag-file entry (generation word ‖ tag) of each sector of a run, pending changes included: what a change journals as the sectors' state before it. */
+  entries(first: number, count: number): Buffer {
+    const entries = this.#files.readEntries(first, count);
+    if (!this.#pending.isEmpty) {
+      for (let i = 0; i < count; i++) {
+        const sector = this.#pending.get(first + i);
+        if (sector) setEntry(entries, i, sector.word, sector.tag);
+      }
+    }
+    return entries;
   }
 
   /** Runs of consecutive sectors from `first`, each all holding data or all reading as zeros with none (unwritten, trimmed, zeroed). */

@@ -87,3 +87,11 @@ export function encodeEntries(words: BigUint64Array, tags: Buffer | null): Buffe
   }
   return entries;
 }
+
+/** Writes one sector's entry (generation word ‖ tag, or zeros for no tag) at index `i` of a run of entries. */
+export function setEntry(entries: Buffer, i: number, word: bigint, tag: Uint8Array | null): void {
+  const at = i * TAG_ENTRY_BYTES;
+  entries.writeBigUInt64BE(word, at);
+  if (tag) entries.set(tag, at + GENERATION_BYTES);
+  else entries.fill(0, at + GENERATION_BYTES, at + TAG_ENTRY_BYTES);
+}

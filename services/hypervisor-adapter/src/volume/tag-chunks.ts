@@ -6,6 +6,10 @@
 //             unchecked until a request first reaches one (check()) or the background check
 //             (checkAll()) reads it; tags that do not hash to their adopted root are
 //             TagsAlteredError, for good
+// The root of the tags as they were before some changes (rootBefore(): the changes' entries before
+// them put back, in the chunks they reach) is what a checkpoint records while the next round's
+// changes reach the file, and what an open after an unclean end shows the service as the state at
+// the start of each round it replayed.
 // A write to a chunk's entries drops its root (written()), before the write and after it, so a
 // root read while the write runs is not kept: a clean close reads the chunks the session wrote,
 // not the whole volume, and records the tags as this process wrote them. An unchecked chunk is
@@ -15,7 +19,7 @@
 
 import { MerkleRootBuilder, selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { hashChunks } from './chunk-hashing.js';
-import { decodeEntries } from './sector-state.js';
+import { decodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
 
 /** Sectors per chunk: 2.5 MiB of 40-byte entries. */
 export const CHUNK_SECTORS = 1 << 16;
@@ -32,6 +36,13 @@ export class TagsAlteredError extends Error {
     this.name = 'TagsAlteredError';
     this.chunk = chunk;
   }
+}
+
+/** A run of sectors' tag-file entries before a change: what undoes the change in rootBefore(). */
+export interface EntriesBefore {
+  firstLba: number;
+  /** 40 bytes per sector. */
+  previous: Buffer;
 }
 
 const chunksOf = (firstLba: number, count: number) => {
@@ -119,6 +130,56 @@ export class TagChunks {
         this.#roots.set(chunk, hash);
         root.appendSubtree(count, hash);
       }
+    }
+    return root.root();
+  }
+
+  /**
+   * The root over the tags as they were before the changes `undo()` lists (in journal order): the
+   * tag file with each listed sector's entry put back to the one its first listed change found.
+   * Each chunk the changes reach is read and undone at one instant, with the list as it stands
+   * then (a change written into the file before that read is on it), and hashed a slice at a
+   * time; its root is not kept (it is not the file's). The other chunks are taken as root() takes
+   * them.
+   */
+  async rootBefore(sectorCount: number, undo: () => readonly EntriesBefore[]): Promise<Buffer> {
+    const root = new MerkleRootBuilder();
+    const reaching = (first: number, count: number) => undo().filter((c) => c.firstLba < first + count && c.firstLba + c.previous.length / TAG_ENTRY_BYTES > first);
+    for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += CHUNK_SECTORS) {
+      const count = Math.min(CHUNK_SECTORS, sectorCount - first);
+      const whole = count === CHUNK_SECTORS;
+      const kept = () => (whole ? this.#roots.get(chunk) : undefined);
+      let changes = reaching(first, count);
+      if (changes.length === 0 && kept()) {
+        root.appendSubtree(count, kept()!);
+        continue;
+      }
+      if (first > 0) await nextTurn();
+      // One instant: the file's entries and the list as they both stand now.
+      changes = reaching(first, count);
+      if (changes.length === 0 && kept()) {
+        root.appendSubtree(count, kept()!);
+        continue;
+      }
+      const entries = this.#readEntries(first, count);
+      for (let i = changes.length - 1; i >= 0; i--) {
+        const { firstLba, previous } = changes[i]!;
+        const from = Math.max(first, firstLba);
+        const to = Math.min(first + count, firstLba + previous.length / TAG_ENTRY_BYTES);
+        previous.copy(entries, (from - first) * TAG_ENTRY_BYTES, (from - firstLba) * TAG_ENTRY_BYTES, (to - firstLba) * TAG_ENTRY_BYTES);
+      }
+      const since = this.#writes;
+      const builder = whole ? new MerkleRootBuilder() : root;
+      for (let at = 0; at < count; at += SLICE_SECTORS) {
+        if (at > 0) await nextTurn();
+        const n = Math.min(SLICE_SECTORS, count - at);
+        builder.appendHashed(decodeEntries(entries.subarray(at * TAG_ENTRY_BYTES, (at + n) * TAG_ENTRY_BYTES), n).tags, (t) => this.#engine.merkleRoot(t));
+      }
+      if (!whole) continue;
+      const hash = builder.root();
+      // The file's own root, kept when nothing was undone and nothing written to the chunk meanwhile.
+      if (changes.length === 0 && (this.#writtenAt.get(chunk) ?? 0) <= since) this.#roots.set(chunk, hash);
+      root.appendSubtree(count, hash);
     }
     return root.root();
   }

@@ -12,13 +12,14 @@ import { writeDurably } from './durable-files.js';
 
 export const METADATA_FILE = 'volume.json';
 /**
- * Two journal files whose records say how far the journal was durable (sector-journal.ts,
- * journal-record.ts). A volume of an earlier format is opened (its journal replayed as it was
- * written) and made format 3, so a version that knows only an earlier one refuses it instead of
- * misreading its journal: format 1 had one journal file, format 2 records without durable-through.
+ * Two journal files whose records say how far the journal was durable and carry each sector's
+ * entry before them (sector-journal.ts, journal-record.ts). A volume of an earlier format is
+ * opened (its journal replayed as it was written) and made format 4, so a version that knows only
+ * an earlier one refuses it instead of misreading its journal: format 1 had one journal file,
+ * format 2 records without durable-through, format 3 records without the entries before.
  */
-export const FORMAT = 'sealkeep-volume/3';
-const EARLIER_FORMATS = ['sealkeep-volume/1', 'sealkeep-volume/2'] as const;
+export const FORMAT = 'sealkeep-volume/4';
+const EARLIER_FORMATS = ['sealkeep-volume/1', 'sealkeep-volume/2', 'sealkeep-volume/3'] as const;
 const MAX_U64 = (1n << 64n) - 1n;
 
 export interface VolumeMetadata {

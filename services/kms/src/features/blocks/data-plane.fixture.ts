@@ -81,7 +81,7 @@ export interface DataPlane {
   /** A block request in a session, sealed with the session key; its answer opened (the test fails if it does not open). */
   blocks(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<request.Response>;
   /** POST …/volume-state?moment=… (the root of the volume's tags) sealed with the session key: the answer opened (the test fails if it does not), or null for a problem. */
-  volumeState(sessionId: string, key: Buffer, moment: VolumeStateMoment, merkleRoot: Buffer): Promise<{ res: request.Response; answer: VolumeStateAnswer | null }>;
+  volumeState(sessionId: string, key: Buffer, moment: VolumeStateMoment, merkleRoot: Buffer, passedThrough?: Buffer[]): Promise<{ res: request.Response; answer: VolumeStateAnswer | null }>;
   /** The same request, its answer left as it came (`res.body`), with the URL, seq and the bytes that were sent. */
   sealedRequest(sessionId: string, key: Buffer, op: string, lba: bigint | number, body: Buffer, seq?: number): Promise<{ res: request.Response; url: string; seq: number; sent: Buffer }>;
   close(): Promise<void>;
@@ -233,8 +233,8 @@ export async function dataPlane(): Promise<DataPlane> {
       }
       return res;
     },
-    async volumeState(sessionId, key, moment, merkleRoot) {
-      const { res, url, seq: s } = await sealedRequest(sessionId, key, `volume-state?moment=${moment}`, 0, merkleRoot);
+    async volumeState(sessionId, key, moment, merkleRoot, passedThrough = []) {
+      const { res, url, seq: s } = await sealedRequest(sessionId, key, `volume-state?moment=${moment}`, 0, Buffer.concat([merkleRoot, ...passedThrough]));
       if (res.status !== 200) return { res, answer: null };
       if (!openBody(key, s, 'answer', VOLUME_STATE_SEALS.answer, 'POST', url, [res.body as Buffer], answerTagOf(res))) throw new Error("the volume state answer's seal does not hold");
       return { res, answer: decodeVolumeStateAnswer(res.body as Buffer) };

@@ -261,19 +261,19 @@ test('a volume attestation verifies offline against the AK certificate, and fail
   assert.ok(createHash('sha256').update(statement).digest());
 });
 
-test("a volume's recorded state: its first open is the baseline, a clean close's tags must come back at the next open, other tags are refused and audited until the officer forgets the record", async () => {
+test("a volume's recorded state: its first open is the baseline, a clean close's tags must come back at the next open — after an unclean end, tags the recorded state leads to through the journal — other tags are refused and audited until the officer forgets the record", async () => {
   const vm = await d.readyVm({ sectors: 64 });
   const session = async () => {
     const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
     assert.equal(res.status, 201, res.text);
     return { id: res.body.sessionId as string, key: key! };
   };
-  const state = async (moment: 'opened' | 'closed', tags: Buffer) => {
+  const state = async (moment: VolumeStateMoment, tags: Buffer, passedThrough: Buffer[] = []) => {
     const { id, key } = await session();
-    return d.volumeState(id, key, moment, merkleRoot(tags));
+    return d.volumeState(id, key, moment, merkleRoot(tags), passedThrough.map(merkleRoot));
   };
-  const continuity = async (moment: 'opened' | 'closed', tags: Buffer) => {
-    const { res, answer } = await state(moment, tags);
+  const continuity = async (moment: VolumeStateMoment, tags: Buffer, passedThrough: Buffer[] = []) => {
+    const { res, answer } = await state(moment, tags, passedThrough);
     assert.equal(res.status, 200, String(res.body));
     assert.equal(answer!.merkleRoot.toString('hex'), merkleRoot(tags).toString('hex'));
     return answer!.continuity;
@@ -286,30 +286,48 @@ test("a volume's recorded state: its first open is the baseline, a clean close's
   assert.equal(await continuity('opened', unwritten), 'first');
   assert.equal(await continuity('closed', written), 'recorded');
   assert.equal(await continuity('opened', written), 'as-closed');
-  // Served since, never closed (its adapter killed): the next open cannot be checked, and is the baseline.
-  assert.equal(await continuity('opened', unwritten), 'after-unclean-end');
+  // Served since, never closed (its adapter killed): the next open must show a state that the one
+  // recorded leads to through the journal — its replay passed through the recorded root.
+  const problemOf = (res: { body: unknown }) => JSON.parse((res.body as Buffer).toString());
+  const unled = await state('opened', unwritten);
+  assert.equal(unled.res.status, 409);
+  assert.deepEqual([problemOf(unled.res).recordedAs, problemOf(unled.res).recordedRoot], ['served', merkleRoot(written).toString('hex')]);
+  assert.equal((await state('opened', unwritten, [unwritten])).res.status, 409, 'a replay that passed through another state is refused too');
+  assert.equal(await continuity('opened', unwritten, [written]), 'resumed');
+  // A checkpoint moves the record on while the volume is served; the next open resumes from it, not from the open before.
+  assert.equal(await continuity('checkpoint', written), 'recorded');
+  assert.equal((await state('opened', written, [unwritten])).res.status, 200, 'the same root as recorded needs no replay');
+  assert.equal(await continuity('checkpoint', unwritten), 'recorded');
+  assert.equal((await state('opened', written, [written])).res.status, 409, 'the open before the checkpoint is not the record any more');
+  assert.equal(await continuity('opened', written, [unwritten]), 'resumed');
+  const resumed = (await exportChain(d.api.f.store.db, d.api.tenantId)).map((l) => JSON.parse(l)).filter((e) => e.action === 'volume.state-opened' && e.resource === `volume:${vm.volumeId}` && e.details.continuity === 'resumed');
+  assert.equal(resumed.at(-1).details.resumedFromHash, merkleRoot(unwritten).toString('hex'), 'the audit names the recorded state the open resumed from');
+  // Only an open names states passed through; a checkpoint of a closed volume is a conflict.
+  assert.equal((await state('checkpoint', written, [unwritten])).res.status, 400);
 
-  // Closed with sectors written, then shown again as they were before: rolled back.
+  // Closed with sectors written, then shown again as they were before: rolled back, whatever the replay passed through.
   assert.equal(await continuity('closed', written), 'recorded');
+  assert.equal((await state('checkpoint', written)).res.status, 409);
   for (let i = 0; i < 2; i++) {
-    const { res } = await state('opened', unwritten);
+    const { res } = await state('opened', unwritten, [written]);
     assert.equal(res.status, 409);
-    const problem = JSON.parse((res.body as Buffer).toString());
+    const problem = problemOf(res);
     assert.equal(problem.type, 'https://sealkeep.dev/problems/volume-state-differs');
-    assert.equal(problem.closedRoot, merkleRoot(written).toString('hex'));
+    assert.equal(problem.recordedRoot, merkleRoot(written).toString('hex'));
+    assert.equal(problem.recordedAs, 'closed');
     assert.equal(problem.merkleRoot, merkleRoot(unwritten).toString('hex'));
   }
   const refused = (await exportChain(d.api.f.store.db, d.api.tenantId)).map((l) => JSON.parse(l)).filter((e) => e.action === 'volume.state-opened' && e.resource === `volume:${vm.volumeId}` && e.outcome === 'failure');
-  assert.equal(refused.length, 2);
-  assert.equal(refused[0].details.closedRootHash, merkleRoot(written).toString('hex'));
-  assert.deepEqual(refused[0].actorChain, ['tn:bob-vm-owner', 'cms:vcloud-svc', 'hv:vpxuser@host-07']);
+  assert.equal(refused.length, 5);
+  assert.equal(refused.at(-1).details.recordedRootHash, merkleRoot(written).toString('hex'));
+  assert.deepEqual(refused.at(-1).actorChain, ['tn:bob-vm-owner', 'cms:vcloud-svc', 'hv:vpxuser@host-07']);
   const row = () => inTenant(d.api.f.store.db, d.api.tenantId, (trx) => trx('volume_states').where({ volume_id: vm.volumeId }).first());
   assert.ok((await row()).refused_at, "the refusal is kept for reviewers' scans");
   assert.equal((await row()).status, 'closed', 'and the record as the close left it');
   const stateShown = async () => (await d.api.call(d.api.officer, 'get', `${d.api.base}/vms/${vm.vmId}`)).body.volumes[0].state;
   const shown = await stateShown();
   assert.equal(shown.status, 'closed');
-  assert.equal(shown.openedAs, 'after-unclean-end', "the officer sees the last open that succeeded…");
+  assert.equal(shown.openedAs, 'resumed', "the officer sees the last open that succeeded…");
   assert.ok(shown.refusedAt, '…and the refused one');
 
   // A body that is not a root is refused; so is a request proof instead of the session's seal.

@@ -15,7 +15,15 @@ import { openSession, requireBlockDeps, type BlockDeps } from './release.js';
 import { importVolumeKey } from './volume-import.js';
 import { WRAPPING_ALGORITHMS } from '../keys/import-jobs.js';
 import { requireSealed, sessionAuthenticator, sessionBeforeBody, sessionOf } from './session-auth.js';
-import { ANSWER_TAG_HEADER, BLOCK_STREAM_PROTOCOL, encodeVolumeStateAnswer, sealBody, VOLUME_STATE_MOMENTS, VOLUME_STATE_SEALS } from '@sealkeep/crypto';
+import {
+  ANSWER_TAG_HEADER,
+  BLOCK_STREAM_PROTOCOL,
+  encodeVolumeStateAnswer,
+  MAX_VOLUME_STATE_REQUEST_BYTES,
+  sealBody,
+  VOLUME_STATE_MOMENTS,
+  VOLUME_STATE_SEALS,
+} from '@sealkeep/crypto';
 import { attestVolume, type VolumeAttestationDeps } from './volume-attestation.js';
 import { forgetVolumeState, recordVolumeState } from './volume-state.js';
 import { binaryBodies } from '../../http/binary-body.js';
@@ -122,12 +130,12 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       path: '/v1/block-sessions/:sessionId/volume-state',
       plane: 'data',
       permission: 'block.crypt',
-      summary: "Record the volume's state: the RFC 6962 Merkle root over its tags (the body, 32 bytes) at its open or clean close, or (moment=altered, the root it opened with) when tags checked after the open are found altered; at an open, a root not the one it was closed with is refused (volume-state-differs). The answer is sealed under the session (docs/service.md#volume-state-records)",
+      summary: "Record the volume's state: the RFC 6962 Merkle root over its tags (the body, 32 bytes) at its open, a checkpoint of its journal or its clean close, or (moment=altered, the root it opened with) when tags checked after the open are found altered; an open's body adds the roots its journal replay passed through. At an open, a root not the one it was closed with — or after an unclean end, not one the recorded state leads to — is refused (volume-state-differs). The answer is sealed under the session (docs/service.md#volume-state-records)",
       params: SessionParams,
       query: z.object({ moment: z.enum(VOLUME_STATE_MOMENTS) }),
       body: Bytes,
       bodyType: 'binary',
-      maxBody: 64,
+      maxBody: MAX_VOLUME_STATE_REQUEST_BYTES,
       beforeBody,
       authenticate,
       admit: false,

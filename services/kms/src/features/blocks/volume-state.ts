@@ -3,21 +3,26 @@
 // an older copy of the whole volume, data and tags together, verifies sector by sector. So the
 // adapter — attested code, reading the files the provider holds — records with the service the
 // RFC 6962 Merkle root over the volume's tags (in LBA order) when it opens the volume, after its
-// journal is replayed, and again when it closes it cleanly; the service keeps it in
-// volume_states. At an open, a root that is not the one the volume was last closed with is
+// journal is replayed, at each checkpoint of its journal (the state a round of the journal ends
+// with, recorded before that round is retired), and when it closes it cleanly; the service keeps
+// it in volume_states. At an open, a root that is not the one the volume was last closed with is
 // refused (volume-state-differs), and the refusal is audited in the tenant's chain. A volume that
-// was not closed cleanly when last served (its adapter killed, its key disabled while it ran)
-// cannot be checked — its tags moved on after the record, and only the adapter's journal knows
-// how — so that open is audited as such and becomes the new baseline. The tags of a large volume's
-// chunks are checked after the open, each against the chunk root it was opened with (the
-// adapter's README); a chunk found altered is recorded as 'altered': the record goes back to the
-// clean close that open matched, the refusal is kept and audited, and the volume is refused as an
-// open would have been. After a legitimate restore from a backup, the tenant's officer forgets
-// the record (forgetVolumeState), and the next open is the baseline.
+// was not closed cleanly when last served (its adapter killed, its key disabled while it ran) has
+// moved on from the state last recorded by the writes of its journal: the open names the states
+// its replay passed through — the start of each round of the journal — and is taken ('resumed')
+// only if the record's root is among them, refused otherwise: since a round is retired only after
+// the state it ends with is recorded, the journal always holds every write since the record. The
+// tags of a large volume's chunks are checked after the open, each against the chunk root it was
+// opened with (the adapter's README); a chunk found altered is recorded as 'altered': the record
+// goes back to the clean close that open matched, the refusal is kept and audited, and the volume
+// is refused as an open would have been. After a legitimate restore from a backup, the tenant's
+// officer forgets the record (forgetVolumeState), and the next open is the baseline. Checkpoints
+// are not audited one by one (a busy volume makes one after each burst of writes): the open after
+// an unclean end names, in its audit entry, the recorded root it resumed from.
 
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
-import type { Continuity, VolumeStateAnswer, VolumeStateMoment } from '@sealkeep/crypto';
+import { decodeVolumeStateRequest, MAX_PASSED_THROUGH, type Continuity, type VolumeStateAnswer, type VolumeStateMoment } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import type { BlockSession } from './block-sessions.js';
@@ -31,9 +36,16 @@ interface VolumeStateRow {
 const rootOf = (row: VolumeStateRow) => Buffer.from(row.merkle_root);
 const recordedAt = (row: VolumeStateRow) => new Date(row.recorded_at).toISOString();
 
-/** Records the volume's state at `moment` (the root of its tags); at an open, refuses a root that differs from the last clean close's. */
-export async function recordVolumeState(db: Knex, s: BlockSession, moment: VolumeStateMoment, root: Buffer, requestId: string): Promise<VolumeStateAnswer> {
-  if (root.length !== 32) throw new Problem('validation-failed', `the body is the volume's Merkle root: 32 bytes, not ${root.length}`);
+/**
+ * Records the volume's state at `moment` (the root of its tags); at an open, refuses a root that
+ * differs from the last clean close's, or after an unclean end, one whose replay did not pass
+ * through the state last recorded (`passedThrough`, the open's own root aside).
+ */
+export async function recordVolumeState(db: Knex, s: BlockSession, moment: VolumeStateMoment, body: Buffer, requestId: string): Promise<VolumeStateAnswer> {
+  const request = decodeVolumeStateRequest(body);
+  if (!request) throw new Problem('validation-failed', `the body is the volume's Merkle root (32 bytes), then at an open up to ${MAX_PASSED_THROUGH} roots its journal replay passed through: not ${body.length} bytes`);
+  const { merkleRoot: root, passedThrough } = request;
+  if (moment !== 'opened' && passedThrough.length > 0) throw new Problem('validation-failed', 'only an open names the states its journal replay passed through: the body is one Merkle root of 32 bytes');
   const actor: AuditActor = { plane: 'data', principal: s.principalLabel, actorChain: s.actorChain, requestId };
   const audit = { tenantId: s.tenantId, action: `volume.state-${moment}`, resource: `volume:${s.volumeId}` };
   const outcome = await inTenant(db, s.tenantId, async (trx): Promise<VolumeStateAnswer | Problem> => {
@@ -45,15 +57,23 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
       await appendAudit(trx, actor, { ...audit, outcome: 'failure', details: { sessionId: s.id, continuity: 'altered', merkleRootHash: root.toString('hex'), reverted } });
       return { continuity: 'altered' as const, merkleRoot: root };
     }
-    if (moment === 'opened' && row?.status === 'closed' && !rootOf(row).equals(root)) {
-      // The record stays as it is: the same root is refused again until the officer forgets it.
-      const closedAt = recordedAt(row);
-      const closedRoot = rootOf(row).toString('hex');
-      await trx('volume_states').where({ volume_id: s.volumeId }).update({ refused_at: new Date() });
-      await appendAudit(trx, actor, { ...audit, outcome: 'failure', details: { sessionId: s.id, continuity: 'differs', merkleRootHash: root.toString('hex'), closedRootHash: closedRoot, closedAt } });
-      return new Problem('volume-state-differs', `the volume's tags are not those it was closed with at ${closedAt}: it was rolled back or altered at rest`, { merkleRoot: root.toString('hex'), closedRoot, closedAt });
+    if (moment === 'checkpoint' && row?.status === 'closed') {
+      return new Problem('conflict', "the volume's record says it was closed: a checkpoint is recorded only while the volume is open", { recordedAt: recordedAt(row) });
     }
-    const continuity: Continuity = moment === 'closed' ? 'recorded' : !row ? 'first' : row.status === 'closed' ? 'as-closed' : 'after-unclean-end';
+    const leadsHere = !row || rootOf(row).equals(root) || (row.status === 'served' && passedThrough.some((r) => r.equals(rootOf(row))));
+    if (moment === 'opened' && row && !leadsHere) {
+      // The record stays as it is: the same root is refused again until the officer forgets it.
+      const recordedRoot = rootOf(row).toString('hex');
+      const at = recordedAt(row);
+      await trx('volume_states').where({ volume_id: s.volumeId }).update({ refused_at: new Date() });
+      const details = { sessionId: s.id, continuity: 'differs', merkleRootHash: root.toString('hex'), recordedAs: row.status, recordedRootHash: recordedRoot, recordedAt: at, passedThrough: passedThrough.length };
+      await appendAudit(trx, actor, { ...audit, outcome: 'failure', details });
+      if (row.status === 'closed') {
+        return new Problem('volume-state-differs', `the volume's tags are not those it was closed with at ${at}: it was rolled back or altered at rest`, { merkleRoot: root.toString('hex'), closedRoot: recordedRoot, closedAt: at, recordedRoot, recordedAt: at, recordedAs: 'closed' });
+      }
+      return new Problem('volume-state-differs', `the volume was not closed cleanly, and its tags are not those its state recorded at ${at} leads to through its journal: it was rolled back or altered at rest`, { merkleRoot: root.toString('hex'), recordedRoot, recordedAt: at, recordedAs: 'served' });
+    }
+    const continuity: Continuity = moment === 'closed' || moment === 'checkpoint' ? 'recorded' : !row ? 'first' : row.status === 'closed' ? 'as-closed' : 'resumed';
     const record = {
       status: moment === 'closed' ? 'closed' : 'served',
       merkle_root: root,
@@ -65,7 +85,11 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
     };
     if (row) await trx('volume_states').where({ volume_id: s.volumeId }).update(record);
     else await trx('volume_states').insert({ volume_id: s.volumeId, tenant_id: s.tenantId, ...record });
-    await appendAudit(trx, actor, { ...audit, outcome: 'success', details: { sessionId: s.id, continuity, merkleRootHash: root.toString('hex') } });
+    if (moment !== 'checkpoint') {
+      const details: Record<string, string> = { sessionId: s.id, continuity, merkleRootHash: root.toString('hex') };
+      if (continuity === 'resumed') details.resumedFromHash = rootOf(row!).toString('hex');
+      await appendAudit(trx, actor, { ...audit, outcome: 'success', details });
+    }
     return { continuity, merkleRoot: root };
   });
   if (outcome instanceof Problem) throw outcome;

@@ -1,0 +1,165 @@
+// Volume state records across unclean ends, against a keys' holder that keeps the service's rule
+// (features/blocks/volume-state.ts in the service): an open must show the root of the last clean
+// close; after an unclean end, a root the state last recorded — at an open or a checkpoint —
+// leads to through the journal (the open names the states its replay passed through). Copies of
+// a live volume, taken mid-stream while write-backs and checkpoints run beside the writes, each
+// as a kill -9 leaves the files, must all resume and read back every acknowledged write; a copy
+// from before a later checkpoint's record is refused, as is a write rolled back at rest after
+// the unclean end.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { closeSync, cpSync, openSync, readSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { Continuity, VolumeStateMoment } from '@sealkeep/crypto';
+import { keyFactory, temporaryDirectory } from '../test-kit.fixture.js';
+import { openEncryptedFileVolume } from './open-volume.js';
+import { LocalSectorCrypto } from './sector-crypto.js';
+import { SectorFiles } from './sector-files.js';
+import { SectorJournal } from './sector-journal.js';
+
+const SIZE = 1 << 20;
+const S = 4096;
+
+/** The service's rule for volume state records, in memory. */
+class StateHolder {
+  record: { status: 'served' | 'closed'; root: Buffer } | null = null;
+  readonly moments: VolumeStateMoment[] = [];
+
+  async recordState(moment: VolumeStateMoment, root: Buffer, passedThrough: Buffer[] = []): Promise<Continuity> {
+    const row = this.record;
+    if (moment === 'opened' && row && !row.root.equals(root) && !(row.status === 'served' && passedThrough.some((r) => r.equals(row.root)))) {
+      throw new Error(`volume-state-differs: not the state recorded ${row.status}`);
+    }
+    this.moments.push(moment);
+    this.record = { status: moment === 'closed' ? 'closed' : 'served', root };
+    if (moment !== 'opened') return 'recorded';
+    return !row ? 'first' : row.status === 'closed' ? 'as-closed' : 'resumed';
+  }
+
+  copy(): StateHolder {
+    const holder = new StateHolder();
+    holder.record = this.record && { ...this.record };
+    return holder;
+  }
+}
+
+const keys = keyFactory();
+const openRecording = (dir: string, holder: StateHolder, limits = {}) =>
+  openEncryptedFileVolume({
+    dir,
+    create: { size: SIZE, sectorSize: S },
+    crypto: ({ volumeId, sectorSize }) => Object.assign(new LocalSectorCrypto({ keys: keys(), volumeId, sectorSize }), { recordState: holder.recordState.bind(holder) }),
+    limits,
+  });
+
+/**
+ * Copies a live volume's directory as a kill -9 leaves it (the page cache whole): at an instant
+ * when no write into its files or journal runs on the thread pool (appends are synchronous).
+ */
+function crashCopies(t: TestContext) {
+  let running = 0;
+  const track = <A extends unknown[]>(original: (...args: A) => Promise<void>) =>
+    async function (this: unknown, ...args: A) {
+      running++;
+      try {
+        await original.apply(this, args);
+      } finally {
+        running--;
+      }
+    };
+  t.mock.method(SectorFiles.prototype, 'apply', track(SectorFiles.prototype.apply));
+  t.mock.method(SectorJournal.prototype, 'retirePrevious', track(SectorJournal.prototype.retirePrevious));
+  return async (from: string, to: string) => {
+    while (running > 0) await new Promise((resolve) => setImmediate(resolve));
+    cpSync(from, to, { recursive: true });
+  };
+}
+
+test('copies taken mid-stream, checkpoints running beside the writes, each resume from the state last recorded and read back every acknowledged write; shown after a later clean close, each is refused', async (t) => {
+  const { dir, remove } = temporaryDirectory('state-records');
+  t.after(remove);
+  const crashCopy = crashCopies(t);
+  const holder = new StateHolder();
+  const live = path.join(dir, 'live');
+  // Small limits: write-backs and checkpoints of the journal's limit run between and beside writes.
+  const volume = await openRecording(live, holder, { pendingBytes: 128 << 10, journalBytes: 256 << 10 });
+  const model = Buffer.alloc(SIZE);
+  const copies: Array<{ at: string; model: Buffer; holder: StateHolder }> = [];
+  for (let i = 0; i < 48; i++) {
+    // Two writes in flight at a time, of up to ~30 KB at any offset.
+    await Promise.all(
+      [0, 1].map(async () => {
+        const offset = Math.floor(Math.random() * (SIZE - 30_000));
+        const data = randomBytes(1 + Math.floor(Math.random() * 30_000));
+        data.copy(model, offset);
+        await volume.write(offset, Buffer.from(data));
+      }),
+    );
+    if (i % 6 === 5) {
+      const at = path.join(dir, `copy-${i}`);
+      await crashCopy(live, at);
+      copies.push({ at, model: Buffer.from(model), holder: holder.copy() });
+    }
+  }
+  await volume.close();
+  assert.ok(holder.moments.filter((m) => m === 'checkpoint').length >= 3, `checkpoints recorded beside the writes: ${holder.moments.join(' ')}`);
+
+  for (const [k, copy] of copies.entries()) {
+    // The provider shows this copy where the volume was closed since, with later writes: rolled back.
+    cpSync(copy.at, copy.at + '-rolled-back', { recursive: true });
+    if (!copy.model.equals(model)) await assert.rejects(openRecording(copy.at + '-rolled-back', holder.copy()), /volume-state-differs: not the state recorded closed/);
+    const reopened = await openRecording(copy.at, copy.holder);
+    try {
+      assert.equal(copy.holder.moments[0], 'opened');
+      assert.ok((await reopened.read(0, SIZE)).equals(copy.model), `copy ${k}: every acknowledged write reads back`);
+    } finally {
+      await reopened.close();
+    }
+  }
+});
+
+test('after an unclean end, a sector rolled back at rest with its ciphertext and entry (each verifies on its own) is refused at the next open', async (t) => {
+  const { dir, remove } = temporaryDirectory('state-rollback');
+  t.after(remove);
+  const crashCopy = crashCopies(t);
+  const holder = new StateHolder();
+  const live = path.join(dir, 'live');
+  const volume = await openRecording(live, holder);
+  await volume.write(0, Buffer.alloc(8 * S, 1));
+  await volume.checkpoint();
+  const earlier = path.join(dir, 'earlier');
+  await crashCopy(live, earlier);
+  await volume.write(0, Buffer.alloc(S, 2));
+  await volume.checkpoint(); // recorded: sector 0 holds 2s
+  await volume.write(S, Buffer.alloc(S, 3));
+  const crashed = path.join(dir, 'crashed');
+  await crashCopy(live, crashed);
+  volume.stop('killed');
+  await volume.close();
+
+  // As the crash left it: resumed, sector 1's write replayed on top of the state recorded.
+  const asLeft = path.join(dir, 'as-left');
+  cpSync(crashed, asLeft, { recursive: true });
+  const resumed = await openRecording(asLeft, holder.copy());
+  const expected = Buffer.concat([Buffer.alloc(S, 2), Buffer.alloc(S, 3), Buffer.alloc(6 * S, 1)]);
+  assert.ok((await resumed.read(0, 8 * S)).equals(expected));
+  await resumed.close();
+
+  // Sector 0's ciphertext and tag entry put back from before the recorded checkpoint: refused.
+  const rolledBack = path.join(dir, 'rolled-back');
+  cpSync(crashed, rolledBack, { recursive: true });
+  for (const [file, bytes] of [['data', S], ['tags', 40]] as const) {
+    const from = openSync(path.join(earlier, file), 'r');
+    const to = openSync(path.join(rolledBack, file), 'r+');
+    const buffer = Buffer.alloc(bytes);
+    readSync(from, buffer, 0, bytes, 0);
+    writeSync(to, buffer, 0, bytes, 0);
+    closeSync(from);
+    closeSync(to);
+  }
+  await assert.rejects(openRecording(rolledBack, holder.copy()), /volume-state-differs: not the state recorded served/);
+  // So is the whole volume as it was before the recorded checkpoint.
+  await assert.rejects(openRecording(earlier, holder.copy()), /volume-state-differs: not the state recorded served/);
+});
