@@ -33,9 +33,10 @@ export const PROBLEMS = {
   'method-not-allowed': { status: 405, title: 'The resource does not support this method' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
   'key-not-enabled': { status: 409, title: 'The key is disabled, pending destruction or destroyed' },
-  // Volume state records: a volume opened with tags that are not those it was last closed with;
-  // the `merkleRoot`, `closedRoot` and `closedAt` extensions say what was found and expected.
-  'volume-state-differs': { status: 409, title: 'The volume is not in the state it was closed in: rolled back or altered at rest' },
+  // Volume state records: a volume opened with tags that are not those it was last closed with,
+  // or after an unclean end, not those its last recorded state leads to; the `merkleRoot`,
+  // `recordedRoot`, `recordedAt` and `recordedAs` extensions say what was found and expected.
+  'volume-state-differs': { status: 409, title: 'The volume is not in the state last recorded, nor one it leads to: rolled back or altered at rest' },
   // Block operations: a sector whose tag does not verify; the `lbas` extension names each one.
   'integrity-check-failed': { status: 422, title: 'A sector failed its integrity check' },
   // A block session that ended (closed, its host's or VM's attestation lapsed, its key disabled).

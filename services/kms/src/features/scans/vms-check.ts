@@ -87,9 +87,9 @@ function checkVm(vm: VmFacts, volumes: VolumeFacts[], hosts: Map<string, HostNow
     }
     if (!vol.sealed) out.add('vms.volume.no-sealed-key', at, 'the volume has no sealed key yet (its VM has not started under a policy)');
     if (vol.refused_at) {
-      out.add('vms.volume.state-refused', at, `the volume was refused at ${new Date(vol.refused_at).toISOString()}: its tags (at an open, or a chunk checked after it) were not those of its last clean close (rolled back or altered at rest)`, { expected: 'the state of its last clean close', found: 'other tags' });
+      out.add('vms.volume.state-refused', at, `the volume was refused at ${new Date(vol.refused_at).toISOString()}: its tags (at an open, or a chunk checked after it) were not those of its last clean close, or after an unclean end those its last recorded state leads to (rolled back or altered at rest)`, { expected: 'the state last recorded', found: 'other tags' });
     } else if (vol.opened_as === 'after-unclean-end') {
-      out.add('vms.volume.state-unchecked', at, 'the volume was last opened after an unclean end (its adapter killed, or stopped by its key): its state was not checked against a clean close', { expected: 'as-closed', found: 'after-unclean-end' });
+      out.add('vms.volume.state-unchecked', at, 'the volume was last opened after an unclean end by an earlier version of the adapter, which did not check its state', { expected: 'as-closed or resumed', found: 'after-unclean-end' });
     }
   }
   if (!vm.boot_id) return;
