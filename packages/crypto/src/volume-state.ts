@@ -21,7 +21,7 @@ export const VOLUME_STATE_SEALS: BodySeals = { request: 'encrypted', answer: 'au
  * When the adapter records the root: after opening the volume (journal replayed), at a checkpoint
  * (a round of the journal in durable files, before the round is retired: the state the round
  * after it starts from), at a clean close, or when tags it had not read at the open are found
- * not to be those of the root it opened with (the body is that root): the open is then refused
+ * not to be those of the root it opened with (the body is the root it recorded last): the open is then refused
  * after the fact.
  */
 export const VOLUME_STATE_MOMENTS = ['opened', 'checkpoint', 'closed', 'altered'] as const;
@@ -33,8 +33,8 @@ export type VolumeStateMoment = (typeof VOLUME_STATE_MOMENTS)[number];
  *   as-closed          the root is the one the volume was last closed with
  *   after-unclean-end  (records of earlier versions only) opened after an unclean end, not checked
  *   recorded           a checkpoint's or a clean close's state, kept for the next open
- *   altered            tags found altered after an open: the record is back at the clean close
- *                      that open matched, and the volume is refused (audited) as an open would be
+ *   altered            tags found altered after an open: the record is closed at the root last
+ *                      recorded, and the volume is refused (audited) as an open would be
  *   resumed            the volume was not closed cleanly when last served (its adapter killed, its
  *                      key disabled), and the state last recorded (at its open or a checkpoint) is
  *                      one its journal's replay passed through: checked, the replayed writes on top

@@ -53,6 +53,9 @@ export class VolumeStateDiffersError extends SealkeepError {
   readonly recordedRoot: string;
   readonly recordedAt: string;
   readonly recordedAs: string;
+  /** For a record of a clean close: its root and when (the same as recordedRoot and recordedAt); 'unknown' otherwise. */
+  readonly closedRoot: string;
+  readonly closedAt: string;
   constructor(e: SealkeepError) {
     super(e.status, e.type, e.detail, e.problem);
     this.name = 'VolumeStateDiffersError';
@@ -61,6 +64,8 @@ export class VolumeStateDiffersError extends SealkeepError {
     this.recordedRoot = text(e.problem.recordedRoot);
     this.recordedAt = text(e.problem.recordedAt);
     this.recordedAs = text(e.problem.recordedAs);
+    this.closedRoot = text(e.problem.closedRoot);
+    this.closedAt = text(e.problem.closedAt);
   }
 }
 

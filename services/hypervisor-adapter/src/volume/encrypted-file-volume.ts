@@ -9,6 +9,8 @@
 // Checkpoints come in the pause after a burst (IDLE_WRITE_BACK_MS without a request), so each
 // round stays about one burst long and the next burst writes into journal pages the page cache
 // still holds; a stream of writes with no pause checkpoints when a round passes the journal limit.
+// When the crypto records state, a pause checkpoints a smaller round too, at most every
+// limits.recordIntervalMs, so that few writes are ever later than the state last recorded.
 // Only close() and checkpoint() hold requests back. Open one with openEncryptedFileVolume (open-volume.ts).
 // A volume opened from saved chunk roots checks each chunk of its tags before the first request
 // that reaches it, and all of them in the background (tag-check.ts); a chunk found altered at rest
@@ -20,11 +22,11 @@
 // the states its replay passed through (open-volume.ts). A volume stopped (its session ended, its
 // tags found altered) keeps its journal at close, for that open to replay.
 
-import type { SectorSize } from '@sealkeep/crypto';
+import { volumeIdFromUuid, type SectorSize } from '@sealkeep/crypto';
 import { bufferPool } from '../buffer-pool.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { VolumeError, toVolumeError, type BlockVolume, type Extent, type WriteOptions } from './block-volume.js';
-import { MAX_RECORD_SECTORS, type SectorChange } from './journal-record.js';
+import { MAX_RECORD_SECTORS, zeroesDigest, type SectorChange } from './journal-record.js';
 import type { EntriesBefore } from './tag-chunks.js';
 import { PendingSectors } from './pending-sectors.js';
 import type { SectorCrypto } from './sector-crypto.js';
@@ -40,9 +42,15 @@ export interface VolumeLimits {
   pendingBytes: number;
   /** Length of a journal round past which a checkpoint starts the next one. */
   journalBytes: number;
+  /**
+   * When the crypto records state, a pause checkpoints a round of any size once this long has
+   * passed since the last checkpoint: the writes a provider could drop by cutting the journal after
+   * an unclean end (those since the state last recorded) stay a few seconds' worth.
+   */
+  recordIntervalMs: number;
 }
 
-export const DEFAULT_LIMITS: VolumeLimits = { pendingBytes: 64 << 20, journalBytes: 256 << 20 };
+export const DEFAULT_LIMITS: VolumeLimits = { pendingBytes: 64 << 20, journalBytes: 256 << 20, recordIntervalMs: 5_000 };
 
 /** Unsynced journal bytes past which a sync starts in the background, so a write-back or flush finds little left to sync. */
 const BACKGROUND_SYNC_BYTES = 8 << 20;
@@ -77,6 +85,10 @@ export class EncryptedFileVolume implements BlockVolume {
   readonly #limits: VolumeLimits;
   readonly #log: Logger;
   readonly #tagCheck: TagCheck;
+  /** The 16 bytes every tag of the volume covers. */
+  readonly #volumeId: Buffer;
+  /** The root last recorded with the keys' holder (at the open, then each checkpoint): what an alteration found later is reported against. */
+  #recordedRoot: Buffer | null;
   readonly #pending: PendingSectors;
   readonly #reader: SectorReader;
   readonly #gate = new Gate();
@@ -94,6 +106,8 @@ export class EncryptedFileVolume implements BlockVolume {
   #writingBack: Promise<void> | null = null;
   /** The checkpoint running, if one is (they run one at a time); it never rejects. */
   #checkpointing: Promise<void> | null = null;
+  /** When the last checkpoint (or the open) left a round that stands alone or retired one. */
+  #lastCheckpointAt = performance.now();
   /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
   #filesDirty = false;
   #filesSyncing: Promise<void> | null = null;
@@ -102,6 +116,8 @@ export class EncryptedFileVolume implements BlockVolume {
 
   constructor(parts: VolumeParts) {
     this.uuid = parts.uuid;
+    this.#volumeId = volumeIdFromUuid(parts.uuid);
+    this.#recordedRoot = parts.openedRoot ?? null;
     this.size = parts.size;
     this.sectorSize = parts.sectorSize;
     this.readOnly = parts.readOnly;
@@ -113,13 +129,12 @@ export class EncryptedFileVolume implements BlockVolume {
     this.#pending = new PendingSectors(parts.sectorSize);
     this.#reader = new SectorReader(parts.files, this.#pending, parts.crypto, parts.sectorSize);
     const { recordState } = parts.crypto;
-    const openedRoot = parts.openedRoot;
     this.#tagCheck = new TagCheck({
       chunks: parts.files.chunks,
       uuid: this.uuid,
       sectorSize: this.sectorSize,
       log: this.#log,
-      recordAltered: recordState && openedRoot ? () => recordState.call(parts.crypto, 'altered', openedRoot) : null,
+      recordAltered: recordState && this.#recordedRoot ? () => recordState.call(parts.crypto, 'altered', this.#recordedRoot!) : null,
       stopVolume: (reason) => (this.#stopped ??= new VolumeError('IO', `the volume stopped: ${reason}`)),
     });
   }
@@ -218,7 +233,8 @@ export class EncryptedFileVolume implements BlockVolume {
   /**
    * Refuses every request from now on (IO: the NBD client sees EIO), e.g. when the keys are gone
    * because the data plane ended the volume's session. Requests already past their crypto finish;
-   * nothing half-done reaches the journal, and close() still writes everything back.
+   * nothing half-done reaches the journal. close() still writes everything back — or, when the
+   * crypto records state, makes the journal durable and leaves it for the next open to replay.
    */
   stop(reason: string): void {
     this.#stopped ??= new VolumeError('IO', `the volume stopped: ${reason}`);
@@ -319,7 +335,11 @@ export class EncryptedFileVolume implements BlockVolume {
    * IDLE_WRITE_BACK_MS: one timer per pause, moved on (not re-made per request) while requests come.
    */
   #writeBackAfterPause(delayMs: number): void {
-    if (this.#closed || this.#journal.bytes < this.#limits.pendingBytes / 4) return;
+    if (this.#closed) return;
+    // A small round is worth a checkpoint only to record the volume's state, and then at most every recordIntervalMs.
+    const small = this.#journal.bytes < this.#limits.pendingBytes / 4;
+    if (small && !(this.#crypto.recordState && this.#journal.roundHasRecords)) return;
+    if (small) delayMs = Math.max(delayMs, this.#limits.recordIntervalMs - (performance.now() - this.#lastCheckpointAt));
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
       const quiet = performance.now() - this.#lastRequestEnd;
@@ -401,7 +421,11 @@ export class EncryptedFileVolume implements BlockVolume {
       const previous = this.#reader.entries(first, count);
       const words = decodeWords(previous, count);
       const next = words.map(nextZeroedGeneration);
-      if (next.some((word, i) => word !== words[i])) await this.#commit({ kind: 'zeroes', firstLba: first, words: next, tags: null, ciphertext: null, previous });
+      if (!next.some((word, i) => word !== words[i])) continue;
+      // Tagged by the keys' holder, so that no one else can make a replay zero sectors (journal-record.ts).
+      const change = { firstLba: first, words: next, previous };
+      const authenticator = await this.#crypto.tag(BigInt(first), next.subarray(0, 1), zeroesDigest(change, this.#volumeId, this.sectorSize));
+      await this.#commit({ kind: 'zeroes', ...change, tags: null, ciphertext: null, authenticator });
     }
   }
 
@@ -482,6 +506,7 @@ export class EncryptedFileVolume implements BlockVolume {
     if (this.#stopped && this.#crypto.recordState) return; // (the round stays for the next open's replay)
     await this.#recordState('checkpoint', () => next);
     await this.#stopOnFailure(() => this.#journal.retirePrevious());
+    this.#lastCheckpointAt = performance.now();
   }
 
   /**
@@ -499,6 +524,7 @@ export class EncryptedFileVolume implements BlockVolume {
         this.#roundChanges = [];
         await this.#journal.retirePrevious();
       });
+      this.#lastCheckpointAt = performance.now();
     });
   }
 
@@ -513,6 +539,7 @@ export class EncryptedFileVolume implements BlockVolume {
     try {
       const root = await this.#files.tagsRootBefore(this.size / this.sectorSize, undo);
       await recordState.call(this.#crypto, moment, root);
+      this.#recordedRoot = root;
     } catch (error) {
       const at = moment === 'closed' ? 'at its close' : 'at a checkpoint';
       this.#failed ??= new VolumeError('IO', `the volume stopped: its state was not recorded ${at} (${(error as Error).message}); its journal is kept for the next open to replay`, { cause: error });

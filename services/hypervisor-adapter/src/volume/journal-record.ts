@@ -15,13 +15,19 @@
 //   40          32     SHA-256(volume id ‖ bytes 0..39 ‖ metadata)
 //   72          8n     metadata: the new generation word of each sector
 //   72+8n       32n    metadata: each sector's tag                        (sectors only)
+//   72+8n       32     metadata: the record's authenticator               (zeroes only)
 //   then        40n    metadata: each sector's tag-file entry before the record (generation
 //                      word ‖ tag, as in the tag file): what the state the record started from
 //                      is computed from at replay (a volume state record; open-volume.ts)
 //   then        S·n    the sectors' ciphertext, as it goes to the data file (sectors only)
 //
-// The checksum binds header and metadata to the volume; the ciphertext is bound by the tags
-// themselves (HMAC over volume id, LBA, generation and ciphertext), checked before replay.
+// The checksum binds header and metadata to the volume, against damage; it has no key. What no
+// one without the keys can make: the ciphertext is bound by the tags themselves (HMAC over
+// volume id, LBA, generation and ciphertext), and a zeroes record by its authenticator — the tag
+// of a sector-sized block holding zeroesDigest() at its first LBA and first new generation word
+// (a zeroed word, which no data sector's tag covers). Replay checks both, and that each new
+// generation word follows the word before it, so the entries before a record are those of the
+// one state its new entries can follow.
 //
 // Records of volume format 3 ('SKJRNL02') have no entries before; those of formats 1 and 2
 // ('SKJRNL01') a 64-byte header with no durable-through field either (the checksum at 32, over
@@ -63,11 +69,13 @@ export interface JournalRecord {
   ciphertext: Buffer | null;
   /** Each sector's tag-file entry before the record (40 bytes each); null in a record of an earlier format. */
   previous: Buffer | null;
+  /** zeroes only: the tag over zeroesDigest() (absent in a record of an earlier format). */
+  authenticator?: Buffer | null;
 }
 
 /** The record that starts a round: `follows` is the sequence number of the checkpoint record that began the round before it, 0n if it stands alone. */
 export function checkpointRecord(sequence: bigint, follows: bigint, durableThrough: bigint): JournalRecord {
-  return { sequence, durableThrough, kind: 'checkpoint', firstLba: Number(follows), words: new BigUint64Array(0), tags: null, ciphertext: null, previous: Buffer.alloc(0) };
+  return { sequence, durableThrough, kind: 'checkpoint', firstLba: Number(follows), words: new BigUint64Array(0), tags: null, ciphertext: null, previous: Buffer.alloc(0), authenticator: null };
 }
 
 /** The round a checkpoint record follows (see checkpointRecord). */
@@ -92,7 +100,22 @@ export interface RecordHeader {
 }
 
 export function metadataBytes(kind: RecordKind, count: number, hasPrevious: boolean): number {
-  return count * (GENERATION_BYTES + (kind === 'sectors' ? TAG_BYTES : 0) + (hasPrevious ? TAG_ENTRY_BYTES : 0));
+  const authenticator = kind === 'zeroes' && hasPrevious ? TAG_BYTES : 0;
+  return count * (GENERATION_BYTES + (kind === 'sectors' ? TAG_BYTES : 0) + (hasPrevious ? TAG_ENTRY_BYTES : 0)) + authenticator;
+}
+
+/**
+ * What a zeroes record's authenticator tags, as the data of a sector at its first LBA and first
+ * new generation word: SHA-256 over the volume id and the record's sectors, new words and entries
+ * before, then zeros to the sector's size.
+ */
+export function zeroesDigest(change: Pick<JournalRecord, 'firstLba' | 'words' | 'previous'>, volumeId: Uint8Array, sectorSize: number): Buffer {
+  const where = Buffer.alloc(12);
+  where.writeBigUInt64BE(BigInt(change.firstLba), 0);
+  where.writeUInt32BE(change.words.length, 8);
+  const block = Buffer.alloc(sectorSize);
+  createHash('sha256').update('sealkeep zeroes record').update(volumeId).update(where).update(encodeGenerations(change.words)).update(change.previous!).digest().copy(block);
+  return block;
 }
 
 /** A record of volume formats 1 and 2: it says nothing of durability. */
@@ -121,6 +144,10 @@ export function encodeRecordHead(record: JournalRecord, volumeId: Uint8Array): B
   head.writeBigUInt64BE(record.durableThrough, 32);
   encodeGenerations(record.words).copy(head, RECORD_HEADER_BYTES);
   if (record.kind === 'sectors') record.tags!.copy(head, RECORD_HEADER_BYTES + count * GENERATION_BYTES);
+  if (record.kind === 'zeroes') {
+    if (record.authenticator?.length !== TAG_BYTES) throw new RangeError('a zeroes record carries its authenticator');
+    record.authenticator.copy(head, RECORD_HEADER_BYTES + count * GENERATION_BYTES);
+  }
   record.previous.copy(head, head.length - record.previous.length);
   checksum(head, RECORD_HEADER_BYTES, volumeId).copy(head, checksumOffset(RECORD_HEADER_BYTES));
   return head;
@@ -155,7 +182,8 @@ export function decodeRecord(header: RecordHeader, head: Buffer, ciphertext: Buf
   const tagsAt = headerBytes + count * GENERATION_BYTES;
   const tags = kind === 'sectors' ? head.subarray(tagsAt, tagsAt + count * TAG_BYTES) : null;
   const previous = header.hasPrevious ? head.subarray(head.length - count * TAG_ENTRY_BYTES) : null;
-  return { sequence: header.sequence, durableThrough: header.durableThrough, kind, firstLba: header.firstLba, words, tags, ciphertext, previous };
+  const authenticator = kind === 'zeroes' && header.hasPrevious ? head.subarray(tagsAt, tagsAt + TAG_BYTES) : null;
+  return { sequence: header.sequence, durableThrough: header.durableThrough, kind, firstLba: header.firstLba, words, tags, ciphertext, previous, authenticator };
 }
 
 function checksum(head: Buffer, headerBytes: number, volumeId: Uint8Array): Buffer {

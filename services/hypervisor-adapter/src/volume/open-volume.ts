@@ -16,6 +16,8 @@ import { DEFAULT_LIMITS, EncryptedFileVolume, type VolumeLimits } from './encryp
 import type { SectorCrypto } from './sector-crypto.js';
 import { SectorFiles } from './sector-files.js';
 import { SectorJournal } from './sector-journal.js';
+import { zeroesDigest } from './journal-record.js';
+import { followsOn } from './sector-state.js';
 import type { EntriesBefore } from './tag-chunks.js';
 import {
   FORMAT,
@@ -100,8 +102,10 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
       log.info({ dir, uuid, size, sectorSize }, 'volume created');
     }
 
-    // Replay: every record a crash may have left unapplied, checked against its tags, into the
-    // files (each record's entries before it kept, with its sequence number), then the files made durable.
+    // Replay: every record a crash may have left unapplied, checked against its tags (a zeroes
+    // record against its authenticator, and each new generation word against the one before it),
+    // into the files (each record's entries before it kept, with its sequence number), then the
+    // files made durable.
     const replayed: Array<EntriesBefore & { sequence: bigint }> = [];
     let earlierRecords = false;
     const { records, rounds } = await journal.replay(async (record) => {
@@ -109,6 +113,11 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
       if (record.kind === 'sectors') {
         const failing = await crypto.verify(BigInt(record.firstLba), record.words, record.ciphertext!, record.tags!);
         if (failing.length > 0) return false;
+      }
+      if (record.kind !== 'checkpoint' && record.previous) {
+        if (!followsOn(record.kind, record.words, record.previous)) return false;
+        const zeroes = record.kind === 'zeroes' ? await crypto.verify(BigInt(record.firstLba), record.words.subarray(0, 1), zeroesDigest(record, volumeId, sectorSize), record.authenticator!) : [];
+        if (zeroes.length > 0) return false;
       }
       await files.apply([record]);
       if (record.previous) replayed.push({ sequence: record.sequence, firstLba: record.firstLba, previous: record.previous });

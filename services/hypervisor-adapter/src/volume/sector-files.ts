@@ -17,8 +17,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { SectorChange } from './journal-record.js';
 
-/** What a change writes into the files: the journal's entries before it are not. */
-export type FileChange = Omit<SectorChange, 'previous'>;
+/** What a change writes into the files: the journal's entries before it and authenticator are not. */
+export type FileChange = Omit<SectorChange, 'previous' | 'authenticator'>;
 import { encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
 import { CHUNK_SECTORS, TagChunks, type EntriesBefore } from './tag-chunks.js';
 import { saveChunkRoots, takeChunkRoots } from './chunk-roots.js';

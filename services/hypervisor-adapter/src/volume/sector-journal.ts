@@ -209,6 +209,11 @@ export class SectorJournal {
     await Promise.all([this.#previous === null ? undefined : this.#syncFile(this.#previous), this.#syncFile(this.#active)]);
   }
 
+  /** Whether the active round holds any record besides the checkpoint record that began it. */
+  get roundHasRecords(): boolean {
+    return this.#files[this.#active].last > this.#roundStart;
+  }
+
   /** Appended bytes of the active round not yet known durable. */
   get unsyncedBytes(): number {
     const file = this.#files[this.#active];

@@ -95,3 +95,14 @@ export function setEntry(entries: Buffer, i: number, word: bigint, tag: Uint8Arr
   if (tag) entries.set(tag, at + GENERATION_BYTES);
   else entries.fill(0, at + GENERATION_BYTES, at + TAG_ENTRY_BYTES);
 }
+
+/** Whether each new generation word is the one a change of `kind` gives the sector's word before it (its entry in `previous`). */
+export function followsOn(kind: 'sectors' | 'zeroes', words: BigUint64Array, previous: Buffer): boolean {
+  const next = kind === 'sectors' ? nextDataGeneration : nextZeroedGeneration;
+  const before = decodeWords(previous, words.length);
+  try {
+    return words.every((word, i) => word === next(before[i]!));
+  } catch {
+    return false; // (a counter exhausted: no change follows it)
+  }
+}

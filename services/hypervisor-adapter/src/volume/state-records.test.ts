@@ -5,19 +5,22 @@
 // a live volume, taken mid-stream while write-backs and checkpoints run beside the writes, each
 // as a kill -9 leaves the files, must all resume and read back every acknowledged write; a copy
 // from before a later checkpoint's record is refused, as is a write rolled back at rest after
-// the unclean end.
+// the unclean end, and records written into the journal by someone without the keys are not
+// replayed.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, cpSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { Continuity, VolumeStateMoment } from '@sealkeep/crypto';
+import { volumeIdFromUuid, type Continuity, type VolumeStateMoment } from '@sealkeep/crypto';
 import { keyFactory, temporaryDirectory } from '../test-kit.fixture.js';
+import { checkpointRecord, encodeRecordHead, type SectorChange } from './journal-record.js';
 import { openEncryptedFileVolume } from './open-volume.js';
 import { LocalSectorCrypto } from './sector-crypto.js';
 import { SectorFiles } from './sector-files.js';
 import { SectorJournal } from './sector-journal.js';
+import { decodeEntries, decodeWords, nextZeroedGeneration, TAG_ENTRY_BYTES } from './sector-state.js';
 
 const SIZE = 1 << 20;
 const S = 4096;
@@ -150,16 +153,94 @@ test('after an unclean end, a sector rolled back at rest with its ciphertext and
   // Sector 0's ciphertext and tag entry put back from before the recorded checkpoint: refused.
   const rolledBack = path.join(dir, 'rolled-back');
   cpSync(crashed, rolledBack, { recursive: true });
-  for (const [file, bytes] of [['data', S], ['tags', 40]] as const) {
-    const from = openSync(path.join(earlier, file), 'r');
-    const to = openSync(path.join(rolledBack, file), 'r+');
-    const buffer = Buffer.alloc(bytes);
-    readSync(from, buffer, 0, bytes, 0);
-    writeSync(to, buffer, 0, bytes, 0);
-    closeSync(from);
-    closeSync(to);
-  }
+  for (const [file, bytes] of [['data', S], ['tags', TAG_ENTRY_BYTES]] as const) writeRegion(path.join(rolledBack, file), 0, readRegion(path.join(earlier, file), 0, bytes));
   await assert.rejects(openRecording(rolledBack, holder.copy()), /volume-state-differs: not the state recorded served/);
   // So is the whole volume as it was before the recorded checkpoint.
   await assert.rejects(openRecording(earlier, holder.copy()), /volume-state-differs: not the state recorded served/);
 });
+
+test('a journal written by someone without the keys can neither roll a sector back nor zero it: its records fail replay, and what stands is judged as it is', async (t) => {
+  const { dir, remove } = temporaryDirectory('state-forged');
+  t.after(remove);
+  const crashCopy = crashCopies(t);
+  const holder = new StateHolder();
+  const live = path.join(dir, 'live');
+  const volume = await openRecording(live, holder);
+  await volume.write(0, Buffer.alloc(S, 1));
+  await volume.checkpoint();
+  const earlier = path.join(dir, 'earlier');
+  await crashCopy(live, earlier);
+  await volume.write(0, Buffer.alloc(S, 2));
+  await volume.checkpoint(); // recorded: sector 0 holds 2s
+  const crashed = path.join(dir, 'crashed');
+  await crashCopy(live, crashed);
+  volume.stop('killed');
+  await volume.close();
+
+  const volumeId = volumeIdFromUuid((JSON.parse(readFileSync(path.join(crashed, 'volume.json'), 'utf8')) as { uuid: string }).uuid);
+  const sectorAt = (at: string) => ({ ciphertext: readRegion(path.join(at, 'data'), 0, S), entry: readRegion(path.join(at, 'tags'), 0, TAG_ENTRY_BYTES) });
+  const older = sectorAt(earlier);
+  const recorded = sectorAt(crashed);
+  /** A journal of one round that stands alone, holding `records`, as the provider can write one: its checksums need no key. */
+  const forgeJournal = (at: string, records: SectorChange[]) => {
+    const parts = [encodeRecordHead(checkpointRecord(1000n, 0n, 999n), volumeId)];
+    records.forEach((r, i) => parts.push(encodeRecordHead({ ...r, sequence: 1001n + BigInt(i), durableThrough: 999n }, volumeId), ...(r.ciphertext ? [r.ciphertext] : [])));
+    writeFileSync(path.join(at, 'journal'), Buffer.concat(parts));
+    writeFileSync(path.join(at, 'journal.1'), Buffer.alloc(0));
+  };
+
+  // Sector 0 put back at rest as it was before the recorded checkpoint, and a record that "writes"
+  // that older sector over the recorded one: its tag verifies, but its generation does not follow
+  // the entry it names as before it.
+  const rolledBack = path.join(dir, 'rolled-back');
+  cpSync(crashed, rolledBack, { recursive: true });
+  writeRegion(path.join(rolledBack, 'data'), 0, older.ciphertext);
+  writeRegion(path.join(rolledBack, 'tags'), 0, older.entry);
+  const { words, tags } = decodeEntries(older.entry, 1);
+  forgeJournal(rolledBack, [{ kind: 'sectors', firstLba: 0, words, tags, ciphertext: Buffer.from(older.ciphertext), previous: recorded.entry }]);
+  await assert.rejects(openRecording(rolledBack, holder.copy()), /volume-state-differs: not the state recorded served/);
+
+  // A record that zeroes sector 0 after the recorded state, with no authenticator the keys made: not replayed.
+  const zeroed = path.join(dir, 'zeroed');
+  cpSync(crashed, zeroed, { recursive: true });
+  forgeJournal(zeroed, [{ kind: 'zeroes', firstLba: 0, words: decodeWords(recorded.entry, 1).map(nextZeroedGeneration), tags: null, ciphertext: null, previous: recorded.entry, authenticator: randomBytes(32) }]);
+  const reopened = await openRecording(zeroed, holder.copy());
+  try {
+    assert.ok((await reopened.read(0, S)).equals(Buffer.alloc(S, 2)), 'the sector as recorded, not zeros');
+  } finally {
+    await reopened.close();
+  }
+});
+
+test('a pause records a small round too, once the record interval has passed since the last checkpoint: few writes are ever later than the state recorded', async (t) => {
+  const { dir, remove } = temporaryDirectory('state-interval');
+  t.after(remove);
+  const holder = new StateHolder();
+  const volume = await openRecording(path.join(dir, 'live'), holder, { recordIntervalMs: 150 });
+  try {
+    const checkpoints = () => holder.moments.filter((m) => m === 'checkpoint').length;
+    await volume.write(0, Buffer.alloc(S, 7)); // far below a quarter of the pending limit
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(checkpoints(), 0, 'not before the interval');
+    for (let i = 0; i < 100 && checkpoints() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(checkpoints(), 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(checkpoints(), 1, 'an empty round is not recorded again');
+  } finally {
+    await volume.close();
+  }
+});
+
+function readRegion(file: string, at: number, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  const bytes = Buffer.alloc(length);
+  readSync(fd, bytes, 0, length, at);
+  closeSync(fd);
+  return bytes;
+}
+
+function writeRegion(file: string, at: number, bytes: Buffer): void {
+  const fd = openSync(file, 'r+');
+  writeSync(fd, bytes, 0, bytes.length, at);
+  closeSync(fd);
+}

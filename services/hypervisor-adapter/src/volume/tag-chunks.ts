@@ -144,19 +144,33 @@ export class TagChunks {
    */
   async rootBefore(sectorCount: number, undo: () => readonly EntriesBefore[]): Promise<Buffer> {
     const root = new MerkleRootBuilder();
-    const reaching = (first: number, count: number) => undo().filter((c) => c.firstLba < first + count && c.firstLba + c.previous.length / TAG_ENTRY_BYTES > first);
+    // The changes by chunk, in journal order; the list only grows, so each look indexes what was added since the last.
+    const byChunk = new Map<number, EntriesBefore[]>();
+    let indexed = 0;
+    const reaching = (chunk: number) => {
+      const list = undo();
+      for (; indexed < list.length; indexed++) {
+        const change = list[indexed]!;
+        for (const c of chunksOf(change.firstLba, change.previous.length / TAG_ENTRY_BYTES)) {
+          const into = byChunk.get(c);
+          if (into) into.push(change);
+          else byChunk.set(c, [change]);
+        }
+      }
+      return byChunk.get(chunk) ?? [];
+    };
     for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += CHUNK_SECTORS) {
       const count = Math.min(CHUNK_SECTORS, sectorCount - first);
       const whole = count === CHUNK_SECTORS;
       const kept = () => (whole ? this.#roots.get(chunk) : undefined);
-      let changes = reaching(first, count);
+      let changes = reaching(chunk);
       if (changes.length === 0 && kept()) {
         root.appendSubtree(count, kept()!);
         continue;
       }
       if (first > 0) await nextTurn();
       // One instant: the file's entries and the list as they both stand now.
-      changes = reaching(first, count);
+      changes = reaching(chunk);
       if (changes.length === 0 && kept()) {
         root.appendSubtree(count, kept()!);
         continue;

@@ -13,9 +13,9 @@
 // only if the record's root is among them, refused otherwise: since a round is retired only after
 // the state it ends with is recorded, the journal always holds every write since the record. The
 // tags of a large volume's chunks are checked after the open, each against the chunk root it was
-// opened with (the adapter's README); a chunk found altered is recorded as 'altered': the record
-// goes back to the clean close that open matched, the refusal is kept and audited, and the volume
-// is refused as an open would have been. After a legitimate restore from a backup, the tenant's
+// opened with (the adapter's README); a chunk found altered is recorded as 'altered' with the
+// root the adapter recorded last: the record is closed at it (no replay can lead to it), the
+// refusal is kept and audited, and the volume is refused as an open would have been. After a legitimate restore from a backup, the tenant's
 // officer forgets the record (forgetVolumeState), and the next open is the baseline. Checkpoints
 // are not audited one by one (a busy volume makes one after each burst of writes): the open after
 // an unclean end names, in its audit entry, the recorded root it resumed from.
@@ -51,7 +51,7 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
   const outcome = await inTenant(db, s.tenantId, async (trx): Promise<VolumeStateAnswer | Problem> => {
     const row = (await trx('volume_states').where({ volume_id: s.volumeId }).forUpdate().first()) as VolumeStateRow | undefined;
     if (moment === 'altered') {
-      // Back to the close the open matched (its root is the one the open recorded), so the files as they now stand are refused at the next open.
+      // Closed at the root the adapter recorded last (at its open, or a checkpoint since), so the files as they now stand are refused at the next open.
       const reverted = row?.status === 'served' && rootOf(row).equals(root);
       if (row) await trx('volume_states').where({ volume_id: s.volumeId }).update({ ...(reverted ? { status: 'closed' } : {}), refused_at: new Date() });
       await appendAudit(trx, actor, { ...audit, outcome: 'failure', details: { sessionId: s.id, continuity: 'altered', merkleRootHash: root.toString('hex'), reverted } });
