@@ -1,5 +1,6 @@
 // A volume state record on the data plane (docs/service.md, "Volume state records"): the adapter
-// records with the service the Merkle root over its volume's tags when it opens the volume, at
+// records with the service the state root of its volume's tags (over every sector's tag and
+// generation word; the adapter's volume/chunk-state.ts) when it opens the volume, at
 // each checkpoint of its journal (before the journal's round is retired) and when it closes it
 // cleanly; at an open, the service refuses a root that is not the one the volume was closed with
 // — or, after an unclean end, one that the last recorded state does not lead to through the

@@ -30,7 +30,7 @@ async function measure(sectors: number) {
     for (let round = 0; round < ROUNDS; round++) {
       let start = performance.now();
       const closed = await SectorFiles.open(dir, 4096, sectors, false);
-      const read = await closed.tagsRoot(sectors);
+      const read = await closed.stateRoot(sectors);
       figures.everyChunk.push(since(start));
       await closed.saveRoots(sectors);
       await closed.close();
@@ -40,7 +40,7 @@ async function measure(sectors: number) {
       await opened.adoptSavedRoots(sectors, (why) => {
         throw new Error(why);
       });
-      const composed = await opened.tagsRoot(sectors);
+      const composed = await opened.stateRoot(sectors);
       figures.saved.push(since(start));
       if (!composed.equals(read)) throw new Error('the composed root is not the read one');
 

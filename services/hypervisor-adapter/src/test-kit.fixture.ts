@@ -9,7 +9,8 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SectorSize } from '@sealkeep/crypto';
+import { createHash } from 'node:crypto';
+import { merkleRoot, type SectorSize } from '@sealkeep/crypto';
 import { silentLogger, type Logger } from './logger.js';
 import { ExportRegistry } from './nbd/export-registry.js';
 import { NbdServer } from './nbd/nbd-server.js';
@@ -158,4 +159,28 @@ export async function startAdapterProcess(args: string[], listen = '127.0.0.1:0'
     });
   });
   return { child, port, stderr: () => stderr };
+}
+
+/**
+ * The volume state root of a whole tag file's entries, computed from scratch as
+ * volume/chunk-state.ts defines it (JavaScript SHA-256, no slices, no kept roots): what the
+ * adapter's chunked, cached and sliced computation must equal.
+ */
+export function stateRootOf(entries: Buffer, sectorCount: number): Buffer {
+  const CHUNK = 1 << 16;
+  const chunkRoots: Buffer[] = [];
+  for (let first = 0; first < sectorCount; first += CHUNK) {
+    const count = Math.min(CHUNK, sectorCount - first);
+    const tags = Buffer.alloc(count * 32);
+    const words = Buffer.alloc(Math.ceil(count / 4) * 32);
+    for (let i = 0; i < count; i++) {
+      const at = (first + i) * 40;
+      entries.copy(words, i * 8, at, at + 8);
+      entries.copy(tags, i * 32, at + 8, at + 40);
+    }
+    chunkRoots.push(createHash('sha256').update(Buffer.of(1)).update(merkleRoot(tags)).update(merkleRoot(words)).digest());
+  }
+  const count = Buffer.alloc(8);
+  count.writeBigUInt64BE(BigInt(sectorCount));
+  return createHash('sha256').update('sealkeep volume state 1').update(count).update(merkleRoot(Buffer.concat(chunkRoots))).digest();
 }

@@ -242,8 +242,8 @@ export class BlockSession {
   }
 
   /**
-   * Records the volume's state at the service (docs/service.md, "Volume state records"): the RFC
-   * 6962 Merkle root over its tags (@sealkeep/crypto's merkleRoot; the whole volume in LBA order),
+   * Records the volume's state at the service (docs/service.md, "Volume state records"): a 32-byte
+   * root over its tag file (the adapter's: over every sector's tag and generation word),
    * at its open (after its journal is replayed, naming the roots of the states the replay passed
    * through), at a checkpoint of its journal, or at its clean close. At an open, a root that is not
    * the one the volume was last closed with — or after an unclean end, not one the state last

@@ -266,7 +266,7 @@ async function walk(): Promise<void> {
     const { boot, attached, state } = await served(w.adapter);
     show(`measured boot: vPCR 1 ${String(boot.vpcr1).slice(0, 16)}…  vPCR 8 ${String(boot.vpcr8).slice(0, 16)}…  policy ${green(String(boot.policyResult))}`);
     show(`block session ${String(attached.sessionId)}: ${Number(attached.size) / MiB} MiB in ${String(attached.sectorSize)}-byte sectors, integrity ${String(attached.integrity)}, sealed both ways on the wire`);
-    show(`the disk's state recorded with the service at its open: ${String(state.continuity)} (the Merkle root over its tags)`);
+    show(`the disk's state recorded with the service at its open: ${String(state.continuity)} (the root over its tags and generation words)`);
     show(`NBD export ${w.nbd}`);
     // What a provider with the host's disks in hand could keep: the disk's files as they are now.
     cpSync(disk, `${disk}.copy`, { recursive: true });

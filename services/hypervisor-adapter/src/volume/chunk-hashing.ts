@@ -11,7 +11,8 @@ import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { readFully } from './read-fully.js';
-import { decodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
+import { chunkStateRoot } from './chunk-state.js';
+import { TAG_ENTRY_BYTES } from './sector-state.js';
 
 /** A chunk of the tag file: `count` entries from `first`. */
 export interface TagChunk {
@@ -46,7 +47,7 @@ export interface HashChunksOptions {
   onRoot?: (index: number, root: Buffer) => void;
 }
 
-/** The RFC 6962 root of each chunk's tags (each a complete subtree), in the order given. */
+/** The root of each chunk (chunk-state.ts: its tags and generation words), in the order given. */
 export async function hashChunks(tagsPath: string, chunks: readonly TagChunk[], options: HashChunksOptions = {}): Promise<Buffer[]> {
   const { threads = Math.min(4, availableParallelism()), signal, onRoot } = options;
   signal?.throwIfAborted();
@@ -89,7 +90,7 @@ export async function hashChunks(tagsPath: string, chunks: readonly TagChunk[], 
   return roots;
 }
 
-/** In the worker: read each chunk's entries, hash its tags, send the root. */
+/** In the worker: read each chunk's entries, hash them, send the root. */
 async function work({ tagsPath, chunks }: Job): Promise<void> {
   const engine = selectBlockCryptoEngine();
   const file = await open(tagsPath, 'r');
@@ -99,7 +100,7 @@ async function work({ tagsPath, chunks }: Job): Promise<void> {
     for (const [index, { first, count }] of chunks.entries()) {
       const into = entries.subarray(0, count * TAG_ENTRY_BYTES);
       into.fill(0, (await readFully(file, first * TAG_ENTRY_BYTES, into.length, into)).length); // (zeros where the file is short, as SectorFiles reads it)
-      parentPort!.postMessage({ index, root: engine.merkleRoot(decodeEntries(into, count).tags) } satisfies Reply);
+      parentPort!.postMessage({ index, root: chunkStateRoot(into, count, engine) } satisfies Reply);
     }
   } finally {
     await file.close();

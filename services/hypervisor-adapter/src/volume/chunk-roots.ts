@@ -1,5 +1,5 @@
-// tags.roots: the subtree roots of a volume's whole tag chunks (2^16 sectors each) as its last
-// clean close left them, so that the next open composes the root over the tags from them instead
+// tags.roots: the roots of a volume's whole tag chunks (2^16 sectors each; chunk-state.ts) as its
+// last clean close left them, so that the next open composes the volume's state root from them instead
 // of reading the whole tag file (10 GiB for 1 TiB of 4 KiB sectors), and checks each chunk's tags
 // against its root later, when a request first reaches the chunk or the background check does.
 //
@@ -9,7 +9,8 @@
 // It vouches only for the files as they were at that close, so the open that reads it removes it
 // (durably, before any request): a crash later leaves no file, and the next open reads every chunk.
 //
-//   "SKCR" ‖ version u8 = 1 ‖ log2 chunk sectors u8 = 16 ‖ 0 u16 ‖ sector count u64
+//   "SKCR" ‖ version u8 = 2 ‖ log2 chunk sectors u8 = 16 ‖ 0 u16 ‖ sector count u64
+//   (version 1 held roots of the tags alone: such a file is read as absent)
 //   ‖ roots (32 bytes per whole chunk, in order) ‖ SHA-256 of everything before (32)    big-endian
 //
 // The digest only tells a damaged file (read as absent: every chunk is read at the open) from one
@@ -22,7 +23,7 @@ import { removeDurably, writeDurably } from './durable-files.js';
 
 export const ROOTS_FILE = 'tags.roots';
 const MAGIC = Buffer.from('SKCR');
-const VERSION = 1;
+const VERSION = 2;
 const HEADER_BYTES = 16;
 const DIGEST_BYTES = 32;
 

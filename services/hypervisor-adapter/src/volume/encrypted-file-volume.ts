@@ -16,7 +16,7 @@
 // that reaches it, and all of them in the background (tag-check.ts); a chunk found altered at rest
 // stops the volume.
 // When the crypto keeps volume state records (through the data plane), a round of the journal is
-// retired only after the state it ends with is recorded: the root of the tags before the next
+// retired only after the state it ends with is recorded: the state root of the tags before the next
 // round's changes (each change journals the entries it replaces). So the journal always holds
 // every change since the state last recorded, and an open after an unclean end shows the service
 // the states its replay passed through (open-volume.ts). A volume stopped (its session ended, its
@@ -69,7 +69,7 @@ export interface VolumeParts {
   journal: SectorJournal;
   crypto: SectorCrypto;
   limits: VolumeLimits;
-  /** The root of the tags recorded at the open, when the crypto keeps volume state records. */
+  /** The state root of the tags recorded at the open (chunk-state.ts), when the crypto keeps volume state records. */
   openedRoot?: Buffer | null;
   log?: Logger;
 }
@@ -242,7 +242,7 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   /**
-   * Writes everything back, records the root of the tags with the keys' holder (when it keeps
+   * Writes everything back, records the state root of the tags with the keys' holder (when it keeps
    * volume state records), checkpoints (nothing to replay at the next open), and releases the
    * keys. A volume that records state and was stopped only makes its journal durable: its next
    * open replays it. Rejects if any of it failed, once everything is closed.
@@ -529,7 +529,7 @@ export class EncryptedFileVolume implements BlockVolume {
   }
 
   /**
-   * Records the root of the tags as they were before the changes `undo()` lists with the keys'
+   * Records the state root of the tags as they were before the changes `undo()` lists with the keys'
    * holder, when it keeps volume state records. A failure stops the volume: no round may be
    * retired past the state last recorded, so the journal would only grow.
    */
@@ -537,7 +537,7 @@ export class EncryptedFileVolume implements BlockVolume {
     const { recordState } = this.#crypto;
     if (!recordState) return;
     try {
-      const root = await this.#files.tagsRootBefore(this.size / this.sectorSize, undo);
+      const root = await this.#files.stateRootBefore(this.size / this.sectorSize, undo);
       await recordState.call(this.#crypto, moment, root);
       this.#recordedRoot = root;
     } catch (error) {

@@ -1,7 +1,7 @@
 // Opening (or creating) an encrypted file-backed volume: read or write volume.json, make the
 // volume's SectorCrypto, prove the key is the volume's (key check), open the files and replay the
 // journal, so that what a crash left behind is whole again before the first request; then, when
-// the crypto keeps volume state records (through the data plane), record the root of the tags —
+// the crypto keeps volume state records (through the data plane), record the state root of the tags —
 // composed from the chunk roots the last clean close saved (tags.roots) where there are some, so
 // that a large volume opens without reading its whole tag file; its chunks are then checked
 // against those roots when first reached, and all of them in the background. After an unclean
@@ -17,7 +17,7 @@ import type { SectorCrypto } from './sector-crypto.js';
 import { SectorFiles } from './sector-files.js';
 import { SectorJournal } from './sector-journal.js';
 import { zeroesDigest } from './journal-record.js';
-import { followsOn } from './sector-state.js';
+import { encodeEntries, followsOn, TAG_ENTRY_BYTES } from './sector-state.js';
 import type { EntriesBefore } from './tag-chunks.js';
 import {
   FORMAT,
@@ -103,10 +103,11 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     }
 
     // Replay: every record a crash may have left unapplied, checked against its tags (a zeroes
-    // record against its authenticator, and each new generation word against the one before it),
-    // into the files (each record's entries before it kept, with its sequence number), then the
-    // files made durable.
+    // record against its authenticator; each new generation word against the one before it; the
+    // entries before it against those an earlier replayed record left), into the files (each
+    // record's entries before it kept, with its sequence number), then the files made durable.
     const replayed: Array<EntriesBefore & { sequence: bigint }> = [];
+    const replayedEntries = new Map<number, Buffer>();
     let earlierRecords = false;
     const { records, rounds } = await journal.replay(async (record) => {
       if (record.firstLba + record.words.length > sectorCount) return false;
@@ -116,18 +117,22 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
       }
       if (record.kind !== 'checkpoint' && record.previous) {
         if (!followsOn(record.kind, record.words, record.previous)) return false;
+        const entryBefore = (i: number) => record.previous!.subarray(i * TAG_ENTRY_BYTES, (i + 1) * TAG_ENTRY_BYTES);
+        if (record.words.some((_, i) => replayedEntries.get(record.firstLba + i)?.equals(entryBefore(i)) === false)) return false;
         const zeroes = record.kind === 'zeroes' ? await crypto.verify(BigInt(record.firstLba), record.words.subarray(0, 1), zeroesDigest(record, volumeId, sectorSize), record.authenticator!) : [];
         if (zeroes.length > 0) return false;
       }
       await files.apply([record]);
       if (record.previous) replayed.push({ sequence: record.sequence, firstLba: record.firstLba, previous: record.previous });
       else earlierRecords = true;
+      const entries = encodeEntries(record.words, record.tags);
+      record.words.forEach((_, i) => replayedEntries.set(record.firstLba + i, entries.subarray(i * TAG_ENTRY_BYTES, (i + 1) * TAG_ENTRY_BYTES)));
       return true;
     }, log);
     await files.sync();
     if (records > 0) log.info({ dir, uuid, records }, 'journal replayed after an unclean stop');
 
-    // The root of the tags as they now stand, recorded with the keys' holder before the journal is
+    // The state root of the tags as they now stand, recorded with the keys' holder before the journal is
     // retired: a volume rolled back at rest since its last clean close — or after an unclean end,
     // not the state last recorded with the changes of its journal on top — is refused here
     // (VolumeStateDiffersError), before any request, its journal kept.
@@ -135,17 +140,17 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
     if (crypto.recordState) {
       // A clean close's saved roots vouch for no tags a replay wrote (and no crash leaves them: the open before removed them).
       if (records > 0) files.chunks.distrust();
-      let root = await files.tagsRoot(sectorCount);
+      let root = await files.stateRoot(sectorCount);
       const passedThrough: Buffer[] = [];
       if (records > 0 && earlierRecords) log.warn({ dir, uuid }, 'the journal holds records of an earlier format, which do not say what they changed: the open shows no state its replay passed through');
       else if (records > 0) {
         // The state each replayed round began with: the tags with every later replayed change undone.
-        for (const start of rounds) passedThrough.push(await files.tagsRootBefore(sectorCount, () => replayed.filter((r) => r.sequence > start)));
+        for (const start of rounds) passedThrough.push(await files.stateRootBefore(sectorCount, () => replayed.filter((r) => r.sequence > start)));
       }
       // Saved roots are the tags' only if no one put them back (after an unclean end) or altered the tags since: read every chunk, and show the tags as they stand.
       const readWhole = async () => {
         files.chunks.distrust();
-        const read = await files.tagsRoot(sectorCount);
+        const read = await files.stateRoot(sectorCount);
         if (!read.equals(root)) log.warn({ dir, uuid }, 'the saved chunk roots were not those of the tags: the tags as they stand are shown');
         return read.equals(root) ? null : read;
       };

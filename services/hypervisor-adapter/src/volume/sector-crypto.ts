@@ -44,7 +44,7 @@ export interface SectorCrypto {
    */
   verifyAndDecrypt?(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<{ plaintext: Buffer } | { failing: bigint[] }>;
   /**
-   * Optional: records the Merkle root over the whole volume's tags with the keys' holder when the
+   * Optional: records the volume's state root (its tags and generation words, chunk-state.ts) with the keys' holder when the
    * volume opens, its journal replayed (with the roots of the states the replay passed through:
    * the start of each round), at each checkpoint before the journal's round is retired, and when
    * it closes cleanly (the data plane's volume state records), so that a volume rolled back at

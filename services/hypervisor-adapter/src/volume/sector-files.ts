@@ -8,7 +8,7 @@
 // which may not be cached, is read asynchronously; changes are applied asynchronously too, as a
 // write-back runs beside requests (~95 MB into pages not cached yet took ~250 ms here); fdatasync
 // always is.
-// The root over the tags and its chunks' roots are tag-chunks.ts's: apply() tells it which
+// The volume's state root over the tags and its chunks' roots are tag-chunks.ts's: apply() tells it which
 // entries it writes. A clean close leaves the chunks' roots in a third file, tags.roots, which the
 // next open adopts and removes (chunk-roots.ts).
 
@@ -86,13 +86,13 @@ export class SectorFiles {
     return got.length === length ? got : Buffer.concat([got, Buffer.alloc(length - got.length)]);
   }
 
-  /** The RFC 6962 Merkle root over every sector's tag in LBA order: what a volume state record and a volume attestation cover (TagChunks.root). */
-  tagsRoot(sectorCount: number, workerChunks?: number): Promise<Buffer> {
+  /** The volume's state root (chunk-state.ts: every sector's tag and generation word), what a volume state record holds (TagChunks.root). */
+  stateRoot(sectorCount: number, workerChunks?: number): Promise<Buffer> {
     return this.chunks.root(sectorCount, workerChunks);
   }
 
-  /** The Merkle root over the tags as they were before the changes `undo()` lists, in journal order (TagChunks.rootBefore). */
-  tagsRootBefore(sectorCount: number, undo: () => readonly EntriesBefore[]): Promise<Buffer> {
+  /** The state root as it was before the changes `undo()` lists, in journal order (TagChunks.rootBefore). */
+  stateRootBefore(sectorCount: number, undo: () => readonly EntriesBefore[]): Promise<Buffer> {
     return this.chunks.rootBefore(sectorCount, undo);
   }
 
@@ -106,7 +106,7 @@ export class SectorFiles {
     return roots?.length ?? 0;
   }
 
-  /** Leaves every whole chunk's root in tags.roots for the next open, once tagsRoot() has run at a clean close. */
+  /** Leaves every whole chunk's root in tags.roots for the next open, once stateRoot() has run at a clean close. */
   async saveRoots(sectorCount: number): Promise<void> {
     const roots = this.chunks.wholeRoots(sectorCount);
     if (roots && roots.length > 0) await saveChunkRoots(this.#dir, sectorCount, CHUNK_SECTORS, roots);

@@ -174,6 +174,12 @@ test('a journal written by someone without the keys can neither roll a sector ba
   await volume.checkpoint(); // recorded: sector 0 holds 2s
   const crashed = path.join(dir, 'crashed');
   await crashCopy(live, crashed);
+  const recordedThen = holder.copy();
+  // The sector's real next write (3s), for a journal that leads on from the recorded state.
+  await volume.write(0, Buffer.alloc(S, 3));
+  await volume.checkpoint();
+  const later = path.join(dir, 'later');
+  await crashCopy(live, later);
   volume.stop('killed');
   await volume.close();
 
@@ -181,6 +187,11 @@ test('a journal written by someone without the keys can neither roll a sector ba
   const sectorAt = (at: string) => ({ ciphertext: readRegion(path.join(at, 'data'), 0, S), entry: readRegion(path.join(at, 'tags'), 0, TAG_ENTRY_BYTES) });
   const older = sectorAt(earlier);
   const recorded = sectorAt(crashed);
+  const next = sectorAt(later);
+  const sectorsRecord = (sector: { ciphertext: Buffer; entry: Buffer }, previous: Buffer): SectorChange => {
+    const { words, tags } = decodeEntries(sector.entry, 1);
+    return { kind: 'sectors', firstLba: 0, words, tags, ciphertext: Buffer.from(sector.ciphertext), previous };
+  };
   /** A journal of one round that stands alone, holding `records`, as the provider can write one: its checksums need no key. */
   const forgeJournal = (at: string, records: SectorChange[]) => {
     const parts = [encodeRecordHead(checkpointRecord(1000n, 0n, 999n), volumeId)];
@@ -196,15 +207,30 @@ test('a journal written by someone without the keys can neither roll a sector ba
   cpSync(crashed, rolledBack, { recursive: true });
   writeRegion(path.join(rolledBack, 'data'), 0, older.ciphertext);
   writeRegion(path.join(rolledBack, 'tags'), 0, older.entry);
-  const { words, tags } = decodeEntries(older.entry, 1);
-  forgeJournal(rolledBack, [{ kind: 'sectors', firstLba: 0, words, tags, ciphertext: Buffer.from(older.ciphertext), previous: recorded.entry }]);
-  await assert.rejects(openRecording(rolledBack, holder.copy()), /volume-state-differs: not the state recorded served/);
+  forgeJournal(rolledBack, [sectorsRecord(older, recorded.entry)]);
+  await assert.rejects(openRecording(rolledBack, recordedThen.copy()), /volume-state-differs: not the state recorded served/);
+  // Nor when the entry before names the recorded tag beside the word the older write followed:
+  // the recorded root covers each sector's generation word as well as its tag.
+  const wordBefore = Buffer.concat([Buffer.alloc(8), recorded.entry.subarray(8)]); // (the older write was the sector's first: word 0)
+  forgeJournal(rolledBack, [sectorsRecord(older, wordBefore)]);
+  await assert.rejects(openRecording(rolledBack, recordedThen.copy()), /volume-state-differs: not the state recorded served/);
+
+  // The real next write, then the older one "again": the second does not follow what the first left, and is not replayed.
+  const reordered = path.join(dir, 'reordered');
+  cpSync(crashed, reordered, { recursive: true });
+  forgeJournal(reordered, [sectorsRecord(next, recorded.entry), sectorsRecord(older, Buffer.alloc(TAG_ENTRY_BYTES))]);
+  const resumed = await openRecording(reordered, recordedThen.copy());
+  try {
+    assert.ok((await resumed.read(0, S)).equals(Buffer.alloc(S, 3)), 'the real next write, not the older one');
+  } finally {
+    await resumed.close();
+  }
 
   // A record that zeroes sector 0 after the recorded state, with no authenticator the keys made: not replayed.
   const zeroed = path.join(dir, 'zeroed');
   cpSync(crashed, zeroed, { recursive: true });
   forgeJournal(zeroed, [{ kind: 'zeroes', firstLba: 0, words: decodeWords(recorded.entry, 1).map(nextZeroedGeneration), tags: null, ciphertext: null, previous: recorded.entry, authenticator: randomBytes(32) }]);
-  const reopened = await openRecording(zeroed, holder.copy());
+  const reopened = await openRecording(zeroed, recordedThen.copy());
   try {
     assert.ok((await reopened.read(0, S)).equals(Buffer.alloc(S, 2)), 'the sector as recorded, not zeros');
   } finally {

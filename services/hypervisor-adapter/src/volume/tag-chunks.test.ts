@@ -10,12 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { merkleRoot, TAG_BYTES } from '@sealkeep/crypto';
+import { TAG_BYTES } from '@sealkeep/crypto';
 import { decodeChunkRoots, encodeChunkRoots, ROOTS_FILE } from './chunk-roots.js';
 import { SectorFiles, TAGS_FILE } from './sector-files.js';
-import { TAG_ENTRY_BYTES } from './sector-state.js';
+import { setEntry, TAG_ENTRY_BYTES } from './sector-state.js';
 import { CHUNK_SECTORS, TagsAlteredError } from './tag-chunks.js';
-import { temporaryDirectory } from '../test-kit.fixture.js';
+import { stateRootOf, temporaryDirectory } from '../test-kit.fixture.js';
 
 test('the roots file: read back as written; another geometry, another length or a damaged byte make it unusable', () => {
   const roots = [randomBytes(32), randomBytes(32)];
@@ -34,19 +34,19 @@ test('the roots file: read back as written; another geometry, another length or 
 /** A volume of `chunks` whole chunks and a tail, a sector written in each chunk, its roots saved as a clean close saves them; then opened again. */
 async function savedVolume(dir: string, chunks: number) {
   const sectors = chunks * CHUNK_SECTORS + 3;
-  const expected = Buffer.alloc(sectors * TAG_BYTES);
+  const expected = Buffer.alloc(sectors * TAG_ENTRY_BYTES);
   const first = await SectorFiles.open(dir, 512, sectors, true);
   for (let chunk = 0; chunk <= chunks; chunk++) {
     const lba = Math.min(chunk * CHUNK_SECTORS + 1, sectors - 1);
     const tags = randomBytes(TAG_BYTES);
     await first.apply([{ kind: 'sectors', firstLba: lba, words: BigUint64Array.of(1n), tags, ciphertext: randomBytes(512) }]);
-    tags.copy(expected, lba * TAG_BYTES);
+    setEntry(expected, lba, 1n, tags);
   }
-  assert.deepEqual(await first.tagsRoot(sectors), merkleRoot(expected));
+  assert.deepEqual(await first.stateRoot(sectors), stateRootOf(expected, sectors));
   await first.saveRoots(sectors);
   await first.close();
   const files = await SectorFiles.open(dir, 512, sectors, false);
-  return { files, sectors, root: merkleRoot(expected) };
+  return { files, sectors, root: stateRootOf(expected, sectors) };
 }
 
 async function changeEntry(dir: string, lba: number): Promise<void> {
@@ -62,7 +62,7 @@ test('adopted roots compose the root without reading their chunks; a chunk is ch
     assert.equal(await files.adoptSavedRoots(sectors, assert.fail), 3);
     assert.equal(existsSync(path.join(tmp.dir, ROOTS_FILE)), false, 'taken: the file is gone');
     await changeEntry(tmp.dir, 2 * CHUNK_SECTORS + 9);
-    assert.deepEqual(await files.tagsRoot(sectors), root, 'composed from the adopted roots: the change is not read');
+    assert.deepEqual(await files.stateRoot(sectors), root, 'composed from the adopted roots: the change is not read');
     assert.equal(files.chunks.unchecked, 3);
     await files.chunks.check(5, 10);
     assert.equal(files.chunks.unchecked, 2, 'chunk 0 checked');
@@ -83,7 +83,7 @@ test('many chunks are checked on worker threads, and all of them in the backgrou
     await files.adoptSavedRoots(sectors, assert.fail);
     await files.chunks.check(0, sectors);
     assert.equal(files.chunks.unchecked, 0, 'a request over every chunk checks them all');
-    assert.deepEqual(await files.tagsRoot(sectors), root);
+    assert.deepEqual(await files.stateRoot(sectors), root);
     await files.saveRoots(sectors);
   } finally {
     await files.close();
@@ -110,10 +110,10 @@ test('distrusted roots are dropped and their chunks read; an unusable file is re
   try {
     await files.adoptSavedRoots(sectors, assert.fail);
     await changeEntry(tmp.dir, CHUNK_SECTORS + 1);
-    assert.deepEqual(await files.tagsRoot(sectors), root);
+    assert.deepEqual(await files.stateRoot(sectors), root);
     files.chunks.distrust();
     assert.equal(files.chunks.unchecked, 0);
-    assert.notDeepEqual(await files.tagsRoot(sectors), root, 'read: the change is seen');
+    assert.notDeepEqual(await files.stateRoot(sectors), root, 'read: the change is seen');
     writeFileSync(path.join(tmp.dir, ROOTS_FILE), 'not roots');
     const why: string[] = [];
     assert.equal(await files.adoptSavedRoots(sectors, (w) => why.push(w)), 0);

@@ -1,12 +1,13 @@
-// A volume's tag file as chunks of 2^16 sectors (2.5 MiB of entries, a complete subtree of the
-// tags' Merkle tree), and the subtree root of each whole chunk, kept once known:
+// A volume's tag file as chunks of 2^16 sectors (2.5 MiB of entries), and the root of each whole
+// chunk (chunk-state.ts: its tags and generation words), kept once known; the volume's state root
+// is composed from them:
 //   read      the chunk's entries hashed (root()): at an open, and at a close for chunks written
 //   adopted   from tags.roots, the roots a clean close left (chunk-roots.ts): the open composes
 //             the volume's root from them without reading the chunks, and the chunks stay
 //             unchecked until a request first reaches one (check()) or the background check
 //             (checkAll()) reads it; tags that do not hash to their adopted root are
 //             TagsAlteredError, for good
-// The root of the tags as they were before some changes (rootBefore(): the changes' entries before
+// The state root as it was before some changes (rootBefore(): the changes' entries before
 // them put back, in the chunks they reach) is what a checkpoint records while the next round's
 // changes reach the file, and what an open after an unclean end shows the service as the state at
 // the start of each round it replayed.
@@ -17,9 +18,10 @@
 // vouch for are taken into a root. Many chunks to read at once are hashed on worker threads
 // (chunk-hashing.ts), off the event loop.
 
-import { MerkleRootBuilder, selectBlockCryptoEngine } from '@sealkeep/crypto';
+import { selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { hashChunks } from './chunk-hashing.js';
-import { decodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
+import { ChunkStateBuilder, chunkStateRoot, volumeStateRoot } from './chunk-state.js';
+import { TAG_ENTRY_BYTES } from './sector-state.js';
 
 /** Sectors per chunk: 2.5 MiB of 40-byte entries. */
 export const CHUNK_SECTORS = 1 << 16;
@@ -98,7 +100,7 @@ export class TagChunks {
   }
 
   /**
-   * The RFC 6962 Merkle root over every sector's tag in LBA order: kept roots as they stand, the
+   * The volume's state root (chunk-state.ts: every sector's tag and generation word): kept roots as they stand, the
    * other chunks read and hashed (and their roots kept); between chunks other requests get their
    * turn. When `workerChunks` or more must be read (opening a large volume), they are hashed on
    * worker threads.
@@ -114,28 +116,24 @@ export class TagChunks {
         if ((this.#writtenAt.get(chunk) ?? 0) <= since) this.#roots.set(chunk, roots[i]!);
       });
     }
-    const root = new MerkleRootBuilder();
+    const chunkRoots: Buffer[] = [];
     for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += CHUNK_SECTORS) {
       const count = Math.min(CHUNK_SECTORS, sectorCount - first);
       const kept = count === CHUNK_SECTORS ? this.#roots.get(chunk) : undefined;
       if (kept) {
-        root.appendSubtree(count, kept);
+        chunkRoots.push(kept);
         continue;
       }
       if (first > 0) await nextTurn();
-      const tags = decodeEntries(this.#readEntries(first, count), count).tags;
-      if (count < CHUNK_SECTORS) root.appendHashed(tags, (t) => this.#engine.merkleRoot(t));
-      else {
-        const hash = this.#engine.merkleRoot(tags);
-        this.#roots.set(chunk, hash);
-        root.appendSubtree(count, hash);
-      }
+      const hash = chunkStateRoot(this.#readEntries(first, count), count, this.#engine);
+      if (count === CHUNK_SECTORS) this.#roots.set(chunk, hash);
+      chunkRoots.push(hash);
     }
-    return root.root();
+    return volumeStateRoot(sectorCount, chunkRoots);
   }
 
   /**
-   * The root over the tags as they were before the changes `undo()` lists (in journal order): the
+   * The state root as it was before the changes `undo()` lists (in journal order): the
    * tag file with each listed sector's entry put back to the one its first listed change found.
    * Each chunk the changes reach is read and undone at one instant, with the list as it stands
    * then (a change written into the file before that read is on it), and hashed a slice at a
@@ -143,7 +141,7 @@ export class TagChunks {
    * them.
    */
   async rootBefore(sectorCount: number, undo: () => readonly EntriesBefore[]): Promise<Buffer> {
-    const root = new MerkleRootBuilder();
+    const chunkRoots: Buffer[] = [];
     // The changes by chunk, in journal order; the list only grows, so each look indexes what was added since the last.
     const byChunk = new Map<number, EntriesBefore[]>();
     let indexed = 0;
@@ -165,14 +163,14 @@ export class TagChunks {
       const kept = () => (whole ? this.#roots.get(chunk) : undefined);
       let changes = reaching(chunk);
       if (changes.length === 0 && kept()) {
-        root.appendSubtree(count, kept()!);
+        chunkRoots.push(kept()!);
         continue;
       }
       if (first > 0) await nextTurn();
       // One instant: the file's entries and the list as they both stand now.
       changes = reaching(chunk);
       if (changes.length === 0 && kept()) {
-        root.appendSubtree(count, kept()!);
+        chunkRoots.push(kept()!);
         continue;
       }
       const entries = this.#readEntries(first, count);
@@ -183,19 +181,18 @@ export class TagChunks {
         previous.copy(entries, (from - first) * TAG_ENTRY_BYTES, (from - firstLba) * TAG_ENTRY_BYTES, (to - firstLba) * TAG_ENTRY_BYTES);
       }
       const since = this.#writes;
-      const builder = whole ? new MerkleRootBuilder() : root;
+      const builder = new ChunkStateBuilder(this.#engine);
       for (let at = 0; at < count; at += SLICE_SECTORS) {
         if (at > 0) await nextTurn();
         const n = Math.min(SLICE_SECTORS, count - at);
-        builder.appendHashed(decodeEntries(entries.subarray(at * TAG_ENTRY_BYTES, (at + n) * TAG_ENTRY_BYTES), n).tags, (t) => this.#engine.merkleRoot(t));
+        builder.append(entries.subarray(at * TAG_ENTRY_BYTES, (at + n) * TAG_ENTRY_BYTES), n);
       }
-      if (!whole) continue;
       const hash = builder.root();
       // The file's own root, kept when nothing was undone and nothing written to the chunk meanwhile.
-      if (changes.length === 0 && (this.#writtenAt.get(chunk) ?? 0) <= since) this.#roots.set(chunk, hash);
-      root.appendSubtree(count, hash);
+      if (whole && changes.length === 0 && (this.#writtenAt.get(chunk) ?? 0) <= since) this.#roots.set(chunk, hash);
+      chunkRoots.push(hash);
     }
-    return root.root();
+    return volumeStateRoot(sectorCount, chunkRoots);
   }
 
   /**
@@ -236,13 +233,13 @@ export class TagChunks {
 
   /** Hashes a chunk's tags a slice at a time on the event loop (its stalls stay short), and settles it. */
   async #checkOnLoop(chunk: number): Promise<void> {
-    const root = new MerkleRootBuilder();
+    const builder = new ChunkStateBuilder(this.#engine);
     for (let first = span(chunk).first, end = first + CHUNK_SECTORS; first < end; first += SLICE_SECTORS) {
       await nextTurn();
       if (this.#altered || !this.#unchecked.has(chunk)) return; // found altered elsewhere, or checked meanwhile (on a worker)
-      root.appendSubtree(SLICE_SECTORS, this.#engine.merkleRoot(decodeEntries(this.#readEntries(first, SLICE_SECTORS), SLICE_SECTORS).tags));
+      builder.append(this.#readEntries(first, SLICE_SECTORS), SLICE_SECTORS);
     }
-    this.#settle(chunk, root.root());
+    this.#settle(chunk, builder.root());
   }
 
   async #checkOnWorkers(due: number[], options: { threads?: number; signal?: AbortSignal }): Promise<void> {

@@ -130,7 +130,7 @@ export function blockRoutes(store: Store, deps: BlockDeps, attestation: VolumeAt
       path: '/v1/block-sessions/:sessionId/volume-state',
       plane: 'data',
       permission: 'block.crypt',
-      summary: "Record the volume's state: the RFC 6962 Merkle root over its tags (the body, 32 bytes) at its open, a checkpoint of its journal or its clean close, or (moment=altered, the root it opened with) when tags checked after the open are found altered; an open's body adds the roots its journal replay passed through. At an open, a root not the one it was closed with — or after an unclean end, not one the recorded state leads to — is refused (volume-state-differs). The answer is sealed under the session (docs/service.md#volume-state-records)",
+      summary: "Record the volume's state: the adapter's root over its tags and generation words (the body, 32 bytes) at its open, a checkpoint of its journal or its clean close, or (moment=altered, the root it opened with) when tags checked after the open are found altered; an open's body adds the roots its journal replay passed through. At an open, a root not the one it was closed with — or after an unclean end, not one the recorded state leads to — is refused (volume-state-differs). The answer is sealed under the session (docs/service.md#volume-state-records)",
       params: SessionParams,
       query: z.object({ moment: z.enum(VOLUME_STATE_MOMENTS) }),
       body: Bytes,

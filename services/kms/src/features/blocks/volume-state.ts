@@ -2,7 +2,7 @@
 // tag binds its ciphertext, LBA and generation, so no sector can be altered or moved unseen — but
 // an older copy of the whole volume, data and tags together, verifies sector by sector. So the
 // adapter — attested code, reading the files the provider holds — records with the service the
-// RFC 6962 Merkle root over the volume's tags (in LBA order) when it opens the volume, after its
+// root over the volume's tag file — every sector's tag and generation word — when it opens the volume, after its
 // journal is replayed, at each checkpoint of its journal (the state a round of the journal ends
 // with, recorded before that round is retired), and when it closes it cleanly; the service keeps
 // it in volume_states. At an open, a root that is not the one the volume was last closed with is
