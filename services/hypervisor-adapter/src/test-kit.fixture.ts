@@ -23,6 +23,28 @@ export function temporaryDirectory(prefix: string): { dir: string; remove: () =>
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** `length` bytes of a file at `position`, as they lie on disk. */
+export function readAt(file: string, position: number, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const out = Buffer.alloc(length);
+    readSync(fd, out, 0, length, position);
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes bytes into a file at `position`, in place: what someone with the host's disks can do. */
+export function patchFile(file: string, position: number, bytes: Buffer): void {
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, bytes, 0, bytes.length, position);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Damages one byte of a file in place (its bits under `mask` flipped): what the host's storage could do to a sector. */
 export function flipByte(file: string, position: number, mask = 0x40): void {
   const fd = openSync(file, 'r+');

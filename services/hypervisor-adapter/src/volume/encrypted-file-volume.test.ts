@@ -5,7 +5,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, openSync, readFileSync, readdirSync, writeSync, closeSync, readSync, statSync, truncateSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { SectorIntegrityError, VolumeError } from './block-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
@@ -13,7 +13,7 @@ import { DATA_FILE, SectorFiles, TAGS_FILE } from './sector-files.js';
 import { JOURNAL_FILES } from './open-volume.js';
 import { SectorJournal } from './sector-journal.js';
 import { IDLE_WRITE_BACK_MS } from './encrypted-file-volume.js';
-import { keyFactory, openTestVolume, temporaryDirectory } from '../test-kit.fixture.js';
+import { keyFactory, openTestVolume, patchFile, readAt, temporaryDirectory } from '../test-kit.fixture.js';
 
 for (const sectorSize of [512, 4096] as const) {
   test(`${sectorSize}-byte sectors: a new volume reads zeros; writes at any offset read back after reopening`, async (t) => {
@@ -81,20 +81,6 @@ test('the files on disk hold no plaintext: a marker written is found in none of 
   await volume.close();
   for (const name of readdirSync(dir)) assert.equal(readFileSync(path.join(dir, name)).indexOf(marker), -1, `marker found in ${name}`);
 });
-
-function patchFile(file: string, position: number, bytes: Buffer): void {
-  const fd = openSync(file, 'r+');
-  writeSync(fd, bytes, 0, bytes.length, position);
-  closeSync(fd);
-}
-
-function readAt(file: string, position: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  const out = Buffer.alloc(length);
-  readSync(fd, out, 0, length, position);
-  closeSync(fd);
-  return out;
-}
 
 test('a changed ciphertext byte, tag or generation fails that sector only, naming its LBA', async (t) => {
   const { dir, remove } = temporaryDirectory('tamper');

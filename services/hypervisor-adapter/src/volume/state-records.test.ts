@@ -11,10 +11,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, cpSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { volumeIdFromUuid, type Continuity, type VolumeStateMoment } from '@sealkeep/crypto';
-import { keyFactory, temporaryDirectory } from '../test-kit.fixture.js';
+import { keyFactory, patchFile, readAt, temporaryDirectory } from '../test-kit.fixture.js';
 import { checkpointRecord, encodeRecordHead, type SectorChange } from './journal-record.js';
 import { openEncryptedFileVolume } from './open-volume.js';
 import { LocalSectorCrypto } from './sector-crypto.js';
@@ -153,7 +153,7 @@ test('after an unclean end, a sector rolled back at rest with its ciphertext and
   // Sector 0's ciphertext and tag entry put back from before the recorded checkpoint: refused.
   const rolledBack = path.join(dir, 'rolled-back');
   cpSync(crashed, rolledBack, { recursive: true });
-  for (const [file, bytes] of [['data', S], ['tags', TAG_ENTRY_BYTES]] as const) writeRegion(path.join(rolledBack, file), 0, readRegion(path.join(earlier, file), 0, bytes));
+  for (const [file, bytes] of [['data', S], ['tags', TAG_ENTRY_BYTES]] as const) patchFile(path.join(rolledBack, file), 0, readAt(path.join(earlier, file), 0, bytes));
   await assert.rejects(openRecording(rolledBack, holder.copy()), /volume-state-differs: not the state recorded served/);
   // So is the whole volume as it was before the recorded checkpoint.
   await assert.rejects(openRecording(earlier, holder.copy()), /volume-state-differs: not the state recorded served/);
@@ -184,7 +184,7 @@ test('a journal written by someone without the keys can neither roll a sector ba
   await volume.close();
 
   const volumeId = volumeIdFromUuid((JSON.parse(readFileSync(path.join(crashed, 'volume.json'), 'utf8')) as { uuid: string }).uuid);
-  const sectorAt = (at: string) => ({ ciphertext: readRegion(path.join(at, 'data'), 0, S), entry: readRegion(path.join(at, 'tags'), 0, TAG_ENTRY_BYTES) });
+  const sectorAt = (at: string) => ({ ciphertext: readAt(path.join(at, 'data'), 0, S), entry: readAt(path.join(at, 'tags'), 0, TAG_ENTRY_BYTES) });
   const older = sectorAt(earlier);
   const recorded = sectorAt(crashed);
   const next = sectorAt(later);
@@ -205,8 +205,8 @@ test('a journal written by someone without the keys can neither roll a sector ba
   // the entry it names as before it.
   const rolledBack = path.join(dir, 'rolled-back');
   cpSync(crashed, rolledBack, { recursive: true });
-  writeRegion(path.join(rolledBack, 'data'), 0, older.ciphertext);
-  writeRegion(path.join(rolledBack, 'tags'), 0, older.entry);
+  patchFile(path.join(rolledBack, 'data'), 0, older.ciphertext);
+  patchFile(path.join(rolledBack, 'tags'), 0, older.entry);
   forgeJournal(rolledBack, [sectorsRecord(older, recorded.entry)]);
   await assert.rejects(openRecording(rolledBack, recordedThen.copy()), /volume-state-differs: not the state recorded served/);
   // Nor when the entry before names the recorded tag beside the word the older write followed:
@@ -256,17 +256,3 @@ test('a pause records a small round too, once the record interval has passed sin
     await volume.close();
   }
 });
-
-function readRegion(file: string, at: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  const bytes = Buffer.alloc(length);
-  readSync(fd, bytes, 0, length, at);
-  closeSync(fd);
-  return bytes;
-}
-
-function writeRegion(file: string, at: number, bytes: Buffer): void {
-  const fd = openSync(file, 'r+');
-  writeSync(fd, bytes, 0, bytes.length, at);
-  closeSync(fd);
-}
