@@ -496,7 +496,7 @@ export class EncryptedFileVolume implements BlockVolume {
    */
   async #checkpointBeside(): Promise<void> {
     if (this.#closed || this.#failed || (this.#stopped && this.#crypto.recordState)) return;
-    let next: EntriesBefore[] = [];
+    const next: EntriesBefore[] = [];
     await this.#stopOnFailure(async () => {
       this.#journal.switchRound(true);
       this.#roundChanges = next;
