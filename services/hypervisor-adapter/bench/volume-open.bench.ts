@@ -1,5 +1,5 @@
 // What recording a large volume's state at its open costs (`npm run bench -- volume-open`): the
-// root over its tags composed from the chunk roots its last clean close saved (tags.roots), beside
+// state root composed from the chunk roots its last clean close saved (tags.roots), beside
 // the reference measured in the same run — the same files' root read from every chunk, as an open
 // after a crash (or of a volume no clean close saved roots for) still does. Then what the saved
 // roots leave for later: the first request to reach a chunk (checked on the event loop, by slices;
@@ -63,7 +63,7 @@ async function measure(sectors: number) {
   }
 }
 
-console.log('recording a volume\'s state at its open: the root over its tags, ms (range of 3 rounds)');
+console.log('recording a volume\'s state at its open: its state root (tags and generation words), ms (range of 3 rounds)');
 console.log('volume                       every chunk read   from tags.roots   ratio   first request to a chunk (loop stall)   background check');
 for (const log2 of [21, 23]) {
   const sectors = 2 ** log2;
