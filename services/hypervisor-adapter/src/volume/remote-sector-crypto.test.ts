@@ -1,11 +1,12 @@
 // RemoteSectorCrypto's renewal rules, over stand-in sessions: an end the release still allows
-// opens one new session, at the next call or for the call it caught in flight — a write of
-// several batches goes in runs of one batch, and only the runs the end caught run again (nothing
-// of them was written); a final end fails with EIO; nothing is reopened after close().
+// opens one new session, at the next call or for the call it caught in flight — a write (or a
+// replay's verify) of several batches goes in runs of one batch, and only the runs the end caught
+// run again (nothing of them was written); a final end fails with EIO; nothing is reopened after
+// close().
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_BATCH_SECTOR_BYTES, SessionEndedError, type BlockSession } from '@sealkeep/sdk';
+import { IntegrityError, MAX_BATCH_SECTOR_BYTES, SessionEndedError, type BlockSession } from '@sealkeep/sdk';
 import { VolumeError } from './block-volume.js';
 import { RemoteSectorCrypto } from './remote-sector-crypto.js';
 
@@ -37,6 +38,19 @@ function standIn(id: number) {
       into.fill(id);
       assert.equal(tags.length, (plaintext.length / 4096) * 32, 'a tag per sector, where the caller wants them');
       return { ciphertext: into, tags: tags.fill(id) };
+    },
+    /** Every sector verifies but LBA 5 and the last of the second batch, each failing run one IntegrityError. */
+    async verify(lba: bigint, gens: BigUint64Array, ciphertext: Uint8Array) {
+      calls++;
+      const answered = calls <= answering;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!answered) endedWith ??= ended(endsWith);
+      if (endedWith) throw endedWith;
+      const count = ciphertext.length / 4096;
+      assert.equal(gens.length, count);
+      runs.push([lba, count]);
+      const failing = [5n, BigInt(2 * (MAX_BATCH_SECTOR_BYTES / 4096) - 1)].filter((f) => f >= lba && f < lba + BigInt(count));
+      if (failing.length > 0) throw new IntegrityError(422, 'https://sealkeep.dev/problems/integrity-check-failed', 'a sector failed', { lbas: failing.map(String) }, failing);
     },
     async close() {
       closed = true;
@@ -116,4 +130,17 @@ test('a final end fails every call with EIO and opens nothing; nor does close() 
   await assert.rejects(write(crypto), VolumeError);
   assert.equal(opened, 0);
   assert.equal(await crypto.closed, null);
+});
+
+test("a replay's verify of several batches goes in runs of one: the runs an end caught run again on the new session, and every failing LBA comes back in order", async () => {
+  const before = standIn(1);
+  const after = standIn(2);
+  const crypto = new RemoteSectorCrypto(before.session, async () => after.session);
+  const batch = MAX_BATCH_SECTOR_BYTES / 4096;
+  const sectors = 2 * batch + 1;
+  before.endAfter(1, 'service-stopping');
+  const failing = await crypto.verify(0n, new BigUint64Array(sectors), Buffer.alloc(sectors * 4096), Buffer.alloc(sectors * 32));
+  assert.deepEqual(before.runs, [[0n, batch]]);
+  assert.deepEqual(after.runs, [[BigInt(batch), batch], [BigInt(2 * batch), 1]], 'only the runs the end caught');
+  assert.deepEqual(failing, [5n, BigInt(2 * batch - 1)]);
 });

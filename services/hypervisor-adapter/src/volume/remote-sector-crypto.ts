@@ -11,13 +11,13 @@
 // (restarted, or another node): then, given `reopen`, the next call opens a new session first
 // (the service checks every release condition again), and a call the end caught in flight runs
 // once more on it when that is safe — when it was one batch (MAX_BATCH_SECTOR_BYTES), since a
-// batch the session refused wrote nothing into the buffers it shares with its answer. So the
-// volume's reads and writes (verifyAndDecrypt, encryptAndTag) go to the session in runs of at
-// most one batch, side by side — each one batch of the session's queue, merged there with its
-// neighbours as before — and each run the end caught runs again on its own: a write of 32 MiB
-// rides through a service restart like a write of 4 KiB. A larger call of another kind caught in
-// flight fails (EIO), as a new session that cannot be opened fails its call. Other failures of
-// the data plane (connection refused, time-outs) are IO errors of that call.
+// batch the session refused wrote nothing into the buffers it shares with its answer. So every
+// call — the volume's reads and writes (verifyAndDecrypt, encryptAndTag), a replay's verify of a
+// journal record of up to 32 MiB — goes to the session in runs of at most one batch, side by side
+// (each one batch of the session's queue, merged there with its neighbours as before), and each
+// run the end caught runs again on its own: a write of 32 MiB rides through a service restart
+// like a write of 4 KiB. A new session that cannot be opened fails its call (EIO). Other failures
+// of the data plane (connection refused, time-outs) are IO errors of that call.
 
 import { IntegrityError, MAX_BATCH_SECTOR_BYTES, SessionEndedError, VolumeStateDiffersError, type BlockSession, type VolumeStateMoment } from '@sealkeep/sdk';
 import { TAG_BYTES, type Continuity } from '@sealkeep/crypto';
@@ -65,70 +65,76 @@ export class RemoteSectorCrypto implements SectorCrypto {
   }
 
   async encrypt(firstLba: bigint, plaintext: Uint8Array): Promise<Buffer> {
-    return this.#run(plaintext.length, (s) => s.encrypt(firstLba, plaintext, view(plaintext)));
+    const data = view(plaintext);
+    await this.#inBatches(firstLba, data, (s, lba, run) => s.encrypt(lba, run, run));
+    return data;
   }
 
   async decrypt(firstLba: bigint, ciphertext: Uint8Array): Promise<Buffer> {
-    return this.#run(ciphertext.length, (s) => s.decrypt(firstLba, ciphertext, view(ciphertext)));
+    const data = view(ciphertext);
+    await this.#inBatches(firstLba, data, (s, lba, run) => s.decrypt(lba, run, run));
+    return data;
   }
 
   async tag(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array): Promise<Buffer> {
-    return this.#run(ciphertext.length, (s) => s.sign(firstLba, generations, ciphertext));
+    const tags = Buffer.allocUnsafe((ciphertext.length / this.#sectorSize) * TAG_BYTES);
+    await this.#inBatches(firstLba, view(ciphertext), async (s, lba, run, from, to) => {
+      (await s.sign(lba, generations.subarray(from, to), run)).copy(tags, from * TAG_BYTES);
+    });
+    return tags;
   }
 
   async verify(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<bigint[]> {
-    try {
-      await this.#run(ciphertext.length, (s) => s.verify(firstLba, generations, ciphertext, tags));
-      return [];
-    } catch (error) {
-      if (error instanceof IntegrityError) return error.lbas;
-      throw error;
-    }
+    return this.#failingLbas(firstLba, view(ciphertext), (s, lba, run, from, to) => s.verify(lba, generations.subarray(from, to), run, tags.subarray(from * TAG_BYTES, to * TAG_BYTES)));
   }
 
   async encryptAndTag(firstLba: bigint, generations: BigUint64Array, plaintext: Uint8Array): Promise<{ ciphertext: Buffer; tags: Buffer }> {
     const data = view(plaintext);
-    const S = this.#sectorSize;
-    const tags = Buffer.allocUnsafe((data.length / S) * TAG_BYTES);
-    await allOrFirstFailure(
-      this.#batchRuns(data.length).map(async ({ from, to }) => {
-        const run = data.subarray(from * S, to * S);
-        await this.#run(run.length, (s) => s.encryptSign(firstLba + BigInt(from), generations.subarray(from, to), run, run, tags.subarray(from * TAG_BYTES, to * TAG_BYTES)));
-      }),
-    );
+    const tags = Buffer.allocUnsafe((data.length / this.#sectorSize) * TAG_BYTES);
+    await this.#inBatches(firstLba, data, (s, lba, run, from, to) => s.encryptSign(lba, generations.subarray(from, to), run, run, tags.subarray(from * TAG_BYTES, to * TAG_BYTES)));
     return { ciphertext: data, tags };
   }
 
   async verifyAndDecrypt(firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tags: Uint8Array): Promise<{ plaintext: Buffer } | { failing: bigint[] }> {
     const data = view(ciphertext);
-    const S = this.#sectorSize;
-    const failing: bigint[] = [];
-    await allOrFirstFailure(
-      this.#batchRuns(data.length).map(async ({ from, to }) => {
-        const run = data.subarray(from * S, to * S);
-        try {
-          await this.#run(run.length, (s) => s.verifyDecrypt(firstLba + BigInt(from), generations.subarray(from, to), run, tags.subarray(from * TAG_BYTES, to * TAG_BYTES), run));
-        } catch (error) {
-          if (!(error instanceof IntegrityError)) throw error;
-          failing.push(...error.lbas);
-        }
-      }),
-    );
-    return failing.length ? { failing: failing.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)) } : { plaintext: data };
+    const failing = await this.#failingLbas(firstLba, data, (s, lba, run, from, to) => s.verifyDecrypt(lba, generations.subarray(from, to), run, tags.subarray(from * TAG_BYTES, to * TAG_BYTES), run));
+    return failing.length ? { failing } : { plaintext: data };
   }
 
   get #sectorSize(): number {
     return this.#session.sectorSize;
   }
 
-  /** A call of `bytes` cut into runs of at most one batch (sector indices, `to` excluded). */
-  #batchRuns(bytes: number): Array<{ from: number; to: number }> {
+  /**
+   * Runs `call` on each run of at most one batch of `data`'s sectors (sector indices from, to),
+   * side by side, each on the session as #run renews it; the first failure once all have settled.
+   */
+  async #inBatches(firstLba: bigint, data: Buffer, call: (s: BlockSession, lba: bigint, run: Buffer, from: number, to: number) => Promise<unknown>): Promise<void> {
     const S = this.#sectorSize;
     const step = Math.max(1, Math.floor(MAX_BATCH_SECTOR_BYTES / S));
-    const sectors = bytes / S;
+    const sectors = data.length / S;
     const runs: Array<{ from: number; to: number }> = [];
     for (let from = 0; from < sectors || runs.length === 0; from += step) runs.push({ from, to: Math.min(sectors, from + step) });
-    return runs;
+    await allOrFirstFailure(
+      runs.map(({ from, to }) => {
+        const run = data.subarray(from * S, to * S);
+        return this.#run(run.length, (s) => call(s, firstLba + BigInt(from), run, from, to));
+      }),
+    );
+  }
+
+  /** Runs a checking call in batches (#inBatches): every LBA whose tag does not match, in order; none if all do. */
+  async #failingLbas(firstLba: bigint, data: Buffer, call: (s: BlockSession, lba: bigint, run: Buffer, from: number, to: number) => Promise<unknown>): Promise<bigint[]> {
+    const failing: bigint[] = [];
+    await this.#inBatches(firstLba, data, async (s, lba, run, from, to) => {
+      try {
+        await call(s, lba, run, from, to);
+      } catch (error) {
+        if (!(error instanceof IntegrityError)) throw error;
+        failing.push(...error.lbas);
+      }
+    });
+    return failing.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   }
 
   /** The root of the volume's tags recorded with the service at its open, a checkpoint or its clean close; a refused open is a VolumeStateDiffersError. */
