@@ -108,6 +108,8 @@ export class EncryptedFileVolume implements BlockVolume {
   #checkpointing: Promise<void> | null = null;
   /** When the last checkpoint (or the open) left a round that stands alone or retired one. */
   #lastCheckpointAt = performance.now();
+  /** When recording the volume's state last failed. */
+  #recordFailedAt = -Infinity;
   /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
   #filesDirty = false;
   #filesSyncing: Promise<void> | null = null;
@@ -496,6 +498,14 @@ export class EncryptedFileVolume implements BlockVolume {
    */
   async #checkpointBeside(): Promise<void> {
     if (this.#closed || this.#failed || (this.#stopped && this.#crypto.recordState)) return;
+    if (this.#journal.hasPrevious) {
+      // The round the last checkpoint left, whose state could not be recorded (the keys' holder out
+      // of reach): tried again no sooner than recordIntervalMs after the failure — its state is the
+      // files with the active round's changes undone — and retired before another round begins.
+      if (performance.now() - this.#recordFailedAt < this.#limits.recordIntervalMs) return;
+      await this.#recordState('checkpoint', () => this.#roundChanges);
+      await this.#stopOnFailure(() => this.#journal.retirePrevious());
+    }
     const next: EntriesBefore[] = [];
     await this.#stopOnFailure(async () => {
       this.#journal.switchRound(true);
@@ -520,6 +530,7 @@ export class EncryptedFileVolume implements BlockVolume {
       await this.#syncFiles();
       await this.#recordState(moment, () => []);
       await this.#stopOnFailure(async () => {
+        await this.#journal.retirePrevious(); // (a round whose state was not recorded: this state covers it)
         this.#journal.switchRound(false);
         this.#roundChanges = [];
         await this.#journal.retirePrevious();
@@ -530,8 +541,9 @@ export class EncryptedFileVolume implements BlockVolume {
 
   /**
    * Records the state root of the tags as they were before the changes `undo()` lists with the keys'
-   * holder, when it keeps volume state records. A failure stops the volume: no round may be
-   * retired past the state last recorded, so the journal would only grow.
+   * holder, when it keeps volume state records. A failure (the holder out of reach: a restart, a
+   * network fault) is the checkpoint's, not the volume's: no round is retired past the state last
+   * recorded, so the journal keeps every change since it, and a later checkpoint tries again.
    */
   async #recordState(moment: 'checkpoint' | 'closed', undo: () => readonly EntriesBefore[]): Promise<void> {
     const { recordState } = this.#crypto;
@@ -541,9 +553,10 @@ export class EncryptedFileVolume implements BlockVolume {
       await recordState.call(this.#crypto, moment, root);
       this.#recordedRoot = root;
     } catch (error) {
+      this.#recordFailedAt = performance.now();
       const at = moment === 'closed' ? 'at its close' : 'at a checkpoint';
-      this.#failed ??= new VolumeError('IO', `the volume stopped: its state was not recorded ${at} (${(error as Error).message}); its journal is kept for the next open to replay`, { cause: error });
-      throw this.#failed;
+      this.#log.warn({ uuid: this.uuid, moment, err: error }, "the volume's state was not recorded: its journal keeps every change since the state last recorded, for a later checkpoint or the next open");
+      throw new VolumeError('IO', `the volume's state was not recorded ${at} (${(error as Error).message}): its journal is kept for the next open to replay`, { cause: error });
     }
   }
 

@@ -209,6 +209,11 @@ export class SectorJournal {
     await Promise.all([this.#previous === null ? undefined : this.#syncFile(this.#previous), this.#syncFile(this.#active)]);
   }
 
+  /** Whether a round a checkpoint left is not retired yet (its records not all known to be in durable files, or its state not recorded). */
+  get hasPrevious(): boolean {
+    return this.#previous !== null;
+  }
+
   /** Whether the active round holds any record besides the checkpoint record that began it. */
   get roundHasRecords(): boolean {
     return this.#files[this.#active].last > this.#roundStart;

@@ -29,8 +29,11 @@ const S = 4096;
 class StateHolder {
   record: { status: 'served' | 'closed'; root: Buffer } | null = null;
   readonly moments: VolumeStateMoment[] = [];
+  /** Out of reach: every call fails, as when the service restarts. */
+  unreachable = false;
 
   async recordState(moment: VolumeStateMoment, root: Buffer, passedThrough: Buffer[] = []): Promise<Continuity> {
+    if (this.unreachable) throw new Error('fetch failed');
     const row = this.record;
     if (moment === 'opened' && row && !row.root.equals(root) && !(row.status === 'served' && passedThrough.some((r) => r.equals(row.root)))) {
       throw new Error(`volume-state-differs: not the state recorded ${row.status}`);
@@ -236,6 +239,41 @@ test('a journal written by someone without the keys can neither roll a sector ba
   } finally {
     await reopened.close();
   }
+});
+
+test('a checkpoint the keys\' holder cannot record keeps its round: the volume goes on, a copy taken meanwhile resumes from the state recorded before, and a later checkpoint records and retires it', async (t) => {
+  const { dir, remove } = temporaryDirectory('state-unreachable');
+  t.after(remove);
+  const crashCopy = crashCopies(t);
+  const holder = new StateHolder();
+  const live = path.join(dir, 'live');
+  const volume = await openRecording(live, holder, { recordIntervalMs: 100 });
+  try {
+    const checkpoints = () => holder.moments.filter((m) => m === 'checkpoint').length;
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    holder.unreachable = true;
+    await volume.write(0, Buffer.alloc(S, 1));
+    await pause(300); // a checkpoint tried, and could not record
+    await volume.write(S, Buffer.alloc(S, 2));
+    assert.ok((await volume.read(0, 2 * S)).equals(Buffer.concat([Buffer.alloc(S, 1), Buffer.alloc(S, 2)])), 'the volume goes on');
+    const meanwhile = path.join(dir, 'meanwhile');
+    await crashCopy(live, meanwhile);
+    const recordedThen = holder.copy();
+    recordedThen.unreachable = false;
+    const resumed = await openRecording(meanwhile, recordedThen);
+    try {
+      assert.ok((await resumed.read(0, 2 * S)).equals(Buffer.concat([Buffer.alloc(S, 1), Buffer.alloc(S, 2)])), 'resumed from the open, both writes replayed');
+    } finally {
+      await resumed.close();
+    }
+    holder.unreachable = false;
+    await volume.write(2 * S, Buffer.alloc(S, 3));
+    for (let i = 0; i < 100 && checkpoints() === 0; i++) await pause(20);
+    assert.ok(checkpoints() >= 1, 'recorded once the holder is back');
+  } finally {
+    await volume.close();
+  }
+  assert.equal(holder.moments.at(-1), 'closed');
 });
 
 test('a pause records a small round too, once the record interval has passed since the last checkpoint: few writes are ever later than the state recorded', async (t) => {
