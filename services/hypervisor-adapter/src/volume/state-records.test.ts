@@ -16,6 +16,7 @@ import path from 'node:path';
 import { volumeIdFromUuid, type Continuity, type VolumeStateMoment } from '@sealkeep/crypto';
 import { keyFactory, patchFile, readAt, temporaryDirectory } from '../test-kit.fixture.js';
 import { checkpointRecord, encodeRecordHead, type SectorChange } from './journal-record.js';
+import type { VolumeLimits } from './encrypted-file-volume.js';
 import { openEncryptedFileVolume } from './open-volume.js';
 import { LocalSectorCrypto } from './sector-crypto.js';
 import { SectorFiles } from './sector-files.js';
@@ -83,14 +84,20 @@ function crashCopies(t: TestContext) {
   };
 }
 
-test('copies taken mid-stream, checkpoints running beside the writes, each resume from the state last recorded and read back every acknowledged write; shown after a later clean close, each is refused', async (t) => {
-  const { dir, remove } = temporaryDirectory('state-records');
+/** A live volume recording its state with a fresh holder, in a directory of its own, and a way to copy it as a kill -9 leaves it. */
+async function recordingVolume(t: TestContext, name: string, limits: Partial<VolumeLimits> = {}) {
+  const { dir, remove } = temporaryDirectory(name);
   t.after(remove);
   const crashCopy = crashCopies(t);
   const holder = new StateHolder();
   const live = path.join(dir, 'live');
+  const volume = await openRecording(live, holder, limits);
+  return { dir, holder, volume, crashCopy: (to: string) => crashCopy(live, to) };
+}
+
+test('copies taken mid-stream, checkpoints running beside the writes, each resume from the state last recorded and read back every acknowledged write; shown after a later clean close, each is refused', async (t) => {
   // Small limits: write-backs and checkpoints of the journal's limit run between and beside writes.
-  const volume = await openRecording(live, holder, { pendingBytes: 128 << 10, journalBytes: 256 << 10 });
+  const { dir, holder, volume, crashCopy } = await recordingVolume(t, 'state-records', { pendingBytes: 128 << 10, journalBytes: 256 << 10 });
   const model = Buffer.alloc(SIZE);
   const copies: Array<{ at: string; model: Buffer; holder: StateHolder }> = [];
   for (let i = 0; i < 48; i++) {
@@ -105,7 +112,7 @@ test('copies taken mid-stream, checkpoints running beside the writes, each resum
     );
     if (i % 6 === 5) {
       const at = path.join(dir, `copy-${i}`);
-      await crashCopy(live, at);
+      await crashCopy(at);
       copies.push({ at, model: Buffer.from(model), holder: holder.copy() });
     }
   }
@@ -127,21 +134,16 @@ test('copies taken mid-stream, checkpoints running beside the writes, each resum
 });
 
 test('after an unclean end, a sector rolled back at rest with its ciphertext and entry (each verifies on its own) is refused at the next open', async (t) => {
-  const { dir, remove } = temporaryDirectory('state-rollback');
-  t.after(remove);
-  const crashCopy = crashCopies(t);
-  const holder = new StateHolder();
-  const live = path.join(dir, 'live');
-  const volume = await openRecording(live, holder);
+  const { dir, holder, volume, crashCopy } = await recordingVolume(t, 'state-rollback');
   await volume.write(0, Buffer.alloc(8 * S, 1));
   await volume.checkpoint();
   const earlier = path.join(dir, 'earlier');
-  await crashCopy(live, earlier);
+  await crashCopy(earlier);
   await volume.write(0, Buffer.alloc(S, 2));
   await volume.checkpoint(); // recorded: sector 0 holds 2s
   await volume.write(S, Buffer.alloc(S, 3));
   const crashed = path.join(dir, 'crashed');
-  await crashCopy(live, crashed);
+  await crashCopy(crashed);
   volume.stop('killed');
   await volume.close();
 
@@ -163,26 +165,21 @@ test('after an unclean end, a sector rolled back at rest with its ciphertext and
 });
 
 test('a journal written by someone without the keys can neither roll a sector back nor zero it: its records fail replay, and what stands is judged as it is', async (t) => {
-  const { dir, remove } = temporaryDirectory('state-forged');
-  t.after(remove);
-  const crashCopy = crashCopies(t);
-  const holder = new StateHolder();
-  const live = path.join(dir, 'live');
-  const volume = await openRecording(live, holder);
+  const { dir, holder, volume, crashCopy } = await recordingVolume(t, 'state-forged');
   await volume.write(0, Buffer.alloc(S, 1));
   await volume.checkpoint();
   const earlier = path.join(dir, 'earlier');
-  await crashCopy(live, earlier);
+  await crashCopy(earlier);
   await volume.write(0, Buffer.alloc(S, 2));
   await volume.checkpoint(); // recorded: sector 0 holds 2s
   const crashed = path.join(dir, 'crashed');
-  await crashCopy(live, crashed);
+  await crashCopy(crashed);
   const recordedThen = holder.copy();
   // The sector's real next write (3s), for a journal that leads on from the recorded state.
   await volume.write(0, Buffer.alloc(S, 3));
   await volume.checkpoint();
   const later = path.join(dir, 'later');
-  await crashCopy(live, later);
+  await crashCopy(later);
   volume.stop('killed');
   await volume.close();
 
@@ -242,12 +239,7 @@ test('a journal written by someone without the keys can neither roll a sector ba
 });
 
 test('a checkpoint the keys\' holder cannot record keeps its round: the volume goes on, a copy taken meanwhile resumes from the state recorded before, and a later checkpoint records and retires it', async (t) => {
-  const { dir, remove } = temporaryDirectory('state-unreachable');
-  t.after(remove);
-  const crashCopy = crashCopies(t);
-  const holder = new StateHolder();
-  const live = path.join(dir, 'live');
-  const volume = await openRecording(live, holder, { recordIntervalMs: 100 });
+  const { dir, holder, volume, crashCopy } = await recordingVolume(t, 'state-unreachable', { recordIntervalMs: 100 });
   try {
     const checkpoints = () => holder.moments.filter((m) => m === 'checkpoint').length;
     const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -257,7 +249,7 @@ test('a checkpoint the keys\' holder cannot record keeps its round: the volume g
     await volume.write(S, Buffer.alloc(S, 2));
     assert.ok((await volume.read(0, 2 * S)).equals(Buffer.concat([Buffer.alloc(S, 1), Buffer.alloc(S, 2)])), 'the volume goes on');
     const meanwhile = path.join(dir, 'meanwhile');
-    await crashCopy(live, meanwhile);
+    await crashCopy(meanwhile);
     const recordedThen = holder.copy();
     recordedThen.unreachable = false;
     const resumed = await openRecording(meanwhile, recordedThen);
@@ -277,10 +269,7 @@ test('a checkpoint the keys\' holder cannot record keeps its round: the volume g
 });
 
 test('a pause records a small round too, once the record interval has passed since the last checkpoint: few writes are ever later than the state recorded', async (t) => {
-  const { dir, remove } = temporaryDirectory('state-interval');
-  t.after(remove);
-  const holder = new StateHolder();
-  const volume = await openRecording(path.join(dir, 'live'), holder, { recordIntervalMs: 150 });
+  const { holder, volume } = await recordingVolume(t, 'state-interval', { recordIntervalMs: 150 });
   try {
     const checkpoints = () => holder.moments.filter((m) => m === 'checkpoint').length;
     await volume.write(0, Buffer.alloc(S, 7)); // far below a quarter of the pending limit
