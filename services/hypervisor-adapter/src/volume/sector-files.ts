@@ -16,14 +16,14 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { SectorChange } from './journal-record.js';
-
-/** What a change writes into the files: the journal's entries before it and authenticator are not. */
-export type FileChange = Omit<SectorChange, 'previous' | 'authenticator'>;
 import { encodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
 import { CHUNK_SECTORS, TagChunks, type EntriesBefore } from './tag-chunks.js';
 import { saveChunkRoots, takeChunkRoots } from './chunk-roots.js';
 import { readFully, readFullySync } from './read-fully.js';
 import { allOrFirstFailure } from '../settle.js';
+
+/** What a change writes into the files: the journal's entries before it and authenticator are not. */
+export type FileChange = Omit<SectorChange, 'previous' | 'authenticator'>;
 
 export const DATA_FILE = 'data';
 export const TAGS_FILE = 'tags';

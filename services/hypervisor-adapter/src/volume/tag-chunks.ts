@@ -20,7 +20,7 @@
 
 import { selectBlockCryptoEngine } from '@sealkeep/crypto';
 import { hashChunks } from './chunk-hashing.js';
-import { ChunkStateBuilder, chunkStateRoot, volumeStateRoot } from './chunk-state.js';
+import { ChunkStateBuilder, volumeStateRoot } from './chunk-state.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
 
 /** Sectors per chunk: 2.5 MiB of 40-byte entries. */
@@ -100,10 +100,10 @@ export class TagChunks {
   }
 
   /**
-   * The volume's state root (chunk-state.ts: every sector's tag and generation word): kept roots as they stand, the
-   * other chunks read and hashed (and their roots kept); between chunks other requests get their
-   * turn. When `workerChunks` or more must be read (opening a large volume), they are hashed on
-   * worker threads.
+   * The volume's state root (chunk-state.ts: every sector's tag and generation word): kept roots as
+   * they stand, the other chunks read and hashed (and their roots kept); between slices other
+   * requests get their turn. When `workerChunks` or more must be read (opening a large volume),
+   * they are hashed on worker threads.
    */
   async root(sectorCount: number, workerChunks = WORKER_CHUNKS): Promise<Buffer> {
     const whole = Math.floor(sectorCount / CHUNK_SECTORS);
@@ -116,20 +116,8 @@ export class TagChunks {
         if ((this.#writtenAt.get(chunk) ?? 0) <= since) this.#roots.set(chunk, roots[i]!);
       });
     }
-    const chunkRoots: Buffer[] = [];
-    for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += CHUNK_SECTORS) {
-      const count = Math.min(CHUNK_SECTORS, sectorCount - first);
-      const kept = count === CHUNK_SECTORS ? this.#roots.get(chunk) : undefined;
-      if (kept) {
-        chunkRoots.push(kept);
-        continue;
-      }
-      if (first > 0) await nextTurn();
-      const hash = chunkStateRoot(this.#readEntries(first, count), count, this.#engine);
-      if (count === CHUNK_SECTORS) this.#roots.set(chunk, hash);
-      chunkRoots.push(hash);
-    }
-    return volumeStateRoot(sectorCount, chunkRoots);
+    // The rest read here, a chunk at a time and each by slices (nothing to undo).
+    return this.rootBefore(sectorCount, () => []);
   }
 
   /**
@@ -161,14 +149,10 @@ export class TagChunks {
       const count = Math.min(CHUNK_SECTORS, sectorCount - first);
       const whole = count === CHUNK_SECTORS;
       const kept = () => (whole ? this.#roots.get(chunk) : undefined);
-      let changes = reaching(chunk);
-      if (changes.length === 0 && kept()) {
-        chunkRoots.push(kept()!);
-        continue;
-      }
-      if (first > 0) await nextTurn();
+      // (No turn is given for a chunk whose kept root stands: a large volume has thousands.)
+      if (first > 0 && !(reaching(chunk).length === 0 && kept())) await nextTurn();
       // One instant: the file's entries and the list as they both stand now.
-      changes = reaching(chunk);
+      const changes = reaching(chunk);
       if (changes.length === 0 && kept()) {
         chunkRoots.push(kept()!);
         continue;
