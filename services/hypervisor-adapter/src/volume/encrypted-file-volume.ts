@@ -339,9 +339,10 @@ export class EncryptedFileVolume implements BlockVolume {
   #writeBackAfterPause(delayMs: number): void {
     if (this.#closed) return;
     // A small round is worth a checkpoint only to record the volume's state, and then at most every recordIntervalMs.
+    // (or to record, at last, the state of a round a checkpoint left when the holder was out of reach)
     const small = this.#journal.bytes < this.#limits.pendingBytes / 4;
-    if (small && !(this.#crypto.recordState && this.#journal.roundHasRecords)) return;
-    if (small) delayMs = Math.max(delayMs, this.#limits.recordIntervalMs - (performance.now() - this.#lastCheckpointAt));
+    if (small && !(this.#crypto.recordState && (this.#journal.roundHasRecords || this.#journal.hasPrevious))) return;
+    if (small) delayMs = Math.max(delayMs, this.#recordDueInMs());
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
       const quiet = performance.now() - this.#lastRequestEnd;
@@ -472,7 +473,18 @@ export class EncryptedFileVolume implements BlockVolume {
   /** Starts a checkpoint beside requests unless one runs; a failure is the volume's (#failed), reported to the requests that follow. */
   #startCheckpoint(): void {
     if (this.#checkpointing) return;
-    this.#oneCheckpointAtATime(() => this.#checkpointBeside()).catch(() => undefined);
+    this.#oneCheckpointAtATime(() => this.#checkpointBeside())
+      .catch(() => undefined)
+      .finally(() => this.#recordLater());
+  }
+
+  /**
+   * A round whose state could not be recorded (the keys' holder out of reach) is recorded at a
+   * pause recordIntervalMs on, whether or not a request comes to start one.
+   */
+  #recordLater(): void {
+    const waiting = this.#journal.hasPrevious && this.#crypto.recordState && !this.#stopped && !this.#failed;
+    if (waiting && !this.#idleTimer) this.#writeBackAfterPause(Math.max(IDLE_WRITE_BACK_MS, this.#recordDueInMs()));
   }
 
   /** Runs `checkpoint` once no other runs, as the one running (#checkpointing). */
@@ -502,9 +514,10 @@ export class EncryptedFileVolume implements BlockVolume {
       // The round the last checkpoint left, whose state could not be recorded (the keys' holder out
       // of reach): tried again no sooner than recordIntervalMs after the failure — its state is the
       // files with the active round's changes undone — and retired before another round begins.
-      if (performance.now() - this.#recordFailedAt < this.#limits.recordIntervalMs) return;
+      if (this.#recordDueInMs() > 0) return; // (#recordLater brings it back)
       await this.#recordState('checkpoint', () => this.#roundChanges);
       await this.#stopOnFailure(() => this.#journal.retirePrevious());
+      if (!this.#journal.roundHasRecords) return void (this.#lastCheckpointAt = performance.now());
     }
     const next: EntriesBefore[] = [];
     await this.#stopOnFailure(async () => {
@@ -558,6 +571,11 @@ export class EncryptedFileVolume implements BlockVolume {
       this.#log.warn({ uuid: this.uuid, moment, err: error }, "the volume's state was not recorded: its journal keeps every change since the state last recorded, for a later checkpoint or the next open");
       throw new VolumeError('IO', `the volume's state was not recorded ${at} (${(error as Error).message}): its journal is kept for the next open to replay`, { cause: error });
     }
+  }
+
+  /** How long until a state may be recorded again: recordIntervalMs after the last checkpoint or the last failure to record. */
+  #recordDueInMs(): number {
+    return this.#limits.recordIntervalMs - (performance.now() - Math.max(this.#lastCheckpointAt, this.#recordFailedAt));
   }
 
   /** Makes every change applied to the files so far durable; callers share fdatasyncs as the journal's do. */

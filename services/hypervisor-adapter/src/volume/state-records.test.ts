@@ -32,9 +32,14 @@ class StateHolder {
   readonly moments: VolumeStateMoment[] = [];
   /** Out of reach: every call fails, as when the service restarts. */
   unreachable = false;
+  /** Calls that failed for being out of reach. */
+  missed = 0;
 
   async recordState(moment: VolumeStateMoment, root: Buffer, passedThrough: Buffer[] = []): Promise<Continuity> {
-    if (this.unreachable) throw new Error('fetch failed');
+    if (this.unreachable) {
+      this.missed++;
+      throw new Error('fetch failed');
+    }
     const row = this.record;
     if (moment === 'opened' && row && !row.root.equals(root) && !(row.status === 'served' && passedThrough.some((r) => r.equals(row.root)))) {
       throw new Error(`volume-state-differs: not the state recorded ${row.status}`);
@@ -238,7 +243,7 @@ test('a journal written by someone without the keys can neither roll a sector ba
   }
 });
 
-test('a checkpoint the keys\' holder cannot record keeps its round: the volume goes on, a copy taken meanwhile resumes from the state recorded before, and a later checkpoint records and retires it', async (t) => {
+test('a checkpoint the keys\' holder cannot record keeps its round: the volume goes on, a copy taken meanwhile resumes from the state recorded before, and once the holder is back a checkpoint records and retires it, though no request comes', async (t) => {
   const { dir, holder, volume, crashCopy } = await recordingVolume(t, 'state-unreachable', { recordIntervalMs: 100 });
   try {
     const checkpoints = () => holder.moments.filter((m) => m === 'checkpoint').length;
@@ -248,6 +253,8 @@ test('a checkpoint the keys\' holder cannot record keeps its round: the volume g
     await pause(300); // a checkpoint tried, and could not record
     await volume.write(S, Buffer.alloc(S, 2));
     assert.ok((await volume.read(0, 2 * S)).equals(Buffer.concat([Buffer.alloc(S, 1), Buffer.alloc(S, 2)])), 'the volume goes on');
+    for (let i = 0; i < 250 && holder.missed < 2; i++) await pause(20);
+    assert.equal(holder.missed, 2, "the second write's checkpoint tried too, and could not record");
     const meanwhile = path.join(dir, 'meanwhile');
     await crashCopy(meanwhile);
     const recordedThen = holder.copy();
@@ -258,10 +265,15 @@ test('a checkpoint the keys\' holder cannot record keeps its round: the volume g
     } finally {
       await resumed.close();
     }
+    // Back, with no request to come: the pause timer alone brings the record back.
     holder.unreachable = false;
+    for (let i = 0; i < 250 && checkpoints() === 0; i++) await pause(20);
+    assert.ok(checkpoints() >= 1, 'recorded once the holder is back, with no request after');
+    await pause(300);
+    const recorded = checkpoints();
     await volume.write(2 * S, Buffer.alloc(S, 3));
-    for (let i = 0; i < 100 && checkpoints() === 0; i++) await pause(20);
-    assert.ok(checkpoints() >= 1, 'recorded once the holder is back');
+    for (let i = 0; i < 250 && checkpoints() === recorded; i++) await pause(20);
+    assert.equal(checkpoints(), recorded + 1, 'and the next pause records as before');
   } finally {
     await volume.close();
   }
