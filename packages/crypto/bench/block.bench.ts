@@ -1,5 +1,5 @@
 // Block-crypto throughput on one core: AES-256-XTS encryption and decryption alone, HMAC-SHA-256
-// sector tags alone (on the native engine, both its paths: AVX-512 lanes where the CPU has them,
+// sector tags alone (on the native engine, its fast path — AVX-512 lanes or SHA-NI pairs, where the CPU has them —
 // and OpenSSL's HMAC), and XTS + tags, for 512 B and 4 KiB sectors in 1 MiB batches, on the native addon and
 // on pure Node, each beside OpenSSL measured in the same run (`openssl speed`, one process, no
 // -multi, -bytes = the sector size: one EVP_EncryptUpdate per data unit on one small buffer, its IV
@@ -93,10 +93,10 @@ const tagProbe = openNativeSectorTagger({ key: randomBytes(32), volumeId: random
 if (probe && tagProbe) console.log(`native paths (native/sector_crypto.h): AES-XTS ${probe.xtsPath}, tags ${tagProbe.tagPath}`);
 probe?.destroy();
 tagProbe?.destroy();
-/** The native engine's tags on its EVP path, for the row beside the lanes; null without the addon or without lanes. */
+/** The native engine's tags on its EVP path, for the row beside the lanes or pairs; null without the addon or on EVP already. */
 function evpTagRate(sectorSize: SectorSize): number | null {
-  if (tagProbe?.tagPath !== 'lanes') return null;
-  const evp = openNativeSectorTagger({ key: randomBytes(32), volumeId: randomBytes(16), sectorSize }, { evpOnly: true })!;
+  if (!tagProbe || tagProbe.tagPath === 'evp') return null;
+  const evp = openNativeSectorTagger({ key: randomBytes(32), volumeId: randomBytes(16), sectorSize }, { only: 'evp' })!;
   const rate = tagRate(evp, sectorSize);
   evp.destroy();
   return rate;

@@ -9,6 +9,10 @@ static inline void put_u64_be(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[7 - i] = (uint8_t)(v >> (8 * i));
 }
 
+static inline void put_u32_be(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[3 - i] = (uint8_t)(v >> (8 * i));
+}
+
 static inline uint32_t get_u32_be(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }

@@ -14,7 +14,7 @@
 
 /* What the functions below take and do, as native-engine.ts expects it (its NATIVE_ABI): raised
  * whenever a call changes, so an addon built from older sources is refused rather than misused. */
-#define SEALKEEP_BLOCK_ABI 4
+#define SEALKEEP_BLOCK_ABI 5
 
 /* Arbitrary constants, unique to this addon: a handle of one kind is never taken for the other. */
 static const napi_type_tag XTS_HANDLE = {0x5ea1b10c0a35f1a5ULL, 0x58545320204b4559ULL};
@@ -116,6 +116,15 @@ static bool optional_bool(napi_env env, size_t argc, napi_value *argv, size_t in
   return true;
 }
 
+/* argv[index] as an unsigned 32-bit integer, `fallback` when absent or undefined. */
+static bool optional_uint32(napi_env env, size_t argc, napi_value *argv, size_t index, uint32_t fallback, uint32_t *out) {
+  napi_valuetype type = napi_undefined;
+  *out = fallback;
+  if (argc > index) CHECK(napi_typeof(env, argv[index], &type));
+  if (type != napi_undefined) CHECK(napi_get_value_uint32(env, argv[index], out));
+  return true;
+}
+
 /* openXtsKey(key: Uint8Array(64), sectorSize: 512 | 4096, evpOnly?: boolean) -> handle.
  * evpOnly keeps the key on the EVP path (for tests that compare the two paths). */
 static napi_value OpenXtsKey(napi_env env, napi_callback_info info) {
@@ -177,31 +186,33 @@ static napi_value XtsCrypt(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* openTagKey(key: Uint8Array(32), volumeId: Uint8Array(16), sectorSize: 512 | 4096, evpOnly?: boolean)
- * -> handle. evpOnly keeps the key on the EVP path (for tests that compare the two paths). */
+/* openTagKey(key: Uint8Array(32), volumeId: Uint8Array(16), sectorSize: 512 | 4096, allowed?: number)
+ * -> handle. allowed: the paths the key may take, as TAG_ALLOW_* bits (every path when absent; 0
+ * keeps it on EVP), for tests that compare the paths. */
 static napi_value OpenTagKey(napi_env env, napi_callback_info info) {
   size_t argc = 4, key_length = 0, id_length = 0, sector_size = 0;
   napi_value argv[4];
   uint8_t *material = NULL, *volume_id = NULL;
-  bool evp_only = false;
+  uint32_t allowed = 0;
   const char *error = NULL;
   TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) return throw_error(env, "ERR_MISSING_ARGS", "expected 3 arguments");
   if (!bytes(env, argv[0], &material, &key_length) || !bytes(env, argv[1], &volume_id, &id_length) ||
-      !sector_size_arg(env, argv[2], &sector_size) || !optional_bool(env, argc, argv, 3, &evp_only))
+      !sector_size_arg(env, argv[2], &sector_size) ||
+      !optional_uint32(env, argc, argv, 3, TAG_ALLOW_LANES | TAG_ALLOW_PAIRS, &allowed))
     return NULL;
   if (key_length != TAG_KEY_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "integrity key must be 32 bytes");
   if (id_length != VOLUME_ID_BYTES) return throw_error(env, "ERR_OUT_OF_RANGE", "volume id must be 16 bytes");
   tag_key *key = malloc(sizeof *key);
   if (key == NULL) return throw_error(env, "ERR_SEALKEEP_NATIVE", "out of memory");
-  if (!tag_key_open(key, material, volume_id, sector_size, !evp_only, &error)) {
+  if (!tag_key_open(key, material, volume_id, sector_size, (int)allowed, &error)) {
     free(key);
     return throw_error(env, "ERR_SEALKEEP_TAG_KEY", error);
   }
   return wrap(env, key, finalize_tag, &TAG_HANDLE);
 }
 
-/* tagKeyPath(handle) -> 'lanes' | 'evp': how the key computes tags (see sector_crypto.h). */
+/* tagKeyPath(handle) -> 'lanes' | 'pairs' | 'evp': how the key computes tags (see sector_crypto.h). */
 static napi_value TagKeyPath(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], path;
@@ -210,7 +221,8 @@ static napi_value TagKeyPath(napi_env env, napi_callback_info info) {
   if (argc < 1) return throw_error(env, "ERR_MISSING_ARGS", "expected a key handle");
   if (!handle(env, argv[0], &TAG_HANDLE, (void **)&key)) return NULL;
   if (key->path == TAG_PATH_CLOSED) return throw_error(env, "ERR_SEALKEEP_KEY_DESTROYED", "the integrity key was destroyed");
-  TRY(napi_create_string_utf8(env, key->path == TAG_PATH_LANES ? "lanes" : "evp", NAPI_AUTO_LENGTH, &path));
+  const char *name = key->path == TAG_PATH_LANES ? "lanes" : key->path == TAG_PATH_PAIRS ? "pairs" : "evp";
+  TRY(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &path));
   return path;
 }
 

@@ -2,7 +2,8 @@
  * itself links (see sector_crypto.h). Layouts:
  *   XTS IV  = sector number, u64 little-endian, then 8 zero bytes (dm-crypt plain64)
  *   tag     = HMAC-SHA-256(key, volume id[16] || LBA u64 BE || generation u64 BE || ciphertext)
- * Tags go sixteen sectors at a time through sector_tags_lanes where the CPU has AVX-512. */
+ * Tags go sixteen sectors at a time through sector_tags_lanes where the CPU has AVX-512, else two
+ * at a time through sector_tags_pairs where it has SHA-NI. */
 #include "sector_crypto.h"
 #include "byte_order.h"
 
@@ -129,7 +130,7 @@ void xts_key_close(xts_key *key) {
 }
 
 int tag_key_open(tag_key *key, const uint8_t material[TAG_KEY_BYTES], const uint8_t volume_id[VOLUME_ID_BYTES],
-                 size_t sector_size, int allow_lanes, const char **error) {
+                 size_t sector_size, int allowed, const char **error) {
   memset(key, 0, sizeof *key);
   EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   if (hmac == NULL) return fail(error, "OpenSSL has no HMAC");
@@ -145,9 +146,12 @@ int tag_key_open(tag_key *key, const uint8_t material[TAG_KEY_BYTES], const uint
     return fail(error, "OpenSSL refused the HMAC-SHA-256 key");
   }
   key->path = TAG_PATH_EVP;
-  if (allow_lanes && sha256_lanes_supported()) {
+  if ((allowed & TAG_ALLOW_LANES) && sha256_lanes_supported()) {
     hmac_sha256_lanes_pads(material, &key->pads);
     key->path = TAG_PATH_LANES;
+  } else if ((allowed & TAG_ALLOW_PAIRS) && sha256_pairs_supported()) {
+    hmac_sha256_pairs_pads(material, &key->pads);
+    key->path = TAG_PATH_PAIRS;
   }
   memcpy(key->volume_id, volume_id, VOLUME_ID_BYTES);
   key->sector_size = sector_size;
@@ -185,6 +189,17 @@ static void tag_in_lanes(tag_key *key, uint64_t first_lba, const uint64_t *gener
   memcpy(tags_out + first * TAG_BYTES, tags, n * TAG_BYTES);
 }
 
+/* Sectors first and first+1 of a batch with SHA-NI, side by side. */
+static void tag_in_pair(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
+                        const uint8_t *ciphertext, size_t first, uint8_t *tags_out) {
+  const uint64_t lbas[2] = {first_lba + first, first_lba + first + 1};
+  const uint64_t pair_generations[2] = {generations[generation_count == 1 ? 0 : first],
+                                        generations[generation_count == 1 ? 0 : first + 1]};
+  const uint8_t *const sectors[2] = {ciphertext + first * key->sector_size, ciphertext + (first + 1) * key->sector_size};
+  tag_pairs(&key->pads, key->volume_id, lbas, pair_generations, sectors, key->sector_size,
+            (uint8_t(*)[TAG_BYTES])(tags_out + first * TAG_BYTES));
+}
+
 int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
                 const uint8_t *ciphertext, size_t sector_count, uint8_t *tags_out, const char **error) {
   size_t i = 0;
@@ -194,6 +209,8 @@ int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, s
       tag_in_lanes(key, first_lba, generations, generation_count, ciphertext, i, n, tags_out);
       if (n < TAG_LANES) return 1;
     }
+  if (key->path == TAG_PATH_PAIRS)
+    for (; sector_count - i >= 2; i += 2) tag_in_pair(key, first_lba, generations, generation_count, ciphertext, i, tags_out);
   for (; i < sector_count; i++) {
     uint64_t generation = generations[generation_count == 1 ? 0 : i];
     if (!tag_one(key, first_lba + i, generation, ciphertext + i * key->sector_size, tags_out + i * TAG_BYTES))

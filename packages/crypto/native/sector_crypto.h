@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "sector_tags_lanes.h"
+#include "sector_tags_pairs.h"
 #include "xts_provider.h"
 
 #define XTS_KEY_BYTES 64
@@ -39,14 +40,20 @@ typedef enum {
   TAG_PATH_CLOSED = 0, /* destroyed: every call is refused */
   TAG_PATH_EVP,        /* one sector at a time through an OpenSSL HMAC context */
   TAG_PATH_LANES,      /* sixteen at a time in AVX-512 lanes (sector_tags_lanes.h); EVP for short rests */
+  TAG_PATH_PAIRS,      /* two at a time with SHA-NI (sector_tags_pairs.h); EVP for an odd last one */
 } tag_path;
+
+/* The paths tag_key_open may take, as bits; it takes the first the CPU has of lanes, then pairs,
+ * else EVP. */
+#define TAG_ALLOW_LANES 1
+#define TAG_ALLOW_PAIRS 2
 
 /* The HMAC context is re-initialised per sector without a key, which restores the precomputed
  * inner/outer pads instead of hashing the key again; the lanes path holds the same pads' states. */
 typedef struct {
   tag_path path;
   EVP_MAC_CTX *mac;
-  hmac_sha256_pads pads; /* TAG_PATH_LANES */
+  hmac_sha256_pads pads; /* TAG_PATH_LANES and TAG_PATH_PAIRS */
   uint8_t volume_id[VOLUME_ID_BYTES];
   size_t sector_size;
 } tag_key;
@@ -60,9 +67,10 @@ int xts_crypt_sectors(xts_key *key, int encrypt, uint64_t first_lba, const uint8
                       size_t sector_count, const char **error);
 void xts_key_close(xts_key *key);
 
-/* Opens the lanes path when allow_lanes is set and sha256_lanes_supported(), else the EVP path. */
+/* Opens the lanes path when `allowed` has TAG_ALLOW_LANES and sha256_lanes_supported(), else the
+ * pairs path when it has TAG_ALLOW_PAIRS and sha256_pairs_supported(), else the EVP path. */
 int tag_key_open(tag_key *key, const uint8_t material[TAG_KEY_BYTES], const uint8_t volume_id[VOLUME_ID_BYTES],
-                 size_t sector_size, int allow_lanes, const char **error);
+                 size_t sector_size, int allowed, const char **error);
 /* generations holds generation_count values: 1 (the same for every sector) or sector_count. */
 int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
                 const uint8_t *ciphertext, size_t sector_count, uint8_t *tags_out, const char **error);

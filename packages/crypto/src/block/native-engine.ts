@@ -6,8 +6,8 @@
 // stays on the thread that opened it. An XTS key takes the provider path (the cipher functions of
 // OpenSSL's provider called directly, less work per sector) when it is found and gives EVP's bytes
 // on that key at open, else the EVP path; xtsPath says which. An integrity key takes the lanes path
-// (sixteen sectors' tags at once in AVX-512 lanes) where the CPU has AVX-512, else the EVP path;
-// tagPath says which. Sealed bodies (gcmInPlace) take AES-GCM on VAES and VPCLMULQDQ where the CPU
+// (sixteen sectors' tags at once in AVX-512 lanes) where the CPU has AVX-512, else the pairs path
+// (two at once with SHA-NI) where it has SHA-NI, else the EVP path; tagPath says which. Sealed bodies (gcmInPlace) take AES-GCM on VAES and VPCLMULQDQ where the CPU
 // has them, else OpenSSL's; nativeGcmPath says which.
 
 import { createRequire } from 'node:module';
@@ -22,15 +22,19 @@ type KeyHandle = object;
 /** How an XTS key reaches AES-XTS: the provider's cipher functions directly, or the EVP API. */
 export type NativeXtsPath = 'provider' | 'evp';
 
-/** How an integrity key computes tags: sixteen sectors at a time in AVX-512 lanes, or OpenSSL's HMAC one at a time. */
-export type NativeTagPath = 'lanes' | 'evp';
+/** How an integrity key computes tags: sixteen sectors at a time in AVX-512 lanes, two at a time with SHA-NI, or OpenSSL's HMAC one at a time. */
+export type NativeTagPath = 'lanes' | 'pairs' | 'evp';
+
+/** The addon's TAG_ALLOW_* bits (sector_crypto.h): the paths an integrity key may take. */
+const TAG_ALLOWED: Record<NativeTagPath, number> = { lanes: 1, pairs: 2, evp: 0 };
 
 /** How gcmInPlace runs AES-GCM: sixteen blocks at a time in 512-bit registers, or OpenSSL's EVP. */
 export type NativeGcmPath = 'vaes' | 'evp';
 
 /** The calls this file makes of the addon (sealkeep_block.c's SEALKEEP_BLOCK_ABI; 2: gcmInPlace's
- * authenticateOnly; 3: openTagKey's evpOnly and tagKeyPath; 4: gcmInPlace's evpOnly and gcmPath). */
-const NATIVE_ABI = 4;
+ * authenticateOnly; 3: openTagKey's evpOnly and tagKeyPath; 4: gcmInPlace's evpOnly and gcmPath;
+ * 5: openTagKey's allowed paths in place of evpOnly, and the pairs path). */
+const NATIVE_ABI = 5;
 
 interface BlockAddon {
   /** Absent before ABI 2. */
@@ -39,7 +43,8 @@ interface BlockAddon {
   openXtsKey(key: Uint8Array, sectorSize: number, evpOnly?: boolean): KeyHandle;
   xtsKeyPath(handle: KeyHandle): NativeXtsPath;
   xtsCrypt(handle: KeyHandle, encrypt: boolean, firstLba: bigint, input: Uint8Array, output: Uint8Array): void;
-  openTagKey(key: Uint8Array, volumeId: Uint8Array, sectorSize: number, evpOnly?: boolean): KeyHandle;
+  /** allowed: TAG_ALLOWED bits, every path when absent (for tests that compare the paths). */
+  openTagKey(key: Uint8Array, volumeId: Uint8Array, sectorSize: number, allowed?: number): KeyHandle;
   tagKeyPath(handle: KeyHandle): NativeTagPath;
   tagSectors(handle: KeyHandle, firstLba: bigint, generations: BigUint64Array, ciphertext: Uint8Array, tagsOut: Uint8Array): void;
   /** Indices in the batch of the sectors whose tag differs. */
@@ -81,10 +86,10 @@ class NativeSectorTagger extends SectorTagger {
   /** The path this key took at open (see NativeTagPath). */
   readonly tagPath: NativeTagPath;
 
-  constructor(addon: BlockAddon, options: SectorTaggerOptions, evpOnly = false) {
+  constructor(addon: BlockAddon, options: SectorTaggerOptions, only?: NativeTagPath) {
     super(options);
     this.#addon = addon;
-    this.#handle = addon.openTagKey(options.key, this.volumeId, options.sectorSize, evpOnly);
+    this.#handle = addon.openTagKey(options.key, this.volumeId, options.sectorSize, only && TAG_ALLOWED[only]);
     this.tagPath = addon.tagKeyPath(this.#handle);
   }
 
@@ -151,14 +156,14 @@ export function openNativeSectorCipher(
   return 'addon' in result ? new NativeSectorCipher(result.addon, options, evpOnly) : null;
 }
 
-/** For tests and benchmarks: a native sector tagger, held on the EVP path when evpOnly is set, with
- * the path it took; null when the addon does not load. */
+/** For tests and benchmarks: a native sector tagger, held to one path when `only` names it (it
+ * takes EVP where the CPU lacks that path), with the path it took; null when the addon does not load. */
 export function openNativeSectorTagger(
   options: SectorTaggerOptions,
-  { evpOnly = false }: { evpOnly?: boolean } = {},
+  { only }: { only?: NativeTagPath } = {},
 ): (SectorTagger & { readonly tagPath: NativeTagPath }) | null {
   const result = load();
-  return 'addon' in result ? new NativeSectorTagger(result.addon, options, evpOnly) : null;
+  return 'addon' in result ? new NativeSectorTagger(result.addon, options, only) : null;
 }
 
 /** For tests and benchmarks: the path sealed bodies take on this CPU, or null when the addon does not load. */

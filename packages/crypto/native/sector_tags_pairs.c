@@ -1,0 +1,199 @@
+/* sector_tags_pairs: two HMAC-SHA-256 sector tags at once with SHA-NI (see the header).
+ * The SHA instructions hold SHA-256's working variables in two registers, ABEF and CDGH (lanes
+ * from high to low: A B E F, and C D G H); SHA256RNDS2 runs two rounds on them, taking the two
+ * message words plus round constants from the low half of its third operand, and SHA256MSG1/2
+ * compute the message schedule four words at a time. Each step below is written once for both
+ * sectors, so the core always has the other sector's instruction to run while one waits.
+ * Every sector of a call has the same length, so both run the same blocks:
+ *   inner: pad state, then [volume id, LBA, generation, first 32 bytes of the sector],
+ *          the sector's next 64-byte blocks, [its last 32 bytes, 0x80, zeros, bit length]
+ *   outer: pad state, then [inner digest, 0x80, zeros, bit length]                          */
+#include "sector_tags_pairs.h"
+#include "byte_order.h"
+
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+#include <openssl/crypto.h>
+
+#if defined(__x86_64__)
+
+#define PAIRS_TARGET __attribute__((target("sha,sse4.1,ssse3")))
+
+/* The round constants four to a register, K[4q..4q+3] with K[4q] lowest. */
+static const uint32_t ROUND_CONSTANTS[64] __attribute__((aligned(16))) = {
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static const uint32_t INITIAL_STATE[8] = {
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+};
+
+int sha256_pairs_supported(void) {
+  unsigned int eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_SSE4_1) || !(ecx & bit_SSSE3)) return 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+  return (ebx & bit_SHA) != 0;
+}
+
+/* Both sectors' working variables in the instructions' layout. */
+typedef struct {
+  __m128i abef, cdgh;
+} sha_state;
+
+/* From H0..H7 (H0 lowest) to ABEF and CDGH, and back. */
+PAIRS_TARGET static sha_state state_from_words(const uint32_t h[8]) {
+  const __m128i abcd = _mm_loadu_si128((const __m128i *)h);     /* lanes D C B A, high to low */
+  const __m128i efgh = _mm_loadu_si128((const __m128i *)(h + 4)); /* H G F E */
+  const __m128i cdab = _mm_shuffle_epi32(abcd, 0xB1);           /* C D A B */
+  const __m128i efgh_reversed = _mm_shuffle_epi32(efgh, 0x1B);  /* E F G H */
+  sha_state s;
+  s.abef = _mm_alignr_epi8(cdab, efgh_reversed, 8);             /* A B E F */
+  s.cdgh = _mm_blend_epi16(efgh_reversed, cdab, 0xF0);          /* C D G H */
+  return s;
+}
+
+/* From ABEF and CDGH back to H0..H7. */
+PAIRS_TARGET static void state_to_words(sha_state s, uint32_t h[8]) {
+  const __m128i feba = _mm_shuffle_epi32(s.abef, 0x1B);  /* F E B A */
+  const __m128i dchg = _mm_shuffle_epi32(s.cdgh, 0xB1);  /* D C H G */
+  _mm_storeu_si128((__m128i *)h, _mm_blend_epi16(feba, dchg, 0xF0));      /* D C B A */
+  _mm_storeu_si128((__m128i *)(h + 4), _mm_alignr_epi8(dchg, feba, 8));   /* H G F E */
+}
+
+/* Four rounds on each sector, message words m0[q & 3] and m1[q & 3] (plus their constants) for rounds 4q..4q+3. */
+#define FOUR_ROUNDS(q)                                                                             \
+  do {                                                                                             \
+    const __m128i k = _mm_load_si128((const __m128i *)(ROUND_CONSTANTS + 4 * (q)));               \
+    __m128i x0 = _mm_add_epi32(m0[(q) & 3], k), x1 = _mm_add_epi32(m1[(q) & 3], k);               \
+    s0.cdgh = _mm_sha256rnds2_epu32(s0.cdgh, s0.abef, x0);                                       \
+    s1.cdgh = _mm_sha256rnds2_epu32(s1.cdgh, s1.abef, x1);                                       \
+    x0 = _mm_shuffle_epi32(x0, 0x0E), x1 = _mm_shuffle_epi32(x1, 0x0E);                           \
+    s0.abef = _mm_sha256rnds2_epu32(s0.abef, s0.cdgh, x0);                                       \
+    s1.abef = _mm_sha256rnds2_epu32(s1.abef, s1.cdgh, x1);                                       \
+  } while (0)
+/* Message words 4q..4q+3 (q ≥ 4) into the ring's slot of words 4q-16..4q-13. */
+#define SCHEDULE(m, q)                                                                             \
+  m[(q) & 3] = _mm_sha256msg2_epu32(                                                               \
+    _mm_add_epi32(_mm_sha256msg1_epu32(m[(q) & 3], m[((q) + 1) & 3]), _mm_alignr_epi8(m[((q) + 3) & 3], m[((q) + 2) & 3], 4)), \
+    m[((q) + 3) & 3])
+#define SCHEDULED_FOUR_ROUNDS(q) \
+  SCHEDULE(m0, q);               \
+  SCHEDULE(m1, q);               \
+  FOUR_ROUNDS(q)
+
+/* One 64-byte block for each sector, block0 and block1, into its state. The loads, rounds and
+ * sums are one function, so that the message words and states stay in registers throughout. */
+PAIRS_TARGET static void compress_pair(sha_state *state0, sha_state *state1, const uint8_t *block0, const uint8_t *block1) {
+  const __m128i big_endian = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+  __m128i m0[4], m1[4];
+  for (int i = 0; i < 4; i++) {
+    m0[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block0 + 16 * i)), big_endian);
+    m1[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block1 + 16 * i)), big_endian);
+  }
+  sha_state s0 = *state0, s1 = *state1;
+  FOUR_ROUNDS(0);
+  FOUR_ROUNDS(1);
+  FOUR_ROUNDS(2);
+  FOUR_ROUNDS(3);
+  SCHEDULED_FOUR_ROUNDS(4);
+  SCHEDULED_FOUR_ROUNDS(5);
+  SCHEDULED_FOUR_ROUNDS(6);
+  SCHEDULED_FOUR_ROUNDS(7);
+  SCHEDULED_FOUR_ROUNDS(8);
+  SCHEDULED_FOUR_ROUNDS(9);
+  SCHEDULED_FOUR_ROUNDS(10);
+  SCHEDULED_FOUR_ROUNDS(11);
+  SCHEDULED_FOUR_ROUNDS(12);
+  SCHEDULED_FOUR_ROUNDS(13);
+  SCHEDULED_FOUR_ROUNDS(14);
+  SCHEDULED_FOUR_ROUNDS(15);
+  state0->abef = _mm_add_epi32(state0->abef, s0.abef), state0->cdgh = _mm_add_epi32(state0->cdgh, s0.cdgh);
+  state1->abef = _mm_add_epi32(state1->abef, s1.abef), state1->cdgh = _mm_add_epi32(state1->cdgh, s1.cdgh);
+}
+
+/* The digest of a state, big-endian, followed by SHA-256's padding for a 96-byte message: the
+ * outer block of an HMAC whose inner hash ended in this state. */
+PAIRS_TARGET static void outer_block(sha_state inner, uint8_t block[64]) {
+  uint32_t words[8];
+  state_to_words(inner, words);
+  for (int i = 0; i < 8; i++) put_u32_be(block + 4 * i, words[i]);
+  memset(block + 32, 0, 32);
+  block[32] = 0x80;
+  put_u64_be(block + 56, (64 + 32) * 8);
+}
+
+PAIRS_TARGET void hmac_sha256_pairs_pads(const uint8_t key[32], hmac_sha256_pads *pads) {
+  uint8_t block[2][64];
+  for (int k = 0; k < 64; k++) {
+    block[0][k] = (uint8_t)((k < 32 ? key[k] : 0) ^ 0x36);
+    block[1][k] = (uint8_t)((k < 32 ? key[k] : 0) ^ 0x5c);
+  }
+  sha_state inner = state_from_words(INITIAL_STATE), outer = inner;
+  compress_pair(&inner, &outer, block[0], block[1]);
+  state_to_words(inner, pads->inner);
+  state_to_words(outer, pads->outer);
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(&inner, sizeof inner);
+  OPENSSL_cleanse(&outer, sizeof outer);
+}
+
+PAIRS_TARGET void tag_pairs(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[2],
+                            const uint64_t generations[2], const uint8_t *const sectors[2], size_t sector_size,
+                            uint8_t tags[2][32]) {
+  uint8_t first[2][64], last[2][64];
+  for (int j = 0; j < 2; j++) {
+    memcpy(first[j], volume_id, 16);
+    put_u64_be(first[j] + 16, lbas[j]);
+    put_u64_be(first[j] + 24, generations[j]);
+    memcpy(first[j] + 32, sectors[j], 32);
+    memcpy(last[j], sectors[j] + sector_size - 32, 32);
+    memset(last[j] + 32, 0, 24);
+    last[j][32] = 0x80;
+    put_u64_be(last[j] + 56, (uint64_t)(64 + 32 + sector_size) * 8); /* pad block, header, sector */
+  }
+  sha_state s0 = state_from_words(pads->inner), s1 = s0;
+  compress_pair(&s0, &s1, first[0], first[1]);
+  for (size_t offset = 32; offset + 64 <= sector_size; offset += 64) compress_pair(&s0, &s1, sectors[0] + offset, sectors[1] + offset);
+  compress_pair(&s0, &s1, last[0], last[1]);
+
+  outer_block(s0, first[0]);
+  outer_block(s1, first[1]);
+  s0 = state_from_words(pads->outer), s1 = s0;
+  compress_pair(&s0, &s1, first[0], first[1]);
+
+  uint32_t words[8];
+  for (int j = 0; j < 2; j++) {
+    state_to_words(j == 0 ? s0 : s1, words);
+    for (int i = 0; i < 8; i++) put_u32_be(tags[j] + 4 * i, words[i]);
+  }
+}
+
+#else /* not x86-64: no SHA-NI pairs, and tag keys stay on OpenSSL's path */
+
+int sha256_pairs_supported(void) {
+  return 0;
+}
+
+void hmac_sha256_pairs_pads(const uint8_t key[32], hmac_sha256_pads *pads) {
+  (void)key, (void)pads;
+  abort();
+}
+
+void tag_pairs(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[2],
+               const uint64_t generations[2], const uint8_t *const sectors[2], size_t sector_size, uint8_t tags[2][32]) {
+  (void)pads, (void)volume_id, (void)lbas, (void)generations, (void)sectors, (void)sector_size, (void)tags;
+  abort();
+}
+
+#endif
