@@ -3,7 +3,7 @@
  *   XTS IV  = sector number, u64 little-endian, then 8 zero bytes (dm-crypt plain64)
  *   tag     = HMAC-SHA-256(key, volume id[16] || LBA u64 BE || generation u64 BE || ciphertext)
  * Tags go sixteen sectors at a time through sector_tags_lanes where the CPU has AVX-512, else two
- * at a time through sector_tags_pairs where it has SHA-NI. */
+ * at a time through sha256_pairs where it has SHA-NI. */
 #include "sector_crypto.h"
 #include "byte_order.h"
 

@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 
 #include "sector_tags_lanes.h"
-#include "sector_tags_pairs.h"
+#include "sha256_pairs.h"
 #include "xts_provider.h"
 
 #define XTS_KEY_BYTES 64
@@ -40,7 +40,7 @@ typedef enum {
   TAG_PATH_CLOSED = 0, /* destroyed: every call is refused */
   TAG_PATH_EVP,        /* one sector at a time through an OpenSSL HMAC context */
   TAG_PATH_LANES,      /* sixteen at a time in AVX-512 lanes (sector_tags_lanes.h); EVP for short rests */
-  TAG_PATH_PAIRS,      /* two at a time with SHA-NI (sector_tags_pairs.h); EVP for an odd last one */
+  TAG_PATH_PAIRS,      /* two at a time with SHA-NI (sha256_pairs.h); EVP for an odd last one */
 } tag_path;
 
 /* The paths tag_key_open may take, as bits; it takes the first the CPU has of lanes, then pairs,

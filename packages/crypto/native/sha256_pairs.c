@@ -1,20 +1,19 @@
-/* sector_tags_pairs: two HMAC-SHA-256 sector tags at once with SHA-NI (see the header).
+/* sha256_pairs: two SHA-256 hashes at once with SHA-NI, for sector tags and Merkle nodes (see the header).
  * The SHA instructions hold SHA-256's working variables in two registers, ABEF and CDGH (lanes
  * from high to low: A B E F, and C D G H); SHA256RNDS2 runs two rounds on them, taking the two
  * message words plus round constants from the low half of its third operand, and SHA256MSG1/2
  * compute the message schedule four words at a time. Each step below is written once for both
  * sectors, so the core always has the other sector's instruction to run while one waits.
- * Every sector of a call has the same length, so both run the same blocks:
+ * Both messages of a call have the same length, so both run the same blocks; a sector tag's are:
  *   inner: pad state, then [volume id, LBA, generation, first 32 bytes of the sector],
  *          the sector's next 64-byte blocks, [its last 32 bytes, 0x80, zeros, bit length]
  *   outer: pad state, then [inner digest, 0x80, zeros, bit length]                          */
-#include "sector_tags_pairs.h"
+#include "sha256_pairs.h"
 #include "byte_order.h"
 
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 #include <openssl/crypto.h>
@@ -40,10 +39,8 @@ static const uint32_t INITIAL_STATE[8] = {
 };
 
 int sha256_pairs_supported(void) {
-  unsigned int eax, ebx, ecx, edx;
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_SSE4_1) || !(ecx & bit_SSSE3)) return 0;
-  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
-  return (ebx & bit_SHA) != 0;
+  __builtin_cpu_init(); /* (libgcc reads CPUID once and keeps the answer) */
+  return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
 }
 
 /* Both sectors' working variables in the instructions' layout. */
@@ -148,6 +145,27 @@ PAIRS_TARGET void hmac_sha256_pairs_pads(const uint8_t key[32], hmac_sha256_pads
   OPENSSL_cleanse(&outer, sizeof outer);
 }
 
+PAIRS_TARGET void sha256_pairs(const uint8_t *const messages[2], size_t length, uint8_t digests[2][32]) {
+  sha_state s0 = state_from_words(INITIAL_STATE), s1 = s0;
+  size_t done = 0;
+  for (; done + 64 <= length; done += 64) compress_pair(&s0, &s1, messages[0] + done, messages[1] + done);
+  /* The rest, 0x80, zeros and the bit length: one block, or two when the rest leaves no room for the length. */
+  const size_t rest = length - done, tail_blocks = rest + 9 <= 64 ? 1 : 2;
+  uint8_t tail[2][128];
+  for (int j = 0; j < 2; j++) {
+    memcpy(tail[j], messages[j] + done, rest);
+    memset(tail[j] + rest, 0, 64 * tail_blocks - rest);
+    tail[j][rest] = 0x80;
+    put_u64_be(tail[j] + 64 * tail_blocks - 8, (uint64_t)length * 8);
+  }
+  for (size_t b = 0; b < tail_blocks; b++) compress_pair(&s0, &s1, tail[0] + 64 * b, tail[1] + 64 * b);
+  uint32_t words[8];
+  for (int j = 0; j < 2; j++) {
+    state_to_words(j == 0 ? s0 : s1, words);
+    for (int i = 0; i < 8; i++) put_u32_be(digests[j] + 4 * i, words[i]);
+  }
+}
+
 PAIRS_TARGET void tag_pairs(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[2],
                             const uint64_t generations[2], const uint8_t *const sectors[2], size_t sector_size,
                             uint8_t tags[2][32]) {
@@ -179,7 +197,7 @@ PAIRS_TARGET void tag_pairs(const hmac_sha256_pads *pads, const uint8_t volume_i
   }
 }
 
-#else /* not x86-64: no SHA-NI pairs, and tag keys stay on OpenSSL's path */
+#else /* not x86-64: no SHA-NI pairs; tag keys and Merkle roots stay on OpenSSL's path */
 
 int sha256_pairs_supported(void) {
   return 0;
@@ -187,6 +205,11 @@ int sha256_pairs_supported(void) {
 
 void hmac_sha256_pairs_pads(const uint8_t key[32], hmac_sha256_pads *pads) {
   (void)key, (void)pads;
+  abort();
+}
+
+void sha256_pairs(const uint8_t *const messages[2], size_t length, uint8_t digests[2][32]) {
+  (void)messages, (void)length, (void)digests;
   abort();
 }
 
