@@ -7,6 +7,8 @@
  *   outer: pad state, then [inner digest, 0x80, zeros, bit length]                          */
 #include "sector_tags_lanes.h"
 #include "byte_order.h"
+#include "sha256_constants.h"
+#include "sector_tag_blocks.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +20,6 @@
 #if defined(__x86_64__)
 
 #define LANES_TARGET __attribute__((target("avx512f,avx512bw")))
-
-static const uint32_t ROUND_CONSTANTS[64] = {
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-static const uint32_t INITIAL_STATE[8] = {
-  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-};
 
 int sha256_lanes_supported(void) {
   __builtin_cpu_init();
@@ -162,14 +149,7 @@ LANES_TARGET void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_i
   uint8_t first[TAG_LANES][64], last[TAG_LANES][64];
   const uint8_t *firsts[TAG_LANES], *lasts[TAG_LANES];
   for (int j = 0; j < TAG_LANES; j++) {
-    memcpy(first[j], volume_id, 16);
-    put_u64_be(first[j] + 16, lbas[j]);
-    put_u64_be(first[j] + 24, generations[j]);
-    memcpy(first[j] + 32, sectors[j], 32);
-    memcpy(last[j], sectors[j] + sector_size - 32, 32);
-    memset(last[j] + 32, 0, 24);
-    last[j][32] = 0x80;
-    put_u64_be(last[j] + 56, (uint64_t)(64 + 32 + sector_size) * 8); /* pad block, header, sector */
+    sector_tag_blocks(volume_id, lbas[j], generations[j], sectors[j], sector_size, first[j], last[j]);
     firsts[j] = first[j];
     lasts[j] = last[j];
   }
