@@ -1,6 +1,7 @@
-/* sector_tag_blocks: the two blocks of a sector tag's inner hash that do not lie in the sector as
- * it is (the tag format is in sector_crypto.h), assembled for the addon's own SHA-256 paths
- * (sector_tags_lanes.c, sha256_pairs.c), which read the blocks between from the sector in place.
+/* sector_tag_blocks: what the addon's own SHA-256 paths for sector tags (sector_tags_lanes.c,
+ * sha256_pairs.c) share: the HMAC pads' states, and the two blocks of a tag's inner hash that do
+ * not lie in the sector as it is (the format is in sector_crypto.h; the blocks between are read
+ * from the sector in place):
  *   first: volume id[16] ‖ LBA u64 BE ‖ generation u64 BE ‖ the sector's first 32 bytes
  *   last:  the sector's last 32 bytes ‖ 0x80 ‖ zeros ‖ the message's bit length u64 BE
  * The message is the HMAC pad block, the 32-byte header and the sector. */
@@ -12,6 +13,11 @@
 #include <string.h>
 
 #include "byte_order.h"
+
+/* The SHA-256 states after HMAC's inner and outer pad blocks: key-equivalent, wiped with the key. */
+typedef struct {
+  uint32_t inner[8], outer[8];
+} hmac_sha256_pads;
 
 static inline void sector_tag_blocks(const uint8_t volume_id[16], uint64_t lba, uint64_t generation, const uint8_t *sector,
                                      size_t sector_size, uint8_t first[64], uint8_t last[64]) {

@@ -10,12 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TAG_LANES 16
+#include "sector_tag_blocks.h" /* hmac_sha256_pads */
 
-/* The SHA-256 states after HMAC's inner and outer pad blocks: key-equivalent, wiped with the key. */
-typedef struct {
-  uint32_t inner[8], outer[8];
-} hmac_sha256_pads;
+#define TAG_LANES 16
 
 /* Whether this CPU has AVX-512 F and BW and the operating system saves their registers. */
 int sha256_lanes_supported(void);

@@ -105,12 +105,17 @@ PAIRS_TARGET static void compress_pair(sha_state *state0, sha_state *state1, con
   state1->abef = _mm_add_epi32(state1->abef, s1.abef), state1->cdgh = _mm_add_epi32(state1->cdgh, s1.cdgh);
 }
 
-/* The digest of a state, big-endian, followed by SHA-256's padding for a 96-byte message: the
- * outer block of an HMAC whose inner hash ended in this state. */
-PAIRS_TARGET static void outer_block(sha_state inner, uint8_t block[64]) {
+/* The digest of a state: its words, big-endian. */
+PAIRS_TARGET static void put_digest(sha_state s, uint8_t digest[32]) {
   uint32_t words[8];
-  state_to_words(inner, words);
-  for (int i = 0; i < 8; i++) put_u32_be(block + 4 * i, words[i]);
+  state_to_words(s, words);
+  for (int i = 0; i < 8; i++) put_u32_be(digest + 4 * i, words[i]);
+}
+
+/* The digest of a state followed by SHA-256's padding for a 96-byte message: the outer block of
+ * an HMAC whose inner hash ended in this state. */
+PAIRS_TARGET static void outer_block(sha_state inner, uint8_t block[64]) {
+  put_digest(inner, block);
   memset(block + 32, 0, 32);
   block[32] = 0x80;
   put_u64_be(block + 56, (64 + 32) * 8);
@@ -145,11 +150,8 @@ PAIRS_TARGET void sha256_pairs(const uint8_t *const messages[2], size_t length, 
     put_u64_be(tail[j] + 64 * tail_blocks - 8, (uint64_t)length * 8);
   }
   for (size_t b = 0; b < tail_blocks; b++) compress_pair(&s0, &s1, tail[0] + 64 * b, tail[1] + 64 * b);
-  uint32_t words[8];
-  for (int j = 0; j < 2; j++) {
-    state_to_words(j == 0 ? s0 : s1, words);
-    for (int i = 0; i < 8; i++) put_u32_be(digests[j] + 4 * i, words[i]);
-  }
+  put_digest(s0, digests[0]);
+  put_digest(s1, digests[1]);
 }
 
 PAIRS_TARGET void tag_pairs(const hmac_sha256_pads *pads, const uint8_t volume_id[16], const uint64_t lbas[2],
@@ -166,12 +168,8 @@ PAIRS_TARGET void tag_pairs(const hmac_sha256_pads *pads, const uint8_t volume_i
   outer_block(s1, first[1]);
   s0 = state_from_words(pads->outer), s1 = s0;
   compress_pair(&s0, &s1, first[0], first[1]);
-
-  uint32_t words[8];
-  for (int j = 0; j < 2; j++) {
-    state_to_words(j == 0 ? s0 : s1, words);
-    for (int i = 0; i < 8; i++) put_u32_be(tags[j] + 4 * i, words[i]);
-  }
+  put_digest(s0, tags[0]);
+  put_digest(s1, tags[1]);
 }
 
 #else /* not x86-64: no SHA-NI pairs; tag keys and Merkle roots stay on OpenSSL's path */

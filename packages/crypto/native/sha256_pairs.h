@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sector_tags_lanes.h" /* hmac_sha256_pads */
+#include "sector_tag_blocks.h" /* hmac_sha256_pads */
 
 /* Whether this CPU has the SHA extensions and SSE4.1. */
 int sha256_pairs_supported(void);
