@@ -124,3 +124,40 @@ test('distrusted roots are dropped and their chunks read; an unusable file is re
     tmp.remove();
   }
 });
+
+test('the root before some changes puts back the first entry each listed sector had, in every chunk they reach (across a chunk boundary, in the tail), on the event loop and on workers, and keeps no root it undid', async () => {
+  const tmp = temporaryDirectory('tag-chunks-before');
+  const sectors = 3 * CHUNK_SECTORS + 5;
+  const files = await SectorFiles.open(tmp.dir, 512, sectors, true);
+  try {
+    const entries = Buffer.alloc(sectors * TAG_ENTRY_BYTES);
+    const write = async (firstLba: number, count: number, word: bigint) => {
+      const previous = Buffer.from(entries.subarray(firstLba * TAG_ENTRY_BYTES, (firstLba + count) * TAG_ENTRY_BYTES));
+      const tags = randomBytes(count * TAG_BYTES);
+      await files.apply([{ kind: 'sectors', firstLba, words: new BigUint64Array(count).fill(word), tags, ciphertext: randomBytes(count * 512) }]);
+      for (let i = 0; i < count; i++) setEntry(entries, firstLba + i, word, tags.subarray(i * TAG_BYTES, (i + 1) * TAG_BYTES));
+      return { firstLba, previous };
+    };
+    await write(7, 1, 1n);
+    await write(CHUNK_SECTORS + 9, 1, 1n);
+    assert.deepEqual(await files.stateRoot(sectors), stateRootOf(entries, sectors), 'every chunk read, its root kept');
+    await write(2 * CHUNK_SECTORS + 1, 1, 1n); // (chunk 2's root dropped: the changes do not reach it, the workers read it)
+    const rootBefore = stateRootOf(entries, sectors);
+    const changes = [
+      await write(CHUNK_SECTORS - 2, 4, 2n), // across the boundary of chunks 0 and 1
+      await write(7, 1, 2n),
+      await write(7, 1, 3n), // the same sector again: the first change's entry before is the one put back
+      await write(3 * CHUNK_SECTORS + 4, 1, 1n), // the tail
+    ];
+    const after = stateRootOf(entries, sectors);
+    assert.notDeepEqual(after, rootBefore);
+    assert.deepEqual(await files.chunks.rootBefore(sectors, () => changes, 1), rootBefore, 'the chunks out of reach on workers');
+    files.chunks.written(2 * CHUNK_SECTORS + 1, 1); // (chunk 2's kept root dropped again, as a write drops it)
+    assert.deepEqual(await files.chunks.rootBefore(sectors, () => changes, Infinity), rootBefore, 'on the event loop');
+    assert.deepEqual(await files.stateRoot(sectors), after, 'no undone root was kept as the file\'s');
+    assert.deepEqual(await files.chunks.rootBefore(sectors, () => changes.slice(3)), stateRootOf(Buffer.concat([entries.subarray(0, (3 * CHUNK_SECTORS + 4) * TAG_ENTRY_BYTES), Buffer.alloc(TAG_ENTRY_BYTES), entries.subarray((3 * CHUNK_SECTORS + 5) * TAG_ENTRY_BYTES)]), sectors), 'only the tail undone');
+  } finally {
+    await files.close();
+    tmp.remove();
+  }
+});

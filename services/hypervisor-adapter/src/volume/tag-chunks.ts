@@ -101,23 +101,11 @@ export class TagChunks {
 
   /**
    * The volume's state root (chunk-state.ts: every sector's tag and generation word): kept roots as
-   * they stand, the other chunks read and hashed (and their roots kept); between slices other
-   * requests get their turn. When `workerChunks` or more must be read (opening a large volume),
-   * they are hashed on worker threads.
+   * they stand, the other chunks read and hashed (and their roots kept), as rootBefore() with
+   * nothing to undo.
    */
-  async root(sectorCount: number, workerChunks = WORKER_CHUNKS): Promise<Buffer> {
-    const whole = Math.floor(sectorCount / CHUNK_SECTORS);
-    const unread = Array.from({ length: whole }, (_, chunk) => chunk).filter((chunk) => !this.#roots.has(chunk));
-    if (unread.length >= workerChunks) {
-      const since = this.#writes;
-      const roots = await hashChunks(this.#tagsPath, unread.map(span));
-      // A chunk written to while the workers read it keeps no root: it is read again below.
-      unread.forEach((chunk, i) => {
-        if ((this.#writtenAt.get(chunk) ?? 0) <= since) this.#roots.set(chunk, roots[i]!);
-      });
-    }
-    // The rest read here, a chunk at a time and each by slices (nothing to undo).
-    return this.rootBefore(sectorCount, () => []);
+  root(sectorCount: number, workerChunks = WORKER_CHUNKS): Promise<Buffer> {
+    return this.rootBefore(sectorCount, () => [], workerChunks);
   }
 
   /**
@@ -125,10 +113,12 @@ export class TagChunks {
    * tag file with each listed sector's entry put back to the one its first listed change found.
    * Each chunk the changes reach is read and undone at one instant, with the list as it stands
    * then (a change written into the file before that read is on it), and hashed a slice at a
-   * time; its root is not kept (it is not the file's). The other chunks are taken as root() takes
-   * them.
+   * time; its root is not kept (it is not the file's). The other chunks are taken as they stand:
+   * kept roots, or read and hashed (their roots kept), between slices other requests getting their
+   * turn; when `workerChunks` or more whole chunks with no kept root are out of the changes' reach
+   * (opening a large volume, a close or checkpoint after writes all over it), on worker threads.
    */
-  async rootBefore(sectorCount: number, undo: () => readonly EntriesBefore[]): Promise<Buffer> {
+  async rootBefore(sectorCount: number, undo: () => readonly EntriesBefore[], workerChunks = WORKER_CHUNKS): Promise<Buffer> {
     const chunkRoots: Buffer[] = [];
     // The changes by chunk, in journal order; the list only grows, so each look indexes what was added since the last.
     const byChunk = new Map<number, EntriesBefore[]>();
