@@ -145,36 +145,36 @@ export async function openEncryptedFileVolume(options: OpenVolumeOptions): Promi
       if (records > 0 && earlierRecords) log.warn({ dir, uuid }, 'the journal holds records of an earlier format, which do not say what they changed: the open shows no state its replay passed through');
       else if (records > 0) {
         // The state each replayed round began with: the tags with every later replayed change undone.
-        for (const start of rounds) passedThrough.push(await files.stateRootBefore(sectorCount, () => replayed.filter((r) => r.sequence > start)));
+        for (const start of rounds) {
+          const later = replayed.filter((r) => r.sequence > start);
+          if (later.length > 0) passedThrough.push(await files.stateRootBefore(sectorCount, () => later));
+        }
       }
-      // Saved roots are the tags' only if no one put them back (after an unclean end) or altered the tags since: read every chunk, and show the tags as they stand.
-      const readWhole = async () => {
-        files.chunks.distrust();
-        const read = await files.stateRoot(sectorCount);
-        if (!read.equals(root)) log.warn({ dir, uuid }, 'the saved chunk roots were not those of the tags: the tags as they stand are shown');
-        return read.equals(root) ? null : read;
-      };
-      let continuity: Continuity;
+      let continuity: Continuity | undefined;
+      let refusal: unknown;
       try {
         continuity = await crypto.recordState('opened', root, passedThrough);
       } catch (error) {
-        // A root composed from saved roots that the holder refused: the refusal stands only for the tags themselves.
-        const read = files.chunks.unchecked > 0 ? await readWhole() : null;
-        if (!read) throw error;
-        root = read;
-        continuity = await crypto.recordState('opened', root, passedThrough);
+        refusal = error;
       }
+      // Saved roots vouch for the tags only under the record of a clean close that takes them: if the
+      // holder refused the root composed from them (someone put them back after an unclean end, or
+      // altered the tags since), or has no such record (a first open after the officer forgot it),
+      // every chunk is read now, and tags that are not those shown are shown as they stand. (The record
+      // is this open's then: tags that are not those it showed are refused.)
       if (continuity !== 'as-closed' && files.chunks.unchecked > 0) {
-        // Only the record of a clean close vouches for saved roots; without one (a first open after the officer forgot the record) every chunk is read now.
-        const read = await readWhole();
-        if (read) {
+        files.chunks.distrust();
+        const read = await files.stateRoot(sectorCount);
+        if (!read.equals(root)) {
+          log.warn({ dir, uuid }, 'the saved chunk roots were not those of the tags: the tags as they stand are shown');
           root = read;
-          // (The record is this open's now: tags that are not those the open showed are refused.)
-          await crypto.recordState('opened', root);
+          refusal = undefined;
+          continuity = await crypto.recordState('opened', root);
         }
       }
+      if (refusal !== undefined) throw refusal;
       openedRoot = root;
-      log.info({ dir, uuid, continuity, uncheckedChunks: files.chunks.unchecked, ...(records > 0 ? { passedThrough: passedThrough.length } : {}) }, 'volume state recorded at open');
+      log.info({ dir, uuid, continuity: continuity!, uncheckedChunks: files.chunks.unchecked, ...(records > 0 ? { passedThrough: passedThrough.length } : {}) }, 'volume state recorded at open');
     }
 
     // Everything replayed is in durable files, and recorded: a round begun that stands alone.
