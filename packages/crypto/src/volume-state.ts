@@ -39,8 +39,11 @@ export type VolumeStateMoment = (typeof VOLUME_STATE_MOMENTS)[number];
  *   resumed            the volume was not closed cleanly when last served (its adapter killed, its
  *                      key disabled), and the state last recorded (at its open or a checkpoint) is
  *                      one its journal's replay passed through: checked, the replayed writes on top
+ *   earlier-root       opened while the record holds a root an earlier version recorded (over the
+ *                      tags alone), which this version's state root cannot be compared with: not
+ *                      checked, the open is the volume's new baseline
  */
-export const CONTINUITIES = ['first', 'as-closed', 'after-unclean-end', 'recorded', 'altered', 'resumed'] as const;
+export const CONTINUITIES = ['first', 'as-closed', 'after-unclean-end', 'recorded', 'altered', 'resumed', 'earlier-root'] as const;
 export type Continuity = (typeof CONTINUITIES)[number];
 
 export const VOLUME_STATE_ANSWER_BYTES = 33;

@@ -385,6 +385,40 @@ test('tags found altered after an open that matched the clean close put the reco
   assert.ok((await row()).refused_at);
 });
 
+test("a record an earlier version left (a root over the tags alone) is not compared with a state root: the next open is the new baseline, audited as earlier-root; a checkpoint with no record is a baseline too, audited", async () => {
+  const vm = await d.readyVm({ sectors: 64 });
+  const record = async (moment: VolumeStateMoment, root: Buffer) => {
+    const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+    assert.equal(res.status, 201, res.text);
+    return d.volumeState(res.body.sessionId, key!, moment, root);
+  };
+  const row = () => inTenant(d.api.f.store.db, d.api.tenantId, (trx) => trx('volume_states').where({ volume_id: vm.volumeId }).first());
+  const entries = async (action: string) => (await exportChain(d.api.f.store.db, d.api.tenantId)).map((l) => JSON.parse(l)).filter((e) => e.action === action && e.resource === `volume:${vm.volumeId}`);
+  const tagsRoot = randomBytes(32);
+  const stateRoot = randomBytes(32);
+  assert.equal((await record('opened', tagsRoot)).answer!.continuity, 'first');
+  assert.equal((await record('closed', tagsRoot)).answer!.continuity, 'recorded');
+  assert.equal((await row()).root_kind, 'state-1', 'what this version records');
+  // As the rows are after migration 0013: every earlier record holds a root over the tags alone.
+  await inTenant(d.api.f.store.db, d.api.tenantId, (trx) => trx('volume_states').where({ volume_id: vm.volumeId }).update({ root_kind: 'tags' }));
+  assert.equal((await record('opened', stateRoot)).answer!.continuity, 'earlier-root');
+  assert.deepEqual({ ...(await row()), recorded_at: null }, { ...(await row()), recorded_at: null, opened_as: 'earlier-root', root_kind: 'state-1', refused_at: null });
+  const opened = (await entries('volume.state-opened')).at(-1);
+  assert.equal(opened.outcome, 'success');
+  assert.deepEqual([opened.details.continuity, opened.details.recordedAs, opened.details.recordedRootHash], ['earlier-root', 'closed', tagsRoot.toString('hex')]);
+  // From then on the record is compared as any other.
+  assert.equal((await record('opened', tagsRoot)).res.status, 409);
+
+  // The officer forgets the record while the volume is served: its next checkpoint is the baseline, and audited.
+  assert.equal((await d.api.f.call(d.tenantApp, d.api.officer, 'delete', `${d.api.base}/vms/${vm.vmId}/volumes/${vm.volumeId}/state`)).status, 200);
+  assert.equal((await record('checkpoint', stateRoot)).answer!.continuity, 'first');
+  const checkpoints = await entries('volume.state-checkpoint');
+  assert.equal(checkpoints.length, 1, 'only the checkpoint that made the baseline is audited');
+  assert.deepEqual([checkpoints[0].details.continuity, checkpoints[0].details.merkleRootHash], ['first', stateRoot.toString('hex')]);
+  assert.equal((await record('checkpoint', tagsRoot)).answer!.continuity, 'recorded');
+  assert.equal((await entries('volume.state-checkpoint')).length, 1);
+});
+
 test("every block batch is audited once per batch with the session's delegation chain, never with data", async () => {
   const vm = await d.readyVm();
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);

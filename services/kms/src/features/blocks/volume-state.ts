@@ -18,7 +18,9 @@
 // refusal is kept and audited, and the volume is refused as an open would have been. After a legitimate restore from a backup, the tenant's
 // officer forgets the record (forgetVolumeState), and the next open is the baseline. Checkpoints
 // are not audited one by one (a busy volume makes one after each burst of writes): the open after
-// an unclean end names, in its audit entry, the recorded root it resumed from.
+// an unclean end names, in its audit entry, the recorded root it resumed from. A record an earlier
+// version left holds a root over the tags alone (root_kind 'tags'), which no state root can be
+// compared with: the next open is taken unchecked as the new baseline ('earlier-root'), audited.
 
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
@@ -30,6 +32,8 @@ import type { BlockSession } from './block-sessions.js';
 interface VolumeStateRow {
   status: 'served' | 'closed';
   merkle_root: Uint8Array;
+  /** 'tags': a root an earlier version recorded, over the tags alone (migration 0013), which no state root can be compared with. */
+  root_kind: 'tags' | 'state-1';
   recorded_at: Date | string;
 }
 
@@ -60,8 +64,9 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
     if (moment === 'checkpoint' && row?.status === 'closed') {
       return new Problem('conflict', "the volume's record says it was closed: a checkpoint is recorded only while the volume is open", { recordedAt: recordedAt(row) });
     }
-    const leadsHere = !row || rootOf(row).equals(root) || (row.status === 'served' && passedThrough.some((r) => r.equals(rootOf(row))));
-    if (moment === 'opened' && row && !leadsHere) {
+    const comparable = row?.root_kind === 'state-1';
+    const leadsHere = (row: VolumeStateRow) => rootOf(row).equals(root) || (row.status === 'served' && passedThrough.some((r) => r.equals(rootOf(row))));
+    if (moment === 'opened' && row && comparable && !leadsHere(row)) {
       // The record stays as it is: the same root is refused again until the officer forgets it.
       const recordedRoot = rootOf(row).toString('hex');
       const at = recordedAt(row);
@@ -73,10 +78,12 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
       }
       return new Problem('volume-state-differs', `the volume was not closed cleanly, and its tags are not those its state recorded at ${at} leads to through its journal: it was rolled back or altered at rest`, { merkleRoot: root.toString('hex'), recordedRoot, recordedAt: at, recordedAs: 'served' });
     }
-    const continuity: Continuity = moment === 'closed' || moment === 'checkpoint' ? 'recorded' : !row ? 'first' : row.status === 'closed' ? 'as-closed' : 'resumed';
+    // (A checkpoint with no record — the officer forgot it while the volume was served — is the volume's new baseline: 'first', and audited.)
+    const continuity: Continuity = !row ? 'first' : moment !== 'opened' ? 'recorded' : !comparable ? 'earlier-root' : row.status === 'closed' ? 'as-closed' : 'resumed';
     const record = {
       status: moment === 'closed' ? 'closed' : 'served',
       merkle_root: root,
+      root_kind: 'state-1',
       sectors: s.sectors.toString(),
       session_id: s.id,
       boot_id: s.bootId,
@@ -85,9 +92,10 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
     };
     if (row) await trx('volume_states').where({ volume_id: s.volumeId }).update(record);
     else await trx('volume_states').insert({ volume_id: s.volumeId, tenant_id: s.tenantId, ...record });
-    if (moment !== 'checkpoint') {
+    if (moment !== 'checkpoint' || continuity === 'first') {
       const details: Record<string, string> = { sessionId: s.id, continuity, merkleRootHash: root.toString('hex') };
       if (continuity === 'resumed') details.resumedFromHash = rootOf(row!).toString('hex');
+      if (continuity === 'earlier-root') Object.assign(details, { recordedAs: row!.status, recordedRootHash: rootOf(row!).toString('hex') });
       await appendAudit(trx, actor, { ...audit, outcome: 'success', details });
     }
     return { continuity, merkleRoot: root };

@@ -86,15 +86,16 @@ test("VMs: the current boot's result, its timing against the policy, its host, a
 
 test("VMs' volumes: an open refused as rolled back, and one that could not be checked, are named; an open as closed is not", async () => {
   const { tenantId, vmId } = fleet.vms.at(-1)!;
-  const [refused, unchecked, asClosed] = [randomUUID(), randomUUID(), randomUUID()];
+  const [refused, unchecked, upgraded, asClosed] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const vmAt = `tenant:${tenantId}/vm:${vmId}`;
   await asSystem(db, WHY, async (trx) => {
     const vol = (volumeId: string, name: string) => ({ volume_id: volumeId, tenant_id: tenantId, vm_id: vmId, name, size_bytes: 4096, sector_size: 4096, confidentiality: 'moderate', integrity: 'moderate', availability: 'moderate' });
-    await trx('volumes').insert([vol(refused, 'v-refused'), vol(unchecked, 'v-unchecked'), vol(asClosed, 'v-as-closed')]);
+    await trx('volumes').insert([vol(refused, 'v-refused'), vol(unchecked, 'v-unchecked'), vol(upgraded, 'v-upgraded'), vol(asClosed, 'v-as-closed')]);
     const state = (volumeId: string, over: object) => ({ volume_id: volumeId, tenant_id: tenantId, status: 'served', merkle_root: Buffer.alloc(32, 1), sectors: 1, session_id: 's', boot_id: randomUUID(), ...over });
     await trx('volume_states').insert([
       state(refused, { status: 'closed', opened_as: 'as-closed', refused_at: new Date() }),
       state(unchecked, { opened_as: 'after-unclean-end' }),
+      state(upgraded, { opened_as: 'earlier-root' }),
       state(asClosed, { opened_as: 'as-closed' }),
     ]);
   });
@@ -102,6 +103,7 @@ test("VMs' volumes: an open refused as rolled back, and one that could not be ch
   const ids = (volumeId: string) => r.ids(`${vmAt}/volume:${volumeId}`).filter((id) => id.startsWith('vms.volume.state-'));
   assert.deepEqual(ids(refused), ['vms.volume.state-refused']);
   assert.deepEqual(ids(unchecked), ['vms.volume.state-unchecked']);
+  assert.deepEqual(ids(upgraded), ['vms.volume.state-unchecked']);
   assert.deepEqual(ids(asClosed), []);
   assert.equal(r.findings.find((f) => f.id === 'vms.volume.state-refused')!.severity, 'high');
 });

@@ -90,6 +90,8 @@ function checkVm(vm: VmFacts, volumes: VolumeFacts[], hosts: Map<string, HostNow
       out.add('vms.volume.state-refused', at, `the volume was refused at ${new Date(vol.refused_at).toISOString()}: its tags (at an open, or a chunk checked after it) were not those of its last clean close, or after an unclean end those its last recorded state leads to (rolled back or altered at rest)`, { expected: 'the state last recorded', found: 'other tags' });
     } else if (vol.opened_as === 'after-unclean-end') {
       out.add('vms.volume.state-unchecked', at, 'the volume was last opened after an unclean end by an earlier version of the adapter, which did not check its state', { expected: 'as-closed or resumed', found: 'after-unclean-end' });
+    } else if (vol.opened_as === 'earlier-root') {
+      out.add('vms.volume.state-unchecked', at, "the volume was last opened against a root an earlier version recorded (over its tags alone), which could not be compared with the state it showed: taken as its new baseline unchecked", { expected: 'as-closed or resumed', found: 'earlier-root' });
     }
   }
   if (!vm.boot_id) return;
