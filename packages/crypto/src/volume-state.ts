@@ -46,6 +46,34 @@ export type VolumeStateMoment = (typeof VOLUME_STATE_MOMENTS)[number];
 export const CONTINUITIES = ['first', 'as-closed', 'after-unclean-end', 'recorded', 'altered', 'resumed', 'earlier-root'] as const;
 export type Continuity = (typeof CONTINUITIES)[number];
 
+/** What the service holds of a volume's state: the root last recorded, and at which moment. */
+export interface RecordedVolumeState {
+  status: 'served' | 'closed';
+  root: Buffer;
+  /** false: a root an earlier version recorded over the tags alone, which no state root can be compared with. */
+  comparable: boolean;
+}
+
+/** The service's rule for a record at `moment`: the continuity it answers, or why it refuses (409 volume-state-differs, or conflict). */
+export type VolumeStateJudgement = { continuity: Continuity } | { refused: 'differs' | 'conflict' };
+
+/**
+ * The rule, once for the service and for anyone who stands in for it: with no record, anything is
+ * the baseline; a checkpoint of a closed record is a conflict; an open is taken as closed (the
+ * same root), resumed (a served record's root the open's replay passed through), or unchecked
+ * over an earlier version's root, and refused otherwise. An 'altered' report is always taken.
+ */
+export function judgeVolumeState(record: RecordedVolumeState | null, moment: VolumeStateMoment, root: Buffer, passedThrough: readonly Buffer[]): VolumeStateJudgement {
+  if (moment === 'altered') return { continuity: 'altered' };
+  if (!record) return { continuity: 'first' };
+  if (moment === 'checkpoint' && record.status === 'closed') return { refused: 'conflict' };
+  if (moment !== 'opened') return { continuity: 'recorded' };
+  if (!record.comparable) return { continuity: 'earlier-root' };
+  if (record.root.equals(root)) return { continuity: record.status === 'closed' ? 'as-closed' : 'resumed' };
+  if (record.status === 'served' && passedThrough.some((r) => r.equals(record.root))) return { continuity: 'resumed' };
+  return { refused: 'differs' };
+}
+
 export const VOLUME_STATE_ANSWER_BYTES = 33;
 /** States an open may name as passed through: the start of each of the journal's two rounds, and room to spare. */
 export const MAX_PASSED_THROUGH = 4;

@@ -18,7 +18,9 @@ import {
   agreeSessionKey,
   ANSWER_TAG_HEADER,
   bodySealsOf,
+  decodeVolumeStateRequest,
   encodeVolumeStateAnswer,
+  judgeVolumeState,
   jwkThumbprint,
   merkleRoot,
   publicJwk,
@@ -34,6 +36,7 @@ import {
   VOLUME_STATE_SEALS,
   type SectorCipher,
   type SectorTagger,
+  type RecordedVolumeState,
   type VolumeStateMoment,
   newKeyPair,
 } from '@sealkeep/crypto';
@@ -156,21 +159,23 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   res.end(out);
 }
 
-/** The stand-in's record of the volume: the root of its last clean close. */
-let closedRoot: Buffer | null = null;
+/** The stand-in's record of the volume, kept by the service's rule (judgeVolumeState). */
+let recorded: RecordedVolumeState | null = null;
 /** Set: someone in between answers every volume state "as closed", without the session key. */
 let forgedState = false;
 
 function volumeState(req: IncomingMessage, res: ServerResponse, s: FakeSession | undefined, moment: VolumeStateMoment, body: Buffer): void {
   const auth = parseSessionAuthorization(req.headers.authorization);
   if (!s || !auth || !openBody(s.key, auth.seq, 'request', VOLUME_STATE_SEALS.request, req.method!, req.url!, [body], auth.tag) || !s.seq.accept(auth.seq)) return problem(res, 401, 'unauthenticated');
-  const root = body;
-  if (root.length !== 32) return problem(res, 400, 'validation-failed');
-  if (moment === 'opened' && closedRoot && !closedRoot.equals(root) && !forgedState) {
-    return problem(res, 409, 'volume-state-differs', { merkleRoot: root.toString('hex'), recordedRoot: closedRoot.toString('hex'), recordedAt: '2026-12-06T00:00:00.000Z', recordedAs: 'closed' });
+  const request = decodeVolumeStateRequest(body);
+  if (!request) return problem(res, 400, 'validation-failed');
+  const { merkleRoot: root, passedThrough } = request;
+  const judged = forgedState ? { continuity: 'as-closed' as const } : judgeVolumeState(recorded, moment, root, passedThrough);
+  if ('refused' in judged) {
+    return problem(res, 409, 'volume-state-differs', { merkleRoot: root.toString('hex'), recordedRoot: recorded!.root.toString('hex'), recordedAt: '2026-12-06T00:00:00.000Z', recordedAs: recorded!.status });
   }
-  if (moment === 'closed') closedRoot = root;
-  const out = encodeVolumeStateAnswer({ continuity: forgedState ? 'as-closed' : moment === 'closed' ? 'recorded' : 'first', merkleRoot: root });
+  if (!forgedState) recorded = { status: moment === 'closed' ? 'closed' : 'served', root, comparable: true };
+  const out = encodeVolumeStateAnswer({ continuity: judged.continuity, merkleRoot: root });
   const tag = forgedState ? randomBytes(16) : sealBody(s.key, auth.seq, 'answer', VOLUME_STATE_SEALS.answer, req.method!, req.url!, [out]);
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [ANSWER_TAG_HEADER]: tag.toString('base64url') });
   res.end(out);
@@ -349,6 +354,13 @@ test("a volume's state: the service's answer opens under the session key; a refu
     forgedState = false;
   }
   assert.ok(root.equals(kept), "the caller's root is left as it was (a copy is sealed)");
+  // After an unclean end, an open names the states its replay passed through: the service sees them all.
+  const served = randomBytes(32);
+  recorded = { status: 'served', root: served, comparable: true };
+  const replayed = randomBytes(32);
+  assert.equal((await session.recordVolumeState('opened', replayed, [randomBytes(32), served])).continuity, 'resumed');
+  await assert.rejects(session.recordVolumeState('opened', randomBytes(32), [randomBytes(32)]), VolumeStateDiffersError, 'a replay that did not pass through the record');
+  await assert.rejects(session.recordVolumeState('opened', replayed, Array.from({ length: 5 }, () => randomBytes(32))), RangeError, 'no more than four states passed through');
   await session.close();
 });
 

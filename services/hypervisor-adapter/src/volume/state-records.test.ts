@@ -1,5 +1,5 @@
 // Volume state records across unclean ends, against a keys' holder that keeps the service's rule
-// (features/blocks/volume-state.ts in the service): an open must show the root of the last clean
+// (judgeVolumeState in @sealkeep/crypto, which the service applies): an open must show the root of the last clean
 // close; after an unclean end, a root the state last recorded — at an open or a checkpoint —
 // leads to through the journal (the open names the states its replay passed through). Copies of
 // a live volume, taken mid-stream while write-backs and checkpoints run beside the writes, each
@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { volumeIdFromUuid, type Continuity, type VolumeStateMoment } from '@sealkeep/crypto';
+import { judgeVolumeState, volumeIdFromUuid, type Continuity, type RecordedVolumeState, type VolumeStateMoment } from '@sealkeep/crypto';
 import { keyFactory, patchFile, readAt, temporaryDirectory } from '../test-kit.fixture.js';
 import { checkpointRecord, encodeRecordHead, type SectorChange } from './journal-record.js';
 import type { VolumeLimits } from './encrypted-file-volume.js';
@@ -26,9 +26,9 @@ import { decodeEntries, decodeWords, nextZeroedGeneration, TAG_ENTRY_BYTES } fro
 const SIZE = 1 << 20;
 const S = 4096;
 
-/** The service's rule for volume state records, in memory. */
+/** The service's rule for volume state records (judgeVolumeState, as the service applies it), in memory. */
 class StateHolder {
-  record: { status: 'served' | 'closed'; root: Buffer } | null = null;
+  record: RecordedVolumeState | null = null;
   readonly moments: VolumeStateMoment[] = [];
   /** Out of reach: every call fails, as when the service restarts. */
   unreachable = false;
@@ -40,14 +40,15 @@ class StateHolder {
       this.missed++;
       throw new Error('fetch failed');
     }
-    const row = this.record;
-    if (moment === 'opened' && row && !row.root.equals(root) && !(row.status === 'served' && passedThrough.some((r) => r.equals(row.root)))) {
-      throw new Error(`volume-state-differs: not the state recorded ${row.status}`);
-    }
+    const judged = judgeVolumeState(this.record, moment, root, passedThrough);
+    if ('refused' in judged) throw new Error(`volume-state-${judged.refused}: not the state recorded ${this.record!.status}`);
     this.moments.push(moment);
-    this.record = { status: moment === 'closed' ? 'closed' : 'served', root };
-    if (moment !== 'opened') return 'recorded';
-    return !row ? 'first' : row.status === 'closed' ? 'as-closed' : 'resumed';
+    if (judged.continuity === 'altered') {
+      if (this.record?.status === 'served' && this.record.root.equals(root)) this.record.status = 'closed';
+    } else {
+      this.record = { status: moment === 'closed' ? 'closed' : 'served', root, comparable: true };
+    }
+    return judged.continuity;
   }
 
   copy(): StateHolder {

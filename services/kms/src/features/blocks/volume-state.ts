@@ -24,7 +24,7 @@
 
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
-import { decodeVolumeStateRequest, MAX_PASSED_THROUGH, type Continuity, type VolumeStateAnswer, type VolumeStateMoment } from '@sealkeep/crypto';
+import { decodeVolumeStateRequest, judgeVolumeState, MAX_PASSED_THROUGH, type VolumeStateAnswer, type VolumeStateMoment } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import type { BlockSession } from './block-sessions.js';
@@ -54,32 +54,32 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
   const audit = { tenantId: s.tenantId, action: `volume.state-${moment}`, resource: `volume:${s.volumeId}` };
   const outcome = await inTenant(db, s.tenantId, async (trx): Promise<VolumeStateAnswer | Problem> => {
     const row = (await trx('volume_states').where({ volume_id: s.volumeId }).forUpdate().first()) as VolumeStateRow | undefined;
-    if (moment === 'altered') {
+    const judged = judgeVolumeState(row ? { status: row.status, root: rootOf(row), comparable: row.root_kind === 'state-1' } : null, moment, root, passedThrough);
+    if ('refused' in judged && judged.refused === 'conflict') {
+      return new Problem('conflict', "the volume's record says it was closed: a checkpoint is recorded only while the volume is open", { recordedAt: recordedAt(row!) });
+    }
+    if ('refused' in judged) {
+      // The record stays as it is: the same root is refused again until the officer forgets it.
+      const recordedRoot = rootOf(row!).toString('hex');
+      const at = recordedAt(row!);
+      const recordedAs = row!.status;
+      await trx('volume_states').where({ volume_id: s.volumeId }).update({ refused_at: new Date() });
+      const details = { sessionId: s.id, continuity: 'differs', merkleRootHash: root.toString('hex'), recordedAs, recordedRootHash: recordedRoot, recordedAt: at, passedThrough: passedThrough.length };
+      await appendAudit(trx, actor, { ...audit, outcome: 'failure', details });
+      const detail =
+        recordedAs === 'closed'
+          ? `the volume's tags are not those it was closed with at ${at}: it was rolled back or altered at rest`
+          : `the volume was not closed cleanly, and its tags are not those its state recorded at ${at} leads to through its journal: it was rolled back or altered at rest`;
+      return new Problem('volume-state-differs', detail, { merkleRoot: root.toString('hex'), recordedRoot, recordedAt: at, recordedAs, ...(recordedAs === 'closed' ? { closedRoot: recordedRoot, closedAt: at } : {}) });
+    }
+    const { continuity } = judged;
+    if (continuity === 'altered') {
       // Closed at the root the adapter recorded last (at its open, or a checkpoint since), so the files as they now stand are refused at the next open.
       const reverted = row?.status === 'served' && rootOf(row).equals(root);
       if (row) await trx('volume_states').where({ volume_id: s.volumeId }).update({ ...(reverted ? { status: 'closed' } : {}), refused_at: new Date() });
-      await appendAudit(trx, actor, { ...audit, outcome: 'failure', details: { sessionId: s.id, continuity: 'altered', merkleRootHash: root.toString('hex'), reverted } });
-      return { continuity: 'altered' as const, merkleRoot: root };
+      await appendAudit(trx, actor, { ...audit, outcome: 'failure', details: { sessionId: s.id, continuity, merkleRootHash: root.toString('hex'), reverted } });
+      return { continuity, merkleRoot: root };
     }
-    if (moment === 'checkpoint' && row?.status === 'closed') {
-      return new Problem('conflict', "the volume's record says it was closed: a checkpoint is recorded only while the volume is open", { recordedAt: recordedAt(row) });
-    }
-    const comparable = row?.root_kind === 'state-1';
-    const leadsHere = (row: VolumeStateRow) => rootOf(row).equals(root) || (row.status === 'served' && passedThrough.some((r) => r.equals(rootOf(row))));
-    if (moment === 'opened' && row && comparable && !leadsHere(row)) {
-      // The record stays as it is: the same root is refused again until the officer forgets it.
-      const recordedRoot = rootOf(row).toString('hex');
-      const at = recordedAt(row);
-      await trx('volume_states').where({ volume_id: s.volumeId }).update({ refused_at: new Date() });
-      const details = { sessionId: s.id, continuity: 'differs', merkleRootHash: root.toString('hex'), recordedAs: row.status, recordedRootHash: recordedRoot, recordedAt: at, passedThrough: passedThrough.length };
-      await appendAudit(trx, actor, { ...audit, outcome: 'failure', details });
-      if (row.status === 'closed') {
-        return new Problem('volume-state-differs', `the volume's tags are not those it was closed with at ${at}: it was rolled back or altered at rest`, { merkleRoot: root.toString('hex'), closedRoot: recordedRoot, closedAt: at, recordedRoot, recordedAt: at, recordedAs: 'closed' });
-      }
-      return new Problem('volume-state-differs', `the volume was not closed cleanly, and its tags are not those its state recorded at ${at} leads to through its journal: it was rolled back or altered at rest`, { merkleRoot: root.toString('hex'), recordedRoot, recordedAt: at, recordedAs: 'served' });
-    }
-    // (A checkpoint with no record — the officer forgot it while the volume was served — is the volume's new baseline: 'first', and audited.)
-    const continuity: Continuity = !row ? 'first' : moment !== 'opened' ? 'recorded' : !comparable ? 'earlier-root' : row.status === 'closed' ? 'as-closed' : 'resumed';
     const record = {
       status: moment === 'closed' ? 'closed' : 'served',
       merkle_root: root,
@@ -92,6 +92,7 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
     };
     if (row) await trx('volume_states').where({ volume_id: s.volumeId }).update(record);
     else await trx('volume_states').insert({ volume_id: s.volumeId, tenant_id: s.tenantId, ...record });
+    // (Checkpoints are audited only when one is the baseline: the record forgotten while the volume was served.)
     if (moment !== 'checkpoint' || continuity === 'first') {
       const details: Record<string, string> = { sessionId: s.id, continuity, merkleRootHash: root.toString('hex') };
       if (continuity === 'resumed') details.resumedFromHash = rootOf(row!).toString('hex');
