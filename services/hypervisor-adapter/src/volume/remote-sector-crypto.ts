@@ -118,7 +118,7 @@ export class RemoteSectorCrypto implements SectorCrypto {
     await allOrFirstFailure(
       runs.map(({ from, to }) => {
         const run = data.subarray(from * S, to * S);
-        return this.#run(run.length, (s) => call(s, firstLba + BigInt(from), run, from, to));
+        return this.#run((s) => call(s, firstLba + BigInt(from), run, from, to));
       }),
     );
   }
@@ -139,7 +139,7 @@ export class RemoteSectorCrypto implements SectorCrypto {
 
   /** The root of the volume's tags recorded with the service at its open, a checkpoint or its clean close; a refused open is a VolumeStateDiffersError. */
   async recordState(moment: VolumeStateMoment, merkleRoot: Buffer, passedThrough: Buffer[] = []): Promise<Continuity> {
-    return (await this.#run(0, (s) => s.recordVolumeState(moment, merkleRoot, passedThrough))).continuity;
+    return (await this.#run((s) => s.recordVolumeState(moment, merkleRoot, passedThrough))).continuity;
   }
 
   /** Ends the session at the service (the one being opened, if any, once it is); no new one opens after. */
@@ -154,14 +154,17 @@ export class RemoteSectorCrypto implements SectorCrypto {
       );
   }
 
-  /** Runs a call of `bytes` on the session, renewed first if it ran out; IntegrityError and VolumeStateDiffersError pass, other failures become VolumeErrors. */
-  async #run<T>(bytes: number, call: (s: BlockSession) => Promise<T>): Promise<T> {
+  /**
+   * Runs a call of at most one batch (#inBatches splits larger ones) on the session, renewed first
+   * if it ran out; IntegrityError and VolumeStateDiffersError pass, other failures become VolumeErrors.
+   */
+  async #run<T>(call: (s: BlockSession) => Promise<T>): Promise<T> {
     try {
       try {
         return await call(await this.#live());
       } catch (error) {
         // One batch the session refused wrote nothing: it runs again, once, on a new session.
-        if (!(error instanceof SessionEndedError) || !this.#mayRenew(error) || bytes > MAX_BATCH_SECTOR_BYTES) throw error;
+        if (!(error instanceof SessionEndedError) || !this.#mayRenew(error)) throw error;
         return await call(await this.#live());
       }
     } catch (error) {
