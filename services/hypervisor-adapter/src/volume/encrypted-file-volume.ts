@@ -106,10 +106,8 @@ export class EncryptedFileVolume implements BlockVolume {
   #writingBack: Promise<void> | null = null;
   /** The checkpoint running, if one is (they run one at a time); it never rejects. */
   #checkpointing: Promise<void> | null = null;
-  /** When the last checkpoint (or the open) left a round that stands alone or retired one. */
-  #lastCheckpointAt = performance.now();
-  /** When recording the volume's state last failed. */
-  #recordFailedAt = -Infinity;
+  /** When a checkpoint (or the open) last recorded the volume's state, or tried to and could not: a pause records again recordIntervalMs on. */
+  #lastRecordAt = performance.now();
   /** Changes applied to the files since their last fdatasync began, and that fdatasync if it runs. */
   #filesDirty = false;
   #filesSyncing: Promise<void> | null = null;
@@ -227,7 +225,7 @@ export class EncryptedFileVolume implements BlockVolume {
     return this.#gate.exclusive(async () => {
       if (this.#closed) throw new VolumeError('CLOSED', 'the volume is closed');
       if (this.#failed) throw this.#failed;
-      if (this.#stopped && this.#crypto.recordState) throw this.#stopped;
+      if (this.#keepsJournal) throw this.#stopped!;
       await this.#checkpointHeld('checkpoint');
     });
   }
@@ -259,8 +257,8 @@ export class EncryptedFileVolume implements BlockVolume {
       if (this.#closed) return;
       try {
         if (this.#failed) return;
-        if (this.#stopped && this.#crypto.recordState) {
-          // No state can be recorded now: the journal stays, durable, for the next open to replay from the state last recorded.
+        if (this.#keepsJournal) {
+          // The journal stays, durable, for the next open to replay from the state last recorded.
           await this.#stopOnFailure(() => this.#journal.sync());
           return;
         }
@@ -509,7 +507,7 @@ export class EncryptedFileVolume implements BlockVolume {
    * may take the round after next.
    */
   async #checkpointBeside(): Promise<void> {
-    if (this.#closed || this.#failed || (this.#stopped && this.#crypto.recordState)) return;
+    if (this.#closed || this.#failed || this.#keepsJournal) return;
     if (this.#journal.hasPrevious) {
       // The round the last checkpoint left, whose state could not be recorded (the keys' holder out
       // of reach): tried again no sooner than recordIntervalMs after the failure — its state is the
@@ -517,7 +515,7 @@ export class EncryptedFileVolume implements BlockVolume {
       if (this.#recordDueInMs() > 0) return; // (#recordLater brings it back)
       await this.#recordState('checkpoint', () => this.#roundChanges);
       await this.#stopOnFailure(() => this.#journal.retirePrevious());
-      if (!this.#journal.roundHasRecords) return void (this.#lastCheckpointAt = performance.now());
+      if (!this.#journal.roundHasRecords) return void (this.#lastRecordAt = performance.now());
     }
     const next: EntriesBefore[] = [];
     await this.#stopOnFailure(async () => {
@@ -526,10 +524,10 @@ export class EncryptedFileVolume implements BlockVolume {
     });
     await this.#writeBack();
     await this.#syncFiles();
-    if (this.#stopped && this.#crypto.recordState) return; // (the round stays for the next open's replay)
+    if (this.#keepsJournal) return; // (the round stays for the next open's replay)
     await this.#recordState('checkpoint', () => next);
     await this.#stopOnFailure(() => this.#journal.retirePrevious());
-    this.#lastCheckpointAt = performance.now();
+    this.#lastRecordAt = performance.now();
   }
 
   /**
@@ -548,7 +546,7 @@ export class EncryptedFileVolume implements BlockVolume {
         this.#roundChanges = [];
         await this.#journal.retirePrevious();
       });
-      this.#lastCheckpointAt = performance.now();
+      this.#lastRecordAt = performance.now();
     });
   }
 
@@ -566,16 +564,21 @@ export class EncryptedFileVolume implements BlockVolume {
       await recordState.call(this.#crypto, moment, root);
       this.#recordedRoot = root;
     } catch (error) {
-      this.#recordFailedAt = performance.now();
+      this.#lastRecordAt = performance.now();
       const at = moment === 'closed' ? 'at its close' : 'at a checkpoint';
       this.#log.warn({ uuid: this.uuid, moment, err: error }, "the volume's state was not recorded: its journal keeps every change since the state last recorded, for a later checkpoint or the next open");
       throw new VolumeError('IO', `the volume's state was not recorded ${at} (${(error as Error).message}): its journal is kept for the next open to replay`, { cause: error });
     }
   }
 
-  /** How long until a state may be recorded again: recordIntervalMs after the last checkpoint or the last failure to record. */
+  /** A stopped volume that records state keeps its journal: no state can be recorded once its session ended. */
+  get #keepsJournal(): boolean {
+    return this.#stopped !== null && this.#crypto.recordState !== undefined;
+  }
+
+  /** How long until a state may be recorded again: recordIntervalMs after the last record, or the last try that failed. */
   #recordDueInMs(): number {
-    return this.#limits.recordIntervalMs - (performance.now() - Math.max(this.#lastCheckpointAt, this.#recordFailedAt));
+    return this.#limits.recordIntervalMs - (performance.now() - this.#lastRecordAt);
   }
 
   /** Makes every change applied to the files so far durable; callers share fdatasyncs as the journal's do. */
