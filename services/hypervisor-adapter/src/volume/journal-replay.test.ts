@@ -8,14 +8,14 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { volumeIdFromUuid } from '@sealkeep/crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, openSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { JournalDamaged, SectorJournal } from './sector-journal.js';
 import { RECORD_HEADER_BYTES, metadataBytes, parseRecordHeader, recordBytes } from './journal-record.js';
 import { JOURNAL_FILES } from './open-volume.js';
 import { TAG_ENTRY_BYTES } from './sector-state.js';
-import { flipByte, keyFactory, openTestVolume, recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
+import { flipByte, keyFactory, openTestVolume, patchFile, recordingLogger, temporaryDirectory } from '../test-kit.fixture.js';
 
 const SIZE = 256 << 10;
 const S = 4096;
@@ -123,9 +123,7 @@ test('a damaged last record is dropped; a damaged record that a later record say
   // Its whole header gone: the records after it are found by their magic.
   const erased = path.join(dir, 'erased');
   snapshot(live, erased);
-  const fd = openSync(path.join(erased, 'journal'), 'r+');
-  writeSync(fd, Buffer.alloc(72), 0, 72, recordEnds[1]!);
-  closeSync(fd);
+  patchFile(path.join(erased, 'journal'), recordEnds[1]!, Buffer.alloc(72));
   await assert.rejects(openTestVolume(erased, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
   await volume.close();
 });
@@ -141,11 +139,9 @@ test('records torn by a power loss with whole records after them are dropped, no
     for (const how of ['ciphertext', 'header'] as const) {
       const image = path.join(dir, `torn-${torn}-${how}`);
       snapshot(live, image);
-      const fd = openSync(path.join(image, 'journal'), 'r+');
       // A page of the record that never reached the disk: zeros where it should be.
       const at = how === 'header' ? recordEnds[torn - 1]! : recordEnds[torn]! - 100;
-      writeSync(fd, Buffer.alloc(how === 'header' ? 72 : 50), 0, how === 'header' ? 72 : 50, at);
-      closeSync(fd);
+      patchFile(path.join(image, 'journal'), at, Buffer.alloc(how === 'header' ? 72 : 50));
       const log = recordingLogger();
       const reopened = await openTestVolume(image, { size: SIZE, sectorSize: S, keys, log });
       assert.deepEqual(await reopened.read(0, SIZE), models[torn - 1], `record ${torn} torn (${how}): the writes before it, none after`);
@@ -239,9 +235,7 @@ test('volumes of the earlier formats (one journal file; records without durable-
     await assert.rejects(openTestVolume(damaged.at, { size: SIZE, sectorSize: S, keys }), JournalDamaged);
     // Nor more than they did: a record whose header page never reached the disk ends the round, whatever lies after it.
     const torn = earlier(`format-${version}-torn`, version);
-    const fd = openSync(path.join(torn.at, JOURNAL_FILES[0]), 'r+');
-    writeSync(fd, Buffer.alloc(64), 0, 64, torn.ends[2]!); // record 3's header
-    closeSync(fd);
+    patchFile(path.join(torn.at, JOURNAL_FILES[0]), torn.ends[2]!, Buffer.alloc(64)); // record 3's header
     const reopenedTorn = await openTestVolume(torn.at, { size: SIZE, sectorSize: S, keys });
     assert.deepEqual(await reopenedTorn.read(0, SIZE), models[2]);
     await reopenedTorn.close();
