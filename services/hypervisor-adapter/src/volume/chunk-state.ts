@@ -13,24 +13,28 @@
 // however it is cut (the native engine hashes each power-of-two run whole).
 
 import { createHash } from 'node:crypto';
-import { merkleRoot, MerkleRootBuilder, type BlockCryptoEngine } from '@sealkeep/crypto';
-import { decodeEntries, TAG_ENTRY_BYTES } from './sector-state.js';
+import { GENERATION_BYTES, merkleRoot, MerkleRootBuilder, TAG_BYTES, type BlockCryptoEngine } from '@sealkeep/crypto';
+import { TAG_ENTRY_BYTES } from './sector-state.js';
 
 const CHUNK_DOMAIN = Buffer.of(0x01);
 const VOLUME_DOMAIN = Buffer.from('sealkeep volume state 1', 'latin1');
 const WORDS_PER_LEAF = 4;
 
-/** The generation words of `count` entries, packed four to a 32-byte leaf (zeros after the last). */
-function packedWords(entries: Buffer, count: number): Buffer {
-  const packed = Buffer.alloc(Math.ceil(count / WORDS_PER_LEAF) * 32);
-  // 32 bits at a time, as sector-state.ts converts entries: a Buffer copy of 8 bytes costs more than the bytes.
+/** The tags of `count` entries, and their generation words packed four to a 32-byte leaf (zeros after the last), in one pass. */
+function splitEntries(entries: Buffer, count: number): { tags: Buffer; words: Buffer } {
+  const tags = Buffer.allocUnsafe(count * TAG_BYTES);
+  const words = Buffer.alloc(Math.ceil(count / WORDS_PER_LEAF) * 32);
+  // 32 bits at a time, as sector-state.ts converts entries: a Buffer copy of a few bytes costs more than the bytes.
   const from = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
-  const to = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  const toTags = new DataView(tags.buffer, tags.byteOffset, tags.byteLength);
+  const toWords = new DataView(words.buffer, words.byteOffset, words.byteLength);
   for (let i = 0; i < count; i++) {
-    to.setUint32(i * 8, from.getUint32(i * TAG_ENTRY_BYTES));
-    to.setUint32(i * 8 + 4, from.getUint32(i * TAG_ENTRY_BYTES + 4));
+    const at = i * TAG_ENTRY_BYTES;
+    toWords.setUint32(i * 8, from.getUint32(at));
+    toWords.setUint32(i * 8 + 4, from.getUint32(at + 4));
+    for (let j = 0; j < TAG_BYTES; j += 4) toTags.setUint32(i * TAG_BYTES + j, from.getUint32(at + GENERATION_BYTES + j));
   }
-  return packed;
+  return { tags, words };
 }
 
 /** A chunk's root, from its entries appended in order, in slices of a multiple of four sectors (but the last). */
@@ -45,8 +49,9 @@ export class ChunkStateBuilder {
 
   append(entries: Buffer, count: number): this {
     const subtree = (leaves: Uint8Array) => this.#engine.merkleRoot(leaves);
-    this.#tags.appendHashed(decodeEntries(entries, count).tags, subtree);
-    this.#words.appendHashed(packedWords(entries, count), subtree);
+    const { tags, words } = splitEntries(entries, count);
+    this.#tags.appendHashed(tags, subtree);
+    this.#words.appendHashed(words, subtree);
     return this;
   }
 
