@@ -351,15 +351,21 @@ test("a volume's recorded state: its first open is the baseline, a clean close's
   assert.deepEqual({ ...(await stateShown()), recordedAt: 'then' }, { status: 'served', recordedAt: 'then', openedAs: 'first', refusedAt: null });
 });
 
-test('tags found altered after an open that matched the clean close put the record back at that close, refused and audited, so the next open of the files as they stand is refused', async () => {
-  const vm = await d.readyVm({ sectors: 64 });
+/** A volume's state recorded through a new session each time, and its row as the service keeps it. */
+function stateOf(vm: { vmId: string; volumeId: string }) {
   const record = async (moment: VolumeStateMoment, root: Buffer) => {
     const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
     assert.equal(res.status, 201, res.text);
     return d.volumeState(res.body.sessionId, key!, moment, root);
   };
-  const closed = randomBytes(32);
   const row = () => inTenant(d.api.f.store.db, d.api.tenantId, (trx) => trx('volume_states').where({ volume_id: vm.volumeId }).first());
+  return { record, row };
+}
+
+test('tags found altered after an open that matched the clean close put the record back at that close, refused and audited, so the next open of the files as they stand is refused', async () => {
+  const vm = await d.readyVm({ sectors: 64 });
+  const { record, row } = stateOf(vm);
+  const closed = randomBytes(32);
   assert.equal((await record('opened', closed)).answer!.continuity, 'first');
   assert.equal((await record('closed', closed)).answer!.continuity, 'recorded');
   assert.equal((await record('opened', closed)).answer!.continuity, 'as-closed');
@@ -387,12 +393,7 @@ test('tags found altered after an open that matched the clean close put the reco
 
 test("a record an earlier version left (a root over the tags alone) is not compared with a state root: the next open is the new baseline, audited as earlier-root; a checkpoint with no record is a baseline too, audited", async () => {
   const vm = await d.readyVm({ sectors: 64 });
-  const record = async (moment: VolumeStateMoment, root: Buffer) => {
-    const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
-    assert.equal(res.status, 201, res.text);
-    return d.volumeState(res.body.sessionId, key!, moment, root);
-  };
-  const row = () => inTenant(d.api.f.store.db, d.api.tenantId, (trx) => trx('volume_states').where({ volume_id: vm.volumeId }).first());
+  const { record, row } = stateOf(vm);
   const entries = async (action: string) => (await exportChain(d.api.f.store.db, d.api.tenantId)).map((l) => JSON.parse(l)).filter((e) => e.action === action && e.resource === `volume:${vm.volumeId}`);
   const tagsRoot = randomBytes(32);
   const stateRoot = randomBytes(32);
