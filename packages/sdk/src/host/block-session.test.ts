@@ -61,6 +61,14 @@ interface FakeSession {
 const sessions = new Map<string, FakeSession>();
 const seen = { requests: 0, maxInFlight: 0, inFlight: 0, seqs: [] as number[] };
 let refuse: string | null = null;
+/** Set: block requests are held until this many are in flight at once (or two seconds pass), so a
+ * loaded machine cannot answer the first before the client has sent the rest. */
+let gather: { count: number; reached: () => void; opened: Promise<void> } | null = null;
+function gatherUntil(count: number): void {
+  let reached!: () => void;
+  const opened = new Promise<void>((r) => (reached = r));
+  gather = { count, reached, opened };
+}
 /** The stand-in service's signing key; `standIn` set: the answer carries another ECDH point than the one signed (someone in between). */
 const serviceSigning = newKeyPair('ec', { namedCurve: 'P-256' });
 const serviceKid = jwkThumbprint(publicJwk(serviceSigning.publicKey));
@@ -92,6 +100,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (url.includes('/blocks/')) {
     seen.inFlight++;
     seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+    if (gather && seen.inFlight >= gather.count) gather.reached();
     res.once('close', () => seen.inFlight--);
   }
   const body = await bodyOf(req);
@@ -132,7 +141,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const op = m[2]!;
   const lba = BigInt(m[3]!);
   seen.requests++;
-  await new Promise((r) => setTimeout(r, 5));
+  await (gather ? Promise.race([gather.opened, new Promise((r) => setTimeout(r, 2000))]) : new Promise((r) => setTimeout(r, 5)));
   const per = op === 'encrypt' || op === 'decrypt' ? S : op === 'verify-decrypt' || op === 'verify' ? 8 + S + TAG_BYTES : 8 + S;
   if (body.length % per !== 0) return problem(res, 400, 'validation-failed');
   const n = body.length / per;
@@ -235,7 +244,9 @@ test('IntegrityError names every failing LBA, across batches sent in parallel', 
   const g = generationsFor(n);
   const before = seen.requests;
   seen.maxInFlight = 0;
+  gatherUntil(2);
   const { ciphertext, tags } = await session.encryptSign(0n, g, plaintext);
+  gather = null;
   assert.equal(seen.requests - before, 4, 'split into 4 batches');
   assert.ok(seen.maxInFlight >= 2, 'batches overlap');
   for (const at of [5 * S, (n - 2) * S + 100]) ciphertext.writeUInt8(ciphertext.readUInt8(at) ^ 1, at);
@@ -269,7 +280,9 @@ test('sequential runs: two in flight, the rest wait and go out merged; runs that
   ] as const) {
     before = seen.requests;
     seen.maxInFlight = 0;
+    gatherUntil(8);
     await Promise.all(Array.from({ length: runs }, (_, i) => session.encrypt(BigInt(gap * i), randomBytes(sectors * S)))); // not adjacent: never merged
+    gather = null;
     assert.equal(seen.requests - before, runs);
     assert.equal(seen.maxInFlight, 8, `${runs} runs of ${sectors * S} bytes apart from one another use all eight connections`);
   }
