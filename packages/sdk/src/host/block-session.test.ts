@@ -271,7 +271,9 @@ test('sequential runs: two in flight, the rest wait and go out merged; runs that
   const n = (256 * 1024) / S; // a hypervisor's 256 KiB writes, one after another
   let before = seen.requests;
   seen.maxInFlight = 0;
+  gatherUntil(2);
   await Promise.all(Array.from({ length: 16 }, (_, i) => session.encryptSign(BigInt(i * n), generationsFor(n), randomBytes(n * S))));
+  gather = null;
   assert.equal(seen.maxInFlight, 2, 'past two in flight, a run that continues another waits');
   assert.ok(seen.requests - before <= 4, `16 runs in ${seen.requests - before} requests: the two first alone, the waiting ones merged`);
   for (const [runs, sectors, gap] of [
