@@ -200,12 +200,12 @@ test('a stream the service closes with a problem while nothing waits is still he
   transport.onStreamClosedWith = (answer) => heard.push(answer);
   const { answer } = await encrypt(transport, 0n, 4096, 1);
   assert.equal(answer, null, 'the request was answered');
-  for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let i = 0; i < 1000 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10)); // (up to 10 s: a loaded machine)
   assert.deepEqual(heard.map((a) => [a.status, a.problem.reason]), [[410, 'idle']]);
   transport.destroy();
 });
 
-test('a stream idle past its time-out still gives up a request the service then leaves unanswered (ETIMEDOUT)', { timeout: 10_000 }, async () => {
+test('a stream idle past its time-out still gives up a request the service then leaves unanswered (ETIMEDOUT)', { timeout: 30_000 }, async () => {
   mode = 'reverse-bytewise';
   const t = new BlockTransport({ baseUrl: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, sessionId, key, connections: 4, timeoutMs: 300, stream: true });
   await Promise.all([encrypt(t, 0n, 4096, 1), encrypt(t, 8n, 4096, 2), encrypt(t, 16n, 4096, 3)]);
@@ -213,7 +213,8 @@ test('a stream idle past its time-out still gives up a request the service then 
   mode = 'silent';
   const started = Date.now();
   await assert.rejects(encrypt(t, 0n, 4096, 4), (e: NodeJS.ErrnoException) => e.code === 'ETIMEDOUT');
-  assert.ok(Date.now() - started < 3_000, `given up in ${Date.now() - started} ms`);
+  // (300 ms of time-out; the bound is a deadline for a loaded machine, far short of never: a request left unanswered with no time-out hangs until the test's own 30 s)
+  assert.ok(Date.now() - started < 10_000, `given up in ${Date.now() - started} ms`);
   t.destroy();
   mode = 'reverse-bytewise';
 });

@@ -20,6 +20,7 @@ import { adapterCodeManifest } from './code-manifest.js';
 import { attestOnce, serveThroughDataPlane, type RemoteServing } from './commands.js';
 import { controlRequest } from './control-client.js';
 import { listenForControl, type ControlSocket } from './control-socket.js';
+import type { RemoteHost } from './remote-host.js';
 import { serviceWorld, type ApprovedVm, type ServiceWorld } from './service.fixture.js';
 
 const MiB = 1 << 20;
@@ -190,12 +191,32 @@ describe('the control socket: VMs start and stop while the adapter serves', { sk
     assert.doesNotMatch(read.stdout + read.stderr, /failed|error|mismatch/i, read.stdout + read.stderr);
   });
 
-  test('stopping the adapter waits for a VM still starting, then stops it with the rest; nothing starts after', async () => {
+  test('stopping the adapter waits for a VM still starting, then stops it with the rest; nothing starts after', async (t) => {
     assert.equal((await ask('DELETE', `/v1/vms/${approved.web!.vmId}`)).status, 204);
     const stops = () => log.entries.filter((e) => e.message.startsWith('VM stopped') && e.fields.vmId === approved.web!.vmId).length;
     const stopsBefore = stops();
+    // The signal that the start is under way: the socket has handed it to the host (which now counts
+    // it as starting: close() waits for it), and it has not finished.
+    const host = serving!.host;
+    const startVm = host.startVm.bind(host);
+    let handedOver!: () => void;
+    const underWay = new Promise<void>((resolve) => (handedOver = resolve));
+    let startFinished: boolean | undefined;
+    t.mock.method(host, 'startVm', (...args: Parameters<RemoteHost['startVm']>) => {
+      const started = startVm(...args);
+      if (startFinished === undefined) {
+        startFinished = false;
+        void started.then(
+          () => (startFinished = true),
+          () => (startFinished = true),
+        );
+        handedOver();
+      }
+      return started;
+    });
     const starting = ask('POST', '/v1/vms', await startBody('web'));
-    await new Promise((resolve) => setTimeout(resolve, 5)); // (the start under way)
+    await underWay;
+    assert.equal(startFinished, false, 'the start is still under way as the adapter stops');
     const closing = serving!.close();
     const late = await ask('POST', '/v1/vms', await startBody('web'));
     assert.equal(late.status, 409);

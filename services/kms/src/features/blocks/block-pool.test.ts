@@ -24,23 +24,48 @@ test('the Merkle root computed on a worker is the one computed in place, for any
   }
 });
 
-test('a large root leaves the event loop free, and a batch sent meanwhile does not wait for it', async () => {
-  const tags = randomBytes(32 * 2 ** 20); // (~0.1–0.3 s of hashing on SHA-NI pairs: far longer than one batch)
-  let ticks = 0;
-  const ticker = setInterval(() => ticks++, 5);
-  const started = performance.now();
-  let batchDoneAt = 0;
-  const root = pool.merkleRoot(tags).then(() => performance.now() - started);
+let seq = 1;
+/** A sealed batch of 16 sectors to encrypt, run on the pool. */
+function batch() {
   const body = Buffer.alloc(4096 * 16);
-  const tag = sealBody(sessionKey, 1, 'request', 'encrypted', 'POST', '/batch', [body]);
-  const batch = pool.run('vol', 'encrypt', 0n, body, { seq: 1, method: 'POST', url: '/batch', tag }).then((r) => {
-    batchDoneAt = performance.now() - started;
-    return r;
-  });
-  const [rootMs, result] = await Promise.all([root, batch]);
-  clearInterval(ticker);
-  assert.ok(result.ok);
-  assert.ok(batchDoneAt < rootMs, `the batch (${batchDoneAt.toFixed(0)} ms) finished before the root (${rootMs.toFixed(0)} ms)`);
-  // A root that long on the event loop would have let no timer fire at all.
-  assert.ok(ticks >= Math.floor(rootMs / 5 / 4), `${ticks} timer ticks in ${rootMs.toFixed(0)} ms`);
+  const s = seq++;
+  const tag = sealBody(sessionKey, s, 'request', 'encrypted', 'POST', '/batch', [body]);
+  return pool.run('vol', 'encrypt', 0n, body, { seq: s, method: 'POST', url: '/batch', tag });
+}
+
+test('a large root leaves the event loop free, and a batch sent meanwhile does not wait for it', async (t) => {
+  // Both workers started and holding the volume (two batches at once go to the two), so neither's start-up is timed below.
+  const warm = await Promise.all([batch(), batch()]);
+  assert.ok(warm.every((r) => r.ok));
+  // Neither check below can pass for a pool that breaks what it checks, whatever the timing:
+  // - a batch that waited behind the root on the root's worker could only finish after it (a
+  //   worker's replies come back in order), so a batch that finishes first ran on the other worker;
+  // - a root computed on the event loop would let no timer fire before it is done; on a worker, the
+  //   loop turns meanwhile, and a 5 ms timer fires in its ~0.1 s or more.
+  // A loaded machine may still give the other worker, or the event loop, no CPU while the root is
+  // computed, so the pair has a few tries; a pool that breaks either never passes one.
+  const tries: Array<{ order: string[]; ticks: number }> = [];
+  const passed = (r: { order: string[]; ticks: number }) => r.order[0] === 'batch' && r.ticks >= 1;
+  while (tries.length < 5 && !tries.some(passed)) {
+    const tags = randomBytes(32 * 2 ** 20); // (~0.1–0.3 s of hashing on SHA-NI pairs: far longer than one batch)
+    const order: string[] = [];
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    let ticksDuringRoot = 0;
+    const root = pool.merkleRoot(tags).then(() => {
+      ticksDuringRoot = ticks;
+      order.push('root');
+    });
+    const sent = batch().then((r) => {
+      order.push('batch');
+      return r;
+    });
+    const [, result] = await Promise.all([root, sent]);
+    clearInterval(ticker);
+    assert.ok(result.ok);
+    tries.push({ order, ticks: ticksDuringRoot });
+  }
+  const told = tries.map((r) => `${r.order.join(' then ')}, ${r.ticks} timer ticks during the root`).join('; ');
+  t.diagnostic(`${tries.length} tries: ${told}`);
+  assert.ok(tries.some(passed), `a batch sent beside the root finished before it, and the event loop turned while it was computed (${tries.length} tries: ${told})`);
 });
