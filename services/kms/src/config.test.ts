@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, measuredConfiguration } from './config.js';
+import { testCa } from './tls.fixture.js';
 
 function withFile(content: unknown, fn: (file: string) => void) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-config-'));
@@ -50,7 +51,7 @@ test('bad settings are one clear error each', () => {
 test('the measured configuration names every setting and never the store password', () => {
   const c = loadConfig({ DATABASE_URL: 'postgres://kms:s3cret@db:5432/sealkeep', SEALKEEP_TPM: 'mssim://tpm:2321' });
   const m = measuredConfiguration(c);
-  assert.deepEqual(Object.keys(m).sort(), ['checkpoint', 'dataDir', 'hostAttestationSeconds', 'listeners', 'logLevel', 'manufacturerRoots', 'store', 'tpm']);
+  assert.deepEqual(Object.keys(m).sort(), ['checkpoint', 'dataDir', 'hostAttestationSeconds', 'listeners', 'logLevel', 'manufacturerRoots', 'store', 'tls', 'tpm']);
   assert.doesNotMatch(JSON.stringify(m), /s3cret/);
   assert.match(JSON.stringify(m), /db:5432/);
 });
@@ -70,6 +71,42 @@ test('trusted manufacturer roots come from a directory of PEM files, measured by
     assert.deepEqual(m.manufacturerRoots.map((r) => r.file), ['a-vendor.pem', 'b-vendor.pem']);
     assert.match(m.manufacturerRoots[0]!.sha256, /^[0-9a-f]{64}$/);
     assert.throws(() => loadConfig({ SEALKEEP_HOST_ATTESTATION_SECONDS: '5' }), /from 30 to 86400/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('TLS: a certificate and its key from the environment or the file; whether it is on is measured, not which; a half or wrong pair is one clear error that never shows the key', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-config-tls-'));
+  try {
+    const ca = testCa(dir);
+    const [one, other] = [ca.issue('one'), ca.issue('other')];
+    assert.equal(loadConfig({}).tls, null);
+    assert.equal(measuredConfiguration(loadConfig({})).tls, 'off');
+    const c = loadConfig({ SEALKEEP_TLS_CERT: one.certFile, SEALKEEP_TLS_KEY: one.keyFile });
+    assert.deepEqual(c.tls, { certFile: one.certFile, keyFile: one.keyFile });
+    assert.equal(measuredConfiguration(c).tls, 'on');
+    assert.deepEqual(measuredConfiguration(loadConfig({ SEALKEEP_TLS_CERT: other.certFile, SEALKEEP_TLS_KEY: other.keyFile })), measuredConfiguration(c), 'a renewed certificate measures the same');
+    withFile({ tls: { cert: one.certFile, key: one.keyFile } }, (file) => assert.deepEqual(loadConfig({ SEALKEEP_CONFIG: file }).tls, { certFile: one.certFile, keyFile: one.keyFile }));
+
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        assert.ok(e instanceof ConfigError, String(e));
+        assert.doesNotMatch(e.message, /BEGIN|PRIVATE/);
+        return e.message;
+      }
+      return assert.fail('accepted');
+    };
+    assert.match(refusal({ SEALKEEP_TLS_CERT: one.certFile }), /needs both SEALKEEP_TLS_CERT and SEALKEEP_TLS_KEY/);
+    assert.match(refusal({ SEALKEEP_TLS_KEY: one.keyFile }), /needs both/);
+    assert.match(refusal({ SEALKEEP_TLS_CERT: one.certFile, SEALKEEP_TLS_KEY: other.keyFile }), /the key is not the certificate's/);
+    assert.match(refusal({ SEALKEEP_TLS_CERT: path.join(dir, 'missing.pem'), SEALKEEP_TLS_KEY: one.keyFile }), /SEALKEEP_TLS_CERT .*missing\.pem: no such file/);
+    assert.match(refusal({ SEALKEEP_TLS_CERT: one.keyFile, SEALKEEP_TLS_KEY: one.keyFile }), /no PEM certificate in it/);
+    const junk = path.join(dir, 'junk.key');
+    writeFileSync(junk, 'not a key');
+    assert.match(refusal({ SEALKEEP_TLS_CERT: one.certFile, SEALKEEP_TLS_KEY: junk }), /cannot be loaded/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,47 @@
+// Test set-up: a certificate authority of the test's own and server certificates it issues
+// (openssl, ECDSA P-256; for 127.0.0.1 and localhost), as an operator would give the service.
+
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+
+export interface TestCa {
+  /** The authority's certificate (PEM): what a client trusts. */
+  ca: Buffer;
+  /** A new server certificate and key signed by the authority, as PEM files in the directory. */
+  issue(name: string): { certFile: string; keyFile: string; fingerprint: string };
+}
+
+const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+export function testCa(dir: string): TestCa {
+  const [caKey, caCert] = [path.join(dir, 'ca.key'), path.join(dir, 'ca.pem')];
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '2', '-subj', '/CN=Sealkeep test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  const extensions = path.join(dir, 'server.cnf');
+  writeFileSync(extensions, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  return {
+    ca: readFileSync(caCert),
+    issue(name) {
+      const [keyFile, csr, certFile] = ['key', 'csr', 'pem'].map((ext) => path.join(dir, `${name}.${ext}`)) as [string, string, string];
+      openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}`]);
+      openssl(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', extensions]);
+      return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256 };
+    },
+  };
+}
+
+/** GET `path` over TLS, trusting `ca` only: the status, the body and the fingerprint of the certificate the server showed. */
+export function getOverTls(port: number, urlPath: string, ca: Buffer): Promise<{ status: number; body: string; fingerprint: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port, path: urlPath, ca, agent: false }, (res) => {
+      const fingerprint = res.socket && 'getPeerCertificate' in res.socket ? (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256 : '';
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, fingerprint }));
+    });
+    req.on('error', reject);
+  });
+}

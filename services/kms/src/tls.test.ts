@@ -1,0 +1,182 @@
+// The listeners over TLS: the data plane's block stream upgrades and answers sealed frames over
+// TLS as over TCP, a client that does not trust the certificate or speaks plain HTTP gets
+// nothing; the service started with SEALKEEP_TLS_CERT/_KEY serves every plane over TLS, takes a
+// renewed certificate on SIGHUP without a restart, and keeps the one it has when the renewal
+// does not load.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import {
+  ANSWER_HEADER_BYTES,
+  ANSWER_SEALED,
+  BLOCK_STREAM_PROTOCOL,
+  BODY_SEALS,
+  blockRequestUrl,
+  blockStreamPath,
+  decodeAnswerHeader,
+  encodeRequestHeader,
+  openBody,
+  sealBody,
+  sessionAuthorization,
+  type AnswerFrameHeader,
+} from '@sealkeep/crypto';
+import type { Express } from 'express';
+import { dataPlane, generations } from './features/blocks/data-plane.fixture.js';
+import { serverFor } from './http/listen.js';
+import { readTlsCredentials } from './config.js';
+import { getOverTls, testCa } from './tls.fixture.js';
+
+const LIMIT = { timeout: 60_000 };
+
+/** Everything a TLS connection receives, and a wait until enough of it came. */
+function received(socket: tls.TLSSocket) {
+  let bytes = Buffer.alloc(0);
+  let wake = () => undefined as void;
+  socket.on('data', (c: Buffer) => ((bytes = Buffer.concat([bytes, c])), wake()));
+  socket.on('close', () => wake());
+  const until = async (ready: (b: Buffer) => boolean) => {
+    while (!ready(bytes)) {
+      if (socket.destroyed) throw new Error(`closed after ${bytes.length} bytes`);
+      await new Promise<void>((r) => (wake = r));
+    }
+  };
+  return {
+    async head(): Promise<string> {
+      await until((b) => b.includes('\r\n\r\n'));
+      const end = bytes.indexOf('\r\n\r\n');
+      const head = bytes.toString('latin1', 0, end);
+      bytes = bytes.subarray(end + 4);
+      return head;
+    },
+    async frame(): Promise<{ header: AnswerFrameHeader; body: Buffer }> {
+      await until((b) => b.length >= ANSWER_HEADER_BYTES);
+      const header = decodeAnswerHeader(bytes) as AnswerFrameHeader;
+      await until((b) => b.length >= ANSWER_HEADER_BYTES + header.length);
+      const body = Buffer.from(bytes.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + header.length));
+      bytes = bytes.subarray(ANSWER_HEADER_BYTES + header.length);
+      return { header, body };
+    },
+  };
+}
+
+test('the data plane over TLS: the block stream upgrades and answers a sealed frame; an untrusted certificate or plain HTTP gets nothing', LIMIT, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tls-'));
+  const d = await dataPlane();
+  const ca = testCa(dir);
+  const server = serverFor(d.dataApp as unknown as Express, readTlsCredentials(ca.issue('data-plane'))).listen(0, '127.0.0.1');
+  const sockets: tls.TLSSocket[] = [];
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy(); // (an upgraded connection is the route's: close() would wait for it)
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+
+  const vm = await d.readyVm();
+  const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
+  assert.equal(res.status, 201, res.text);
+  const sessionId = res.body.sessionId as string;
+  const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.ca });
+  sockets.push(socket);
+  await once(socket, 'secureConnect');
+  const from = received(socket);
+  const upgradeSeq = 1;
+  const upgradeTag = sealBody(key!, upgradeSeq, 'request', 'encrypted', 'GET', blockStreamPath(sessionId), []);
+  socket.write(`GET ${blockStreamPath(sessionId)} HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\nAuthorization: ${sessionAuthorization(upgradeSeq, upgradeTag)}\r\n\r\n`);
+  assert.match(await from.head(), /^HTTP\/1\.1 101 /);
+
+  const n = 4;
+  const plaintext = randomBytes(4096 * n);
+  const body = Buffer.concat([generations(n), plaintext]);
+  const seq = 2;
+  const tag = sealBody(key!, seq, 'request', BODY_SEALS['encrypt-sign'].request, 'POST', blockRequestUrl(sessionId, 'encrypt-sign', 0n), [body]);
+  socket.write(Buffer.concat([encodeRequestHeader({ length: body.length, op: 'encrypt-sign', seq, lba: 0n, tag }), body]));
+  const answer = await from.frame();
+  assert.equal(answer.header.kind, ANSWER_SEALED, answer.body.toString());
+  assert.ok(openBody(key!, seq, 'answer', BODY_SEALS['encrypt-sign'].answer, 'POST', blockRequestUrl(sessionId, 'encrypt-sign', 0n), [answer.body], answer.header.tag), 'the answer holds its seal');
+  assert.equal(answer.body.length, n * (4096 + 32));
+  assert.ok(!answer.body.subarray(0, 4096 * n).equals(plaintext), 'ciphertext came back');
+
+  const untrusted = tls.connect({ host: '127.0.0.1', port });
+  const [refused] = (await once(untrusted, 'error')) as [NodeJS.ErrnoException];
+  assert.equal(refused.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'a certificate the client does not trust is refused');
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/v1/service-key`), 'plain HTTP gets no answer');
+});
+
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+test('the service with SEALKEEP_TLS_CERT/_KEY: every plane over TLS; SIGHUP takes a renewed certificate without a restart, and keeps the one it has when the renewal does not load', LIMIT, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tls-main-'));
+  const ca = testCa(dir);
+  const first = ca.issue('first');
+  const [certFile, keyFile] = [path.join(dir, 'service.pem'), path.join(dir, 'service.key')];
+  copyFileSync(first.certFile, certFile);
+  copyFileSync(first.keyFile, keyFile);
+  const [admin, tenant, data] = [await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = { ...process.env, SEALKEEP_DATA_DIR: path.join(dir, 'data'), SEALKEEP_ADMIN_PORT: String(admin), SEALKEEP_TENANT_PORT: String(tenant), SEALKEEP_DATA_PORT: String(data), SEALKEEP_TLS_CERT: certFile, SEALKEEP_TLS_KEY: keyFile, SEALKEEP_LOG_LEVEL: 'info' };
+  delete env.DATABASE_URL;
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (c: Buffer) => (log += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString('utf8')));
+  t.after(() => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const logged = async (message: string) => {
+    for (let i = 0; i < 300 && !log.includes(message); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(log.includes(message), `logged "${message}":\n${log}`);
+  };
+
+  await logged('"planes":["tenant"]');
+  await logged('"planes":["admin","compliance"]');
+  const ready = await getOverTls(admin, '/readyz', ca.ca);
+  assert.equal(ready.status, 200);
+  assert.deepEqual(JSON.parse(ready.body), { status: 'ready', checks: { store: true } });
+  assert.equal(ready.fingerprint, first.fingerprint);
+  assert.equal((await getOverTls(data, '/v1/service-key', ca.ca)).fingerprint, first.fingerprint, 'the data plane too');
+  assert.equal((await getOverTls(tenant, '/healthz', ca.ca)).fingerprint, first.fingerprint, 'and the tenant plane');
+  await assert.rejects(fetch(`http://127.0.0.1:${admin}/healthz`), 'no plain HTTP beside it');
+
+  // Renewed in place, then SIGHUP: new connections get the new certificate.
+  const renewed = ca.issue('renewed');
+  copyFileSync(renewed.certFile, certFile);
+  copyFileSync(renewed.keyFile, keyFile);
+  child.kill('SIGHUP');
+  await logged('TLS certificate read again');
+  assert.equal((await getOverTls(admin, '/healthz', ca.ca)).fingerprint, renewed.fingerprint);
+  assert.equal((await getOverTls(data, '/v1/service-key', ca.ca)).fingerprint, renewed.fingerprint);
+
+  // A renewal whose key is not its certificate's: refused, logged without the key, the last one kept.
+  copyFileSync(first.keyFile, keyFile);
+  child.kill('SIGHUP');
+  await logged('could not be read again');
+  assert.match(log, /the key is not the certificate's/);
+  assert.doesNotMatch(log, /PRIVATE KEY/);
+  const still = await getOverTls(admin, '/healthz', ca.ca);
+  assert.equal(still.status, 200);
+  assert.equal(still.fingerprint, renewed.fingerprint);
+
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
