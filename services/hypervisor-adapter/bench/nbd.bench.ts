@@ -194,6 +194,15 @@ async function sourceFor(servers: Server[], bytes: number): Promise<string> {
   return source;
 }
 
+/**
+ * Writes every dirty page back (sync(1)) before a row: the copies before it leave a few GiB in the
+ * page cache, which the kernel would otherwise write back (once 30 s old) under whichever copies
+ * came next, the first row's most of all.
+ */
+function writtenBack(): void {
+  spawnSync('sync');
+}
+
 const servers = await startServers('copies', COPY_BYTES);
 const source = await sourceFor(servers, COPY_BYTES);
 const sustained = await startServers('sustained', SUSTAINED_BYTES);
@@ -215,6 +224,7 @@ console.log(`nbdcopy of 32 MiB (the last two rows: 256 MiB, into and out of 256 
 console.log(column(['', 'MB/s', '', '', '', '', 'ratio', '', '', 'server CPU ms/copy', '', '', ''], widths));
 console.log(column(['workload'.padEnd(22), 'local', 'service', 'LUKS', 'raw', 'no-op', 'local', 'service', 'no-op', 'local', 'service', 'host', 'LUKS'], widths));
 for (const { name, servers, bytes, args } of workloads) {
+  writtenBack();
   const best = servers.map(() => Infinity);
   /** Per server, each of its processes' CPU ms per copy (averaged over the rounds), the host's first. */
   const cpu = servers.map((server) => server.pids.map(() => 0));
