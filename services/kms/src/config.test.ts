@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, measuredConfiguration } from './config.js';
@@ -76,18 +76,24 @@ test('trusted manufacturer roots come from a directory of PEM files, measured by
   }
 });
 
-test('TLS: a certificate and its key from the environment or the file; whether it is on is measured, not which; a half or wrong pair is one clear error that never shows the key', () => {
+test('TLS: a certificate and its key from the environment or the file; the files and the identity claimed are measured, not which certificate; a half, wrong or mistyped setting is one clear error that never shows the key', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-config-tls-'));
   try {
     const ca = testCa(dir);
-    const [one, other] = [ca.issue('one'), ca.issue('other')];
+    const [one, other, elsewhere] = [ca.issue('one'), ca.issue('other'), ca.issue('elsewhere', 'DNS:kms.elsewhere.example')];
     assert.equal(loadConfig({}).tls, null);
     assert.equal(measuredConfiguration(loadConfig({})).tls, 'off');
-    const c = loadConfig({ SEALKEEP_TLS_CERT: one.certFile, SEALKEEP_TLS_KEY: one.keyFile });
-    assert.deepEqual(c.tls, { certFile: one.certFile, keyFile: one.keyFile });
-    assert.equal(measuredConfiguration(c).tls, 'on');
-    assert.deepEqual(measuredConfiguration(loadConfig({ SEALKEEP_TLS_CERT: other.certFile, SEALKEEP_TLS_KEY: other.keyFile })), measuredConfiguration(c), 'a renewed certificate measures the same');
-    withFile({ tls: { cert: one.certFile, key: one.keyFile } }, (file) => assert.deepEqual(loadConfig({ SEALKEEP_CONFIG: file }).tls, { certFile: one.certFile, keyFile: one.keyFile }));
+    const env = { SEALKEEP_TLS_CERT: path.join(dir, 'service.pem'), SEALKEEP_TLS_KEY: path.join(dir, 'service.key') };
+    const install = (pair: { certFile: string; keyFile: string }) => (copyFileSync(pair.certFile, env.SEALKEEP_TLS_CERT), copyFileSync(pair.keyFile, env.SEALKEEP_TLS_KEY));
+    install(one);
+    const c = loadConfig(env);
+    assert.deepEqual({ ...c.tls }, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, from: 'environment', identity: { subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA' } });
+    assert.deepEqual(measuredConfiguration(c).tls, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA' });
+    install(other);
+    assert.deepEqual(measuredConfiguration(loadConfig(env)), measuredConfiguration(c), 'a renewal (same names, same issuer) measures the same');
+    install(elsewhere);
+    assert.notDeepEqual(measuredConfiguration(loadConfig(env)).tls, measuredConfiguration(c).tls, 'another identity does not');
+    withFile({ tls: { cert: one.certFile, key: one.keyFile } }, (file) => assert.deepEqual({ ...loadConfig({ SEALKEEP_CONFIG: file }).tls }, { certFile: one.certFile, keyFile: one.keyFile, from: 'config file', identity: c.tls!.identity }));
 
     const refusal = (env: Record<string, string>) => {
       try {
@@ -107,6 +113,9 @@ test('TLS: a certificate and its key from the environment or the file; whether i
     const junk = path.join(dir, 'junk.key');
     writeFileSync(junk, 'not a key');
     assert.match(refusal({ SEALKEEP_TLS_CERT: one.certFile, SEALKEEP_TLS_KEY: junk }), /cannot be loaded/);
+    withFile({ tls: { cert: one.certFile, key: other.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /^tls\.cert .* \/ tls\.key .*: the key is not/));
+    withFile({ tls: { certFile: one.certFile, keyFile: one.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /"tls" takes "cert" and "key", each a file name; not "certFile", "keyFile"/));
+    withFile({ tls: { cert: 3, key: one.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /not "cert"/));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

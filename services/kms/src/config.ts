@@ -19,32 +19,20 @@
 //   tls.cert / tls.key  SEALKEEP_TLS_CERT / _KEY          none: plain HTTP
 //                       (PEM files: the certificate chain, leaf first, and its private key; every
 //                       listener then speaks TLS 1.2 or later only. Read again on SIGHUP, so a
-//                       renewed certificate needs no restart; whether TLS is on is measured, which
-//                       certificate is not)
+//                       renewed certificate needs no restart; the files and the identity the
+//                       certificate claims (names, issuer) are measured, which certificate is not)
 // The store comes from DATABASE_URL / SEALKEEP_DATA_DIR only (@sealkeep/store).
 
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import path from 'node:path';
 import { storeConfigFromEnv, dataDirFromEnv, describeStoreConfig, type StoreConfig } from '@sealkeep/store';
 import { parseMssimUrl } from '@sealkeep/tpm';
+import { readTlsCredentials, TlsCredentialsError, type TlsFiles, type TlsIdentity } from './http/tls-credentials.js';
 
 export interface Listener {
   host: string;
   port: number;
-}
-
-/** Where the listeners' TLS certificate chain and private key are (PEM files). */
-export interface TlsFiles {
-  certFile: string;
-  keyFile: string;
-}
-
-/** A certificate chain and its private key, read and checked to belong together. */
-export interface TlsCredentials {
-  cert: Buffer;
-  key: Buffer;
 }
 
 export interface ServiceConfig {
@@ -65,8 +53,8 @@ export interface ServiceConfig {
   hostAttestationSeconds: number;
   /** Trusted TPM manufacturer roots for host EK certificates, with where each came from. */
   manufacturerRoots: ReadonlyArray<{ file: string; sha256: string; pem: string }>;
-  /** TLS on every listener, or null for plain HTTP (behind a proxy that terminates TLS, or on loopback). */
-  tls: TlsFiles | null;
+  /** TLS on every listener (the files, and the identity their certificate claimed at start), or null for plain HTTP (behind a proxy that terminates TLS, or on loopback). */
+  tls: (TlsFiles & { identity: TlsIdentity }) | null;
 }
 
 export class ConfigError extends Error {}
@@ -88,38 +76,24 @@ interface ConfigFile {
 
 const FILE_KEYS = new Set(['bind', 'tenant', 'data', 'admin', 'compliance', 'tpm', 'checkpoint', 'logLevel', 'hostAttestationSeconds', 'manufacturerRoots', 'tls']);
 
-/**
- * Reads the certificate chain and key and checks that they load together (the key is the
- * certificate's); at start and again on SIGHUP. Errors name the files, never their content.
- */
-export function readTlsCredentials({ certFile, keyFile }: TlsFiles): TlsCredentials {
-  const read = (what: string, file: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new ConfigError(`SEALKEEP_TLS_${what} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-    }
-  };
-  const cert = read('CERT', certFile);
-  const key = read('KEY', keyFile);
-  if (!cert.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`SEALKEEP_TLS_CERT ${certFile}: no PEM certificate in it`);
-  try {
-    createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
-  } catch (e) {
-    const reason = /mismatch/i.test((e as Error).message) ? 'the key is not the certificate\'s' : 'the certificate or the key cannot be loaded';
-    throw new ConfigError(`SEALKEEP_TLS_CERT ${certFile} / SEALKEEP_TLS_KEY ${keyFile}: ${reason} (${(e as NodeJS.ErrnoException).code ?? 'invalid'})`);
+function tlsSettings(env: NodeJS.ProcessEnv, file: ConfigFile): ServiceConfig['tls'] {
+  if (file.tls !== undefined) {
+    const block = file.tls as Record<string, unknown>;
+    const wrong = !block || typeof block !== 'object' || Array.isArray(block) ? ['tls'] : Object.keys(block).filter((k) => !['cert', 'key'].includes(k) || typeof block[k] !== 'string');
+    if (wrong.length) throw new ConfigError(`SEALKEEP_CONFIG: "tls" takes "cert" and "key", each a file name; not ${wrong.map((k) => `"${k}"`).join(', ')}`);
   }
-  return { cert, key };
-}
-
-function tlsFiles(env: NodeJS.ProcessEnv, file: ConfigFile): TlsFiles | null {
+  const fromEnv = Boolean(env.SEALKEEP_TLS_CERT?.trim() || env.SEALKEEP_TLS_KEY?.trim());
   const certFile = env.SEALKEEP_TLS_CERT?.trim() || file.tls?.cert;
   const keyFile = env.SEALKEEP_TLS_KEY?.trim() || file.tls?.key;
   if (!certFile && !keyFile) return null;
   if (!certFile || !keyFile) throw new ConfigError('TLS needs both SEALKEEP_TLS_CERT and SEALKEEP_TLS_KEY (tls.cert and tls.key), or neither');
-  const files = { certFile, keyFile };
-  readTlsCredentials(files);
-  return Object.freeze(files);
+  const files: TlsFiles = { certFile, keyFile, from: fromEnv ? 'environment' : 'config file' };
+  try {
+    return Object.freeze({ ...files, identity: readTlsCredentials(files).identity });
+  } catch (e) {
+    if (e instanceof TlsCredentialsError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 /** Every *.pem in the directory (none when it does not exist), in name order. */
@@ -197,7 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     logLevel: env.SEALKEEP_LOG_LEVEL?.trim() || file.logLevel || 'info',
     hostAttestationSeconds: integer('SEALKEEP_HOST_ATTESTATION_SECONDS', env.SEALKEEP_HOST_ATTESTATION_SECONDS || file.hostAttestationSeconds, 600, 30, 86_400),
     manufacturerRoots: Object.freeze(readRoots(env.SEALKEEP_MANUFACTURER_ROOTS?.trim() || file.manufacturerRoots || path.join(dataDirFromEnv(env), 'manufacturer-roots'))),
-    tls: tlsFiles(env, file),
+    tls: tlsSettings(env, file),
   });
 }
 
@@ -215,7 +189,8 @@ export function measuredConfiguration(config: ServiceConfig): Record<string, unk
     logLevel: config.logLevel,
     hostAttestationSeconds: config.hostAttestationSeconds,
     manufacturerRoots: config.manufacturerRoots.map(({ file, sha256 }) => ({ file, sha256 })),
-    // Whether the listeners speak TLS, not with which certificate: a renewal needs no approval.
-    tls: config.tls ? 'on' : 'off',
+    // Where the pair is and who its certificate says the service is, not which certificate: a
+    // renewal (same names, same issuer) needs no approval; another identity, or TLS off, does.
+    tls: config.tls ? { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...config.tls.identity } : 'off',
   };
 }

@@ -50,6 +50,8 @@ test("starts on the embedded store, answers health and readiness, proves its sig
   const dataPort = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, SEALKEEP_DATA_DIR: dataDir, SEALKEEP_ADMIN_PORT: String(port), SEALKEEP_TENANT_PORT: '0', SEALKEEP_DATA_PORT: String(dataPort), SEALKEEP_LOG_LEVEL: 'info' };
   delete env.DATABASE_URL;
+  delete env.SEALKEEP_TLS_CERT;
+  delete env.SEALKEEP_TLS_KEY;
   // The first operator, so that the start creates the service root (and the key derived from it).
   const init = spawnSync(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', cli, 'admin', 'init', '--name', 'ops', '--admin-url', `http://127.0.0.1:${port}`, '--profile', path.join(dataDir, 'ops.json')], { env, encoding: 'utf8', timeout: 60_000 });
   assert.equal(init.status, 0, init.stderr);

@@ -8,7 +8,7 @@ import type { Server as TlsServer } from 'node:https';
 import { createLogger } from './logging.js';
 import { describeStoreConfig, openStore, StoreOpenError, type Store } from '@sealkeep/store';
 import { randomUUID } from 'node:crypto';
-import { ConfigError, loadConfig, measuredConfiguration, readTlsCredentials } from './config.js';
+import { ConfigError, loadConfig, measuredConfiguration } from './config.js';
 import { loadSrk, openHostTpm } from './platform/host-tpm.js';
 import { KeyEngine } from './features/keys/key-engine.js';
 import { keysContext, type KeysContext } from './features/keys/keys-context.js';
@@ -21,7 +21,8 @@ import { purgeExpiredProofs } from './auth/request-proof.js';
 import { ScanRunner } from './features/scans/runner.js';
 import { failInterruptedScans } from './features/scans/store.js';
 import { buildListeners, type ServiceDeps } from './server.js';
-import { replaceTlsCredentials, serverFor } from './http/listen.js';
+import { serverFor } from './http/listen.js';
+import { TlsListeners } from './http/tls-renewal.js';
 import { BlockPool } from './features/blocks/block-pool.js';
 import { letHeapGrowForDataPlane } from './platform/heap-growth.js';
 import { BlockSessions } from './features/blocks/block-sessions.js';
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
   letHeapGrowForDataPlane();
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  // From here a SIGHUP reads the certificate again (with TLS off it ends the process, as before).
+  const tls = config.tls && new TlsListeners(config.tls, log);
   const store: Store = await openStore(config.store);
   const applied = await store.migrateLatest();
   log.info({ store: describeStoreConfig(config.store), migrationsApplied: applied.length }, 'store ready');
@@ -106,24 +109,13 @@ async function main(): Promise<void> {
     layout.map(([planes]) => planes),
   );
   const servers: Server[] = [];
-  const tls = config.tls && readTlsCredentials(config.tls);
   for (const [i, [planes, at]] of layout.entries()) {
-    const server = serverFor(apps[i]!, tls ?? undefined).listen(at.port, at.host);
+    const server = serverFor(apps[i]!, tls ? tls.credentials : undefined).listen(at.port, at.host);
+    if (tls) tls.attach(server as TlsServer);
     await once(server, 'listening');
     servers.push(server);
     log.info({ planes, address: server.address(), tls: tls !== null }, 'listening');
   }
-  // A renewed certificate: read on SIGHUP and served to new connections; one that does not load keeps the old.
-  process.on('SIGHUP', () => {
-    if (!config.tls) return void log.info('SIGHUP: no TLS certificate to read again');
-    try {
-      const renewed = readTlsCredentials(config.tls);
-      for (const server of servers) replaceTlsCredentials(server as TlsServer, renewed);
-      log.info({ certFile: config.tls.certFile }, 'SIGHUP: TLS certificate read again; new connections get it');
-    } catch (err) {
-      log.error({ err }, 'SIGHUP: the TLS certificate could not be read again; the listeners keep the one they have');
-    }
-  });
 
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');

@@ -10,8 +10,8 @@ import path from 'node:path';
 export interface TestCa {
   /** The authority's certificate (PEM): what a client trusts. */
   ca: Buffer;
-  /** A new server certificate and key signed by the authority, as PEM files in the directory. */
-  issue(name: string): { certFile: string; keyFile: string; fingerprint: string };
+  /** A new server certificate and key signed by the authority, as PEM files in the directory (for 127.0.0.1 and localhost, or the names given). */
+  issue(name: string, subjectAltName?: string): { certFile: string; keyFile: string; fingerprint: string };
 }
 
 const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -19,12 +19,11 @@ const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ign
 export function testCa(dir: string): TestCa {
   const [caKey, caCert] = [path.join(dir, 'ca.key'), path.join(dir, 'ca.pem')];
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '2', '-subj', '/CN=Sealkeep test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
-  const extensions = path.join(dir, 'server.cnf');
-  writeFileSync(extensions, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   return {
     ca: readFileSync(caCert),
-    issue(name) {
-      const [keyFile, csr, certFile] = ['key', 'csr', 'pem'].map((ext) => path.join(dir, `${name}.${ext}`)) as [string, string, string];
+    issue(name, subjectAltName = 'IP:127.0.0.1,DNS:localhost') {
+      const [keyFile, csr, certFile, extensions] = ['key', 'csr', 'pem', 'cnf'].map((ext) => path.join(dir, `${name}.${ext}`)) as [string, string, string, string];
+      writeFileSync(extensions, `subjectAltName=${subjectAltName}\nextendedKeyUsage=serverAuth\n`);
       openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}`]);
       openssl(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', extensions]);
       return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256 };

@@ -1,15 +1,16 @@
 // The listeners over TLS: the data plane's block stream upgrades and answers sealed frames over
 // TLS as over TCP, a client that does not trust the certificate or speaks plain HTTP gets
-// nothing; the service started with SEALKEEP_TLS_CERT/_KEY serves every plane over TLS, takes a
-// renewed certificate on SIGHUP without a restart, and keeps the one it has when the renewal
-// does not load.
+// nothing, and one that sends nothing is closed when a request's head would be; a pair outside
+// its validity period is refused; the service started with SEALKEEP_TLS_CERT/_KEY serves every
+// plane over TLS, takes a renewed certificate on SIGHUP without a restart, and keeps the one it
+// has when the renewal does not load or claims another identity than the measured one.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -29,10 +30,10 @@ import {
   sessionAuthorization,
   type AnswerFrameHeader,
 } from '@sealkeep/crypto';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import { dataPlane, generations } from './features/blocks/data-plane.fixture.js';
-import { serverFor } from './http/listen.js';
-import { readTlsCredentials } from './config.js';
+import { requestTimeouts, serverFor } from './http/listen.js';
+import { readTlsCredentials } from './http/tls-credentials.js';
 import { getOverTls, testCa } from './tls.fixture.js';
 
 const LIMIT = { timeout: 60_000 };
@@ -72,7 +73,7 @@ test('the data plane over TLS: the block stream upgrades and answers a sealed fr
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tls-'));
   const d = await dataPlane();
   const ca = testCa(dir);
-  const server = serverFor(d.dataApp as unknown as Express, readTlsCredentials(ca.issue('data-plane'))).listen(0, '127.0.0.1');
+  const server = serverFor(d.dataApp as unknown as Express, readTlsCredentials({ ...ca.issue('data-plane'), from: 'environment' })).listen(0, '127.0.0.1');
   const sockets: tls.TLSSocket[] = [];
   t.after(async () => {
     for (const socket of sockets) socket.destroy(); // (an upgraded connection is the route's: close() would wait for it)
@@ -113,6 +114,32 @@ test('the data plane over TLS: the block stream upgrades and answers a sealed fr
   const [refused] = (await once(untrusted, 'error')) as [NodeJS.ErrnoException];
   assert.equal(refused.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'a certificate the client does not trust is refused');
   await assert.rejects(fetch(`http://127.0.0.1:${port}/v1/service-key`), 'plain HTTP gets no answer');
+});
+
+test('a TLS connection that sends nothing is closed once a request head would be late; a pair outside its validity period is refused', LIMIT, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tls-idle-'));
+  const files = { ...testCa(dir).issue('idle'), from: 'environment' as const };
+  const headMs = requestTimeouts.headMs;
+  requestTimeouts.headMs = 500;
+  const server = serverFor(express(), readTlsCredentials(files)).listen(0, '127.0.0.1');
+  requestTimeouts.headMs = headMs;
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await once(server, 'listening');
+  const silent = createConnection((server.address() as AddressInfo).port, '127.0.0.1');
+  silent.on('error', () => undefined);
+  const started = performance.now();
+  await once(silent, 'close');
+  assert.ok(performance.now() - started < 10_000, 'closed by the handshake limit, not the 120 s TLS default');
+
+  const later = new Date(Date.now() + 5 * 86_400_000);
+  assert.throws(() => readTlsCredentials(files, later), /SEALKEEP_TLS_CERT .*idle\.pem: valid from .* to .*, not now/);
+  const json = JSON.stringify(readTlsCredentials(files));
+  assert.doesNotMatch(json, /PRIVATE|"key"|"data"/, 'the key does not leave through JSON (a log line, an error)');
+  assert.match(json, /"fingerprint"/);
 });
 
 async function freePort(): Promise<number> {
@@ -175,6 +202,14 @@ test('the service with SEALKEEP_TLS_CERT/_KEY: every plane over TLS; SIGHUP take
   const still = await getOverTls(admin, '/healthz', ca.ca);
   assert.equal(still.status, 200);
   assert.equal(still.fingerprint, renewed.fingerprint);
+
+  // A pair that loads but claims other names than the measured ones: another identity, refused.
+  const elsewhere = ca.issue('elsewhere', 'DNS:kms.elsewhere.example');
+  copyFileSync(elsewhere.certFile, certFile);
+  copyFileSync(elsewhere.keyFile, keyFile);
+  child.kill('SIGHUP');
+  await logged('claims another identity than the measured one');
+  assert.equal((await getOverTls(admin, '/healthz', ca.ca)).fingerprint, renewed.fingerprint);
 
   const exited = new Promise<number | null>((r) => child.once('exit', r));
   child.kill('SIGTERM');

@@ -119,6 +119,8 @@ async function walk(): Promise<void> {
   delete serviceEnv.SEALKEEP_TPM;
   delete serviceEnv.SEALKEEP_MANUFACTURER_ROOTS;
   delete serviceEnv.SEALKEEP_PROFILE;
+  delete serviceEnv.SEALKEEP_TLS_CERT; // (the walkthrough's URLs are http: on loopback)
+  delete serviceEnv.SEALKEEP_TLS_KEY;
 
   await steps.run('The first operator, made in the store before the service starts', async () => {
     process.env.SEALKEEP_DATA_DIR = at('data');

@@ -6,15 +6,16 @@
 // a request's head and 120 s for the whole request, body included, or its connection is closed
 // (408): a caller that trickles bytes cannot hold a connection, or the body budget a large body
 // holds, for Node's default five minutes. An upgraded connection is the route's from then on.
-// Given a certificate and key, the listener speaks TLS (1.2 or later) instead, with the same
-// upgrades and limits; its certificate can be replaced while it listens (replaceTlsCredentials).
+// Given a certificate and key, the listener speaks TLS instead (tls-credentials.ts), with the same
+// upgrades and limits — the handshake too must be done within the 20 s a head gets; its
+// certificate can be replaced while it listens (replaceTlsCredentials).
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
-import type { TlsCredentials } from '../config.js';
+import { tlsContextOptions, type TlsCredentials } from './tls-credentials.js';
 
 /** How long a request's head, and the whole request, may take to arrive; how often that is checked. Settable for tests (before serverFor). */
 export const requestTimeouts = { headMs: 20_000, wholeMs: 120_000, checkEveryMs: 5_000 };
@@ -32,7 +33,7 @@ export const upgradeHeadOf = (req: IncomingMessage): Buffer | undefined => upgra
  */
 export function serverFor(app: Express, tls?: TlsCredentials): http.Server | https.Server {
   const limits = { headersTimeout: requestTimeouts.headMs, requestTimeout: requestTimeouts.wholeMs, connectionsCheckingInterval: requestTimeouts.checkEveryMs };
-  const server = tls ? https.createServer({ ...limits, ...tlsOptions(tls) }, app) : http.createServer(limits, app);
+  const server = tls ? https.createServer({ ...limits, handshakeTimeout: requestTimeouts.headMs, ...tlsContextOptions(tls) }, app) : http.createServer(limits, app);
   if (app.locals.upgrades !== true) return server;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgradeHeads.set(req, head);
@@ -46,9 +47,7 @@ export function serverFor(app: Express, tls?: TlsCredentials): http.Server | htt
   return server;
 }
 
-const tlsOptions = ({ cert, key }: TlsCredentials) => ({ cert, key, minVersion: 'TLSv1.2' as const });
-
 /** Serves new connections with another certificate and key (a renewal); connections already open keep theirs. */
 export function replaceTlsCredentials(server: https.Server, tls: TlsCredentials): void {
-  server.setSecureContext(tlsOptions(tls));
+  server.setSecureContext(tlsContextOptions(tls));
 }
