@@ -22,7 +22,9 @@
 // reading never-written sectors. Last, what a guest's writes wait for while it keeps writing:
 // 512 MiB of 256 KiB writes, 16 in flight, into a fresh 1 GiB export of each server, every write's
 // time from request to reply (the tail shows whatever holds writes back, such as a write-back of
-// the adapter's journal into its data file). Not a test: nothing passes or fails on speed.
+// the adapter's journal into its data file). Each row begins with every dirty page written back
+// (sync), so that no row pays for the writes of the rows or the warm-up before it. Not a test:
+// nothing passes or fails on speed.
 //   npm run bench -- hypervisor-adapter          (BENCH_ROUNDS, default 3)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
