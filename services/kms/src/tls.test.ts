@@ -1,5 +1,6 @@
 // The listeners over TLS: the data plane's block stream upgrades and answers sealed frames over
-// TLS as over TCP, a client that does not trust the certificate or speaks plain HTTP gets
+// TLS as over TCP, and the SDK's block session (the adapter's client) opens and round-trips
+// sectors over it, streamed and one request each; a client that does not trust the certificate or speaks plain HTTP gets
 // nothing, and one that sends nothing is closed when a request's head would be; a pair outside
 // its validity period is refused; the service started with SEALKEEP_TLS_CERT/_KEY serves every
 // plane over TLS, takes a renewed certificate on SIGHUP without a restart, and keeps the one it
@@ -7,14 +8,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import {
   ANSWER_HEADER_BYTES,
@@ -114,6 +116,58 @@ test('the data plane over TLS: the block stream upgrades and answers a sealed fr
   const [refused] = (await once(untrusted, 'error')) as [NodeJS.ErrnoException];
   assert.equal(refused.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'a certificate the client does not trust is refused');
   await assert.rejects(fetch(`http://127.0.0.1:${port}/v1/service-key`), 'plain HTTP gets no answer');
+});
+
+test("the SDK's block session over TLS, as the adapter runs it (--service https://…): opened with fetch, sectors round-trip on the block stream and on one request each; a client that does not trust the authority opens nothing", LIMIT, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tls-sdk-'));
+  const d = await dataPlane();
+  const ca = testCa(dir);
+  const server = serverFor(d.dataApp as unknown as Express, readTlsCredentials({ ...ca.issue('data-plane'), from: 'environment' })).listen(0, '127.0.0.1');
+  t.after(async () => {
+    await d.sessions.closeAll(); // (their block streams are the routes' connections: close() waits for them)
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await once(server, 'listening');
+  const vm = await d.readyVm();
+  const session = {
+    url: `https://localhost:${(server.address() as AddressInfo).port}`,
+    hv: d.hv.id,
+    key: d.hv.key.export({ type: 'pkcs8', format: 'pem' }),
+    delegation: await d.hvToken(),
+    tenantId: d.api.tenantId,
+    vmId: vm.vmId,
+    volumeId: vm.volumeId,
+  };
+  writeFileSync(path.join(dir, 'ca.pem'), ca.ca);
+  // The client in a process that trusts the test's authority (Node reads NODE_EXTRA_CA_CERTS at start).
+  const client = `
+    import { createPrivateKey, randomBytes } from 'node:crypto';
+    import { openBlockSession } from ${JSON.stringify(fileURLToPath(new URL('../../../packages/sdk/src/index.ts', import.meta.url)))};
+    const o = JSON.parse(process.argv[1]);
+    const out = {};
+    for (const stream of [true, false]) {
+      try {
+        const s = await openBlockSession({ dataUrl: o.url, signer: { principalId: o.hv, key: createPrivateKey(o.key), delegation: o.delegation }, tenantId: o.tenantId, vmId: o.vmId, volumeId: o.volumeId, stream });
+        const plain = randomBytes(4096 * 8);
+        const generations = BigUint64Array.from({ length: 8 }, () => 1n);
+        const { ciphertext, tags } = await s.encryptSign(16n, generations, Buffer.from(plain));
+        const back = await s.verifyDecrypt(16n, generations, ciphertext, tags);
+        await s.close();
+        out[stream ? 'stream' : 'requests'] = back.equals(plain) && !ciphertext.equals(plain) ? 'round-trip' : 'differs';
+      } catch (e) {
+        out[stream ? 'stream' : 'requests'] = e.cause?.code ?? e.code ?? e.message;
+      }
+    }
+    console.log(JSON.stringify(out));`;
+  const run = (trust: boolean) =>
+    promisify(execFile)(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', '--input-type=module', '-e', client, JSON.stringify(session)], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: trust ? path.join(dir, 'ca.pem') : '' },
+    }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, string>);
+  assert.deepEqual(await run(true), { stream: 'round-trip', requests: 'round-trip' });
+  assert.deepEqual(await run(false), { stream: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', requests: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
 });
 
 test('a TLS connection that sends nothing is closed once a request head would be late; a pair outside its validity period is refused', LIMIT, async (t) => {
