@@ -1,10 +1,11 @@
 // The listeners over TLS: the data plane's block stream upgrades and answers sealed frames over
 // TLS as over TCP, and the SDK's block session (the adapter's client) opens and round-trips
-// sectors over it, streamed and one request each; a client that does not trust the certificate or speaks plain HTTP gets
-// nothing, and one that sends nothing is closed when a request's head would be; a pair outside
-// its validity period is refused; the service started with SEALKEEP_TLS_CERT/_KEY serves every
-// plane over TLS, takes a renewed certificate on SIGHUP without a restart, and keeps the one it
-// has when the renewal does not load or claims another identity than the measured one.
+// sectors over it, streamed and one request each; a client that does not trust the certificate
+// or speaks plain HTTP gets nothing, and one that sends nothing is closed when a request's head
+// would be; a pair outside its validity period is refused; the service started with
+// SEALKEEP_TLS_CERT/_KEY serves every plane over TLS, takes a renewed certificate on SIGHUP
+// without a restart, and keeps the one it has when the renewal does not load or claims another
+// identity than the measured one.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
