@@ -1,11 +1,13 @@
 // Crash safety, end to end: the adapter runs as its own process; a client keeps up to 8 writes,
-// write-zeroes and flushes in flight (some with FUA) until the adapter is killed with SIGKILL at a
-// random moment; then it is started again and every sector is read. Each sector must hold exactly
-// one write's content (never a mix), and that write must be the last one acknowledged or one issued
-// after it. That is stronger than what NBD asks (the last one acknowledged with FUA or before an
-// acknowledged flush), and holds because kill -9 leaves the page cache and every journal append
-// completes before its reply; the journal tests cover what a power loss can leave. Three crashes in
-// a row, with small limits so that write-backs and checkpoints happen under the kill as well.
+// write-zeroes and flushes in flight (some with FUA) until the adapter is killed with SIGKILL
+// after a random count of acknowledged writes; then it is started again and every sector is
+// read. Each sector must hold exactly one write's content (never a mix), and that write must be
+// the last one acknowledged or one issued after it. That is stronger than what NBD asks (the last
+// one acknowledged with FUA or before an acknowledged flush), and holds because kill -9 leaves the
+// page cache and every journal append completes before its reply; the journal tests cover what a
+// power loss can leave. Three crashes in a row, with small limits so that write-backs and
+// checkpoints happen under the kill as well.
+
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -99,12 +101,16 @@ test('kill -9 mid-stream, three times: every acknowledged write survives and no 
       model.settle(seen);
     }
 
-    // Write until killed.
+    // Write until killed: after a random count of acknowledged writes (not a time, which a loaded
+    // machine could spend before many were sent), with IN_FLIGHT more on their way.
     let killed = false;
-    const killer = setTimeout(() => {
+    let acknowledged = 0;
+    const killAfter = 40 + Math.floor(Math.random() * 120);
+    const kill = () => {
+      if (killed) return;
       killed = true;
       adapter.child.kill('SIGKILL');
-    }, 400 + Math.random() * 1200);
+    };
     const inFlight = new Set<Promise<void>>();
     let op = 0;
     while (!killed) {
@@ -132,12 +138,12 @@ test('kill -9 mid-stream, three times: every acknowledged write survives and no 
           assert.equal(r.error, 0);
           model.acknowledged(write);
           if (fua) stats.fua++;
+          if (++acknowledged >= killAfter) kill();
         });
       }
       const tracked: Promise<void> = sent.catch(() => {}).finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
     }
-    clearTimeout(killer);
     await Promise.allSettled(inFlight);
     await new Promise((resolve) => (adapter.child.exitCode !== null || adapter.child.signalCode !== null ? resolve(null) : adapter.child.once('exit', resolve)));
     assert.equal(adapter.child.signalCode, 'SIGKILL');
@@ -156,5 +162,5 @@ test('kill -9 mid-stream, three times: every acknowledged write survives and no 
   const code = await new Promise((resolve) => adapter.child.once('exit', resolve));
   assert.equal(code, 0);
   t.diagnostic(`${stats.writes} writes issued, ${stats.fua} acknowledged with FUA, journal replayed after ${stats.replays} of 3 crashes`);
-  assert.ok(stats.writes > 100, 'enough writes were in flight to make the crashes count');
+  assert.ok(stats.writes >= 3 * 40, 'each crash came after at least 40 acknowledged writes, more in flight');
 });
