@@ -14,7 +14,7 @@ before(async () => {
 });
 after(() => f.store.close());
 
-const RATE = 2; // operations per second; the bucket holds one second's worth
+const RATE = 1; // operations per second; the bucket holds one second's worth (a burst must take 9 s or more to see no refusal)
 
 async function limitedTenant(opsPerSecond: number) {
   const tenant = await f.newTenant();
