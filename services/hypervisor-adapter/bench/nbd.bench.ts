@@ -6,7 +6,8 @@
 // (aes-256-xts, plain64; no integrity), qemu-nbd on a raw image (no crypto at all), and nbdkit's
 // memory plugin (no crypto and no files: the most nbdcopy itself moves on this machine, a ceiling
 // for every server and so for every ratio), all in the same run, each figure the best of ROUNDS
-// taken in turn.
+// taken in turn. Last column: the production adapter again, with the data plane over TLS (its
+// sealed bodies inside TLS records), what an operator pays for TLS on that plane.
 // MB/s = 10^6 bytes per wall-clock second of the whole nbdcopy (its start and handshake included;
 // the last row shows that share, per server). Beside it, each server's own CPU time per copy (user
 // + system, all threads, from /proc; through the service, the adapter's and the service's together,
@@ -78,8 +79,8 @@ async function run(command: string, args: string[], quiet = false): Promise<numb
 }
 
 /** Starts a server process and waits until its export answers; its pid. */
-async function serve(command: string, args: string[], url: string): Promise<number> {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+async function serve(command: string, args: string[], url: string, env = process.env): Promise<number> {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
   for (let i = 0; i < 600; i++) {
     if ((await run('nbdinfo', ['--size', url], true)) === 0) return child.pid!;
@@ -119,7 +120,7 @@ interface Server {
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const services: Array<{ close(): Promise<void> }> = [];
 
-/** The five servers, each with an export of `bytes` (files under `dir`/`set`), in the table's column order. */
+/** The six servers, each with an export of `bytes` (files under `dir`/`set`), in the table's column order. */
 async function startServers(set: string, bytes: number): Promise<Server[]> {
   const home = path.join(dir, set);
   mkdirSync(home);
@@ -139,6 +140,13 @@ async function startServers(set: string, bytes: number): Promise<Server[]> {
   const service = await throughService(home, 'bench', bytes, remotePort);
   services.push(service);
   const remotePid = await serve(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main, ...service.serveArgs], url(remotePort));
+
+  // The same, with the data plane over TLS (SEALKEEP_TLS_CERT/_KEY): what TLS costs beside the sealed bodies.
+  const tlsPort = await freePort();
+  mkdirSync(path.join(home, 'tls'));
+  const overTls = await throughService(path.join(home, 'tls'), 'bench', bytes, tlsPort, true);
+  services.push(overTls);
+  const tlsPid = await serve(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main, ...overTls.serveArgs], url(tlsPort), overTls.env);
 
   // qemu-nbd on a LUKS image, AES-256-XTS with plain64 IVs like the adapter. A short PBKDF (it only
   // slows opening); qemu-img fails to time one that is too short on a busy machine, so longer ones follow.
@@ -175,6 +183,7 @@ async function startServers(set: string, bytes: number): Promise<Server[]> {
     { url: url(luksPort), pids: [luksPid] },
     { url: url(rawPort), pids: [rawPid] },
     { url: url(ceilingPort), pids: [ceilingPid] },
+    { url: url(tlsPort), pids: [tlsPid, overTls.pid] },
   ];
 }
 
@@ -221,10 +230,10 @@ const workloads: Array<{ name: string; servers: Server[]; bytes: number; args: (
 ];
 
 const column = (values: Array<string | number>, widths: number[]) => values.map((v, i) => String(v).padStart(widths[i]!)).join(' ');
-const widths = [22, 6, 8, 6, 5, 7, 6, 8, 8, 6, 8, 5, 6];
+const widths = [22, 6, 8, 6, 5, 7, 6, 6, 8, 8, 6, 6, 8, 5, 6, 6];
 console.log(`nbdcopy of 32 MiB (the last two rows: 256 MiB, into and out of 256 MiB exports), best of ${ROUNDS}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
-console.log(column(['', 'MB/s', '', '', '', '', 'ratio', '', '', 'server CPU ms/copy', '', '', ''], widths));
-console.log(column(['workload'.padEnd(22), 'local', 'service', 'LUKS', 'raw', 'no-op', 'local', 'service', 'no-op', 'local', 'service', 'host', 'LUKS'], widths));
+console.log(column(['', 'MB/s', '', '', '', '', '', 'ratio', '', '', '', 'server CPU ms/copy', '', '', '', ''], widths));
+console.log(column(['workload'.padEnd(22), 'local', 'service', 'LUKS', 'raw', 'no-op', 'TLS', 'local', 'service', 'no-op', 'TLS', 'local', 'service', 'host', 'LUKS', 'TLS'], widths));
 for (const { name, servers, bytes, args } of workloads) {
   writtenBack();
   const best = servers.map(() => Infinity);
@@ -239,14 +248,16 @@ for (const { name, servers, bytes, args } of workloads) {
   }
   const mbps = best.map((seconds) => (bytes / seconds / 1e6).toFixed(0));
   const total = (i: number) => cpu[i]!.reduce((a, b) => a + b, 0).toFixed(0);
-  // Columns: local, service, LUKS, raw, no-op (startServers' order); ratios for local, service and
-  // no-op; CPU of local, service (all of it, then the adapter's alone: the host's) and LUKS.
-  const ratios = [0, 1, 4].map((i) => (best[2]! / best[i]!).toFixed(2));
-  console.log(column([name.padEnd(22), ...mbps, ...ratios, total(0), total(1), cpu[1]![0]!.toFixed(0), total(2)], widths));
+  // Columns: local, service, LUKS, raw, no-op, TLS (startServers' order); ratios for local,
+  // service, no-op and TLS; CPU of local, service (all of it, then the adapter's alone: the
+  // host's), LUKS and TLS (adapter and service).
+  const ratios = [0, 1, 4, 5].map((i) => (best[2]! / best[i]!).toFixed(2));
+  console.log(column([name.padEnd(22), ...mbps, ...ratios, total(0), total(1), cpu[1]![0]!.toFixed(0), total(2), total(5)], widths));
 }
 console.log("local: the adapter with a local key; service: the adapter through a block session of the service's data plane (CPU: adapter + service)");
 console.log("host: of the service column's CPU, the adapter's alone — what the hypervisor host pays when the service runs elsewhere, as in production");
 console.log("no-op: nbdkit's memory plugin, no crypto and no files: the most nbdcopy moves on this machine, whatever the server");
+console.log('TLS: the service column with the data plane over TLS (SEALKEEP_TLS_CERT/_KEY): the sealed bodies inside TLS records');
 console.log("ratio: how many times qemu LUKS's speed the server's is (above 1: ahead); the no-op's is the most any server can show here");
 // What every figure above includes beside its bytes: nbdcopy's start, each server's handshake and
 // teardown. qemu-nbd answers the handshake in small writes without TCP_NODELAY, so Nagle holds one
@@ -288,7 +299,7 @@ const fresh = await startServers('latency', LATENCY_EXPORT);
 const latencyWidths = [22, 6, 8, 8, 8, 8];
 console.log(`\n${LATENCY_BYTES >> 20} MiB of ${LATENCY_WRITE >> 10} KiB writes, ${LATENCY_DEPTH} in flight, into a fresh ${LATENCY_EXPORT >> 30} GiB export (one run each)`);
 console.log(column(['server'.padEnd(22), 'MB/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], latencyWidths));
-for (const [i, name] of ['local', 'service', 'LUKS', 'raw', 'no-op'].entries()) {
+for (const [i, name] of ['local', 'service', 'LUKS', 'raw', 'no-op', 'TLS'].entries()) {
   const { mbps, latencies } = await timeWrites(fresh[i]!.url);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1);
   console.log(column([name.padEnd(22), mbps.toFixed(0), at(0.5), at(0.9), at(0.99), at(1)], latencyWidths));

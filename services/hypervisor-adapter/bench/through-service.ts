@@ -14,12 +14,15 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testCa } from '../../kms/src/tls.fixture.js';
 
 export interface ServiceProcess {
   /** The service's process, whose CPU time counts with the adapter's. */
   pid: number;
   /** Arguments for `main.ts` that serve the volume as export `name` on the port given. */
   serveArgs: string[];
+  /** The environment the adapter runs in: with `tls`, one that trusts the data plane's certificate. */
+  env: NodeJS.ProcessEnv;
   close(): Promise<void>;
 }
 
@@ -27,13 +30,27 @@ interface Ready {
   serveArgs: string[];
 }
 
-/** Starts the service in a child process, with `name` approved as a volume of a started VM. */
-export async function throughService(dir: string, name: string, volumeBytes: number, port: number): Promise<ServiceProcess> {
-  const child = fork(fileURLToPath(import.meta.url), [dir, name, String(volumeBytes), String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+/**
+ * Starts the service in a child process, with `name` approved as a volume of a started VM; with
+ * `tls`, its data plane over TLS under a certificate from an authority made for the run, which the
+ * adapter's environment trusts (NODE_EXTRA_CA_CERTS, as an operator's would).
+ */
+export async function throughService(dir: string, name: string, volumeBytes: number, port: number, tls = false): Promise<ServiceProcess> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const args = [dir, name, String(volumeBytes), String(port)];
+  if (tls) {
+    const ca = testCa(dir);
+    const { certFile, keyFile } = ca.issue('data-plane');
+    writeFileSync(path.join(dir, 'tls-ca.pem'), ca.ca);
+    env.NODE_EXTRA_CA_CERTS = path.join(dir, 'tls-ca.pem');
+    args.push(certFile, keyFile);
+  }
+  const child = fork(fileURLToPath(import.meta.url), args, { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const [ready] = (await Promise.race([once(child, 'message'), once(child, 'exit').then(() => Promise.reject(new Error('the service process exited before it was ready')))])) as [Ready];
   return {
     pid: child.pid!,
     serveArgs: ready.serveArgs,
+    env,
     close: async () => {
       child.send('close');
       await once(child, 'exit');
@@ -42,7 +59,7 @@ export async function throughService(dir: string, name: string, volumeBytes: num
 }
 
 /** In the child: the service world, until the parent says close. */
-async function serveWorld(dir: string, name: string, volumeBytes: number, port: number): Promise<void> {
+async function serveWorld(dir: string, name: string, volumeBytes: number, port: number, tls?: { certFile: string; keyFile: string }): Promise<void> {
   const { letHeapGrowForDataPlane } = await import('../../kms/src/platform/heap-growth.js');
   letHeapGrowForDataPlane();
   const { serviceWorld } = await import('../src/data-plane/service.fixture.js');
@@ -50,7 +67,8 @@ async function serveWorld(dir: string, name: string, volumeBytes: number, port: 
   const { attestOnce } = await import('../src/data-plane/commands.js');
   const { parseCommandLine } = await import('../src/cli-options.js');
   const { silentLogger } = await import('../src/logger.js');
-  const world = await serviceWorld({ mle: adapterCodeManifest() });
+  const { readTlsCredentials } = await import('../../kms/src/http/tls-credentials.js');
+  const world = await serviceWorld({ mle: adapterCodeManifest(), ...(tls ? { dataTls: readTlsCredentials({ ...tls, from: 'environment' }) } : {}) });
   const vm = await world.approvedVm(dir, { vmName: 'bench-vm', volumeName: name, volumeBytes });
   const host = ['--service', world.dataUrl, '--adapter-key', path.join(dir, 'adapter.pem'), '--host-tpm', world.hostTpmDir, '--host-id', world.hostId, '--host-name', 'host-07'];
   const attested = await attestOnce(parseCommandLine(['attest', ...host]), silentLogger);
@@ -71,6 +89,6 @@ async function serveWorld(dir: string, name: string, volumeBytes: number, port: 
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [dir, name, volumeBytes, port] = process.argv.slice(2);
-  await serveWorld(dir!, name!, Number(volumeBytes), Number(port));
+  const [dir, name, volumeBytes, port, certFile, keyFile] = process.argv.slice(2);
+  await serveWorld(dir!, name!, Number(volumeBytes), Number(port), certFile && keyFile ? { certFile, keyFile } : undefined);
 }

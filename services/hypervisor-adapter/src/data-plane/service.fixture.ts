@@ -18,6 +18,7 @@ import { delegationGrant, exchangeToken, launchDigests, manufactureHostTpm, open
 import { keysApi, type KeysApi } from '../../../kms/src/features/keys/keys-api.fixture.js';
 import { buildListeners } from '../../../kms/src/server.js';
 import { serverFor } from '../../../kms/src/http/listen.js';
+import type { TlsCredentials } from '../../../kms/src/http/tls-credentials.js';
 import { BlockPool } from '../../../kms/src/features/blocks/block-pool.js';
 import { BlockSessions } from '../../../kms/src/features/blocks/block-sessions.js';
 import { loadAk } from '../../../kms/src/platform/host-tpm.js';
@@ -62,7 +63,8 @@ export interface ApprovedVm {
 
 const signerOf = (c: { id: string; key: import('node:crypto').KeyObject }): Signer => ({ principalId: c.id, key: c.key });
 
-export async function serviceWorld(opts: { mle: Buffer; freshSeconds?: number }): Promise<ServiceWorld> {
+/** `dataTls`: the data plane over TLS with this pair, at https://localhost (its certificate must name localhost). */
+export async function serviceWorld(opts: { mle: Buffer; freshSeconds?: number; dataTls?: TlsCredentials }): Promise<ServiceWorld> {
   const api = await keysApi();
   const dir = await mkdtemp(path.join(tmpdir(), 'sealkeep-hv-world-'));
   const hostTpmDir = path.join(dir, 'host-tpm');
@@ -87,11 +89,12 @@ export async function serviceWorld(opts: { mle: Buffer; freshSeconds?: number })
   );
   const servers: Server[] = [];
   const urls: string[] = [];
-  for (const app of apps) {
-    const server = serverFor(app).listen(0, '127.0.0.1');
+  for (const [i, app] of apps.entries()) {
+    const tls = i === 1 ? opts.dataTls : undefined;
+    const server = serverFor(app, tls).listen(0, '127.0.0.1');
     await once(server, 'listening');
     servers.push(server);
-    urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    urls.push(`${tls ? 'https://localhost' : 'http://127.0.0.1'}:${(server.address() as AddressInfo).port}`);
   }
   const [tenantUrl, dataUrl, adminUrl] = urls as [string, string, string];
   const operator = signerOf(api.f.operator);
