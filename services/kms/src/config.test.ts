@@ -87,13 +87,16 @@ test('TLS: a certificate and its key from the environment or the file; the files
     const install = (pair: { certFile: string; keyFile: string }) => (copyFileSync(pair.certFile, env.SEALKEEP_TLS_CERT), copyFileSync(pair.keyFile, env.SEALKEEP_TLS_KEY));
     install(one);
     const c = loadConfig(env);
-    assert.deepEqual({ ...c.tls }, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, from: 'environment', identity: { subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA' } });
-    assert.deepEqual(measuredConfiguration(c).tls, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA' });
+    assert.deepEqual({ ...c.tls }, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, from: 'environment', identity: { subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA' }, plainPlanes: [] });
+    assert.deepEqual(measuredConfiguration(c).tls, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA', plainPlanes: [] });
+    const dataPlain = loadConfig({ ...env, SEALKEEP_PLAIN_PLANES: ' data ,data' });
+    assert.deepEqual(dataPlain.tls!.plainPlanes, ['data']);
+    assert.notDeepEqual(measuredConfiguration(dataPlain).tls, measuredConfiguration(c).tls, 'a plane left plain is measured');
     install(other);
     assert.deepEqual(measuredConfiguration(loadConfig(env)), measuredConfiguration(c), 'a renewal (same names, same issuer) measures the same');
     install(elsewhere);
     assert.notDeepEqual(measuredConfiguration(loadConfig(env)).tls, measuredConfiguration(c).tls, 'another identity does not');
-    withFile({ tls: { cert: one.certFile, key: one.keyFile } }, (file) => assert.deepEqual({ ...loadConfig({ SEALKEEP_CONFIG: file }).tls }, { certFile: one.certFile, keyFile: one.keyFile, from: 'config file', identity: c.tls!.identity }));
+    withFile({ tls: { cert: one.certFile, key: one.keyFile, plainPlanes: ['data'] } }, (file) => assert.deepEqual({ ...loadConfig({ SEALKEEP_CONFIG: file }).tls }, { certFile: one.certFile, keyFile: one.keyFile, from: 'config file', identity: c.tls!.identity, plainPlanes: ['data'] }));
 
     const refusal = (env: Record<string, string>) => {
       try {
@@ -114,8 +117,10 @@ test('TLS: a certificate and its key from the environment or the file; the files
     writeFileSync(junk, 'not a key');
     assert.match(refusal({ SEALKEEP_TLS_CERT: one.certFile, SEALKEEP_TLS_KEY: junk }), /cannot be loaded/);
     withFile({ tls: { cert: one.certFile, key: other.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /^tls\.cert .* \/ tls\.key .*: the key is not/));
-    withFile({ tls: { certFile: one.certFile, keyFile: one.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /"tls" takes "cert" and "key", each a file name; not "certFile", "keyFile"/));
+    withFile({ tls: { certFile: one.certFile, keyFile: one.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /"tls" takes "cert" and "key", each a file name, and "plainPlanes", a list; not "certFile", "keyFile"/));
     withFile({ tls: { cert: 3, key: one.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /not "cert"/));
+    assert.match(refusal({ ...env, SEALKEEP_PLAIN_PLANES: 'data,storage' }), /SEALKEEP_PLAIN_PLANES: planes are tenant, data, admin, compliance; not storage/);
+    assert.match(refusal({ SEALKEEP_PLAIN_PLANES: 'data' }), /TLS is not on/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -111,11 +111,13 @@ async function main(): Promise<void> {
   );
   const servers: Server[] = [];
   for (const [i, [planes, at]] of layout.entries()) {
-    const server = serverFor(apps[i]!, tls ? tls.credentials : undefined).listen(at.port, at.host);
-    if (tls) tls.attach(server as TlsServer);
+    // (a listener is plain only if every plane on it was named plain)
+    const overTls = tls && !planes.every((plane) => config.tls!.plainPlanes.includes(plane)) ? tls : null;
+    const server = serverFor(apps[i]!, overTls?.credentials).listen(at.port, at.host);
+    overTls?.attach(server as TlsServer);
     await once(server, 'listening');
     servers.push(server);
-    log.info({ planes, address: server.address(), tls: tls !== null }, 'listening');
+    log.info({ planes, address: server.address(), tls: overTls !== null }, 'listening');
   }
 
   const stop = async (signal: string) => {
