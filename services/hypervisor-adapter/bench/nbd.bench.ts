@@ -62,6 +62,8 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 });
+// Interrupted: the same clean-up (the service processes follow when their channel closes).
+process.once('SIGINT', () => process.exit(130));
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');

@@ -60,6 +60,8 @@ export async function throughService(dir: string, name: string, volumeBytes: num
 
 /** In the child: the service world, until the parent says close. */
 async function serveWorld(dir: string, name: string, volumeBytes: number, port: number, tls?: { certFile: string; keyFile: string }): Promise<void> {
+  // A parent that dies (or is interrupted) before or after "ready" ends this process too, world and all.
+  const parentGone = once(process, 'disconnect');
   const { letHeapGrowForDataPlane } = await import('../../kms/src/platform/heap-growth.js');
   letHeapGrowForDataPlane();
   const { serviceWorld } = await import('../src/data-plane/service.fixture.js');
@@ -82,8 +84,10 @@ async function serveWorld(dir: string, name: string, volumeBytes: number, port: 
     '--vm', `tenant=${world.tenantId},id=${vm.vmId},delegation=${delegation},boot-image=${vm.bootImage},config=${vm.configFile}`,
     '--volume', `name=${name},dir=${path.join(dir, 'remote-volume')},id=${vm.volumeId}`,
   ];
-  process.send!({ serveArgs } satisfies Ready);
-  await Promise.race([once(process, 'message'), once(process, 'disconnect')]);
+  if (process.connected) {
+    process.send!({ serveArgs } satisfies Ready);
+    await Promise.race([once(process, 'message'), parentGone]);
+  }
   await world.close();
   process.exit(0);
 }

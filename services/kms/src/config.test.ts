@@ -87,16 +87,20 @@ test('TLS: a certificate and its key from the environment or the file; the files
     const install = (pair: { certFile: string; keyFile: string }) => (copyFileSync(pair.certFile, env.SEALKEEP_TLS_CERT), copyFileSync(pair.keyFile, env.SEALKEEP_TLS_KEY));
     install(one);
     const c = loadConfig(env);
-    assert.deepEqual({ ...c.tls }, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, from: 'environment', identity: { subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA' }, plainPlanes: [] });
-    assert.deepEqual(measuredConfiguration(c).tls, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA', plainPlanes: [] });
-    const dataPlain = loadConfig({ ...env, SEALKEEP_PLAIN_PLANES: ' data ,data' });
-    assert.deepEqual(dataPlain.tls!.plainPlanes, ['data']);
-    assert.notDeepEqual(measuredConfiguration(dataPlain).tls, measuredConfiguration(c).tls, 'a plane left plain is measured');
+    assert.deepEqual({ ...c.tls }, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, from: 'environment', identity: { subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA' }, dataPlane: 'on' });
+    assert.deepEqual(measuredConfiguration(c).tls, { certFile: env.SEALKEEP_TLS_CERT, keyFile: env.SEALKEEP_TLS_KEY, subjectAltName: 'IP Address:127.0.0.1, DNS:localhost', issuer: 'CN=Sealkeep test CA', dataPlane: 'on' });
+    const dataPlain = loadConfig({ ...env, SEALKEEP_TLS_DATA_PLANE: 'off' });
+    assert.equal(dataPlain.tls!.dataPlane, 'off');
+    assert.notDeepEqual(measuredConfiguration(dataPlain).tls, measuredConfiguration(c).tls, 'a data plane left plain is measured');
     install(other);
     assert.deepEqual(measuredConfiguration(loadConfig(env)), measuredConfiguration(c), 'a renewal (same names, same issuer) measures the same');
     install(elsewhere);
     assert.notDeepEqual(measuredConfiguration(loadConfig(env)).tls, measuredConfiguration(c).tls, 'another identity does not');
-    withFile({ tls: { cert: one.certFile, key: one.keyFile, plainPlanes: ['data'] } }, (file) => assert.deepEqual({ ...loadConfig({ SEALKEEP_CONFIG: file }).tls }, { certFile: one.certFile, keyFile: one.keyFile, from: 'config file', identity: c.tls!.identity, plainPlanes: ['data'] }));
+    withFile({ tls: { cert: one.certFile, key: one.keyFile, dataPlane: 'off' } }, (file) => {
+      assert.deepEqual({ ...loadConfig({ SEALKEEP_CONFIG: file }).tls }, { certFile: one.certFile, keyFile: one.keyFile, from: 'config file', identity: c.tls!.identity, dataPlane: 'off' });
+      assert.equal(loadConfig({ SEALKEEP_CONFIG: file, SEALKEEP_TLS_DATA_PLANE: ' ' }).tls!.dataPlane, 'off', 'a blank variable leaves the file its say');
+      assert.equal(loadConfig({ SEALKEEP_CONFIG: file, SEALKEEP_TLS_DATA_PLANE: 'on' }).tls!.dataPlane, 'on', 'the environment wins');
+    });
 
     const refusal = (env: Record<string, string>) => {
       try {
@@ -117,10 +121,11 @@ test('TLS: a certificate and its key from the environment or the file; the files
     writeFileSync(junk, 'not a key');
     assert.match(refusal({ SEALKEEP_TLS_CERT: one.certFile, SEALKEEP_TLS_KEY: junk }), /cannot be loaded/);
     withFile({ tls: { cert: one.certFile, key: other.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /^tls\.cert .* \/ tls\.key .*: the key is not/));
-    withFile({ tls: { certFile: one.certFile, keyFile: one.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /"tls" takes "cert" and "key", each a file name, and "plainPlanes", a list; not "certFile", "keyFile"/));
+    withFile({ tls: { certFile: one.certFile, keyFile: one.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /"tls" takes "cert" and "key", each a file name, and "dataPlane"; not "certFile", "keyFile"/));
     withFile({ tls: { cert: 3, key: one.keyFile } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /not "cert"/));
-    assert.match(refusal({ ...env, SEALKEEP_PLAIN_PLANES: 'data,storage' }), /SEALKEEP_PLAIN_PLANES: planes are tenant, data, admin, compliance; not storage/);
-    assert.match(refusal({ SEALKEEP_PLAIN_PLANES: 'data' }), /TLS is not on/);
+    assert.match(refusal({ ...env, SEALKEEP_TLS_DATA_PLANE: 'plain' }), /SEALKEEP_TLS_DATA_PLANE is "on" \(the default\) or "off", not "plain"/);
+    withFile({ tls: { cert: one.certFile, key: one.keyFile, dataPlane: 'no' } }, (file) => assert.match(refusal({ SEALKEEP_CONFIG: file }), /^tls\.dataPlane is "on"/));
+    assert.match(refusal({ SEALKEEP_TLS_DATA_PLANE: 'off' }), /SEALKEEP_TLS_DATA_PLANE leaves the data plane out of TLS, and TLS is not on/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

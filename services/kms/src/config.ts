@@ -21,9 +21,9 @@
 //                       listener then speaks TLS 1.2 or later only. Read again on SIGHUP, so a
 //                       renewed certificate needs no restart; the files and the identity the
 //                       certificate claims (names, issuer) are measured, which certificate is not)
-//   tls.plainPlanes     SEALKEEP_PLAIN_PLANES             none: with TLS on, planes whose listener
-//                       stays plain HTTP (e.g. data: its block bodies are sealed either way; a
-//                       listener shared by two planes speaks TLS unless both are named)
+//   tls.dataPlane       SEALKEEP_TLS_DATA_PLANE           on: with TLS on, "off" leaves the data plane's
+//                       listener on plain HTTP (its block bodies are sealed either way; see
+//                       docs/service.md for what else it then shows the network)
 // The store comes from DATABASE_URL / SEALKEEP_DATA_DIR only (@sealkeep/store).
 
 import { createHash } from 'node:crypto';
@@ -32,7 +32,6 @@ import path from 'node:path';
 import { storeConfigFromEnv, dataDirFromEnv, describeStoreConfig, type StoreConfig } from '@sealkeep/store';
 import { parseMssimUrl } from '@sealkeep/tpm';
 import { readTlsCredentials, TlsCredentialsError, type TlsFiles, type TlsIdentity } from './http/tls-credentials.js';
-import { PLANE_NAMES, type Plane } from './http/route.js';
 
 export interface Listener {
   host: string;
@@ -57,8 +56,8 @@ export interface ServiceConfig {
   hostAttestationSeconds: number;
   /** Trusted TPM manufacturer roots for host EK certificates, with where each came from. */
   manufacturerRoots: ReadonlyArray<{ file: string; sha256: string; pem: string }>;
-  /** TLS on every listener (the files, and the identity their certificate claimed at start), or null for plain HTTP (behind a proxy that terminates TLS, or on loopback). */
-  tls: (TlsFiles & { identity: TlsIdentity; plainPlanes: readonly Plane[] }) | null;
+  /** TLS on the listeners (the files, the identity their certificate claimed at start, and whether the data plane's listener too), or null for plain HTTP (behind a proxy that terminates TLS, or on loopback). */
+  tls: (TlsFiles & { identity: TlsIdentity; dataPlane: 'on' | 'off' }) | null;
 }
 
 export class ConfigError extends Error {}
@@ -75,7 +74,7 @@ interface ConfigFile {
   logLevel?: string;
   hostAttestationSeconds?: number;
   manufacturerRoots?: string;
-  tls?: { cert?: string; key?: string; plainPlanes?: string[] };
+  tls?: { cert?: string; key?: string; dataPlane?: string };
 }
 
 const FILE_KEYS = new Set(['bind', 'tenant', 'data', 'admin', 'compliance', 'tpm', 'checkpoint', 'logLevel', 'hostAttestationSeconds', 'manufacturerRoots', 'tls']);
@@ -83,23 +82,23 @@ const FILE_KEYS = new Set(['bind', 'tenant', 'data', 'admin', 'compliance', 'tpm
 function tlsSettings(env: NodeJS.ProcessEnv, file: ConfigFile): ServiceConfig['tls'] {
   if (file.tls !== undefined) {
     const block = file.tls as Record<string, unknown>;
-    const wrong = !block || typeof block !== 'object' || Array.isArray(block) ? ['tls'] : Object.keys(block).filter((k) => (k === 'plainPlanes' ? !Array.isArray(block[k]) : !['cert', 'key'].includes(k) || typeof block[k] !== 'string'));
-    if (wrong.length) throw new ConfigError(`SEALKEEP_CONFIG: "tls" takes "cert" and "key", each a file name, and "plainPlanes", a list; not ${wrong.map((k) => `"${k}"`).join(', ')}`);
+    const wrong = !block || typeof block !== 'object' || Array.isArray(block) ? ['tls'] : Object.keys(block).filter((k) => !['cert', 'key', 'dataPlane'].includes(k) || typeof block[k] !== 'string');
+    if (wrong.length) throw new ConfigError(`SEALKEEP_CONFIG: "tls" takes "cert" and "key", each a file name, and "dataPlane"; not ${wrong.map((k) => `"${k}"`).join(', ')}`);
   }
-  const plainPlanes = (env.SEALKEEP_PLAIN_PLANES?.split(',') ?? file.tls?.plainPlanes ?? []).map((p) => String(p).trim()).filter(Boolean);
-  const unknown = plainPlanes.filter((p) => !(PLANE_NAMES as readonly string[]).includes(p));
-  if (unknown.length) throw new ConfigError(`SEALKEEP_PLAIN_PLANES: planes are ${PLANE_NAMES.join(', ')}; not ${unknown.join(', ')}`);
+  const dataPlaneSetting = env.SEALKEEP_TLS_DATA_PLANE?.trim() ? 'SEALKEEP_TLS_DATA_PLANE' : 'tls.dataPlane';
+  const dataPlane = env.SEALKEEP_TLS_DATA_PLANE?.trim() || file.tls?.dataPlane || 'on';
+  if (dataPlane !== 'on' && dataPlane !== 'off') throw new ConfigError(`${dataPlaneSetting} is "on" (the default) or "off", not "${dataPlane}"`);
   const fromEnv = Boolean(env.SEALKEEP_TLS_CERT?.trim() || env.SEALKEEP_TLS_KEY?.trim());
   const certFile = env.SEALKEEP_TLS_CERT?.trim() || file.tls?.cert;
   const keyFile = env.SEALKEEP_TLS_KEY?.trim() || file.tls?.key;
   if (!certFile && !keyFile) {
-    if (plainPlanes.length) throw new ConfigError('SEALKEEP_PLAIN_PLANES names planes to leave out of TLS, and TLS is not on (SEALKEEP_TLS_CERT, SEALKEEP_TLS_KEY)');
+    if (dataPlane === 'off') throw new ConfigError(`${dataPlaneSetting} leaves the data plane out of TLS, and TLS is not on (SEALKEEP_TLS_CERT, SEALKEEP_TLS_KEY)`);
     return null;
   }
   if (!certFile || !keyFile) throw new ConfigError('TLS needs both SEALKEEP_TLS_CERT and SEALKEEP_TLS_KEY (tls.cert and tls.key), or neither');
   const files: TlsFiles = { certFile, keyFile, from: fromEnv ? 'environment' : 'config file' };
   try {
-    return Object.freeze({ ...files, identity: readTlsCredentials(files).identity, plainPlanes: Object.freeze([...new Set(plainPlanes)].sort() as Plane[]) });
+    return Object.freeze({ ...files, identity: readTlsCredentials(files).identity, dataPlane });
   } catch (e) {
     if (e instanceof TlsCredentialsError) throw new ConfigError(e.message);
     throw e;
@@ -201,6 +200,6 @@ export function measuredConfiguration(config: ServiceConfig): Record<string, unk
     manufacturerRoots: config.manufacturerRoots.map(({ file, sha256 }) => ({ file, sha256 })),
     // Where the pair is and who its certificate says the service is, not which certificate: a
     // renewal (same names, same issuer) needs no approval; another identity, or TLS off, does.
-    tls: config.tls ? { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...config.tls.identity, plainPlanes: config.tls.plainPlanes } : 'off',
+    tls: config.tls ? { certFile: config.tls.certFile, keyFile: config.tls.keyFile, ...config.tls.identity, dataPlane: config.tls.dataPlane } : 'off',
   };
 }

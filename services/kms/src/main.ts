@@ -111,8 +111,7 @@ async function main(): Promise<void> {
   );
   const servers: Server[] = [];
   for (const [i, [planes, at]] of layout.entries()) {
-    // (a listener is plain only if every plane on it was named plain)
-    const overTls = tls && !planes.every((plane) => config.tls!.plainPlanes.includes(plane)) ? tls : null;
+    const overTls = tls && !(planes.length === 1 && planes[0] === 'data' && config.tls!.dataPlane === 'off') ? tls : null;
     const server = serverFor(apps[i]!, overTls?.credentials).listen(at.port, at.host);
     overTls?.attach(server as TlsServer);
     await once(server, 'listening');

@@ -3,7 +3,7 @@
 // sectors over it, streamed and one request each; a client that does not trust the certificate
 // or speaks plain HTTP gets nothing, and one that sends nothing is closed when a request's head
 // would be; a pair outside its validity period is refused; the service started with
-// SEALKEEP_TLS_CERT/_KEY serves its planes over TLS (one named in SEALKEEP_PLAIN_PLANES plain), takes a renewed certificate on SIGHUP
+// SEALKEEP_TLS_CERT/_KEY serves its planes over TLS (the data plane plain if told so), takes a renewed certificate on SIGHUP
 // without a restart, and keeps the one it has when the renewal does not load or claims another
 // identity than the measured one.
 
@@ -205,7 +205,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('the service with SEALKEEP_TLS_CERT/_KEY: the planes over TLS, but for one named in SEALKEEP_PLAIN_PLANES; SIGHUP takes a renewed certificate without a restart, and keeps the one it has when the renewal does not load', LIMIT, async (t) => {
+test('the service with SEALKEEP_TLS_CERT/_KEY: the planes over TLS, the data plane plain with SEALKEEP_TLS_DATA_PLANE=off; SIGHUP takes a renewed certificate without a restart, and keeps the one it has when the renewal does not load', LIMIT, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tls-main-'));
   const ca = testCa(dir);
   const first = ca.issue('first');
@@ -213,7 +213,7 @@ test('the service with SEALKEEP_TLS_CERT/_KEY: the planes over TLS, but for one 
   copyFileSync(first.certFile, certFile);
   copyFileSync(first.keyFile, keyFile);
   const [admin, tenant, data] = [await freePort(), await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = { ...process.env, SEALKEEP_DATA_DIR: path.join(dir, 'data'), SEALKEEP_ADMIN_PORT: String(admin), SEALKEEP_TENANT_PORT: String(tenant), SEALKEEP_DATA_PORT: String(data), SEALKEEP_TLS_CERT: certFile, SEALKEEP_TLS_KEY: keyFile, SEALKEEP_PLAIN_PLANES: 'data', SEALKEEP_LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, SEALKEEP_DATA_DIR: path.join(dir, 'data'), SEALKEEP_ADMIN_PORT: String(admin), SEALKEEP_TENANT_PORT: String(tenant), SEALKEEP_DATA_PORT: String(data), SEALKEEP_TLS_CERT: certFile, SEALKEEP_TLS_KEY: keyFile, SEALKEEP_TLS_DATA_PLANE: 'off', SEALKEEP_LOG_LEVEL: 'info' };
   delete env.DATABASE_URL;
   const main = fileURLToPath(new URL('./main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -236,7 +236,7 @@ test('the service with SEALKEEP_TLS_CERT/_KEY: the planes over TLS, but for one 
   assert.deepEqual(JSON.parse(ready.body), { status: 'ready', checks: { store: true } });
   assert.equal(ready.fingerprint, first.fingerprint);
   assert.equal((await getOverTls(tenant, '/healthz', ca.ca)).fingerprint, first.fingerprint, 'the tenant plane too');
-  assert.equal((await fetch(`http://127.0.0.1:${data}/v1/service-key`)).status, 200, 'the data plane, named plain, speaks plain HTTP');
+  assert.equal((await fetch(`http://127.0.0.1:${data}/v1/service-key`)).status, 200, 'the data plane, left out, speaks plain HTTP');
   assert.match(log, /"planes":\["data"\][^\n]*"tls":false/);
   await assert.rejects(fetch(`http://127.0.0.1:${admin}/healthz`), 'no plain HTTP beside it');
 
