@@ -14,7 +14,7 @@ import { TAG_BYTES } from '@sealkeep/crypto';
 import { decodeChunkRoots, encodeChunkRoots, ROOTS_FILE } from './chunk-roots.js';
 import { SectorFiles, TAGS_FILE } from './sector-files.js';
 import { setEntry, TAG_ENTRY_BYTES } from './sector-state.js';
-import { CHUNK_SECTORS, TagsAlteredError } from './tag-chunks.js';
+import { CHUNK_SECTORS, TagChunks, TagsAlteredError } from './tag-chunks.js';
 import { stateRootOf, temporaryDirectory } from '../test-kit.fixture.js';
 
 test('the roots file: read back as written; another geometry, another length or a damaged byte make it unusable', () => {
@@ -151,6 +151,14 @@ test('the root before some changes puts back the first entry each listed sector 
     ];
     const after = stateRootOf(entries, sectors);
     assert.notDeepEqual(after, rootBefore);
+    // Which chunks are read on the event loop: over the same file, a TagChunks that notes each read.
+    const readOnLoop = (workerChunks: number) => {
+      const read = new Set<number>();
+      const chunks = new TagChunks((first, count) => (read.add(Math.floor(first / CHUNK_SECTORS)), files.readEntries(first, count)), path.join(tmp.dir, TAGS_FILE));
+      return chunks.rootBefore(sectors, () => changes, workerChunks).then((root) => ({ root, read: [...read].sort() }));
+    };
+    assert.deepEqual(await readOnLoop(1), { root: rootBefore, read: [0, 1, 3] }, 'the chunk out of reach on workers, the ones reached and the tail on the loop');
+    assert.deepEqual(await readOnLoop(Infinity), { root: rootBefore, read: [0, 1, 2, 3] }, 'every chunk on the loop');
     assert.deepEqual(await files.chunks.rootBefore(sectors, () => changes, 1), rootBefore, 'the chunks out of reach on workers');
     files.chunks.written(2 * CHUNK_SECTORS + 1, 1); // (chunk 2's kept root dropped again, as a write drops it)
     assert.deepEqual(await files.chunks.rootBefore(sectors, () => changes, Infinity), rootBefore, 'on the event loop');

@@ -135,6 +135,15 @@ export class TagChunks {
       }
       return byChunk.get(chunk) ?? [];
     };
+    const unread = Array.from({ length: Math.floor(sectorCount / CHUNK_SECTORS) }, (_, chunk) => chunk).filter((chunk) => !this.#roots.has(chunk) && reaching(chunk).length === 0);
+    if (unread.length >= workerChunks) {
+      const since = this.#writes;
+      const roots = await hashChunks(this.#tagsPath, unread.map(span));
+      // A chunk written to while the workers read it keeps no root: it is read (and undone) below.
+      unread.forEach((chunk, i) => {
+        if ((this.#writtenAt.get(chunk) ?? 0) <= since) this.#roots.set(chunk, roots[i]!);
+      });
+    }
     for (let chunk = 0, first = 0; first < sectorCount; chunk++, first += CHUNK_SECTORS) {
       const count = Math.min(CHUNK_SECTORS, sectorCount - first);
       const whole = count === CHUNK_SECTORS;
