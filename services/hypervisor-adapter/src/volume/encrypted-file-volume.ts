@@ -481,7 +481,7 @@ export class EncryptedFileVolume implements BlockVolume {
    * pause recordIntervalMs on, whether or not a request comes to start one.
    */
   #recordLater(): void {
-    const waiting = this.#journal.hasPrevious && this.#crypto.recordState && !this.#stopped && !this.#failed;
+    const waiting = this.#journal.hasPrevious && this.#crypto.recordState && !this.#keepsJournal && !this.#failed;
     if (waiting && !this.#idleTimer) this.#writeBackAfterPause(Math.max(IDLE_WRITE_BACK_MS, this.#recordDueInMs()));
   }
 
