@@ -31,7 +31,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { storeConfigFromEnv, dataDirFromEnv, describeStoreConfig, type StoreConfig } from '@sealkeep/store';
 import { parseMssimUrl } from '@sealkeep/tpm';
-import { readTlsCredentials, TlsCredentialsError, type TlsFiles, type TlsIdentity } from './http/tls-credentials.js';
+import { readTlsCredentials, TlsCredentialsError, type TlsCredentials, type TlsFiles, type TlsIdentity } from './http/tls-credentials.js';
 
 export interface Listener {
   host: string;
@@ -57,7 +57,7 @@ export interface ServiceConfig {
   /** Trusted TPM manufacturer roots for host EK certificates, with where each came from. */
   manufacturerRoots: ReadonlyArray<{ file: string; sha256: string; pem: string }>;
   /** TLS on the listeners (the files, the identity their certificate claimed at start, and whether the data plane's listener too), or null for plain HTTP (behind a proxy that terminates TLS, or on loopback). */
-  tls: (TlsFiles & { identity: TlsIdentity; dataPlane: 'on' | 'off' }) | null;
+  tls: (TlsFiles & { identity: TlsIdentity; dataPlane: 'on' | 'off'; readonly credentials: TlsCredentials }) | null;
 }
 
 export class ConfigError extends Error {}
@@ -98,7 +98,10 @@ function tlsSettings(env: NodeJS.ProcessEnv, file: ConfigFile): ServiceConfig['t
   if (!certFile || !keyFile) throw new ConfigError('TLS needs both SEALKEEP_TLS_CERT and SEALKEEP_TLS_KEY (tls.cert and tls.key), or neither');
   const files: TlsFiles = { certFile, keyFile, from: fromEnv ? 'environment' : 'config file' };
   try {
-    return Object.freeze({ ...files, identity: readTlsCredentials(files).identity, dataPlane });
+    const credentials = readTlsCredentials(files);
+    // The pair itself rides along for the listeners, read once; not enumerable, so neither measured nor ever in JSON.
+    const settings = { ...files, identity: credentials.identity, dataPlane } as NonNullable<ServiceConfig['tls']>;
+    return Object.freeze(Object.defineProperty(settings, 'credentials', { value: credentials }));
   } catch (e) {
     if (e instanceof TlsCredentialsError) throw new ConfigError(e.message);
     throw e;

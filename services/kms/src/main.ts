@@ -23,7 +23,6 @@ import { failInterruptedScans } from './features/scans/store.js';
 import { buildListeners, type ServiceDeps } from './server.js';
 import { serverFor } from './http/listen.js';
 import { TlsListeners } from './http/tls-renewal.js';
-import { TlsCredentialsError } from './http/tls-credentials.js';
 import { BlockPool } from './features/blocks/block-pool.js';
 import { letHeapGrowForDataPlane } from './platform/heap-growth.js';
 import { BlockSessions } from './features/blocks/block-sessions.js';
@@ -143,7 +142,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof StoreOpenError || err instanceof ConfigError || err instanceof StartRefused || err instanceof TlsCredentialsError;
+  const known = err instanceof StoreOpenError || err instanceof ConfigError || err instanceof StartRefused;
   const listen = (err as NodeJS.ErrnoException)?.code === 'EADDRINUSE';
   if (known || listen) {
     process.stderr.write(`sealkeep: ${(err as Error).message}\n`);

@@ -16,17 +16,17 @@ import { replaceTlsCredentials } from './listen.js';
 export const RENEW_WITHIN_DAYS = 14;
 
 export class TlsListeners {
-  readonly #files: TlsFiles;
-  readonly #identity: TlsIdentity;
+  /** The files, and the identity their certificate claimed at start (the measured one). */
+  readonly #files: TlsFiles & { identity: TlsIdentity };
   readonly #log: Logger;
   readonly #servers: Server[] = [];
   #current: TlsCredentials;
 
-  constructor(files: TlsFiles & { identity: TlsIdentity }, log: Logger) {
+  /** `files.credentials`: the pair as the configuration read it at start. */
+  constructor(files: TlsFiles & { identity: TlsIdentity; credentials: TlsCredentials }, log: Logger) {
     this.#files = files;
-    this.#identity = files.identity;
     this.#log = log;
-    this.#current = readTlsCredentials(files);
+    this.#current = files.credentials;
     this.#report('TLS certificate served', this.#current);
     process.on('SIGHUP', () => this.renew());
   }
@@ -50,8 +50,8 @@ export class TlsListeners {
     } catch (err) {
       return void this.#log.error({ err }, 'SIGHUP: the TLS certificate could not be read again; the listeners keep the one they have');
     }
-    if (!sameIdentity(renewed.identity, this.#identity)) {
-      return void this.#log.error({ measured: this.#identity, renewal: renewed.identity }, 'SIGHUP: the renewed TLS certificate claims another identity than the measured one (names or issuer); the listeners keep the one they have — another identity is a configuration change, to approve and start with');
+    if (!sameIdentity(renewed.identity, this.#files.identity)) {
+      return void this.#log.error({ measured: this.#files.identity, renewal: renewed.identity }, 'SIGHUP: the renewed TLS certificate claims another identity than the measured one (names or issuer); the listeners keep the one they have — another identity is a configuration change, to approve and start with');
     }
     if (renewed.fingerprint === this.#current.fingerprint) this.#log.warn({ fingerprint: renewed.fingerprint }, 'SIGHUP: the TLS certificate is the one already served (was the renewal copied in?)');
     for (const server of this.#servers) replaceTlsCredentials(server, renewed);
