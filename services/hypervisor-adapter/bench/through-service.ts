@@ -41,8 +41,7 @@ export async function throughService(dir: string, name: string, volumeBytes: num
   if (tls) {
     const ca = testCa(dir);
     const { certFile, keyFile } = ca.issue('data-plane');
-    writeFileSync(path.join(dir, 'tls-ca.pem'), ca.ca);
-    env.NODE_EXTRA_CA_CERTS = path.join(dir, 'tls-ca.pem');
+    env.NODE_EXTRA_CA_CERTS = ca.caFile;
     args.push(certFile, keyFile);
   }
   const child = fork(fileURLToPath(import.meta.url), args, { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });

@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyServiceKeyEvidence } from '@sealkeep/attestation';
+import { freePort } from './test-kit.fixture.js';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 const cli = fileURLToPath(new URL('../../../packages/sdk/src/cli/bin.ts', import.meta.url));
@@ -34,14 +34,6 @@ for (const [name, url, expected] of [
     assert.equal(lines.length, 1, `exactly one line, got:\n${r.stderr}`);
     assert.match(lines[0]!, expected);
   });
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => srv.once('listening', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 test("starts on the embedded store, answers health and readiness, proves its signing key with its TPM's evidence, stops on SIGTERM", async () => {

@@ -6,10 +6,12 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 
 export interface TestCa {
-  /** The authority's certificate (PEM): what a client trusts. */
+  /** The authority's certificate (PEM): what a client trusts; and its file (NODE_EXTRA_CA_CERTS). */
   ca: Buffer;
+  caFile: string;
   /** A new server certificate and key signed by the authority, as PEM files in the directory (for 127.0.0.1 and localhost, or the names given). */
   issue(name: string, subjectAltName?: string): { certFile: string; keyFile: string; fingerprint: string };
 }
@@ -21,6 +23,7 @@ export function testCa(dir: string): TestCa {
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '2', '-subj', '/CN=Sealkeep test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
   return {
     ca: readFileSync(caCert),
+    caFile: caCert,
     issue(name, subjectAltName = 'IP:127.0.0.1,DNS:localhost') {
       const [keyFile, csr, certFile, extensions] = ['key', 'csr', 'pem', 'cnf'].map((ext) => path.join(dir, `${name}.${ext}`)) as [string, string, string, string];
       writeFileSync(extensions, `subjectAltName=${subjectAltName}\nextendedKeyUsage=serverAuth\n`);
@@ -35,7 +38,7 @@ export function testCa(dir: string): TestCa {
 export function getOverTls(port: number, urlPath: string, ca: Buffer): Promise<{ status: number; body: string; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     const req = https.get({ host: '127.0.0.1', port, path: urlPath, ca, agent: false }, (res) => {
-      const fingerprint = res.socket && 'getPeerCertificate' in res.socket ? (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256 : '';
+      const fingerprint = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

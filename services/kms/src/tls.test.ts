@@ -11,8 +11,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -38,6 +38,7 @@ import { dataPlane, generations } from './features/blocks/data-plane.fixture.js'
 import { requestTimeouts, serverFor } from './http/listen.js';
 import { readTlsCredentials } from './http/tls-credentials.js';
 import { getOverTls, testCa } from './tls.fixture.js';
+import { eventually, freePort } from './test-kit.fixture.js';
 
 const LIMIT = { timeout: 60_000 };
 
@@ -142,7 +143,6 @@ test("the SDK's block session over TLS, as the adapter runs it (--service https:
     vmId: vm.vmId,
     volumeId: vm.volumeId,
   };
-  writeFileSync(path.join(dir, 'ca.pem'), ca.ca);
   // The client in a process that trusts the test's authority (Node reads NODE_EXTRA_CA_CERTS at start).
   const client = `
     import { createPrivateKey, randomBytes } from 'node:crypto';
@@ -165,7 +165,7 @@ test("the SDK's block session over TLS, as the adapter runs it (--service https:
     console.log(JSON.stringify(out));`;
   const run = (trust: boolean) =>
     promisify(execFile)(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', '--input-type=module', '-e', client, JSON.stringify(session)], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: trust ? path.join(dir, 'ca.pem') : '' },
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: trust ? ca.caFile : '' },
     }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, string>);
   assert.deepEqual(await run(true), { stream: 'round-trip', requests: 'round-trip' });
   assert.deepEqual(await run(false), { stream: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', requests: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
@@ -197,14 +197,6 @@ test('a TLS connection that sends nothing is closed once a request head would be
   assert.match(json, /"fingerprint"/);
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 test('the service with SEALKEEP_TLS_CERT/_KEY: the planes over TLS, the data plane plain with SEALKEEP_TLS_DATA_PLANE=off; SIGHUP takes a renewed certificate without a restart, and keeps the one it has when the renewal does not load', LIMIT, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tls-main-'));
   const ca = testCa(dir);
@@ -224,10 +216,7 @@ test('the service with SEALKEEP_TLS_CERT/_KEY: the planes over TLS, the data pla
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const logged = async (message: string) => {
-    for (let i = 0; i < 300 && !log.includes(message); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.ok(log.includes(message), `logged "${message}":\n${log}`);
-  };
+  const logged = (message: string) => eventually(() => log.includes(message), () => `logged "${message}":\n${log}`, 30_000); // (the start included)
 
   await logged('"planes":["tenant"]');
   await logged('"planes":["admin","compliance"]');

@@ -11,6 +11,7 @@ import { mountListener, type Principal } from './mount.js';
 import { route } from './route.js';
 import { binaryBodies, binaryBodyBytes } from './binary-body.js';
 import { requestTimeouts, serverFor } from './listen.js';
+import { eventually } from '../test-kit.fixture.js';
 
 const echo = route({
   method: 'post',
@@ -62,13 +63,6 @@ before(async () => {
 after(() => {
   for (const server of servers) server.close();
 });
-
-/** Waits for `ready` up to 10 s (a passing run waits only as long as it must), then asserts it. */
-async function eventually(ready: () => boolean, what: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!ready() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.ok(ready(), what());
-}
 
 /**
  * Connects, sends `bytes`, then nothing more; what the server sent, and how long until it closed

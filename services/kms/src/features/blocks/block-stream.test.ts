@@ -27,6 +27,7 @@ import {
 } from '@sealkeep/crypto';
 import { dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
 import { serverFor } from '../../http/listen.js';
+import { eventually } from '../../test-kit.fixture.js';
 import { MAX_STREAM_BYTES, streamBodyBytes, streamTimeouts } from './block-stream.js';
 import { binaryBodyBytes } from '../../http/binary-body.js';
 import { upgradedReads } from '../../http/upgraded-reads.js';
@@ -346,12 +347,6 @@ test('the service holds at most 16 frames of a stream at once, however many arri
     raw.socket.destroy();
   }
 });
-
-/** Waits for `ready` up to 10 s (a loaded CI machine; a passing run waits only as long as it must), then asserts it. */
-async function eventually(ready: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.ok(ready(), what);
-}
 
 inBothReadModes(`the service holds at most ${MAX_STREAM_BYTES >> 20} MiB of a stream's bodies at once, and gives every byte back`, async () => {
   const { raw, key, sessionId } = await openStream({ sectors: 12 * 2048 });
