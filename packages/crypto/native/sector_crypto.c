@@ -169,6 +169,11 @@ static int tag_one(tag_key *key, uint64_t lba, uint64_t generation, const uint8_
          length == TAG_BYTES;
 }
 
+/* Sector i's generation: one for the whole batch, or one per sector. */
+static inline uint64_t generation_at(const uint64_t *generations, size_t generation_count, size_t i) {
+  return generations[generation_count == 1 ? 0 : i];
+}
+
 /* A run of lanes costs the same however many are filled: below this many sectors, one at a time
  * through EVP is cheaper (the lanes run at about twice EVP's rate). */
 #define LANES_WORTH_FILLING 8
@@ -182,7 +187,7 @@ static void tag_in_lanes(tag_key *key, uint64_t first_lba, const uint64_t *gener
   for (size_t j = 0; j < TAG_LANES; j++) {
     const size_t i = first + (j < n ? j : n - 1);
     lbas[j] = first_lba + i;
-    lane_generations[j] = generations[generation_count == 1 ? 0 : i];
+    lane_generations[j] = generation_at(generations, generation_count, i);
     sectors[j] = ciphertext + i * key->sector_size;
   }
   tag_lanes(&key->pads, key->volume_id, lbas, lane_generations, sectors, key->sector_size, tags);
@@ -193,8 +198,8 @@ static void tag_in_lanes(tag_key *key, uint64_t first_lba, const uint64_t *gener
 static void tag_in_pair(tag_key *key, uint64_t first_lba, const uint64_t *generations, size_t generation_count,
                         const uint8_t *ciphertext, size_t first, uint8_t *tags_out) {
   const uint64_t lbas[2] = {first_lba + first, first_lba + first + 1};
-  const uint64_t pair_generations[2] = {generations[generation_count == 1 ? 0 : first],
-                                        generations[generation_count == 1 ? 0 : first + 1]};
+  const uint64_t pair_generations[2] = {generation_at(generations, generation_count, first),
+                                        generation_at(generations, generation_count, first + 1)};
   const uint8_t *const sectors[2] = {ciphertext + first * key->sector_size, ciphertext + (first + 1) * key->sector_size};
   tag_pairs(&key->pads, key->volume_id, lbas, pair_generations, sectors, key->sector_size,
             (uint8_t(*)[TAG_BYTES])(tags_out + first * TAG_BYTES));
@@ -212,8 +217,7 @@ int tag_sectors(tag_key *key, uint64_t first_lba, const uint64_t *generations, s
   if (key->path == TAG_PATH_PAIRS)
     for (; sector_count - i >= 2; i += 2) tag_in_pair(key, first_lba, generations, generation_count, ciphertext, i, tags_out);
   for (; i < sector_count; i++) {
-    uint64_t generation = generations[generation_count == 1 ? 0 : i];
-    if (!tag_one(key, first_lba + i, generation, ciphertext + i * key->sector_size, tags_out + i * TAG_BYTES))
+    if (!tag_one(key, first_lba + i, generation_at(generations, generation_count, i), ciphertext + i * key->sector_size, tags_out + i * TAG_BYTES))
       return fail(error, "HMAC-SHA-256 failed on a sector");
   }
   return 1;

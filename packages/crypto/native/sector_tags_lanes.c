@@ -175,11 +175,7 @@ LANES_TARGET void tag_lanes(const hmac_sha256_pads *pads, const uint8_t volume_i
   uint32_t words[8][TAG_LANES];
   for (int i = 0; i < 8; i++) _mm512_storeu_si512(words[i], state[i]);
   for (int j = 0; j < TAG_LANES; j++)
-    for (int i = 0; i < 8; i++) {
-      uint8_t *p = tags[j] + 4 * i;
-      p[0] = (uint8_t)(words[i][j] >> 24), p[1] = (uint8_t)(words[i][j] >> 16);
-      p[2] = (uint8_t)(words[i][j] >> 8), p[3] = (uint8_t)words[i][j];
-    }
+    for (int i = 0; i < 8; i++) put_u32_be(tags[j] + 4 * i, words[i][j]);
 }
 
 #else /* not x86-64: no lanes, and tag keys stay on OpenSSL's path */
