@@ -1,8 +1,8 @@
 /* sha256_pairs: SHA-256 of two messages at once with the SHA instructions (SHA-NI), for HMAC
  * sector tags on CPUs that have them and no AVX-512, and for the Merkle tree's hashes. Where those
- * instructions are bound by their latency (AMD's Zen 2 and 3), one message's rounds leave the unit
- * idle between steps; two messages' rounds side by side fill it, some 1.8 times as fast as
- * OpenSSL's one stream (packages/crypto/bench). The tag format is the one in sector_crypto.h. Used
+ * instructions are bound by their latency (AMD's Zen 3), one message's rounds leave the unit
+ * idle between steps; two messages' rounds side by side fill it, 1.8 times as fast as one stream
+ * (a scratch C program over 4 KiB messages; packages/crypto/src/block/README.md). The tag format is the one in sector_crypto.h. Used
  * only where sha256_pairs_supported() says so; nothing here is global or keeps state between calls. */
 #ifndef SEALKEEP_SHA256_PAIRS_H
 #define SEALKEEP_SHA256_PAIRS_H
@@ -12,7 +12,7 @@
 
 #include "sector_tag_blocks.h" /* hmac_sha256_pads */
 
-/* Whether this CPU has the SHA extensions and SSE4.1. */
+/* Whether this CPU has the SHA extensions, SSSE3 and SSE4.1. */
 int sha256_pairs_supported(void);
 
 /* The pads' states for a 32-byte HMAC key. Only where sha256_pairs_supported(). */
