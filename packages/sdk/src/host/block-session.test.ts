@@ -64,10 +64,16 @@ let refuse: string | null = null;
 /** Set: block requests are held until this many are in flight at once (or two seconds pass), so a
  * loaded machine cannot answer the first before the client has sent the rest. */
 let gather: { count: number; reached: () => void; opened: Promise<void> } | null = null;
-function gatherUntil(count: number): void {
+/** Runs `work` with block requests gathered until `count` are in flight. */
+async function gathered<T>(count: number, work: () => Promise<T>): Promise<T> {
   let reached!: () => void;
   const opened = new Promise<void>((r) => (reached = r));
   gather = { count, reached, opened };
+  try {
+    return await work();
+  } finally {
+    gather = null;
+  }
 }
 /** The stand-in service's signing key; `standIn` set: the answer carries another ECDH point than the one signed (someone in between). */
 const serviceSigning = newKeyPair('ec', { namedCurve: 'P-256' });
@@ -141,7 +147,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const op = m[2]!;
   const lba = BigInt(m[3]!);
   seen.requests++;
-  await (gather ? Promise.race([gather.opened, new Promise((r) => setTimeout(r, 2000))]) : new Promise((r) => setTimeout(r, 5)));
+  await (gather ? Promise.race([gather.opened, new Promise((r) => setTimeout(r, 2000).unref())]) : new Promise((r) => setTimeout(r, 5)));
   const per = op === 'encrypt' || op === 'decrypt' ? S : op === 'verify-decrypt' || op === 'verify' ? 8 + S + TAG_BYTES : 8 + S;
   if (body.length % per !== 0) return problem(res, 400, 'validation-failed');
   const n = body.length / per;
@@ -244,9 +250,7 @@ test('IntegrityError names every failing LBA, across batches sent in parallel', 
   const g = generationsFor(n);
   const before = seen.requests;
   seen.maxInFlight = 0;
-  gatherUntil(2);
-  const { ciphertext, tags } = await session.encryptSign(0n, g, plaintext);
-  gather = null;
+  const { ciphertext, tags } = await gathered(2, () => session.encryptSign(0n, g, plaintext));
   assert.equal(seen.requests - before, 4, 'split into 4 batches');
   assert.ok(seen.maxInFlight >= 2, 'batches overlap');
   for (const at of [5 * S, (n - 2) * S + 100]) ciphertext.writeUInt8(ciphertext.readUInt8(at) ^ 1, at);
@@ -271,9 +275,7 @@ test('sequential runs: two in flight, the rest wait and go out merged; runs that
   const n = (256 * 1024) / S; // a hypervisor's 256 KiB writes, one after another
   let before = seen.requests;
   seen.maxInFlight = 0;
-  gatherUntil(2);
-  await Promise.all(Array.from({ length: 16 }, (_, i) => session.encryptSign(BigInt(i * n), generationsFor(n), randomBytes(n * S))));
-  gather = null;
+  await gathered(2, () => Promise.all(Array.from({ length: 16 }, (_, i) => session.encryptSign(BigInt(i * n), generationsFor(n), randomBytes(n * S)))));
   assert.equal(seen.maxInFlight, 2, 'past two in flight, a run that continues another waits');
   assert.ok(seen.requests - before <= 4, `16 runs in ${seen.requests - before} requests: the two first alone, the waiting ones merged`);
   for (const [runs, sectors, gap] of [
@@ -282,9 +284,7 @@ test('sequential runs: two in flight, the rest wait and go out merged; runs that
   ] as const) {
     before = seen.requests;
     seen.maxInFlight = 0;
-    gatherUntil(8);
-    await Promise.all(Array.from({ length: runs }, (_, i) => session.encrypt(BigInt(gap * i), randomBytes(sectors * S)))); // not adjacent: never merged
-    gather = null;
+    await gathered(8, () => Promise.all(Array.from({ length: runs }, (_, i) => session.encrypt(BigInt(gap * i), randomBytes(sectors * S))))); // not adjacent: never merged
     assert.equal(seen.requests - before, runs);
     assert.equal(seen.maxInFlight, 8, `${runs} runs of ${sectors * S} bytes apart from one another use all eight connections`);
   }
