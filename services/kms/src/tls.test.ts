@@ -20,58 +20,24 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import {
-  ANSWER_HEADER_BYTES,
   ANSWER_SEALED,
   BLOCK_STREAM_PROTOCOL,
   BODY_SEALS,
   blockRequestUrl,
   blockStreamPath,
-  decodeAnswerHeader,
   encodeRequestHeader,
   openBody,
   sealBody,
   sessionAuthorization,
-  type AnswerFrameHeader,
 } from '@sealkeep/crypto';
 import express, { type Express } from 'express';
-import { dataPlane, generations } from './features/blocks/data-plane.fixture.js';
+import { dataPlane, generations, Raw } from './features/blocks/data-plane.fixture.js';
 import { requestTimeouts, serverFor } from './http/listen.js';
 import { readTlsCredentials } from './http/tls-credentials.js';
 import { getOverTls, testCa } from './tls.fixture.js';
 import { eventually, freePort } from './test-kit.fixture.js';
 
 const LIMIT = { timeout: 60_000 };
-
-/** Everything a TLS connection receives, and a wait until enough of it came. */
-function received(socket: tls.TLSSocket) {
-  let bytes = Buffer.alloc(0);
-  let wake = () => undefined as void;
-  socket.on('data', (c: Buffer) => ((bytes = Buffer.concat([bytes, c])), wake()));
-  socket.on('close', () => wake());
-  const until = async (ready: (b: Buffer) => boolean) => {
-    while (!ready(bytes)) {
-      if (socket.destroyed) throw new Error(`closed after ${bytes.length} bytes`);
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
-  return {
-    async head(): Promise<string> {
-      await until((b) => b.includes('\r\n\r\n'));
-      const end = bytes.indexOf('\r\n\r\n');
-      const head = bytes.toString('latin1', 0, end);
-      bytes = bytes.subarray(end + 4);
-      return head;
-    },
-    async frame(): Promise<{ header: AnswerFrameHeader; body: Buffer }> {
-      await until((b) => b.length >= ANSWER_HEADER_BYTES);
-      const header = decodeAnswerHeader(bytes) as AnswerFrameHeader;
-      await until((b) => b.length >= ANSWER_HEADER_BYTES + header.length);
-      const body = Buffer.from(bytes.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + header.length));
-      bytes = bytes.subarray(ANSWER_HEADER_BYTES + header.length);
-      return { header, body };
-    },
-  };
-}
 
 test('the data plane over TLS: the block stream upgrades and answers a sealed frame; an untrusted certificate or plain HTTP gets nothing', LIMIT, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-tls-'));
@@ -96,11 +62,11 @@ test('the data plane over TLS: the block stream upgrades and answers a sealed fr
   const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.ca });
   sockets.push(socket);
   await once(socket, 'secureConnect');
-  const from = received(socket);
+  const from = new Raw(socket);
   const upgradeSeq = 1;
   const upgradeTag = sealBody(key!, upgradeSeq, 'request', 'encrypted', 'GET', blockStreamPath(sessionId), []);
   socket.write(`GET ${blockStreamPath(sessionId)} HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\nAuthorization: ${sessionAuthorization(upgradeSeq, upgradeTag)}\r\n\r\n`);
-  assert.match(await from.head(), /^HTTP\/1\.1 101 /);
+  assert.equal((await from.http()).status, 101);
 
   const n = 4;
   const plaintext = randomBytes(4096 * n);
@@ -108,7 +74,7 @@ test('the data plane over TLS: the block stream upgrades and answers a sealed fr
   const seq = 2;
   const tag = sealBody(key!, seq, 'request', BODY_SEALS['encrypt-sign'].request, 'POST', blockRequestUrl(sessionId, 'encrypt-sign', 0n), [body]);
   socket.write(Buffer.concat([encodeRequestHeader({ length: body.length, op: 'encrypt-sign', seq, lba: 0n, tag }), body]));
-  const answer = await from.frame();
+  const answer = await from.answer();
   assert.equal(answer.header.kind, ANSWER_SEALED, answer.body.toString());
   assert.ok(openBody(key!, seq, 'answer', BODY_SEALS['encrypt-sign'].answer, 'POST', blockRequestUrl(sessionId, 'encrypt-sign', 0n), [answer.body], answer.header.tag), 'the answer holds its seal');
   assert.equal(answer.body.length, n * (4096 + 32));

@@ -10,13 +10,11 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import {
-  ANSWER_HEADER_BYTES,
   ANSWER_PROBLEM,
   ANSWER_SEALED,
   BLOCK_STREAM_PROTOCOL,
   blockRequestUrl,
   blockStreamPath,
-  decodeAnswerHeader,
   encodeRequestHeader,
   BODY_SEALS,
   openBody,
@@ -25,7 +23,7 @@ import {
   type AnswerFrameHeader,
   type BlockOp,
 } from '@sealkeep/crypto';
-import { dataPlane, generations as gens, type DataPlane } from './data-plane.fixture.js';
+import { dataPlane, generations as gens, Raw, type DataPlane } from './data-plane.fixture.js';
 import { serverFor } from '../../http/listen.js';
 import { eventually } from '../../test-kit.fixture.js';
 import { MAX_STREAM_BYTES, streamBodyBytes, streamTimeouts } from './block-stream.js';
@@ -55,54 +53,13 @@ after(async () => {
 
 const opened = new Set<Raw>();
 
-/** A connection to the data plane, read by hand: everything received is kept, and taken off the front as it is parsed. */
-class Raw {
-  received = Buffer.alloc(0);
-  readonly closed: Promise<void>;
-  #wake: () => void = () => undefined;
-  constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      this.#wake();
-    });
-    this.closed = once(socket, 'close').then(() => undefined);
-    socket.on('close', () => this.#wake());
-  }
-  static async connect(): Promise<Raw> {
-    const socket = net.connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    const raw = new Raw(socket);
-    opened.add(raw);
-    return raw;
-  }
-  async #until(ready: () => boolean): Promise<void> {
-    while (!ready()) {
-      if (this.socket.destroyed && !ready()) throw new Error(`the connection closed; received ${this.received.length} bytes`);
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-  }
-  /** The HTTP head of an answer (and its body, by Content-Length). */
-  async http(): Promise<{ status: number; head: string; body: string }> {
-    await this.#until(() => this.received.includes('\r\n\r\n'));
-    const end = this.received.indexOf('\r\n\r\n');
-    const head = this.received.toString('latin1', 0, end);
-    const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-    await this.#until(() => this.received.length >= end + 4 + length);
-    const body = this.received.toString('utf8', end + 4, end + 4 + length);
-    this.received = this.received.subarray(end + 4 + length);
-    return { status: Number(head.slice(9, 12)), head, body };
-  }
-  /** The next answer frame. */
-  async answer(): Promise<{ header: AnswerFrameHeader; body: Buffer }> {
-    await this.#until(() => this.received.length >= ANSWER_HEADER_BYTES);
-    const header = decodeAnswerHeader(this.received);
-    assert.equal(typeof header, 'object', String(header));
-    const h = header as AnswerFrameHeader;
-    await this.#until(() => this.received.length >= ANSWER_HEADER_BYTES + h.length);
-    const body = Buffer.from(this.received.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + h.length));
-    this.received = this.received.subarray(ANSWER_HEADER_BYTES + h.length);
-    return { header: h, body };
-  }
+/** A connection to the listening data plane, read by hand (Raw), closed after the tests. */
+async function connectRaw(): Promise<Raw> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const raw = new Raw(socket);
+  opened.add(raw);
+  return raw;
 }
 
 let seq = 1_000_000;
@@ -131,7 +88,7 @@ async function openStream(opts: Parameters<DataPlane['readyVm']>[0] = {}) {
   const { res, key } = await d.openSession(vm.vmId, vm.volumeId);
   assert.equal(res.status, 201, res.text);
   const sessionId = res.body.sessionId as string;
-  const raw = await Raw.connect();
+  const raw = await connectRaw();
   const s = ++seq;
   const tag = sealBody(key!, s, 'request', 'encrypted', 'GET', blockStreamPath(sessionId), []);
   raw.socket.write(`GET ${blockStreamPath(sessionId)} HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: ${BLOCK_STREAM_PROTOCOL}\r\nAuthorization: ${sessionAuthorization(s, tag)}\r\n\r\n`);
@@ -278,7 +235,7 @@ test('the upgrade is refused as any request is: without the protocol 426, a seal
   const sessionId = res.body.sessionId as string;
   const path = blockStreamPath(sessionId);
   const ask = async (headers: string, withSeq = ++seq, sealKey = key!) => {
-    const raw = await Raw.connect();
+    const raw = await connectRaw();
     const tag = sealBody(sealKey, withSeq, 'request', 'encrypted', 'GET', path, []);
     raw.socket.write(`GET ${path} HTTP/1.1\r\nHost: sealkeep\r\n${headers}Authorization: ${sessionAuthorization(withSeq, tag)}\r\n\r\n`);
     const answer = await raw.http();
@@ -304,13 +261,13 @@ test('the upgrade is refused as any request is: without the protocol 426, a seal
 });
 
 test('an upgrade offered to an ordinary route is ignored (it answers as usual), unless it has a body', LIMIT, async () => {
-  const raw = await Raw.connect();
+  const raw = await connectRaw();
   raw.socket.write(`GET /v1/service-key HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`);
   const answer = await raw.http();
   assert.equal(answer.status, 200, answer.head);
   assert.ok(JSON.parse(answer.body).kid);
   await raw.closed;
-  const withBody = await Raw.connect();
+  const withBody = await connectRaw();
   withBody.socket.write(`POST /v1/token HTTP/1.1\r\nHost: sealkeep\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 11\r\n\r\ngrant_type=`);
   const refused = await withBody.http();
   assert.equal(refused.status, 400, refused.head);
@@ -519,7 +476,7 @@ test('a sealed block request for a session this process does not hold, or with a
   stream.socket.destroy();
   const url = blockRequestUrl(sessionId, 'encrypt-sign', 0n);
   const ask = async (path: string, frameSeq: number) => {
-    const raw = await Raw.connect();
+    const raw = await connectRaw();
     const tag = sealBody(key, frameSeq, 'request', 'encrypted', 'POST', path, [Buffer.alloc(0)]);
     // A body is announced and never sent: only an answer given before reading it arrives.
     raw.socket.write(`POST ${path} HTTP/1.1\r\nHost: sealkeep\r\nContent-Type: application/octet-stream\r\nContent-Length: 16000000\r\nAuthorization: ${sessionAuthorization(frameSeq, tag)}\r\n\r\n`);
@@ -533,7 +490,7 @@ test('a sealed block request for a session this process does not hold, or with a
   const spent = await ask(url, 1); // the upgrade spent seqs above it: 1 is outside the window
   assert.equal(spent.status, 401, spent.head);
   // Not sealed under a session: the permission table decides, on a body no larger than a JSON request's.
-  const raw = await Raw.connect();
+  const raw = await connectRaw();
   raw.socket.write(`POST ${url} HTTP/1.1\r\nHost: sealkeep\r\nContent-Type: application/octet-stream\r\nContent-Length: 16000000\r\n\r\n`);
   const unsealed = await raw.http();
   raw.socket.destroy();
@@ -560,7 +517,7 @@ test('a block request whose connection closes before its answer began gives its 
     };
     const first = Buffer.concat([gens(1), randomBytes(4096)]);
     const second = Buffer.concat([gens(256), randomBytes(256 * 4096)]); // past a JSON request's size: held in the budget
-    const raw = await Raw.connect();
+    const raw = await connectRaw();
     raw.socket.write(Buffer.concat([Buffer.from(sealed(first)), first, Buffer.from(sealed(second)), second.subarray(0, 100_000)]));
     await eventually(() => binaryBodyBytes.used >= second.length, 'the second body is held while the first runs');
     raw.socket.destroy();

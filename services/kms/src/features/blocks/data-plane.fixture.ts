@@ -10,9 +10,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type net from 'node:net';
 import {
+  ANSWER_HEADER_BYTES,
   ANSWER_TAG_HEADER,
   bodySealsOf,
+  decodeAnswerHeader,
+  type AnswerFrameHeader,
   blockRequestUrl,
   decodeVolumeStateAnswer,
   deriveSessionKey,
@@ -247,4 +253,47 @@ export async function dataPlane(): Promise<DataPlane> {
     },
   };
   return plane;
+}
+
+/** A connection to the data plane (TCP or TLS), read by hand: everything received is kept, and taken off the front as it is parsed. */
+export class Raw {
+  received = Buffer.alloc(0);
+  readonly closed: Promise<void>;
+  #wake: () => void = () => undefined;
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.received = Buffer.concat([this.received, chunk]);
+      this.#wake();
+    });
+    this.closed = once(socket, 'close').then(() => undefined);
+    socket.on('close', () => this.#wake());
+  }
+  async #until(ready: () => boolean): Promise<void> {
+    while (!ready()) {
+      if (this.socket.destroyed && !ready()) throw new Error(`the connection closed; received ${this.received.length} bytes`);
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+  /** The HTTP head of an answer (and its body, by Content-Length). */
+  async http(): Promise<{ status: number; head: string; body: string }> {
+    await this.#until(() => this.received.includes('\r\n\r\n'));
+    const end = this.received.indexOf('\r\n\r\n');
+    const head = this.received.toString('latin1', 0, end);
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    await this.#until(() => this.received.length >= end + 4 + length);
+    const body = this.received.toString('utf8', end + 4, end + 4 + length);
+    this.received = this.received.subarray(end + 4 + length);
+    return { status: Number(head.slice(9, 12)), head, body };
+  }
+  /** The next answer frame. */
+  async answer(): Promise<{ header: AnswerFrameHeader; body: Buffer }> {
+    await this.#until(() => this.received.length >= ANSWER_HEADER_BYTES);
+    const header = decodeAnswerHeader(this.received);
+    assert.equal(typeof header, 'object', String(header));
+    const h = header as AnswerFrameHeader;
+    await this.#until(() => this.received.length >= ANSWER_HEADER_BYTES + h.length);
+    const body = Buffer.from(this.received.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + h.length));
+    this.received = this.received.subarray(ANSWER_HEADER_BYTES + h.length);
+    return { header: h, body };
+  }
 }
