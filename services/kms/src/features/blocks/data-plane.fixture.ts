@@ -4,6 +4,7 @@
 // management delegate `cms`. `hvToken()` is bob → cms → hv; `startVm` and `openSession` drive
 // the data-plane routes as the adapter does, `blocks` seals with the session key (and opens the
 // answer), `volumeState` records a volume's state as the adapter does at an open or clean close.
+// `Raw` reads a connection to the listening data plane by hand (TCP or TLS): HTTP heads, frames.
 
 import { createECDH, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
