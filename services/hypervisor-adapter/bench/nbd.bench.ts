@@ -12,8 +12,9 @@
 // the last row shows that share, per server). Beside it, each server's own CPU time per copy (user
 // + system, all threads, from /proc; through the service, the adapter's and the service's together,
 // and the adapter's alone — what the hypervisor host pays when the service runs elsewhere; counted
-// until 250 ms after the copy, as the adapter writes a burst back in the pause after it), which
-// other load on the machine skews far less.
+// until the server is quiet again, at least 250 ms after the copy, as the adapter writes a burst
+// back in the pause after it), which other load on the machine skews far less. The next copy, of
+// any server, starts only then, so no server's copy runs beside another's leftover work.
 // Rows: nbdcopy's defaults (4 connections when the server advertises multi-conn, as the adapter
 // does and qemu-nbd does not for a writable export), one connection each, copy-in with --flush;
 // then 256 MiB in and out with the defaults, on a second set of servers with 256 MiB exports: at
@@ -31,7 +32,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,7 @@ if (missing.length > 0) {
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-nbd-bench-'));
 const children: ChildProcess[] = [];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 process.on('exit', () => {
   for (const child of children) child.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
@@ -87,7 +89,7 @@ async function serve(command: string, args: string[], url: string, env = process
   for (let i = 0; i < 600; i++) {
     if ((await run('nbdinfo', ['--size', url], true)) === 0) return child.pid!;
     if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`${command} did not start`);
 }
@@ -98,10 +100,30 @@ function cpuMilliseconds(pid: number): number {
   return (Number(afterName[11]) + Number(afterName[12])) * 10;
 }
 
-/** How long after a copy its server's CPU is still counted: the adapter writes a burst back in the pause after it. */
+/** How long after a copy its server's CPU is still counted, at least: the adapter writes a burst back in the pause after it. */
 const SETTLE_MS = 250;
+/** Then until a window this long passes with under one tick (10 ms) of the server's CPU, or SETTLE_MAX_MS. */
+const QUIET_MS = 100;
+const SETTLE_MAX_MS = 3_000;
 
-/** Wall-clock seconds of one nbdcopy, and each of the server's processes' CPU milliseconds for it (the pause after included). */
+/**
+ * Waits, after a copy, until the server is quiet: what a copy leaves behind (the adapter writes
+ * the burst back, syncs its files and records its state in the pause after it) is counted with
+ * that copy and does not run beside the next server's.
+ */
+async function settled(pids: number[]): Promise<void> {
+  const used = () => pids.reduce((sum, pid) => sum + cpuMilliseconds(pid), 0);
+  await sleep(SETTLE_MS);
+  const giveUp = performance.now() + SETTLE_MAX_MS;
+  for (let before = used(); performance.now() < giveUp; ) {
+    await sleep(QUIET_MS);
+    const now = used();
+    if (now - before < 10) return;
+    before = now;
+  }
+}
+
+/** Wall-clock seconds of one nbdcopy, and each of the server's processes' CPU milliseconds for it (until the server is quiet again: settled). */
 async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ seconds: number; cpu: number[] }> {
   const cpu = () => (server ? server.pids.map(cpuMilliseconds) : []);
   const before = cpu();
@@ -109,7 +131,7 @@ async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ 
   const code = await run('nbdcopy', args);
   if (code !== 0) throw new Error(`nbdcopy ${args.join(' ')}: exit ${code}`);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (server) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  if (server) await settled(server.pids);
   return { seconds, cpu: cpu().map((ms, i) => ms - before[i]!) };
 }
 
@@ -189,17 +211,36 @@ async function startServers(set: string, bytes: number): Promise<Server[]> {
   ];
 }
 
-/** Random data of `bytes` in a file; every server gives it back unchanged before anything is timed, and two copies more warm them up. */
+/** SHA-256 of a file's first `bytes`, read a piece at a time. */
+async function digestOf(file: string, bytes: number): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(file, { end: bytes - 1 })) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Random data of `bytes` in a file; every server gives it back unchanged before anything is timed,
+ * and two copies more warm them up. Written and checked a MiB at a time: this process starts every
+ * nbdcopy, and a fork costs by the memory it maps — held at 330 MB (the 256 MiB source and what
+ * came back), it added ~9 ms to every copy of every server (nbdkit's no-op copy in: 41 ms median
+ * from a small process, 51 ms from one holding 300 MiB), which pulls every ratio towards 1.
+ */
 async function sourceFor(servers: Server[], bytes: number): Promise<string> {
   const source = path.join(dir, `random-${bytes}.bin`);
-  const data = randomBytes(bytes);
-  writeFileSync(source, data);
-  const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const hash = createHash('sha256');
+  const out = openSync(source, 'w');
+  for (let at = 0; at < bytes; at += 1 << 20) {
+    const piece = randomBytes(Math.min(1 << 20, bytes - at));
+    hash.update(piece);
+    writeSync(out, piece);
+  }
+  closeSync(out);
+  const written = hash.digest('hex');
   for (const { url } of servers) {
     await timeCopy(['--flush', source, url]);
     const back = path.join(dir, 'back.bin');
     await timeCopy([url, back]);
-    if (digest(readFileSync(back).subarray(0, bytes)) !== digest(data)) throw new Error(`${url}: the data came back changed`);
+    if ((await digestOf(back, bytes)) !== written) throw new Error(`${url}: the data came back changed`);
     rmSync(back);
     await timeCopy([source, url]);
     await timeCopy([url, 'null:']);
