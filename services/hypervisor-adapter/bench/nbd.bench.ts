@@ -26,8 +26,7 @@
 // time from request to reply (the tail shows whatever holds writes back, such as a write-back of
 // the adapter's journal into its data file). Each row begins with every dirty page written back
 // (sync), so that no row pays for the writes of the rows or the warm-up before it. Not a test:
-// nothing passes or fails on speed. The rows time servers that have served a while: each is
-// warmed up alike first, and the footer shows its first copies in beside its last (sourceFor).
+// nothing passes or fails on speed.
 //   npm run bench -- hypervisor-adapter          (BENCH_ROUNDS, default 3)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -46,8 +45,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const COPY_BYTES = 32 << 20;
 /** The sustained rows: long enough that nbdcopy's start and qemu-nbd's handshake no longer dominate. */
 const SUSTAINED_BYTES = 256 << 20;
-/** What each server copies in and out after its check, before any row: eight copies each way of 32 MiB, one of 256 MiB. */
-const WARM_UP_BYTES = 256 << 20;
 /** The latency rows: LATENCY_BYTES written in LATENCY_WRITE requests, LATENCY_DEPTH in flight, into a fresh export of LATENCY_EXPORT. */
 const LATENCY_EXPORT = 1 << 30;
 const LATENCY_BYTES = 512 << 20;
@@ -223,17 +220,12 @@ async function digestOf(file: string, bytes: number): Promise<string> {
 
 /**
  * Random data of `bytes` in a file; every server gives it back unchanged before anything is timed,
- * then copies WARM_UP_BYTES in and out again (`warmUp` keeps its copies in, in MB/s). The rows
- * measure servers that have been serving a while: the adapters are long-lived processes whose
- * first copies run while V8 still compiles (and recompiles) their hot path — in a scratch loop of
- * 40 copies in through the service, the first ten took ~110 ms and 100–120 ms of the adapter's CPU,
- * the rest ~93 ms and 70–80 — and every server gets the same warm-up. Written and checked a MiB
- * at a time: this process starts every nbdcopy, and a fork costs by the memory it maps — held at
- * 330 MB (the 256 MiB source and what came back), it added ~9 ms to every copy of every server
- * (nbdkit's no-op copy in: 41 ms median from a small process, 51 ms from one holding 300 MiB),
- * which pulls every ratio towards 1.
+ * and two copies more warm them up. Written and checked a MiB at a time: this process starts every
+ * nbdcopy, and a fork costs by the memory it maps — held at 330 MB (the 256 MiB source and what
+ * came back), it added ~9 ms to every copy of every server (nbdkit's no-op copy in: 41 ms median
+ * from a small process, 51 ms from one holding 300 MiB), which pulls every ratio towards 1.
  */
-async function sourceFor(servers: Server[], bytes: number): Promise<{ source: string; warmUp: number[][] }> {
+async function sourceFor(servers: Server[], bytes: number): Promise<string> {
   const source = path.join(dir, `random-${bytes}.bin`);
   const hash = createHash('sha256');
   const out = openSync(source, 'w');
@@ -244,21 +236,16 @@ async function sourceFor(servers: Server[], bytes: number): Promise<{ source: st
   }
   closeSync(out);
   const written = hash.digest('hex');
-  const warmUp: number[][] = [];
-  for (const server of servers) {
-    await timeCopy(['--flush', source, server.url]);
+  for (const { url } of servers) {
+    await timeCopy(['--flush', source, url]);
     const back = path.join(dir, 'back.bin');
-    await timeCopy([server.url, back]);
-    if ((await digestOf(back, bytes)) !== written) throw new Error(`${server.url}: the data came back changed`);
+    await timeCopy([url, back]);
+    if ((await digestOf(back, bytes)) !== written) throw new Error(`${url}: the data came back changed`);
     rmSync(back);
-    const mbps: number[] = [];
-    for (let copy = 0; copy < Math.max(1, WARM_UP_BYTES / bytes); copy++) {
-      mbps.push(bytes / (await timeCopy([source, server.url], server)).seconds / 1e6);
-      await timeCopy([server.url, 'null:'], server);
-    }
-    warmUp.push(mbps);
+    await timeCopy([source, url]);
+    await timeCopy([url, 'null:']);
   }
-  return { source, warmUp };
+  return source;
 }
 
 /**
@@ -271,9 +258,9 @@ function writtenBack(): void {
 }
 
 const servers = await startServers('copies', COPY_BYTES);
-const { source, warmUp } = await sourceFor(servers, COPY_BYTES);
+const source = await sourceFor(servers, COPY_BYTES);
 const sustained = await startServers('sustained', SUSTAINED_BYTES);
-const { source: sustainedSource } = await sourceFor(sustained, SUSTAINED_BYTES);
+const sustainedSource = await sourceFor(sustained, SUSTAINED_BYTES);
 
 const workloads: Array<{ name: string; servers: Server[]; bytes: number; args: (url: string) => string[] }> = [
   { name: 'in  (nbdcopy defaults)', servers, bytes: COPY_BYTES, args: (url) => [source, url] },
@@ -326,10 +313,6 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 console.log(column(['1 MiB in, ms'.padEnd(22), ...startCost.map((s) => (s * 1000).toFixed(0))], widths));
 console.log("1 MiB in: what every copy includes beside its bytes (nbdcopy's start, the server's handshake; qemu-nbd's waits on delayed ACKs)");
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
-console.log(column(['warm-up in, copies 1-3'.padEnd(22), ...warmUp.map((mbps) => median(mbps.slice(0, 3)).toFixed(0))], widths));
-console.log(column(['warm-up in, copies 6-8'.padEnd(22), ...warmUp.map((mbps) => median(mbps.slice(-3)).toFixed(0))], widths));
-console.log(`warm-up in: before the rows, each server copies ${WARM_UP_BYTES >> 20} MiB in and out after its check; MB/s, the median of its first three copies in and of its last three`);
 
 /** Sequential writes at LATENCY_DEPTH through one connection: MB/s and each write's milliseconds, sorted. */
 async function timeWrites(url: string): Promise<{ mbps: number; latencies: number[] }> {
