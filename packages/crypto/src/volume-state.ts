@@ -74,6 +74,19 @@ export function judgeVolumeState(record: RecordedVolumeState | null, moment: Vol
   return { refused: 'differs' };
 }
 
+/**
+ * The record a judged moment leaves, once for the service and for anyone who stands in for it: a
+ * refusal keeps the record as it was (the same root is refused again); an 'altered' report closes
+ * a served record that still holds the reported root (so that no open can lead back to the files
+ * as they now stand) and leaves any other as it was; every other answer records the root, closed
+ * at a clean close and served otherwise.
+ */
+export function nextVolumeState(record: RecordedVolumeState | null, moment: VolumeStateMoment, root: Buffer, judged: VolumeStateJudgement): RecordedVolumeState | null {
+  if ('refused' in judged) return record;
+  if (judged.continuity === 'altered') return record?.status === 'served' && record.root.equals(root) ? { ...record, status: 'closed' } : record;
+  return { status: moment === 'closed' ? 'closed' : 'served', root, comparable: true };
+}
+
 export const VOLUME_STATE_ANSWER_BYTES = 33;
 /** States an open may name as passed through: the start of each of the journal's two rounds, and room to spare. */
 export const MAX_PASSED_THROUGH = 4;

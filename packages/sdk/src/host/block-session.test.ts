@@ -21,6 +21,7 @@ import {
   decodeVolumeStateRequest,
   encodeVolumeStateAnswer,
   judgeVolumeState,
+  nextVolumeState,
   jwkThumbprint,
   merkleRoot,
   publicJwk,
@@ -174,7 +175,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   res.end(out);
 }
 
-/** The stand-in's record of the volume, kept by the service's rule (judgeVolumeState). */
+/** The stand-in's record of the volume, kept by the service's rule (judgeVolumeState, nextVolumeState). */
 let recorded: RecordedVolumeState | null = null;
 /** Set: someone in between answers every volume state "as closed", without the session key. */
 let forgedState = false;
@@ -189,7 +190,7 @@ function volumeState(req: IncomingMessage, res: ServerResponse, s: FakeSession |
   if ('refused' in judged) {
     return problem(res, 409, 'volume-state-differs', { merkleRoot: root.toString('hex'), recordedRoot: recorded!.root.toString('hex'), recordedAt: '2026-12-06T00:00:00.000Z', recordedAs: recorded!.status });
   }
-  if (!forgedState) recorded = { status: moment === 'closed' ? 'closed' : 'served', root, comparable: true };
+  if (!forgedState) recorded = nextVolumeState(recorded, moment, root, judged);
   const out = encodeVolumeStateAnswer({ continuity: judged.continuity, merkleRoot: root });
   const tag = forgedState ? randomBytes(16) : sealBody(s.key, auth.seq, 'answer', VOLUME_STATE_SEALS.answer, req.method!, req.url!, [out]);
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [ANSWER_TAG_HEADER]: tag.toString('base64url') });

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { judgeVolumeState, volumeIdFromUuid, type Continuity, type RecordedVolumeState, type VolumeStateMoment } from '@sealkeep/crypto';
+import { judgeVolumeState, nextVolumeState, volumeIdFromUuid, type Continuity, type RecordedVolumeState, type VolumeStateMoment } from '@sealkeep/crypto';
 import { keyFactory, patchFile, readAt, temporaryDirectory } from '../test-kit.fixture.js';
 import { checkpointRecord, encodeRecordHead, type SectorChange } from './journal-record.js';
 import type { VolumeLimits } from './encrypted-file-volume.js';
@@ -26,7 +26,7 @@ import { decodeEntries, decodeWords, nextZeroedGeneration, TAG_ENTRY_BYTES } fro
 const SIZE = 1 << 20;
 const S = 4096;
 
-/** The service's rule for volume state records (judgeVolumeState, as the service applies it), in memory. */
+/** The service's rule for volume state records (judgeVolumeState and nextVolumeState, as the service applies them), in memory. */
 class StateHolder {
   record: RecordedVolumeState | null = null;
   readonly moments: VolumeStateMoment[] = [];
@@ -43,11 +43,7 @@ class StateHolder {
     const judged = judgeVolumeState(this.record, moment, root, passedThrough);
     if ('refused' in judged) throw new Error(`volume-state-${judged.refused}: not the state recorded ${this.record!.status}`);
     this.moments.push(moment);
-    if (judged.continuity === 'altered') {
-      if (this.record?.status === 'served' && this.record.root.equals(root)) this.record.status = 'closed';
-    } else {
-      this.record = { status: moment === 'closed' ? 'closed' : 'served', root, comparable: true };
-    }
+    this.record = nextVolumeState(this.record, moment, root, judged);
     return judged.continuity;
   }
 

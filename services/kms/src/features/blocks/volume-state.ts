@@ -24,7 +24,7 @@
 
 import type { Knex } from 'knex';
 import { inTenant } from '@sealkeep/store';
-import { decodeVolumeStateRequest, judgeVolumeState, MAX_PASSED_THROUGH, type VolumeStateAnswer, type VolumeStateMoment } from '@sealkeep/crypto';
+import { decodeVolumeStateRequest, judgeVolumeState, MAX_PASSED_THROUGH, nextVolumeState, type RecordedVolumeState, type VolumeStateAnswer, type VolumeStateMoment } from '@sealkeep/crypto';
 import { Problem } from '../../http/problems.js';
 import { appendAudit, type AuditActor } from '../../audit/audit-log.js';
 import type { BlockSession } from './block-sessions.js';
@@ -54,7 +54,9 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
   const audit = { tenantId: s.tenantId, action: `volume.state-${moment}`, resource: `volume:${s.volumeId}` };
   const outcome = await inTenant(db, s.tenantId, async (trx): Promise<VolumeStateAnswer | Problem> => {
     const row = (await trx('volume_states').where({ volume_id: s.volumeId }).forUpdate().first()) as VolumeStateRow | undefined;
-    const judged = judgeVolumeState(row ? { status: row.status, root: rootOf(row), comparable: row.root_kind === 'state-1' } : null, moment, root, passedThrough);
+    const current: RecordedVolumeState | null = row ? { status: row.status, root: rootOf(row), comparable: row.root_kind === 'state-1' } : null;
+    const judged = judgeVolumeState(current, moment, root, passedThrough);
+    const next = nextVolumeState(current, moment, root, judged);
     if ('refused' in judged && judged.refused === 'conflict') {
       return new Problem('conflict', "the volume's record says it was closed: a checkpoint is recorded only while the volume is open", { recordedAt: recordedAt(row!) });
     }
@@ -75,14 +77,14 @@ export async function recordVolumeState(db: Knex, s: BlockSession, moment: Volum
     const { continuity } = judged;
     if (continuity === 'altered') {
       // Closed at the root the adapter recorded last (at its open, or a checkpoint since), so the files as they now stand are refused at the next open.
-      const reverted = row?.status === 'served' && rootOf(row).equals(root);
+      const reverted = current?.status === 'served' && next?.status === 'closed';
       if (row) await trx('volume_states').where({ volume_id: s.volumeId }).update({ ...(reverted ? { status: 'closed' } : {}), refused_at: new Date() });
       await appendAudit(trx, actor, { ...audit, outcome: 'failure', details: { sessionId: s.id, continuity, merkleRootHash: root.toString('hex'), reverted } });
       return { continuity, merkleRoot: root };
     }
     const record = {
-      status: moment === 'closed' ? 'closed' : 'served',
-      merkle_root: root,
+      status: next!.status,
+      merkle_root: next!.root,
       root_kind: 'state-1',
       sectors: s.sectors.toString(),
       session_id: s.id,
