@@ -52,6 +52,9 @@ export interface VolumeLimits {
 
 export const DEFAULT_LIMITS: VolumeLimits = { pendingBytes: 64 << 20, journalBytes: 256 << 20, recordIntervalMs: 5_000 };
 
+/** Unsynced journal bytes past which a sync starts in the background, so a write-back or flush finds little left to sync. */
+const BACKGROUND_SYNC_BYTES = 8 << 20;
+
 /** A pause this long with no request, once the journal's round holds a quarter of the pending limit or more, starts a checkpoint. */
 export const IDLE_WRITE_BACK_MS = 20;
 /** Sectors one extents() call looks at, at most (their tag entries are read: 2.5 MiB at this many). */
@@ -302,6 +305,11 @@ export class EncryptedFileVolume implements BlockVolume {
         result = await work();
       } catch (error) {
         throw toVolumeError(error);
+      }
+      if (changes && this.#journal.unsyncedBytes >= BACKGROUND_SYNC_BYTES) {
+        this.#journal.sync().catch((error: unknown) => {
+          this.#failed ??= new VolumeError('IO', `the volume stopped: journal sync failed (${(error as Error).message}); reopen it to replay its journal`, { cause: error });
+        });
       }
       return result;
     });

@@ -219,6 +219,12 @@ export class SectorJournal {
     return this.#files[this.#active].last > this.#roundStart;
   }
 
+  /** Appended bytes of the active round not yet known durable. */
+  get unsyncedBytes(): number {
+    const file = this.#files[this.#active];
+    return file.tail - file.durable;
+  }
+
   /**
    * Starts the next round in the other file, whose own round must be retired: it is overwritten
    * from offset 0. `follows`: the records so far are not all in durable data files yet, so replay
