@@ -71,7 +71,8 @@ async function serveWorld(dir: string, name: string, volumeBytes: number, port: 
   const { readTlsCredentials } = await import('../../kms/src/http/tls-credentials.js');
   const world = await serviceWorld({ mle: adapterCodeManifest(), ...(tls ? { dataTls: readTlsCredentials({ ...tls, from: 'environment' }) } : {}) });
   const vm = await world.approvedVm(dir, { vmName: 'bench-vm', volumeName: name, volumeBytes });
-  const host = ['--service', world.dataUrl, '--adapter-key', path.join(dir, 'adapter.pem'), '--host-tpm', world.hostTpmDir, '--host-id', world.hostId, '--host-name', 'host-07'];
+  // (the data plane on loopback, plain HTTP unless tls: the first key presented is the bench's own service)
+  const host = ['--service', world.dataUrl, '--adapter-key', path.join(dir, 'adapter.pem'), '--trust-service-key-on-first-use', '--host-tpm', world.hostTpmDir, '--host-id', world.hostId, '--host-name', 'host-07'];
   const attested = await attestOnce(parseCommandLine(['attest', ...host]), silentLogger);
   const delegation = path.join(dir, 'bench-vm.delegation');
   writeFileSync(delegation, await world.delegationFor(attested.label), { mode: 0o600 });

@@ -80,6 +80,10 @@ test('through the data plane: the service, the adapter key, the host TPM and hos
   assert.equal(line.volumes[0]!.vmId, VM, 'the only VM is the default');
   assert.equal(parseCommandLine(['attest', ...remote, '--host-name', 'host-07']).service!.hostName, 'host-07');
   assert.equal(line.service!.serviceKeyFile, undefined, 'without --service-key, the service key is trusted on first use');
+  assert.equal(line.service!.trustOnFirstUse, undefined, 'over plain HTTP, only when the operator says so');
+  assert.equal(parseCommandLine(['attest', ...remote, '--trust-service-key-on-first-use']).service!.trustOnFirstUse, true);
+  assert.throws(() => parseCommandLine(['attest', ...remote, '--trust-service-key-on-first-use', '--service-key', '/k/s.json']), /given \(--service-key\) or proven \(--service-root\) already/);
+  assert.throws(() => parseCommandLine(['--trust-service-key-on-first-use', '--volume', 'name=a,dir=/a']), /--trust-service-key-on-first-use: only with --service/);
   assert.equal(parseCommandLine(['attest', ...remote, '--service-key', '/k/service-key.json']).service!.serviceKeyFile, '/k/service-key.json');
   assert.throws(() => parseCommandLine(['--service-key', '/k/s.json', '--volume', 'name=a,dir=/a']), /--service-key: only with --service/);
   const proven = ['--service-root', '/t/root.pem', '--service-measurements', '/t/launch.json'];

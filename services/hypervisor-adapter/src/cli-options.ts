@@ -14,7 +14,9 @@
 //     --adapter-key FILE                       the adapter's private key (PEM; made if missing)
 //     [--service-key FILE]                     the service's signing key (JWK, as GET /v1/service-key
 //                                              gives it); default: trusted on first use and kept in
-//                                              FILE.service-key.json beside the adapter key
+//                                              FILE.service-key.json beside the adapter key — over
+//                                              https://, or over plain HTTP only with
+//     [--trust-service-key-on-first-use]       (the operator's word that no one stands in between)
 //     [--service-root FILE                     or proven by its evidence: the service TPM's
 //      --service-measurements FILE]            manufacturer root (PEM), and the service's approved
 //                                              code and configuration digests (JSON: codeDigest,
@@ -38,7 +40,7 @@
 //   host-init --host-tpm DIR|mssim://… [--manufacturer DIR] [--mle FILE]
 //       certify the host TPM if it is not, and print (JSON) its EK certificate, the manufacturer
 //       root and the launch digests the cloud-admin registers and approves
-//   attest --service URL --adapter-key FILE [--service-key FILE] --host-tpm … --host-id ID [--host-name NAME]
+//   attest --service URL --adapter-key FILE [--service-key FILE | …] --host-tpm … --host-id ID [--host-name NAME]
 //       attest once and print (JSON) the adapter's principal and label (what a delegation names)
 //
 // Sizes take K, M, G or T (powers of 1024), with or without "iB".
@@ -94,6 +96,8 @@ export interface ServiceOption {
   serviceKeyFile?: string;
   /** Or the key proven by its evidence: the service TPM's manufacturer root, and the service's approved digests. */
   serviceEvidence?: { rootFile: string; measurementsFile: string };
+  /** Pin the first key presented even over plain HTTP (--trust-service-key-on-first-use). */
+  trustOnFirstUse?: boolean;
   hostTpm: string;
   hostId: string;
   hostName: string;
@@ -129,12 +133,13 @@ export interface CommandLine {
 export const USAGE = `usage: sealkeep-hypervisor-adapter [--listen HOST:PORT|unix:PATH] [--log-level LEVEL]
        --volume name=NAME,dir=DIR[,size=SIZE][,sector=512|4096][,key=FILE][,readonly][,pending=SIZE][,journal=SIZE] ...
    or: sealkeep-hypervisor-adapter [--listen HOST:PORT|unix:PATH] [--log-level LEVEL]
-       --service URL --adapter-key FILE [--service-key FILE | --service-root FILE --service-measurements FILE]
+       --service URL --adapter-key FILE [--service-key FILE | --service-root FILE --service-measurements FILE | --trust-service-key-on-first-use]
        --host-tpm DIR|mssim://HOST:PORT --host-id ID [--host-name NAME] [--manufacturer DIR] [--mle FILE] [--connections N]
        --vm tenant=ID,id=VM_ID,delegation=FILE,(boot-log=FILE | boot-image=FILE,config=FILE[,kernel=FILE]) ...
        --volume name=NAME,dir=DIR,id=VOLUME_ID[,vm=VM_ID][,readonly][,pending=SIZE][,journal=SIZE] ...
    or: sealkeep-hypervisor-adapter host-init --host-tpm DIR|mssim://HOST:PORT [--manufacturer DIR] [--mle FILE]
-   or: sealkeep-hypervisor-adapter attest --service URL --adapter-key FILE [--service-key FILE] --host-tpm … --host-id ID [--host-name NAME]
+   or: sealkeep-hypervisor-adapter attest --service URL --adapter-key FILE [--service-key FILE | --service-root FILE --service-measurements FILE | --trust-service-key-on-first-use]
+       --host-tpm … --host-id ID [--host-name NAME]
    or: sealkeep-hypervisor-adapter vm list --control PATH
    or: sealkeep-hypervisor-adapter vm start --control PATH --vm … --volume … ...
    or: sealkeep-hypervisor-adapter vm stop --control PATH --id VM_ID`;
@@ -263,6 +268,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     if (flag === '--listen') line.listen = parseListen(value());
     else if (flag === '--volume') line.volumes.push(parseVolume(value()));
     else if (flag === '--vm') line.vms.push(parseVm(value()));
+    else if (flag === '--trust-service-key-on-first-use') given.set(flag, '');
     else if (flag === '--log-level') {
       const level = value();
       if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new CommandLineError(`--log-level: debug, info, warn or error, not ${level}`);
@@ -288,6 +294,9 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     if (!UUID.test(hostId)) throw new CommandLineError(`--host-id must be a UUID, not ${hostId}`);
     if (given.has('--service-root') !== given.has('--service-measurements')) throw new CommandLineError('--service-root and --service-measurements go together: the root the evidence chains to, and the launch it must show');
     if (given.has('--service-root') && given.has('--service-key')) throw new CommandLineError('the service key is given (--service-key) or proven by its evidence (--service-root), not both');
+    if (given.has('--trust-service-key-on-first-use') && (given.has('--service-key') || given.has('--service-root'))) {
+      throw new CommandLineError('--trust-service-key-on-first-use: the service key is given (--service-key) or proven (--service-root) already');
+    }
     const connections = Number(given.get('--connections') ?? 8);
     if (!Number.isInteger(connections) || connections < 1 || connections > 64) throw new CommandLineError('--connections: 1 to 64');
     line.service = {
@@ -295,6 +304,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       adapterKeyFile: given.get('--adapter-key')!,
       ...(given.has('--service-key') ? { serviceKeyFile: given.get('--service-key')! } : {}),
       ...(given.has('--service-root') ? { serviceEvidence: { rootFile: given.get('--service-root')!, measurementsFile: given.get('--service-measurements')! } } : {}),
+      ...(given.has('--trust-service-key-on-first-use') ? { trustOnFirstUse: true } : {}),
       hostTpm: hostTpm!,
       hostId: hostId.toLowerCase(),
       hostName: given.get('--host-name') ?? os.hostname(),

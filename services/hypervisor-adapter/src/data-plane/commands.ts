@@ -55,6 +55,7 @@ function serviceKeyOf(service: ServiceOption, log: Logger) {
     log,
     ...(service.serviceKeyFile ? { givenFile: service.serviceKeyFile } : {}),
     ...(service.serviceEvidence ? { evidence: service.serviceEvidence } : {}),
+    ...(service.trustOnFirstUse ? { trustOnFirstUse: true } : {}),
   });
 }
 

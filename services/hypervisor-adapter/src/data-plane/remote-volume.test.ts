@@ -15,7 +15,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exchangeToken, openBlockSession, openHostPlatform, ReleaseRefusedError, ServiceIdentityError, VolumeStateDiffersError, vmBootLog, vmReferenceValues, type HostPlatform } from '@sealkeep/sdk';
 import { newKeyPair, publicJwk } from '@sealkeep/crypto';
@@ -25,7 +25,7 @@ import { HostIdentity } from './host-identity.js';
 import { RemoteVm } from './remote-vm.js';
 import { serviceWorld, type ServiceWorld } from './service.fixture.js';
 import { crossed, wireTap, type WireTap } from './wire-tap.fixture.js';
-import { trustedServiceKey } from './service-key.js';
+import { FirstKeyOverPlainHttp, trustedServiceKey } from './service-key.js';
 import { recordingLogger, runTool, skipWithoutNbdTools, temporaryDirectory } from '../test-kit.fixture.js';
 import { ExportRegistry } from '../nbd/export-registry.js';
 import { NbdServer } from '../nbd/nbd-server.js';
@@ -64,7 +64,10 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
 
     platform = await openHostPlatform({ tpm: w.hostTpmDir, hostName: 'host-07', mle });
     const { key: adapterKey } = await loadAdapterKey(path.join(tmp.dir, 'adapter.pem'));
-    const serviceKey = await trustedServiceKey({ dataUrl: tap.url, pinFile: pinFile(), log });
+    // Over plain HTTP with no key known yet, the first key presented is taken only when the operator says so.
+    await assert.rejects(trustedServiceKey({ dataUrl: tap.url, pinFile: pinFile(), log }), FirstKeyOverPlainHttp);
+    assert.equal(existsSync(pinFile()), false, 'nothing pinned');
+    const serviceKey = await trustedServiceKey({ dataUrl: tap.url, pinFile: pinFile(), trustOnFirstUse: true, log });
     identity = await HostIdentity.attest({ platform, dataUrl: tap.url, hostId: w.hostId, adapterKey, serviceKey: serviceKey.key, log, renewAt: 0.05 });
     firstAttestedUntil = identity.attestedUntil.getTime();
     exports = new ExportRegistry();
@@ -108,9 +111,9 @@ describe('a volume served through the data plane', { skip: skipWithoutNbdTools }
     assert.equal(metadata.keyCheckLba, '0', 'the key check sits inside the volume, where the data plane reaches');
   });
 
-  test('the service key was trusted on first use and pinned; a service presenting another key is refused before a session opens', async () => {
+  test('the service key was trusted on first use (over plain HTTP only when told to) and pinned; a service presenting another key is refused before a session opens', async () => {
     const pinned = JSON.parse(readFileSync(pinFile(), 'utf8')) as { kid: string };
-    assert.equal(pinned.kid, (await trustedServiceKey({ dataUrl: w.dataUrl, pinFile: pinFile(), log })).kid, 'the pin holds on the next start');
+    assert.equal(pinned.kid, (await trustedServiceKey({ dataUrl: w.dataUrl, pinFile: pinFile(), log })).kid, 'the pin holds on the next start, with no word from the operator');
     assert.ok(log.entries.some((e) => e.message.startsWith('trusted the service key on first use') && e.fields.kid === pinned.kid));
     const otherFile = path.join(tmp.dir, 'other-service-key.json');
     writeFileSync(otherFile, JSON.stringify(publicJwk(newKeyPair('ec', { namedCurve: 'P-256' }).publicKey)));

@@ -53,7 +53,7 @@ describe('a large volume opened from the chunk roots of its last clean close', (
     ids = { vmId: approved.vmId, volumeId: approved.volumeId };
     platform = await openHostPlatform({ tpm: w.hostTpmDir, hostName: 'host-07', mle });
     const { key: adapterKey } = await loadAdapterKey(path.join(tmp.dir, 'adapter.pem'));
-    const serviceKey = await trustedServiceKey({ dataUrl: w.dataUrl, pinFile: path.join(tmp.dir, 'service-key.json'), log });
+    const serviceKey = await trustedServiceKey({ dataUrl: w.dataUrl, pinFile: path.join(tmp.dir, 'service-key.json'), trustOnFirstUse: true, log });
     identity = await HostIdentity.attest({ platform, dataUrl: w.dataUrl, hostId: w.hostId, adapterKey, serviceKey: serviceKey.key, log });
     // The VM starts measured (its volume created on the way), then stops: the tests open the volume themselves.
     const vm = await RemoteVm.start({

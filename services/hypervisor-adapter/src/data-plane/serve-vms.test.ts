@@ -49,7 +49,7 @@ describe('serving several VMs through the data plane', { skip: skipWithoutNbdToo
 
   before(async () => {
     w = await serviceWorld({ mle: adapterCodeManifest() });
-    host = ['--service', w.dataUrl, '--adapter-key', path.join(tmp.dir, 'adapter.pem'), '--host-tpm', w.hostTpmDir, '--host-id', w.hostId, '--host-name', 'host-07'];
+    host = ['--service', w.dataUrl, '--adapter-key', path.join(tmp.dir, 'adapter.pem'), '--trust-service-key-on-first-use', '--host-tpm', w.hostTpmDir, '--host-id', w.hostId, '--host-name', 'host-07'];
     for (const name of ['web', 'db']) {
       mkdirSync(path.join(tmp.dir, name));
       approved[name] = await w.approvedVm(path.join(tmp.dir, name), { vmName: name, volumeName: 'disk', volumeBytes: 4 * MiB });

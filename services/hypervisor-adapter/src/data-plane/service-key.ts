@@ -8,7 +8,10 @@
 // - given out of band (`--service-key FILE`, the JWK that GET /v1/service-key answers, as the
 //   operator read it from the service);
 // - else trusted on first use and kept beside the adapter's key, as SSH keeps a host's key: from
-//   then on, a service presenting any other key is refused before a volume opens.
+//   then on, a service presenting any other key is refused before a volume opens. Only where the
+//   first key cannot come from just anyone on the network: over TLS (the service's certificate
+//   names it), or when the operator says so (--trust-service-key-on-first-use); over plain HTTP
+//   with no key known yet, the adapter refuses to start.
 
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -24,7 +27,14 @@ export interface TrustedServiceKeyOptions {
   pinFile: string;
   /** The key proven by its evidence instead: the manufacturer root (PEM) and the approved digests (JSON), in files. */
   evidence?: { rootFile: string; measurementsFile: string };
+  /** Pin the first key presented even over plain HTTP (the operator's word that no one stands in between). */
+  trustOnFirstUse?: boolean;
   log: Logger;
+}
+
+/** No key is known yet, and the first one would come over plain HTTP: the adapter does not start. */
+export class FirstKeyOverPlainHttp extends Error {
+  override name = 'FirstKeyOverPlainHttp';
 }
 
 /** The pin file for an adapter key file: beside it. */
@@ -35,7 +45,7 @@ async function readKeyFile(file: string): Promise<KeyObject> {
   return importPublicJwk(json.jwk ?? json);
 }
 
-/** The key sessions must be proven by; refuses a service that presents another than the one given or pinned, or one its evidence does not prove. */
+/** The key sessions must be proven by; refuses a service that presents another than the one given or pinned, one its evidence does not prove, or a first key over plain HTTP unless trustOnFirstUse. */
 export async function trustedServiceKey(o: TrustedServiceKeyOptions): Promise<{ key: KeyObject; kid: string }> {
   const served = await fetchServiceKey(o.dataUrl);
   if (o.evidence) {
@@ -56,6 +66,13 @@ export async function trustedServiceKey(o: TrustedServiceKeyOptions): Promise<{ 
     }
   }
   if (!pinned) {
+    if (new URL(o.dataUrl).protocol !== 'https:' && !o.trustOnFirstUse) {
+      throw new FirstKeyOverPlainHttp(
+        `no service key is known yet, and over plain HTTP (${o.dataUrl}) anyone on the network could present its own: ` +
+          'give it (--service-key FILE), have it proven by its evidence (--service-root FILE --service-measurements FILE), ' +
+          'name the service https://, or take the first key presented with --trust-service-key-on-first-use',
+      );
+    }
     await writeFile(o.pinFile, JSON.stringify({ kid: served.kid, jwk: served.key.export({ format: 'jwk' }) }, null, 2) + '\n', { flag: 'wx' });
     o.log.warn({ kid: served.kid, pinFile: o.pinFile }, 'trusted the service key on first use: compare its kid with the one the service operator publishes');
     return served;
