@@ -30,6 +30,8 @@ const S = 4096;
 class StateHolder {
   record: RecordedVolumeState | null = null;
   readonly moments: VolumeStateMoment[] = [];
+  /** When each of those was recorded (performance.now()). */
+  readonly recordedAt: number[] = [];
   /** Out of reach: every call fails, as when the service restarts. */
   unreachable = false;
   /** Calls that failed for being out of reach. */
@@ -43,6 +45,7 @@ class StateHolder {
     const judged = judgeVolumeState(this.record, moment, root, passedThrough);
     if ('refused' in judged) throw new Error(`volume-state-${judged.refused}: not the state recorded ${this.record!.status}`);
     this.moments.push(moment);
+    this.recordedAt.push(performance.now());
     this.record = nextVolumeState(this.record, moment, root, judged);
     return judged.continuity;
   }
@@ -284,10 +287,10 @@ test('a pause records a small round too, once the record interval has passed sin
   try {
     const checkpoints = () => holder.moments.filter((m) => m === 'checkpoint').length;
     await volume.write(0, Buffer.alloc(S, 7)); // far below a quarter of the pending limit
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(checkpoints(), 0, 'not before the interval');
     for (let i = 0; i < 500 && checkpoints() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(checkpoints(), 1);
+    const at = (moment: VolumeStateMoment) => holder.recordedAt[holder.moments.indexOf(moment)]!;
+    assert.ok(at('checkpoint') - at('opened') >= 1500, `not before the interval: ${(at('checkpoint') - at('opened')).toFixed(0)} ms after the open's record`);
     await new Promise((resolve) => setTimeout(resolve, 1700));
     assert.equal(checkpoints(), 1, 'an empty round is not recorded again');
   } finally {
