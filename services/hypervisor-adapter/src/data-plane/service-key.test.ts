@@ -1,7 +1,8 @@
-// The service key taken on first use over TLS: the service's certificate names the service, so the
-// adapter pins the first key presented without the operator's word (over plain HTTP it needs
-// --trust-service-key-on-first-use: remote-volume.test.ts); a server whose certificate the adapter
-// cannot verify is not believed at all, and nothing is pinned.
+// The service key taken on first use: over TLS the service's certificate names the service, so the
+// adapter pins the first key presented without the operator's word; a server whose certificate the
+// adapter cannot verify is not believed at all, and nothing is pinned. Over plain HTTP the first
+// key needs --trust-service-key-on-first-use (pinned through the real service: remote-volume.test.ts),
+// and without it the adapter refuses before it asks the service anything.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,13 +10,15 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { jwkThumbprint, newKeyPair, publicJwk } from '@sealkeep/crypto';
 import { testCa } from '../../../kms/src/tls.fixture.js';
+import { silentLogger } from '../logger.js';
+import { FirstKeyOverPlainHttp, trustedServiceKey } from './service-key.js';
 
 test('over https:// the first service key is pinned with no word from the operator; a certificate the adapter cannot verify pins nothing', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-service-key-tls-'));
@@ -51,10 +54,28 @@ test('over https:// the first service key is pinned with no word from the operat
   const run = (trust: boolean) =>
     promisify(execFile)(process.execPath, ['--conditions=sealkeep-source', '--import', 'tsx', '--input-type=module', '-e', child, url, pinFile], {
       env: { ...process.env, NODE_EXTRA_CA_CERTS: trust ? ca.caFile : '' },
+      timeout: 60_000,
     }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)!) as { kid?: string; refused?: string });
 
   assert.deepEqual(await run(false), { refused: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   assert.equal(existsSync(pinFile), false, 'nothing pinned');
   assert.deepEqual(await run(true), { kid });
   assert.equal((JSON.parse(readFileSync(pinFile, 'utf8')) as { kid: string }).kid, kid, 'pinned beside the adapter key');
+});
+
+test('over plain HTTP with no key known, the first key is refused before the service is asked: the operator reads why even when no service answers', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-service-key-http-'));
+  try {
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const pinFile = path.join(dir, 'adapter.pem.service-key.json');
+    await assert.rejects(trustedServiceKey({ dataUrl: `http://127.0.0.1:${port}`, pinFile, log: silentLogger }), FirstKeyOverPlainHttp);
+    assert.equal(existsSync(pinFile), false);
+    // With the operator's word, the adapter does ask, and finds no one there.
+    await assert.rejects(trustedServiceKey({ dataUrl: `http://127.0.0.1:${port}`, pinFile, trustOnFirstUse: true, log: silentLogger }), (e: unknown) => !(e instanceof FirstKeyOverPlainHttp));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -47,8 +47,8 @@ async function readKeyFile(file: string): Promise<KeyObject> {
 
 /** The key sessions must be proven by; refuses a service that presents another than the one given or pinned, one its evidence does not prove, or a first key over plain HTTP unless trustOnFirstUse. */
 export async function trustedServiceKey(o: TrustedServiceKeyOptions): Promise<{ key: KeyObject; kid: string }> {
-  const served = await fetchServiceKey(o.dataUrl);
   if (o.evidence) {
+    const served = await fetchServiceKey(o.dataUrl);
     const approved = serviceDigestsOf(JSON.parse(await readFile(o.evidence.measurementsFile, 'utf8')), o.evidence.measurementsFile);
     const result = await verifyServiceKeyEvidence(served.evidence, { kid: served.kid, trustedRoots: [await readFile(o.evidence.rootFile, 'utf8')], approved });
     const failed = result.findings.filter((f) => f.severity === 'error');
@@ -65,14 +65,16 @@ export async function trustedServiceKey(o: TrustedServiceKeyOptions): Promise<{ 
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
+  // (refused before the service is asked: the operator reads why, whether or not it answers)
+  if (!pinned && new URL(o.dataUrl).protocol !== 'https:' && !o.trustOnFirstUse) {
+    throw new FirstKeyOverPlainHttp(
+      `no service key is known yet, and over plain HTTP (${o.dataUrl}) anyone on the network could present its own: ` +
+        'give it (--service-key FILE), have it proven by its evidence (--service-root FILE --service-measurements FILE), ' +
+        'name the service https://, or take the first key presented with --trust-service-key-on-first-use',
+    );
+  }
+  const served = await fetchServiceKey(o.dataUrl);
   if (!pinned) {
-    if (new URL(o.dataUrl).protocol !== 'https:' && !o.trustOnFirstUse) {
-      throw new FirstKeyOverPlainHttp(
-        `no service key is known yet, and over plain HTTP (${o.dataUrl}) anyone on the network could present its own: ` +
-          'give it (--service-key FILE), have it proven by its evidence (--service-root FILE --service-measurements FILE), ' +
-          'name the service https://, or take the first key presented with --trust-service-key-on-first-use',
-      );
-    }
     await writeFile(o.pinFile, JSON.stringify({ kid: served.kid, jwk: served.key.export({ format: 'jwk' }) }, null, 2) + '\n', { flag: 'wx' });
     o.log.warn({ kid: served.kid, pinFile: o.pinFile }, 'trusted the service key on first use: compare its kid with the one the service operator publishes');
     return served;
