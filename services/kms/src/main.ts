@@ -110,7 +110,8 @@ async function main(): Promise<void> {
   );
   const servers: Server[] = [];
   for (const [i, [planes, at]] of layout.entries()) {
-    const overTls = tls && !(planes.length === 1 && planes[0] === 'data' && config.tls!.dataPlane === 'off') ? tls : null;
+    // (the data plane has a listener of its own, which SEALKEEP_TLS_DATA_PLANE=off leaves plain)
+    const overTls = !tls || (planes.includes('data') && config.tls?.dataPlane === 'off') ? null : tls;
     const server = serverFor(apps[i]!, overTls?.credentials).listen(at.port, at.host);
     overTls?.attach(server as TlsServer);
     await once(server, 'listening');
