@@ -5,7 +5,7 @@
 // forward-secret AEAD suites only). Errors name the setting and the file, never the content.
 
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 
 /** Where the certificate chain (leaf first) and its private key are, and which setting named them. */
@@ -58,16 +58,21 @@ const names = (files: TlsFiles) => (files.from === 'environment' ? { cert: 'SEAL
 /** Reads and checks the pair: both readable, the key the leaf's, the leaf in its validity period at `now`. */
 export function readTlsCredentials(files: TlsFiles, now = new Date()): TlsCredentials {
   const setting = names(files);
-  const read = (name: string, file: string): Buffer => {
+  // Each file opened once: its bytes and its mode are the same file's, even if it is swapped meanwhile.
+  const read = (name: string, file: string): { data: Buffer; mode: number } => {
+    let fd: number | undefined;
     try {
-      return readFileSync(file);
+      fd = openSync(file, 'r');
+      return { data: readFileSync(fd), mode: fstatSync(fd).mode };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new TlsCredentialsError(`${name} ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   };
-  const cert = read(setting.cert, files.certFile);
-  const key = read(setting.key, files.keyFile);
+  const { data: cert } = read(setting.cert, files.certFile);
+  const { data: key, mode: keyMode } = read(setting.key, files.keyFile);
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(cert);
@@ -88,7 +93,7 @@ export function readTlsCredentials(files: TlsFiles, now = new Date()): TlsCreden
     identity: { subjectAltName: leaf.subjectAltName ?? '', issuer: leaf.issuer },
     fingerprint: leaf.fingerprint256,
     validTo: to,
-    keyReadableByOthers: (statSync(files.keyFile).mode & 0o077) !== 0,
+    keyReadableByOthers: (keyMode & 0o077) !== 0,
   };
   Object.defineProperty(credentials, 'toJSON', { value: () => ({ identity: credentials.identity, fingerprint: credentials.fingerprint, validTo: to }) });
   return credentials;
