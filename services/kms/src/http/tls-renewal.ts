@@ -13,7 +13,7 @@ import { readTlsCredentials, sameIdentity, type TlsCredentials, type TlsFiles, t
 import { replaceTlsCredentials } from './listen.js';
 
 /** How close to its end a certificate is warned of. */
-export const RENEW_WITHIN_DAYS = 14;
+const RENEW_WITHIN_DAYS = 14;
 
 export class TlsListeners {
   /** The files, and the identity their certificate claimed at start (the measured one). */
