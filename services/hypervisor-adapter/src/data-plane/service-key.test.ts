@@ -8,20 +8,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
-import os from 'node:os';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { jwkThumbprint, newKeyPair, publicJwk } from '@sealkeep/crypto';
+import { freePort } from '../../../kms/src/test-kit.fixture.js';
 import { testCa } from '../../../kms/src/tls.fixture.js';
+import { temporaryDirectory } from '../test-kit.fixture.js';
 import { silentLogger } from '../logger.js';
 import { FirstKeyOverPlainHttp, trustedServiceKey } from './service-key.js';
 
 test('over https:// the first service key is pinned with no word from the operator; a certificate the adapter cannot verify pins nothing', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-service-key-tls-'));
+  const { dir, remove } = temporaryDirectory('service-key-tls');
   const ca = testCa(dir);
   const { certFile, keyFile } = ca.issue('service');
   const jwk = publicJwk(newKeyPair('ec', { namedCurve: 'P-256' }).publicKey);
@@ -35,7 +36,7 @@ test('over https:// the first service key is pinned with no word from the operat
   t.after(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   });
   await once(server, 'listening');
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -64,18 +65,15 @@ test('over https:// the first service key is pinned with no word from the operat
 });
 
 test('over plain HTTP with no key known, the first key is refused before the service is asked: the operator reads why even when no service answers', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-service-key-http-'));
+  const tmp = temporaryDirectory('service-key-http');
   try {
-    const closed = createServer().listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const pinFile = path.join(dir, 'adapter.pem.service-key.json');
-    await assert.rejects(trustedServiceKey({ dataUrl: `http://127.0.0.1:${port}`, pinFile, log: silentLogger }), FirstKeyOverPlainHttp);
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const pinFile = path.join(tmp.dir, 'adapter.pem.service-key.json');
+    await assert.rejects(trustedServiceKey({ dataUrl: url, pinFile, log: silentLogger }), FirstKeyOverPlainHttp);
     assert.equal(existsSync(pinFile), false);
     // With the operator's word, the adapter does ask, and finds no one there.
-    await assert.rejects(trustedServiceKey({ dataUrl: `http://127.0.0.1:${port}`, pinFile, trustOnFirstUse: true, log: silentLogger }), (e: unknown) => !(e instanceof FirstKeyOverPlainHttp));
+    await assert.rejects(trustedServiceKey({ dataUrl: url, pinFile, trustOnFirstUse: true, log: silentLogger }), (e: Error & { cause?: { code?: string } }) => e.cause?.code === 'ECONNREFUSED');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 });
