@@ -31,6 +31,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -59,7 +60,6 @@ if (missing.length > 0) {
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sealkeep-nbd-bench-'));
 const children: ChildProcess[] = [];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 process.on('exit', () => {
   for (const child of children) child.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
@@ -111,7 +111,8 @@ const SETTLE_MAX_MS = 3_000;
  * the burst back, syncs its files and records its state in the pause after it) is counted with
  * that copy and does not run beside the next server's.
  */
-async function settled(pids: number[]): Promise<void> {
+async function settled(server: Server, counted = true): Promise<void> {
+  const { pids } = server;
   const used = () => pids.reduce((sum, pid) => sum + cpuMilliseconds(pid), 0);
   await sleep(SETTLE_MS);
   const giveUp = performance.now() + SETTLE_MAX_MS;
@@ -121,21 +122,21 @@ async function settled(pids: number[]): Promise<void> {
     if (now - before < 10) return;
     before = now;
   }
-  notQuiet.set(pids[0]!, (notQuiet.get(pids[0]!) ?? 0) + 1);
+  if (counted) notQuiet.set(server, (notQuiet.get(server) ?? 0) + 1);
 }
 
-/** Per server (its first process), the copies after which it was still busy SETTLE_MAX_MS on: the footer says so. */
-const notQuiet = new Map<number, number>();
+/** Per server, the timed copies after which it was still busy SETTLE_MAX_MS on: the footer says so. */
+const notQuiet = new Map<Server, number>();
 
 /** Wall-clock seconds of one nbdcopy, and each of the server's processes' CPU milliseconds for it (until the server is quiet again: settled). */
-async function timeCopy(args: string[], server?: { pids: number[] }): Promise<{ seconds: number; cpu: number[] }> {
+async function timeCopy(args: string[], server?: Server, counted = true): Promise<{ seconds: number; cpu: number[] }> {
   const cpu = () => (server ? server.pids.map(cpuMilliseconds) : []);
   const before = cpu();
   const start = process.hrtime.bigint();
   const code = await run('nbdcopy', args);
   if (code !== 0) throw new Error(`nbdcopy ${args.join(' ')}: exit ${code}`);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (server) await settled(server.pids);
+  if (server) await settled(server, counted);
   return { seconds, cpu: cpu().map((ms, i) => ms - before[i]!) };
 }
 
@@ -243,13 +244,13 @@ async function sourceFor(servers: Server[], bytes: number): Promise<string> {
   const written = hash.digest('hex');
   for (const server of servers) {
     const { url } = server;
-    await timeCopy(['--flush', source, url], server);
+    await timeCopy(['--flush', source, url], server, false);
     const back = path.join(dir, 'back.bin');
-    await timeCopy([url, back], server);
+    await timeCopy([url, back], server, false);
     if ((await digestOf(back, bytes)) !== written) throw new Error(`${url}: the data came back changed`);
     rmSync(back);
-    await timeCopy([source, url], server);
-    await timeCopy([url, 'null:'], server);
+    await timeCopy([source, url], server, false);
+    await timeCopy([url, 'null:'], server, false);
   }
   return source;
 }
@@ -320,8 +321,8 @@ for (let round = 0; round < ROUNDS; round++) {
 console.log(column(['1 MiB in, ms'.padEnd(22), ...startCost.map((s) => (s * 1000).toFixed(0))], widths));
 console.log("1 MiB in: what every copy includes beside its bytes (nbdcopy's start, the server's handshake; qemu-nbd's waits on delayed ACKs)");
 const busy = [...servers.map((server, i) => ({ server, name: `${COLUMNS[i]}` })), ...sustained.map((server, i) => ({ server, name: `${COLUMNS[i]} (256 MiB)` }))]
-  .filter(({ server }) => notQuiet.has(server.pids[0]!))
-  .map(({ server, name }) => `${name} ×${notQuiet.get(server.pids[0]!)}`);
+  .filter(({ server }) => notQuiet.has(server))
+  .map(({ server, name }) => `${name} ×${notQuiet.get(server)}`);
 if (busy.length > 0) console.log(`not quiet ${SETTLE_MAX_MS / 1000} s after some copies, whose CPU counts that long: ${busy.join(', ')}`);
 
 /** Sequential writes at LATENCY_DEPTH through one connection: MB/s and each write's milliseconds, sorted. */
